@@ -1,0 +1,31 @@
+# radio — every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install test lint format demo docs bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP) ## Create .venv and install radio with its test and dev tools.
+
+test: $(STAMP) ## Run the test suite (real sockets, real subprocesses).
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
+	$(BIN)/ruff check radio cli tests
+	$(BIN)/ruff format --check radio cli tests
+	$(BIN)/mypy --strict radio cli
+
+format: $(STAMP) ## Reformat the code with ruff.
+	$(BIN)/ruff format radio cli tests
+	$(BIN)/ruff check --fix radio cli tests
+
+clean: ## Remove the virtual environment and caches.
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site

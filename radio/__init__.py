@@ -1,0 +1,42 @@
+"""radio: radio-style broadcasting over ZeroMQ that never delivers a stale message."""
+
+from __future__ import annotations
+
+from radio.errors import (
+    ClosedError,
+    EndpointError,
+    InvalidNameError,
+    InvalidSettingError,
+    MalformedMessageError,
+    MessageTooLargeError,
+    RadioError,
+    SessionClosedError,
+    SessionError,
+    UnknownSessionError,
+)
+from radio.message import Message, Stats
+from radio.names import new_session_id, validate_name
+from radio.publisher import Publisher
+from radio.subscriber import Subscriber
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClosedError",
+    "EndpointError",
+    "InvalidNameError",
+    "InvalidSettingError",
+    "MalformedMessageError",
+    "Message",
+    "MessageTooLargeError",
+    "Publisher",
+    "RadioError",
+    "SessionClosedError",
+    "SessionError",
+    "Stats",
+    "Subscriber",
+    "UnknownSessionError",
+    "__version__",
+    "new_session_id",
+    "validate_name",
+]

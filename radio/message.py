@@ -1,0 +1,44 @@
+"""What a subscriber yields (`Message`) and what it counts (`Stats`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Message(NamedTuple):
+    """One message heard on a session.
+
+    ``sent_at`` is the publisher's clock (seconds since the epoch); ``ttl`` is in
+    seconds, None when the message never expires; ``seq`` counts the session's
+    messages from 1, so a jump tells how many were lost.
+    """
+
+    channel: str
+    session: str
+    seq: int
+    sent_at: float
+    ttl: float | None
+    payload: bytes
+
+
+@dataclass
+class Stats:
+    """What a subscriber heard and what it dropped, by reason.
+
+    ``received``: messages yielded; ``gaps``: messages missing from a session's
+    sequence (dropped at a high-water mark, or sent while the subscriber was not
+    heard); ``expired``: older than their TTL; ``fenced``: from a session the
+    subscriber is not tuned in to; ``malformed``: frames that were not valid
+    radio messages.
+    """
+
+    received: int = 0
+    gaps: int = 0
+    expired: int = 0
+    fenced: int = 0
+    malformed: int = 0
+
+    def copy(self) -> Stats:
+        """Return a snapshot of the counters."""
+        return Stats(self.received, self.gaps, self.expired, self.fenced, self.malformed)

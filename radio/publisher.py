@@ -1,0 +1,335 @@
+"""The Publisher: broadcasts session-keyed messages on an XPUB socket and tracks listeners."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final
+
+import structlog
+import zmq
+
+from radio.errors import (
+    ClosedError,
+    MessageTooLargeError,
+    SessionClosedError,
+    SessionError,
+    UnknownSessionError,
+)
+from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
+from radio.presence import Presence
+from radio.service import SERVICE_INTERVAL_S, ServiceThread
+from radio.settings import (
+    DEFAULT_HWM,
+    DEFAULT_LINGER_S,
+    HEARTBEAT_INTERVAL_S,
+    HEARTBEAT_TIMEOUT_S,
+    MAX_MESSAGE_BYTES,
+    Heartbeat,
+    validate_count,
+    validate_endpoint,
+    validate_seconds,
+    validate_timeout,
+)
+from radio.sockets import apply_heartbeat, attach
+from radio.wire import HEADER, NO_TTL, VERSION, Kind, encode
+
+log = structlog.get_logger("radio")
+
+BEACON_INTERVAL_S: Final[float] = 1.0
+"""Default time between two beacons on the channel's control topic."""
+
+_DATA: Final[int] = Kind.DATA.value
+_pack = HEADER.pack
+_now = time.time
+_NOBLOCK: Final[int] = zmq.NOBLOCK
+
+
+@dataclass
+class _Session:
+    topic: bytes
+    seq: int = 0
+
+
+def as_payload(payload: object) -> bytes:
+    """Return *payload* as bytes (bytes, bytearray and memoryview are accepted)."""
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    raise TypeError(
+        f"payload must be bytes, not {type(payload).__name__} (encode text first): {payload!r:.40}"
+    )
+
+
+class Publisher:
+    """Broadcasts messages on a channel, each keyed by a session, to its subscribers.
+
+    The publisher binds its endpoint by default (``bind=False`` connects). Each
+    subscriber costs at most ``hwm`` queued messages (``0``: no limit); beyond
+    that ZeroMQ drops for that subscriber alone and `send` never blocks. A
+    background thread services the socket so that tune-ins and tune-outs are seen
+    while the application is idle, and sends a beacon on the channel's control
+    topic every ``beacon_interval`` seconds naming the live session.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        channel: str = "radio",
+        bind: bool = True,
+        hwm: int = DEFAULT_HWM,
+        heartbeat: float | None = HEARTBEAT_INTERVAL_S,
+        heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
+        beacon_interval: float = BEACON_INTERVAL_S,
+        linger: float = DEFAULT_LINGER_S,
+        max_message_size: int | None = MAX_MESSAGE_BYTES,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
+        self.channel = validate_name(channel, "channel")
+        self.bind = bool(bind)
+        self.hwm = validate_count(hwm, "hwm")
+        self._heartbeat = Heartbeat(heartbeat, heartbeat_timeout)
+        self._beacon_interval = validate_seconds(beacon_interval, "beacon interval")
+        self._linger_ms = round(validate_seconds(linger, "linger", allow_zero=True) * 1000)
+        self._max_message_size = (
+            None if max_message_size is None else validate_count(max_message_size, "max message size")
+        )
+        validate_endpoint(endpoint)
+        self._prefix = channel_prefix(self.channel)
+        self._control = control_topic(self.channel)
+        self._sessions: dict[str, _Session] = {}
+        self._ended: set[str] = set()
+        self._presence = Presence()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._closed = False
+        self._beacon_seq = 0
+        self._next_beacon = 0.0
+        self._next_service = 0.0
+        self._log = log.bind(channel=self.channel)
+
+        ctx = context if context is not None else zmq.Context.instance()
+        self._socket: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
+        try:
+            self._configure()
+            self.endpoint = attach(self._socket, endpoint, bind=self.bind)
+        except BaseException:
+            self._socket.close(linger=0)
+            raise
+        self._service = ServiceThread(self._lock, self._service_locked, f"radio-pub-{self.channel}")
+        self._service.start()
+        self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
+
+    def _configure(self) -> None:
+        sock = self._socket
+        sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # every (un)subscription: per-listener presence
+        sock.setsockopt(zmq.SNDHWM, self.hwm)
+        sock.setsockopt(zmq.LINGER, self._linger_ms)
+        # Bounds what a (rogue) subscriber can make us allocate for a subscription.
+        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
+        if not self.bind:
+            # A connecting socket keeps its pipe, its queue and the old peer's
+            # subscriptions across a reconnect: IMMEDIATE drops them on disconnect.
+            sock.setsockopt(zmq.IMMEDIATE, 1)
+        apply_heartbeat(sock, self._heartbeat)
+
+    # -- context manager and repr ------------------------------------------------
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "bind" if self.bind else "connect"
+        state = " closed" if self._closed else ""
+        return f"<Publisher channel={self.channel!r} {mode} {self.endpoint}{state}>"
+
+    # -- sessions ------------------------------------------------------------------
+
+    @property
+    def sessions(self) -> tuple[str, ...]:
+        """The open sessions, oldest first."""
+        return tuple(self._sessions)
+
+    @property
+    def live(self) -> str | None:
+        """The live session (the newest open one) that followers hear, or None."""
+        return next(reversed(self._sessions), None)
+
+    def open_session(self, session: str | None = None) -> str:
+        """Open *session* (a new unique ID when omitted), make it live, return its ID.
+
+        Followers move to it at once. A session that was closed cannot reopen:
+        its subscribers were told it is over.
+        """
+        session = new_session_id() if session is None else validate_name(session, "session")
+        with self._lock:
+            self._check_open()
+            if session in self._ended:
+                raise SessionClosedError(f"session {session!r} was closed and cannot reopen")
+            if session in self._sessions:
+                raise SessionError(f"session {session!r} is already open")
+            self._sessions[session] = _Session(session_topic(self.channel, session))
+            self._send_beacon(_now())
+        self._log.info("session_opened", session=session)
+        return session
+
+    def close_session(self, session: str) -> None:
+        """Announce the end of *session* to its subscribers; later sends on it raise."""
+        with self._lock:
+            self._check_open()
+            state = self._session(session)
+            del self._sessions[session]
+            self._ended.add(session)
+            now = _now()
+            self._socket.send(encode(state.topic, Kind.END, state.seq, now), _NOBLOCK)
+            self._send_beacon(now)
+        self._log.info("session_closed", session=session, sent=state.seq)
+
+    def _session(self, session: str) -> _Session:
+        state = self._sessions.get(session)
+        if state is not None:
+            return state
+        if session in self._ended:
+            raise SessionClosedError(f"session {session!r} is closed")
+        raise UnknownSessionError(f"no open session {session!r} on channel {self.channel!r}")
+
+    # -- sending -------------------------------------------------------------------
+
+    def send(self, session: str, payload: bytes, ttl: float | None = None) -> int:
+        """Broadcast *payload* on *session*; return its sequence number (1, 2, ...).
+
+        *ttl* is in seconds: subscribers drop the message once it is older
+        (default: no expiry). Never blocks: a subscriber whose queue holds
+        ``hwm`` messages misses this one and counts a gap.
+        """
+        ttl_s = NO_TTL if ttl is None else validate_seconds(ttl, "ttl")
+        if type(payload) is not bytes:
+            payload = as_payload(payload)
+        with self._lock:
+            state = self._sessions.get(session)
+            if state is None:
+                self._check_open()
+                state = self._session(session)  # raises: closed or unknown
+            frame = state.topic + _pack(VERSION, _DATA, state.seq + 1, now := _now(), ttl_s) + payload
+            if self._max_message_size is not None and len(frame) > self._max_message_size:
+                raise MessageTooLargeError(
+                    f"message of {len(payload)} bytes is over the {self._max_message_size}-byte "
+                    f"limit on channel {self.channel!r}"
+                )
+            self._socket.send(frame, _NOBLOCK)
+            state.seq += 1
+            if now >= self._next_service:
+                self._service_locked()
+            return state.seq
+
+    # -- presence ------------------------------------------------------------------
+
+    def listeners(self, session: str) -> int:
+        """Return how many subscribers are tuned in to *session* now (followers included)."""
+        topic = session_topic(self.channel, validate_name(session, "session"))
+        with self._lock:
+            self._check_open()
+            self._service_locked()
+            return self._presence.count(topic)
+
+    def channel_listeners(self) -> int:
+        """Return how many subscribers are connected to the channel, in any session or none."""
+        with self._lock:
+            self._check_open()
+            self._service_locked()
+            return self._presence.count(self._control)
+
+    def wait_for_listener(self, session: str, timeout: float | None = None) -> bool:
+        """Wait until at least one subscriber is tuned in to *session*; False on timeout.
+
+        Once this returns True, every message sent on *session* reaches that
+        subscriber unless its own queue is full. ``timeout`` None waits for ever.
+        """
+        topic = session_topic(self.channel, validate_name(session, "session"))
+        timeout_s = validate_timeout(timeout)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                self._check_open()
+                self._service_locked()
+                if self._presence.count(topic) > 0:
+                    return True
+                wait = SERVICE_INTERVAL_S
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    wait = min(wait, remaining)
+                self._changed.wait(wait)
+
+    # -- servicing (always under the lock) -------------------------------------------
+
+    def _service_locked(self) -> None:
+        """Drain subscription events into presence and send a beacon when one is due."""
+        now = _now()
+        self._next_service = now + SERVICE_INTERVAL_S
+        if self._closed:
+            return
+        beacon_due = now >= self._next_beacon
+        changed = False
+        while True:
+            try:
+                event = self._socket.recv(_NOBLOCK)
+            except zmq.Again:
+                break
+            change = self._presence.apply(event)
+            if change is None:
+                continue
+            changed = True
+            if change.topic == self._control:
+                beacon_due = beacon_due or change.joined  # tell a newcomer what is live
+            elif change.topic.startswith(self._prefix):
+                session = change.topic[len(self._prefix) : -1].decode("ascii", "replace")
+                event_name = "listener_joined" if change.joined else "listener_left"
+                self._log.info(event_name, session=session, listeners=change.count)
+        if beacon_due:
+            self._send_beacon(now)
+        if changed:
+            self._changed.notify_all()
+
+    def _send_beacon(self, now: float) -> None:
+        self._beacon_seq += 1
+        live = (self.live or "").encode("ascii")
+        frame = encode(self._control, Kind.BEACON, self._beacon_seq, now, live, self._beacon_interval)
+        self._socket.send(frame, _NOBLOCK)
+        self._next_beacon = now + self._beacon_interval
+
+    # -- closing -------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+
+    def close(self) -> None:
+        """End every open session, flush for at most ``linger`` seconds and close the socket."""
+        if self._closed:
+            return
+        self._service.stop()
+        with self._lock:
+            if self._closed:
+                return
+            for session in list(self._sessions):
+                state = self._sessions.pop(session)
+                self._ended.add(session)
+                self._socket.send(encode(state.topic, Kind.END, state.seq, _now()), _NOBLOCK)
+            self._send_beacon(_now())
+            self._closed = True
+            self._socket.close(linger=self._linger_ms)
+            self._changed.notify_all()
+        self._log.info("publisher_closed", endpoint=self.endpoint)
+

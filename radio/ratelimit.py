@@ -1,0 +1,40 @@
+"""Rate-limited logging for events that a peer can make happen at any rate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+import structlog
+
+LOG_EVERY_S: Final[float] = 1.0
+"""At most one log line per event name in this many seconds."""
+
+
+class RateLimitedLog:
+    """Logs an event at most once per interval and counts the ones it held back."""
+
+    def __init__(
+        self, logger: Any, interval: float = LOG_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger: structlog.typing.FilteringBoundLogger = logger
+        self._interval = interval
+        self._clock = clock
+        self._next: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warning(self, event: str, **fields: Any) -> bool:
+        """Log *event* at warning level unless one was logged less than an interval ago.
+
+        Returns whether it was logged; a logged line carries ``suppressed``, the
+        number of the same events held back since the previous line.
+        """
+        now = self._clock()
+        if now < self._next.get(event, 0.0):
+            self._held[event] = self._held.get(event, 0) + 1
+            return False
+        self._next[event] = now + self._interval
+        self._logger.warning(event, suppressed=self._held.pop(event, 0), **fields)
+        return True

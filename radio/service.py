@@ -1,0 +1,56 @@
+"""A small background thread that services a socket under its owner's lock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Final
+
+import structlog
+
+log = structlog.get_logger("radio")
+
+SERVICE_INTERVAL_S: Final[float] = 0.02
+"""How often the thread touches the socket when the application does not."""
+
+
+class ServiceThread:
+    """Calls *work* under *lock* every *interval* seconds until `stop`.
+
+    libzmq attaches new connections, sends a SUB's subscriptions to them and hands
+    XPUB subscription events over only when the socket's owner calls into it. This
+    thread does that while the application is busy elsewhere. It waits at most one
+    interval for the lock, then skips a turn: an application that holds the lock
+    is calling into the socket itself. An error in *work* is logged, not fatal.
+    """
+
+    def __init__(
+        self, lock: threading.Lock, work: Callable[[], None], name: str,
+        interval: float = SERVICE_INTERVAL_S,
+    ) -> None:
+        self._lock = lock
+        self._work = work
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (call without holding the lock)."""
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            if self._lock.acquire(timeout=self._interval):
+                try:
+                    if not self._stopped.is_set():
+                        self._work()
+                except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
+                    log.exception("service_failed", thread=self._thread.name)
+                finally:
+                    self._lock.release()

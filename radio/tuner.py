@@ -1,0 +1,173 @@
+"""The subscriber's pure core: which sessions it hears, fencing, TTL, gaps and counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import structlog
+
+from radio.errors import MalformedMessageError
+from radio.message import Message, Stats
+from radio.names import MAX_NAME_LENGTH, channel_prefix, control_topic, session_topic
+from radio.ratelimit import RateLimitedLog
+from radio.wire import HEADER, Kind, decode, unpack_header
+
+log = structlog.get_logger("radio")
+
+_DATA: Final = Kind.DATA
+_HEADER_SIZE: Final[int] = HEADER.size
+
+
+@dataclass
+class _Heard:
+    session: str
+    topic: bytes
+    last_seq: int = 0  # 0: nothing heard yet since tuning in
+
+
+class Tuner:
+    """Decides, frame by frame, what a subscriber yields; no sockets, no threads.
+
+    It is tuned in to explicit sessions and, when following, to the live session
+    that the publisher's beacons name. `topics` is what the socket must be
+    subscribed to; `changed` says it moved since the socket was last synced.
+    """
+
+    def __init__(self, channel: str, clock: Callable[[], float] = time.time) -> None:
+        self.channel = channel
+        self.stats = Stats()
+        self.following = False
+        self.live: str | None = None
+        self.changed = True
+        self.last_beacon: float | None = None
+        self._clock = clock
+        self._prefix_len = len(channel_prefix(channel))
+        self.control_topic = control_topic(channel)
+        self._explicit: set[str] = set()
+        self._heard: dict[bytes, _Heard] = {}
+        self._log = log.bind(channel=channel)
+        self._limited = RateLimitedLog(self._log)
+
+    # -- what to hear ----------------------------------------------------------------
+
+    @property
+    def sessions(self) -> frozenset[str]:
+        """Every session whose messages are yielded now (explicit and followed)."""
+        return frozenset(heard.session for heard in self._heard.values())
+
+    def topics(self) -> frozenset[bytes]:
+        """The topics the socket must be subscribed to: control and every heard session."""
+        return frozenset(self._heard) | {self.control_topic}
+
+    def tune_in(self, session: str) -> None:
+        """Hear *session* (a valid name) until `tune_out` or its end."""
+        self._explicit.add(session)
+        self._rebuild()
+
+    def tune_out(self, session: str) -> None:
+        """Stop hearing *session*; stop following too if it is the followed one."""
+        self._explicit.discard(session)
+        if self.following and self.live == session:
+            self.following = False
+            self.live = None
+        self._rebuild()
+
+    def follow(self) -> None:
+        """Hear whichever session the publisher's beacons name as live."""
+        self.following = True
+        self._rebuild()
+
+    def unfollow(self) -> None:
+        """Stop following the live session (explicit sessions stay)."""
+        self.following = False
+        self.live = None
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        wanted = set(self._explicit)
+        if self.following and self.live:
+            wanted.add(self.live)
+        old = {heard.session: heard for heard in self._heard.values()}
+        heard = {}
+        for session in wanted:
+            entry = old.get(session) or _Heard(session, session_topic(self.channel, session))
+            heard[entry.topic] = entry
+        if heard.keys() != self._heard.keys():
+            self.changed = True
+        self._heard = heard
+
+    # -- frames ------------------------------------------------------------------------
+
+    def handle(self, frame: bytes) -> Message | None:
+        """Account for one frame off the socket; return the message to yield, if any."""
+        end = frame.find(b"/", self._prefix_len, self._prefix_len + MAX_NAME_LENGTH + 1)
+        heard = self._heard.get(frame[: end + 1]) if end > 0 else None
+        if heard is None:
+            return self._handle_other(frame)
+        try:
+            kind, seq, sent_at, ttl = unpack_header(frame, end + 1)
+        except MalformedMessageError as exc:
+            self._malformed(frame, exc)
+            return None
+        if kind is not _DATA:
+            self._end(heard, seq)
+            return None
+        if ttl and self._clock() > sent_at + ttl:
+            self.stats.expired += 1
+            self._limited.warning("message_expired", session=heard.session, seq=seq, ttl=ttl)
+            return None
+        last = heard.last_seq
+        if last and seq != last + 1:
+            self._sequence_jump(heard, seq)
+        heard.last_seq = seq
+        self.stats.received += 1
+        return Message(
+            self.channel, heard.session, seq, sent_at, ttl or None,
+            frame[end + 1 + _HEADER_SIZE :],
+        )
+
+    def _handle_other(self, frame: bytes) -> None:
+        """A frame that is not on a heard session's topic: a beacon, fenced, or junk."""
+        try:
+            decoded = decode(frame)
+        except MalformedMessageError as exc:
+            self._malformed(frame, exc)
+            return None
+        if decoded.kind is Kind.BEACON and decoded.channel == self.channel:
+            self.last_beacon = self._clock()
+            live = decoded.session or None
+            if self.following and live != self.live:
+                self._log.info("session_followed", session=live, previous=self.live)
+                self.live = live
+                self._rebuild()
+        elif decoded.kind is Kind.DATA:
+            # Queued or prefetched before a tune-out, or from another session: never yielded.
+            self.stats.fenced += 1
+            self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)
+        return None
+
+    def _sequence_jump(self, heard: _Heard, seq: int) -> None:
+        last = heard.last_seq
+        if seq > last:
+            self.stats.gaps += seq - last - 1
+            self._limited.warning(
+                "messages_lost", session=heard.session, missing=seq - last - 1, after_seq=last
+            )
+        else:
+            self._log.warning("sequence_restarted", session=heard.session, seq=seq, last_seq=last)
+
+    def _end(self, heard: _Heard, last_seq: int) -> None:
+        if heard.last_seq and last_seq > heard.last_seq:
+            self.stats.gaps += last_seq - heard.last_seq
+        self._explicit.discard(heard.session)
+        if self.live == heard.session:
+            self.live = None
+        self._rebuild()
+        self._log.info("session_ended", session=heard.session, last_seq=last_seq)
+
+    def _malformed(self, frame: bytes, exc: MalformedMessageError) -> None:
+        self.stats.malformed += 1
+        self._limited.warning("message_malformed", reason=str(exc), size=len(frame))

@@ -1,0 +1,144 @@
+"""The radio frame layout: pure encode and decode functions over bytes, no I/O."""
+
+from __future__ import annotations
+
+import math
+import struct
+from enum import IntEnum
+from typing import Final, NamedTuple
+
+from radio.errors import InvalidNameError, MalformedMessageError
+from radio.names import CONTROL_MARK, TOPIC_DELIMITER, validate_name
+
+VERSION: Final[int] = 1
+"""The wire format version this module writes and reads."""
+
+HEADER: Final = struct.Struct("!BBQdd")
+"""What follows the topic: version, kind, seq, sent_at, ttl (26 bytes)."""
+
+NO_TTL: Final[float] = 0.0
+"""The TTL written on the wire for a message that never expires."""
+
+MAX_TOPIC_LENGTH: Final[int] = 2 * 128 + 2
+"""Longest topic a valid frame can start with, in bytes."""
+
+
+class Kind(IntEnum):
+    """What a frame is: its second header byte."""
+
+    DATA = 1
+    """An application message on a session topic; seq counts them from 1."""
+    END = 2
+    """The session is over (on the session topic); seq is its last DATA seq."""
+    BEACON = 3
+    """The publisher is on air (on the control topic); the payload names the
+    live session (empty when none is live) and ttl holds the beacon interval."""
+
+
+_SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END})
+_KINDS: Final = {kind.value: kind for kind in Kind}
+
+
+class Frame(NamedTuple):
+    """One decoded frame.
+
+    ``session`` is the session the frame is about: the topic's session for DATA
+    and END, the live session named by a BEACON (``""`` when none is live).
+    """
+
+    channel: str
+    session: str
+    kind: Kind
+    seq: int
+    sent_at: float
+    ttl: float
+    payload: bytes
+
+
+def encode(
+    topic: bytes,
+    kind: Kind,
+    seq: int,
+    sent_at: float,
+    payload: bytes = b"",
+    ttl: float = NO_TTL,
+) -> bytes:
+    """Return one frame: *topic* (from `radio.names`) followed by the header and *payload*.
+
+    The caller supplies valid values; the publisher's hot path packs the header
+    with `HEADER` directly and must stay byte-for-byte equal to this function.
+    """
+    return topic + HEADER.pack(VERSION, kind, seq, sent_at, ttl) + payload
+
+
+def header_offset(frame: bytes) -> int:
+    """Return where the header starts in *frame*: just past its topic's second ``/``.
+
+    Raises `MalformedMessageError` when the frame does not start with a topic.
+    """
+    first = frame.find(TOPIC_DELIMITER, 0, MAX_TOPIC_LENGTH)
+    second = frame.find(TOPIC_DELIMITER, first + 1, MAX_TOPIC_LENGTH) if first > 0 else -1
+    if second < 0:
+        raise MalformedMessageError(f"frame has no topic: {frame[:40]!r}")
+    return second + 1
+
+
+def unpack_header(frame: bytes, offset: int) -> tuple[Kind, int, float, float]:
+    """Return ``(kind, seq, sent_at, ttl)`` from the header at *offset* in *frame*.
+
+    Raises `MalformedMessageError` for a short frame, another version, an unknown
+    kind, or a send time or TTL that is not a finite number >= 0.
+    """
+    try:
+        version, kind, seq, sent_at, ttl = HEADER.unpack_from(frame, offset)
+    except struct.error:
+        raise MalformedMessageError(
+            f"frame too short: {len(frame) - offset} header bytes, need {HEADER.size}"
+        ) from None
+    if version != VERSION:
+        raise MalformedMessageError(f"unsupported wire version {version} (this is {VERSION})")
+    known = _KINDS.get(kind)
+    if known is None:
+        raise MalformedMessageError(f"unknown frame kind {kind}")
+    if not (math.isfinite(sent_at) and sent_at >= 0.0):
+        raise MalformedMessageError(f"invalid send time {sent_at!r}")
+    if not (math.isfinite(ttl) and ttl >= 0.0):
+        raise MalformedMessageError(f"invalid ttl {ttl!r}")
+    return known, seq, sent_at, ttl
+
+
+def decode(frame: bytes) -> Frame:
+    """Decode one frame; raise `MalformedMessageError` (and nothing else) if it is not valid.
+
+    Layout (multi-byte integers and floats in network byte order)::
+
+        +---------+---+---------+---+---------+------+------+---------+--------+---------+
+        | channel | / | session | / | version | kind | seq  | sent_at | ttl    | payload |
+        | 1-128 B |   | 1-128 B |   | u8 = 1  | u8   | u64  | f64 s   | f64 s  | rest    |
+        +---------+---+---------+---+---------+------+------+---------+--------+---------+
+
+    ``session`` is ``!`` on the channel's control topic (BEACON frames, whose
+    payload is the live session's name or empty). ``ttl`` 0 means no expiry.
+    """
+    if not isinstance(frame, bytes):
+        raise MalformedMessageError(f"frame must be bytes, not {type(frame).__name__}")
+    offset = header_offset(frame)
+    channel_end = frame.index(TOPIC_DELIMITER)
+    raw_channel = frame[:channel_end]
+    raw_session = frame[channel_end + 1 : offset - 1]
+    kind, seq, sent_at, ttl = unpack_header(frame, offset)
+    payload = frame[offset + HEADER.size :]
+    try:
+        channel = validate_name(raw_channel.decode("ascii"), "channel")
+        if raw_session == CONTROL_MARK:
+            if kind in _SESSION_KINDS:
+                raise MalformedMessageError(f"{kind.name} frame on the control topic")
+            session = validate_name(payload.decode("ascii"), "session") if payload else ""
+            payload = b""
+        else:
+            if kind not in _SESSION_KINDS:
+                raise MalformedMessageError(f"{kind.name} frame on a session topic")
+            session = validate_name(raw_session.decode("ascii"), "session")
+    except (UnicodeDecodeError, InvalidNameError) as exc:
+        raise MalformedMessageError(f"bad name in frame: {exc}") from None
+    return Frame(channel, session, kind, seq, sent_at, ttl, payload)
