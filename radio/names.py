@@ -11,9 +11,7 @@ from radio.errors import InvalidNameError
 MAX_NAME_LENGTH: Final[int] = 128
 """Longest channel or session name, in characters."""
 
-NAME_ALPHABET: Final[str] = (
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
-)
+NAME_ALPHABET: Final[str] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
 """Every character a channel or session name may use."""
 
 TOPIC_DELIMITER: Final[bytes] = b"/"
@@ -27,7 +25,7 @@ occur inside a name, so the control topic never collides with a session's."""
 SESSION_ID_BYTES: Final[int] = 12
 """Random bytes in a generated session ID (96 bits: unguessable and unique)."""
 
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:\-]{1,%d}" % MAX_NAME_LENGTH)
+_NAME_RE: Final = re.compile(rf"[A-Za-z0-9_.:\-]{{1,{MAX_NAME_LENGTH}}}")
 
 
 def validate_name(value: object, kind: str = "name") -> str:

@@ -15,16 +15,16 @@ class Change(NamedTuple):
 
     topic: bytes
     joined: bool
-    count: int
+    listeners: int
     at: float
 
 
 class Presence:
-    """Counts the subscribers of each topic from XPUB_VERBOSER events.
+    r"""Counts the subscribers of each topic from XPUB_VERBOSER events.
 
     With ``XPUB_VERBOSER`` every subscription and every unsubscription (including
     the ones libzmq makes up when a subscriber's connection ends) arrives as a
-    message ``b"\\x01" + topic`` or ``b"\\x00" + topic``. Counts never go below
+    message ``b"\x01" + topic`` or ``b"\x00" + topic``. Counts never go below
     zero: an unsubscription nobody subscribed for is ignored.
     """
 

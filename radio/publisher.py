@@ -96,7 +96,9 @@ class Publisher:
         self._beacon_interval = validate_seconds(beacon_interval, "beacon interval")
         self._linger_ms = round(validate_seconds(linger, "linger", allow_zero=True) * 1000)
         self._max_message_size = (
-            None if max_message_size is None else validate_count(max_message_size, "max message size")
+            None
+            if max_message_size is None
+            else validate_count(max_message_size, "max message size")
         )
         validate_endpoint(endpoint)
         self._prefix = channel_prefix(self.channel)
@@ -143,7 +145,9 @@ class Publisher:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()
@@ -220,7 +224,9 @@ class Publisher:
             if state is None:
                 self._check_open()
                 state = self._session(session)  # raises: closed or unknown
-            frame = state.topic + _pack(VERSION, _DATA, state.seq + 1, now := _now(), ttl_s) + payload
+            frame = (
+                state.topic + _pack(VERSION, _DATA, state.seq + 1, now := _now(), ttl_s) + payload
+            )
             if self._max_message_size is not None and len(frame) > self._max_message_size:
                 raise MessageTooLargeError(
                     f"message of {len(payload)} bytes is over the {self._max_message_size}-byte "
@@ -296,7 +302,7 @@ class Publisher:
             elif change.topic.startswith(self._prefix):
                 session = change.topic[len(self._prefix) : -1].decode("ascii", "replace")
                 event_name = "listener_joined" if change.joined else "listener_left"
-                self._log.info(event_name, session=session, listeners=change.count)
+                self._log.info(event_name, session=session, listeners=change.listeners)
         if beacon_due:
             self._send_beacon(now)
         if changed:
@@ -305,7 +311,9 @@ class Publisher:
     def _send_beacon(self, now: float) -> None:
         self._beacon_seq += 1
         live = (self.live or "").encode("ascii")
-        frame = encode(self._control, Kind.BEACON, self._beacon_seq, now, live, self._beacon_interval)
+        frame = encode(
+            self._control, Kind.BEACON, self._beacon_seq, now, live, self._beacon_interval
+        )
         self._socket.send(frame, _NOBLOCK)
         self._next_beacon = now + self._beacon_interval
 
@@ -332,4 +340,3 @@ class Publisher:
             self._socket.close(linger=self._linger_ms)
             self._changed.notify_all()
         self._log.info("publisher_closed", endpoint=self.endpoint)
-

@@ -16,7 +16,9 @@ class RateLimitedLog:
     """Logs an event at most once per interval and counts the ones it held back."""
 
     def __init__(
-        self, logger: Any, interval: float = LOG_EVERY_S,
+        self,
+        logger: Any,
+        interval: float = LOG_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._logger: structlog.typing.FilteringBoundLogger = logger

@@ -25,7 +25,10 @@ class ServiceThread:
     """
 
     def __init__(
-        self, lock: threading.Lock, work: Callable[[], None], name: str,
+        self,
+        lock: threading.Lock,
+        work: Callable[[], None],
+        name: str,
         interval: float = SERVICE_INTERVAL_S,
     ) -> None:
         self._lock = lock
@@ -50,7 +53,7 @@ class ServiceThread:
                 try:
                     if not self._stopped.is_set():
                         self._work()
-                except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
+                except Exception:  # a peer's bad input must not end the thread
                     log.exception("service_failed", thread=self._thread.name)
                 finally:
                     self._lock.release()

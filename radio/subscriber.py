@@ -69,7 +69,9 @@ class Subscriber:
         self.conflate = bool(conflate)
         heartbeat_settings = Heartbeat(heartbeat, heartbeat_timeout)
         max_size = (
-            None if max_message_size is None else validate_count(max_message_size, "max message size")
+            None
+            if max_message_size is None
+            else validate_count(max_message_size, "max message size")
         )
         validate_endpoint(endpoint)
         self._tuner = Tuner(self.channel)
@@ -106,7 +108,9 @@ class Subscriber:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.close()

@@ -106,7 +106,8 @@ class Tuner:
         end = frame.find(b"/", self._prefix_len, self._prefix_len + MAX_NAME_LENGTH + 1)
         heard = self._heard.get(frame[: end + 1]) if end > 0 else None
         if heard is None:
-            return self._handle_other(frame)
+            self._handle_other(frame)
+            return None
         try:
             kind, seq, sent_at, ttl = unpack_header(frame, end + 1)
         except MalformedMessageError as exc:
@@ -125,7 +126,11 @@ class Tuner:
         heard.last_seq = seq
         self.stats.received += 1
         return Message(
-            self.channel, heard.session, seq, sent_at, ttl or None,
+            self.channel,
+            heard.session,
+            seq,
+            sent_at,
+            ttl or None,
             frame[end + 1 + _HEADER_SIZE :],
         )
 
@@ -135,7 +140,7 @@ class Tuner:
             decoded = decode(frame)
         except MalformedMessageError as exc:
             self._malformed(frame, exc)
-            return None
+            return
         if decoded.kind is Kind.BEACON and decoded.channel == self.channel:
             self.last_beacon = self._clock()
             live = decoded.session or None
@@ -147,7 +152,6 @@ class Tuner:
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)
-        return None
 
     def _sequence_jump(self, heard: _Heard, seq: int) -> None:
         last = heard.last_seq
