@@ -1,0 +1,138 @@
+"""The subscriber's pure core: fencing, TTL, gaps, session ends and following."""
+
+from __future__ import annotations
+
+from radio.names import control_topic, session_topic
+from radio.tuner import Tuner
+from radio.wire import Kind, encode
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def data(session: str, seq: int, payload: bytes = b"p", sent_at: float = 1000.0,
+         ttl: float = 0.0) -> bytes:
+    return encode(session_topic("ch", session), Kind.DATA, seq, sent_at, payload, ttl)
+
+
+def beacon(live: str) -> bytes:
+    return encode(control_topic("ch"), Kind.BEACON, 1, 1000.0, live.encode(), 1.0)
+
+
+def end(session: str, last_seq: int) -> bytes:
+    return encode(session_topic("ch", session), Kind.END, last_seq, 1000.0)
+
+
+def test_yields_messages_of_a_tuned_session() -> None:
+    """A DATA frame of a tuned session becomes a Message with its fields."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    message = tuner.handle(data("s1", 1, b"hello", ttl=5.0))
+    assert message is not None
+    assert (message.channel, message.session, message.seq, message.payload) == (
+        "ch", "s1", 1, b"hello")
+    assert message.ttl == 5.0
+    assert tuner.stats.received == 1
+
+
+def test_no_ttl_is_none() -> None:
+    """A message without expiry has ttl None."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    message = tuner.handle(data("s1", 1))
+    assert message is not None
+    assert message.ttl is None
+
+
+def test_other_sessions_are_fenced() -> None:
+    """A frame of a session not tuned in to is counted as fenced, never yielded."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s2")
+    assert tuner.handle(data("s1", 1)) is None
+    assert tuner.stats.fenced == 1
+    assert tuner.stats.received == 0
+
+
+def test_tune_out_fences_what_is_still_queued() -> None:
+    """After a tune-out, frames of that session (read before it) are not yielded."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    queued = [data("s1", seq) for seq in range(1, 11)]
+    tuner.tune_out("s1")
+    tuner.tune_in("s2")
+    assert [tuner.handle(frame) for frame in queued] == [None] * 10
+    assert tuner.stats.fenced == 10
+    assert tuner.handle(data("s2", 1)) is not None
+
+
+def test_expired_messages_are_dropped_and_counted() -> None:
+    """A message older than its TTL by the local clock is dropped."""
+    clock = Clock(1010.0)
+    tuner = Tuner("ch", clock)
+    tuner.tune_in("s1")
+    assert tuner.handle(data("s1", 1, sent_at=1000.0, ttl=5.0)) is None
+    assert tuner.stats.expired == 1
+    assert tuner.handle(data("s1", 2, sent_at=1008.0, ttl=5.0)) is not None
+
+
+def test_gaps_are_counted_from_sequence_numbers() -> None:
+    """Missing sequence numbers count as gaps; the first message heard starts the count."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    for seq in (5, 6, 9, 10, 20):
+        assert tuner.handle(data("s1", seq)) is not None
+    assert tuner.stats.gaps == 2 + 9
+
+
+def test_end_counts_trailing_gaps_and_tunes_out() -> None:
+    """END says how many were sent: the missing tail counts, and the session is left."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    assert tuner.handle(end("s1", 4)) is None
+    assert tuner.stats.gaps == 3
+    assert tuner.sessions == frozenset()
+    assert tuner.topics() == {control_topic("ch")}
+    assert tuner.handle(data("s1", 5)) is None
+    assert tuner.stats.fenced == 1
+
+
+def test_follower_moves_with_beacons() -> None:
+    """A follower hears the session a beacon names live, and only that one."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    assert tuner.topics() == {control_topic("ch")}
+    tuner.handle(beacon("s1"))
+    assert tuner.live == "s1"
+    assert tuner.topics() == {control_topic("ch"), session_topic("ch", "s1")}
+    assert tuner.handle(data("s1", 1)) is not None
+    tuner.handle(beacon("s2"))
+    assert tuner.handle(data("s1", 2)) is None  # later message of the old session
+    assert tuner.stats.fenced == 1
+    assert tuner.handle(data("s2", 1)) is not None
+    tuner.handle(beacon(""))
+    assert tuner.live is None
+    assert tuner.sessions == frozenset()
+
+
+def test_malformed_frames_are_counted() -> None:
+    """Junk on a heard topic or anywhere else is counted as malformed, never raised."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    for junk in (b"", b"garbage", session_topic("ch", "s1") + b"\x01short", b"ch/!/\x09"):
+        assert tuner.handle(junk) is None
+    assert tuner.stats.malformed == 4
+
+
+def test_sequence_restart_is_accepted() -> None:
+    """A session whose numbering restarts (publisher restarted) keeps being heard."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 7))
+    assert tuner.handle(data("s1", 1)) is not None
+    assert tuner.stats.gaps == 0
