@@ -41,6 +41,10 @@ log = structlog.get_logger("radio")
 BEACON_INTERVAL_S: Final[float] = 1.0
 """Default time between two beacons on the channel's control topic."""
 
+END_REPEATS: Final[int] = 3
+"""How many beacons after a session closes repeat its END frame: a full queue may
+drop the first one, and a subscriber must still learn that the session is over."""
+
 _DATA: Final[int] = Kind.DATA.value
 _pack = HEADER.pack
 _now = time.time
@@ -105,6 +109,7 @@ class Publisher:
         self._control = control_topic(self.channel)
         self._sessions: dict[str, _Session] = {}
         self._ended: set[str] = set()
+        self._ends_to_repeat: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
         self._presence = Presence()
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -194,9 +199,8 @@ class Publisher:
             state = self._session(session)
             del self._sessions[session]
             self._ended.add(session)
-            now = _now()
-            self._socket.send(encode(state.topic, Kind.END, state.seq, now), _NOBLOCK)
-            self._send_beacon(now)
+            self._send_end(state)
+            self._send_beacon(_now())
         self._log.info("session_closed", session=session, sent=state.seq)
 
     def _session(self, session: str) -> _Session:
@@ -308,7 +312,16 @@ class Publisher:
         if changed:
             self._changed.notify_all()
 
+    def _send_end(self, state: _Session) -> None:
+        self._socket.send(encode(state.topic, Kind.END, state.seq, _now()), _NOBLOCK)
+        self._ends_to_repeat[state.topic] = [state.seq, END_REPEATS]
+
     def _send_beacon(self, now: float) -> None:
+        for topic, repeat in list(self._ends_to_repeat.items()):
+            self._socket.send(encode(topic, Kind.END, repeat[0], now), _NOBLOCK)
+            repeat[1] -= 1
+            if not repeat[1]:
+                del self._ends_to_repeat[topic]
         self._beacon_seq += 1
         live = (self.live or "").encode("ascii")
         frame = encode(
@@ -334,7 +347,7 @@ class Publisher:
             for session in list(self._sessions):
                 state = self._sessions.pop(session)
                 self._ended.add(session)
-                self._socket.send(encode(state.topic, Kind.END, state.seq, _now()), _NOBLOCK)
+                self._send_end(state)
             self._send_beacon(_now())
             self._closed = True
             self._socket.close(linger=self._linger_ms)

@@ -58,9 +58,10 @@ def test_busy_subscriber_is_seen_and_hears_the_first_message(
 def test_busy_follower_is_seen_in_each_new_session(publisher_binds: bool) -> None:
     """A follower whose application is busy still moves to a new session and is counted there."""
     address = free_tcp_endpoint()
-    with Subscriber(address, channel="c", bind=not publisher_binds) as sub, Publisher(
-        address, channel="c", bind=publisher_binds
-    ) as pub:
+    with (
+        Subscriber(address, channel="c", bind=not publisher_binds) as sub,
+        Publisher(address, channel="c", bind=publisher_binds) as pub,
+    ):
         sub.follow()
         pub.open_session("s1")
         assert pub.wait_for_listener("s1", timeout=DEADLINE_S)

@@ -22,9 +22,10 @@ from tests.conftest import drain, free_tcp_endpoint, recv_all, wait_until
 
 def test_messages_arrive_in_order_on_every_transport(endpoint: str) -> None:
     """A tuned-in subscriber hears every message of its session, in order, with its fields."""
-    with Publisher(endpoint, channel="orders") as pub, Subscriber(
-        pub.endpoint, channel="orders"
-    ) as sub:
+    with (
+        Publisher(endpoint, channel="orders") as pub,
+        Subscriber(pub.endpoint, channel="orders") as sub,
+    ):
         session = pub.open_session()
         sub.tune_in(session)
         assert pub.wait_for_listener(session, timeout=10)
@@ -40,9 +41,10 @@ def test_messages_arrive_in_order_on_every_transport(endpoint: str) -> None:
 
 def test_subscriber_can_bind_and_publisher_connect(endpoint: str) -> None:
     """Either side may bind."""
-    with Subscriber(endpoint, channel="c", bind=True) as sub, Publisher(
-        sub.endpoint, channel="c", bind=False
-    ) as pub:
+    with (
+        Subscriber(endpoint, channel="c", bind=True) as sub,
+        Publisher(sub.endpoint, channel="c", bind=False) as pub,
+    ):
         sub.tune_in("s1")
         pub.open_session("s1")
         assert pub.wait_for_listener("s1", timeout=10)
@@ -81,9 +83,10 @@ def test_wait_for_listener_times_out_with_false() -> None:
 
 def test_closed_session_refuses_sends_and_reopening() -> None:
     """close_session announces the end; later sends raise, and the ID cannot come back."""
-    with Publisher("tcp://127.0.0.1:*", channel="c") as pub, Subscriber(
-        pub.endpoint, channel="c"
-    ) as sub:
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
         session = pub.open_session()
         sub.tune_in(session)
         assert pub.wait_for_listener(session, timeout=10)
@@ -140,9 +143,10 @@ def test_use_after_close_raises() -> None:
 
 def test_repr_shows_channel_mode_and_endpoint() -> None:
     """The repr names the endpoint, as every socket-owning class must."""
-    with Publisher("tcp://127.0.0.1:*", channel="news") as pub, Subscriber(
-        pub.endpoint, channel="news"
-    ) as sub:
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="news") as pub,
+        Subscriber(pub.endpoint, channel="news") as sub,
+    ):
         assert repr(pub) == f"<Publisher channel='news' bind {pub.endpoint}>"
         assert repr(sub) == f"<Subscriber channel='news' connect {pub.endpoint}>"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -26,8 +27,9 @@ def _raw_restart_scenario(sender_type: int, receiver_type: int) -> tuple[int, in
     """Sender connects to a receiver that restarts at the same address.
 
     The first receiver hears the sender, then goes away; once the sender has
-    noticed the disconnect, it keeps sending 500 "old" messages; a new receiver binds the same address and the sender
-    sends "new" ones. Returns (stale, fresh) as counted by the new receiver.
+    noticed the disconnect, it keeps sending 500 "old" messages; a new receiver
+    binds the same address and the sender sends "new" ones. Returns (stale, fresh)
+    as counted by the new receiver.
     """
     ctx = zmq.Context.instance()
     address = free_tcp_endpoint()
@@ -61,10 +63,8 @@ def _raw_restart_scenario(sender_type: int, receiver_type: int) -> tuple[int, in
     stale = fresh = 0
     while fresh == 0:
         assert time.monotonic() < deadline, "the new receiver never heard the new session"
-        try:
+        with contextlib.suppress(zmq.Again):
             sender.send(b"new", zmq.NOBLOCK)
-        except zmq.Again:
-            pass
         while second.poll(10):
             if second.recv() == b"old":
                 stale += 1
@@ -167,9 +167,10 @@ def test_restarted_subscriber_process_hears_nothing_stale(
 
 def test_retune_on_the_same_socket_never_yields_queued_old_messages() -> None:
     """Old-session messages still queued when the subscriber retunes are never yielded."""
-    with Publisher("tcp://127.0.0.1:*", channel="c") as pub, Subscriber(
-        pub.endpoint, channel="c"
-    ) as sub:
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
         pub.open_session("s1")
         pub.open_session("s2")
         sub.tune_in("s1")
@@ -191,9 +192,10 @@ def test_retune_on_the_same_socket_never_yields_queued_old_messages() -> None:
 
 def test_follower_switches_before_any_later_old_message() -> None:
     """A follower moves to a newly opened session; later old-session messages never reach it."""
-    with Publisher("tcp://127.0.0.1:*", channel="c") as pub, Subscriber(
-        pub.endpoint, channel="c"
-    ) as sub:
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
         sub.follow()
         pub.open_session("s1")
         assert pub.wait_for_listener("s1", timeout=DEADLINE_S)

@@ -15,8 +15,9 @@ class Clock:
         return self.now
 
 
-def data(session: str, seq: int, payload: bytes = b"p", sent_at: float = 1000.0,
-         ttl: float = 0.0) -> bytes:
+def data(
+    session: str, seq: int, payload: bytes = b"p", sent_at: float = 1000.0, ttl: float = 0.0
+) -> bytes:
     return encode(session_topic("ch", session), Kind.DATA, seq, sent_at, payload, ttl)
 
 
@@ -35,7 +36,11 @@ def test_yields_messages_of_a_tuned_session() -> None:
     message = tuner.handle(data("s1", 1, b"hello", ttl=5.0))
     assert message is not None
     assert (message.channel, message.session, message.seq, message.payload) == (
-        "ch", "s1", 1, b"hello")
+        "ch",
+        "s1",
+        1,
+        b"hello",
+    )
     assert message.ttl == 5.0
     assert tuner.stats.received == 1
 
