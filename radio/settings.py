@@ -44,15 +44,20 @@ def validate_count(value: object, what: str) -> int:
     return value
 
 
-def validate_seconds(value: object, what: str, *, allow_zero: bool = False) -> float:
-    """Return *value* as float seconds if finite and > 0 (or >= 0 with *allow_zero*)."""
+def validate_seconds(
+    value: object, what: str, *, allow_zero: bool = False, unit: str = "seconds"
+) -> float:
+    """Return *value* as a float if finite and > 0 (or >= 0 with *allow_zero*).
+
+    *what* and *unit* ("seconds", "messages per second") name it in the error.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidSettingError(f"invalid {what} {value!r}: expected a number of seconds")
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0.0 or (seconds == 0.0 and not allow_zero):
+        raise InvalidSettingError(f"invalid {what} {value!r}: expected a number of {unit}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0.0 or (number == 0.0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise InvalidSettingError(f"invalid {what} {value!r}: expected seconds {bound}")
-    return seconds
+        raise InvalidSettingError(f"invalid {what} {value!r}: expected {unit} {bound}")
+    return number
 
 
 def validate_timeout(value: object) -> float | None:

@@ -1,0 +1,181 @@
+"""radio-pub: publish messages, or each line of stdin, on a session of a channel."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+
+import click
+import structlog
+
+from radio.publisher import BEACON_INTERVAL_S, Publisher
+from radio.settings import DEFAULT_LINGER_S
+
+from .errors import cli_errors
+from .logs import configure_logging
+from .options import (
+    check_count,
+    check_seconds,
+    check_session,
+    common_options,
+    verbosity,
+)
+
+log = structlog.get_logger("radio.cli")
+
+
+def _stdin_lines() -> Iterator[bytes]:
+    for line in sys.stdin.buffer:
+        yield line.rstrip(b"\r\n")
+
+
+def _repeated(messages: Iterable[bytes], count: int, from_stdin: bool) -> Iterator[bytes]:
+    """Each stdin line *count* times as it comes; the MESSAGE list *count* times over."""
+    if from_stdin:
+        for line in messages:
+            for _ in range(count):
+                yield line
+        return
+    listed = list(messages)
+    for _ in range(count):
+        yield from listed
+
+
+class _Pacer:
+    """Spaces sends to at most *rate* per second (None: as fast as possible)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = time.monotonic()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._next = max(self._next + self._interval, time.monotonic() - self._interval)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("messages", nargs=-1, metavar="[MESSAGE]...")
+@common_options(bind_default=True)
+@click.option(
+    "-s",
+    "--session",
+    callback=check_session,
+    metavar="ID",
+    help="Session to publish on. Default: a new unique ID, logged at start.",
+)
+@click.option(
+    "--ttl",
+    type=float,
+    callback=check_seconds("ttl"),
+    metavar="SECONDS",
+    help="Subscribers drop a message older than this. Default: no expiry.",
+)
+@click.option(
+    "--wait-for-listener",
+    "wait_for",
+    type=float,
+    callback=check_seconds("wait"),
+    metavar="SECONDS",
+    help="Hold the first message until a subscriber has tuned in; fail after SECONDS.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    callback=check_seconds("rate", "messages per second"),
+    metavar="MSGS_PER_S",
+    help="Send at most this many messages per second. Default: as fast as possible.",
+)
+@click.option(
+    "--count",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=check_count,
+    metavar="N",
+    help="Send the MESSAGEs N times over (each stdin line N times).",
+)
+@click.option(
+    "--linger",
+    type=float,
+    default=DEFAULT_LINGER_S,
+    show_default=True,
+    callback=check_seconds("linger"),
+    metavar="SECONDS",
+    help="At exit, wait at most this long for sent messages to be flushed.",
+)
+@click.option(
+    "--beacon-interval",
+    type=float,
+    default=BEACON_INTERVAL_S,
+    show_default=True,
+    callback=check_seconds("beacon interval"),
+    metavar="SECONDS",
+    help="How often subscribers are told which session is live.",
+)
+def command(
+    messages: tuple[str, ...],
+    endpoint: str,
+    bind: bool,
+    channel: str,
+    hwm: int,
+    heartbeat: float,
+    heartbeat_timeout: float,
+    log_format: str,
+    quiet: bool,
+    verbose: bool,
+    session: str | None,
+    ttl: float | None,
+    wait_for: float | None,
+    rate: float | None,
+    count: int,
+    linger: float,
+    beacon_interval: float,
+) -> None:
+    """Publish each MESSAGE, or each line of stdin when none is given, on a radio channel.
+
+    The session ends when radio-pub exits: subscribers tuned in to it are told so,
+    and followers move to the next session opened on the channel.
+    """
+    configure_logging(log_format, verbosity(quiet, verbose))
+    with (
+        cli_errors(),
+        Publisher(
+            endpoint,
+            channel=channel,
+            bind=bind,
+            hwm=hwm,
+            heartbeat=heartbeat,
+            heartbeat_timeout=heartbeat_timeout,
+            beacon_interval=beacon_interval,
+            linger=linger,
+        ) as pub,
+    ):
+        session = pub.open_session(session)
+        if wait_for is not None and not pub.wait_for_listener(session, timeout=wait_for):
+            raise click.ClickException(
+                f"no listener tuned in to session {session!r} on channel {channel!r} "
+                f"at {pub.endpoint} within {wait_for:g} s"
+            )
+        from_stdin = not messages
+        payloads = (
+            _stdin_lines()
+            if from_stdin
+            else (m.encode("utf-8", "surrogateescape") for m in messages)
+        )
+        pacer = _Pacer(rate)
+        sent = 0
+        for payload in _repeated(payloads, count, from_stdin):
+            pacer.wait()
+            pub.send(session, payload, ttl=ttl)
+            sent += 1
+        log.info("messages_sent", session=session, count=sent)
+
+
+def main() -> None:
+    """Entry point of the radio-pub console script."""
+    command(prog_name="radio-pub")

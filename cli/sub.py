@@ -1,0 +1,200 @@
+"""radio-sub: print the messages of a session, or of the channel's live session, on stdout."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+import time
+from typing import IO, Final
+
+import click
+import structlog
+
+from radio.message import Message, Stats
+from radio.subscriber import Subscriber
+
+from .errors import cli_errors
+from .logs import configure_logging
+from .options import check_count, check_seconds, check_sessions, common_options, verbosity
+
+log = structlog.get_logger("radio.cli")
+
+FORMATS: Final = ("raw", "json")
+STATUS_EVERY_S: Final[float] = 1.0
+"""How often --stats rewrites its status line."""
+
+
+def format_json(message: Message) -> bytes:
+    """One JSON object a line; the payload as UTF-8 text, or base64 when it is not text."""
+    record: dict[str, object] = {
+        "channel": message.channel,
+        "session": message.session,
+        "seq": message.seq,
+        "sent_at": message.sent_at,
+        "ttl": message.ttl,
+    }
+    try:
+        record["payload"] = message.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        record["payload"] = base64.b64encode(message.payload).decode("ascii")
+        record["encoding"] = "base64"
+    return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def format_raw(message: Message) -> bytes:
+    """The payload and a newline."""
+    return message.payload + b"\n"
+
+
+class _StatusLine:
+    """The --stats line on stderr: counters and the receive rate, about once a second."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._last_time = time.monotonic()
+        self._last_received = 0
+
+    def update(self, stats: Stats, *, force: bool = False) -> None:
+        now = time.monotonic()
+        elapsed = now - self._last_time
+        if elapsed < STATUS_EVERY_S and not force:
+            return
+        rate = (stats.received - self._last_received) / elapsed if elapsed > 0 else 0.0
+        self._last_time, self._last_received = now, stats.received
+        line = (
+            f"received={stats.received} gaps={stats.gaps} expired={stats.expired} "
+            f"fenced={stats.fenced} malformed={stats.malformed} rate={rate:.0f}/s"
+        )
+        self._stream.write(f"\r{line}\x1b[K" if self._tty else f"{line}\n")
+        self._stream.flush()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@common_options(bind_default=False)
+@click.option(
+    "-s",
+    "--session",
+    "sessions",
+    multiple=True,
+    callback=check_sessions,
+    metavar="ID",
+    help="Tune in to this session (repeat for several). Excludes --follow.",
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Follow the channel's live session, moving to each new one (the default).",
+)
+@click.option(
+    "-n",
+    "--count",
+    type=int,
+    callback=check_count,
+    metavar="N",
+    help="Exit after N messages.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    callback=check_seconds("timeout"),
+    metavar="SECONDS",
+    help="Exit (status 0) after SECONDS without a message.",
+)
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="raw",
+    show_default=True,
+    help="raw: the payload and a newline; json: one object a line with every field.",
+)
+@click.option("--conflate", is_flag=True, help="Keep only the latest message (for live values).")
+@click.option("--stats", "show_stats", is_flag=True, help="Show a live status line on stderr.")
+def command(
+    endpoint: str,
+    bind: bool,
+    channel: str,
+    hwm: int,
+    heartbeat: float,
+    heartbeat_timeout: float,
+    log_format: str,
+    quiet: bool,
+    verbose: bool,
+    sessions: tuple[str, ...],
+    follow: bool,
+    count: int | None,
+    timeout: float | None,
+    output_format: str,
+    conflate: bool,
+    show_stats: bool,
+) -> None:
+    """Print each message heard on a radio channel on stdout (logs go to stderr).
+
+    Without --session, follow the channel's live session. With --session, exit
+    once every session given has ended.
+    """
+    configure_logging(log_format, verbosity(quiet, verbose))
+    if sessions and follow:
+        raise click.UsageError("--session and --follow exclude each other")
+    render = format_json if output_format == "json" else format_raw
+    out = sys.stdout.buffer
+    status = _StatusLine(sys.stderr) if show_stats else None
+    with (
+        cli_errors(),
+        Subscriber(
+            endpoint,
+            channel=channel,
+            bind=bind,
+            hwm=hwm,
+            conflate=conflate,
+            heartbeat=heartbeat,
+            heartbeat_timeout=heartbeat_timeout,
+        ) as sub,
+    ):
+        try:
+            if sessions:
+                for session in sessions:
+                    sub.tune_in(session)
+            else:
+                sub.follow()
+            printed = 0
+            poll = min(timeout, STATUS_EVERY_S) if timeout else STATUS_EVERY_S
+            quiet_since = time.monotonic()
+            while count is None or printed < count:
+                message = sub.recv(timeout=poll)
+                if status is not None:
+                    status.update(sub.stats)
+                if message is None:
+                    if sessions and not sub.sessions:
+                        log.info("sessions_ended", sessions=list(sessions))
+                        break
+                    if timeout is not None and time.monotonic() - quiet_since >= timeout:
+                        log.info("timed_out", timeout=timeout)
+                        break
+                    continue
+                quiet_since = time.monotonic()
+                out.write(render(message))
+                out.flush()
+                printed += 1
+        except BrokenPipeError:
+            _silence_stdout()
+        finally:
+            if status is not None:
+                status.update(sub.stats, force=True)
+            log.info("subscriber_stats", **vars(sub.stats))
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (`radio-sub | head`): stop quietly."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main() -> None:
+    """Entry point of the radio-sub console script."""
+    command(prog_name="radio-sub")
