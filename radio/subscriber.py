@@ -14,7 +14,7 @@ import zmq
 
 from radio.errors import ClosedError
 from radio.message import Message, Stats
-from radio.names import validate_name
+from radio.names import session_topic, validate_name
 from radio.service import ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
@@ -234,24 +234,40 @@ class Subscriber:
     def _service_locked(self) -> None:
         """Attach new connections (sending them our subscriptions) and read ahead.
 
-        Reading ahead lets beacons move a follower to a new session while the
-        application is busy; it stops at ``hwm`` frames so that memory stays bounded.
+        Frames read ahead are handled in order by `recv`, so a message sent before
+        a session switch is still yielded. A beacon naming a new live session is
+        also acted on at once: the follower subscribes to that session now, so the
+        publisher sees it tuned in and queues the session's messages for it while
+        the application is busy. Reading ahead stops at ``hwm`` frames, so memory
+        stays bounded.
         """
         if self._closed:
             return
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
         tuner = self._tuner
-        while len(self._ahead) < self._ahead_limit or self.conflate:
+        while self.conflate or len(self._ahead) < self._ahead_limit:
             try:
                 frame = self._socket.recv(_NOBLOCK)
             except zmq.Again:
                 break
-            if frame.startswith(tuner.control_topic):
+            if not frame.startswith(tuner.control_topic):
+                self._ahead.append(frame)
+            elif self.conflate:  # latest value only: order does not matter, keep the data
                 tuner.handle(frame)
                 if tuner.changed:
                     self._sync()
             else:
                 self._ahead.append(frame)
+                live = tuner.announced_live(frame)
+                if live is not None:
+                    self._subscribe_ahead(live)
+
+    def _subscribe_ahead(self, session: str) -> None:
+        """Subscribe to a newly live session before `recv` reaches the beacon naming it."""
+        topic = session_topic(self.channel, session)
+        if topic not in self._subscribed:
+            self._socket.setsockopt(zmq.SUBSCRIBE, topic)
+            self._subscribed = self._subscribed | {topic}
 
     def _check_open(self) -> None:
         if self._closed:

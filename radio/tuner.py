@@ -153,6 +153,21 @@ class Tuner:
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)
 
+    def announced_live(self, frame: bytes) -> str | None:
+        """If *frame* is a valid beacon naming a session this follower should move to, name it.
+
+        Pure look-ahead: nothing changes until the frame is handled in order.
+        """
+        if not self.following:
+            return None
+        try:
+            decoded = decode(frame)
+        except MalformedMessageError:
+            return None
+        if decoded.kind is Kind.BEACON and decoded.session and decoded.session != self.live:
+            return decoded.session
+        return None
+
     def _sequence_jump(self, heard: _Heard, seq: int) -> None:
         last = heard.last_seq
         if seq > last:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from radio import Publisher, Subscriber
-from tests.conftest import DEADLINE_S, free_tcp_endpoint, recv_all, retry_bind
+from tests.conftest import DEADLINE_S, free_tcp_endpoint, recv_all, retry_bind, wait_until
 
 
 def _endpoint(transport: str, tmp_path: Path) -> str:
@@ -70,4 +70,4 @@ def test_busy_follower_is_seen_in_each_new_session(publisher_binds: bool) -> Non
         pub.send("s2", b"hello")
         got = recv_all(sub, 1)
         assert (got[0].session, got[0].payload) == ("s2", b"hello")
-        assert pub.listeners("s1") == 0
+        wait_until(lambda: pub.listeners("s1") == 0, what="the follower to leave s1")

@@ -89,3 +89,21 @@ def test_publisher_memory_stays_flat_with_a_frozen_subscriber(
         finally:
             os.kill(peer.proc.pid, signal.SIGCONT)
         assert growth < 16 * 1024 * 1024, f"publisher grew by {growth / 2**20:.1f} MiB"
+
+
+def test_conflate_keeps_only_the_latest_message() -> None:
+    """conflate=True: a subscriber that was busy hears the newest message, not a backlog."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", beacon_interval=60.0) as pub,
+        Subscriber(pub.endpoint, channel="c", conflate=True) as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        for i in range(1, 1001):
+            pub.send("s1", b"value %d" % i)
+        pub.send("s1", b"last")
+        heard = drain(sub, quiet=0.3)
+        assert heard[-1].payload == b"last"
+        assert len(heard) < 1001
+        assert [m.seq for m in heard] == sorted(m.seq for m in heard)

@@ -1,0 +1,302 @@
+"""radio-pub and radio-sub: in-process with CliRunner, and as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from radio.cli import pub as pub_cli
+from radio.cli import sub as sub_cli
+
+from radio import Message, Publisher
+from tests.conftest import DEADLINE_S, free_tcp_endpoint, wait_until
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+# -- help and bad input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (pub_cli.command, "radio-pub [OPTIONS] [MESSAGE]..."),
+        (sub_cli.command, "radio-sub [OPTIONS]"),
+    ],
+)
+def test_help_reads_well(runner: CliRunner, command: object, usage: str) -> None:
+    """--help shows the usage line, a sentence of description and every documented option."""
+    prog = usage.split()[0]
+    result = runner.invoke(command, ["--help"], prog_name=prog)  # type: ignore[arg-type]
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: {usage}")
+    for option in ("--endpoint", "--bind", "--channel", "--session", "--hwm", "--log-format"):
+        assert option in result.stdout
+
+
+BAD_PUB = [
+    (["-e", "localhost:5556", "x"], "invalid endpoint 'localhost:5556'"),
+    (["-c", "bad/channel", "x"], "invalid channel name 'bad/channel'"),
+    (["-s", "white space", "x"], "invalid session name 'white space'"),
+    (["--ttl", "-1", "x"], "invalid ttl -1.0"),
+    (["--ttl", "0", "x"], "invalid ttl 0.0"),
+    (["--ttl", "soon", "x"], "'soon' is not a valid float"),
+    (["--hwm", "-5", "x"], "invalid hwm -5"),
+    (["--rate", "0", "x"], "invalid rate 0.0"),
+    (["--count", "-1", "x"], "invalid count -1"),
+    (["--wait-for-listener", "-3", "x"], "invalid wait -3.0"),
+    (["--heartbeat", "0", "x"], "invalid heartbeat interval 0.0"),
+    (["--log-format", "xml", "x"], "'xml' is not one of"),
+    (["--no-such-option"], "No such option"),
+]
+BAD_SUB = [
+    (["-e", "tcp//x"], "invalid endpoint 'tcp//x'"),
+    (["-c", ""], "invalid channel name ''"),
+    (["-s", "a!b"], "invalid session name 'a!b'"),
+    (["-s", "s1", "--follow"], "exclude each other"),
+    (["-f", "xml"], "'xml' is not one of"),
+    (["--hwm", "-1"], "invalid hwm -1"),
+    (["--timeout", "-2"], "invalid timeout -2.0"),
+    (["-n", "-4"], "invalid count -4"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "reason"),
+    [(pub_cli.command, a, r) for a, r in BAD_PUB] + [(sub_cli.command, a, r) for a, r in BAD_SUB],
+)
+def test_bad_input_exits_2_with_one_clear_line(
+    runner: CliRunner, command: object, args: list[str], reason: str
+) -> None:
+    """Every bad value is a usage error naming it, never a traceback."""
+    result = runner.invoke(command, args)  # type: ignore[arg-type]
+    assert result.exit_code == 2, result.output
+    assert reason in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_port_in_use_exits_1_naming_the_endpoint(runner: CliRunner) -> None:
+    """A runtime failure is exit 1 with a one-line reason."""
+    endpoint = free_tcp_endpoint()
+    with Publisher(endpoint):
+        result = runner.invoke(pub_cli.command, ["-e", endpoint, "x"])
+    assert result.exit_code == 1
+    assert f"cannot bind '{endpoint}'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_no_listener_in_time_exits_1(runner: CliRunner) -> None:
+    """--wait-for-listener fails clearly when nobody tunes in."""
+    result = runner.invoke(
+        pub_cli.command, ["-e", "tcp://127.0.0.1:*", "-s", "s1", "--wait-for-listener", "0.2", "x"]
+    )
+    assert result.exit_code == 1
+    assert "no listener tuned in to session 's1'" in result.stderr
+
+
+# -- output formats ------------------------------------------------------------------------
+
+
+def _message(payload: bytes) -> Message:
+    return Message("ch", "s1", 3, 1700000000.5, 2.0, payload)
+
+
+def test_json_format_carries_every_field() -> None:
+    """json: one object a line, payload as text."""
+    line = sub_cli.format_json(_message("héllo".encode()))
+    assert line.endswith(b"\n")
+    assert json.loads(line) == {
+        "channel": "ch",
+        "session": "s1",
+        "seq": 3,
+        "sent_at": 1700000000.5,
+        "ttl": 2.0,
+        "payload": "héllo",
+    }
+
+
+def test_json_format_base64_encodes_binary_payloads() -> None:
+    """A payload that is not UTF-8 is base64 with "encoding": "base64"."""
+    record = json.loads(sub_cli.format_json(_message(b"\xff\x00\xfe")))
+    assert record["encoding"] == "base64"
+    assert record["payload"] == "/wD+"
+
+
+def test_raw_format_is_payload_and_newline() -> None:
+    """raw: just the bytes and a newline."""
+    assert sub_cli.format_raw(_message(b"\xff data")) == b"\xff data\n"
+
+
+# -- in-process runs with a real publisher ----------------------------------------------
+
+
+def _publish_when_heard(pub: Publisher, session: str, payloads: list[bytes]) -> threading.Thread:
+    def run() -> None:
+        if pub.wait_for_listener(session, timeout=DEADLINE_S):
+            for payload in payloads:
+                pub.send(session, payload)
+            pub.close_session(session)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_sub_prints_a_session_and_exits_when_it_ends(runner: CliRunner) -> None:
+    """-s ID prints that session's payloads on stdout, logs on stderr, and exits 0 at its end."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        pub.open_session("s1")
+        thread = _publish_when_heard(pub, "s1", [b"one", b"two", b"three"])
+        result = runner.invoke(sub_cli.command, ["-e", pub.endpoint, "-c", "ch", "-s", "s1"])
+        thread.join(DEADLINE_S)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "one\ntwo\nthree\n"
+    assert "sessions_ended" in result.stderr
+
+
+def test_sub_stats_line_and_json_logs(runner: CliRunner) -> None:
+    """--stats writes counters on stderr; --log-format json makes logs parse as JSON."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        pub.open_session("s1")
+        thread = _publish_when_heard(pub, "s1", [b"a", b"b"])
+        result = runner.invoke(
+            sub_cli.command,
+            [
+                "-e",
+                pub.endpoint,
+                "-c",
+                "ch",
+                "-s",
+                "s1",
+                "--stats",
+                "--log-format",
+                "json",
+                "-f",
+                "json",
+            ],
+        )
+        thread.join(DEADLINE_S)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["payload"] for line in result.stdout.splitlines()] == ["a", "b"]
+    stderr = result.stderr.splitlines()
+    assert "received=2 gaps=0 expired=0 fenced=0 malformed=0" in result.stderr
+    events = [json.loads(line)["event"] for line in stderr if line.startswith("{")]
+    assert "subscriber_stats" in events
+
+
+def test_sub_timeout_exits_0_when_nothing_comes(runner: CliRunner) -> None:
+    """--timeout stops a quiet subscriber with status 0 and empty stdout."""
+    with Publisher("tcp://127.0.0.1:*") as pub:
+        result = runner.invoke(sub_cli.command, ["-e", pub.endpoint, "--timeout", "0.3"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "timed_out" in result.stderr
+
+
+# -- real processes -------------------------------------------------------------------------
+
+
+def _spawn(*args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN / args[0]), *args[1:]],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=DEADLINE_S)
+
+
+def test_message_given_before_the_subscriber_starts_is_delivered(
+    procs: list[subprocess.Popen[bytes]],
+) -> None:
+    """radio-pub --wait-for-listener holds the message until radio-sub has tuned in."""
+    endpoint = free_tcp_endpoint()
+    pub = _spawn("radio-pub", "-e", endpoint, "--wait-for-listener", "20", "hello", "world")
+    procs.append(pub)
+    sub = _spawn("radio-sub", "-e", endpoint, "-n", "2")
+    procs.append(sub)
+    out, err = sub.communicate(timeout=DEADLINE_S * 2)
+    assert sub.returncode == 0, err.decode()
+    assert out == b"hello\nworld\n"
+    assert pub.wait(timeout=DEADLINE_S) == 0
+
+
+def test_stdin_lines_arrive_in_order(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Each stdin line is one message, in order."""
+    endpoint = free_tcp_endpoint()
+    sub = _spawn("radio-sub", "-e", endpoint, "--bind", "-n", "500", "-f", "json")
+    procs.append(sub)
+    lines = b"".join(b"line %d\n" % i for i in range(500))
+    pub = subprocess.run(
+        [str(BIN / "radio-pub"), "-e", endpoint, "--connect", "--wait-for-listener", "20"],
+        input=lines,
+        capture_output=True,
+        timeout=DEADLINE_S * 2,
+        check=False,
+    )
+    assert pub.returncode == 0, pub.stderr.decode()
+    out, err = sub.communicate(timeout=DEADLINE_S)
+    assert sub.returncode == 0, err.decode()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["payload"] for r in records] == [f"line {i}" for i in range(500)]
+    assert [r["seq"] for r in records] == list(range(1, 501))
+
+
+def test_follow_switches_sessions_without_mixing(procs: list[subprocess.Popen[bytes]]) -> None:
+    """radio-sub --follow moves to each new session and never prints an older one after."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        sub = _spawn(
+            "radio-sub", "-e", pub.endpoint, "-c", "ch", "--follow", "-f", "json", "-n", "60"
+        )
+        procs.append(sub)
+        for session in ("s1", "s2", "s3"):
+            pub.open_session(session)
+            assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+            for i in range(20):
+                for open_session in pub.sessions:  # older sessions keep talking too
+                    pub.send(open_session, b"%s %d" % (open_session.encode(), i))
+        out, err = sub.communicate(timeout=DEADLINE_S)
+    assert sub.returncode == 0, err.decode()
+    sessions = [json.loads(line)["session"] for line in out.splitlines()]
+    assert sessions == ["s1"] * 20 + ["s2"] * 20 + ["s3"] * 20
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_tune_out_and_exit_with_the_shell_code(
+    procs: list[subprocess.Popen[bytes]], signum: int, code: int
+) -> None:
+    """Ctrl-C exits 130 (SIGTERM 143) after tuning out: the publisher sees the listener go."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        pub.open_session("s1")
+        sub = _spawn("radio-sub", "-e", pub.endpoint, "-c", "ch", "-s", "s1")
+        procs.append(sub)
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        os.kill(sub.pid, signum)
+        assert sub.wait(timeout=DEADLINE_S) == code
+        wait_until(lambda: pub.listeners("s1") == 0, what="the listener to leave")
+        err = sub.communicate()[1].decode()
+    assert "Traceback" not in err
+    assert "subscriber_closed" in err
