@@ -18,6 +18,9 @@ install: $(STAMP) ## Create .venv and install radio with its test and dev tools.
 test: $(STAMP) ## Run the test suite (real sockets, real subprocesses).
 	$(BIN)/python -m pytest
 
+demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
+	$(BIN)/radio-demo
+
 lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
 	$(BIN)/ruff check radio cli tests
 	$(BIN)/ruff format --check radio cli tests

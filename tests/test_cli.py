@@ -300,3 +300,18 @@ def test_signals_tune_out_and_exit_with_the_shell_code(
         err = sub.communicate()[1].decode()
     assert "Traceback" not in err
     assert "subscriber_closed" in err
+
+
+def test_demo_shows_the_naive_backlog_and_radios_zero() -> None:
+    """radio-demo plays both halves and reports stale messages: many naive, none with radio."""
+    result = subprocess.run(
+        [str(BIN / "radio-demo")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    stale_row = next(
+        line for line in result.stdout.splitlines() if line.startswith("session-1 messages")
+    )
+    naive_stale, radio_stale = stale_row.split()[-2:]
+    assert int(naive_stale) > 0
+    assert radio_stale == "0"
+    assert "radio delivered no stale message and every new one." in result.stdout
