@@ -27,6 +27,7 @@ SECOND: Final[int] = 100
 """Messages of the second session."""
 DEADLINE_S: Final[float] = 15.0
 """Longest any step of the demo may wait."""
+DEADLINE_MS: Final[int] = int(DEADLINE_S * 1000)
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _bind_retrying(sock: zmq.Socket[bytes], endpoint: str) -> None:
 def naive() -> Outcome:
     """PUSH connects to a PULL that goes away and comes back at the same address."""
     outcome = Outcome()
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     endpoint = _free_endpoint()
     listener = ctx.socket(zmq.PULL)
     _bind_retrying(listener, endpoint)
@@ -79,12 +80,12 @@ def naive() -> Outcome:
     server.connect(endpoint)
     for i in range(FIRST):
         server.send(b"session-1 %d" % i)
-    while outcome.heard_first < FIRST and listener.poll(DEADLINE_S * 1000):
+    while outcome.heard_first < FIRST and listener.poll(DEADLINE_MS):
         listener.recv()
         outcome.heard_first += 1
     _say(f"  session 1: the listener heard {outcome.heard_first} messages")
     listener.close(linger=0)
-    monitor.poll(DEADLINE_S * 1000)  # libzmq's I/O thread noticed; the application cannot
+    monitor.poll(DEADLINE_MS)  # libzmq's I/O thread noticed; the application cannot
     server.disable_monitor()
     monitor.close(linger=0)
     for i in range(WHILE_AWAY):
@@ -94,7 +95,7 @@ def naive() -> Outcome:
     _bind_retrying(listener, endpoint)
     for i in range(SECOND):
         server.send(b"session-2 %d" % i)
-    while outcome.heard_second < SECOND and listener.poll(DEADLINE_S * 1000):
+    while outcome.heard_second < SECOND and listener.poll(DEADLINE_MS):
         if listener.recv().startswith(b"session-1"):
             outcome.stale += 1
         else:
@@ -113,7 +114,7 @@ class Listener:
 
     def __init__(self, endpoint: str) -> None:
         command = Path(sys.executable).parent / "radio-sub"
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 - our own installed radio-sub
             [
                 str(command),
                 "-e",
