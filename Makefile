@@ -21,6 +21,10 @@ test: $(STAMP) ## Run the test suite (real sockets, real subprocesses).
 demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
 	$(BIN)/radio-demo
 
+docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	$(BIN)/mkdocs build --strict
+
 lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
 	$(BIN)/ruff check radio cli tests
 	$(BIN)/ruff format --check radio cli tests
