@@ -26,7 +26,7 @@ class Message(NamedTuple):
 class Stats:
     """What a subscriber heard and what it dropped, by reason.
 
-    ``received``: messages yielded; ``gaps``: messages missing from a session's
+    ``received``: messages heard and accepted; ``gaps``: messages missing from a session's
     sequence (dropped at a high-water mark, or sent while the subscriber was not
     heard); ``expired``: older than their TTL; ``fenced``: from a session the
     subscriber is not tuned in to; ``malformed``: frames that were not valid
@@ -38,7 +38,10 @@ class Stats:
     expired: int = 0
     fenced: int = 0
     malformed: int = 0
+    conflated: int = 0
 
     def copy(self) -> Stats:
         """Return a snapshot of the counters."""
-        return Stats(self.received, self.gaps, self.expired, self.fenced, self.malformed)
+        return Stats(
+            self.received, self.gaps, self.expired, self.fenced, self.malformed, self.conflated
+        )

@@ -79,8 +79,10 @@ class Subscriber:
         self._closed = False
         self._subscribed: frozenset[bytes] = frozenset()
         # Frames the service thread read ahead while the application was busy.
-        self._ahead: deque[bytes] = deque(maxlen=1 if self.conflate else None)
-        self._ahead_limit = 1 if self.conflate else (self.hwm or DEFAULT_HWM)
+        self._ahead: deque[bytes] = deque()
+        self._ahead_limit = self.hwm or DEFAULT_HWM
+        # conflate: the newest message heard and not yet yielded.
+        self._latest: Message | None = None
         self._log = log.bind(channel=self.channel)
 
         ctx = context if context is not None else zmq.Context.instance()
@@ -90,8 +92,6 @@ class Subscriber:
             sock.setsockopt(zmq.RCVHWM, self.hwm)
             sock.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
             sock.setsockopt(zmq.MAXMSGSIZE, -1 if max_size is None else max_size)
-            if self.conflate:
-                sock.setsockopt(zmq.CONFLATE, 1)  # must come before bind/connect
             apply_heartbeat(sock, heartbeat_settings)
             self._sync()
             self.endpoint = attach(sock, endpoint, bind=self.bind)
@@ -193,24 +193,12 @@ class Subscriber:
         """Return the next message heard, or None after *timeout* seconds (None: wait for ever)."""
         timeout_s = validate_timeout(timeout)
         deadline: float | None = None
-        tuner = self._tuner
         while True:
             with self._lock:
                 self._check_open()
-                if self._ahead:
-                    frame: bytes | None = self._ahead.popleft()
-                else:
-                    try:
-                        frame = self._socket.recv(_NOBLOCK)
-                    except zmq.Again:
-                        frame = None
-                if frame is not None:
-                    message = tuner.handle(frame)
-                    if tuner.changed:
-                        self._sync()
-                    if message is not None:
-                        return message
-                    continue
+                message = self._conflated() if self.conflate else self._next_message()
+                if message is not None:
+                    return message
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + (timeout_s if timeout_s is not None else float("inf"))
@@ -218,6 +206,40 @@ class Subscriber:
                 if remaining <= 0:
                     return None
                 self._socket.poll(round(min(remaining, POLL_SLICE_S) * 1000))
+
+    def _next_message(self) -> Message | None:
+        """Handle frames in order until one yields a message; None when none is left."""
+        tuner = self._tuner
+        while True:
+            if self._ahead:
+                frame = self._ahead.popleft()
+            else:
+                try:
+                    frame = self._socket.recv(_NOBLOCK)
+                except zmq.Again:
+                    return None
+            message = tuner.handle(frame)
+            if tuner.changed:
+                self._sync()
+            if message is not None:
+                return message
+
+    def _conflated(self) -> Message | None:
+        """Handle every frame waiting and return only the newest message (conflate mode).
+
+        radio conflates itself rather than use ZMQ_CONFLATE, whose one slot a beacon
+        or END could take from the last message, and which can miss a wake-up.
+        """
+        self._absorb_latest()
+        latest, self._latest = self._latest, None
+        return latest
+
+    def _absorb_latest(self) -> None:
+        """Handle every frame waiting, keeping only the newest message in ``_latest``."""
+        while (message := self._next_message()) is not None:
+            if self._latest is not None:
+                self._tuner.stats.conflated += 1
+            self._latest = message
 
     def __iter__(self) -> Iterator[Message]:
         """Yield messages as they are heard until the subscriber is closed."""
@@ -244,20 +266,17 @@ class Subscriber:
         if self._closed:
             return
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
+        if self.conflate:  # latest value only: order is moot, keep just the newest
+            self._absorb_latest()
+            return
         tuner = self._tuner
-        while self.conflate or len(self._ahead) < self._ahead_limit:
+        while len(self._ahead) < self._ahead_limit:
             try:
                 frame = self._socket.recv(_NOBLOCK)
             except zmq.Again:
                 break
-            if not frame.startswith(tuner.control_topic):
-                self._ahead.append(frame)
-            elif self.conflate:  # latest value only: order does not matter, keep the data
-                tuner.handle(frame)
-                if tuner.changed:
-                    self._sync()
-            else:
-                self._ahead.append(frame)
+            self._ahead.append(frame)
+            if frame.startswith(tuner.control_topic):
                 live = tuner.announced_live(frame)
                 if live is not None:
                     self._subscribe_ahead(live)
