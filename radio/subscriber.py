@@ -14,7 +14,7 @@ import zmq
 
 from radio.errors import ClosedError
 from radio.message import Message, Stats
-from radio.names import session_topic, validate_name
+from radio.names import validate_name
 from radio.service import ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
@@ -31,6 +31,9 @@ from radio.tuner import Tuner
 
 log = structlog.get_logger("radio")
 
+BATCH: Final[int] = 256
+"""Most frames read off the socket at a time (the hot path decodes them in one loop)."""
+
 POLL_SLICE_S: Final[float] = 0.05
 """Longest a waiting `recv` holds the lock at a time (other threads may retune between)."""
 
@@ -38,6 +41,8 @@ CLOSE_LINGER_MS: Final[int] = 100
 """How long closing waits to flush the last unsubscriptions."""
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
+_INF: Final[float] = float("inf")
+_now = time.time
 
 
 class Subscriber:
@@ -78,11 +83,9 @@ class Subscriber:
         self._lock = threading.Lock()
         self._closed = False
         self._subscribed: frozenset[bytes] = frozenset()
-        # Frames the service thread read ahead while the application was busy.
-        self._ahead: deque[bytes] = deque()
-        self._ahead_limit = self.hwm or DEFAULT_HWM
-        # conflate: the newest message heard and not yet yielded.
-        self._latest: Message | None = None
+        # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
+        self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
+        self._ready_limit = self.hwm or DEFAULT_HWM
         self._log = log.bind(channel=self.channel)
 
         ctx = context if context is not None else zmq.Context.instance()
@@ -150,6 +153,7 @@ class Subscriber:
             self._check_open()
             self._tuner.tune_in(session)
             self._sync()
+            self._purge()
         self._log.info("tuned_in", session=session)
 
     def tune_out(self, session: str) -> None:
@@ -159,6 +163,7 @@ class Subscriber:
             self._check_open()
             self._tuner.tune_out(session)
             self._sync()
+            self._purge()
         self._log.info("tuned_out", session=session)
 
     def follow(self) -> None:
@@ -167,6 +172,7 @@ class Subscriber:
             self._check_open()
             self._tuner.follow()
             self._sync()
+            self._purge()
         self._log.info("following")
 
     def unfollow(self) -> None:
@@ -175,6 +181,7 @@ class Subscriber:
             self._check_open()
             self._tuner.unfollow()
             self._sync()
+            self._purge()
         self._log.info("unfollowed")
 
     def _sync(self) -> None:
@@ -191,55 +198,75 @@ class Subscriber:
 
     def recv(self, timeout: float | None = None) -> Message | None:
         """Return the next message heard, or None after *timeout* seconds (None: wait for ever)."""
-        timeout_s = validate_timeout(timeout)
+        if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
+            timeout = validate_timeout(timeout)
+        with self._lock:
+            message = self._pop()
+            if message is not None:
+                return message
         deadline: float | None = None
         while True:
             with self._lock:
                 self._check_open()
-                message = self._conflated() if self.conflate else self._next_message()
+                self._fill()
+                message = self._pop()
                 if message is not None:
                     return message
                 now = time.monotonic()
                 if deadline is None:
-                    deadline = now + (timeout_s if timeout_s is not None else float("inf"))
+                    deadline = _INF if timeout is None else now + timeout
                 remaining = deadline - now
                 if remaining <= 0:
                     return None
                 self._socket.poll(round(min(remaining, POLL_SLICE_S) * 1000))
 
-    def _next_message(self) -> Message | None:
-        """Handle frames in order until one yields a message; None when none is left."""
-        tuner = self._tuner
-        while True:
-            if self._ahead:
-                frame = self._ahead.popleft()
-            else:
-                try:
-                    frame = self._socket.recv(_NOBLOCK)
-                except zmq.Again:
-                    return None
-            message = tuner.handle(frame)
-            if tuner.changed:
-                self._sync()
-            if message is not None:
-                return message
+    def _pop(self) -> Message | None:
+        """The next decoded message, checking its TTL again: it may have aged while queued."""
+        ready = self._ready
+        while ready:
+            message = ready.popleft()
+            ttl = message[4]
+            if ttl and _now() > message[3] + ttl:
+                self._tuner.retract(message, "expired")
+                continue
+            return message
+        return None
 
-    def _conflated(self) -> Message | None:
-        """Handle every frame waiting and return only the newest message (conflate mode).
+    def _fill(self) -> None:
+        """Read up to `BATCH` frames and decode them, in order, into the ready queue.
 
-        radio conflates itself rather than use ZMQ_CONFLATE, whose one slot a beacon
-        or END could take from the last message, and which can miss a wake-up.
+        Beacons and ENDs take effect in order too: a message sent before a session
+        switch is still yielded, one sent after it is fenced. In conflate mode the
+        ready queue holds one message, so only the newest survives.
         """
-        self._absorb_latest()
-        latest, self._latest = self._latest, None
-        return latest
+        frames: list[bytes] = []
+        append = frames.append
+        receive = self._socket.recv
+        try:
+            for _ in range(BATCH):
+                append(receive(_NOBLOCK))
+        except zmq.Again:
+            pass
+        if not frames:
+            return
+        tuner = self._tuner
+        ready = self._ready
+        queued, received = len(ready), tuner.stats.received
+        tuner.take(frames, ready.append)
+        if self.conflate:
+            tuner.stats.conflated += queued + tuner.stats.received - received - len(ready)
+        if tuner.changed:
+            self._sync()
 
-    def _absorb_latest(self) -> None:
-        """Handle every frame waiting, keeping only the newest message in ``_latest``."""
-        while (message := self._next_message()) is not None:
-            if self._latest is not None:
-                self._tuner.stats.conflated += 1
-            self._latest = message
+    def _purge(self) -> None:
+        """Drop decoded messages of sessions no longer heard (after a retune): fenced."""
+        sessions = self._tuner.sessions
+        stale = [m for m in self._ready if m.session not in sessions]
+        if stale:
+            kept = (m for m in self._ready if m.session in sessions)
+            self._ready = deque(kept, maxlen=self._ready.maxlen)
+            for message in stale:
+                self._tuner.retract(message, "fenced")
 
     def __iter__(self) -> Iterator[Message]:
         """Yield messages as they are heard until the subscriber is closed."""
@@ -256,37 +283,20 @@ class Subscriber:
     def _service_locked(self) -> None:
         """Attach new connections (sending them our subscriptions) and read ahead.
 
-        Frames read ahead are handled in order by `recv`, so a message sent before
-        a session switch is still yielded. A beacon naming a new live session is
-        also acted on at once: the follower subscribes to that session now, so the
-        publisher sees it tuned in and queues the session's messages for it while
-        the application is busy. Reading ahead stops at ``hwm`` frames, so memory
-        stays bounded.
+        Reading ahead decodes frames in order, so a beacon naming a new live session
+        moves a follower (and its subscriptions) while the application is busy, and
+        the publisher sees it tuned in. It stops at ``hwm`` messages, so memory
+        stays bounded; in conflate mode it keeps only the newest.
         """
         if self._closed:
             return
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
-        if self.conflate:  # latest value only: order is moot, keep just the newest
-            self._absorb_latest()
-            return
-        tuner = self._tuner
-        while len(self._ahead) < self._ahead_limit:
-            try:
-                frame = self._socket.recv(_NOBLOCK)
-            except zmq.Again:
+        for _ in range(self._ready_limit // BATCH + 1):
+            if not self.conflate and len(self._ready) >= self._ready_limit:
                 break
-            self._ahead.append(frame)
-            if frame.startswith(tuner.control_topic):
-                live = tuner.announced_live(frame)
-                if live is not None:
-                    self._subscribe_ahead(live)
-
-    def _subscribe_ahead(self, session: str) -> None:
-        """Subscribe to a newly live session before `recv` reaches the beacon naming it."""
-        topic = session_topic(self.channel, session)
-        if topic not in self._subscribed:
-            self._socket.setsockopt(zmq.SUBSCRIBE, topic)
-            self._subscribed = self._subscribed | {topic}
+            if not self._socket.poll(0):
+                break
+            self._fill()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -301,6 +311,6 @@ class Subscriber:
             if self._closed:
                 return
             self._closed = True
-            self._ahead.clear()
+            self._ready.clear()
             self._socket.close(linger=CLOSE_LINGER_MS)
         self._log.info("subscriber_closed", endpoint=self.endpoint)
