@@ -200,10 +200,22 @@ class Subscriber:
         """Return the next message heard, or None after *timeout* seconds (None: wait for ever)."""
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
-        with self._lock:
-            message = self._pop()
-            if message is not None:
-                return message
+        lock = self._lock
+        lock.acquire()  # not `with`: this is the hot path, and try/finally costs less
+        try:
+            ready = self._ready
+            if ready:
+                message = ready.popleft()
+                ttl = message[4]
+                if not ttl or _now() <= message[3] + ttl:
+                    return message
+                self._tuner.retract(message, "expired")
+        finally:
+            lock.release()
+        return self._wait(timeout)
+
+    def _wait(self, timeout: float | None) -> Message | None:
+        """Fill the ready queue from the socket, waiting at most *timeout* seconds."""
         deadline: float | None = None
         while True:
             with self._lock:

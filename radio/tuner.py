@@ -114,56 +114,55 @@ class Tuner:
     def take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
         """Handle *frames* in order, passing each message to yield to *out*: the hot path.
 
-        Decides exactly as `handle` would, frame by frame; a DATA frame of the
-        session heard last costs one ``startswith`` and one ``unpack_from``.
+        Decides exactly as `handle` would, frame by frame. A DATA frame of the same
+        session as the frame before costs one ``startswith`` and one ``unpack_from``;
+        anything else (another session, END, a beacon, junk) takes the careful path.
         """
         channel = self.channel
         clock = self._clock
         received = 0
+        heard: _Heard | None = None
+        topic = b""
+        session = ""
+        offset = body = last = 0
         try:
             for frame in frames:
-                heard = self._fast
-                if heard is None or not frame.startswith(heard.topic):
+                if heard is None or not frame.startswith(topic):
+                    if heard is not None:
+                        heard.last_seq = last
                     heard = self._lookup(frame)
                     if heard is None:
                         self._handle_other(frame)
                         continue
-                    self._fast = heard
-                offset = len(heard.topic)
+                    topic, session, last = heard.topic, heard.session, heard.last_seq
+                    offset = len(topic)
+                    body = offset + _HEADER_SIZE
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
                 except struct.error:
-                    version = kind = 0  # let `handle` say what is wrong
+                    version = kind = 0  # too short: `handle` says so
                 if version != 1 or kind != 1 or not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF:
+                    heard.last_seq = last
+                    heard = None  # END may change what is heard
                     message = self.handle(frame)  # END, or malformed: the careful path
                     if message is not None:
                         out(message)
                     continue
                 if ttl and clock() > sent_at + ttl:
                     self.stats.expired += 1
-                    self._limited.warning(
-                        "message_expired", session=heard.session, seq=seq, ttl=ttl
-                    )
+                    self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
                     continue
-                last = heard.last_seq
                 if last and seq != last + 1:
+                    heard.last_seq = last
                     self._sequence_jump(heard, seq)
-                heard.last_seq = seq
+                last = seq
                 received += 1
                 out(
-                    _new_tuple(
-                        Message,
-                        (
-                            channel,
-                            heard.session,
-                            seq,
-                            sent_at,
-                            ttl or None,
-                            frame[offset + _HEADER_SIZE :],
-                        ),
-                    )
+                    _new_tuple(Message, (channel, session, seq, sent_at, ttl or None, frame[body:]))
                 )
         finally:
+            if heard is not None:
+                heard.last_seq = last
             self.stats.received += received
 
     def _lookup(self, frame: bytes) -> _Heard | None:
