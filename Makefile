@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format demo docs bench clean
+.PHONY: install test lint format demo docs bench bench-deps clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ test: $(STAMP) ## Run the test suite (real sockets, real subprocesses).
 
 demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
 	$(BIN)/radio-demo
+
+bench-deps: ## Install the peer brokers the benchmark compares with (needs root, apt-get).
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nats-server mosquitto
+
+bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/radio-bench --out docs
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'

@@ -315,3 +315,41 @@ def test_demo_shows_the_naive_backlog_and_radios_zero() -> None:
     assert int(naive_stale) > 0
     assert radio_stale == "0"
     assert "radio delivered no stale message and every new one." in result.stdout
+
+
+def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
+    """radio-bench --quick runs every phase and writes the page, plots and raw figures.
+
+    Only the harness is checked here: figures live in docs/benchmarks.md, never in a test.
+    """
+    result = subprocess.run(
+        [
+            str(BIN / "radio-bench"),
+            "--quick",
+            "--systems",
+            "zmq-1frame,radio",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (tmp_path / "benchmarks.md").read_text()
+    for heading in ("## Throughput", "## Latency", "## Fan-out", "## Memory", "Headline ratios"):
+        assert heading in page
+    assert "| radio (sync) |" in page
+    figures = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert figures["results"]["throughput"]["radio"]["100"]["median"] > 0
+    assert figures["results"]["memory"]["radio"]
+
+
+def test_benchmark_rejects_unknown_systems(runner: CliRunner) -> None:
+    """A typo in --systems is a usage error naming it."""
+    from radio.cli.bench import main as bench_main
+
+    result = runner.invoke(bench_main.command, ["--systems", "radio,kafka"])
+    assert result.exit_code == 2
+    assert "kafka" in result.stderr

@@ -1,0 +1,1 @@
+"""radio's benchmark: radio beside raw pyzmq, Redis, NATS and MQTT, measured in one run."""

@@ -1,0 +1,124 @@
+"""The benchmark's phases: throughput, latency, fan-out and memory, repeated and summarised."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from .runner import Run, measure
+
+KIB: Final[int] = 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to measure and how much of it."""
+
+    systems: tuple[str, ...]
+    sizes: tuple[int, ...] = (16, 100, KIB, 64 * KIB)
+    repeat: int = 3
+    zmq_count: int = 200_000
+    broker_count: int = 50_000
+    bytes_cap: int = 400 * KIB * KIB  # most bytes one throughput run moves
+    latency_rate: float = 10_000.0
+    latency_count: int = 30_000
+    fanout: tuple[int, ...] = (1, 10, 50)
+    fanout_count: int = 20_000
+    memory_count: int = 1_000_000
+
+    def count(self, system: str, size: int) -> int:
+        """Messages in one throughput run of *system* with *size*-byte payloads."""
+        base = (
+            self.zmq_count
+            if system in ("zmq-1frame", "zmq-2frames", "radio")
+            else self.broker_count
+        )
+        return max(1000, min(base, self.bytes_cap // size))
+
+
+@dataclass
+class Spread:
+    """Median and range of repeated figures."""
+
+    median: float
+    low: float
+    high: float
+    samples: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values), list(values))
+
+
+@dataclass
+class Results:
+    """Everything one benchmark run measured."""
+
+    throughput: dict[str, dict[int, Spread]] = field(default_factory=dict)
+    delivered: dict[str, dict[int, float]] = field(default_factory=dict)  # fraction delivered
+    latency_us: dict[str, dict[str, Spread]] = field(default_factory=dict)
+    latency_rate: dict[str, float] = field(default_factory=dict)  # achieved offered rate
+    fanout: dict[str, dict[int, Spread]] = field(default_factory=dict)
+    memory: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+Step = Callable[[str], None]
+
+
+def _percentile(sorted_values: Sequence[int], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))
+    return sorted_values[index] / 1000.0
+
+
+def throughput(plan: Plan, results: Results, step: Step) -> None:
+    """Delivered messages per second, one subscriber, every payload size."""
+    for system in plan.systems:
+        for size in plan.sizes:
+            rates, delivered = [], []
+            count = plan.count(system, size)
+            for _ in range(plan.repeat):
+                step(f"throughput {system} {size} B")
+                run = measure(system, size, count)
+                rates.append(run.rate)
+                delivered.append(run.delivered / count)
+            results.throughput.setdefault(system, {})[size] = Spread.of(rates)
+            results.delivered.setdefault(system, {})[size] = min(delivered)
+
+
+def latency(plan: Plan, results: Results, step: Step) -> None:
+    """One-way latency percentiles at a fixed offered rate, 100-byte payloads."""
+    for system in plan.systems:
+        percentiles: dict[str, list[float]] = {"p50": [], "p99": [], "p99.9": []}
+        achieved = []
+        for _ in range(plan.repeat):
+            step(f"latency {system}")
+            run = measure(system, 100, plan.latency_count, rate=plan.latency_rate, latency=True)
+            samples = sorted(run.subscribers[0].latencies_ns) if run.subscribers else []
+            if not samples:
+                continue
+            for name, fraction in (("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)):
+                percentiles[name].append(_percentile(samples, fraction))
+            achieved.append(run.sent / run.send_seconds if run.send_seconds else 0.0)
+        if achieved:
+            results.latency_us[system] = {k: Spread.of(v) for k, v in percentiles.items()}
+            results.latency_rate[system] = statistics.median(achieved)
+
+
+def fanout(plan: Plan, results: Results, step: Step) -> None:
+    """Aggregate delivered rate to 1, 10 and 50 subscriber processes."""
+    for system in plan.systems:
+        for subscribers in plan.fanout:
+            step(f"fan-out {system} x{subscribers}")
+            run: Run = measure(system, 100, plan.fanout_count, subscribers=subscribers)
+            results.fanout.setdefault(system, {})[subscribers] = Spread.of([run.rate])
+
+
+def memory(plan: Plan, results: Results, step: Step) -> None:
+    """Publisher (and broker) memory while broadcasting to one frozen subscriber."""
+    for system in plan.systems:
+        step(f"memory {system}")
+        run = measure(system, 100, plan.memory_count, freeze=True)
+        results.memory[system] = run.rss_samples

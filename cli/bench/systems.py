@@ -1,0 +1,357 @@
+"""The systems under test: how each one publishes and subscribes, in its usual way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final
+
+import structlog
+import zmq
+
+from .record import CallbackRecorder, Received, receive_loop
+
+TOPIC: Final[bytes] = b"bench/s1/"
+"""Topic of the raw ZeroMQ systems (the same length radio's topic has)."""
+CHANNEL: Final[str] = "bench"
+SESSION: Final[str] = "s1"
+
+Send = Callable[[bytes], Any]
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a run's publisher and subscribers meet."""
+
+    endpoint: str = ""  # ZeroMQ systems
+    port: int = 0  # brokers
+    hwm: int = 0  # ZeroMQ systems: 0 (nothing dropped) to measure speed, the default for memory
+
+
+def _quiet_library_logs() -> None:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+class System:
+    """A publish/subscribe system measured by the benchmark."""
+
+    name: str = ""
+    label: str = ""
+    server: str | None = None  # the broker it needs, if any
+    hwm_note: str = ""
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        """Yield ``(send, wrap)``: ``send(wrap(payload))`` publishes one message."""
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        """Subscribe, call *ready* on the first warm-up message, measure *count* messages."""
+        raise NotImplementedError
+
+    def publish_all(self, send: Send, frames: Iterator[Any]) -> None:
+        """Send every frame (a hook for systems that need a flush at the end)."""
+        for frame in frames:
+            send(frame)
+
+
+class RawSingle(System):
+    """pyzmq PUB/SUB, one frame: topic and payload in one message."""
+
+    name, label = "zmq-1frame", "raw pyzmq, 1 frame"
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
+        sock.setsockopt(zmq.SNDHWM, address.hwm)
+        sock.bind(address.endpoint)
+        try:
+            yield sock.send, lambda payload: TOPIC + payload
+        finally:
+            sock.close(linger=1000)
+
+    def _socket(self, address: Address) -> zmq.Socket[bytes]:
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.subscribe(TOPIC)
+        sock.connect(address.endpoint)
+        return sock
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        sock = self._socket(address)
+
+        def recv(timeout_s: float) -> bytes | None:
+            try:
+                return sock.recv(zmq.NOBLOCK)  # the fast path: something is queued
+            except zmq.Again:
+                return sock.recv() if sock.poll(int(timeout_s * 1000)) else None
+
+        try:
+            return receive_loop(recv, len(TOPIC), count, quiet_s, ready, latency)
+        finally:
+            sock.close(linger=0)
+
+
+class RawTwoFrames(RawSingle):
+    """pyzmq PUB/SUB, two frames: topic, then payload."""
+
+    name, label = "zmq-2frames", "raw pyzmq, 2 frames"
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        with super().publisher(address) as (send, _):
+            sock = send.__self__  # type: ignore[attr-defined]
+            yield sock.send_multipart, lambda payload: [TOPIC, payload]
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        sock = self._socket(address)
+
+        def recv(timeout_s: float) -> bytes | None:
+            try:
+                return sock.recv_multipart(zmq.NOBLOCK)[1]
+            except zmq.Again:
+                return sock.recv_multipart()[1] if sock.poll(int(timeout_s * 1000)) else None
+
+        try:
+            return receive_loop(recv, 0, count, quiet_s, ready, latency)
+        finally:
+            sock.close(linger=0)
+
+
+class Radio(System):
+    """radio's sync API: Publisher.send and Subscriber.recv."""
+
+    name, label = "radio", "radio (sync)"
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        from radio import Publisher
+
+        _quiet_library_logs()
+        with Publisher(address.endpoint, channel=CHANNEL, hwm=address.hwm) as pub:
+            pub.open_session(SESSION)
+            yield partial(pub.send, SESSION), lambda payload: payload
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        from radio import Subscriber
+
+        _quiet_library_logs()
+        with Subscriber(address.endpoint, channel=CHANNEL, hwm=0) as sub:
+            sub.tune_in(SESSION)
+
+            def recv(timeout_s: float) -> bytes | None:
+                message = sub.recv(timeout_s)
+                return None if message is None else message.payload
+
+            return receive_loop(recv, 0, count, quiet_s, ready, latency)
+
+
+class Redis(System):
+    """Redis pub/sub through redis-py: PUBLISH pipelined 100 at a time when sending flat out.
+
+    A lone PUBLISH waits for Redis's reply; pipelining is what a user who cares
+    about throughput would do, so the comparison gives Redis that advantage.
+    """
+
+    BATCH: Final[int] = 100
+
+    name, label, server = "redis", "Redis pub/sub (redis-py)", "redis-server"
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=address.port)
+        self._client = client
+        try:
+            yield partial(client.publish, CHANNEL), lambda payload: payload
+        finally:
+            client.close()
+
+    def publish_all(self, send: Send, frames: Iterator[Any]) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        for index, frame in enumerate(frames, 1):
+            pipe.publish(CHANNEL, frame)
+            if index % self.BATCH == 0:
+                pipe.execute()
+        pipe.execute()
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=address.port)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub.subscribe(CHANNEL)
+
+        def recv(timeout_s: float) -> bytes | None:
+            deadline = time.monotonic() + timeout_s
+            while True:  # None also stands for a subscribe confirmation: go on until the deadline
+                message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+                if message is not None:
+                    return message["data"]  # type: ignore[no-any-return]
+                if time.monotonic() >= deadline:
+                    return None
+
+        try:
+            return receive_loop(recv, 0, count, quiet_s, ready, latency)
+        finally:
+            pubsub.close()
+            client.close()
+
+
+class Nats(System):
+    """NATS core through nats-py (asyncio; publishes are buffered and flushed)."""
+
+    name, label, server = "nats", "NATS core (nats-py)", "nats-server"
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        import nats
+
+        loop = asyncio.new_event_loop()
+        client = loop.run_until_complete(nats.connect(f"nats://127.0.0.1:{address.port}"))
+        self._loop, self._client = loop, client
+
+        def send(payload: bytes) -> None:
+            loop.run_until_complete(client.publish(CHANNEL, payload))
+            loop.run_until_complete(client.flush())
+
+        try:
+            yield send, lambda payload: payload
+        finally:
+            loop.run_until_complete(client.close())
+            loop.close()
+
+    def publish_all(self, send: Send, frames: Iterator[Any]) -> None:
+        async def run() -> None:
+            publish = self._client.publish
+            for frame in frames:
+                await publish(CHANNEL, frame)
+            await self._client.flush()
+
+        self._loop.run_until_complete(run())
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        import nats
+
+        recorder = CallbackRecorder(count, ready, latency)
+
+        async def run() -> Received:
+            client = await nats.connect(f"nats://127.0.0.1:{address.port}", pending_size=1 << 30)
+
+            async def on_message(message: Any) -> None:
+                recorder.on_payload(message.data)
+
+            await client.subscribe(
+                CHANNEL, cb=on_message, pending_msgs_limit=10_000_000, pending_bytes_limit=1 << 31
+            )
+            await client.flush()
+            result = await asyncio.get_running_loop().run_in_executor(None, recorder.wait, quiet_s)
+            await client.close()
+            return result
+
+        return asyncio.run(run())
+
+
+class Mqtt(System):
+    """MQTT QoS 0 through paho-mqtt against mosquitto."""
+
+    name, label, server = "mqtt", "MQTT QoS 0 (paho)", "mosquitto"
+
+    def _client(self, address: Address) -> Any:
+        import paho.mqtt.client as mqtt
+
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)  # type: ignore[attr-defined]
+        client.max_queued_messages_set(0)
+        client.connect("127.0.0.1", address.port)
+        return client
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        client = self._client(address)
+        client.loop_start()
+        try:
+            yield partial(client.publish, CHANNEL, qos=0), lambda payload: payload
+        finally:
+            client.loop_stop()
+            client.disconnect()
+
+    def publish_all(self, send: Send, frames: Iterator[Any]) -> None:
+        info = None
+        for frame in frames:
+            info = send(frame)
+        if info is not None:
+            info.wait_for_publish(timeout=60)
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        recorder = CallbackRecorder(count, ready, latency)
+        client = self._client(address)
+        client.on_message = lambda _client, _userdata, message: recorder.on_payload(message.payload)
+        client.subscribe(CHANNEL, qos=0)
+        client.loop_start()
+        try:
+            return recorder.wait(quiet_s)
+        finally:
+            client.loop_stop()
+            client.disconnect()
+
+
+SYSTEMS: Final[dict[str, System]] = {
+    system.name: system
+    for system in (RawSingle(), RawTwoFrames(), Radio(), Redis(), Nats(), Mqtt())
+}
