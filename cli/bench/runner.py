@@ -111,8 +111,9 @@ def _publisher(
         run = Run(sent=count)
         if rate is not None:
             frames: Iterator[Any] = _paced(wrap, size, count, rate)
-        else:
-            frames = itertools.repeat(wrap(make(DATA, size)), count)
+        else:  # every system frames each message itself, as an application would
+            payload = make(DATA, size)
+            frames = map(wrap, itertools.repeat(payload, count))
         sample_every = max(1, count // 20)
         start = time.perf_counter()
         if server_pid >= 0:  # memory mode: sample RSS every twentieth of the run
