@@ -14,7 +14,7 @@ from radio.errors import MalformedMessageError
 from radio.message import Message, Stats
 from radio.names import MAX_NAME_LENGTH, channel_prefix, control_topic, session_topic
 from radio.ratelimit import RateLimitedLog
-from radio.wire import HEADER, Kind, decode, unpack_header
+from radio.wire import HEADER, Kind, decode, decode_records, unpack_header
 
 log = structlog.get_logger("radio")
 
@@ -114,9 +114,9 @@ class Tuner:
     def take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
         """Handle *frames* in order, passing each message to yield to *out*: the hot path.
 
-        Decides exactly as `handle` would, frame by frame. A DATA frame of the same
-        session as the frame before costs one ``startswith`` and one ``unpack_from``;
-        anything else (another session, END, a beacon, junk) takes the careful path.
+        A DATA frame of the same session as the frame before costs one
+        ``startswith`` and one ``unpack_from``; anything else (another session, a
+        BATCH, END, a beacon, junk) takes the careful path.
         """
         channel = self.channel
         clock = self._clock
@@ -143,10 +143,8 @@ class Tuner:
                     version = kind = 0  # too short: `handle` says so
                 if version != 1 or kind != 1 or not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF:
                     heard.last_seq = last
-                    heard = None  # END may change what is heard
-                    message = self.handle(frame)  # END, or malformed: the careful path
-                    if message is not None:
-                        out(message)
+                    self._careful(heard, frame, out)  # END, BATCH or malformed
+                    heard = None  # END changes what is heard
                     continue
                 if ttl and clock() > sent_at + ttl:
                     self.stats.expired += 1
@@ -170,38 +168,44 @@ class Tuner:
         end = frame.find(b"/", self._prefix_len, self._prefix_len + MAX_NAME_LENGTH + 1)
         return self._heard.get(frame[: end + 1]) if end > 0 else None
 
-    def handle(self, frame: bytes) -> Message | None:
-        """Account for one frame off the socket; return the message to yield, if any."""
-        heard = self._lookup(frame)
-        if heard is None:
-            self._handle_other(frame)
-            return None
+    def handle(self, frame: bytes) -> list[Message]:
+        """Account for one frame off the socket; return the messages it yields (0 or more)."""
+        messages: list[Message] = []
+        self.take((frame,), messages.append)
+        return messages
+
+    def _careful(self, heard: _Heard, frame: bytes, out: Callable[[Message], object]) -> None:
+        """A frame on a heard topic that is not a plain, well-formed DATA frame."""
         offset = len(heard.topic)
         try:
             kind, seq, sent_at, ttl = unpack_header(frame, offset)
+            records = (
+                decode_records(frame, offset + _HEADER_SIZE)
+                if kind is Kind.BATCH
+                else [(sent_at, frame[offset + _HEADER_SIZE :])]
+            )
         except MalformedMessageError as exc:
             self._malformed(frame, exc)
-            return None
-        if kind is not _DATA:
+            return
+        if kind is Kind.END:
             self._end(heard, seq)
-            return None
-        if ttl and self._clock() > sent_at + ttl:
-            self.stats.expired += 1
-            self._limited.warning("message_expired", session=heard.session, seq=seq, ttl=ttl)
-            return None
+            return
+        channel, session, now = self.channel, heard.session, self._clock()
         last = heard.last_seq
-        if last and seq != last + 1:
-            self._sequence_jump(heard, seq)
-        heard.last_seq = seq
-        self.stats.received += 1
-        return Message(
-            self.channel,
-            heard.session,
-            seq,
-            sent_at,
-            ttl or None,
-            frame[offset + _HEADER_SIZE :],
-        )
+        received = 0
+        for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
+            if ttl and now > sent_at + ttl:
+                self.stats.expired += 1
+                self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
+                continue
+            if last and seq != last + 1:
+                heard.last_seq = last
+                self._sequence_jump(heard, seq)
+            last = seq
+            received += 1
+            out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
+        heard.last_seq = last
+        self.stats.received += received
 
     def _handle_other(self, frame: bytes) -> None:
         """A frame that is not on a heard session's topic: a beacon, fenced, or junk."""
@@ -217,7 +221,7 @@ class Tuner:
                 self._log.info("session_followed", session=live, previous=self.live)
                 self.live = live
                 self._rebuild()
-        elif decoded.kind is Kind.DATA:
+        elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)

@@ -33,10 +33,17 @@ class Kind(IntEnum):
     BEACON = 3
     """The publisher is on air (on the control topic); the payload names the
     live session (empty when none is live) and ttl holds the beacon interval."""
+    BATCH = 4
+    """Several DATA messages in one frame (opt-in): seq is the first one's, ttl is
+    shared, the payload is a run of `RECORD` headers each followed by its payload."""
 
 
-_SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END})
+RECORD: Final = struct.Struct("!dI")
+"""One message inside a BATCH payload: its send time and payload length (12 bytes)."""
+
+_SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END, Kind.BATCH})
 _KINDS: Final = {kind.value: kind for kind in Kind}
+_INF: Final[float] = float("inf")
 
 
 class Frame(NamedTuple):
@@ -69,6 +76,37 @@ def encode(
     with `HEADER` directly and must stay byte-for-byte equal to this function.
     """
     return topic + HEADER.pack(VERSION, kind, seq, sent_at, ttl) + payload
+
+
+def encode_record(sent_at: float, payload: bytes) -> bytes:
+    """One record of a BATCH payload: `RECORD` then the message's payload."""
+    return RECORD.pack(sent_at, len(payload)) + payload
+
+
+def decode_records(frame: bytes, offset: int) -> list[tuple[float, bytes]]:
+    """Return ``(sent_at, payload)`` of each record from *offset* to the end of *frame*.
+
+    Raises `MalformedMessageError` unless the records fill the frame exactly and
+    every send time is a finite number >= 0: a damaged batch yields nothing.
+    """
+    records = []
+    end = len(frame)
+    step = RECORD.size
+    unpack = RECORD.unpack_from
+    while offset < end:
+        if offset + step > end:
+            raise MalformedMessageError(f"batch record header cut short at byte {offset}")
+        sent_at, length = unpack(frame, offset)
+        start = offset + step
+        offset = start + length
+        if offset > end:
+            raise MalformedMessageError(f"batch record of {length} bytes overruns the frame")
+        if not 0.0 <= sent_at < _INF:
+            raise MalformedMessageError(f"invalid send time {sent_at!r} in a batch record")
+        records.append((sent_at, frame[start:offset]))
+    if not records:
+        raise MalformedMessageError("empty batch")
+    return records
 
 
 def header_offset(frame: bytes) -> int:
@@ -118,7 +156,8 @@ def decode(frame: bytes) -> Frame:
         +---------+---+---------+---+---------+------+------+---------+--------+---------+
 
     ``session`` is ``!`` on the channel's control topic (BEACON frames, whose
-    payload is the live session's name or empty). ``ttl`` 0 means no expiry.
+    payload is the live session's name or empty). ``ttl`` 0 means no expiry. The
+    payload of a BATCH frame is returned whole; `decode_records` splits it.
     """
     if not isinstance(frame, bytes):
         raise MalformedMessageError(f"frame must be bytes, not {type(frame).__name__}")
@@ -139,6 +178,8 @@ def decode(frame: bytes) -> Frame:
             if kind not in _SESSION_KINDS:
                 raise MalformedMessageError(f"{kind.name} frame on a session topic")
             session = validate_name(raw_session.decode("ascii"), "session")
+            if kind is Kind.BATCH:
+                decode_records(frame, offset + HEADER.size)
     except (UnicodeDecodeError, InvalidNameError) as exc:
         raise MalformedMessageError(f"bad name in frame: {exc}") from None
     return Frame(channel, session, kind, seq, sent_at, ttl, payload)

@@ -33,8 +33,7 @@ def test_yields_messages_of_a_tuned_session() -> None:
     """A DATA frame of a tuned session becomes a Message with its fields."""
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s1")
-    message = tuner.handle(data("s1", 1, b"hello", ttl=5.0))
-    assert message is not None
+    [message] = tuner.handle(data("s1", 1, b"hello", ttl=5.0))
     assert (message.channel, message.session, message.seq, message.payload) == (
         "ch",
         "s1",
@@ -49,8 +48,7 @@ def test_no_ttl_is_none() -> None:
     """A message without expiry has ttl None."""
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s1")
-    message = tuner.handle(data("s1", 1))
-    assert message is not None
+    [message] = tuner.handle(data("s1", 1))
     assert message.ttl is None
 
 
@@ -58,7 +56,7 @@ def test_other_sessions_are_fenced() -> None:
     """A frame of a session not tuned in to is counted as fenced, never yielded."""
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s2")
-    assert tuner.handle(data("s1", 1)) is None
+    assert tuner.handle(data("s1", 1)) == []
     assert tuner.stats.fenced == 1
     assert tuner.stats.received == 0
 
@@ -70,9 +68,9 @@ def test_tune_out_fences_what_is_still_queued() -> None:
     queued = [data("s1", seq) for seq in range(1, 11)]
     tuner.tune_out("s1")
     tuner.tune_in("s2")
-    assert [tuner.handle(frame) for frame in queued] == [None] * 10
+    assert [tuner.handle(frame) for frame in queued] == [[]] * 10
     assert tuner.stats.fenced == 10
-    assert tuner.handle(data("s2", 1)) is not None
+    assert tuner.handle(data("s2", 1)) != []
 
 
 def test_expired_messages_are_dropped_and_counted() -> None:
@@ -80,9 +78,9 @@ def test_expired_messages_are_dropped_and_counted() -> None:
     clock = Clock(1010.0)
     tuner = Tuner("ch", clock)
     tuner.tune_in("s1")
-    assert tuner.handle(data("s1", 1, sent_at=1000.0, ttl=5.0)) is None
+    assert tuner.handle(data("s1", 1, sent_at=1000.0, ttl=5.0)) == []
     assert tuner.stats.expired == 1
-    assert tuner.handle(data("s1", 2, sent_at=1008.0, ttl=5.0)) is not None
+    assert tuner.handle(data("s1", 2, sent_at=1008.0, ttl=5.0)) != []
 
 
 def test_gaps_are_counted_from_sequence_numbers() -> None:
@@ -90,7 +88,7 @@ def test_gaps_are_counted_from_sequence_numbers() -> None:
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s1")
     for seq in (5, 6, 9, 10, 20):
-        assert tuner.handle(data("s1", seq)) is not None
+        assert tuner.handle(data("s1", seq)) != []
     assert tuner.stats.gaps == 2 + 9
 
 
@@ -99,11 +97,11 @@ def test_end_counts_trailing_gaps_and_tunes_out() -> None:
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s1")
     tuner.handle(data("s1", 1))
-    assert tuner.handle(end("s1", 4)) is None
+    assert tuner.handle(end("s1", 4)) == []
     assert tuner.stats.gaps == 3
     assert tuner.sessions == frozenset()
     assert tuner.topics() == {control_topic("ch")}
-    assert tuner.handle(data("s1", 5)) is None
+    assert tuner.handle(data("s1", 5)) == []
     assert tuner.stats.fenced == 1
 
 
@@ -115,11 +113,11 @@ def test_follower_moves_with_beacons() -> None:
     tuner.handle(beacon("s1"))
     assert tuner.live == "s1"
     assert tuner.topics() == {control_topic("ch"), session_topic("ch", "s1")}
-    assert tuner.handle(data("s1", 1)) is not None
+    assert tuner.handle(data("s1", 1)) != []
     tuner.handle(beacon("s2"))
-    assert tuner.handle(data("s1", 2)) is None  # later message of the old session
+    assert tuner.handle(data("s1", 2)) == []  # later message of the old session
     assert tuner.stats.fenced == 1
-    assert tuner.handle(data("s2", 1)) is not None
+    assert tuner.handle(data("s2", 1)) != []
     tuner.handle(beacon(""))
     assert tuner.live is None
     assert tuner.sessions == frozenset()
@@ -130,7 +128,7 @@ def test_malformed_frames_are_counted() -> None:
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s1")
     for junk in (b"", b"garbage", session_topic("ch", "s1") + b"\x01short", b"ch/!/\x09"):
-        assert tuner.handle(junk) is None
+        assert tuner.handle(junk) == []
     assert tuner.stats.malformed == 4
 
 
@@ -139,5 +137,46 @@ def test_sequence_restart_is_accepted() -> None:
     tuner = Tuner("ch", Clock())
     tuner.tune_in("s1")
     tuner.handle(data("s1", 7))
-    assert tuner.handle(data("s1", 1)) is not None
+    assert tuner.handle(data("s1", 1)) != []
     assert tuner.stats.gaps == 0
+
+
+def batch(session: str, first_seq: int, payloads: list[bytes], ttl: float = 0.0) -> bytes:
+    from radio.wire import encode_record
+
+    records = b"".join(encode_record(1000.0 + i, p) for i, p in enumerate(payloads))
+    return encode(session_topic("ch", session), Kind.BATCH, first_seq, 1000.0, records, ttl)
+
+
+def test_a_batch_yields_each_message_with_its_own_seq_and_time() -> None:
+    """A BATCH frame is several messages: consecutive seqs from the first, each send time."""
+    tuner = Tuner("ch", Clock(1001.0))
+    tuner.tune_in("s1")
+    got = tuner.handle(batch("s1", 7, [b"a", b"", b"ccc"], ttl=30.0))
+    assert [(m.seq, m.sent_at, m.payload, m.ttl) for m in got] == [
+        (7, 1000.0, b"a", 30.0),
+        (8, 1001.0, b"", 30.0),
+        (9, 1002.0, b"ccc", 30.0),
+    ]
+    assert tuner.handle(data("s1", 11)) != []
+    assert tuner.stats.gaps == 1
+    assert tuner.stats.received == 4
+
+
+def test_a_damaged_batch_yields_nothing_and_counts_once() -> None:
+    """A batch whose records do not fill the frame exactly is one malformed frame."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    good = batch("s1", 1, [b"aaaa", b"bbbb"])
+    for damaged in (good[:-1], good + b"x", good[:-14]):
+        assert tuner.handle(damaged) == []
+    assert tuner.stats.malformed == 3
+    assert tuner.stats.received == 0
+
+
+def test_batches_of_other_sessions_are_fenced() -> None:
+    """Fencing applies to batches as to single messages."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s2")
+    assert tuner.handle(batch("s1", 1, [b"a", b"b"])) == []
+    assert tuner.stats.fenced == 1

@@ -1,0 +1,114 @@
+"""Opt-in batching: many messages per frame, same guarantees, bounded delay."""
+
+from __future__ import annotations
+
+import pytest
+
+from radio import InvalidSettingError, Publisher, Subscriber
+from radio.batch import Batch
+from radio.wire import Kind, decode, decode_records
+from tests.conftest import DEADLINE_S, drain, recv_all
+
+
+def test_batch_frames_carry_consecutive_messages() -> None:
+    """A full batch is one BATCH frame: first seq in the header, each message a record."""
+    batch = Batch(b"ch/s1/", max_messages=3, max_bytes=10_000, delay=60.0)
+    assert batch.add(1, 100.0, 0.0, b"a") is None
+    assert batch.add(2, 100.5, 0.0, b"bb") is None
+    frame = batch.add(3, 101.0, 0.0, b"ccc")
+    assert frame is not None
+    decoded = decode(frame)
+    assert (decoded.kind, decoded.seq, decoded.sent_at) == (Kind.BATCH, 1, 100.0)
+    assert decode_records(frame, len(b"ch/s1/") + 26) == [
+        (100.0, b"a"),
+        (100.5, b"bb"),
+        (101.0, b"ccc"),
+    ]
+    assert len(batch) == 0
+
+
+def test_a_different_ttl_or_size_starts_a_new_batch() -> None:
+    """Messages of one frame share a TTL and fit the size limit."""
+    batch = Batch(b"ch/s1/", max_messages=100, max_bytes=200, delay=60.0)
+    batch.add(1, 1.0, 0.0, b"x")
+    displaced = batch.add(2, 1.0, 5.0, b"y")
+    assert displaced is not None
+    assert decode(displaced).ttl == 0.0
+    displaced = batch.add(3, 1.0, 5.0, b"z" * 150)
+    assert displaced is not None
+    assert len(decode_records(displaced, 6 + 26)) == 1
+    assert len(batch) == 1
+
+
+def test_due_after_the_delay() -> None:
+    """The service thread flushes a batch once its oldest message has waited the delay."""
+    batch = Batch(b"ch/s1/", max_messages=100, max_bytes=10_000, delay=0.5)
+    assert not batch.due(10.0)
+    batch.add(1, 10.0, 0.0, b"x")
+    assert not batch.due(10.4)
+    assert batch.due(10.5)
+
+
+@pytest.mark.parametrize("sent", [1, 7, 1000])
+def test_batched_messages_arrive_whole_and_in_order(sent: int) -> None:
+    """Every message arrives once, in order, with its own seq; a short tail is not held."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=64, batch_delay=0.005) as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        for i in range(sent):
+            pub.send("s1", b"m%d" % i)
+        got = recv_all(sub, sent)  # the tail goes out after batch_delay, by itself
+        assert [m.payload for m in got] == [b"m%d" % i for i in range(sent)]
+        assert [m.seq for m in got] == list(range(1, sent + 1))
+        assert sub.stats.gaps == 0
+
+
+def test_closing_a_session_sends_its_batch_before_the_end() -> None:
+    """close_session flushes: the subscriber hears every message, then the END."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=1000, batch_delay=60.0) as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        for i in range(10):
+            pub.send("s1", b"%d" % i)
+        pub.close_session("s1")
+        assert [m.seq for m in drain(sub)] == list(range(1, 11))
+        assert sub.sessions == frozenset()
+        assert sub.stats.gaps == 0
+
+
+def test_a_follower_hears_batches_of_each_session_in_order() -> None:
+    """Opening a session flushes older batches first, so a follower hears no mix-up."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=1000, batch_delay=60.0) as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        sub.follow()
+        pub.open_session("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        for i in range(5):
+            pub.send("s1", b"old %d" % i)
+        pub.open_session("s2")  # flushes s1's batch, then the beacon
+        assert pub.wait_for_listener("s2", timeout=DEADLINE_S)
+        for i in range(5):
+            pub.send("s2", b"new %d" % i)
+        pub.flush()
+        got = drain(sub)
+        assert [(m.session, m.seq) for m in got] == [("s1", i) for i in range(1, 6)] + [
+            ("s2", i) for i in range(1, 6)
+        ]
+
+
+def test_bad_batch_settings_are_refused() -> None:
+    """batch_size and batch_delay are checked like every other setting."""
+    with pytest.raises(InvalidSettingError, match="batch size -1"):
+        Publisher("tcp://127.0.0.1:*", batch_size=-1)
+    with pytest.raises(InvalidSettingError, match="batch delay 0"):
+        Publisher("tcp://127.0.0.1:*", batch_delay=0)
