@@ -16,6 +16,7 @@ from radio.errors import (
 )
 from radio.message import Message, Stats
 from radio.names import new_session_id, validate_name
+from radio.presence import ListenerEvent
 from radio.publisher import Publisher
 from radio.subscriber import Subscriber
 
@@ -26,6 +27,7 @@ __all__ = [
     "EndpointError",
     "InvalidNameError",
     "InvalidSettingError",
+    "ListenerEvent",
     "MalformedMessageError",
     "Message",
     "MessageTooLargeError",

@@ -19,6 +19,15 @@ class Change(NamedTuple):
     at: float
 
 
+class ListenerEvent(NamedTuple):
+    """A subscriber tuned in to (``joined``) or out of *session*; ``listeners`` now."""
+
+    session: str
+    joined: bool
+    listeners: int
+    at: float
+
+
 class Presence:
     r"""Counts the subscribers of each topic from XPUB_VERBOSER events.
 

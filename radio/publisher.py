@@ -6,6 +6,8 @@ import struct
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from functools import partial
 from types import TracebackType
 from typing import Final
@@ -22,7 +24,7 @@ from radio.errors import (
     UnknownSessionError,
 )
 from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
-from radio.presence import Presence
+from radio.presence import ListenerEvent, Presence
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
@@ -43,6 +45,9 @@ log = structlog.get_logger("radio")
 
 BEACON_INTERVAL_S: Final[float] = 1.0
 """Default time between two beacons on the channel's control topic."""
+
+MAX_PENDING_EVENTS: Final[int] = 10_000
+"""Listener events kept for on_listener while it catches up (the oldest go first)."""
 
 END_REPEATS: Final[int] = 3
 """How many beacons after a session closes repeat its END frame: a full queue may
@@ -92,6 +97,9 @@ class Publisher:
     while the application is idle, and sends a beacon on the channel's control
     topic every ``beacon_interval`` seconds naming the live session.
 
+    ``on_listener`` is called with a `ListenerEvent` each time a subscriber tunes
+    in to or out of a session (from radio's service thread, never under a lock).
+
     ``batch_size`` > 1 turns batching on: up to that many messages of a session
     travel in one frame, none waiting longer than ``batch_delay`` seconds. It
     trades a little latency for much higher throughput; subscribers need no setting.
@@ -111,6 +119,7 @@ class Publisher:
         max_message_size: int | None = MAX_MESSAGE_BYTES,
         batch_size: int = 1,
         batch_delay: float = BATCH_DELAY_S,
+        on_listener: Callable[[ListenerEvent], object] | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
@@ -133,6 +142,9 @@ class Publisher:
         self._ended: set[str] = set()
         self._ends_to_repeat: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
         self._presence = Presence()
+        self._on_listener = on_listener
+        # Events for on_listener, handed over outside the lock by the service thread.
+        self._events: deque[ListenerEvent] = deque(maxlen=MAX_PENDING_EVENTS)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
@@ -158,7 +170,11 @@ class Publisher:
             else min(SERVICE_INTERVAL_S, self._batch_delay)
         )
         self._service = ServiceThread(
-            self._lock, self._service_locked, f"radio-pub-{self.channel}", interval
+            self._lock,
+            self._service_locked,
+            f"radio-pub-{self.channel}",
+            interval,
+            after=self._dispatch_events if on_listener is not None else None,
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
@@ -353,12 +369,23 @@ class Publisher:
                 session = change.topic[len(self._prefix) : -1].decode("ascii", "replace")
                 event_name = "listener_joined" if change.joined else "listener_left"
                 self._log.info(event_name, session=session, listeners=change.listeners)
+                if self._on_listener is not None:
+                    self._events.append(
+                        ListenerEvent(session, change.joined, change.listeners, change.at)
+                    )
         if beacon_due:
             self._send_beacon(now)
         elif self.batch_size > 1:
             self._flush_batches(now)
         if changed:
             self._changed.notify_all()
+
+    def _dispatch_events(self) -> None:
+        """Call on_listener for each event (service thread, outside the lock)."""
+        callback = self._on_listener
+        events = self._events
+        while callback is not None and events:
+            callback(events.popleft())
 
     def flush(self) -> None:
         """Send every message waiting in a batch now (batching only; a no-op otherwise)."""

@@ -30,9 +30,11 @@ class ServiceThread:
         work: Callable[[], None],
         name: str,
         interval: float = SERVICE_INTERVAL_S,
+        after: Callable[[], None] | None = None,
     ) -> None:
         self._lock = lock
         self._work = work
+        self._after = after
         self._interval = interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -57,3 +59,8 @@ class ServiceThread:
                     log.exception("service_failed", thread=self._thread.name)
                 finally:
                     self._lock.release()
+            if self._after is not None:  # outside the lock: it may call back into the owner
+                try:
+                    self._after()
+                except Exception:  # an application callback must not end the thread
+                    log.exception("callback_failed", thread=self._thread.name)

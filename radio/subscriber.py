@@ -31,6 +31,9 @@ from radio.tuner import Tuner
 
 log = structlog.get_logger("radio")
 
+OFF_AIR_AFTER_BEACONS: Final[int] = 3
+"""Default number of beacon intervals without a beacon before the publisher is off air."""
+
 BATCH: Final[int] = 256
 """Most frames read off the socket at a time (the hot path decodes them in one loop)."""
 
@@ -66,9 +69,11 @@ class Subscriber:
         heartbeat: float | None = HEARTBEAT_INTERVAL_S,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
         max_message_size: int | None = MAX_MESSAGE_BYTES,
+        off_air_after: int = OFF_AIR_AFTER_BEACONS,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
+        self.off_air_after = validate_count(off_air_after, "off-air beacons") or 1
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")
         self.conflate = bool(conflate)
@@ -137,6 +142,15 @@ class Subscriber:
     def live(self) -> str | None:
         """The live session being followed, or None (not following, or nothing live)."""
         return self._tuner.live
+
+    @property
+    def on_air(self) -> bool:
+        """Whether the publisher's beacons arrive (False before the first one).
+
+        It turns False after ``off_air_after`` beacon intervals without a beacon
+        (the publisher went silent, froze or restarted) and True at the next one.
+        """
+        return self._tuner.on_air
 
     @property
     def stats(self) -> Stats:
@@ -306,6 +320,7 @@ class Subscriber:
             if not self.conflate and len(self._ready) >= self._ready_limit:
                 break
             if not self._socket.poll(0):
+                self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
                 break
             self._fill()
 

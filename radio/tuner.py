@@ -40,14 +40,22 @@ class Tuner:
     subscribed to; `changed` says it moved since the socket was last synced.
     """
 
-    def __init__(self, channel: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        channel: str,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.channel = channel
         self.stats = Stats()
         self.following = False
         self.live: str | None = None
         self.changed = True
-        self.last_beacon: float | None = None
+        self.on_air = False
+        self.last_beacon: float | None = None  # by *monotonic*
+        self.beacon_interval = 0.0
         self._clock = clock
+        self._monotonic = monotonic
         self._prefix_len = len(channel_prefix(channel))
         self.control_topic = control_topic(channel)
         self._explicit: set[str] = set()
@@ -215,7 +223,11 @@ class Tuner:
             self._malformed(frame, exc)
             return
         if decoded.kind is Kind.BEACON and decoded.channel == self.channel:
-            self.last_beacon = self._clock()
+            self.last_beacon = self._monotonic()
+            self.beacon_interval = decoded.ttl
+            if not self.on_air:
+                self.on_air = True
+                self._log.info("publisher_on_air", live=decoded.session or None)
             live = decoded.session or None
             if self.following and live != self.live:
                 self._log.info("session_followed", session=live, previous=self.live)
@@ -225,6 +237,21 @@ class Tuner:
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)
+
+    def check_air(self, missed_beacons: int) -> bool:
+        """Declare the publisher off air after *missed_beacons* beacon intervals of silence.
+
+        Call it only when no frame is waiting unread (a busy subscriber that has
+        not read its beacons yet has not lost them). Returns `on_air`.
+        """
+        if self.on_air and self.last_beacon is not None:
+            silent = self._monotonic() - self.last_beacon
+            if silent > missed_beacons * self.beacon_interval:
+                self.on_air = False
+                self._log.warning(
+                    "publisher_off_air", silent_s=round(silent, 3), missed_beacons=missed_beacons
+                )
+        return self.on_air
 
     def retract(self, message: Message, reason: str) -> None:
         """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
