@@ -9,7 +9,9 @@ from collections.abc import Iterable, Iterator
 import click
 import structlog
 
+from radio.batch import BATCH_DELAY_S
 from radio.publisher import BEACON_INTERVAL_S, Publisher
+from radio.security import CurveServer
 from radio.settings import DEFAULT_LINGER_S
 
 from .errors import cli_errors
@@ -117,6 +119,35 @@ class _Pacer:
     metavar="SECONDS",
     help="How often subscribers are told which session is live.",
 )
+@click.option(
+    "--batch-size",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=check_count,
+    metavar="N",
+    help="Send up to N messages per frame (1: batching off) for more throughput.",
+)
+@click.option(
+    "--batch-delay",
+    type=float,
+    default=BATCH_DELAY_S,
+    show_default=True,
+    callback=check_seconds("batch delay"),
+    metavar="SECONDS",
+    help="Longest a message waits in a batch.",
+)
+@click.option(
+    "--curve-secret",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Encrypt with CURVE: this publisher's .key_secret file (see radio-keys).",
+)
+@click.option(
+    "--curve-allow",
+    metavar="DIR|*",
+    help="With --curve-secret: directory of the client public keys allowed to listen, or '*'.",
+)
 def command(
     messages: tuple[str, ...],
     endpoint: str,
@@ -135,6 +166,10 @@ def command(
     count: int,
     linger: float,
     beacon_interval: float,
+    batch_size: int,
+    batch_delay: float,
+    curve_secret: str | None,
+    curve_allow: str | None,
 ) -> None:
     """Publish each MESSAGE, or each line of stdin when none is given, on a radio channel.
 
@@ -142,6 +177,14 @@ def command(
     and followers move to the next session opened on the channel.
     """
     configure_logging(log_format, verbosity(quiet, verbose))
+    if (curve_secret is None) != (curve_allow is None):
+        raise click.UsageError("--curve-secret and --curve-allow go together")
+    with cli_errors():
+        security = (
+            CurveServer.from_files(curve_secret, curve_allow)
+            if curve_secret is not None and curve_allow is not None
+            else None
+        )
     with (
         cli_errors(),
         Publisher(
@@ -153,6 +196,9 @@ def command(
             heartbeat_timeout=heartbeat_timeout,
             beacon_interval=beacon_interval,
             linger=linger,
+            batch_size=batch_size,
+            batch_delay=batch_delay,
+            security=security,
         ) as pub,
     ):
         session = pub.open_session(session)

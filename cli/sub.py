@@ -12,7 +12,8 @@ import click
 import structlog
 
 from radio.message import Message, Stats
-from radio.subscriber import Subscriber
+from radio.security import CurveClient
+from radio.subscriber import OFF_AIR_AFTER_BEACONS, Subscriber
 
 from .errors import cli_errors
 from .logs import configure_logging
@@ -113,6 +114,27 @@ class _StatusLine:
 )
 @click.option("--conflate", is_flag=True, help="Keep only the latest message (for live values).")
 @click.option("--stats", "show_stats", is_flag=True, help="Show a live status line on stderr.")
+@click.option(
+    "--off-air-after",
+    type=int,
+    default=OFF_AIR_AFTER_BEACONS,
+    show_default=True,
+    callback=check_count,
+    metavar="N",
+    help="Report the publisher off air after N missed beacons.",
+)
+@click.option(
+    "--curve-secret",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Encrypt with CURVE: this subscriber's .key_secret file (see radio-keys).",
+)
+@click.option(
+    "--curve-server",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="With --curve-secret: the publisher's public .key file; no other publisher is heard.",
+)
 def command(
     endpoint: str,
     bind: bool,
@@ -130,6 +152,9 @@ def command(
     output_format: str,
     conflate: bool,
     show_stats: bool,
+    off_air_after: int,
+    curve_secret: str | None,
+    curve_server: str | None,
 ) -> None:
     """Print each message heard on a radio channel on stdout (logs go to stderr).
 
@@ -139,6 +164,14 @@ def command(
     configure_logging(log_format, verbosity(quiet, verbose))
     if sessions and follow:
         raise click.UsageError("--session and --follow exclude each other")
+    if (curve_secret is None) != (curve_server is None):
+        raise click.UsageError("--curve-secret and --curve-server go together")
+    with cli_errors():
+        security = (
+            CurveClient.from_files(curve_secret, curve_server)
+            if curve_secret is not None and curve_server is not None
+            else None
+        )
     render = format_json if output_format == "json" else format_raw
     out = sys.stdout.buffer
     status = _StatusLine(sys.stderr) if show_stats else None
@@ -150,6 +183,8 @@ def command(
             bind=bind,
             hwm=hwm,
             conflate=conflate,
+            off_air_after=off_air_after,
+            security=security,
             heartbeat=heartbeat,
             heartbeat_timeout=heartbeat_timeout,
         ) as sub,

@@ -18,12 +18,15 @@ from radio.message import Message, Stats
 from radio.names import new_session_id, validate_name
 from radio.presence import ListenerEvent
 from radio.publisher import Publisher
+from radio.security import CurveClient, CurveServer, create_keys
 from radio.subscriber import Subscriber
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ClosedError",
+    "CurveClient",
+    "CurveServer",
     "EndpointError",
     "InvalidNameError",
     "InvalidSettingError",
@@ -39,6 +42,7 @@ __all__ = [
     "Subscriber",
     "UnknownSessionError",
     "__version__",
+    "create_keys",
     "new_session_id",
     "validate_name",
 ]

@@ -25,6 +25,7 @@ from radio.errors import (
 )
 from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
 from radio.presence import ListenerEvent, Presence
+from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
@@ -97,6 +98,9 @@ class Publisher:
     while the application is idle, and sends a beacon on the channel's control
     topic every ``beacon_interval`` seconds naming the live session.
 
+    ``security`` (a `CurveServer`) encrypts every connection with CURVE and lets
+    only the clients of its allow-list listen.
+
     ``on_listener`` is called with a `ListenerEvent` each time a subscriber tunes
     in to or out of a session (from radio's service thread, never under a lock).
 
@@ -120,6 +124,7 @@ class Publisher:
         batch_size: int = 1,
         batch_delay: float = BATCH_DELAY_S,
         on_listener: Callable[[ListenerEvent], object] | None = None,
+        security: CurveServer | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
@@ -154,15 +159,22 @@ class Publisher:
         self._log = log.bind(channel=self.channel)
 
         ctx = context if context is not None else zmq.Context.instance()
+        self._context = ctx
+        self.security = security
+        self._zap_domain: str | None = None
         self._socket: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
         try:
             self._configure()
+            if security is not None:
+                self._zap_domain = authenticators.register(ctx, security.allow)
+                apply_server(self._socket, security, self._zap_domain)  # before bind/connect
             self.endpoint = attach(self._socket, endpoint, bind=self.bind)
             # pyzmq's Cython send, without the Python wrapper that handles group and
             # routing_id (which XPUB never uses): about 4x less overhead per message.
             self._send = partial(zmq.backend.Socket.send, self._socket)
         except BaseException:
             self._socket.close(linger=0)
+            self._release_zap()
             raise
         interval = (
             SERVICE_INTERVAL_S
@@ -425,6 +437,11 @@ class Publisher:
 
     # -- closing -------------------------------------------------------------------
 
+    def _release_zap(self) -> None:
+        if self._zap_domain is not None:
+            authenticators.release(self._context, self._zap_domain)
+            self._zap_domain = None
+
     def _check_open(self) -> None:
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
@@ -445,4 +462,5 @@ class Publisher:
             self._closed = True
             self._socket.close(linger=self._linger_ms)
             self._changed.notify_all()
+        self._release_zap()
         self._log.info("publisher_closed", endpoint=self.endpoint)

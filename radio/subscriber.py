@@ -15,6 +15,7 @@ import zmq
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.names import validate_name
+from radio.security import CurveClient, apply_client
 from radio.service import ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
@@ -56,6 +57,9 @@ class Subscriber:
     counts what it drops in `stats`. A background thread services the socket so
     that the publisher sees a tune-in while the application is busy, and reads
     ahead at most ``hwm`` frames so that a follower moves to a new session on time.
+
+    ``security`` (a `CurveClient`) encrypts the connection and pins the
+    publisher's public key: a publisher without the matching secret key is not heard.
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class Subscriber:
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
         max_message_size: int | None = MAX_MESSAGE_BYTES,
         off_air_after: int = OFF_AIR_AFTER_BEACONS,
+        security: CurveClient | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
@@ -101,6 +106,8 @@ class Subscriber:
             sock.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
             sock.setsockopt(zmq.MAXMSGSIZE, -1 if max_size is None else max_size)
             apply_heartbeat(sock, heartbeat_settings)
+            if security is not None:
+                apply_client(sock, security)  # before bind/connect
             self._sync()
             self.endpoint = attach(sock, endpoint, bind=self.bind)
         except BaseException:

@@ -353,3 +353,85 @@ def test_benchmark_rejects_unknown_systems(runner: CliRunner) -> None:
     result = runner.invoke(bench_main.command, ["--systems", "radio,kafka"])
     assert result.exit_code == 2
     assert "kafka" in result.stderr
+
+
+def test_curve_end_to_end_with_radio_keys(
+    tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    """radio-keys makes the keys; radio-pub and radio-sub talk CURVE with them."""
+    for name in ("server", "client"):
+        made = subprocess.run(
+            [str(BIN / "radio-keys"), name, "--dir", str(tmp_path / "keys")],
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE_S,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+        assert f"{name}.key_secret" in made.stdout
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "client.key").write_bytes((tmp_path / "keys" / "client.key").read_bytes())
+    endpoint = free_tcp_endpoint()
+    pub = _spawn(
+        "radio-pub",
+        "-e",
+        endpoint,
+        "--wait-for-listener",
+        "20",
+        "--curve-secret",
+        str(tmp_path / "keys" / "server.key_secret"),
+        "--curve-allow",
+        str(allowed),
+        "secret hello",
+    )
+    procs.append(pub)
+    sub = _spawn(
+        "radio-sub",
+        "-e",
+        endpoint,
+        "-n",
+        "1",
+        "--curve-secret",
+        str(tmp_path / "keys" / "client.key_secret"),
+        "--curve-server",
+        str(tmp_path / "keys" / "server.key"),
+    )
+    procs.append(sub)
+    out, err = sub.communicate(timeout=DEADLINE_S * 2)
+    assert sub.returncode == 0, err.decode()
+    assert out == b"secret hello\n"
+
+
+def test_radio_keys_refuses_to_overwrite(runner: CliRunner, tmp_path: Path) -> None:
+    """An existing key pair is never replaced by accident."""
+    from radio.cli import keys as keys_cli
+
+    assert runner.invoke(keys_cli.command, ["me", "--dir", str(tmp_path)]).exit_code == 0
+    again = runner.invoke(keys_cli.command, ["me", "--dir", str(tmp_path)])
+    assert again.exit_code == 1
+    assert "exists already" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "reason"),
+    [
+        (pub_cli.command, ["--curve-secret", "x.key_secret", "m"], "go together"),
+        (sub_cli.command, ["--curve-server", "s.key"], "go together"),
+        (
+            pub_cli.command,
+            ["--curve-secret", "missing.key_secret", "--curve-allow", "*", "m"],
+            "cannot read CURVE certificate 'missing.key_secret'",
+        ),
+        (sub_cli.command, ["--off-air-after", "-1"], "invalid count -1"),
+        (pub_cli.command, ["--batch-size", "-2", "m"], "invalid count -2"),
+    ],
+)
+def test_bad_security_and_tuning_options_exit_2(
+    runner: CliRunner, command: object, args: list[str], reason: str
+) -> None:
+    """Key and tuning mistakes are usage errors with the reason, never a traceback."""
+    result = runner.invoke(command, args)  # type: ignore[arg-type]
+    assert result.exit_code == 2, result.output
+    assert reason in result.stderr
+    assert "Traceback" not in result.output

@@ -1,0 +1,143 @@
+"""CURVE encryption and authentication: key files, ZAP allow-lists, socket settings."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from radio.errors import InvalidSettingError
+
+ALLOW_ANY: Final[str] = "*"
+"""`CurveServer.allow` value that encrypts but lets any client key in."""
+
+_domains = itertools.count(1)
+
+
+def _read_keys(path: str | os.PathLike[str], *, secret: bool) -> tuple[bytes, bytes | None]:
+    try:
+        public, secret_key = zmq.auth.load_certificate(path)
+    except (OSError, ValueError) as exc:
+        raise InvalidSettingError(f"cannot read CURVE certificate {str(path)!r}: {exc}") from None
+    if secret and secret_key is None:
+        raise InvalidSettingError(
+            f"CURVE certificate {str(path)!r} holds no secret key (use the .key_secret file)"
+        )
+    return public, secret_key
+
+
+def create_keys(directory: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
+    """Create ``NAME.key`` (public) and ``NAME.key_secret`` in *directory*, owner-only.
+
+    Returns (public file, secret file). Hand the public file to the other side.
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    public, secret = zmq.auth.create_certificates(folder, name)
+    for path in (public, secret):
+        os.chmod(path, 0o600)
+    return Path(public), Path(secret)
+
+
+@dataclass(frozen=True)
+class CurveServer:
+    """The publisher's side: its key pair and who may listen.
+
+    ``allow`` is a directory of client public certificates (``*.key``) or
+    `ALLOW_ANY` (encrypted, but any client key is accepted).
+    """
+
+    public_key: bytes
+    secret_key: bytes
+    allow: str
+
+    @classmethod
+    def from_files(cls, secret_file: str | os.PathLike[str], allow: str) -> CurveServer:
+        """Read the server's ``.key_secret`` file; *allow* is a folder or ``"*"``."""
+        public, secret = _read_keys(secret_file, secret=True)
+        if allow != ALLOW_ANY and not Path(allow).is_dir():
+            raise InvalidSettingError(
+                f"CURVE allow-list {allow!r} is not a directory of client certificates"
+            )
+        assert secret is not None
+        return cls(public, secret, allow)
+
+
+@dataclass(frozen=True)
+class CurveClient:
+    """A subscriber's side: its key pair and the publisher's public key it trusts."""
+
+    public_key: bytes
+    secret_key: bytes
+    server_key: bytes
+
+    @classmethod
+    def from_files(
+        cls, secret_file: str | os.PathLike[str], server_public_file: str | os.PathLike[str]
+    ) -> CurveClient:
+        """Read the client's ``.key_secret`` file and the publisher's ``.key`` file."""
+        public, secret = _read_keys(secret_file, secret=True)
+        server, _ = _read_keys(server_public_file, secret=False)
+        assert secret is not None
+        return cls(public, secret, server)
+
+
+class _Authenticators:
+    """One ZAP authenticator thread per ZeroMQ context, shared by its publishers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[ThreadAuthenticator, set[str]]] = {}
+
+    def register(self, context: zmq.Context[zmq.Socket[bytes]], allow: str) -> str:
+        """Start (or reuse) the context's authenticator; return a ZAP domain for *allow*."""
+        domain = f"radio-{next(_domains)}"
+        with self._lock:
+            entry = self._running.get(id(context))
+            if entry is None:
+                auth = ThreadAuthenticator(context)
+                auth.start()
+                entry = (auth, set())
+                self._running[id(context)] = entry
+            auth, domains = entry
+            location = zmq.auth.CURVE_ALLOW_ANY if allow == ALLOW_ANY else allow
+            auth.configure_curve(domain=domain, location=location)
+            domains.add(domain)
+        return domain
+
+    def release(self, context: zmq.Context[zmq.Socket[bytes]], domain: str) -> None:
+        """Forget *domain*; stop the authenticator when no publisher needs it."""
+        with self._lock:
+            entry = self._running.get(id(context))
+            if entry is None:
+                return
+            auth, domains = entry
+            domains.discard(domain)
+            if not domains:
+                del self._running[id(context)]
+                auth.stop()
+
+
+authenticators = _Authenticators()
+
+
+def apply_server(socket: zmq.Socket[bytes], keys: CurveServer, domain: str) -> None:
+    """Make *socket* a CURVE server checked by ZAP *domain* (must come before bind/connect)."""
+    socket.setsockopt_string(zmq.ZAP_DOMAIN, domain)
+    socket.setsockopt(zmq.CURVE_SERVER, 1)
+    socket.setsockopt(zmq.CURVE_PUBLICKEY, keys.public_key)
+    socket.setsockopt(zmq.CURVE_SECRETKEY, keys.secret_key)
+
+
+def apply_client(socket: zmq.Socket[bytes], keys: CurveClient) -> None:
+    """Make *socket* a CURVE client that only talks to the pinned server key."""
+    socket.setsockopt(zmq.CURVE_SERVERKEY, keys.server_key)
+    socket.setsockopt(zmq.CURVE_PUBLICKEY, keys.public_key)
+    socket.setsockopt(zmq.CURVE_SECRETKEY, keys.secret_key)

@@ -1,0 +1,164 @@
+"""CURVE: encrypted on the wire, only allowed subscribers listen, only the pinned publisher speaks."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from radio import CurveClient, CurveServer, InvalidSettingError, Publisher, Subscriber, create_keys
+from tests.conftest import DEADLINE_S, recv_all
+
+SECRET = b"TOP-SECRET-PAYLOAD-0123456789"
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, Path]:
+    """Key pairs for a publisher, an allowed and a stranger subscriber, and a rogue server."""
+    made: dict[str, Path] = {}
+    allowed = tmp_path / "allowed"
+    for name in ("server", "client", "stranger", "rogue"):
+        public, secret = create_keys(tmp_path / name, name)
+        made[name], made[f"{name}.secret"] = public, secret
+    allowed.mkdir()
+    (allowed / "client.key").write_bytes(made["client"].read_bytes())
+    made["allowed"] = allowed
+    return made
+
+
+class TapRelay:
+    """A TCP relay on loopback that forwards both ways and keeps every byte it saw."""
+
+    def __init__(self, target_port: int) -> None:
+        self.seen = bytearray()
+        self._target = target_port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self.seen += data
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def _heard_through_tap(server: CurveServer | None, client: CurveClient | None) -> bytes:
+    with Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub:
+        port = int(pub.endpoint.rsplit(":", 1)[1])
+        tap = TapRelay(port)
+        try:
+            with Subscriber(f"tcp://127.0.0.1:{tap.port}", channel="c", security=client) as sub:
+                pub.open_session("s1")
+                sub.tune_in("s1")
+                assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+                pub.send("s1", SECRET)
+                assert recv_all(sub, 1)[0].payload == SECRET
+        finally:
+            tap.close()
+    return bytes(tap.seen)
+
+
+def test_without_curve_the_payload_is_on_the_wire() -> None:
+    """The tap works: plain ZeroMQ carries the payload in clear."""
+    assert SECRET in _heard_through_tap(None, None)
+
+
+def test_with_curve_no_plaintext_crosses_the_wire(keys: dict[str, Path]) -> None:
+    """With CURVE the same exchange shows neither payload nor topic on loopback."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    wire = _heard_through_tap(server, client)
+    assert SECRET not in wire
+    assert b"c/s1/" not in wire
+    assert len(wire) > 0
+
+
+def test_a_subscriber_not_on_the_allow_list_hears_nothing(keys: dict[str, Path]) -> None:
+    """ZAP refuses a client key that is not in the publisher's directory."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub,
+        Subscriber(pub.endpoint, channel="c", security=stranger) as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=1.0) is False
+        pub.send("s1", SECRET)
+        assert sub.recv(timeout=0.5) is None
+        assert sub.stats.received == 0
+
+
+def test_a_rogue_publisher_is_not_heard(keys: dict[str, Path]) -> None:
+    """A subscriber pins the publisher's key: another server key fails the handshake."""
+    rogue = CurveServer.from_files(keys["rogue.secret"], "*")
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", security=rogue) as pub,
+        Subscriber(pub.endpoint, channel="c", security=client) as sub,
+    ):
+        pub.open_session("s1")
+        sub.follow()
+        assert pub.wait_for_listener("s1", timeout=1.0) is False
+        pub.send("s1", b"forged")
+        assert sub.recv(timeout=0.5) is None
+        assert not sub.on_air
+
+
+def test_allowed_subscribers_hear_and_are_counted(keys: dict[str, Path]) -> None:
+    """The allowed key works, bind or connect either way round."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    with (
+        Subscriber("tcp://127.0.0.1:*", channel="c", bind=True, security=client) as sub,
+        Publisher(sub.endpoint, channel="c", bind=False, security=server) as pub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        assert pub.listeners("s1") == 1
+        pub.send("s1", b"hello")
+        assert recv_all(sub, 1)[0].payload == b"hello"
+
+
+def test_key_files_are_owner_only(keys: dict[str, Path]) -> None:
+    """create_keys writes both files readable by their owner alone."""
+    for name in ("server", "server.secret"):
+        mode = stat.S_IMODE(keys[name].stat().st_mode)
+        assert mode == 0o600, oct(mode)
+
+
+def test_bad_key_files_name_themselves(tmp_path: Path, keys: dict[str, Path]) -> None:
+    """A missing file, a public file given as secret, a missing allow-list: clear errors."""
+    with pytest.raises(InvalidSettingError, match="nope.key_secret"):
+        CurveServer.from_files(tmp_path / "nope.key_secret", "*")
+    with pytest.raises(InvalidSettingError, match="holds no secret key"):
+        CurveServer.from_files(keys["server"], "*")
+    with pytest.raises(InvalidSettingError, match="not a directory"):
+        CurveServer.from_files(keys["server.secret"], str(tmp_path / "missing"))
