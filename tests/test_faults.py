@@ -98,6 +98,7 @@ def test_a_failing_callback_does_not_stop_presence() -> None:
                 assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
                 pub.send("s1", b"still here")
                 assert recv_all(sub, 1)[0].payload == b"still here"
+            wait_until(lambda: pub.listeners("s1") == 0, what="the leave to be seen")
 
 
 def _radio_pub(endpoint: str, session: str) -> subprocess.Popen[bytes]:

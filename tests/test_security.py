@@ -1,11 +1,11 @@
-"""CURVE: encrypted on the wire, only allowed subscribers listen, only the pinned publisher speaks."""
+"""CURVE: encrypted on the wire, only allowed subscribers listen, the pinned publisher speaks."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import stat
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,10 +59,8 @@ class TapRelay:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self._listener.close()
@@ -156,7 +154,7 @@ def test_key_files_are_owner_only(keys: dict[str, Path]) -> None:
 
 def test_bad_key_files_name_themselves(tmp_path: Path, keys: dict[str, Path]) -> None:
     """A missing file, a public file given as secret, a missing allow-list: clear errors."""
-    with pytest.raises(InvalidSettingError, match="nope.key_secret"):
+    with pytest.raises(InvalidSettingError, match=r"nope\.key_secret"):
         CurveServer.from_files(tmp_path / "nope.key_secret", "*")
     with pytest.raises(InvalidSettingError, match="holds no secret key"):
         CurveServer.from_files(keys["server"], "*")
