@@ -268,6 +268,12 @@ class Publisher:
             self._send_beacon(_now())
         self._log.info("session_closed", session=session, sent=state.seq)
 
+    def last_seq(self, session: str) -> int:
+        """The sequence number of the last message sent on open *session* (0: none yet)."""
+        with self._lock:
+            self._check_open()
+            return self._session(session).seq
+
     def _session(self, session: str) -> _Session:
         state = self._sessions.get(session)
         if state is not None:
