@@ -89,8 +89,36 @@ class CurveClient:
         return cls(public, secret, server)
 
 
+class _AllowList:
+    """A ZAP credentials provider for one publisher: any key, or the keys in a folder.
+
+    A key not yet known makes it read the folder again, so a client's key can be
+    added while the publisher runs.
+    """
+
+    def __init__(self, allow: str) -> None:
+        self._allow = allow
+        self._keys = self._load()
+
+    def _load(self) -> set[bytes]:
+        if self._allow == ALLOW_ANY:
+            return set()
+        return set(zmq.auth.load_certificates(self._allow))
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        if self._allow == ALLOW_ANY or key in self._keys:
+            return True
+        self._keys = self._load()
+        return key in self._keys
+
+
 class _Authenticators:
-    """One ZAP authenticator thread per ZeroMQ context, shared by its publishers."""
+    """One ZAP authenticator thread per ZeroMQ context, shared by its publishers.
+
+    Each publisher gets its own ZAP domain and its own credentials provider: an
+    allow-any publisher must not open the door of a publisher with an allow-list
+    (pyzmq's ``CURVE_ALLOW_ANY`` would apply to every domain of the authenticator).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -99,6 +127,7 @@ class _Authenticators:
     def register(self, context: zmq.Context[zmq.Socket[bytes]], allow: str) -> str:
         """Start (or reuse) the context's authenticator; return a ZAP domain for *allow*."""
         domain = f"radio-{next(_domains)}"
+        provider = _AllowList(allow)
         with self._lock:
             entry = self._running.get(id(context))
             if entry is None:
@@ -107,8 +136,7 @@ class _Authenticators:
                 entry = (auth, set())
                 self._running[id(context)] = entry
             auth, domains = entry
-            location = zmq.auth.CURVE_ALLOW_ANY if allow == ALLOW_ANY else allow
-            auth.configure_curve(domain=domain, location=location)
+            auth.configure_curve_callback(domain=domain, credentials_provider=provider)
             domains.add(domain)
         return domain
 
@@ -120,6 +148,7 @@ class _Authenticators:
                 return
             auth, domains = entry
             domains.discard(domain)
+            auth.credentials_providers.pop(domain, None)
             if not domains:
                 del self._running[id(context)]
                 auth.stop()

@@ -160,3 +160,38 @@ def test_bad_key_files_name_themselves(tmp_path: Path, keys: dict[str, Path]) ->
         CurveServer.from_files(keys["server"], "*")
     with pytest.raises(InvalidSettingError, match="not a directory"):
         CurveServer.from_files(keys["server.secret"], str(tmp_path / "missing"))
+
+
+def test_an_allow_any_publisher_does_not_open_another_publishers_door(
+    keys: dict[str, Path],
+) -> None:
+    """Two publishers in one process: the allow-list of one holds while the other allows any."""
+    strict = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    lax = CurveServer.from_files(keys["rogue.secret"], "*")
+    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    welcome = CurveClient.from_files(keys["stranger.secret"], keys["rogue"])
+    with Publisher("tcp://127.0.0.1:*", channel="c", security=strict) as pub, Publisher(
+        "tcp://127.0.0.1:*", channel="c", security=lax
+    ) as open_pub:
+        pub.open_session("s1")
+        open_pub.open_session("s1")
+        with Subscriber(open_pub.endpoint, channel="c", security=welcome) as sub:
+            sub.tune_in("s1")
+            assert open_pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        with Subscriber(pub.endpoint, channel="c", security=stranger) as sub:
+            sub.tune_in("s1")
+            assert pub.wait_for_listener("s1", timeout=1.0) is False
+
+
+def test_a_key_added_to_the_allow_list_works_without_a_restart(
+    keys: dict[str, Path],
+) -> None:
+    """The allow-list folder is read again when an unknown key knocks."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    with Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub:
+        pub.open_session("s1")
+        (keys["allowed"] / "stranger.key").write_bytes(keys["stranger"].read_bytes())
+        with Subscriber(pub.endpoint, channel="c", security=stranger) as sub:
+            sub.tune_in("s1")
+            assert pub.wait_for_listener("s1", timeout=DEADLINE_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -110,10 +111,8 @@ class Soak:
             client.proc.kill()
         client.proc.wait()
         self.finished.append(client)
-        try:
+        with contextlib.suppress(SessionError):
             self.pub.close_session(client.session)
-        except SessionError:
-            pass
 
     def fault(self) -> None:
         index = self.rng.choice(sorted(self.clients))
