@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import sys
 import time
 from typing import IO, Final
@@ -11,6 +13,7 @@ from typing import IO, Final
 import click
 import structlog
 
+from radio.errors import RadioError
 from radio.message import Message, Stats
 from radio.security import CurveClient
 from radio.subscriber import OFF_AIR_AFTER_BEACONS, Subscriber
@@ -215,19 +218,27 @@ def command(
                 out.flush()
                 printed += 1
         except BrokenPipeError:
-            _silence_stdout()
+            _silence_output()
         finally:
+            with contextlib.suppress(RadioError):  # tune out before the socket closes
+                for session in sub.sessions - {sub.live}:
+                    sub.tune_out(session)
+                if sub.following:
+                    sub.unfollow()
             if status is not None:
                 status.update(sub.stats, force=True)
             log.info("subscriber_stats", **vars(sub.stats))
 
 
-def _silence_stdout() -> None:
-    """The reader of stdout went away (`radio-sub | head`): stop quietly."""
-    import os
+def _silence_output() -> None:
+    """The reader of stdout went away (`radio-sub | head`): stop quietly.
 
+    stderr goes too: with ``2>&1`` it is the same broken pipe.
+    """
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from radio.settings import (
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
+    MAX_SOCKET_SECONDS,
     Heartbeat,
     validate_count,
     validate_endpoint,
@@ -40,12 +41,15 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import apply_heartbeat, attach
-from radio.wire import HEADER, NO_TTL, VERSION, Kind, encode
+from radio.wire import HEADER, NO_TTL, RECORD, VERSION, Kind, encode
 
 log = structlog.get_logger("radio")
 
 BEACON_INTERVAL_S: Final[float] = 1.0
 """Default time between two beacons on the channel's control topic."""
+
+MAX_EVENTS_PER_PASS: Final[int] = 1000
+"""Most subscription events handled while holding the lock at a time."""
 
 MAX_PENDING_EVENTS: Final[int] = 10_000
 """Listener events kept for on_listener while it catches up (the oldest go first)."""
@@ -75,6 +79,8 @@ class _Session:
         self.seq = 0
         self.batch = batch
         self.max_payload = max_frame - len(topic) - HEADER.size
+        if batch is not None:
+            self.max_payload -= RECORD.size  # a batched message also carries its record header
 
 
 def as_payload(payload: object) -> bytes:
@@ -134,7 +140,9 @@ class Publisher:
         self.hwm = validate_count(hwm, "hwm")
         self._heartbeat = Heartbeat(heartbeat, heartbeat_timeout)
         self._beacon_interval = validate_seconds(beacon_interval, "beacon interval")
-        self._linger_ms = round(validate_seconds(linger, "linger", allow_zero=True) * 1000)
+        self._linger_ms = round(
+            validate_seconds(linger, "linger", allow_zero=True, maximum=MAX_SOCKET_SECONDS) * 1000
+        )
         self._max_frame = (
             sys.maxsize
             if max_message_size is None
@@ -372,7 +380,7 @@ class Publisher:
             return
         beacon_due = now >= self._next_beacon
         changed = False
-        while True:
+        for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
             try:
                 event = self._socket.recv(_NOBLOCK)
             except zmq.Again:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Final
@@ -55,12 +56,18 @@ class ServiceThread:
                 try:
                     if not self._stopped.is_set():
                         self._work()
-                except Exception:  # a peer's bad input must not end the thread
-                    log.exception("service_failed", thread=self._thread.name)
+                except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
+                    _log_failure("service_failed", self._thread.name)
                 finally:
                     self._lock.release()
             if self._after is not None:  # outside the lock: it may call back into the owner
                 try:
                     self._after()
-                except Exception:  # an application callback must not end the thread
-                    log.exception("callback_failed", thread=self._thread.name)
+                except Exception:  # noqa: BLE001 - an application callback must not end it
+                    _log_failure("callback_failed", self._thread.name)
+
+
+def _log_failure(event: str, thread: str) -> None:
+    """Log the exception being handled; a failing log (closed stderr) must not kill us."""
+    with contextlib.suppress(Exception):  # nothing better to do when logging itself fails
+        log.exception(event, thread=thread)

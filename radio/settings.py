@@ -37,17 +37,31 @@ def validate_endpoint(endpoint: object) -> str:
     return endpoint
 
 
+MAX_COUNT: Final[int] = 2**31 - 1
+"""Largest count a socket option takes (a C int)."""
+
+MAX_SOCKET_SECONDS: Final[float] = 2_000_000.0
+"""Largest time a socket option takes (milliseconds in a C int: about 23 days)."""
+
+
 def validate_count(value: object, what: str) -> int:
-    """Return *value* if it is an int >= 0 (``bool`` is refused), naming *what* if not."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidSettingError(f"invalid {what} {value!r}: expected a whole number >= 0")
+    """Return *value* if it is an int from 0 to `MAX_COUNT` (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InvalidSettingError(
+            f"invalid {what} {value!r}: expected a whole number from 0 to {MAX_COUNT}"
+        )
     return value
 
 
 def validate_seconds(
-    value: object, what: str, *, allow_zero: bool = False, unit: str = "seconds"
+    value: object,
+    what: str,
+    *,
+    allow_zero: bool = False,
+    unit: str = "seconds",
+    maximum: float = math.inf,
 ) -> float:
-    """Return *value* as a float if finite and > 0 (or >= 0 with *allow_zero*).
+    """Return *value* as a float if finite and > 0 (or >= 0 with *allow_zero*), <= *maximum*.
 
     *what* and *unit* ("seconds", "messages per second") name it in the error.
     """
@@ -57,6 +71,8 @@ def validate_seconds(
     if not math.isfinite(number) or number < 0.0 or (number == 0.0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidSettingError(f"invalid {what} {value!r}: expected {unit} {bound}")
+    if number > maximum:
+        raise InvalidSettingError(f"invalid {what} {value!r}: at most {maximum:g} {unit}")
     return number
 
 
@@ -74,5 +90,5 @@ class Heartbeat:
 
     def __post_init__(self) -> None:
         if self.interval is not None:
-            validate_seconds(self.interval, "heartbeat interval")
-        validate_seconds(self.timeout, "heartbeat timeout")
+            validate_seconds(self.interval, "heartbeat interval", maximum=MAX_SOCKET_SECONDS)
+        validate_seconds(self.timeout, "heartbeat timeout", maximum=MAX_SOCKET_SECONDS)

@@ -21,6 +21,8 @@ log = structlog.get_logger("radio")
 _DATA: Final = Kind.DATA
 _HEADER_SIZE: Final[int] = HEADER.size
 _INF: Final[float] = float("inf")
+MAX_GAP: Final[int] = 2**32
+"""A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
 _unpack_from = HEADER.unpack_from
 _new_tuple = tuple.__new__
 
@@ -52,6 +54,7 @@ class Tuner:
         self.live: str | None = None
         self.changed = True
         self.on_air = False
+        self.announced: str | None = None  # the live session the last beacon named
         self.last_beacon: float | None = None  # by *monotonic*
         self.beacon_interval = 0.0
         self._clock = clock
@@ -89,8 +92,10 @@ class Tuner:
         self._rebuild()
 
     def follow(self) -> None:
-        """Hear whichever session the publisher's beacons name as live."""
-        self.following = True
+        """Hear whichever session the publisher's beacons name as live (from the last one)."""
+        if not self.following:
+            self.following = True
+            self.live = self.announced
         self._rebuild()
 
     def unfollow(self) -> None:
@@ -198,6 +203,9 @@ class Tuner:
         if kind is Kind.END:
             self._end(heard, seq)
             return
+        if kind is Kind.BEACON:
+            self._malformed(frame, MalformedMessageError("BEACON frame on a session topic"))
+            return
         channel, session, now = self.channel, heard.session, self._clock()
         last = heard.last_seq
         received = 0
@@ -225,6 +233,7 @@ class Tuner:
         if decoded.kind is Kind.BEACON and decoded.channel == self.channel:
             self.last_beacon = self._monotonic()
             self.beacon_interval = decoded.ttl
+            self.announced = decoded.session or None
             if not self.on_air:
                 self.on_air = True
                 self._log.info("publisher_on_air", live=decoded.session or None)
@@ -265,7 +274,7 @@ class Tuner:
 
     def _sequence_jump(self, heard: _Heard, seq: int) -> None:
         last = heard.last_seq
-        if seq > last:
+        if last < seq <= last + MAX_GAP:
             self.stats.gaps += seq - last - 1
             self._limited.warning(
                 "messages_lost", session=heard.session, missing=seq - last - 1, after_seq=last

@@ -55,6 +55,8 @@ BAD_PUB = [
     (["--ttl", "0", "x"], "invalid ttl 0.0"),
     (["--ttl", "soon", "x"], "'soon' is not a valid float"),
     (["--hwm", "-5", "x"], "invalid hwm -5"),
+    (["--hwm", "99999999999", "x"], "invalid hwm 99999999999"),
+    (["--linger", "1e7", "x"], "invalid linger 10000000.0"),
     (["--rate", "0", "x"], "invalid rate 0.0"),
     (["--count", "-1", "x"], "invalid count -1"),
     (["--wait-for-listener", "-3", "x"], "invalid wait -3.0"),
@@ -299,7 +301,8 @@ def test_signals_tune_out_and_exit_with_the_shell_code(
         wait_until(lambda: pub.listeners("s1") == 0, what="the listener to leave")
         err = sub.communicate()[1].decode()
     assert "Traceback" not in err
-    assert "subscriber_closed" in err
+    assert "tuned_out" in err
+    assert err.index("tuned_out") < err.index("subscriber_closed")
 
 
 def test_demo_shows_the_naive_backlog_and_radios_zero() -> None:

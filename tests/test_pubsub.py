@@ -178,6 +178,8 @@ def test_oversized_messages_are_refused_by_the_publisher() -> None:
         ({"hwm": -1}, "hwm -1"),
         ({"hwm": 1.5}, "hwm 1.5"),
         ({"hwm": True}, "hwm True"),
+        ({"hwm": 2**31}, "hwm 2147483648"),
+        ({"heartbeat": 1e7}, "heartbeat interval 10000000.0"),
         ({"heartbeat": 0}, "heartbeat interval 0"),
         ({"heartbeat_timeout": -1.0}, "heartbeat timeout -1.0"),
         ({"max_message_size": -5}, "max message size -5"),

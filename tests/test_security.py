@@ -170,9 +170,10 @@ def test_an_allow_any_publisher_does_not_open_another_publishers_door(
     lax = CurveServer.from_files(keys["rogue.secret"], "*")
     stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
     welcome = CurveClient.from_files(keys["stranger.secret"], keys["rogue"])
-    with Publisher("tcp://127.0.0.1:*", channel="c", security=strict) as pub, Publisher(
-        "tcp://127.0.0.1:*", channel="c", security=lax
-    ) as open_pub:
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", security=strict) as pub,
+        Publisher("tcp://127.0.0.1:*", channel="c", security=lax) as open_pub,
+    ):
         pub.open_session("s1")
         open_pub.open_session("s1")
         with Subscriber(open_pub.endpoint, channel="c", security=welcome) as sub:

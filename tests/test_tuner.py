@@ -180,3 +180,32 @@ def test_batches_of_other_sessions_are_fenced() -> None:
     tuner.tune_in("s2")
     assert tuner.handle(batch("s1", 1, [b"a", b"b"])) == []
     assert tuner.stats.fenced == 1
+
+
+def test_a_beacon_on_a_session_topic_is_malformed() -> None:
+    """Only DATA, BATCH and END belong on a session topic."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    frame = encode(session_topic("ch", "s1"), Kind.BEACON, 1, 1000.0, b"s1", 1.0)
+    assert tuner.handle(frame) == []
+    assert tuner.stats.malformed == 1
+    assert tuner.stats.received == 0
+
+
+def test_an_absurd_sequence_jump_is_not_counted_as_billions_of_gaps() -> None:
+    """One forged seq of 2**64-1 must not wreck the loss counter."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    tuner.handle(data("s1", 2**64 - 1))
+    assert tuner.stats.gaps == 0
+
+
+def test_follow_uses_the_live_session_a_beacon_already_named() -> None:
+    """A beacon read before follow() is not wasted: the follower is on air at once."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("other")
+    tuner.handle(beacon("s1"))
+    tuner.follow()
+    assert tuner.live == "s1"
+    assert session_topic("ch", "s1") in tuner.topics()
