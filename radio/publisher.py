@@ -18,6 +18,7 @@ import zmq
 from radio.batch import BATCH_DELAY_S, Batch
 from radio.errors import (
     ClosedError,
+    InvalidSettingError,
     MessageTooLargeError,
     SessionClosedError,
     SessionError,
@@ -41,7 +42,7 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import apply_heartbeat, attach
-from radio.wire import HEADER, NO_TTL, RECORD, VERSION, Kind, encode
+from radio.wire import HEADER, MAX_BATCH_MESSAGES, NO_TTL, RECORD, VERSION, Kind, encode
 
 log = structlog.get_logger("radio")
 
@@ -135,6 +136,10 @@ class Publisher:
     ) -> None:
         self.channel = validate_name(channel, "channel")
         self.batch_size = validate_count(batch_size, "batch size") or 1
+        if self.batch_size > MAX_BATCH_MESSAGES:
+            raise InvalidSettingError(
+                f"invalid batch size {batch_size}: at most {MAX_BATCH_MESSAGES} messages a frame"
+            )
         self._batch_delay = validate_seconds(batch_delay, "batch delay")
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")

@@ -221,18 +221,19 @@ class Subscriber:
         """Return the next message heard, or None after *timeout* seconds (None: wait for ever)."""
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
-        while True:
-            # The hot path takes no lock: popleft is atomic, and a retune replaces or
-            # filters the ready queue under the lock before it returns.
-            try:
-                message = self._ready.popleft()
-            except IndexError:
-                return self._wait(timeout)
-            ttl = message[4]
-            if not ttl or _now() <= message[3] + ttl:
-                return message
-            with self._lock:  # it aged while queued
-                self._tuner.retract(message, "expired")
+        lock = self._lock
+        lock.acquire()  # not `with`: this is the hot path, and try/finally costs less
+        try:
+            ready = self._ready
+            while ready:
+                message = ready.popleft()
+                ttl = message[4]
+                if not ttl or _now() <= message[3] + ttl:
+                    return message
+                self._tuner.retract(message, "expired")  # it aged while queued
+        finally:
+            lock.release()
+        return self._wait(timeout)
 
     def _wait(self, timeout: float | None) -> Message | None:
         """Fill the ready queue from the socket, waiting at most *timeout* seconds."""

@@ -41,6 +41,9 @@ class Kind(IntEnum):
 RECORD: Final = struct.Struct("!dI")
 """One message inside a BATCH payload: its send time and payload length (12 bytes)."""
 
+MAX_BATCH_MESSAGES: Final[int] = 256
+"""Most messages one BATCH frame may carry: bounds what one frame makes a subscriber hold."""
+
 _SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END, Kind.BATCH})
 _KINDS: Final = {kind.value: kind for kind in Kind}
 _INF: Final[float] = float("inf")
@@ -89,11 +92,13 @@ def decode_records(frame: bytes, offset: int) -> list[tuple[float, bytes]]:
     Raises `MalformedMessageError` unless the records fill the frame exactly and
     every send time is a finite number >= 0: a damaged batch yields nothing.
     """
-    records = []
+    records: list[tuple[float, bytes]] = []
     end = len(frame)
     step = RECORD.size
     unpack = RECORD.unpack_from
     while offset < end:
+        if len(records) == MAX_BATCH_MESSAGES:
+            raise MalformedMessageError(f"batch of more than {MAX_BATCH_MESSAGES} messages")
         if offset + step > end:
             raise MalformedMessageError(f"batch record header cut short at byte {offset}")
         sent_at, length = unpack(frame, offset)

@@ -70,7 +70,7 @@ def test_batched_messages_arrive_whole_and_in_order(sent: int) -> None:
 def test_closing_a_session_sends_its_batch_before_the_end() -> None:
     """close_session flushes: the subscriber hears every message, then the END."""
     with (
-        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=1000, batch_delay=60.0) as pub,
+        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=256, batch_delay=60.0) as pub,
         Subscriber(pub.endpoint, channel="c") as sub,
     ):
         pub.open_session("s1")
@@ -87,7 +87,7 @@ def test_closing_a_session_sends_its_batch_before_the_end() -> None:
 def test_a_follower_hears_batches_of_each_session_in_order() -> None:
     """Opening a session flushes older batches first, so a follower hears no mix-up."""
     with (
-        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=1000, batch_delay=60.0) as pub,
+        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=256, batch_delay=60.0) as pub,
         Subscriber(pub.endpoint, channel="c") as sub,
     ):
         sub.follow()
@@ -112,3 +112,36 @@ def test_bad_batch_settings_are_refused() -> None:
         Publisher("tcp://127.0.0.1:*", batch_size=-1)
     with pytest.raises(InvalidSettingError, match="batch delay 0"):
         Publisher("tcp://127.0.0.1:*", batch_delay=0)
+
+
+def test_a_batch_of_too_many_messages_is_malformed() -> None:
+    """One frame cannot make a subscriber hold more than MAX_BATCH_MESSAGES messages."""
+    from radio import MalformedMessageError
+    from radio.wire import MAX_BATCH_MESSAGES, encode, encode_record
+
+    records = encode_record(1.0, b"") * (MAX_BATCH_MESSAGES + 1)
+    frame = encode(b"ch/s1/", Kind.BATCH, 1, 1.0, records)
+    with pytest.raises(MalformedMessageError, match="more than"):
+        decode(frame)
+    with pytest.raises(InvalidSettingError, match="at most"):
+        Publisher("tcp://127.0.0.1:*", batch_size=MAX_BATCH_MESSAGES + 1)
+
+
+def test_a_payload_at_the_limit_is_refused_not_lost_when_batching() -> None:
+    """The record header counts: what the publisher accepts, the subscriber receives."""
+    from radio import MessageTooLargeError
+
+    limit = 2000
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=10, max_message_size=limit) as pub,
+        Subscriber(pub.endpoint, channel="c", max_message_size=limit) as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        biggest = limit - len(b"c/s1/") - 26 - 12
+        with pytest.raises(MessageTooLargeError):
+            pub.send("s1", b"x" * (biggest + 1))
+        pub.send("s1", b"x" * biggest)
+        pub.flush()
+        assert len(recv_all(sub, 1)[0].payload) == biggest

@@ -221,3 +221,40 @@ def test_port_in_use_is_an_endpoint_error_naming_it() -> None:
             Publisher(endpoint)
         assert endpoint in str(info.value)
         assert info.value.errno == zmq.EADDRINUSE
+
+
+def test_retuning_while_another_thread_receives_is_safe() -> None:
+    """tune_in/tune_out from one thread while another blocks in recv: no error, no stale."""
+    import threading
+
+    errors: list[BaseException] = []
+    heard: list[str] = []
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        pub.open_session("s2")
+        stop = threading.Event()
+
+        def receive() -> None:
+            try:
+                while not stop.is_set():
+                    message = sub.recv(timeout=0.01)
+                    if message is not None:
+                        heard.append(message.session)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        thread = threading.Thread(target=receive)
+        thread.start()
+        for round_ in range(200):
+            sub.tune_in("s1" if round_ % 2 else "s2")
+            for _ in range(20):
+                pub.send("s1", b"1")
+                pub.send("s2", b"2")
+            sub.tune_out("s1" if round_ % 2 else "s2")
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert set(heard) <= {"s1", "s2"}
