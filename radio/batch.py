@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from radio.wire import HEADER, RECORD, VERSION, Kind
+from radio.wire import HEADER, LIVE, RECORD, VERSION, Kind
 
 BATCH_DELAY_S: Final[float] = 0.001
 """Default longest time a message waits in a batch before it is sent."""
@@ -49,6 +49,15 @@ class Batch:
         self._first_seq = 0
         self._since = 0.0
         self._ttl = 0.0
+
+    def set_live(self, live: bool) -> None:
+        """Flag the frames from now on as sent while the session is (or is not) live.
+
+        Flush first: the pending messages were sent under the old flag.
+        """
+        assert not self._parts, "flush before changing the live flag"
+        kind = Kind.BATCH | (LIVE if live else 0)
+        self._prefix = self._prefix[: -_PREFIX_TAIL.size] + _PREFIX_TAIL.pack(VERSION, kind)
 
     def __len__(self) -> int:
         return len(self._parts) // 2

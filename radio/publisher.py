@@ -42,7 +42,16 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import apply_heartbeat, attach
-from radio.wire import HEADER, MAX_BATCH_MESSAGES, NO_TTL, RECORD, VERSION, Kind, encode
+from radio.wire import (
+    HEADER,
+    LIVE,
+    MAX_BATCH_MESSAGES,
+    NO_TTL,
+    RECORD,
+    VERSION,
+    Kind,
+    encode,
+)
 
 log = structlog.get_logger("radio")
 
@@ -69,6 +78,13 @@ _now = time.time
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
 
+def _label(state: _Session, live: bool) -> None:
+    """Set the LIVE flag of the session's frames from now on (its batch is empty)."""
+    state.prefix = state.topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA | (LIVE if live else 0))
+    if state.batch is not None:
+        state.batch.set_live(live)
+
+
 class _Session:
     """An open session: topic, frame prefix, last seq sent, batch (when batching)."""
 
@@ -76,7 +92,7 @@ class _Session:
 
     def __init__(self, topic: bytes, batch: Batch | None, max_frame: int) -> None:
         self.topic = topic
-        self.prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA)
+        self.prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA)  # not live (yet)
         self.seq = 0
         self.batch = batch
         self.max_payload = max_frame - len(topic) - HEADER.size
@@ -265,8 +281,10 @@ class Publisher:
             if self.batch_size > 1:
                 limit = min(self._max_frame, MAX_MESSAGE_BYTES)
                 batch = Batch(topic, self.batch_size, limit, self._batch_delay)
+            previous = self.live
             self._sessions[session] = _Session(topic, batch, self._max_frame)
-            self._send_beacon(_now())
+            self._send_beacon(_now())  # flushes batches sent under the old live session
+            self._relabel(previous)
         self._log.info("session_opened", session=session)
         return session
 
@@ -275,10 +293,12 @@ class Publisher:
         with self._lock:
             self._check_open()
             state = self._session(session)
+            previous = self.live
             del self._sessions[session]
             self._ended.add(session)
             self._send_end(state)
             self._send_beacon(_now())
+            self._relabel(previous)
         self._log.info("session_closed", session=session, sent=state.seq)
 
     def last_seq(self, session: str) -> int:
@@ -432,6 +452,16 @@ class Publisher:
                 frame = batch.flush()
                 if frame is not None:
                     self._send(frame, _NOBLOCK)
+
+    def _relabel(self, previous: str | None) -> None:
+        """Move the LIVE flag from the *previous* live session to the current one."""
+        live = self.live
+        if previous == live:
+            return
+        if previous is not None and previous in self._sessions:
+            _label(self._sessions[previous], live=False)
+        if live is not None:
+            _label(self._sessions[live], live=True)
 
     def _send_end(self, state: _Session) -> None:
         if state.batch is not None and (frame := state.batch.flush()) is not None:

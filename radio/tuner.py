@@ -14,11 +14,12 @@ from radio.errors import MalformedMessageError
 from radio.message import Message, Stats
 from radio.names import MAX_NAME_LENGTH, channel_prefix, control_topic, session_topic
 from radio.ratelimit import RateLimitedLog
-from radio.wire import HEADER, Kind, decode, decode_records, unpack_header
+from radio.wire import HEADER, LIVE, Kind, decode, decode_records, unpack_header
 
 log = structlog.get_logger("radio")
 
-_DATA: Final = Kind.DATA
+_DATA: Final[int] = Kind.DATA
+_DATA_LIVE: Final[int] = Kind.DATA | LIVE
 _HEADER_SIZE: Final[int] = HEADER.size
 _INF: Final[float] = float("inf")
 MAX_GAP: Final[int] = 2**32
@@ -31,6 +32,7 @@ _new_tuple = tuple.__new__
 class _Heard:
     session: str
     topic: bytes
+    explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
     last_seq: int = 0  # 0: nothing heard yet since tuning in
 
 
@@ -111,7 +113,10 @@ class Tuner:
         old = {heard.session: heard for heard in self._heard.values()}
         heard = {}
         for session in wanted:
-            entry = old.get(session) or _Heard(session, session_topic(self.channel, session))
+            entry = old.get(session) or _Heard(
+                session, session_topic(self.channel, session), explicit=False
+            )
+            entry.explicit = session in self._explicit
             heard[entry.topic] = entry
         if heard.keys() != self._heard.keys():
             self.changed = True
@@ -137,7 +142,7 @@ class Tuner:
         heard: _Heard | None = None
         topic = b""
         session = ""
-        offset = body = last = 0
+        offset = body = last = plain = 0
         try:
             for frame in frames:
                 if heard is None or not frame.startswith(topic):
@@ -150,11 +155,17 @@ class Tuner:
                     topic, session, last = heard.topic, heard.session, heard.last_seq
                     offset = len(topic)
                     body = offset + _HEADER_SIZE
+                    plain = _DATA_LIVE if not heard.explicit else _DATA
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
                 except struct.error:
                     version = kind = 0  # too short: `handle` says so
-                if version != 1 or kind != 1 or not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF:
+                if (
+                    version != 1
+                    or (kind != _DATA_LIVE and kind != plain)
+                    or not 0.0 <= sent_at < _INF
+                    or not 0.0 <= ttl < _INF
+                ):
                     heard.last_seq = last
                     self._careful(heard, frame, out)  # END, BATCH or malformed
                     heard = None  # END changes what is heard
@@ -191,7 +202,7 @@ class Tuner:
         """A frame on a heard topic that is not a plain, well-formed DATA frame."""
         offset = len(heard.topic)
         try:
-            kind, seq, sent_at, ttl = unpack_header(frame, offset)
+            kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
             records = (
                 decode_records(frame, offset + _HEADER_SIZE)
                 if kind is Kind.BATCH
@@ -205,6 +216,12 @@ class Tuner:
             return
         if kind is Kind.BEACON:
             self._malformed(frame, MalformedMessageError("BEACON frame on a session topic"))
+            return
+        if not live and not heard.explicit:
+            # Sent after a newer session went live: a follower must not hear it, even
+            # when the beacon that says so was dropped at a full queue.
+            self.stats.fenced += len(records)
+            self._limited.warning("message_fenced", session=heard.session, seq=seq)
             return
         channel, session, now = self.channel, heard.session, self._clock()
         last = heard.last_seq

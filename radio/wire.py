@@ -44,7 +44,14 @@ RECORD: Final = struct.Struct("!dI")
 MAX_BATCH_MESSAGES: Final[int] = 256
 """Most messages one BATCH frame may carry: bounds what one frame makes a subscriber hold."""
 
+LIVE: Final[int] = 0x80
+"""Flag in the kind byte of DATA and BATCH frames: the session was the channel's live
+session when the frame was sent. Followers hear only flagged frames, so they never
+yield a message sent after a newer session opened, even if the beacon saying so was
+dropped at a full queue."""
+
 _SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END, Kind.BATCH})
+_FLAGGABLE: Final = frozenset({Kind.DATA, Kind.BATCH})
 _KINDS: Final = {kind.value: kind for kind in Kind}
 _INF: Final[float] = float("inf")
 
@@ -63,6 +70,7 @@ class Frame(NamedTuple):
     sent_at: float
     ttl: float
     payload: bytes
+    live: bool = False
 
 
 def encode(
@@ -72,13 +80,15 @@ def encode(
     sent_at: float,
     payload: bytes = b"",
     ttl: float = NO_TTL,
+    *,
+    live: bool = False,
 ) -> bytes:
     """Return one frame: *topic* (from `radio.names`) followed by the header and *payload*.
 
     The caller supplies valid values; the publisher's hot path packs the header
-    with `HEADER` directly and must stay byte-for-byte equal to this function.
+    itself and must stay byte-for-byte equal to this function.
     """
-    return topic + HEADER.pack(VERSION, kind, seq, sent_at, ttl) + payload
+    return topic + HEADER.pack(VERSION, kind | (LIVE if live else 0), seq, sent_at, ttl) + payload
 
 
 def encode_record(sent_at: float, payload: bytes) -> bytes:
@@ -126,11 +136,12 @@ def header_offset(frame: bytes) -> int:
     return second + 1
 
 
-def unpack_header(frame: bytes, offset: int) -> tuple[Kind, int, float, float]:
-    """Return ``(kind, seq, sent_at, ttl)`` from the header at *offset* in *frame*.
+def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, int, float, float]:
+    """Return ``(kind, live, seq, sent_at, ttl)`` from the header at *offset* in *frame*.
 
     Raises `MalformedMessageError` for a short frame, another version, an unknown
-    kind, or a send time or TTL that is not a finite number >= 0.
+    kind, the `LIVE` flag on a kind that does not take it, or a send time or TTL
+    that is not a finite number >= 0.
     """
     try:
         version, kind, seq, sent_at, ttl = HEADER.unpack_from(frame, offset)
@@ -140,14 +151,17 @@ def unpack_header(frame: bytes, offset: int) -> tuple[Kind, int, float, float]:
         ) from None
     if version != VERSION:
         raise MalformedMessageError(f"unsupported wire version {version} (this is {VERSION})")
-    known = _KINDS.get(kind)
+    live = bool(kind & LIVE)
+    known = _KINDS.get(kind & ~LIVE)
     if known is None:
         raise MalformedMessageError(f"unknown frame kind {kind}")
+    if live and known not in _FLAGGABLE:
+        raise MalformedMessageError(f"{known.name} frame with the live flag")
     if not (math.isfinite(sent_at) and sent_at >= 0.0):
         raise MalformedMessageError(f"invalid send time {sent_at!r}")
     if not (math.isfinite(ttl) and ttl >= 0.0):
         raise MalformedMessageError(f"invalid ttl {ttl!r}")
-    return known, seq, sent_at, ttl
+    return known, live, seq, sent_at, ttl
 
 
 def decode(frame: bytes) -> Frame:
@@ -170,7 +184,7 @@ def decode(frame: bytes) -> Frame:
     channel_end = frame.index(TOPIC_DELIMITER)
     raw_channel = frame[:channel_end]
     raw_session = frame[channel_end + 1 : offset - 1]
-    kind, seq, sent_at, ttl = unpack_header(frame, offset)
+    kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
     payload = frame[offset + HEADER.size :]
     try:
         channel = validate_name(raw_channel.decode("ascii"), "channel")
@@ -187,4 +201,4 @@ def decode(frame: bytes) -> Frame:
                 decode_records(frame, offset + HEADER.size)
     except (UnicodeDecodeError, InvalidNameError) as exc:
         raise MalformedMessageError(f"bad name in frame: {exc}") from None
-    return Frame(channel, session, kind, seq, sent_at, ttl, payload)
+    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live)

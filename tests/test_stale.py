@@ -210,3 +210,23 @@ def test_follower_switches_before_any_later_old_message() -> None:
         assert _only("s2", got) == list(range(1, 101))
         assert sub.live == "s2"
         wait_until(lambda: pub.listeners("s1") == 0, what="the follower to leave s1")
+
+
+def test_follower_never_yields_old_session_messages_sent_after_a_switch_even_when_full() -> None:
+    """The beacon announcing s2 may be dropped at a full queue; the LIVE flag still fences
+    every s1 message sent after s2 opened."""
+    with Publisher("tcp://127.0.0.1:*", channel="c", hwm=10) as pub, Subscriber(
+        pub.endpoint, channel="c", hwm=10
+    ) as sub:
+        sub.follow()
+        pub.open_session("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        for _ in range(5000):  # the follower's application is busy: queues fill, ZeroMQ drops
+            pub.send("s1", b"x" * 1000)
+        cut = pub.last_seq("s1")
+        pub.open_session("s2")
+        for _ in range(5000):
+            pub.send("s1", b"late" * 250)
+        got = drain(sub)
+        late = [m for m in got if m.session == "s1" and m.seq > cut]
+        assert late == []

@@ -16,9 +16,14 @@ class Clock:
 
 
 def data(
-    session: str, seq: int, payload: bytes = b"p", sent_at: float = 1000.0, ttl: float = 0.0
+    session: str,
+    seq: int,
+    payload: bytes = b"p",
+    sent_at: float = 1000.0,
+    ttl: float = 0.0,
+    live: bool = True,
 ) -> bytes:
-    return encode(session_topic("ch", session), Kind.DATA, seq, sent_at, payload, ttl)
+    return encode(session_topic("ch", session), Kind.DATA, seq, sent_at, payload, ttl, live=live)
 
 
 def beacon(live: str) -> bytes:
@@ -209,3 +214,22 @@ def test_follow_uses_the_live_session_a_beacon_already_named() -> None:
     tuner.follow()
     assert tuner.live == "s1"
     assert session_topic("ch", "s1") in tuner.topics()
+
+
+def test_a_follower_fences_messages_sent_after_its_session_stopped_being_live() -> None:
+    """Without the LIVE flag a follower hears nothing, even before the beacon arrives."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    assert tuner.handle(data("s1", 1)) != []
+    assert tuner.handle(data("s1", 2, live=False)) == []  # s2 opened; its beacon was lost
+    assert tuner.stats.fenced == 1
+
+
+def test_an_explicit_listener_hears_a_session_live_or_not() -> None:
+    """Tuned in by name, the LIVE flag does not matter."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    assert tuner.handle(data("s1", 1, live=False)) != []
+    assert tuner.handle(data("s1", 2, live=True)) != []
+    assert tuner.stats.fenced == 0
