@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-SUBSCRIBE: int = 1
-UNSUBSCRIBE: int = 0
+SUBSCRIBE: Final[int] = 1
+UNSUBSCRIBE: Final[int] = 0
+
+MARKER: Final[bytes] = b"\x00"
+"""Separates a topic from a subscriber's ID in its presence subscription.
+
+Every radio subscriber subscribes, beside each topic T it hears, to
+``T + MARKER + id``. No frame starts with that (a header's first byte, the version,
+is never 0), so it carries no traffic; it only tells the publisher who listens.
+Counting IDs rather than subscription events keeps counts right when a peer
+subscribes twice to a topic (libzmq reports one unsubscription when it leaves),
+and an unsubscription can only be forged by someone who knows the random ID."""
+
+
+def marker_topic(topic: bytes, listener_id: bytes) -> bytes:
+    """The presence subscription of *listener_id* for *topic*."""
+    return topic + MARKER + listener_id
 
 
 class Change(NamedTuple):
-    """A listener joined (``joined``) or left a topic, leaving ``count`` on it."""
+    """A listener joined (``joined``) or left a topic, leaving ``listeners`` on it."""
 
     topic: bytes
     joined: bool
@@ -29,41 +44,48 @@ class ListenerEvent(NamedTuple):
 
 
 class Presence:
-    r"""Counts the subscribers of each topic from XPUB_VERBOSER events.
+    r"""Counts the radio subscribers of each topic from XPUB_VERBOSER events.
 
     With ``XPUB_VERBOSER`` every subscription and every unsubscription (including
     the ones libzmq makes up when a subscriber's connection ends) arrives as a
-    message ``b"\x01" + topic`` or ``b"\x00" + topic``. Counts never go below
-    zero: an unsubscription nobody subscribed for is ignored.
+    message ``b"\x01" + topic`` or ``b"\x00" + topic``. Only presence
+    subscriptions (`MARKER`) count, one per subscriber ID; plain subscriptions
+    route messages and count nobody.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._counts: dict[bytes, int] = {}
+        self._listeners: dict[bytes, set[bytes]] = {}
 
     def apply(self, event: bytes) -> Change | None:
         """Apply one XPUB event; return the change it made, or None for a no-op."""
-        if not event or event[0] not in (SUBSCRIBE, UNSUBSCRIBE):
+        if len(event) < 2 or event[0] not in (SUBSCRIBE, UNSUBSCRIBE):
             return None
-        topic = event[1:]
-        count = self._counts.get(topic, 0)
+        cut = event.find(MARKER, 1)
+        if cut < 0 or cut == len(event) - 1:
+            return None  # a plain subscription, or a marker without an ID
+        topic, listener = event[1:cut], event[cut + 1 :]
+        ids = self._listeners.get(topic)
         joined = event[0] == SUBSCRIBE
         if joined:
-            count += 1
-        elif count == 0:
-            return None
+            if ids is None:
+                ids = self._listeners[topic] = set()
+            elif listener in ids:
+                return None
+            ids.add(listener)
         else:
-            count -= 1
-        if count:
-            self._counts[topic] = count
-        else:
-            self._counts.pop(topic, None)
-        return Change(topic, joined, count, self._clock())
+            if ids is None or listener not in ids:
+                return None
+            ids.remove(listener)
+            if not ids:
+                del self._listeners[topic]
+        return Change(topic, joined, len(ids), self._clock())
 
     def count(self, topic: bytes) -> int:
-        """Return how many subscribers are subscribed to *topic* now."""
-        return self._counts.get(topic, 0)
+        """Return how many radio subscribers are subscribed to *topic* now."""
+        ids = self._listeners.get(topic)
+        return len(ids) if ids else 0
 
     def topics(self) -> dict[bytes, int]:
-        """Return a copy of every topic with at least one subscriber, and its count."""
-        return dict(self._counts)
+        """Return every topic with at least one listener, and how many."""
+        return {topic: len(ids) for topic, ids in self._listeners.items()}

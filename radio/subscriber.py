@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
@@ -15,6 +16,7 @@ import zmq
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.names import validate_name
+from radio.presence import MARKER, marker_topic
 from radio.security import CurveClient, apply_client
 from radio.service import ServiceThread
 from radio.settings import (
@@ -90,6 +92,7 @@ class Subscriber:
         )
         validate_endpoint(endpoint)
         self._tuner = Tuner(self.channel)
+        self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
         self._lock = threading.Lock()
         self._closed = False
         self._subscribed: frozenset[bytes] = frozenset()
@@ -206,11 +209,18 @@ class Subscriber:
         self._log.info("unfollowed")
 
     def _sync(self) -> None:
-        """Make the socket's subscriptions match the tuner's topics (under the lock)."""
-        wanted = self._tuner.topics()
-        for topic in self._subscribed - wanted:
+        """Make the socket's subscriptions match the tuner's topics (under the lock).
+
+        Each topic comes with this subscriber's presence subscription: subscribed
+        after the topic (so a publisher that sees the listener already routes to it)
+        and unsubscribed before it.
+        """
+        topics = self._tuner.topics()
+        wanted = topics | {marker_topic(topic, self._id) for topic in topics}
+        leaving, joining = self._subscribed - wanted, wanted - self._subscribed
+        for topic in sorted(leaving, key=lambda t: MARKER not in t):  # markers first
             self._socket.setsockopt(zmq.UNSUBSCRIBE, topic)
-        for topic in wanted - self._subscribed:
+        for topic in sorted(joining, key=lambda t: MARKER in t):  # markers last
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         self._subscribed = wanted
         self._tuner.changed = False

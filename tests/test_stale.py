@@ -215,9 +215,10 @@ def test_follower_switches_before_any_later_old_message() -> None:
 def test_follower_never_yields_old_session_messages_sent_after_a_switch_even_when_full() -> None:
     """The beacon announcing s2 may be dropped at a full queue; the LIVE flag still fences
     every s1 message sent after s2 opened."""
-    with Publisher("tcp://127.0.0.1:*", channel="c", hwm=10) as pub, Subscriber(
-        pub.endpoint, channel="c", hwm=10
-    ) as sub:
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", hwm=10) as pub,
+        Subscriber(pub.endpoint, channel="c", hwm=10) as sub,
+    ):
         sub.follow()
         pub.open_session("s1")
         assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
