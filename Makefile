@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format demo docs bench bench-deps clean
+.PHONY: install test lint format demo docs bench bench-deps soak clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-deps: ## Install the peer brokers the benchmark compares with (needs root,
 bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/radio-bench --out docs
+
+soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
+	$(BIN)/radio-soak --out docs
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'

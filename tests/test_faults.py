@@ -170,3 +170,18 @@ def test_follower_moves_to_a_restarted_publishers_session_hearing_nothing_old() 
     finally:
         first.kill()
         first.wait()
+
+
+def test_short_soak_finds_every_guarantee_kept(tmp_path: Path) -> None:
+    """radio-soak --quick: faults while broadcasting; it exits 0 only if all checks pass."""
+    result = subprocess.run(
+        [str(BIN / "radio-soak"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (tmp_path / "reliability.md").read_text()
+    assert "| stale messages delivered (must be 0) | 0 |" in page
+    assert "all checks passed" in page
