@@ -258,3 +258,16 @@ def test_retuning_while_another_thread_receives_is_safe() -> None:
         thread.join()
     assert errors == []
     assert set(heard) <= {"s1", "s2"}
+
+
+def test_last_seq_counts_what_was_sent_on_a_session() -> None:
+    """last_seq is 0 before the first message and follows each send."""
+    with Publisher("tcp://127.0.0.1:*") as pub:
+        pub.open_session("s1")
+        assert pub.last_seq("s1") == 0
+        for _ in range(3):
+            pub.send("s1", b"x")
+        assert pub.last_seq("s1") == 3
+        pub.close_session("s1")
+        with pytest.raises(SessionClosedError):
+            pub.last_seq("s1")

@@ -90,6 +90,12 @@ class RawSingle(System):
         sock.connect(address.endpoint)
         return sock
 
+    offset = len(TOPIC)  # where the payload starts in what `_take` returns
+
+    @staticmethod
+    def _take(sock: zmq.Socket[bytes], flags: int = 0) -> bytes:
+        return sock.recv(flags)
+
     def receive(
         self,
         address: Address,
@@ -99,15 +105,16 @@ class RawSingle(System):
         latency: bool,
     ) -> Received:
         sock = self._socket(address)
+        take = self._take
 
         def recv(timeout_s: float) -> bytes | None:
             try:
-                return sock.recv(zmq.NOBLOCK)  # the fast path: something is queued
+                return take(sock, zmq.NOBLOCK)  # the fast path: something is queued
             except zmq.Again:
-                return sock.recv() if sock.poll(int(timeout_s * 1000)) else None
+                return take(sock) if sock.poll(int(timeout_s * 1000)) else None
 
         try:
-            return receive_loop(recv, len(TOPIC), count, quiet_s, ready, latency)
+            return receive_loop(recv, self.offset, count, quiet_s, ready, latency)
         finally:
             sock.close(linger=0)
 
@@ -123,26 +130,11 @@ class RawTwoFrames(RawSingle):
             sock = send.__self__  # type: ignore[attr-defined]
             yield sock.send_multipart, lambda payload: [TOPIC, payload]
 
-    def receive(
-        self,
-        address: Address,
-        count: int,
-        quiet_s: float,
-        ready: Callable[[], None],
-        latency: bool,
-    ) -> Received:
-        sock = self._socket(address)
+    offset = 0
 
-        def recv(timeout_s: float) -> bytes | None:
-            try:
-                return sock.recv_multipart(zmq.NOBLOCK)[1]
-            except zmq.Again:
-                return sock.recv_multipart()[1] if sock.poll(int(timeout_s * 1000)) else None
-
-        try:
-            return receive_loop(recv, 0, count, quiet_s, ready, latency)
-        finally:
-            sock.close(linger=0)
+    @staticmethod
+    def _take(sock: zmq.Socket[bytes], flags: int = 0) -> bytes:
+        return sock.recv_multipart(flags)[1]
 
 
 class Radio(System):
