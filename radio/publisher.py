@@ -330,9 +330,9 @@ class Publisher:
             ttl = validate_seconds(ttl, "ttl")
         if payload.__class__ is not bytes:
             payload = as_payload(payload)
-        lock = self._lock
-        lock.acquire()  # not `with`: this is the hot path, and try/finally costs less
-        try:
+        # `with`, not acquire() then try: a Ctrl-C between those two would leave the
+        # lock held for ever (CPython checks for signals right after a call returns).
+        with self._lock:
             state = self._sessions.get(session)
             if state is None:
                 self._check_open()
@@ -351,8 +351,6 @@ class Publisher:
             state.seq = seq
             if now >= self._next_service:
                 self._service_locked()
-        finally:
-            lock.release()
         return seq
 
     # -- presence ------------------------------------------------------------------

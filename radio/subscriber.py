@@ -231,9 +231,9 @@ class Subscriber:
         """Return the next message heard, or None after *timeout* seconds (None: wait for ever)."""
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
-        lock = self._lock
-        lock.acquire()  # not `with`: this is the hot path, and try/finally costs less
-        try:
+        # `with`, not acquire() then try: a Ctrl-C between those two would leave the
+        # lock held for ever (CPython checks for signals right after a call returns).
+        with self._lock:
             ready = self._ready
             while ready:
                 message = ready.popleft()
@@ -241,8 +241,6 @@ class Subscriber:
                 if not ttl or _now() <= message[3] + ttl:
                     return message
                 self._tuner.retract(message, "expired")  # it aged while queued
-        finally:
-            lock.release()
         return self._wait(timeout)
 
     def _wait(self, timeout: float | None) -> Message | None:

@@ -185,3 +185,28 @@ def test_short_soak_finds_every_guarantee_kept(tmp_path: Path) -> None:
     page = (tmp_path / "reliability.md").read_text()
     assert "| stale messages delivered (must be 0) | 0 |" in page
     assert "all checks passed" in page
+
+
+def test_ctrl_c_at_any_moment_lets_a_busy_subscriber_exit(broadcasting: Publisher) -> None:
+    """SIGINT lands anywhere in the receive loop (even between taking and releasing the
+    lock): the process always unwinds, closes and exits."""
+    for attempt in range(15):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "radio.cli.soak.peer", broadcasting.endpoint, "c", "s1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            wait_until(lambda: broadcasting.listeners("s1") >= 1, what="the peer to tune in")
+            deadline = threading.Event()
+            deadline.wait(0.01 * (attempt % 5))  # sync-ok: vary where the signal lands
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=5)
+        finally:
+            proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
