@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def wait_until(predicate: Callable[[], T], timeout: float = DEADLINE_S, what: st
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(0.005)  # sync-ok: polling interval of a condition wait, not a synchronisation
+
+
+def default_sigint() -> None:
+    """preexec_fn for children that the tests interrupt with SIGINT.
+
+    A shell that runs the tests in the background hands its children SIGINT
+    ignored, and Python then never raises KeyboardInterrupt: restore the default.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def free_tcp_endpoint() -> str:

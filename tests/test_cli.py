@@ -17,7 +17,7 @@ from radio.cli import pub as pub_cli
 from radio.cli import sub as sub_cli
 
 from radio import Message, Publisher
-from tests.conftest import DEADLINE_S, free_tcp_endpoint, wait_until
+from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -218,6 +218,7 @@ def _spawn(*args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from radio import ListenerEvent, Publisher, Subscriber
-from tests.conftest import DEADLINE_S, free_tcp_endpoint, recv_all, wait_until
+from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -42,7 +42,10 @@ def broadcasting() -> Iterator[Publisher]:
 
 def _radio_sub(*args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [str(BIN / "radio-sub"), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(BIN / "radio-sub"), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=default_sigint,
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import time
 
@@ -16,6 +18,9 @@ REPORT_EVERY_S = 0.1
 def main() -> None:
     """Usage: python -m radio.cli.soak.peer ENDPOINT CHANNEL SESSION."""
     endpoint, channel, session = sys.argv[1:4]
+    # Ctrl-C means "exit cleanly" here even when started from a shell that ignores it
+    # for background jobs (a child inherits SIG_IGN and Python keeps it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     configure_logging("json", verbosity=-1)
     counts = {"received": 0, "stale": 0, "gaps": 0, "first_seq": 0, "last_seq": 0}
     with Subscriber(endpoint, channel=channel) as sub:
@@ -40,4 +45,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
