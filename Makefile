@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -26,7 +26,6 @@ bench-deps: ## Install the peer brokers the benchmark compares with (needs root,
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nats-server mosquitto
 
 bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
-	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/radio-bench --out docs
 
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
