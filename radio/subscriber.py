@@ -6,7 +6,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Final
 
@@ -99,6 +99,8 @@ class Subscriber:
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
         self._ready_limit = self.hwm or DEFAULT_HWM
+        # Called (from the service thread) when messages are ready: set by radio.aio.
+        self._wakeup: Callable[[], object] | None = None
         self._log = log.bind(channel=self.channel)
 
         ctx = context if context is not None else zmq.Context.instance()
@@ -339,6 +341,8 @@ class Subscriber:
                 self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
                 break
             self._fill()
+        if self._ready and self._wakeup is not None:
+            self._wakeup()  # an asyncio waiter (radio.aio) learns there is something to read
 
     def _check_open(self) -> None:
         if self._closed:

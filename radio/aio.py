@@ -1,0 +1,249 @@
+"""asyncio twins of Publisher and Subscriber: the same core, awaitable waits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, cast
+
+import zmq
+
+from radio.errors import ClosedError
+from radio.message import Message, Stats
+from radio.publisher import Publisher
+from radio.service import SERVICE_INTERVAL_S
+from radio.settings import validate_timeout
+from radio.subscriber import POLL_SLICE_S, Subscriber
+
+
+class AsyncPublisher:
+    """`radio.Publisher` for asyncio: ``await wait_for_listener(...)``, ``async with``.
+
+    It drives a `Publisher` (same constructor arguments): sending never blocks,
+    so `send`, `open_session` and `close_session` stay plain methods; only waiting
+    is awaitable. radio's service thread keeps presence and beacons right even
+    while the event loop is busy.
+    """
+
+    def __init__(self, endpoint: str, **settings: Any) -> None:
+        self._pub = Publisher(endpoint, **settings)
+
+    async def __aenter__(self) -> AsyncPublisher:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<Async" + repr(self._pub)[1:]
+
+    @property
+    def endpoint(self) -> str:
+        """The bound or connected endpoint (the real port for ``*``)."""
+        return self._pub.endpoint
+
+    @property
+    def channel(self) -> str:
+        """The channel broadcast on."""
+        return self._pub.channel
+
+    @property
+    def sessions(self) -> tuple[str, ...]:
+        """The open sessions, oldest first."""
+        return self._pub.sessions
+
+    @property
+    def live(self) -> str | None:
+        """The live session (the newest open one), or None."""
+        return self._pub.live
+
+    def open_session(self, session: str | None = None) -> str:
+        """See `Publisher.open_session`."""
+        return self._pub.open_session(session)
+
+    def close_session(self, session: str) -> None:
+        """See `Publisher.close_session`."""
+        self._pub.close_session(session)
+
+    def send(self, session: str, payload: bytes, ttl: float | None = None) -> int:
+        """See `Publisher.send` (never blocks)."""
+        return self._pub.send(session, payload, ttl)
+
+    def flush(self) -> None:
+        """See `Publisher.flush`."""
+        self._pub.flush()
+
+    def last_seq(self, session: str) -> int:
+        """See `Publisher.last_seq`."""
+        return self._pub.last_seq(session)
+
+    def listeners(self, session: str) -> int:
+        """See `Publisher.listeners`."""
+        return self._pub.listeners(session)
+
+    def channel_listeners(self) -> int:
+        """See `Publisher.channel_listeners`."""
+        return self._pub.channel_listeners()
+
+    async def wait_for_listener(self, session: str, timeout: float | None = None) -> bool:
+        """Wait, without blocking the loop, until *session* has a listener; False on timeout."""
+        timeout_s = validate_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            if self._pub.listeners(session) > 0:
+                return True
+            wait = SERVICE_INTERVAL_S
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                wait = min(wait, remaining)
+            await asyncio.sleep(wait)
+
+    def close(self) -> None:
+        """See `Publisher.close`."""
+        self._pub.close()
+
+
+class AsyncSubscriber:
+    """`radio.Subscriber` for asyncio: ``await recv(timeout)``, ``async for``, ``async with``.
+
+    It drives a `Subscriber` (same constructor arguments) and waits for the
+    socket, or for radio's service thread to have read messages ahead, without
+    blocking the event loop.
+    """
+
+    def __init__(self, endpoint: str, **settings: Any) -> None:
+        self._sub = Subscriber(endpoint, **settings)
+        self._ready = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def __aenter__(self) -> AsyncSubscriber:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<Async" + repr(self._sub)[1:]
+
+    @property
+    def endpoint(self) -> str:
+        """The connected or bound endpoint."""
+        return self._sub.endpoint
+
+    @property
+    def channel(self) -> str:
+        """The channel listened to."""
+        return self._sub.channel
+
+    @property
+    def sessions(self) -> frozenset[str]:
+        """See `Subscriber.sessions`."""
+        return self._sub.sessions
+
+    @property
+    def following(self) -> bool:
+        """See `Subscriber.following`."""
+        return self._sub.following
+
+    @property
+    def live(self) -> str | None:
+        """See `Subscriber.live`."""
+        return self._sub.live
+
+    @property
+    def on_air(self) -> bool:
+        """See `Subscriber.on_air`."""
+        return self._sub.on_air
+
+    @property
+    def stats(self) -> Stats:
+        """See `Subscriber.stats`."""
+        return self._sub.stats
+
+    def tune_in(self, session: str) -> None:
+        """See `Subscriber.tune_in`."""
+        self._sub.tune_in(session)
+
+    def tune_out(self, session: str) -> None:
+        """See `Subscriber.tune_out`."""
+        self._sub.tune_out(session)
+
+    def follow(self) -> None:
+        """See `Subscriber.follow`."""
+        self._sub.follow()
+
+    def unfollow(self) -> None:
+        """See `Subscriber.unfollow`."""
+        self._sub.unfollow()
+
+    async def recv(self, timeout: float | None = None) -> Message | None:
+        """The next message heard, or None after *timeout* seconds (None: wait for ever)."""
+        timeout_s = validate_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._bind(loop)
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            self._ready.clear()  # before trying: a wake-up from now on is not lost
+            message = self._sub.recv(0)
+            if message is not None:
+                return message
+            wait = POLL_SLICE_S
+            if deadline is not None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                wait = min(wait, remaining)
+            await self._readable(loop, wait)
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let the service thread wake this loop when it has read messages ahead."""
+        self._loop = loop
+        ready = self._ready
+        wake: Callable[[], object] = lambda: loop.call_soon_threadsafe(ready.set)  # noqa: E731
+        self._sub._wakeup = wake  # radio's own hook for this module
+
+    async def _readable(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
+        """Wait at most *wait* seconds for the socket (edge-triggered FD) or a wake-up."""
+        fd = cast(int, self._sub._socket.getsockopt(zmq.FD))  # the FD only: no I/O here
+        loop.add_reader(fd, self._ready.set)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), wait)
+        finally:
+            loop.remove_reader(fd)
+
+    def __aiter__(self) -> AsyncIterator[Message]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[Message]:
+        while True:
+            try:
+                message = await self.recv()
+            except ClosedError:
+                return
+            if message is not None:
+                yield message
+
+    def close(self) -> None:
+        """See `Subscriber.close`."""
+        self._sub._wakeup = None
+        self._sub.close()
+
+
+__all__ = ["AsyncPublisher", "AsyncSubscriber"]

@@ -1,0 +1,127 @@
+"""radio.aio: the asyncio twins keep the same guarantees as the sync classes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from radio.aio import AsyncPublisher, AsyncSubscriber
+from tests.conftest import DEADLINE_S, free_tcp_endpoint, retry_bind
+
+pytestmark = pytest.mark.asyncio
+
+
+async def recv_n(sub: AsyncSubscriber, count: int) -> list[bytes]:
+    got = []
+    async with asyncio.timeout(DEADLINE_S):
+        while len(got) < count:
+            message = await sub.recv(timeout=DEADLINE_S)
+            if message is not None:
+                got.append(message)
+    return [m.payload for m in got]
+
+
+async def test_messages_arrive_in_order() -> None:
+    """await recv yields every message of the tuned session, in order."""
+    async with (
+        AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub,
+        AsyncSubscriber(pub.endpoint, channel="c") as sub,
+    ):
+        session = pub.open_session()
+        sub.tune_in(session)
+        assert await pub.wait_for_listener(session, timeout=DEADLINE_S)
+        for i in range(500):
+            pub.send(session, b"%d" % i)
+        assert await recv_n(sub, 500) == [b"%d" % i for i in range(500)]
+        assert sub.stats.received == 500
+
+
+async def test_recv_times_out_without_blocking_the_loop() -> None:
+    """A timeout returns None, and other tasks run meanwhile."""
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async with AsyncPublisher("tcp://127.0.0.1:*") as pub, AsyncSubscriber(pub.endpoint) as sub:
+        sub.tune_in("s1")
+        task = asyncio.create_task(ticker())
+        assert await sub.recv(timeout=0.3) is None
+        task.cancel()
+    assert ticks >= 5  # the loop kept running while recv waited
+
+
+async def test_a_subscriber_busy_elsewhere_is_seen_and_hears_the_first_message() -> None:
+    """Guarantee 4 with asyncio: the loop busy in other work, the subscriber still tunes in."""
+    address = free_tcp_endpoint()
+    sub = retry_bind(lambda: AsyncSubscriber(address, channel="c", bind=True))
+    try:
+        sub.tune_in("s1")
+        async with AsyncPublisher(address, channel="c", bind=False) as pub:
+            pub.open_session("s1")
+            assert await pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            pub.send("s1", b"first")
+            assert await recv_n(sub, 1) == [b"first"]
+    finally:
+        sub.close()
+
+
+async def test_follow_and_async_for_switch_sessions_without_mixing() -> None:
+    """async for over a follower: the new session only, once it opened."""
+    async with (
+        AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub,
+        AsyncSubscriber(pub.endpoint, channel="c") as sub,
+    ):
+        sub.follow()
+        pub.open_session("s1")
+        assert await pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        pub.open_session("s2")
+        assert await pub.wait_for_listener("s2", timeout=DEADLINE_S)
+        for i in range(20):
+            pub.send("s1", b"old %d" % i)
+            pub.send("s2", b"new %d" % i)
+        heard = []
+        async with asyncio.timeout(DEADLINE_S):
+            async for message in sub:
+                heard.append((message.session, message.seq))
+                if len(heard) == 20:
+                    break
+        assert heard == [("s2", i) for i in range(1, 21)]
+
+
+async def test_retune_never_yields_queued_old_messages() -> None:
+    """Old-session messages still queued at a retune are never yielded."""
+    async with (
+        AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub,
+        AsyncSubscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        pub.open_session("s2")
+        sub.tune_in("s1")
+        sub.tune_in("s2")
+        assert await pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        assert await pub.wait_for_listener("s2", timeout=DEADLINE_S)
+        for i in range(200):
+            pub.send("s1", b"old %d" % i)
+        pub.send("s2", b"marker")
+        sub.tune_out("s1")
+        assert await recv_n(sub, 1) == [b"marker"]
+
+
+async def test_closing_ends_async_iteration() -> None:
+    """async for stops when the subscriber is closed from another task."""
+    async with AsyncPublisher("tcp://127.0.0.1:*") as pub:
+        sub = AsyncSubscriber(pub.endpoint)
+        sub.tune_in("s1")
+
+        async def consume() -> int:
+            return len([m async for m in sub])
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0)  # let the consumer start (it ends either way)
+        sub.close()
+        assert await asyncio.wait_for(task, DEADLINE_S) == 0
