@@ -18,6 +18,7 @@ from radio.message import Message, Stats
 from radio.names import new_session_id, validate_name
 from radio.presence import ListenerEvent
 from radio.publisher import Publisher
+from radio.relay import Relay
 from radio.security import CurveClient, CurveServer, create_keys
 from radio.subscriber import Subscriber
 
@@ -36,6 +37,7 @@ __all__ = [
     "MessageTooLargeError",
     "Publisher",
     "RadioError",
+    "Relay",
     "SessionClosedError",
     "SessionError",
     "Stats",

@@ -1,0 +1,171 @@
+"""radio-relay: forward a radio channel between two endpoints (ZeroMQ's own proxy)."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from radio.relay import REPORT_INTERVAL_S, Relay
+from radio.security import CurveClient, CurveServer
+from radio.settings import DEFAULT_HWM, HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
+
+from .errors import cli_errors
+from .logs import LOG_FORMATS, configure_logging
+from .options import check_endpoint, check_hwm, check_seconds, verbosity
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--frontend",
+    required=True,
+    callback=check_endpoint,
+    metavar="ENDPOINT",
+    help="Where publishers (or an upstream relay) reach this relay.",
+)
+@click.option(
+    "--backend",
+    required=True,
+    callback=check_endpoint,
+    metavar="ENDPOINT",
+    help="Where subscribers (or a downstream relay) reach this relay.",
+)
+@click.option(
+    "--frontend-bind/--frontend-connect",
+    default=False,
+    show_default=True,
+    help="Bind the frontend, or connect it to a publisher (the default).",
+)
+@click.option(
+    "--backend-bind/--backend-connect",
+    default=True,
+    show_default=True,
+    help="Bind the backend (the default), or connect it downstream.",
+)
+@click.option(
+    "--hwm",
+    type=int,
+    default=DEFAULT_HWM,
+    show_default=True,
+    callback=check_hwm,
+    metavar="N",
+    help="High-water mark per peer on each side; 0 means no limit.",
+)
+@click.option(
+    "--heartbeat",
+    type=float,
+    default=HEARTBEAT_INTERVAL_S,
+    show_default=True,
+    callback=check_seconds("heartbeat interval"),
+    metavar="SECONDS",
+    help="Interval of ZMTP heartbeats on both sides.",
+)
+@click.option(
+    "--heartbeat-timeout",
+    type=float,
+    default=HEARTBEAT_TIMEOUT_S,
+    show_default=True,
+    callback=check_seconds("heartbeat timeout"),
+    metavar="SECONDS",
+    help="Silence after which a peer is declared gone.",
+)
+@click.option(
+    "--report-interval",
+    type=float,
+    default=REPORT_INTERVAL_S,
+    show_default=True,
+    callback=check_seconds("report interval"),
+    metavar="SECONDS",
+    help="How often throughput and subscriber count are logged.",
+)
+@click.option(
+    "--frontend-curve-secret",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="CURVE upstream: this relay's .key_secret file.",
+)
+@click.option(
+    "--frontend-curve-server",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="CURVE upstream: the publisher's (or upstream relay's) public .key file.",
+)
+@click.option(
+    "--backend-curve-secret",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="CURVE downstream: this relay's .key_secret file.",
+)
+@click.option(
+    "--backend-curve-allow",
+    metavar="DIR|*",
+    help="CURVE downstream: directory of the subscriber keys allowed, or '*'.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="console",
+    show_default=True,
+    help="How logs on stderr are written.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug events too.")
+def command(
+    frontend: str,
+    backend: str,
+    frontend_bind: bool,
+    backend_bind: bool,
+    hwm: int,
+    heartbeat: float,
+    heartbeat_timeout: float,
+    report_interval: float,
+    frontend_curve_secret: str | None,
+    frontend_curve_server: str | None,
+    backend_curve_secret: str | None,
+    backend_curve_allow: str | None,
+    log_format: str,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Forward messages from --frontend to --backend and subscriptions back, until stopped.
+
+    Relays chain into trees across hosts; listener counts and the no-stale
+    guarantee hold end to end. Logs relay_stats (throughput, subscribers) on stderr.
+    """
+    configure_logging(log_format, verbosity(quiet, verbose))
+    if (frontend_curve_secret is None) != (frontend_curve_server is None):
+        raise click.UsageError("--frontend-curve-secret and --frontend-curve-server go together")
+    if (backend_curve_secret is None) != (backend_curve_allow is None):
+        raise click.UsageError("--backend-curve-secret and --backend-curve-allow go together")
+    with cli_errors():
+        upstream = (
+            CurveClient.from_files(frontend_curve_secret, frontend_curve_server)
+            if frontend_curve_secret is not None and frontend_curve_server is not None
+            else None
+        )
+        downstream = (
+            CurveServer.from_files(backend_curve_secret, backend_curve_allow)
+            if backend_curve_secret is not None and backend_curve_allow is not None
+            else None
+        )
+    with (
+        cli_errors(),
+        Relay(
+            frontend,
+            backend,
+            frontend_bind=frontend_bind,
+            backend_bind=backend_bind,
+            hwm=hwm,
+            heartbeat=heartbeat,
+            heartbeat_timeout=heartbeat_timeout,
+            report_interval=report_interval,
+            frontend_security=upstream,
+            backend_security=downstream,
+        ),
+    ):
+        signal.pause()  # until Ctrl-C (130) or SIGTERM (143), mapped by cli_errors
+
+
+def main() -> None:
+    """Entry point of the radio-relay console script."""
+    command(prog_name="radio-relay")

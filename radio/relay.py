@@ -1,0 +1,212 @@
+"""Relay: ZeroMQ's own XSUB/XPUB proxy between hosts, with radio's settings and reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Final
+
+import structlog
+import zmq
+
+from radio.presence import Presence
+from radio.security import CurveClient, CurveServer, apply_client, apply_server, authenticators
+from radio.settings import (
+    DEFAULT_HWM,
+    HEARTBEAT_INTERVAL_S,
+    HEARTBEAT_TIMEOUT_S,
+    MAX_MESSAGE_BYTES,
+    Heartbeat,
+    validate_count,
+    validate_endpoint,
+    validate_seconds,
+)
+from radio.sockets import apply_heartbeat, attach
+
+log = structlog.get_logger("radio")
+
+REPORT_INTERVAL_S: Final[float] = 5.0
+"""Default time between two ``relay_stats`` log events."""
+
+CAPTURE_HWM: Final[int] = 100_000
+"""Messages the statistics reader may lag behind before the capture copy drops some."""
+
+_ids = iter(range(1, 1 << 62))
+
+
+class Relay:
+    """Forwards messages downstream and subscriptions upstream with ``zmq.proxy``.
+
+    Publishers (or an upstream relay) reach the *frontend*, subscribers (or a
+    downstream relay) the *backend*; relays chain into trees. The backend is an
+    XPUB with ``XPUB_VERBOSER`` and the frontend an XSUB, so every subscription,
+    including each radio subscriber's presence subscription, reaches the
+    publisher: it counts listeners behind relays exactly. A connecting side sets
+    ``IMMEDIATE`` so that nothing queued for a vanished peer is replayed. Each
+    ``report_interval`` the relay logs ``relay_stats``: messages and bytes
+    forwarded (counted from the proxy's capture copy, so approximate under
+    overload) and the radio subscribers behind it.
+
+    CURVE works on each hop: ``frontend_security`` makes the relay a client of
+    the publisher (or relay) upstream, pinning its key; ``backend_security``
+    makes it a server with its own allow-list for the subscribers below.
+    """
+
+    def __init__(
+        self,
+        frontend: str,
+        backend: str,
+        *,
+        frontend_bind: bool = False,
+        backend_bind: bool = True,
+        hwm: int = DEFAULT_HWM,
+        heartbeat: float | None = HEARTBEAT_INTERVAL_S,
+        heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
+        max_message_size: int = MAX_MESSAGE_BYTES,
+        report_interval: float = REPORT_INTERVAL_S,
+        frontend_security: CurveClient | None = None,
+        backend_security: CurveServer | None = None,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
+        validate_endpoint(frontend)
+        validate_endpoint(backend)
+        self.hwm = validate_count(hwm, "hwm")
+        heartbeats = Heartbeat(heartbeat, heartbeat_timeout)
+        max_size = validate_count(max_message_size, "max message size")
+        self._report_interval = validate_seconds(report_interval, "report interval")
+        ctx = context if context is not None else zmq.Context.instance()
+        self._context = ctx
+        self._zap_domain: str | None = None
+        name = f"radio-relay-{next(_ids)}"
+        self._front: zmq.Socket[bytes] = ctx.socket(zmq.XSUB)
+        self._back: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
+        capture: zmq.Socket[bytes] = ctx.socket(zmq.PUB)
+        self._capture_reader: zmq.Socket[bytes] = ctx.socket(zmq.SUB)
+        self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
+        control_peer: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
+        sockets = [
+            self._front,
+            self._back,
+            capture,
+            self._capture_reader,
+            self._control,
+            control_peer,
+        ]
+        try:
+            for sock, bind in ((self._front, frontend_bind), (self._back, backend_bind)):
+                sock.setsockopt(zmq.SNDHWM, self.hwm)
+                sock.setsockopt(zmq.RCVHWM, self.hwm)
+                sock.setsockopt(zmq.LINGER, 0)
+                if not bind:
+                    sock.setsockopt(zmq.IMMEDIATE, 1)
+                apply_heartbeat(sock, heartbeats)
+            self._back.setsockopt(zmq.XPUB_VERBOSER, 1)
+            self._back.setsockopt(zmq.MAXMSGSIZE, 4096)  # subscriptions only come this way
+            self._front.setsockopt(zmq.MAXMSGSIZE, max_size)
+            if frontend_security is not None:  # a CURVE client of the publisher upstream
+                apply_client(self._front, frontend_security)
+            if backend_security is not None:  # a CURVE server to the subscribers below
+                self._zap_domain = authenticators.register(ctx, backend_security.allow)
+                apply_server(self._back, backend_security, self._zap_domain)
+            capture.setsockopt(zmq.SNDHWM, CAPTURE_HWM)
+            self._capture_reader.setsockopt(zmq.RCVHWM, CAPTURE_HWM)
+            self._capture_reader.subscribe(b"")
+            capture.bind(f"inproc://{name}-capture")
+            self._capture_reader.connect(f"inproc://{name}-capture")
+            control_peer.bind(f"inproc://{name}-control")
+            self._control.connect(f"inproc://{name}-control")
+            self.frontend = attach(self._front, frontend, bind=frontend_bind)
+            self.backend = attach(self._back, backend, bind=backend_bind)
+        except BaseException:
+            for sock in sockets:
+                sock.close(linger=0)
+            self._release_zap()
+            raise
+        self.messages = 0
+        self.bytes = 0
+        self._presence = Presence()
+        self._closed = False
+        self._log = log.bind(frontend=self.frontend, backend=self.backend)
+        self._proxy = threading.Thread(
+            target=self._run_proxy, args=(capture, control_peer), name=name, daemon=True
+        )
+        self._stats = threading.Thread(target=self._run_stats, name=f"{name}-stats", daemon=True)
+        self._proxy.start()
+        self._stats.start()
+        self._log.info("relay_started")
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Relay {self.frontend} -> {self.backend}>"
+
+    @property
+    def subscribers(self) -> int:
+        """Radio subscribers behind this relay now (their channel presence subscriptions)."""
+        return sum(n for topic, n in self._presence.topics().items() if topic.endswith(b"/!/"))
+
+    def _run_proxy(self, capture: zmq.Socket[bytes], control: zmq.Socket[bytes]) -> None:
+        try:
+            zmq.proxy_steerable(self._front, self._back, capture, control)
+        except zmq.ZMQError as exc:  # the context was terminated under us
+            self._log.warning("relay_stopped", error=str(exc))
+        finally:
+            for sock in (self._front, self._back, capture, control):
+                sock.close(linger=0)
+
+    def _run_stats(self) -> None:
+        reader = self._capture_reader
+        next_report = time.monotonic() + self._report_interval
+        last_messages = 0
+        while not self._closed:
+            if reader.poll(100):
+                while True:
+                    try:
+                        frame = reader.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    if frame[:1] in (b"\x00", b"\x01"):  # a subscription going upstream
+                        self._presence.apply(frame)
+                    else:
+                        self.messages += 1
+                        self.bytes += len(frame)
+            now = time.monotonic()
+            if now >= next_report:
+                rate = (self.messages - last_messages) / self._report_interval
+                last_messages = self.messages
+                next_report = now + self._report_interval
+                self._log.info(
+                    "relay_stats",
+                    messages=self.messages,
+                    bytes=self.bytes,
+                    rate=round(rate, 1),
+                    subscribers=self.subscribers,
+                )
+        reader.close(linger=0)
+
+    def close(self) -> None:
+        """Stop forwarding and close every socket."""
+        if self._closed:
+            return
+        self._control.send(b"TERMINATE")
+        self._proxy.join()
+        self._control.close(linger=0)
+        self._closed = True
+        self._stats.join()
+        self._release_zap()
+        self._log.info("relay_closed", messages=self.messages)
+
+    def _release_zap(self) -> None:
+        if self._zap_domain is not None:
+            authenticators.release(self._context, self._zap_domain)
+            self._zap_domain = None
