@@ -42,6 +42,7 @@ def _checked(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Para
 
 check_endpoint = _checked(validate_endpoint)
 check_channel = _checked(lambda value: validate_name(value, "channel"))
+check_client = _checked(lambda value: validate_name(value, "client"))
 check_session = _checked(lambda value: validate_name(value, "session"))
 check_sessions = _checked(lambda values: tuple(validate_name(v, "session") for v in values))
 check_hwm = _checked(lambda value: validate_count(value, "hwm"))

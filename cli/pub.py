@@ -18,6 +18,7 @@ from .errors import cli_errors
 from .logs import configure_logging
 from .options import (
     check_count,
+    check_endpoint,
     check_seconds,
     check_session,
     common_options,
@@ -138,6 +139,18 @@ class _Pacer:
     help="Longest a message waits in a batch.",
 )
 @click.option(
+    "--desk",
+    callback=check_endpoint,
+    metavar="ENDPOINT",
+    help="Serve the session desk here: each client that asks gets a fresh session.",
+)
+@click.option(
+    "--advertise",
+    callback=check_endpoint,
+    metavar="ENDPOINT",
+    help="With --desk: the endpoint clients are told to listen on (default: --endpoint).",
+)
+@click.option(
     "--curve-secret",
     type=click.Path(dir_okay=False),
     metavar="FILE",
@@ -168,6 +181,8 @@ def command(
     beacon_interval: float,
     batch_size: int,
     batch_delay: float,
+    desk: str | None,
+    advertise: str | None,
     curve_secret: str | None,
     curve_allow: str | None,
 ) -> None:
@@ -199,6 +214,8 @@ def command(
             batch_size=batch_size,
             batch_delay=batch_delay,
             security=security,
+            desk=desk,
+            advertise=advertise,
         ) as pub,
     ):
         session = pub.open_session(session)
@@ -217,7 +234,9 @@ def command(
         sent = 0
         for payload in _repeated(payloads, count, from_stdin):
             pacer.wait()
-            pub.send(session, payload, ttl=ttl)
+            # With a desk, every client's session hears each message too.
+            for target in pub.sessions if desk else (session,):
+                pub.send(target, payload, ttl=ttl)
             sent += 1
         log.info("messages_sent", session=session, count=sent)
 

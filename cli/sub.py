@@ -13,6 +13,7 @@ from typing import IO, Final
 import click
 import structlog
 
+from radio.desk import ask
 from radio.errors import RadioError
 from radio.message import Message, Stats
 from radio.security import CurveClient
@@ -20,7 +21,15 @@ from radio.subscriber import OFF_AIR_AFTER_BEACONS, Subscriber
 
 from .errors import cli_errors
 from .logs import configure_logging
-from .options import check_count, check_seconds, check_sessions, common_options, verbosity
+from .options import (
+    check_client,
+    check_count,
+    check_endpoint,
+    check_seconds,
+    check_sessions,
+    common_options,
+    verbosity,
+)
 
 log = structlog.get_logger("radio.cli")
 
@@ -127,6 +136,18 @@ class _StatusLine:
     help="Report the publisher off air after N missed beacons.",
 )
 @click.option(
+    "--desk",
+    callback=check_endpoint,
+    metavar="ENDPOINT",
+    help="Ask this session desk for a fresh session (with --client-id) instead of -s/--follow.",
+)
+@click.option(
+    "--client-id",
+    callback=check_client,
+    metavar="ID",
+    help="With --desk: who this subscriber is; a new join ends the client's old session.",
+)
+@click.option(
     "--curve-secret",
     type=click.Path(dir_okay=False),
     metavar="FILE",
@@ -156,6 +177,8 @@ def command(
     conflate: bool,
     show_stats: bool,
     off_air_after: int,
+    desk: str | None,
+    client_id: str | None,
     curve_secret: str | None,
     curve_server: str | None,
 ) -> None:
@@ -167,6 +190,15 @@ def command(
     configure_logging(log_format, verbosity(quiet, verbose))
     if sessions and follow:
         raise click.UsageError("--session and --follow exclude each other")
+    if (desk is None) != (client_id is None):
+        raise click.UsageError("--desk and --client-id go together")
+    if desk is not None and (sessions or follow):
+        raise click.UsageError("--desk gives the session: no --session or --follow with it")
+    if desk is not None and client_id is not None:
+        with cli_errors():
+            answer = ask(desk, client_id)
+        endpoint, channel, sessions = answer["endpoint"], answer["channel"], (answer["session"],)
+        log.info("desk_session", client=client_id, session=answer["session"], endpoint=endpoint)
     if (curve_secret is None) != (curve_server is None):
         raise click.UsageError("--curve-secret and --curve-server go together")
     with cli_errors():

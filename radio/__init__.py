@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from radio.errors import (
     ClosedError,
+    DeskError,
     EndpointError,
     InvalidNameError,
     InvalidSettingError,
@@ -28,6 +29,7 @@ __all__ = [
     "ClosedError",
     "CurveClient",
     "CurveServer",
+    "DeskError",
     "EndpointError",
     "InvalidNameError",
     "InvalidSettingError",

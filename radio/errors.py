@@ -45,3 +45,7 @@ class ClosedError(RadioError):
 
 class MessageTooLargeError(RadioError, ValueError):
     """A message is larger than the configured maximum message size."""
+
+
+class DeskError(RadioError):
+    """The session desk refused a request, or did not answer in time."""

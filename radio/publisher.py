@@ -16,8 +16,11 @@ import structlog
 import zmq
 
 from radio.batch import BATCH_DELAY_S, Batch
+from radio.desk import MAX_REQUEST_BYTES, MAX_REQUESTS_PER_PASS, parse_request
+from radio.desk import reply as desk_reply
 from radio.errors import (
     ClosedError,
+    DeskError,
     InvalidSettingError,
     MessageTooLargeError,
     SessionClosedError,
@@ -26,6 +29,7 @@ from radio.errors import (
 )
 from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
 from radio.presence import ListenerEvent, Presence
+from radio.ratelimit import RateLimitedLog
 from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
@@ -124,6 +128,10 @@ class Publisher:
     ``security`` (a `CurveServer`) encrypts every connection with CURVE and lets
     only the clients of its allow-list listen.
 
+    ``desk`` (an endpoint it binds) serves the session desk: a client that asks
+    gets a fresh session, its previous one closed, and the endpoint to listen on
+    (``advertise``, default the publisher's own endpoint).
+
     ``on_listener`` is called with a `ListenerEvent` each time a subscriber tunes
     in to or out of a session (from radio's service thread, never under a lock).
 
@@ -148,6 +156,8 @@ class Publisher:
         batch_delay: float = BATCH_DELAY_S,
         on_listener: Callable[[ListenerEvent], object] | None = None,
         security: CurveServer | None = None,
+        desk: str | None = None,
+        advertise: str | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
@@ -186,6 +196,9 @@ class Publisher:
         self._next_beacon = 0.0
         self._next_service = 0.0
         self._log = log.bind(channel=self.channel)
+        self._limited = RateLimitedLog(self._log)
+        self._desk: zmq.Socket[bytes] | None = None
+        self._desk_clients: dict[str, str] = {}
 
         ctx = context if context is not None else zmq.Context.instance()
         self._context = ctx
@@ -198,11 +211,16 @@ class Publisher:
                 self._zap_domain = authenticators.register(ctx, security.allow)
                 apply_server(self._socket, security, self._zap_domain)  # before bind/connect
             self.endpoint = attach(self._socket, endpoint, bind=self.bind)
+            self.advertise = validate_endpoint(advertise) if advertise else self.endpoint
+            if desk is not None:
+                self._desk = self._open_desk(ctx, validate_endpoint(desk))
             # pyzmq's Cython send, without the Python wrapper that handles group and
             # routing_id (which XPUB never uses): about 4x less overhead per message.
             self._send = partial(zmq.backend.Socket.send, self._socket)
         except BaseException:
             self._socket.close(linger=0)
+            if self._desk is not None:
+                self._desk.close(linger=0)
             self._release_zap()
             raise
         interval = (
@@ -219,6 +237,22 @@ class Publisher:
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
+
+    def _open_desk(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> zmq.Socket[bytes]:
+        """A ROUTER that answers desk requests (served by the service thread)."""
+        desk: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
+        try:
+            desk.setsockopt(zmq.LINGER, 0)
+            desk.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a hostile peer allocates little
+            desk.setsockopt(zmq.RCVHWM, 1000)
+            if self.security is not None:
+                assert self._zap_domain is not None
+                apply_server(desk, self.security, self._zap_domain)
+            self.desk = attach(desk, endpoint, bind=True)
+        except BaseException:
+            desk.close(linger=0)
+            raise
+        return desk
 
     def _configure(self) -> None:
         sock = self._socket
@@ -272,34 +306,83 @@ class Publisher:
         session = new_session_id() if session is None else validate_name(session, "session")
         with self._lock:
             self._check_open()
-            if session in self._ended:
-                raise SessionClosedError(f"session {session!r} was closed and cannot reopen")
-            if session in self._sessions:
-                raise SessionError(f"session {session!r} is already open")
-            topic = session_topic(self.channel, session)
-            batch = None
-            if self.batch_size > 1:
-                limit = min(self._max_frame, MAX_MESSAGE_BYTES)
-                batch = Batch(topic, self.batch_size, limit, self._batch_delay)
-            previous = self.live
-            self._sessions[session] = _Session(topic, batch, self._max_frame)
-            self._send_beacon(_now())  # flushes batches sent under the old live session
-            self._relabel(previous)
-        self._log.info("session_opened", session=session)
+            self._open_locked(session)
         return session
+
+    def _open_locked(self, session: str) -> None:
+        if session in self._ended:
+            raise SessionClosedError(f"session {session!r} was closed and cannot reopen")
+        if session in self._sessions:
+            raise SessionError(f"session {session!r} is already open")
+        topic = session_topic(self.channel, session)
+        batch = None
+        if self.batch_size > 1:
+            limit = min(self._max_frame, MAX_MESSAGE_BYTES)
+            batch = Batch(topic, self.batch_size, limit, self._batch_delay)
+        previous = self.live
+        self._sessions[session] = _Session(topic, batch, self._max_frame)
+        self._send_beacon(_now())  # flushes batches sent under the old live session
+        self._relabel(previous)
+        self._log.info("session_opened", session=session)
 
     def close_session(self, session: str) -> None:
         """Announce the end of *session* to its subscribers; later sends on it raise."""
         with self._lock:
             self._check_open()
-            state = self._session(session)
-            previous = self.live
-            del self._sessions[session]
-            self._ended.add(session)
-            self._send_end(state)
-            self._send_beacon(_now())
-            self._relabel(previous)
+            self._close_locked(session)
+
+    def _close_locked(self, session: str) -> None:
+        state = self._session(session)
+        previous = self.live
+        del self._sessions[session]
+        self._ended.add(session)
+        self._send_end(state)
+        self._send_beacon(_now())
+        self._relabel(previous)
         self._log.info("session_closed", session=session, sent=state.seq)
+
+    # -- the session desk ---------------------------------------------------------------
+
+    def desk_session(self, client: str) -> str | None:
+        """The session the desk gave *client* last, while it is open (else None)."""
+        with self._lock:
+            session = self._desk_clients.get(client)
+            return session if session in self._sessions else None
+
+    def _serve_desk(self) -> None:
+        """Answer waiting desk requests (under the lock, a bounded number per pass)."""
+        desk = self._desk
+        if desk is None:
+            return
+        for _ in range(MAX_REQUESTS_PER_PASS):
+            try:
+                frames = desk.recv_multipart(_NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) < 2:
+                continue  # a ROUTER always prepends the peer's identity: nothing to answer
+            envelope, request = frames[:-1], frames[-1]
+            try:
+                client = parse_request(request)
+                session = self._desk_join(client)
+                answer = desk_reply(
+                    ok=True, endpoint=self.advertise, channel=self.channel, session=session
+                )
+            except DeskError as exc:
+                self._limited.warning("desk_request_refused", reason=str(exc))
+                answer = desk_reply(ok=False, error=str(exc))
+            desk.send_multipart([*envelope, answer], _NOBLOCK)
+
+    def _desk_join(self, client: str) -> str:
+        """Close *client*'s previous session, open a fresh one, and return it."""
+        previous = self._desk_clients.get(client)
+        if previous in self._sessions:
+            self._close_locked(previous)
+        session = new_session_id()
+        self._open_locked(session)
+        self._desk_clients[client] = session
+        self._log.info("desk_joined", client=client, session=session, previous=previous)
+        return session
 
     def last_seq(self, session: str) -> int:
         """The sequence number of the last message sent on open *session* (0: none yet)."""
@@ -422,6 +505,7 @@ class Publisher:
                     self._events.append(
                         ListenerEvent(session, change.joined, change.listeners, change.at)
                     )
+        self._serve_desk()
         if beacon_due:
             self._send_beacon(now)
         elif self.batch_size > 1:
@@ -508,6 +592,8 @@ class Publisher:
             self._send_beacon(_now())
             self._closed = True
             self._socket.close(linger=self._linger_ms)
+            if self._desk is not None:
+                self._desk.close(linger=0)
             self._changed.notify_all()
         self._release_zap()
         self._log.info("publisher_closed", endpoint=self.endpoint)

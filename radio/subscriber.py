@@ -8,11 +8,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import structlog
 import zmq
 
+from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.names import validate_name
@@ -27,6 +28,7 @@ from radio.settings import (
     Heartbeat,
     validate_count,
     validate_endpoint,
+    validate_seconds,
     validate_timeout,
 )
 from radio.sockets import apply_heartbeat, attach
@@ -123,6 +125,31 @@ class Subscriber:
         self._log.info("subscriber_started", endpoint=self.endpoint, bind=self.bind)
 
     # -- context manager, repr, state ----------------------------------------------------
+
+    @classmethod
+    def join(
+        cls,
+        desk: str,
+        client: str,
+        *,
+        timeout: float = REQUEST_TIMEOUT_S,
+        **settings: Any,
+    ) -> Subscriber:
+        """Ask the publisher's session desk for a fresh session for *client*; tune in to it.
+
+        The desk closes the session it gave *client* before (its subscribers hear
+        the END), so a client that restarts never hears its old session. Returns a
+        Subscriber connected to the endpoint the desk names (*settings* as for the
+        constructor); raises `DeskError` if the desk refuses or does not answer.
+        """
+        answer = ask(desk, client, validate_seconds(timeout, "timeout"))
+        sub = cls(answer["endpoint"], channel=answer["channel"], **settings)
+        try:
+            sub.tune_in(answer["session"])
+        except BaseException:
+            sub.close()
+            raise
+        return sub
 
     def __enter__(self) -> Subscriber:
         return self

@@ -439,3 +439,37 @@ def test_bad_security_and_tuning_options_exit_2(
     assert result.exit_code == 2, result.output
     assert reason in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_desk_from_the_shell(procs: list[subprocess.Popen[bytes]]) -> None:
+    """radio-pub --desk serves sessions; radio-sub --desk --client-id joins and hears them."""
+    endpoint, desk = free_tcp_endpoint(), free_tcp_endpoint()
+    pub = _spawn(
+        "radio-pub", "-e", endpoint, "--desk", desk, "--rate", "200", "--count", "100000", "tick"
+    )
+    procs.append(pub)
+    sub = _spawn(
+        "radio-sub", "--desk", desk, "--client-id", "shell-client", "-n", "3", "-f", "json"
+    )
+    procs.append(sub)
+    out, err = sub.communicate(timeout=DEADLINE_S * 2)
+    assert sub.returncode == 0, err.decode()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["payload"] for r in records] == ["tick"] * 3
+    assert len({r["session"] for r in records}) == 1
+    assert b"desk_session" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--desk", "tcp://127.0.0.1:1"], "go together"),
+        (["--desk", "tcp://127.0.0.1:1", "--client-id", "a", "--follow"], "no --session"),
+        (["--desk", "tcp://127.0.0.1:1", "--client-id", "bad id"], "invalid client name"),
+    ],
+)
+def test_desk_usage_errors(runner: CliRunner, args: list[str], reason: str) -> None:
+    """Desk options are checked like the others."""
+    result = runner.invoke(sub_cli.command, args)
+    assert result.exit_code == 2, result.output
+    assert reason in result.stderr

@@ -237,7 +237,6 @@ def test_curve_on_each_hop(tmp_path: Path) -> None:
 def test_radio_relay_bad_input_exits_2(args: list[str], reason: str) -> None:
     """Usage errors name the bad value, never a traceback."""
     from click.testing import CliRunner
-
     from radio.cli import relay as relay_cli
 
     result = CliRunner().invoke(relay_cli.command, args)

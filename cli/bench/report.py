@@ -40,6 +40,12 @@ WHY_MISSED: Final[dict[str, str]] = {
         " Batching packs frames but not that per-message Python work, so it does not close"
         " the gap on this machine."
     ),
+    "nats": (
+        "radio / NATS: nats-py appends each publish to a buffer that asyncio flushes in large"
+        " writes, so its sender does little per message; radio's own rate is bounded as"
+        " explained above. On a run where the ratio falls short, compare with the run-to-run"
+        " range in the throughput table: this machine is shared and noisy."
+    ),
     "mqtt": (
         "radio / MQTT: paho's QoS 0 rate here is high relative to what the target assumed"
         " (about 26k msg/s), and radio's own rate is bounded as explained above."

@@ -1,0 +1,103 @@
+"""The session desk: a restarting client gets a fresh session and never hears an old one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import zmq
+
+from radio import DeskError, Publisher, Subscriber
+from radio.desk import PROTOCOL, ask, parse_request
+from tests.conftest import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
+
+
+def test_a_restarting_client_never_hears_an_earlier_session() -> None:
+    """Twenty restarts: each join closes the previous session and opens a fresh one."""
+    desk = free_tcp_endpoint()
+    with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk) as pub:
+        seen: set[str] = set()
+        for restart in range(20):
+            with Subscriber.join(desk, "client-7") as sub:
+                session = next(iter(sub.sessions))
+                assert session not in seen
+                seen.add(session)
+                assert pub.desk_session("client-7") == session
+                assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+                for i in range(10):
+                    pub.send(session, b"%d %d" % (restart, i))
+                got = recv_all(sub, 10)
+                assert {m.session for m in got} == {session}
+            # the client is gone; the server keeps sending to its session until it rejoins
+            for _ in range(50):
+                pub.send(session, b"stale")
+        assert len(pub.sessions) == 1  # only the last one is still open
+
+
+def test_joining_again_ends_the_old_subscription() -> None:
+    """A second join of the same client closes the first session: its subscriber hears END."""
+    desk = free_tcp_endpoint()
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", desk=desk) as pub,
+        Subscriber.join(desk, "twin") as first,
+    ):
+        old = next(iter(first.sessions))
+        assert pub.wait_for_listener(old, timeout=DEADLINE_S)
+        with Subscriber.join(desk, "twin") as second:
+            new = next(iter(second.sessions))
+            assert new != old
+            wait_until(
+                lambda: first.recv(0.05) is None and not first.sessions,
+                what="the first subscriber to hear its session end",
+            )
+            assert pub.wait_for_listener(new, timeout=DEADLINE_S)
+            pub.send(new, b"only for the new one")
+            assert recv_all(second, 1)[0].payload == b"only for the new one"
+            assert drain(first) == []
+
+
+@pytest.mark.parametrize(
+    ("request_", "reason"),
+    [
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "JSON object"),
+        (json.dumps({"protocol": "other/9", "op": "join", "client": "a"}).encode(), "protocol"),
+        (json.dumps({"protocol": PROTOCOL, "op": "drop", "client": "a"}).encode(), "unknown op"),
+        (json.dumps({"protocol": PROTOCOL, "op": "join", "client": "a b"}).encode(), "'a b'"),
+        (json.dumps({"protocol": PROTOCOL, "op": "join"}).encode(), "client name"),
+    ],
+)
+def test_bad_requests_are_named(request_: bytes, reason: str) -> None:
+    """parse_request says what is wrong with a request."""
+    with pytest.raises(DeskError, match=reason):
+        parse_request(request_)
+
+
+def test_hostile_requests_get_errors_and_never_disturb_the_desk() -> None:
+    """Garbage, odd envelopes and oversized frames: error replies or dropped peers;
+    a good client still gets its session."""
+    desk = free_tcp_endpoint()
+    ctx = zmq.Context.instance()
+    with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk):
+        rogue = ctx.socket(zmq.DEALER)
+        rogue.setsockopt(zmq.LINGER, 0)
+        rogue.connect(desk)
+        for junk in (b"", b"{", b"\x00" * 100, json.dumps({"op": "join"}).encode()):
+            rogue.send_multipart([b"", junk])
+            assert rogue.poll(DEADLINE_S * 1000)
+            answer = json.loads(rogue.recv_multipart()[-1])
+            assert answer["ok"] is False
+            assert answer["error"]
+        rogue.send_multipart([b"a", b"b", b"c"])  # an odd envelope: answered, not fatal
+        rogue.send(b"x" * 100_000)  # over MAXMSGSIZE: libzmq drops the rogue's connection
+        rogue.close(linger=0)
+        fields = ask(desk, "good-client")
+        assert fields["channel"] == "c"
+        assert fields["session"]
+
+
+def test_no_desk_answers_in_time() -> None:
+    """A desk that is not there: DeskError after the timeout, naming the endpoint."""
+    desk = free_tcp_endpoint()
+    with pytest.raises(DeskError, match="no answer from the desk"):
+        Subscriber.join(desk, "lonely", timeout=0.2)
