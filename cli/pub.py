@@ -139,6 +139,11 @@ class _Pacer:
     help="Longest a message waits in a batch.",
 )
 @click.option(
+    "--last-value",
+    is_flag=True,
+    help="Hand a subscriber that tunes in late the latest message at once (within its TTL).",
+)
+@click.option(
     "--desk",
     callback=check_endpoint,
     metavar="ENDPOINT",
@@ -181,6 +186,7 @@ def command(
     beacon_interval: float,
     batch_size: int,
     batch_delay: float,
+    last_value: bool,
     desk: str | None,
     advertise: str | None,
     curve_secret: str | None,
@@ -216,6 +222,7 @@ def command(
             security=security,
             desk=desk,
             advertise=advertise,
+            last_value=last_value,
         ) as pub,
     ):
         session = pub.open_session(session)

@@ -32,6 +32,7 @@ class Change(NamedTuple):
     joined: bool
     listeners: int
     at: float
+    listener: bytes = b""
 
 
 class ListenerEvent(NamedTuple):
@@ -79,7 +80,7 @@ class Presence:
             ids.remove(listener)
             if not ids:
                 del self._listeners[topic]
-        return Change(topic, joined, len(ids), self._clock())
+        return Change(topic, joined, len(ids), self._clock(), listener)
 
     def count(self, topic: bytes) -> int:
         """Return how many radio subscribers are subscribed to *topic* now."""

@@ -28,7 +28,7 @@ from radio.errors import (
     UnknownSessionError,
 )
 from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
-from radio.presence import ListenerEvent, Presence
+from radio.presence import ListenerEvent, Presence, marker_topic
 from radio.ratelimit import RateLimitedLog
 from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
@@ -92,13 +92,14 @@ def _label(state: _Session, live: bool) -> None:
 class _Session:
     """An open session: topic, frame prefix, last seq sent, batch (when batching)."""
 
-    __slots__ = ("batch", "max_payload", "prefix", "seq", "topic")
+    __slots__ = ("batch", "last", "max_payload", "prefix", "seq", "topic")
 
     def __init__(self, topic: bytes, batch: Batch | None, max_frame: int) -> None:
         self.topic = topic
         self.prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA)  # not live (yet)
         self.seq = 0
         self.batch = batch
+        self.last: tuple[int, float, float, bytes] | None = None  # seq, sent_at, ttl, payload
         self.max_payload = max_frame - len(topic) - HEADER.size
         if batch is not None:
             self.max_payload -= RECORD.size  # a batched message also carries its record header
@@ -132,6 +133,9 @@ class Publisher:
     gets a fresh session, its previous one closed, and the endpoint to listen on
     (``advertise``, default the publisher's own endpoint).
 
+    ``last_value=True`` hands a subscriber that tunes in late the session's latest
+    message at once, if it is still within its TTL, and to that subscriber only.
+
     ``on_listener`` is called with a `ListenerEvent` each time a subscriber tunes
     in to or out of a session (from radio's service thread, never under a lock).
 
@@ -158,6 +162,7 @@ class Publisher:
         security: CurveServer | None = None,
         desk: str | None = None,
         advertise: str | None = None,
+        last_value: bool = False,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
@@ -198,6 +203,7 @@ class Publisher:
         self._log = log.bind(channel=self.channel)
         self._limited = RateLimitedLog(self._log)
         self._desk: zmq.Socket[bytes] | None = None
+        self._keep_last = bool(last_value)
         self._desk_clients: dict[str, str] = {}
 
         ctx = context if context is not None else zmq.Context.instance()
@@ -432,6 +438,8 @@ class Publisher:
             elif (ready := state.batch.add(seq, now, ttl, payload)) is not None:
                 self._send(ready, _NOBLOCK)
             state.seq = seq
+            if self._keep_last:
+                state.last = (seq, now, ttl, payload)
             if now >= self._next_service:
                 self._service_locked()
         return seq
@@ -505,6 +513,8 @@ class Publisher:
                     self._events.append(
                         ListenerEvent(session, change.joined, change.listeners, change.at)
                     )
+                if change.joined and self._keep_last:
+                    self._send_last_value(session, change.topic, change.listener, now)
         self._serve_desk()
         if beacon_due:
             self._send_beacon(now)
@@ -544,6 +554,22 @@ class Publisher:
             _label(self._sessions[previous], live=False)
         if live is not None:
             _label(self._sessions[live], live=True)
+
+    def _send_last_value(self, session: str, topic: bytes, listener: bytes, now: float) -> None:
+        """Send the session's latest message, if still within its TTL, to *listener* only.
+
+        It goes on the listener's own presence topic, which no one else subscribes
+        to; a subscriber that has heard the session already ignores it.
+        """
+        state = self._sessions.get(session)
+        if state is None or state.last is None:
+            return
+        seq, sent_at, ttl, payload = state.last
+        if ttl and now > sent_at + ttl:
+            return  # never an expired one
+        kind = Kind.DATA | (LIVE if session == self.live else 0)
+        head = _PREFIX_TAIL.pack(VERSION, kind) + _pack_tail(seq, sent_at, ttl)
+        self._send(marker_topic(topic, listener) + head + payload, _NOBLOCK)
 
     def _send_end(self, state: _Session) -> None:
         if state.batch is not None and (frame := state.batch.flush()) is not None:

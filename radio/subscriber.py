@@ -93,8 +93,8 @@ class Subscriber:
             else validate_count(max_message_size, "max message size")
         )
         validate_endpoint(endpoint)
-        self._tuner = Tuner(self.channel)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
+        self._tuner = Tuner(self.channel, listener_id=self._id)
         self._lock = threading.Lock()
         self._closed = False
         self._subscribed: frozenset[bytes] = frozenset()

@@ -13,6 +13,7 @@ import structlog
 from radio.errors import MalformedMessageError
 from radio.message import Message, Stats
 from radio.names import MAX_NAME_LENGTH, channel_prefix, control_topic, session_topic
+from radio.presence import MARKER
 from radio.ratelimit import RateLimitedLog
 from radio.wire import HEADER, LIVE, Kind, decode, decode_records, unpack_header
 
@@ -49,8 +50,10 @@ class Tuner:
         channel: str,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        listener_id: bytes = b"",
     ) -> None:
         self.channel = channel
+        self._address = MARKER + listener_id  # what follows a topic in frames for us alone
         self.stats = Stats()
         self.following = False
         self.live: str | None = None
@@ -201,6 +204,12 @@ class Tuner:
     def _careful(self, heard: _Heard, frame: bytes, out: Callable[[Message], object]) -> None:
         """A frame on a heard topic that is not a plain, well-formed DATA frame."""
         offset = len(heard.topic)
+        if frame[offset : offset + 1] == MARKER:  # addressed to one subscriber: a last value
+            if not frame.startswith(self._address, offset) or heard.last_seq:
+                return  # not for us (never delivered to us by ZeroMQ), or heard already
+            offset += len(self._address)
+            frame = heard.topic + frame[offset:]  # now an ordinary frame of the session
+            offset = len(heard.topic)
         try:
             kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
             records = (
@@ -242,6 +251,10 @@ class Tuner:
 
     def _handle_other(self, frame: bytes) -> None:
         """A frame that is not on a heard session's topic: a beacon, fenced, or junk."""
+        end = frame.find(b"/", self._prefix_len, self._prefix_len + MAX_NAME_LENGTH + 1)
+        if end > 0 and frame[end + 1 : end + 2] == MARKER:
+            self.stats.fenced += 1  # a last value for a session tuned out of meanwhile
+            return
         try:
             decoded = decode(frame)
         except MalformedMessageError as exc:

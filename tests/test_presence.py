@@ -20,10 +20,10 @@ def unsub(topic: bytes, listener: bytes) -> bytes:
 def test_presence_subscriptions_count_listeners_per_topic() -> None:
     """Each subscriber ID counts once per topic; its unsubscription removes it."""
     presence = Presence(clock)
-    assert presence.apply(sub(b"c/s1/", b"a")) == Change(b"c/s1/", True, 1, 42.0)
-    assert presence.apply(sub(b"c/s1/", b"b")) == Change(b"c/s1/", True, 2, 42.0)
-    assert presence.apply(sub(b"c/s2/", b"a")) == Change(b"c/s2/", True, 1, 42.0)
-    assert presence.apply(unsub(b"c/s1/", b"a")) == Change(b"c/s1/", False, 1, 42.0)
+    assert presence.apply(sub(b"c/s1/", b"a")) == Change(b"c/s1/", True, 1, 42.0, b"a")
+    assert presence.apply(sub(b"c/s1/", b"b")) == Change(b"c/s1/", True, 2, 42.0, b"b")
+    assert presence.apply(sub(b"c/s2/", b"a")) == Change(b"c/s2/", True, 1, 42.0, b"a")
+    assert presence.apply(unsub(b"c/s1/", b"a")) == Change(b"c/s1/", False, 1, 42.0, b"a")
     assert presence.count(b"c/s1/") == 1
     assert presence.count(b"c/s2/") == 1
     assert presence.topics() == {b"c/s1/": 1, b"c/s2/": 1}
