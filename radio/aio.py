@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import zmq
 
+from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.publisher import Publisher
@@ -84,6 +85,10 @@ class AsyncPublisher:
         """See `Publisher.last_seq`."""
         return self._pub.last_seq(session)
 
+    def desk_session(self, client: str) -> str | None:
+        """See `Publisher.desk_session`."""
+        return self._pub.desk_session(client)
+
     def listeners(self, session: str) -> int:
         """See `Publisher.listeners`."""
         return self._pub.listeners(session)
@@ -125,6 +130,21 @@ class AsyncSubscriber:
         self._sub = Subscriber(endpoint, **settings)
         self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    async def join(
+        cls, desk: str, client: str, *, timeout: float = REQUEST_TIMEOUT_S, **settings: Any
+    ) -> AsyncSubscriber:
+        """See `Subscriber.join`: the desk's answer is awaited off the event loop."""
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(None, ask, desk, client, timeout)
+        sub = cls(answer["endpoint"], channel=answer["channel"], **settings)
+        try:
+            sub.tune_in(answer["session"])
+        except BaseException:
+            sub.close()
+            raise
+        return sub
 
     async def __aenter__(self) -> AsyncSubscriber:
         return self

@@ -125,3 +125,19 @@ async def test_closing_ends_async_iteration() -> None:
         await asyncio.sleep(0)  # let the consumer start (it ends either way)
         sub.close()
         assert await asyncio.wait_for(task, DEADLINE_S) == 0
+
+
+async def test_join_the_desk_from_asyncio() -> None:
+    """AsyncSubscriber.join: a fresh session from the desk, heard without blocking the loop."""
+    desk = free_tcp_endpoint()
+    async with AsyncPublisher("tcp://127.0.0.1:*", channel="c", desk=desk) as pub:
+        sub = await AsyncSubscriber.join(desk, "async-client")
+        try:
+            session = pub.desk_session("async-client")
+            assert session is not None
+            assert sub.sessions == frozenset({session})
+            assert await pub.wait_for_listener(session, timeout=DEADLINE_S)
+            pub.send(session, b"hello")
+            assert await recv_n(sub, 1) == [b"hello"]
+        finally:
+            sub.close()
