@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import zmq
 
@@ -17,6 +17,8 @@ from radio.publisher import Publisher
 from radio.service import SERVICE_INTERVAL_S
 from radio.settings import validate_timeout
 from radio.subscriber import POLL_SLICE_S, Subscriber
+
+_INF: Final[float] = float("inf")
 
 
 class AsyncPublisher:
@@ -213,7 +215,12 @@ class AsyncSubscriber:
 
     async def recv(self, timeout: float | None = None) -> Message | None:
         """The next message heard, or None after *timeout* seconds (None: wait for ever)."""
-        timeout_s = validate_timeout(timeout)
+        if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
+            timeout = validate_timeout(timeout)
+        message = self._sub.recv(0.0)  # the hot path: something is ready, no waiting
+        if message is not None:
+            return message
+        timeout_s = timeout
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._bind(loop)

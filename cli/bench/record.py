@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -74,6 +74,42 @@ def receive_loop(
             quiet = True
             break
         received += 1
+    result.received = received
+    result.last_ns = time.monotonic_ns() - (int(quiet_s * 1e9) if quiet else 0)
+    return result
+
+
+async def async_receive_loop(
+    recv: Callable[[float], Awaitable[bytes | None]],
+    count: int,
+    quiet_s: float,
+    ready: Callable[[], None],
+    latency: bool,
+) -> Received:
+    """`receive_loop` for an awaitable ``recv(timeout_s)`` (payloads start at offset 0)."""
+    result = Received()
+    while True:
+        payload = await recv(HEAR_FIRST_TIMEOUT_S)
+        if payload is None:
+            return result
+        kind, sent_ns = read(payload[:9])
+        if kind == WARMUP:
+            ready()
+            continue
+        break
+    result.first_ns = time.monotonic_ns()
+    received, quiet = 1, False
+    if latency:
+        result.latencies_ns.append(result.first_ns - sent_ns)
+    while received < count:
+        payload = await recv(quiet_s)
+        if payload is None:
+            quiet = True
+            break
+        received += 1
+        if latency:
+            now = time.monotonic_ns()
+            result.latencies_ns.append(now - read(payload[:9])[1])
     result.received = received
     result.last_ns = time.monotonic_ns() - (int(quiet_s * 1e9) if quiet else 0)
     return result

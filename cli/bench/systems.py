@@ -14,7 +14,7 @@ from typing import Any, Final
 import structlog
 import zmq
 
-from .record import CallbackRecorder, Received, receive_loop
+from .record import CallbackRecorder, Received, async_receive_loop, receive_loop
 
 TOPIC: Final[bytes] = b"bench/s1/"
 """Topic of the raw ZeroMQ systems (the same length radio's topic has)."""
@@ -170,6 +170,36 @@ class Radio(System):
                 return None if message is None else message.payload
 
             return receive_loop(recv, 0, count, quiet_s, ready, latency)
+
+
+class RadioAsync(Radio):
+    """radio's asyncio API: the same publisher, `await AsyncSubscriber.recv` on a loop."""
+
+    name, label = "radio-aio", "radio (asyncio)"
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        from radio.aio import AsyncSubscriber
+
+        _quiet_library_logs()
+
+        async def run() -> Received:
+            async with AsyncSubscriber(address.endpoint, channel=CHANNEL, hwm=0) as sub:
+                sub.tune_in(SESSION)
+
+                async def recv(timeout_s: float) -> bytes | None:
+                    message = await sub.recv(timeout_s)
+                    return None if message is None else message.payload
+
+                return await async_receive_loop(recv, count, quiet_s, ready, latency)
+
+        return asyncio.run(run())
 
 
 class RadioBatched(Radio):
@@ -362,5 +392,14 @@ class Mqtt(System):
 
 SYSTEMS: Final[dict[str, System]] = {
     system.name: system
-    for system in (RawSingle(), RawTwoFrames(), Radio(), RadioBatched(), Redis(), Nats(), Mqtt())
+    for system in (
+        RawSingle(),
+        RawTwoFrames(),
+        Radio(),
+        RadioAsync(),
+        RadioBatched(),
+        Redis(),
+        Nats(),
+        Mqtt(),
+    )
 }
