@@ -473,3 +473,36 @@ def test_desk_usage_errors(runner: CliRunner, args: list[str], reason: str) -> N
     result = runner.invoke(sub_cli.command, args)
     assert result.exit_code == 2, result.output
     assert reason in result.stderr
+
+
+def test_benchmark_page_renders_again_from_its_figures(tmp_path: Path) -> None:
+    """--render-only rewrites the page from results.json with the same tables."""
+    first = subprocess.run(
+        [
+            str(BIN / "radio-bench"),
+            "--quick",
+            "--systems",
+            "radio",
+            "--phases",
+            "throughput",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    page = tmp_path / "benchmarks.md"
+    before = [line for line in page.read_text().splitlines() if line.startswith("|")]
+    page.unlink()
+    again = subprocess.run(
+        [str(BIN / "radio-bench"), "--render-only", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert [line for line in page.read_text().splitlines() if line.startswith("|")] == before

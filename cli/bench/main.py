@@ -12,7 +12,7 @@ import click
 from ..logs import configure_logging
 from . import phases
 from .phases import Plan, Results
-from .report import write
+from .report import load, write
 from .systems import SYSTEMS
 
 QUICK = Plan(
@@ -46,15 +46,26 @@ QUICK = Plan(
 @click.option("--repeat", type=click.IntRange(1, 20), help="Runs per figure (default 3).")
 @click.option("--quick", is_flag=True, help="Tiny sizes: proves the harness works in seconds.")
 @click.option(
+    "--render-only",
+    is_flag=True,
+    help="Measure nothing: write the page and plots again from --out/bench/results.json.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("docs"),
     show_default=True,
     help="Where benchmarks.md and bench/*.png are written.",
 )
-def command(systems: str, wanted: str, repeat: int | None, quick: bool, out: Path) -> None:
+def command(
+    systems: str, wanted: str, repeat: int | None, quick: bool, render_only: bool, out: Path
+) -> None:
     """Measure throughput, latency, fan-out and memory, and write the report into --out."""
     configure_logging("console", verbosity=-1)
+    if render_only:
+        page = write(*load(out))
+        click.echo(f"wrote {page} again from {out / 'bench' / 'results.json'}")
+        return
     names = tuple(name.strip() for name in systems.split(",") if name.strip())
     unknown = [name for name in names if name not in SYSTEMS]
     if unknown:

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import zmq
 
-from .phases import KIB, Plan, Results
+from .phases import KIB, Plan, Results, Spread
 from .servers import version
 from .systems import SYSTEMS
 
@@ -34,17 +34,20 @@ WHY_MISSED: Final[dict[str, str]] = {
         " sequence number, send time and TTL; on receive, checking topic, version, kind, LIVE"
         " flag, TTL and sequence and building a `Message`. The hot paths were profiled and cut"
         " down (pyzmq's Cython send without its Python wrapper, one struct pack per message,"
-        " 256 frames decoded per loop, no per-message logging), which took the ratio from"
-        " about 0.45 (first measured) to this figure; the rest is the price of the"
-        " guarantees in CPython."
-        " Batching packs frames but not that per-message Python work, so it does not close"
-        " the gap on this machine."
+        " 256 frames decoded per loop, no per-message logging); what remains is the"
+        " per-message Python work the guarantees need. Batching packs frames but not that"
+        " work, so it does not close the gap on this machine. Figures vary widely between"
+        " runs on this shared machine: see the ranges in the throughput table."
     ),
     "nats": (
         "radio / NATS: nats-py appends each publish to a buffer that asyncio flushes in large"
         " writes, so its sender does little per message; radio's own rate is bounded as"
         " explained above. On a run where the ratio falls short, compare with the run-to-run"
         " range in the throughput table: this machine is shared and noisy."
+    ),
+    "redis": (
+        "radio / Redis: redis-py here pipelines PUBLISH 100 at a time, which makes its sender"
+        " cheap per message; radio's own rate is bounded as explained above."
     ),
     "mqtt": (
         "radio / MQTT: paho's QoS 0 rate here is high relative to what the target assumed"
@@ -337,9 +340,38 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
     return written
 
 
-def write(plan: Plan, results: Results, docs: Path) -> Path:
-    """Write benchmarks.md, the plots and the raw figures (JSON) under *docs*."""
-    info = machine()
+def load(docs: Path) -> tuple[Plan, Results, Path, dict[str, str]]:
+    """Read back what `write` saved in bench/results.json (to render the page again)."""
+    raw = json.loads((docs / "bench" / "results.json").read_text())
+    fields: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in raw["plan"].items()
+    }
+    plan = Plan(**fields)
+    data = raw["results"]
+
+    def spreads(table: dict[str, dict[str, Any]], key: type) -> dict[Any, Any]:
+        return {
+            system: {key(k): Spread(**v) for k, v in by.items()} for system, by in table.items()
+        }
+
+    results = Results(
+        throughput=spreads(data["throughput"], int),
+        delivered={s: {int(k): v for k, v in by.items()} for s, by in data["delivered"].items()},
+        latency_us=spreads(data["latency_us"], str),
+        latency_rate=data["latency_rate"],
+        fanout=spreads(data["fanout"], int),
+        memory={s: [tuple(x) for x in v] for s, v in data["memory"].items()},
+        skipped=data["skipped"],
+    )
+    return plan, results, docs, raw["machine"]
+
+
+def write(plan: Plan, results: Results, docs: Path, info: dict[str, str] | None = None) -> Path:
+    """Write benchmarks.md, the plots and the raw figures (JSON) under *docs*.
+
+    *info* (the machine and versions) is read now unless given (re-rendering).
+    """
+    info = info or machine()
     plots = plot(plan, results, docs / "bench")
     (docs / "bench").mkdir(parents=True, exist_ok=True)
     raw: dict[str, Any] = {"machine": info, "plan": asdict(plan), "results": asdict(results)}
