@@ -56,37 +56,21 @@ def check_seconds(
     return _checked(lambda value: validate_seconds(value, what, unit=unit))
 
 
-def common_options(*, bind_default: bool) -> Callable[[F], F]:
-    """Add the endpoint, channel, HWM, heartbeat and logging options to a command."""
+def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    """One decorator that adds *options* in the order given."""
 
     def decorate(command: F) -> F:
-        options = [
-            click.option(
-                "-e",
-                "--endpoint",
-                default=DEFAULT_ENDPOINT,
-                show_default=True,
-                envvar="RADIO_ENDPOINT",
-                show_envvar=True,
-                callback=check_endpoint,
-                help="ZeroMQ endpoint, e.g. tcp://127.0.0.1:5556 or ipc:///tmp/radio.sock.",
-            ),
-            click.option(
-                "--bind/--connect",
-                default=bind_default,
-                show_default=True,
-                help="Bind the endpoint, or connect to it.",
-            ),
-            click.option(
-                "-c",
-                "--channel",
-                default="radio",
-                show_default=True,
-                envvar="RADIO_CHANNEL",
-                show_envvar=True,
-                callback=check_channel,
-                help="Channel name: 1-128 of letters, digits, '-', '_', '.', ':'.",
-            ),
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def socket_options() -> Callable[[F], F]:
+    """Add --hwm, --heartbeat and --heartbeat-timeout."""
+    return _apply(
+        [
             click.option(
                 "--hwm",
                 type=int,
@@ -114,6 +98,14 @@ def common_options(*, bind_default: bool) -> Callable[[F], F]:
                 metavar="SECONDS",
                 help="Silence after which a peer is declared gone.",
             ),
+        ]
+    )
+
+
+def log_options() -> Callable[[F], F]:
+    """Add --log-format, -q/--quiet and -v/--verbose."""
+    return _apply(
+        [
             click.option(
                 "--log-format",
                 type=click.Choice(LOG_FORMATS),
@@ -124,11 +116,43 @@ def common_options(*, bind_default: bool) -> Callable[[F], F]:
             click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors."),
             click.option("-v", "--verbose", is_flag=True, help="Log debug events too."),
         ]
-        for option in reversed(options):
-            command = option(command)
-        return command
+    )
 
-    return decorate
+
+def common_options(*, bind_default: bool) -> Callable[[F], F]:
+    """Add the endpoint, channel, socket and logging options of radio-pub and radio-sub."""
+    return _apply(
+        [
+            click.option(
+                "-e",
+                "--endpoint",
+                default=DEFAULT_ENDPOINT,
+                show_default=True,
+                envvar="RADIO_ENDPOINT",
+                show_envvar=True,
+                callback=check_endpoint,
+                help="ZeroMQ endpoint, e.g. tcp://127.0.0.1:5556 or ipc:///tmp/radio.sock.",
+            ),
+            click.option(
+                "--bind/--connect",
+                default=bind_default,
+                show_default=True,
+                help="Bind the endpoint, or connect to it.",
+            ),
+            click.option(
+                "-c",
+                "--channel",
+                default="radio",
+                show_default=True,
+                envvar="RADIO_CHANNEL",
+                show_envvar=True,
+                callback=check_channel,
+                help="Channel name: 1-128 of letters, digits, '-', '_', '.', ':'.",
+            ),
+            socket_options(),
+            log_options(),
+        ]
+    )
 
 
 def verbosity(quiet: bool, verbose: bool) -> int:

@@ -8,11 +8,10 @@ import click
 
 from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer
-from radio.settings import DEFAULT_HWM, HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 
 from .errors import cli_errors
-from .logs import LOG_FORMATS, configure_logging
-from .options import check_endpoint, check_hwm, check_seconds, verbosity
+from .logs import configure_logging
+from .options import check_endpoint, check_seconds, log_options, socket_options, verbosity
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,33 +40,6 @@ from .options import check_endpoint, check_hwm, check_seconds, verbosity
     default=True,
     show_default=True,
     help="Bind the backend (the default), or connect it downstream.",
-)
-@click.option(
-    "--hwm",
-    type=int,
-    default=DEFAULT_HWM,
-    show_default=True,
-    callback=check_hwm,
-    metavar="N",
-    help="High-water mark per peer on each side; 0 means no limit.",
-)
-@click.option(
-    "--heartbeat",
-    type=float,
-    default=HEARTBEAT_INTERVAL_S,
-    show_default=True,
-    callback=check_seconds("heartbeat interval"),
-    metavar="SECONDS",
-    help="Interval of ZMTP heartbeats on both sides.",
-)
-@click.option(
-    "--heartbeat-timeout",
-    type=float,
-    default=HEARTBEAT_TIMEOUT_S,
-    show_default=True,
-    callback=check_seconds("heartbeat timeout"),
-    metavar="SECONDS",
-    help="Silence after which a peer is declared gone.",
 )
 @click.option(
     "--report-interval",
@@ -101,15 +73,8 @@ from .options import check_endpoint, check_hwm, check_seconds, verbosity
     metavar="DIR|*",
     help="CURVE downstream: directory of the subscriber keys allowed, or '*'.",
 )
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default="console",
-    show_default=True,
-    help="How logs on stderr are written.",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug events too.")
+@socket_options()
+@log_options()
 def command(
     frontend: str,
     backend: str,

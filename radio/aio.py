@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from types import TracebackType
 from typing import Any, Final, cast
 
 import zmq
 
-from radio.desk import REQUEST_TIMEOUT_S, ask
+from radio.desk import REQUEST_TIMEOUT_S
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.publisher import Publisher
@@ -129,7 +130,10 @@ class AsyncSubscriber:
     """
 
     def __init__(self, endpoint: str, **settings: Any) -> None:
-        self._sub = Subscriber(endpoint, **settings)
+        self._adopt(Subscriber(endpoint, **settings))
+
+    def _adopt(self, sub: Subscriber) -> None:
+        self._sub = sub
         self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -138,15 +142,11 @@ class AsyncSubscriber:
         cls, desk: str, client: str, *, timeout: float = REQUEST_TIMEOUT_S, **settings: Any
     ) -> AsyncSubscriber:
         """See `Subscriber.join`: the desk's answer is awaited off the event loop."""
-        loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(None, ask, desk, client, timeout)
-        sub = cls(answer["endpoint"], channel=answer["channel"], **settings)
-        try:
-            sub.tune_in(answer["session"])
-        except BaseException:
-            sub.close()
-            raise
-        return sub
+        join = partial(Subscriber.join, desk, client, timeout=timeout, **settings)
+        sub = await asyncio.get_running_loop().run_in_executor(None, join)
+        wrapper = cls.__new__(cls)
+        wrapper._adopt(sub)
+        return wrapper
 
     async def __aenter__(self) -> AsyncSubscriber:
         return self

@@ -45,7 +45,7 @@ async def test_recv_times_out_without_blocking_the_loop() -> None:
         nonlocal ticks
         while True:
             ticks += 1
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.01)  # sync-ok: the ticker's period, not a wait
 
     async with AsyncPublisher("tcp://127.0.0.1:*") as pub, AsyncSubscriber(pub.endpoint) as sub:
         sub.tune_in("s1")
@@ -122,7 +122,7 @@ async def test_closing_ends_async_iteration() -> None:
             return len([m async for m in sub])
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0)  # let the consumer start (it ends either way)
+        await asyncio.sleep(0)  # sync-ok: one yield; the consumer ends either way
         sub.close()
         assert await asyncio.wait_for(task, DEADLINE_S) == 0
 
