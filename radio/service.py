@@ -20,9 +20,9 @@ class ServiceThread:
 
     libzmq attaches new connections, sends a SUB's subscriptions to them and hands
     XPUB subscription events over only when the socket's owner calls into it. This
-    thread does that while the application is busy elsewhere. It waits at most one
-    interval for the lock, then skips a turn: an application that holds the lock
-    is calling into the socket itself. An error in *work* is logged, not fatal.
+    thread does that while the application is busy elsewhere. It skips a turn when
+    the lock is taken: an application that holds it is calling into the socket
+    itself. An error in *work* is logged, not fatal.
     """
 
     def __init__(
@@ -52,7 +52,10 @@ class ServiceThread:
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval):
-            if self._lock.acquire(timeout=self._interval):
+            # Never wait for the lock: whoever holds it is calling into the socket, which
+            # is the service this thread gives; waiting would only hand the lock back and
+            # forth with a busy application.
+            if self._lock.acquire(blocking=False):
                 try:
                     if not self._stopped.is_set():
                         self._work()

@@ -282,6 +282,7 @@ class Subscriber:
                 message = self._pop()
                 if message is not None:
                     return message
+                self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
                 now = time.monotonic()
                 if deadline is None:
                     deadline = _INF if timeout is None else now + timeout
