@@ -194,11 +194,6 @@ def command(
         raise click.UsageError("--desk and --client-id go together")
     if desk is not None and (sessions or follow):
         raise click.UsageError("--desk gives the session: no --session or --follow with it")
-    if desk is not None and client_id is not None:
-        with cli_errors():
-            answer = ask(desk, client_id)
-        endpoint, channel, sessions = answer["endpoint"], answer["channel"], (answer["session"],)
-        log.info("desk_session", client=client_id, session=answer["session"], endpoint=endpoint)
     if (curve_secret is None) != (curve_server is None):
         raise click.UsageError("--curve-secret and --curve-server go together")
     with cli_errors():
@@ -207,6 +202,11 @@ def command(
             if curve_secret is not None and curve_server is not None
             else None
         )
+    if desk is not None and client_id is not None:
+        with cli_errors():
+            answer = ask(desk, client_id, security=security)
+        endpoint, channel, sessions = answer["endpoint"], answer["channel"], (answer["session"],)
+        log.info("desk_session", client=client_id, session=answer["session"], endpoint=endpoint)
     render = format_json if output_format == "json" else format_raw
     out = sys.stdout.buffer
     status = _StatusLine(sys.stderr) if show_stats else None

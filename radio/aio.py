@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from functools import partial
 from types import TracebackType
 from typing import Any, Final, cast
@@ -136,6 +136,8 @@ class AsyncSubscriber:
         self._sub = sub
         self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        with sub._lock:  # the FD is read once, under the socket's lock
+            self._fd = cast(int, sub._socket.getsockopt(zmq.FD))
 
     @classmethod
     async def join(
@@ -239,15 +241,20 @@ class AsyncSubscriber:
             await self._readable(loop, wait)
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Let the service thread wake this loop when it has read messages ahead."""
+        """Wait on *loop* from now on; the service thread wakes it when it read ahead."""
         self._loop = loop
-        ready = self._ready
-        wake: Callable[[], object] = lambda: loop.call_soon_threadsafe(ready.set)  # noqa: E731
+        ready = self._ready = asyncio.Event()  # an Event belongs to one loop
+
+        def wake() -> None:
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed between check and call
+                    loop.call_soon_threadsafe(ready.set)
+
         self._sub._wakeup = wake  # radio's own hook for this module
 
     async def _readable(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
         """Wait at most *wait* seconds for the socket (edge-triggered FD) or a wake-up."""
-        fd = cast(int, self._sub._socket.getsockopt(zmq.FD))  # the FD only: no I/O here
+        fd = self._fd
         loop.add_reader(fd, self._ready.set)
         try:
             with contextlib.suppress(TimeoutError):

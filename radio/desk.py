@@ -9,12 +9,16 @@ import zmq
 
 from radio.errors import DeskError, InvalidNameError
 from radio.names import validate_name
+from radio.security import CurveClient, apply_client
 
 PROTOCOL: Final[str] = "radio-desk/1"
 """The request and reply format this module speaks (JSON objects)."""
 
 MAX_REQUEST_BYTES: Final[int] = 1024
 """Largest request the desk accepts (ZMQ_MAXMSGSIZE on its socket)."""
+
+MAX_ENVELOPE_FRAMES: Final[int] = 3
+"""Most frames a request may have (identity, delimiter, request); more are discarded."""
 
 MAX_REQUESTS_PER_PASS: Final[int] = 100
 """Most requests answered while holding the publisher's lock at a time."""
@@ -31,7 +35,7 @@ def parse_request(raw: bytes) -> str:
     """
     try:
         request = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting too
         raise DeskError(f"request is not JSON: {raw[:60]!r}") from None
     if not isinstance(request, dict):
         raise DeskError("request must be a JSON object")
@@ -50,11 +54,17 @@ def reply(**fields: Any) -> bytes:
     return json.dumps({"protocol": PROTOCOL, **fields}).encode("utf-8")
 
 
-def ask(desk: str, client: str, timeout: float = REQUEST_TIMEOUT_S) -> dict[str, str]:
+def ask(
+    desk: str,
+    client: str,
+    timeout: float = REQUEST_TIMEOUT_S,
+    security: CurveClient | None = None,
+) -> dict[str, str]:
     """Ask the desk at *desk* for a fresh session for *client*; return the reply's fields.
 
     The reply names ``endpoint``, ``channel`` and ``session``. Raises `DeskError`
-    when the desk refuses or does not answer within *timeout* seconds.
+    when the desk refuses or does not answer within *timeout* seconds. With
+    *security* the request goes over CURVE (the desk uses the publisher's keys).
     """
     validate_name(client, "client")
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
@@ -62,6 +72,8 @@ def ask(desk: str, client: str, timeout: float = REQUEST_TIMEOUT_S) -> dict[str,
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVTIMEO, max(1, round(timeout * 1000)))
         sock.setsockopt(zmq.MAXMSGSIZE, 64 * 1024)
+        if security is not None:
+            apply_client(sock, security)
         sock.connect(desk)
         sock.send(json.dumps({"protocol": PROTOCOL, "op": "join", "client": client}).encode())
         try:
@@ -72,7 +84,7 @@ def ask(desk: str, client: str, timeout: float = REQUEST_TIMEOUT_S) -> dict[str,
         sock.close(linger=0)
     try:
         answer = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise DeskError(f"the desk at {desk!r} answered something that is not JSON") from None
     if not isinstance(answer, dict) or not answer.get("ok"):
         error = answer.get("error") if isinstance(answer, dict) else None

@@ -89,4 +89,5 @@ class Presence:
 
     def topics(self) -> dict[bytes, int]:
         """Return every topic with at least one listener, and how many."""
-        return {topic: len(ids) for topic, ids in self._listeners.items()}
+        items = list(self._listeners.items())  # one C-level copy: safe to call from any thread
+        return {topic: len(ids) for topic, ids in items}

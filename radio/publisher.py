@@ -16,7 +16,12 @@ import structlog
 import zmq
 
 from radio.batch import BATCH_DELAY_S, Batch
-from radio.desk import MAX_REQUEST_BYTES, MAX_REQUESTS_PER_PASS, parse_request
+from radio.desk import (
+    MAX_ENVELOPE_FRAMES,
+    MAX_REQUEST_BYTES,
+    MAX_REQUESTS_PER_PASS,
+    parse_request,
+)
 from radio.desk import reply as desk_reply
 from radio.errors import (
     ClosedError,
@@ -99,7 +104,8 @@ class _Session:
         self.prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA)  # not live (yet)
         self.seq = 0
         self.batch = batch
-        self.last: tuple[int, float, float, bytes] | None = None  # seq, sent_at, ttl, payload
+        # The latest message (last_value=True): seq, sent_at, ttl, payload, kind byte.
+        self.last: tuple[int, float, float, bytes, int] | None = None
         self.max_payload = max_frame - len(topic) - HEADER.size
         if batch is not None:
             self.max_payload -= RECORD.size  # a batched message also carries its record header
@@ -361,8 +367,14 @@ class Publisher:
         if desk is None:
             return
         for _ in range(MAX_REQUESTS_PER_PASS):
+            frames: list[bytes] = []
             try:
-                frames = desk.recv_multipart(_NOBLOCK)
+                while True:  # frame by frame: a request of many frames is cut, not buffered
+                    frame = desk.recv(_NOBLOCK)
+                    if len(frames) < MAX_ENVELOPE_FRAMES:
+                        frames.append(frame)
+                    if not desk.getsockopt(zmq.RCVMORE):
+                        break
             except zmq.Again:
                 return
             if len(frames) < 2:
@@ -439,7 +451,7 @@ class Publisher:
                 self._send(ready, _NOBLOCK)
             state.seq = seq
             if self._keep_last:
-                state.last = (seq, now, ttl, payload)
+                state.last = (seq, now, ttl, payload, state.prefix[-1])  # with the LIVE flag now
             if now >= self._next_service:
                 self._service_locked()
         return seq
@@ -515,7 +527,8 @@ class Publisher:
                     )
                 if change.joined and self._keep_last:
                     self._send_last_value(session, change.topic, change.listener, now)
-        self._serve_desk()
+        if threading.current_thread() is self._service.thread:
+            self._serve_desk()  # never from send(): a request must not cost a sender
         if beacon_due:
             self._send_beacon(now)
         elif self.batch_size > 1:
@@ -564,10 +577,11 @@ class Publisher:
         state = self._sessions.get(session)
         if state is None or state.last is None:
             return
-        seq, sent_at, ttl, payload = state.last
+        if state.batch is not None and (pending := state.batch.flush()) is not None:
+            self._send(pending, _NOBLOCK)  # everything before the last value goes first
+        seq, sent_at, ttl, payload, kind = state.last
         if ttl and now > sent_at + ttl:
             return  # never an expired one
-        kind = Kind.DATA | (LIVE if session == self.live else 0)
         head = _PREFIX_TAIL.pack(VERSION, kind) + _pack_tail(seq, sent_at, ttl)
         self._send(marker_topic(topic, listener) + head + payload, _NOBLOCK)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from types import TracebackType
@@ -153,22 +154,32 @@ class Relay:
     @property
     def subscribers(self) -> int:
         """Radio subscribers behind this relay now (their channel presence subscriptions)."""
-        return sum(n for topic, n in self._presence.topics().items() if topic.endswith(b"/!/"))
+        topics = self._presence.topics()  # a copy: the stats thread goes on changing it
+        return sum(n for topic, n in topics.items() if topic.endswith(b"/!/"))
 
     def _run_proxy(self, capture: zmq.Socket[bytes], control: zmq.Socket[bytes]) -> None:
         try:
             zmq.proxy_steerable(self._front, self._back, capture, control)
         except zmq.ZMQError as exc:  # the context was terminated under us
             self._log.warning("relay_stopped", error=str(exc))
+            self._control.close(linger=0)  # nobody will send TERMINATE now
         finally:
             for sock in (self._front, self._back, capture, control):
                 sock.close(linger=0)
 
     def _run_stats(self) -> None:
         reader = self._capture_reader
+        try:
+            self._count(reader)
+        except zmq.ZMQError:  # the context was terminated under us: stop quietly
+            pass
+        finally:
+            reader.close(linger=0)
+
+    def _count(self, reader: zmq.Socket[bytes]) -> None:
         next_report = time.monotonic() + self._report_interval
         last_messages = 0
-        while not self._closed:
+        while not self._closed and self._proxy.is_alive():
             if reader.poll(100):
                 while True:
                     try:
@@ -192,13 +203,14 @@ class Relay:
                     rate=round(rate, 1),
                     subscribers=self.subscribers,
                 )
-        reader.close(linger=0)
 
     def close(self) -> None:
         """Stop forwarding and close every socket."""
         if self._closed:
             return
-        self._control.send(b"TERMINATE")
+        if self._proxy.is_alive():
+            with contextlib.suppress(zmq.ZMQError):
+                self._control.send(b"TERMINATE")
         self._proxy.join()
         self._control.close(linger=0)
         self._closed = True

@@ -40,6 +40,11 @@ class ServiceThread:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
+    @property
+    def thread(self) -> threading.Thread:
+        """The service thread itself."""
+        return self._thread
+
     def start(self) -> None:
         """Start the thread."""
         self._thread.start()

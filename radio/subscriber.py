@@ -142,7 +142,7 @@ class Subscriber:
         Subscriber connected to the endpoint the desk names (*settings* as for the
         constructor); raises `DeskError` if the desk refuses or does not answer.
         """
-        answer = ask(desk, client, validate_seconds(timeout, "timeout"))
+        answer = ask(desk, client, validate_seconds(timeout, "timeout"), settings.get("security"))
         sub = cls(answer["endpoint"], channel=answer["channel"], **settings)
         try:
             sub.tune_in(answer["session"])
