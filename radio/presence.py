@@ -20,6 +20,15 @@ subscribes twice to a topic (libzmq reports one unsubscription when it leaves),
 and an unsubscription can only be forged by someone who knows the random ID."""
 
 
+def inbox_topic(channel: str, listener_id: bytes) -> bytes:
+    r"""The topic only *listener_id* subscribes to: ``channel/`` + ``\x00`` + ID + ``/``.
+
+    No other subscription is a prefix of it (a name never starts with a zero
+    byte), so a frame sent there reaches that subscriber alone.
+    """
+    return channel.encode("ascii") + b"/" + MARKER + listener_id + b"/"
+
+
 def marker_topic(topic: bytes, listener_id: bytes) -> bytes:
     """The presence subscription of *listener_id* for *topic*."""
     return topic + MARKER + listener_id
@@ -66,6 +75,8 @@ class Presence:
         if cut < 0 or cut == len(event) - 1:
             return None  # a plain subscription, or a marker without an ID
         topic, listener = event[1:cut], event[cut + 1 :]
+        if topic.count(b"/") < 2:
+            return None  # not channel/session/: e.g. a subscriber's inbox
         ids = self._listeners.get(topic)
         joined = event[0] == SUBSCRIBE
         if joined:

@@ -33,7 +33,7 @@ from radio.errors import (
     UnknownSessionError,
 )
 from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
-from radio.presence import ListenerEvent, Presence, marker_topic
+from radio.presence import ListenerEvent, Presence, inbox_topic
 from radio.ratelimit import RateLimitedLog
 from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
@@ -571,8 +571,8 @@ class Publisher:
     def _send_last_value(self, session: str, topic: bytes, listener: bytes, now: float) -> None:
         """Send the session's latest message, if still within its TTL, to *listener* only.
 
-        It goes on the listener's own presence topic, which no one else subscribes
-        to; a subscriber that has heard the session already ignores it.
+        It goes to the listener's inbox, a topic no one else subscribes to, followed
+        by the session's name; a subscriber that heard the session already ignores it.
         """
         state = self._sessions.get(session)
         if state is None or state.last is None:
@@ -583,7 +583,8 @@ class Publisher:
         if ttl and now > sent_at + ttl:
             return  # never an expired one
         head = _PREFIX_TAIL.pack(VERSION, kind) + _pack_tail(seq, sent_at, ttl)
-        self._send(marker_topic(topic, listener) + head + payload, _NOBLOCK)
+        address = inbox_topic(self.channel, listener) + topic[len(self._prefix) :]
+        self._send(address + head + payload, _NOBLOCK)
 
     def _send_end(self, state: _Session) -> None:
         if state.batch is not None and (frame := state.batch.flush()) is not None:

@@ -17,7 +17,7 @@ from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.names import validate_name
-from radio.presence import MARKER, marker_topic
+from radio.presence import marker_topic
 from radio.security import CurveClient, apply_client
 from radio.service import ServiceThread
 from radio.settings import (
@@ -51,6 +51,11 @@ CLOSE_LINGER_MS: Final[int] = 100
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 _INF: Final[float] = float("inf")
 _now = time.time
+
+
+def _is_marker(topic: bytes) -> bool:
+    """A presence subscription (``topic`` + zero byte + ID), not the inbox."""
+    return not topic.endswith(b"/")
 
 
 class Subscriber:
@@ -245,11 +250,11 @@ class Subscriber:
         and unsubscribed before it.
         """
         topics = self._tuner.topics()
-        wanted = topics | {marker_topic(topic, self._id) for topic in topics}
+        wanted = topics | {marker_topic(topic, self._id) for topic in topics} | {self._tuner.inbox}
         leaving, joining = self._subscribed - wanted, wanted - self._subscribed
-        for topic in sorted(leaving, key=lambda t: MARKER not in t):  # markers first
+        for topic in sorted(leaving, key=lambda t: not _is_marker(t)):  # markers first
             self._socket.setsockopt(zmq.UNSUBSCRIBE, topic)
-        for topic in sorted(joining, key=lambda t: MARKER in t):  # markers last
+        for topic in sorted(joining, key=_is_marker):  # markers last
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         self._subscribed = wanted
         self._tuner.changed = False

@@ -13,7 +13,7 @@ import structlog
 from radio.errors import MalformedMessageError
 from radio.message import Message, Stats
 from radio.names import MAX_NAME_LENGTH, channel_prefix, control_topic, session_topic
-from radio.presence import MARKER
+from radio.presence import inbox_topic
 from radio.ratelimit import RateLimitedLog
 from radio.wire import HEADER, LIVE, Kind, decode, decode_records, unpack_header
 
@@ -23,6 +23,8 @@ _DATA: Final[int] = Kind.DATA
 _DATA_LIVE: Final[int] = Kind.DATA | LIVE
 _HEADER_SIZE: Final[int] = HEADER.size
 _INF: Final[float] = float("inf")
+MAX_REMEMBERED: Final[int] = 1024
+"""Sessions tuned out of whose last yielded seq is remembered (against repeats)."""
 MAX_GAP: Final[int] = 2**32
 """A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
 _unpack_from = HEADER.unpack_from
@@ -53,7 +55,10 @@ class Tuner:
         listener_id: bytes = b"",
     ) -> None:
         self.channel = channel
-        self._address = MARKER + listener_id  # what follows a topic in frames for us alone
+        self._prefix = channel_prefix(channel)
+        # Our inbox: only we subscribe to it, so last values sent there reach us alone.
+        self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
+        self._yielded: dict[str, int] = {}  # session -> last seq yielded, after a tune-out
         self.stats = Stats()
         self.following = False
         self.live: str | None = None
@@ -121,6 +126,11 @@ class Tuner:
             )
             entry.explicit = session in self._explicit
             heard[entry.topic] = entry
+        for entry in self._heard.values():
+            if entry.topic not in heard and entry.last_seq:
+                self._yielded[entry.session] = entry.last_seq  # a later last value is old
+                while len(self._yielded) > MAX_REMEMBERED:
+                    del self._yielded[next(iter(self._yielded))]
         if heard.keys() != self._heard.keys():
             self.changed = True
         self._heard = heard
@@ -153,7 +163,7 @@ class Tuner:
                         heard.last_seq = last
                     heard = self._lookup(frame)
                     if heard is None:
-                        self._handle_other(frame)
+                        self._handle_other(frame, out)
                         continue
                     topic, session, last = heard.topic, heard.session, heard.last_seq
                     offset = len(topic)
@@ -204,12 +214,6 @@ class Tuner:
     def _careful(self, heard: _Heard, frame: bytes, out: Callable[[Message], object]) -> None:
         """A frame on a heard topic that is not a plain, well-formed DATA frame."""
         offset = len(heard.topic)
-        if frame[offset : offset + 1] == MARKER:  # addressed to one subscriber: a last value
-            if not frame.startswith(self._address, offset) or heard.last_seq:
-                return  # not for us (never delivered to us by ZeroMQ), or heard already
-            offset += len(self._address)
-            frame = heard.topic + frame[offset:]  # now an ordinary frame of the session
-            offset = len(heard.topic)
         try:
             kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
             records = (
@@ -249,11 +253,10 @@ class Tuner:
         heard.last_seq = last
         self.stats.received += received
 
-    def _handle_other(self, frame: bytes) -> None:
-        """A frame that is not on a heard session's topic: a beacon, fenced, or junk."""
-        end = frame.find(b"/", self._prefix_len, self._prefix_len + MAX_NAME_LENGTH + 1)
-        if end > 0 and frame[end + 1 : end + 2] == MARKER:
-            self.stats.fenced += 1  # a last value for a session tuned out of meanwhile
+    def _handle_other(self, frame: bytes, out: Callable[[Message], object]) -> None:
+        """A frame off every heard session's topic: a beacon, a last value, fenced, junk."""
+        if self.inbox and frame.startswith(self.inbox):
+            self._last_value(frame, out)
             return
         try:
             decoded = decode(frame)
@@ -291,6 +294,30 @@ class Tuner:
                     "publisher_off_air", silent_s=round(silent, 3), missed_beacons=missed_beacons
                 )
         return self.on_air
+
+    def _last_value(self, frame: bytes, out: Callable[[Message], object]) -> None:
+        """A session's latest message, sent to our inbox alone when we tuned in.
+
+        Layout: the inbox topic, the session's name and ``/``, then an ordinary
+        DATA header and payload. It is ignored when the session is not heard, or
+        anything of it was heard already (now or before a re-tune): never twice.
+        """
+        start = len(self.inbox)
+        end = frame.find(b"/", start, start + MAX_NAME_LENGTH + 1)
+        topic = self._prefix + frame[start : end + 1] if end > start else b""
+        heard = self._heard.get(topic)
+        if heard is None:
+            self.stats.fenced += 1  # a session tuned out of meanwhile (or junk)
+            return
+        rest = heard.topic + frame[end + 1 :]
+        try:
+            seq = unpack_header(rest, len(heard.topic))[2]
+        except MalformedMessageError as exc:
+            self._malformed(frame, exc)
+            return
+        if heard.last_seq or seq <= self._yielded.get(heard.session, 0):
+            return
+        self._careful(heard, rest, out)
 
     def retract(self, message: Message, reason: str) -> None:
         """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
