@@ -17,6 +17,9 @@ PROTOCOL: Final[str] = "radio-desk/1"
 MAX_REQUEST_BYTES: Final[int] = 1024
 """Largest request the desk accepts (ZMQ_MAXMSGSIZE on its socket)."""
 
+MAX_DESK_CLIENTS: Final[int] = 10_000
+"""Default most clients a desk keeps a session for; a new one beyond it is refused."""
+
 MAX_ENVELOPE_FRAMES: Final[int] = 3
 """Most frames a request may have (identity, delimiter, request); more are discarded."""
 

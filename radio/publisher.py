@@ -17,6 +17,7 @@ import zmq
 
 from radio.batch import BATCH_DELAY_S, Batch
 from radio.desk import (
+    MAX_DESK_CLIENTS,
     MAX_ENVELOPE_FRAMES,
     MAX_REQUEST_BYTES,
     MAX_REQUESTS_PER_PASS,
@@ -97,10 +98,13 @@ def _label(state: _Session, live: bool) -> None:
 class _Session:
     """An open session: topic, frame prefix, last seq sent, batch (when batching)."""
 
-    __slots__ = ("batch", "last", "max_payload", "prefix", "seq", "topic")
+    __slots__ = ("batch", "last", "max_payload", "prefix", "private", "seq", "topic")
 
-    def __init__(self, topic: bytes, batch: Batch | None, max_frame: int) -> None:
+    def __init__(
+        self, topic: bytes, batch: Batch | None, max_frame: int, private: bool = False
+    ) -> None:
         self.topic = topic
+        self.private = private  # a desk client's own session: never the channel's live one
         self.prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA)  # not live (yet)
         self.seq = 0
         self.batch = batch
@@ -169,6 +173,7 @@ class Publisher:
         desk: str | None = None,
         advertise: str | None = None,
         last_value: bool = False,
+        max_desk_clients: int = MAX_DESK_CLIENTS,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
     ) -> None:
         self.channel = validate_name(channel, "channel")
@@ -211,6 +216,7 @@ class Publisher:
         self._desk: zmq.Socket[bytes] | None = None
         self._keep_last = bool(last_value)
         self._desk_clients: dict[str, str] = {}
+        self._max_desk_clients = validate_count(max_desk_clients, "max desk clients") or 1
 
         ctx = context if context is not None else zmq.Context.instance()
         self._context = ctx
@@ -306,8 +312,12 @@ class Publisher:
 
     @property
     def live(self) -> str | None:
-        """The live session (the newest open one) that followers hear, or None."""
-        return next(reversed(self._sessions), None)
+        """The live session (the newest open one) that followers hear, or None.
+
+        Sessions the desk gave to its clients are theirs alone: never live.
+        """
+        sessions = self._sessions
+        return next((name for name in reversed(sessions) if not sessions[name].private), None)
 
     def open_session(self, session: str | None = None) -> str:
         """Open *session* (a new unique ID when omitted), make it live, return its ID.
@@ -321,7 +331,7 @@ class Publisher:
             self._open_locked(session)
         return session
 
-    def _open_locked(self, session: str) -> None:
+    def _open_locked(self, session: str, private: bool = False) -> None:
         if session in self._ended:
             raise SessionClosedError(f"session {session!r} was closed and cannot reopen")
         if session in self._sessions:
@@ -332,7 +342,7 @@ class Publisher:
             limit = min(self._max_frame, MAX_MESSAGE_BYTES)
             batch = Batch(topic, self.batch_size, limit, self._batch_delay)
         previous = self.live
-        self._sessions[session] = _Session(topic, batch, self._max_frame)
+        self._sessions[session] = _Session(topic, batch, self._max_frame, private)
         self._send_beacon(_now())  # flushes batches sent under the old live session
         self._relabel(previous)
         self._log.info("session_opened", session=session)
@@ -347,7 +357,8 @@ class Publisher:
         state = self._session(session)
         previous = self.live
         del self._sessions[session]
-        self._ended.add(session)
+        if not state.private:  # a desk session's random ID cannot come back: not kept
+            self._ended.add(session)
         self._send_end(state)
         self._send_beacon(_now())
         self._relabel(previous)
@@ -394,10 +405,12 @@ class Publisher:
     def _desk_join(self, client: str) -> str:
         """Close *client*'s previous session, open a fresh one, and return it."""
         previous = self._desk_clients.get(client)
+        if previous is None and len(self._desk_clients) >= self._max_desk_clients:
+            raise DeskError(f"the desk is full ({self._max_desk_clients} clients)")
         if previous in self._sessions:
             self._close_locked(previous)
         session = new_session_id()
-        self._open_locked(session)
+        self._open_locked(session, private=True)
         self._desk_clients[client] = session
         self._log.info("desk_joined", client=client, session=session, previous=previous)
         return session

@@ -141,3 +141,24 @@ async def test_join_the_desk_from_asyncio() -> None:
             assert await recv_n(sub, 1) == [b"hello"]
         finally:
             sub.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_one_subscriber_can_be_used_from_two_event_loops() -> None:
+    """asyncio.run twice over the same AsyncSubscriber: each loop gets its own waits."""
+    pub = AsyncPublisher("tcp://127.0.0.1:*", channel="c")
+    sub = AsyncSubscriber(pub.endpoint, channel="c")
+    try:
+        pub.open_session("s1")
+        sub.tune_in("s1")
+
+        async def round_trip(payload: bytes) -> list[bytes]:
+            assert await pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            pub.send("s1", payload)
+            return await recv_n(sub, 1)
+
+        assert asyncio.run(round_trip(b"first loop")) == [b"first loop"]
+        assert asyncio.run(round_trip(b"second loop")) == [b"second loop"]
+    finally:
+        sub.close()
+        pub.close()

@@ -101,3 +101,57 @@ def test_no_desk_answers_in_time() -> None:
     desk = free_tcp_endpoint()
     with pytest.raises(DeskError, match="no answer from the desk"):
         Subscriber.join(desk, "lonely", timeout=0.2)
+
+
+def test_desk_sessions_never_move_followers() -> None:
+    """A client's own session is not the channel's live one: followers stay put."""
+    desk = free_tcp_endpoint()
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", desk=desk) as pub,
+        Subscriber(pub.endpoint, channel="c") as follower,
+    ):
+        follower.follow()
+        pub.open_session("broadcast")
+        assert pub.wait_for_listener("broadcast", timeout=DEADLINE_S)
+        for i in range(5):
+            ask(desk, f"client-{i}")
+        assert pub.live == "broadcast"
+        pub.send("broadcast", b"still here")
+        assert recv_all(follower, 1)[0].session == "broadcast"
+        assert follower.live == "broadcast"
+
+
+def test_a_full_desk_refuses_new_clients_but_serves_known_ones() -> None:
+    """The number of clients is bounded; a known client can always come back."""
+    desk = free_tcp_endpoint()
+    with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk, max_desk_clients=2) as pub:
+        ask(desk, "a")
+        ask(desk, "b")
+        with pytest.raises(DeskError, match="desk is full"):
+            ask(desk, "c")
+        first = pub.desk_session("a")
+        assert ask(desk, "a")["session"] != first
+        assert len(pub.sessions) == 2
+
+
+def test_the_desk_works_with_curve(tmp_path: pytest.TempPathFactory) -> None:
+    """With CURVE, the desk uses the publisher's keys; Subscriber.join passes its own."""
+    from pathlib import Path
+
+    from radio import CurveClient, CurveServer, create_keys
+
+    base = Path(str(tmp_path))
+    server_pub, server_secret = create_keys(base / "s", "server")
+    client_pub, client_secret = create_keys(base / "c", "client")
+    allowed = base / "allowed"
+    allowed.mkdir()
+    (allowed / "client.key").write_bytes(client_pub.read_bytes())
+    desk = free_tcp_endpoint()
+    security = CurveServer.from_files(server_secret, str(allowed))
+    with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk, security=security) as pub:
+        keys = CurveClient.from_files(client_secret, server_pub)
+        with Subscriber.join(desk, "secure-client", security=keys) as sub:
+            session = next(iter(sub.sessions))
+            assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+            pub.send(session, b"secret")
+            assert recv_all(sub, 1)[0].payload == b"secret"

@@ -243,3 +243,17 @@ def test_radio_relay_bad_input_exits_2(args: list[str], reason: str) -> None:
     assert result.exit_code == 2, result.output
     assert reason in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_terminating_the_context_does_not_hang_with_a_relay_open() -> None:
+    """A context terminated under a running relay stops it; term() returns."""
+    import threading
+
+    import zmq
+
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    hop = Relay("tcp://127.0.0.1:1", "tcp://127.0.0.1:*", context=ctx)
+    done = threading.Event()
+    threading.Thread(target=lambda: (ctx.term(), done.set()), daemon=True).start()
+    assert done.wait(DEADLINE_S), "ctx.term() hung"
+    hop.close()
