@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final, Self, cast
 
 import zmq
 
@@ -22,19 +22,15 @@ from radio.subscriber import POLL_SLICE_S, Subscriber
 _INF: Final[float] = float("inf")
 
 
-class AsyncPublisher:
-    """`radio.Publisher` for asyncio: ``await wait_for_listener(...)``, ``async with``.
+class _Async:
+    """What both twins share: closing, ``async with``, repr, endpoint and channel.
 
-    It drives a `Publisher` (same constructor arguments): sending never blocks,
-    so `send`, `open_session` and `close_session` stay plain methods; only waiting
-    is awaitable. radio's service thread keeps presence and beacons right even
-    while the event loop is busy.
+    They come from the sync object the twin drives (``_inner``).
     """
 
-    def __init__(self, endpoint: str, **settings: Any) -> None:
-        self._pub = Publisher(endpoint, **settings)
+    _inner: Publisher | Subscriber
 
-    async def __aenter__(self) -> AsyncPublisher:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -46,17 +42,34 @@ class AsyncPublisher:
         self.close()
 
     def __repr__(self) -> str:
-        return "<Async" + repr(self._pub)[1:]
+        return "<Async" + repr(self._inner)[1:]
 
     @property
     def endpoint(self) -> str:
         """The bound or connected endpoint (the real port for ``*``)."""
-        return self._pub.endpoint
+        return self._inner.endpoint
 
     @property
     def channel(self) -> str:
-        """The channel broadcast on."""
-        return self._pub.channel
+        """The channel."""
+        return self._inner.channel
+
+    def close(self) -> None:
+        """Close the socket (see the sync class)."""
+        self._inner.close()
+
+
+class AsyncPublisher(_Async):
+    """`radio.Publisher` for asyncio: ``await wait_for_listener(...)``, ``async with``.
+
+    It drives a `Publisher` (same constructor arguments): sending never blocks,
+    so `send`, `open_session` and `close_session` stay plain methods; only waiting
+    is awaitable. radio's service thread keeps presence and beacons right even
+    while the event loop is busy.
+    """
+
+    def __init__(self, endpoint: str, **settings: Any) -> None:
+        self._pub = self._inner = Publisher(endpoint, **settings)
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -116,12 +129,8 @@ class AsyncPublisher:
                 wait = min(wait, remaining)
             await asyncio.sleep(wait)
 
-    def close(self) -> None:
-        """See `Publisher.close`."""
-        self._pub.close()
 
-
-class AsyncSubscriber:
+class AsyncSubscriber(_Async):
     """`radio.Subscriber` for asyncio: ``await recv(timeout)``, ``async for``, ``async with``.
 
     It drives a `Subscriber` (same constructor arguments) and waits for the
@@ -133,7 +142,7 @@ class AsyncSubscriber:
         self._adopt(Subscriber(endpoint, **settings))
 
     def _adopt(self, sub: Subscriber) -> None:
-        self._sub = sub
+        self._sub = self._inner = sub
         self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         with sub._lock:  # the FD is read once, under the socket's lock
@@ -149,30 +158,6 @@ class AsyncSubscriber:
         wrapper = cls.__new__(cls)
         wrapper._adopt(sub)
         return wrapper
-
-    async def __aenter__(self) -> AsyncSubscriber:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return "<Async" + repr(self._sub)[1:]
-
-    @property
-    def endpoint(self) -> str:
-        """The connected or bound endpoint."""
-        return self._sub.endpoint
-
-    @property
-    def channel(self) -> str:
-        """The channel listened to."""
-        return self._sub.channel
 
     @property
     def sessions(self) -> frozenset[str]:

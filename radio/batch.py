@@ -35,12 +35,10 @@ class Batch:
         "_ttl",
         "delay",
         "max_bytes",
-        "max_messages",
     )
 
     def __init__(self, topic: bytes, max_messages: int, max_bytes: int, delay: float) -> None:
         self._prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.BATCH)
-        self.max_messages = max_messages
         self._max_parts = 2 * max_messages  # a record header and a payload per message
         self.max_bytes = max_bytes - len(self._prefix) - HEADER.size + _PREFIX_TAIL.size
         self.delay = delay

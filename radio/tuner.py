@@ -184,8 +184,7 @@ class Tuner:
                     heard = None  # END changes what is heard
                     continue
                 if ttl and clock() > sent_at + ttl:
-                    self.stats.expired += 1
-                    self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
+                    self._expired(session, seq, ttl)
                     continue
                 if last and seq != last + 1:
                     heard.last_seq = last
@@ -241,8 +240,7 @@ class Tuner:
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
             if ttl and now > sent_at + ttl:
-                self.stats.expired += 1
-                self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
+                self._expired(session, seq, ttl)
                 continue
             if last and seq != last + 1:
                 heard.last_seq = last
@@ -328,6 +326,10 @@ class Tuner:
         else:
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=message.session, seq=message.seq)
+
+    def _expired(self, session: str, seq: int, ttl: float) -> None:
+        self.stats.expired += 1
+        self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
 
     def _sequence_jump(self, heard: _Heard, seq: int) -> None:
         last = heard.last_seq

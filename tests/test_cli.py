@@ -506,3 +506,64 @@ def test_benchmark_page_renders_again_from_its_figures(tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert [line for line in page.read_text().splitlines() if line.startswith("|")] == before
+
+
+def test_count_env_endpoint_and_batching_from_the_shell(
+    procs: list[subprocess.Popen[bytes]],
+) -> None:
+    """RADIO_ENDPOINT sets the endpoint; --count repeats the MESSAGEs; --batch-size still
+    delivers every message, in order."""
+    endpoint = free_tcp_endpoint()
+    env = {**os.environ, "RADIO_ENDPOINT": endpoint}
+    sub = subprocess.Popen(
+        [str(BIN / "radio-sub"), "-n", "6"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    procs.append(sub)
+    pub = subprocess.run(
+        [
+            str(BIN / "radio-pub"),
+            "--wait-for-listener",
+            "20",
+            "--count",
+            "3",
+            "--batch-size",
+            "4",
+            "a",
+            "b",
+        ],
+        capture_output=True,
+        timeout=DEADLINE_S * 2,
+        env=env,
+        check=False,
+    )
+    assert pub.returncode == 0, pub.stderr.decode()
+    out, err = sub.communicate(timeout=DEADLINE_S)
+    assert sub.returncode == 0, err.decode()
+    assert out == b"a\nb\na\nb\na\nb\n"
+
+
+def test_conflate_from_the_shell(runner: CliRunner) -> None:
+    """radio-sub --conflate prints the newest of a burst, not the whole backlog."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        pub.open_session("s1")
+
+        def burst() -> None:
+            if pub.wait_for_listener("s1", timeout=DEADLINE_S):
+                for i in range(500):
+                    pub.send("s1", b"%d" % i)
+                pub.close_session("s1")
+
+        thread = threading.Thread(target=burst, daemon=True)
+        thread.start()
+        result = runner.invoke(
+            sub_cli.command, ["-e", pub.endpoint, "-c", "ch", "-s", "s1", "--conflate"]
+        )
+        thread.join(DEADLINE_S)
+    assert result.exit_code == 0, result.output
+    # (the in-process publisher's own log lines land in the same captured stream)
+    lines = [line for line in result.stdout.splitlines() if line.isdigit()]
+    assert lines[-1] == "499"
+    assert len(lines) < 500
