@@ -268,14 +268,8 @@ class Subscriber:
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
         with self._lock:
-            ready = self._ready
-            while ready:
-                message = ready.popleft()
-                ttl = message[4]
-                if not ttl or _now() <= message[3] + ttl:
-                    return message
-                self._tuner.retract(message, "expired")  # it aged while queued
-        return self._wait(timeout)
+            message = self._pop()  # the hot path: decoded messages are usually waiting
+        return message if message is not None else self._wait(timeout)
 
     def _wait(self, timeout: float | None) -> Message | None:
         """Fill the ready queue from the socket, waiting at most *timeout* seconds."""
