@@ -469,6 +469,20 @@ class Publisher:
                 self._service_locked()
         return seq
 
+    def send_all(self, payload: bytes, ttl: float | None = None) -> int:
+        """Broadcast *payload* on every open session (desk clients' too); return how many.
+
+        Each session numbers the message in its own sequence. Never blocks, as `send`.
+        """
+        sent = 0
+        for session in self.sessions:
+            try:
+                self.send(session, payload, ttl)
+            except SessionError:
+                continue  # closed meanwhile (the desk closes its clients' sessions)
+            sent += 1
+        return sent
+
     # -- presence ------------------------------------------------------------------
 
     def listeners(self, session: str) -> int:

@@ -155,3 +155,19 @@ def test_the_desk_works_with_curve(tmp_path: pytest.TempPathFactory) -> None:
             assert pub.wait_for_listener(session, timeout=DEADLINE_S)
             pub.send(session, b"secret")
             assert recv_all(sub, 1)[0].payload == b"secret"
+
+
+def test_send_all_reaches_every_open_session() -> None:
+    """send_all numbers the message in each open session's own sequence, desk sessions too."""
+    desk = free_tcp_endpoint()
+    with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk) as pub:
+        own = pub.open_session()
+        with Subscriber.join(desk, "everyone") as sub:
+            theirs = next(iter(sub.sessions))
+            assert pub.wait_for_listener(theirs, timeout=DEADLINE_S)
+            pub.send(own, b"first")
+            assert pub.send_all(b"hello") == 2
+            assert pub.last_seq(own) == 2
+            assert pub.last_seq(theirs) == 1
+            got = recv_all(sub, 1)
+            assert [(m.session, m.seq, m.payload) for m in got] == [(theirs, 1, b"hello")]
