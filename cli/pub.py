@@ -10,9 +10,10 @@ import click
 import structlog
 
 from radio.batch import BATCH_DELAY_S
-from radio.publisher import BEACON_INTERVAL_S, Publisher
+from radio.publisher import Publisher
 from radio.security import CurveServer
 from radio.settings import DEFAULT_LINGER_S
+from radio.transmitter import BEACON_INTERVAL_S
 
 from .errors import cli_errors
 from .logs import configure_logging

@@ -13,7 +13,7 @@ from typing import IO, Final
 import click
 import structlog
 
-from radio.desk import ask
+from radio.desk_client import ask
 from radio.errors import RadioError
 from radio.message import Message, Stats
 from radio.security import CurveClient
@@ -205,8 +205,8 @@ def command(
     if desk is not None and client_id is not None:
         with cli_errors():
             answer = ask(desk, client_id, security=security)
-        endpoint, channel, sessions = answer["endpoint"], answer["channel"], (answer["session"],)
-        log.info("desk_session", client=client_id, session=answer["session"], endpoint=endpoint)
+        endpoint, channel, sessions = answer.endpoint, answer.channel, (answer.session,)
+        log.info("desk_session", client=client_id, session=answer.session, endpoint=endpoint)
     render = format_json if output_format == "json" else format_raw
     out = sys.stdout.buffer
     status = _StatusLine(sys.stderr) if show_stats else None

@@ -11,7 +11,7 @@ from typing import Any, Final, Self, cast
 
 import zmq
 
-from radio.desk import REQUEST_TIMEOUT_S
+from radio.desk_client import REQUEST_TIMEOUT_S
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.publisher import Publisher

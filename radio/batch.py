@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 from typing import Final
 
-from radio.wire import HEADER, LIVE, RECORD, VERSION, Kind
+from radio.wire import HEADER, RECORD, Kind, frame_prefix, pack_record, pack_tail
 
 BATCH_DELAY_S: Final[float] = 0.001
 """Default longest time a message waits in a batch before it is sent."""
 
-_PREFIX_TAIL: Final = struct.Struct("!BB")
-_pack_tail = struct.Struct("!Qdd").pack
-_pack_record = RECORD.pack
 _RECORD_SIZE: Final[int] = RECORD.size
 
 
@@ -32,15 +28,17 @@ class Batch:
         "_prefix",
         "_since",
         "_size",
+        "_topic",
         "_ttl",
         "delay",
         "max_bytes",
     )
 
     def __init__(self, topic: bytes, max_messages: int, max_bytes: int, delay: float) -> None:
-        self._prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.BATCH)
+        self._topic = topic
+        self._prefix = frame_prefix(topic, Kind.BATCH)
         self._max_parts = 2 * max_messages  # a record header and a payload per message
-        self.max_bytes = max_bytes - len(self._prefix) - HEADER.size + _PREFIX_TAIL.size
+        self.max_bytes = max_bytes - len(topic) - HEADER.size
         self.delay = delay
         self._parts: list[bytes] = []
         self._size = 0
@@ -54,8 +52,7 @@ class Batch:
         Flush first: the pending messages were sent under the old flag.
         """
         assert not self._parts, "flush before changing the live flag"
-        kind = Kind.BATCH | (LIVE if live else 0)
-        self._prefix = self._prefix[: -_PREFIX_TAIL.size] + _PREFIX_TAIL.pack(VERSION, kind)
+        self._prefix = frame_prefix(self._topic, Kind.BATCH, live=live)
 
     def __len__(self) -> int:
         return len(self._parts) // 2
@@ -70,7 +67,7 @@ class Batch:
             ready = self.flush()
             self.add(seq, sent_at, ttl, payload)  # starts the next batch; cannot complete it
             return ready
-        parts.append(_pack_record(sent_at, len(payload)))
+        parts.append(pack_record(sent_at, len(payload)))
         parts.append(payload)
         self._size = size
         if len(parts) >= self._max_parts or sent_at - self._since >= self.delay:
@@ -85,7 +82,7 @@ class Batch:
         """The pending messages as one frame (None when empty); the batch starts over."""
         if not self._parts:
             return None
-        head = self._prefix + _pack_tail(self._first_seq, self._since, self._ttl)
+        head = self._prefix + pack_tail(self._first_seq, self._since, self._ttl)
         frame = head + b"".join(self._parts)
         self._parts = []
         self._size = 0

@@ -1,33 +1,40 @@
-"""The session desk: a client asks for a session and gets a fresh one, its old one closed."""
+"""The session desk's request and reply format: pure JSON encoding and checking, no I/O."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Final
-
-import zmq
+from typing import Final, NamedTuple
 
 from radio.errors import DeskError, InvalidNameError
 from radio.names import validate_name
-from radio.security import CurveClient, apply_client
 
 PROTOCOL: Final[str] = "radio-desk/1"
 """The request and reply format this module speaks (JSON objects)."""
 
 MAX_REQUEST_BYTES: Final[int] = 1024
-"""Largest request the desk accepts (ZMQ_MAXMSGSIZE on its socket)."""
+"""Largest request a desk accepts (ZMQ_MAXMSGSIZE on its socket)."""
 
-MAX_DESK_CLIENTS: Final[int] = 10_000
-"""Default most clients a desk keeps a session for; a new one beyond it is refused."""
+MAX_REPLY_BYTES: Final[int] = 64 * 1024
+"""Largest reply a client accepts (ZMQ_MAXMSGSIZE on its socket)."""
 
-MAX_ENVELOPE_FRAMES: Final[int] = 3
-"""Most frames a request may have (identity, delimiter, request); more are discarded."""
+JOIN: Final[str] = "join"
+"""The one operation: give this client a fresh session, closing its previous one."""
 
-MAX_REQUESTS_PER_PASS: Final[int] = 100
-"""Most requests answered while holding the publisher's lock at a time."""
 
-REQUEST_TIMEOUT_S: Final[float] = 5.0
-"""Default time a client waits for the desk's answer."""
+class DeskAnswer(NamedTuple):
+    """A desk's yes: where to listen (``endpoint``), on which ``channel`` and ``session``."""
+
+    endpoint: str
+    channel: str
+    session: str
+
+
+def encode_request(client: str) -> bytes:
+    """A JOIN request for *client* (a valid name).
+
+    ``{"protocol": "radio-desk/1", "op": "join", "client": "<name>"}``
+    """
+    return json.dumps({"protocol": PROTOCOL, "op": JOIN, "client": client}).encode("utf-8")
 
 
 def parse_request(raw: bytes) -> str:
@@ -44,7 +51,7 @@ def parse_request(raw: bytes) -> str:
         raise DeskError("request must be a JSON object")
     if request.get("protocol") != PROTOCOL:
         raise DeskError(f"unsupported protocol {request.get('protocol')!r} (this is {PROTOCOL})")
-    if request.get("op") != "join":
+    if request.get("op") != JOIN:
         raise DeskError(f"unknown op {request.get('op')!r} (known: 'join')")
     try:
         return validate_name(request.get("client"), "client")
@@ -52,47 +59,26 @@ def parse_request(raw: bytes) -> str:
         raise DeskError(str(exc)) from None
 
 
-def reply(**fields: Any) -> bytes:
-    """Encode a reply: ``{"protocol": ..., "ok": true, ...}`` or ``{"ok": false, "error": ...}``."""
-    return json.dumps({"protocol": PROTOCOL, **fields}).encode("utf-8")
+def encode_reply(answer: DeskAnswer) -> bytes:
+    """A yes: ``{"protocol": ..., "ok": true, "endpoint": ..., "channel": ..., "session": ...}``."""
+    return json.dumps({"protocol": PROTOCOL, "ok": True, **answer._asdict()}).encode("utf-8")
 
 
-def ask(
-    desk: str,
-    client: str,
-    timeout: float = REQUEST_TIMEOUT_S,
-    security: CurveClient | None = None,
-) -> dict[str, str]:
-    """Ask the desk at *desk* for a fresh session for *client*; return the reply's fields.
+def encode_refusal(error: str) -> bytes:
+    """A no: ``{"protocol": ..., "ok": false, "error": "<why>"}``."""
+    return json.dumps({"protocol": PROTOCOL, "ok": False, "error": error}).encode("utf-8")
 
-    The reply names ``endpoint``, ``channel`` and ``session``. Raises `DeskError`
-    when the desk refuses or does not answer within *timeout* seconds. With
-    *security* the request goes over CURVE (the desk uses the publisher's keys).
-    """
-    validate_name(client, "client")
-    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
+
+def parse_reply(raw: bytes, desk: str) -> DeskAnswer:
+    """The answer in the reply *raw* from the desk at *desk*; `DeskError` for a no or junk."""
     try:
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVTIMEO, max(1, round(timeout * 1000)))
-        sock.setsockopt(zmq.MAXMSGSIZE, 64 * 1024)
-        if security is not None:
-            apply_client(sock, security)
-        sock.connect(desk)
-        sock.send(json.dumps({"protocol": PROTOCOL, "op": "join", "client": client}).encode())
-        try:
-            raw = sock.recv()
-        except zmq.Again:
-            raise DeskError(f"no answer from the desk at {desk!r} within {timeout:g} s") from None
-    finally:
-        sock.close(linger=0)
-    try:
-        answer = json.loads(raw)
+        reply = json.loads(raw)
     except (ValueError, RecursionError):
         raise DeskError(f"the desk at {desk!r} answered something that is not JSON") from None
-    if not isinstance(answer, dict) or not answer.get("ok"):
-        error = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(reply, dict) or not reply.get("ok"):
+        error = reply.get("error") if isinstance(reply, dict) else None
         raise DeskError(f"the desk at {desk!r} refused: {error or 'no reason given'}")
-    fields = {key: answer.get(key) for key in ("endpoint", "channel", "session")}
-    if not all(isinstance(value, str) for value in fields.values()):
+    fields = [reply.get(key) for key in DeskAnswer._fields]
+    if not all(isinstance(value, str) for value in fields):
         raise DeskError(f"the desk at {desk!r} sent an incomplete answer")
-    return {key: str(value) for key, value in fields.items()}
+    return DeskAnswer(*(str(value) for value in fields))

@@ -22,6 +22,16 @@ CONTROL_MARK: Final[bytes] = b"!"
 """Stands where a session name would in the channel's control topic; it cannot
 occur inside a name, so the control topic never collides with a session's."""
 
+MARKER: Final[bytes] = b"\x00"
+"""Separates a topic from a subscriber's ID in its presence subscription.
+
+Every radio subscriber subscribes, beside each topic T it hears, to
+``T + MARKER + id``. No frame starts with that (a header's first byte, the version,
+is never 0), so it carries no traffic; it only tells the publisher who listens.
+Counting IDs rather than subscription events keeps counts right when a peer
+subscribes twice to a topic (libzmq reports one unsubscription when it leaves),
+and an unsubscription can only be forged by someone who knows the random ID."""
+
 SESSION_ID_BYTES: Final[int] = 12
 """Random bytes in a generated session ID (96 bits: unguessable and unique)."""
 
@@ -71,3 +81,62 @@ def control_topic(channel: str) -> bytes:
 def new_session_id() -> str:
     """Return a fresh, unguessable session ID that is a valid name (16 characters)."""
     return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def inbox_topic(channel: str, listener_id: bytes) -> bytes:
+    r"""The topic only *listener_id* subscribes to: ``channel/`` + ``\x00`` + ID + ``/``.
+
+    No other radio subscription is a prefix of it (a name never starts with a
+    zero byte), so a frame sent there reaches that subscriber alone.
+    """
+    return channel_prefix(channel) + MARKER + listener_id + TOPIC_DELIMITER
+
+
+def marker_topic(topic: bytes, listener_id: bytes) -> bytes:
+    """The presence subscription of *listener_id* for *topic*."""
+    return topic + MARKER + listener_id
+
+
+def split_marker(subscription: bytes) -> tuple[bytes, bytes] | None:
+    """``(topic, listener ID)`` of a presence subscription; None for any other one."""
+    cut = subscription.find(MARKER)
+    if cut <= 0 or cut == len(subscription) - 1:
+        return None  # a plain subscription, or a marker without an ID
+    return subscription[:cut], subscription[cut + 1 :]
+
+
+def is_marker(subscription: bytes) -> bool:
+    """Whether *subscription* is a presence subscription (a topic, `MARKER`, an ID)."""
+    return split_marker(subscription) is not None
+
+
+def is_channel_topic(topic: bytes) -> bool:
+    """Whether *topic* is ``channel/session/`` or ``channel/!/``: not an inbox, not a prefix."""
+    return (
+        topic.count(TOPIC_DELIMITER) == 2
+        and topic.endswith(TOPIC_DELIMITER)
+        and MARKER not in topic
+    )
+
+
+def is_control_topic(topic: bytes) -> bool:
+    """Whether *topic* is some channel's control topic (``channel/!/``)."""
+    return is_channel_topic(topic) and topic.endswith(
+        TOPIC_DELIMITER + CONTROL_MARK + TOPIC_DELIMITER
+    )
+
+
+def topic_session(topic: bytes) -> str:
+    """The session name of a session topic ``channel/session/`` (undecodable bytes replaced)."""
+    start = topic.index(TOPIC_DELIMITER) + 1
+    return topic[start:-1].decode("ascii", "replace")
+
+
+def leading_topic(frame: bytes, prefix_length: int) -> bytes:
+    """The ``channel/session/`` topic *frame* starts with (``b""`` if none).
+
+    *prefix_length* is the length of the channel's prefix; the session name must
+    end within a name's length after it.
+    """
+    end = frame.find(TOPIC_DELIMITER, prefix_length, prefix_length + MAX_NAME_LENGTH + 1)
+    return frame[: end + 1] if end > 0 else b""

@@ -6,32 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
+from radio.names import is_channel_topic, split_marker
+
 SUBSCRIBE: Final[int] = 1
 UNSUBSCRIBE: Final[int] = 0
-
-MARKER: Final[bytes] = b"\x00"
-"""Separates a topic from a subscriber's ID in its presence subscription.
-
-Every radio subscriber subscribes, beside each topic T it hears, to
-``T + MARKER + id``. No frame starts with that (a header's first byte, the version,
-is never 0), so it carries no traffic; it only tells the publisher who listens.
-Counting IDs rather than subscription events keeps counts right when a peer
-subscribes twice to a topic (libzmq reports one unsubscription when it leaves),
-and an unsubscription can only be forged by someone who knows the random ID."""
-
-
-def inbox_topic(channel: str, listener_id: bytes) -> bytes:
-    r"""The topic only *listener_id* subscribes to: ``channel/`` + ``\x00`` + ID + ``/``.
-
-    No other subscription is a prefix of it (a name never starts with a zero
-    byte), so a frame sent there reaches that subscriber alone.
-    """
-    return channel.encode("ascii") + b"/" + MARKER + listener_id + b"/"
-
-
-def marker_topic(topic: bytes, listener_id: bytes) -> bytes:
-    """The presence subscription of *listener_id* for *topic*."""
-    return topic + MARKER + listener_id
 
 
 class Change(NamedTuple):
@@ -59,7 +37,7 @@ class Presence:
     With ``XPUB_VERBOSER`` every subscription and every unsubscription (including
     the ones libzmq makes up when a subscriber's connection ends) arrives as a
     message ``b"\x01" + topic`` or ``b"\x00" + topic``. Only presence
-    subscriptions (`MARKER`) count, one per subscriber ID; plain subscriptions
+    subscriptions (`radio.names.MARKER`) count, one per subscriber ID; plain subscriptions
     route messages and count nobody.
     """
 
@@ -71,12 +49,12 @@ class Presence:
         """Apply one XPUB event; return the change it made, or None for a no-op."""
         if len(event) < 2 or event[0] not in (SUBSCRIBE, UNSUBSCRIBE):
             return None
-        cut = event.find(MARKER, 1)
-        if cut < 0 or cut == len(event) - 1:
-            return None  # a plain subscription, or a marker without an ID
-        topic, listener = event[1:cut], event[cut + 1 :]
-        if topic.count(b"/") < 2:
-            return None  # not channel/session/: e.g. a subscriber's inbox
+        marker = split_marker(event[1:])
+        if marker is None:
+            return None  # a plain subscription: it routes messages, counts nobody
+        topic, listener = marker
+        if not is_channel_topic(topic):
+            return None  # not channel/session/ or channel/!/: e.g. a subscriber's inbox
         ids = self._listeners.get(topic)
         joined = event[0] == SUBSCRIBE
         if joined:

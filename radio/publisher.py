@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import struct
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from functools import partial
 from types import TracebackType
@@ -15,27 +13,11 @@ from typing import Final
 import structlog
 import zmq
 
-from radio.batch import BATCH_DELAY_S, Batch
-from radio.desk import (
-    MAX_DESK_CLIENTS,
-    MAX_ENVELOPE_FRAMES,
-    MAX_REQUEST_BYTES,
-    MAX_REQUESTS_PER_PASS,
-    parse_request,
-)
-from radio.desk import reply as desk_reply
-from radio.errors import (
-    ClosedError,
-    DeskError,
-    InvalidSettingError,
-    MessageTooLargeError,
-    SessionClosedError,
-    SessionError,
-    UnknownSessionError,
-)
-from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
-from radio.presence import ListenerEvent, Presence, inbox_topic
-from radio.ratelimit import RateLimitedLog
+from radio.batch import BATCH_DELAY_S
+from radio.desk_server import MAX_DESK_CLIENTS, DeskServer
+from radio.errors import ClosedError, InvalidSettingError, SessionError
+from radio.names import new_session_id, validate_name
+from radio.presence import ListenerEvent
 from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
@@ -52,67 +34,32 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import apply_heartbeat, attach
-from radio.wire import (
-    HEADER,
-    LIVE,
-    MAX_BATCH_MESSAGES,
-    NO_TTL,
-    RECORD,
-    VERSION,
-    Kind,
-    encode,
-)
+from radio.transmitter import BEACON_INTERVAL_S, Transmitter
+from radio.wire import MAX_BATCH_MESSAGES, NO_TTL
 
 log = structlog.get_logger("radio")
-
-BEACON_INTERVAL_S: Final[float] = 1.0
-"""Default time between two beacons on the channel's control topic."""
 
 MAX_EVENTS_PER_PASS: Final[int] = 1000
 """Most subscription events handled while holding the lock at a time."""
 
-MAX_PENDING_EVENTS: Final[int] = 10_000
-"""Listener events kept for on_listener while it catches up (the oldest go first)."""
-
-END_REPEATS: Final[int] = 3
-"""How many beacons after a session closes repeat its END frame: a full queue may
-drop the first one, and a subscriber must still learn that the session is over."""
-
-# The hot path packs a DATA header in two parts, byte for byte what `encode` writes:
-# version and kind are fixed per session, seq, sent_at and ttl change per message.
-_PREFIX_TAIL: Final = struct.Struct("!BB")
-_pack_tail = struct.Struct("!Qdd").pack
-assert _PREFIX_TAIL.size + struct.calcsize("!Qdd") == HEADER.size
 _INF: Final[float] = float("inf")
 _now = time.time
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
 
-def _label(state: _Session, live: bool) -> None:
-    """Set the LIVE flag of the session's frames from now on (its batch is empty)."""
-    state.prefix = state.topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA | (LIVE if live else 0))
-    if state.batch is not None:
-        state.batch.set_live(live)
+def _fast_send(socket: zmq.Socket[bytes]) -> Callable[[bytes, int], object]:
+    """The quickest way to send one frame on *socket*, checked to work.
 
-
-class _Session:
-    """An open session: topic, frame prefix, last seq sent, batch (when batching)."""
-
-    __slots__ = ("batch", "last", "max_payload", "prefix", "private", "seq", "topic")
-
-    def __init__(
-        self, topic: bytes, batch: Batch | None, max_frame: int, private: bool = False
-    ) -> None:
-        self.topic = topic
-        self.private = private  # a desk client's own session: never the channel's live one
-        self.prefix = topic + _PREFIX_TAIL.pack(VERSION, Kind.DATA)  # not live (yet)
-        self.seq = 0
-        self.batch = batch
-        # The latest message (last_value=True): seq, sent_at, ttl, payload, kind byte.
-        self.last: tuple[int, float, float, bytes, int] | None = None
-        self.max_payload = max_frame - len(topic) - HEADER.size
-        if batch is not None:
-            self.max_payload -= RECORD.size  # a batched message also carries its record header
+    pyzmq's Cython ``send``, without the Python wrapper that handles ``group`` and
+    ``routing_id`` (which XPUB never uses), costs about 4x less per message. It is
+    private to pyzmq, so it is used only when present and the public ``send`` is
+    the fallback.
+    """
+    backend = getattr(getattr(zmq, "backend", None), "Socket", None)
+    raw = getattr(backend, "send", None)
+    if raw is None or not isinstance(socket, backend):  # type: ignore[arg-type]
+        return socket.send
+    return partial(raw, socket)
 
 
 def as_payload(payload: object) -> bytes:
@@ -182,41 +129,36 @@ class Publisher:
             raise InvalidSettingError(
                 f"invalid batch size {batch_size}: at most {MAX_BATCH_MESSAGES} messages a frame"
             )
-        self._batch_delay = validate_seconds(batch_delay, "batch delay")
+        batch_delay = validate_seconds(batch_delay, "batch delay")
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")
         self._heartbeat = Heartbeat(heartbeat, heartbeat_timeout)
-        self._beacon_interval = validate_seconds(beacon_interval, "beacon interval")
         self._linger_ms = round(
             validate_seconds(linger, "linger", allow_zero=True, maximum=MAX_SOCKET_SECONDS) * 1000
         )
-        self._max_frame = (
+        max_frame = (
             sys.maxsize
             if max_message_size is None
             else validate_count(max_message_size, "max message size")
         )
+        max_desk_clients = validate_count(max_desk_clients, "max desk clients")
         validate_endpoint(endpoint)
-        self._prefix = channel_prefix(self.channel)
-        self._control = control_topic(self.channel)
-        self._sessions: dict[str, _Session] = {}
-        self._ended: set[str] = set()
-        self._ends_to_repeat: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
-        self._presence = Presence()
+        self._core = Transmitter(
+            self.channel,
+            max_frame=max_frame,
+            batch_size=self.batch_size,
+            batch_delay=batch_delay,
+            beacon_interval=validate_seconds(beacon_interval, "beacon interval"),
+            keep_last=bool(last_value),
+        )
+        self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener
-        # Events for on_listener, handed over outside the lock by the service thread.
-        self._events: deque[ListenerEvent] = deque(maxlen=MAX_PENDING_EVENTS)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
-        self._beacon_seq = 0
-        self._next_beacon = 0.0
         self._next_service = 0.0
         self._log = log.bind(channel=self.channel)
-        self._limited = RateLimitedLog(self._log)
-        self._desk: zmq.Socket[bytes] | None = None
-        self._keep_last = bool(last_value)
-        self._desk_clients: dict[str, str] = {}
-        self._max_desk_clients = validate_count(max_desk_clients, "max desk clients") or 1
+        self._desk: DeskServer | None = None
 
         ctx = context if context is not None else zmq.Context.instance()
         self._context = ctx
@@ -231,20 +173,24 @@ class Publisher:
             self.endpoint = attach(self._socket, endpoint, bind=self.bind)
             self.advertise = validate_endpoint(advertise) if advertise else self.endpoint
             if desk is not None:
-                self._desk = self._open_desk(ctx, validate_endpoint(desk))
-            # pyzmq's Cython send, without the Python wrapper that handles group and
-            # routing_id (which XPUB never uses): about 4x less overhead per message.
-            self._send = partial(zmq.backend.Socket.send, self._socket)
+                self._desk = DeskServer(
+                    ctx,
+                    validate_endpoint(desk),
+                    advertise=self.advertise,
+                    max_clients=max_desk_clients,
+                    security=security,
+                    zap_domain=self._zap_domain,
+                )
+                self.desk = self._desk.endpoint
+            self._send = _fast_send(self._socket)
         except BaseException:
             self._socket.close(linger=0)
             if self._desk is not None:
-                self._desk.close(linger=0)
+                self._desk.close()
             self._release_zap()
             raise
         interval = (
-            SERVICE_INTERVAL_S
-            if self.batch_size == 1
-            else min(SERVICE_INTERVAL_S, self._batch_delay)
+            SERVICE_INTERVAL_S if self.batch_size == 1 else min(SERVICE_INTERVAL_S, batch_delay)
         )
         self._service = ServiceThread(
             self._lock,
@@ -252,25 +198,10 @@ class Publisher:
             f"radio-pub-{self.channel}",
             interval,
             after=self._dispatch_events if on_listener is not None else None,
+            own=self._serve_desk if self._desk is not None else None,
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
-
-    def _open_desk(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> zmq.Socket[bytes]:
-        """A ROUTER that answers desk requests (served by the service thread)."""
-        desk: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
-        try:
-            desk.setsockopt(zmq.LINGER, 0)
-            desk.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a hostile peer allocates little
-            desk.setsockopt(zmq.RCVHWM, 1000)
-            if self.security is not None:
-                assert self._zap_domain is not None
-                apply_server(desk, self.security, self._zap_domain)
-            self.desk = attach(desk, endpoint, bind=True)
-        except BaseException:
-            desk.close(linger=0)
-            raise
-        return desk
 
     def _configure(self) -> None:
         sock = self._socket
@@ -308,7 +239,8 @@ class Publisher:
     @property
     def sessions(self) -> tuple[str, ...]:
         """The open sessions, oldest first."""
-        return tuple(self._sessions)
+        with self._lock:
+            return tuple(self._sessions)
 
     @property
     def live(self) -> str | None:
@@ -316,8 +248,7 @@ class Publisher:
 
         Sessions the desk gave to its clients are theirs alone: never live.
         """
-        sessions = self._sessions
-        return next((name for name in reversed(sessions) if not sessions[name].private), None)
+        return self._core.live  # one attribute, set under the lock: safe to read
 
     def open_session(self, session: str | None = None) -> str:
         """Open *session* (a new unique ID when omitted), make it live, return its ID.
@@ -328,106 +259,25 @@ class Publisher:
         session = new_session_id() if session is None else validate_name(session, "session")
         with self._lock:
             self._check_open()
-            self._open_locked(session)
+            self._emit(self._core.open(session))
         return session
-
-    def _open_locked(self, session: str, private: bool = False) -> None:
-        if session in self._ended:
-            raise SessionClosedError(f"session {session!r} was closed and cannot reopen")
-        if session in self._sessions:
-            raise SessionError(f"session {session!r} is already open")
-        topic = session_topic(self.channel, session)
-        batch = None
-        if self.batch_size > 1:
-            limit = min(self._max_frame, MAX_MESSAGE_BYTES)
-            batch = Batch(topic, self.batch_size, limit, self._batch_delay)
-        previous = self.live
-        self._sessions[session] = _Session(topic, batch, self._max_frame, private)
-        self._send_beacon(_now())  # flushes batches sent under the old live session
-        self._relabel(previous)
-        self._log.info("session_opened", session=session)
 
     def close_session(self, session: str) -> None:
         """Announce the end of *session* to its subscribers; later sends on it raise."""
         with self._lock:
             self._check_open()
-            self._close_locked(session)
-
-    def _close_locked(self, session: str) -> None:
-        state = self._session(session)
-        previous = self.live
-        del self._sessions[session]
-        if not state.private:  # a desk session's random ID cannot come back: not kept
-            self._ended.add(session)
-        self._send_end(state)
-        self._send_beacon(_now())
-        self._relabel(previous)
-        self._log.info("session_closed", session=session, sent=state.seq)
-
-    # -- the session desk ---------------------------------------------------------------
-
-    def desk_session(self, client: str) -> str | None:
-        """The session the desk gave *client* last, while it is open (else None)."""
-        with self._lock:
-            session = self._desk_clients.get(client)
-            return session if session in self._sessions else None
-
-    def _serve_desk(self) -> None:
-        """Answer waiting desk requests (under the lock, a bounded number per pass)."""
-        desk = self._desk
-        if desk is None:
-            return
-        for _ in range(MAX_REQUESTS_PER_PASS):
-            frames: list[bytes] = []
-            try:
-                while True:  # frame by frame: a request of many frames is cut, not buffered
-                    frame = desk.recv(_NOBLOCK)
-                    if len(frames) < MAX_ENVELOPE_FRAMES:
-                        frames.append(frame)
-                    if not desk.getsockopt(zmq.RCVMORE):
-                        break
-            except zmq.Again:
-                return
-            if len(frames) < 2:
-                continue  # a ROUTER always prepends the peer's identity: nothing to answer
-            envelope, request = frames[:-1], frames[-1]
-            try:
-                client = parse_request(request)
-                session = self._desk_join(client)
-                answer = desk_reply(
-                    ok=True, endpoint=self.advertise, channel=self.channel, session=session
-                )
-            except DeskError as exc:
-                self._limited.warning("desk_request_refused", reason=str(exc))
-                answer = desk_reply(ok=False, error=str(exc))
-            desk.send_multipart([*envelope, answer], _NOBLOCK)
-
-    def _desk_join(self, client: str) -> str:
-        """Close *client*'s previous session, open a fresh one, and return it."""
-        previous = self._desk_clients.get(client)
-        if previous is None and len(self._desk_clients) >= self._max_desk_clients:
-            raise DeskError(f"the desk is full ({self._max_desk_clients} clients)")
-        if previous in self._sessions:
-            self._close_locked(previous)
-        session = new_session_id()
-        self._open_locked(session, private=True)
-        self._desk_clients[client] = session
-        self._log.info("desk_joined", client=client, session=session, previous=previous)
-        return session
+            self._emit(self._core.close(session))
 
     def last_seq(self, session: str) -> int:
         """The sequence number of the last message sent on open *session* (0: none yet)."""
         with self._lock:
             self._check_open()
-            return self._session(session).seq
+            return self._core.session(session).seq
 
-    def _session(self, session: str) -> _Session:
-        state = self._sessions.get(session)
-        if state is not None:
-            return state
-        if session in self._ended:
-            raise SessionClosedError(f"session {session!r} is closed")
-        raise UnknownSessionError(f"no open session {session!r} on channel {self.channel!r}")
+    def desk_session(self, client: str) -> str | None:
+        """The session the desk gave *client* last, while it is open (else None)."""
+        with self._lock:
+            return None if self._desk is None else self._desk.session_of(client, self._core)
 
     # -- sending -------------------------------------------------------------------
 
@@ -450,24 +300,14 @@ class Publisher:
             state = self._sessions.get(session)
             if state is None:
                 self._check_open()
-                state = self._session(session)  # raises: closed or unknown
-            seq = state.seq + 1
+                state = self._core.session(session)  # raises: closed or unknown
             now = _now()
-            if len(payload) > state.max_payload:
-                raise MessageTooLargeError(
-                    f"message of {len(payload)} bytes is over the {self._max_frame}-byte "
-                    f"limit on channel {self.channel!r}"
-                )
-            if state.batch is None:
-                self._send(state.prefix + _pack_tail(seq, now, ttl) + payload, _NOBLOCK)
-            elif (ready := state.batch.add(seq, now, ttl, payload)) is not None:
-                self._send(ready, _NOBLOCK)
-            state.seq = seq
-            if self._keep_last:
-                state.last = (seq, now, ttl, payload, state.prefix[-1])  # with the LIVE flag now
+            frame = state.frame(payload, ttl, now)
+            if frame is not None:
+                self._send(frame, _NOBLOCK)
             if now >= self._next_service:
                 self._service_locked()
-        return seq
+            return state.seq
 
     def send_all(self, payload: bytes, ttl: float | None = None) -> int:
         """Broadcast *payload* on every open session (desk clients' too); return how many.
@@ -483,22 +323,28 @@ class Publisher:
             sent += 1
         return sent
 
+    def flush(self) -> None:
+        """Send every message waiting in a batch now (batching only; a no-op otherwise)."""
+        with self._lock:
+            self._check_open()
+            self._emit(self._core.flush())
+
     # -- presence ------------------------------------------------------------------
 
     def listeners(self, session: str) -> int:
         """Return how many subscribers are tuned in to *session* now (followers included)."""
-        topic = session_topic(self.channel, validate_name(session, "session"))
+        validate_name(session, "session")
         with self._lock:
             self._check_open()
             self._service_locked()
-            return self._presence.count(topic)
+            return self._core.listeners(session)
 
     def channel_listeners(self) -> int:
         """Return how many subscribers are connected to the channel, in any session or none."""
         with self._lock:
             self._check_open()
             self._service_locked()
-            return self._presence.count(self._control)
+            return self._core.channel_listeners()
 
     def wait_for_listener(self, session: str, timeout: float | None = None) -> bool:
         """Wait until at least one subscriber is tuned in to *session*; False on timeout.
@@ -506,14 +352,14 @@ class Publisher:
         Once this returns True, every message sent on *session* reaches that
         subscriber unless its own queue is full. ``timeout`` None waits for ever.
         """
-        topic = session_topic(self.channel, validate_name(session, "session"))
+        validate_name(session, "session")
         timeout_s = validate_timeout(timeout)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._changed:
             while True:
                 self._check_open()
                 self._service_locked()
-                if self._presence.count(topic) > 0:
+                if self._core.listeners(session) > 0:
                     return True
                 wait = SERVICE_INTERVAL_S
                 if deadline is not None:
@@ -525,114 +371,40 @@ class Publisher:
 
     # -- servicing (always under the lock) -------------------------------------------
 
+    def _emit(self, frames: list[bytes]) -> None:
+        """Send the core's frames, in order, never blocking."""
+        send = self._send
+        for frame in frames:
+            send(frame, _NOBLOCK)
+
     def _service_locked(self) -> None:
-        """Drain subscription events into presence and send a beacon when one is due."""
+        """Feed subscription events to the core and send what it says is due."""
         now = _now()
         self._next_service = now + SERVICE_INTERVAL_S
         if self._closed:
             return
-        beacon_due = now >= self._next_beacon
-        changed = False
+        core = self._core
         for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
             try:
                 event = self._socket.recv(_NOBLOCK)
             except zmq.Again:
                 break
-            change = self._presence.apply(event)
-            if change is None:
-                continue
-            changed = True
-            if change.topic == self._control:
-                beacon_due = beacon_due or change.joined  # tell a newcomer what is live
-            elif change.topic.startswith(self._prefix):
-                session = change.topic[len(self._prefix) : -1].decode("ascii", "replace")
-                event_name = "listener_joined" if change.joined else "listener_left"
-                self._log.info(event_name, session=session, listeners=change.listeners)
-                if self._on_listener is not None:
-                    self._events.append(
-                        ListenerEvent(session, change.joined, change.listeners, change.at)
-                    )
-                if change.joined and self._keep_last:
-                    self._send_last_value(session, change.topic, change.listener, now)
-        if threading.current_thread() is self._service.thread:
-            self._serve_desk()  # never from send(): a request must not cost a sender
-        if beacon_due:
-            self._send_beacon(now)
-        elif self.batch_size > 1:
-            self._flush_batches(now)
-        if changed:
+            self._emit(core.hear(event, now))
+        self._emit(core.tick(now))
+        if core.take_presence_changed():
             self._changed.notify_all()
+
+    def _serve_desk(self) -> None:
+        """Answer desk requests (service thread only, under the lock)."""
+        if self._desk is not None and not self._closed:
+            self._emit(self._desk.serve(self._core))
 
     def _dispatch_events(self) -> None:
         """Call on_listener for each event (service thread, outside the lock)."""
         callback = self._on_listener
-        events = self._events
+        events = self._core.events
         while callback is not None and events:
             callback(events.popleft())
-
-    def flush(self) -> None:
-        """Send every message waiting in a batch now (batching only; a no-op otherwise)."""
-        with self._lock:
-            self._check_open()
-            self._flush_batches(None)
-
-    def _flush_batches(self, now: float | None) -> None:
-        """Send the batches that are due at *now* (every non-empty one when None)."""
-        for state in self._sessions.values():
-            batch = state.batch
-            if batch is not None and (now is None or batch.due(now)):
-                frame = batch.flush()
-                if frame is not None:
-                    self._send(frame, _NOBLOCK)
-
-    def _relabel(self, previous: str | None) -> None:
-        """Move the LIVE flag from the *previous* live session to the current one."""
-        live = self.live
-        if previous == live:
-            return
-        if previous is not None and previous in self._sessions:
-            _label(self._sessions[previous], live=False)
-        if live is not None:
-            _label(self._sessions[live], live=True)
-
-    def _send_last_value(self, session: str, topic: bytes, listener: bytes, now: float) -> None:
-        """Send the session's latest message, if still within its TTL, to *listener* only.
-
-        It goes to the listener's inbox, a topic no one else subscribes to, followed
-        by the session's name; a subscriber that heard the session already ignores it.
-        """
-        state = self._sessions.get(session)
-        if state is None or state.last is None:
-            return
-        if state.batch is not None and (pending := state.batch.flush()) is not None:
-            self._send(pending, _NOBLOCK)  # everything before the last value goes first
-        seq, sent_at, ttl, payload, kind = state.last
-        if ttl and now > sent_at + ttl:
-            return  # never an expired one
-        head = _PREFIX_TAIL.pack(VERSION, kind) + _pack_tail(seq, sent_at, ttl)
-        address = inbox_topic(self.channel, listener) + topic[len(self._prefix) :]
-        self._send(address + head + payload, _NOBLOCK)
-
-    def _send_end(self, state: _Session) -> None:
-        if state.batch is not None and (frame := state.batch.flush()) is not None:
-            self._send(frame, _NOBLOCK)  # the session's last messages go before its END
-        self._socket.send(encode(state.topic, Kind.END, state.seq, _now()), _NOBLOCK)
-        self._ends_to_repeat[state.topic] = [state.seq, END_REPEATS]
-
-    def _send_beacon(self, now: float) -> None:
-        self._flush_batches(None)  # what was sent before a switch arrives before it
-        for topic, repeat in list(self._ends_to_repeat.items()):
-            self._socket.send(encode(topic, Kind.END, repeat[0], now), _NOBLOCK)
-            repeat[1] -= 1
-            if not repeat[1]:
-                del self._ends_to_repeat[topic]
-        self._beacon_seq += 1
-        live = (self.live or "").encode("ascii")
-        frame = encode(
-            self._control, Kind.BEACON, self._beacon_seq, now, live, self._beacon_interval
-        )
-        self._socket.send(frame, _NOBLOCK)
-        self._next_beacon = now + self._beacon_interval
 
     # -- closing -------------------------------------------------------------------
 
@@ -653,15 +425,11 @@ class Publisher:
         with self._lock:
             if self._closed:
                 return
-            for session in list(self._sessions):
-                state = self._sessions.pop(session)
-                self._ended.add(session)
-                self._send_end(state)
-            self._send_beacon(_now())
+            self._emit(self._core.close_all())
             self._closed = True
             self._socket.close(linger=self._linger_ms)
             if self._desk is not None:
-                self._desk.close(linger=0)
+                self._desk.close()
             self._changed.notify_all()
         self._release_zap()
         self._log.info("publisher_closed", endpoint=self.endpoint)

@@ -11,6 +11,7 @@ from typing import Final
 import structlog
 import zmq
 
+from radio.names import is_control_topic
 from radio.presence import Presence
 from radio.security import CurveClient, CurveServer, apply_client, apply_server, authenticators
 from radio.settings import (
@@ -155,7 +156,7 @@ class Relay:
     def subscribers(self) -> int:
         """Radio subscribers behind this relay now (their channel presence subscriptions)."""
         topics = self._presence.topics()  # a copy: the stats thread goes on changing it
-        return sum(n for topic, n in topics.items() if topic.endswith(b"/!/"))
+        return sum(n for topic, n in topics.items() if is_control_topic(topic))
 
     def _run_proxy(self, capture: zmq.Socket[bytes], control: zmq.Socket[bytes]) -> None:
         try:

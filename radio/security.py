@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -13,7 +14,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from radio.errors import InvalidSettingError
+from radio.errors import EndpointError, InvalidSettingError
 
 ALLOW_ANY: Final[str] = "*"
 """`CurveServer.allow` value that encrypts but lets any client key in."""
@@ -131,9 +132,7 @@ class _Authenticators:
         with self._lock:
             entry = self._running.get(id(context))
             if entry is None:
-                auth = ThreadAuthenticator(context)
-                auth.start()
-                entry = (auth, set())
+                entry = (_start_authenticator(context), set())
                 self._running[id(context)] = entry
             auth, domains = entry
             auth.configure_curve_callback(domain=domain, credentials_provider=provider)
@@ -155,6 +154,38 @@ class _Authenticators:
 
 
 authenticators = _Authenticators()
+
+ZAP_ENDPOINT: Final[str] = "inproc://zeromq.zap.01"
+"""Where libzmq looks for a context's ZAP handler (RFC 27)."""
+
+ZAP_START_TIMEOUT_S: Final[float] = 5.0
+"""How long starting an authenticator waits for the previous one's endpoint to be freed."""
+
+
+def _start_authenticator(context: zmq.Context[zmq.Socket[bytes]]) -> ThreadAuthenticator:
+    """Start a ZAP authenticator on *context*, waiting until its endpoint is free.
+
+    A stopped authenticator's socket leaves `ZAP_ENDPOINT` only when libzmq's
+    reaper gets to it, a moment after close: a publisher closed and created again
+    in one process must wait for that, not fail. Raises `EndpointError` when the
+    endpoint stays taken (another ZAP handler runs on this context).
+    """
+    deadline = time.monotonic() + ZAP_START_TIMEOUT_S
+    pause = 0.001
+    while True:
+        auth = ThreadAuthenticator(context)
+        try:
+            auth.start()
+            return auth
+        except zmq.ZMQError as exc:
+            if auth.zap_socket is not None:
+                auth.zap_socket.close(linger=0)
+            if exc.errno != zmq.EADDRINUSE or time.monotonic() > deadline:
+                raise EndpointError(
+                    exc.errno, f"cannot start the CURVE authenticator on {ZAP_ENDPOINT}: {exc}"
+                ) from None
+        time.sleep(pause)  # sync-ok: retry interval while waiting for libzmq's reaper
+        pause = min(pause * 2, 0.05)
 
 
 def apply_server(socket: zmq.Socket[bytes], keys: CurveServer, domain: str) -> None:

@@ -16,7 +16,11 @@ SERVICE_INTERVAL_S: Final[float] = 0.02
 
 
 class ServiceThread:
-    """Calls *work* under *lock* every *interval* seconds until `stop`.
+    """Calls *work*, then *own*, under *lock* every *interval* seconds until `stop`.
+
+    *work* is the servicing the owner also does itself from any thread (it calls
+    it from its own methods); *own* is work that only this thread ever does (say,
+    answering requests on a second socket, which must never cost a sender).
 
     libzmq attaches new connections, sends a SUB's subscriptions to them and hands
     XPUB subscription events over only when the socket's owner calls into it. This
@@ -32,18 +36,15 @@ class ServiceThread:
         name: str,
         interval: float = SERVICE_INTERVAL_S,
         after: Callable[[], None] | None = None,
+        own: Callable[[], None] | None = None,
     ) -> None:
         self._lock = lock
         self._work = work
+        self._own = own
         self._after = after
         self._interval = interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    @property
-    def thread(self) -> threading.Thread:
-        """The service thread itself."""
-        return self._thread
 
     def start(self) -> None:
         """Start the thread."""
@@ -64,6 +65,8 @@ class ServiceThread:
                 try:
                     if not self._stopped.is_set():
                         self._work()
+                        if self._own is not None:
+                            self._own()
                 except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
                     _log_failure("service_failed", self._thread.name)
                 finally:

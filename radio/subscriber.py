@@ -13,11 +13,10 @@ from typing import Any, Final
 import structlog
 import zmq
 
-from radio.desk import REQUEST_TIMEOUT_S, ask
+from radio.desk_client import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.message import Message, Stats
-from radio.names import validate_name
-from radio.presence import marker_topic
+from radio.names import is_marker, marker_topic, validate_name
 from radio.security import CurveClient, apply_client
 from radio.service import ServiceThread
 from radio.settings import (
@@ -51,11 +50,6 @@ CLOSE_LINGER_MS: Final[int] = 100
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 _INF: Final[float] = float("inf")
 _now = time.time
-
-
-def _is_marker(topic: bytes) -> bool:
-    """A presence subscription (``topic`` + zero byte + ID), not the inbox."""
-    return not topic.endswith(b"/")
 
 
 class Subscriber:
@@ -148,9 +142,9 @@ class Subscriber:
         constructor); raises `DeskError` if the desk refuses or does not answer.
         """
         answer = ask(desk, client, validate_seconds(timeout, "timeout"), settings.get("security"))
-        sub = cls(answer["endpoint"], channel=answer["channel"], **settings)
+        sub = cls(answer.endpoint, channel=answer.channel, **settings)
         try:
-            sub.tune_in(answer["session"])
+            sub.tune_in(answer.session)
         except BaseException:
             sub.close()
             raise
@@ -252,9 +246,9 @@ class Subscriber:
         topics = self._tuner.topics()
         wanted = topics | {marker_topic(topic, self._id) for topic in topics} | {self._tuner.inbox}
         leaving, joining = self._subscribed - wanted, wanted - self._subscribed
-        for topic in sorted(leaving, key=lambda t: not _is_marker(t)):  # markers first
+        for topic in sorted(leaving, key=lambda t: not is_marker(t)):  # markers first
             self._socket.setsockopt(zmq.UNSUBSCRIBE, topic)
-        for topic in sorted(joining, key=_is_marker):  # markers last
+        for topic in sorted(joining, key=is_marker):  # markers last
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         self._subscribed = wanted
         self._tuner.changed = False

@@ -12,13 +12,22 @@ import structlog
 
 from radio.errors import MalformedMessageError
 from radio.message import Message, Stats
-from radio.names import MAX_NAME_LENGTH, channel_prefix, control_topic, session_topic
-from radio.presence import inbox_topic
+from radio.names import channel_prefix, control_topic, inbox_topic, leading_topic, session_topic
 from radio.ratelimit import RateLimitedLog
-from radio.wire import HEADER, LIVE, Kind, decode, decode_records, unpack_header
+from radio.wire import (
+    HEADER,
+    LIVE,
+    VERSION,
+    Kind,
+    decode,
+    decode_records,
+    split_inbox,
+    unpack_header,
+)
 
 log = structlog.get_logger("radio")
 
+_VERSION: Final[int] = VERSION
 _DATA: Final[int] = Kind.DATA
 _DATA_LIVE: Final[int] = Kind.DATA | LIVE
 _HEADER_SIZE: Final[int] = HEADER.size
@@ -73,7 +82,6 @@ class Tuner:
         self.control_topic = control_topic(channel)
         self._explicit: set[str] = set()
         self._heard: dict[bytes, _Heard] = {}
-        self._fast: _Heard | None = None  # the session of the last DATA frame taken
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
 
@@ -134,11 +142,6 @@ class Tuner:
         if heard.keys() != self._heard.keys():
             self.changed = True
         self._heard = heard
-        self._fast = None
-
-    def hears(self, session: str) -> bool:
-        """Whether messages of *session* are yielded now."""
-        return any(heard.session == session for heard in self._heard.values())
 
     # -- frames ------------------------------------------------------------------------
 
@@ -172,9 +175,9 @@ class Tuner:
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
                 except struct.error:
-                    version = kind = 0  # too short: `handle` says so
+                    version = kind = 0  # too short: `_careful` says so
                 if (
-                    version != 1
+                    version != _VERSION
                     or (kind != _DATA_LIVE and kind != plain)
                     or not 0.0 <= sent_at < _INF
                     or not 0.0 <= ttl < _INF
@@ -201,8 +204,7 @@ class Tuner:
 
     def _lookup(self, frame: bytes) -> _Heard | None:
         """The heard session whose topic *frame* starts with, if any."""
-        end = frame.find(b"/", self._prefix_len, self._prefix_len + MAX_NAME_LENGTH + 1)
-        return self._heard.get(frame[: end + 1]) if end > 0 else None
+        return self._heard.get(leading_topic(frame, self._prefix_len))
 
     def handle(self, frame: bytes) -> list[Message]:
         """Account for one frame off the socket; return the messages it yields (0 or more)."""
@@ -300,14 +302,16 @@ class Tuner:
         DATA header and payload. It is ignored when the session is not heard, or
         anything of it was heard already (now or before a re-tune): never twice.
         """
-        start = len(self.inbox)
-        end = frame.find(b"/", start, start + MAX_NAME_LENGTH + 1)
-        topic = self._prefix + frame[start : end + 1] if end > start else b""
-        heard = self._heard.get(topic)
-        if heard is None:
-            self.stats.fenced += 1  # a session tuned out of meanwhile (or junk)
+        try:
+            session, body = split_inbox(frame, self.inbox)
+        except MalformedMessageError as exc:
+            self._malformed(frame, exc)
             return
-        rest = heard.topic + frame[end + 1 :]
+        heard = self._heard.get(self._prefix + session)
+        if heard is None:
+            self.stats.fenced += 1  # a session tuned out of meanwhile
+            return
+        rest = heard.topic + body  # the ordinary DATA frame it carries
         try:
             seq = unpack_header(rest, len(heard.topic))[2]
         except MalformedMessageError as exc:

@@ -8,13 +8,22 @@ from enum import IntEnum
 from typing import Final, NamedTuple
 
 from radio.errors import InvalidNameError, MalformedMessageError
-from radio.names import CONTROL_MARK, TOPIC_DELIMITER, validate_name
+from radio.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 
 VERSION: Final[int] = 1
 """The wire format version this module writes and reads."""
 
 HEADER: Final = struct.Struct("!BBQdd")
 """What follows the topic: version, kind, seq, sent_at, ttl (26 bytes)."""
+
+LEAD: Final = struct.Struct("!BB")
+"""The header's first part, fixed for a session and kind: version and kind byte."""
+
+TAIL: Final = struct.Struct("!Qdd")
+"""The header's second part, new for every message: seq, sent_at, ttl."""
+
+pack_tail: Final = TAIL.pack
+"""``pack_tail(seq, sent_at, ttl)``: the per-message part of a header (the hot path's)."""
 
 NO_TTL: Final[float] = 0.0
 """The TTL written on the wire for a message that never expires."""
@@ -73,6 +82,20 @@ class Frame(NamedTuple):
     live: bool = False
 
 
+def frame_prefix(topic: bytes, kind: Kind, *, live: bool = False) -> bytes:
+    """*topic* and the header's fixed part: a frame is this, `pack_tail`, then the payload.
+
+    The publisher keeps one per session and kind and builds each frame as
+    ``prefix + pack_tail(seq, sent_at, ttl) + payload``, which is `encode`.
+    """
+    return topic + LEAD.pack(VERSION, kind | (LIVE if live else 0))
+
+
+def kind_byte(prefix: bytes) -> int:
+    """The kind byte (with its `LIVE` flag) at the end of a `frame_prefix`."""
+    return prefix[-1]
+
+
 def encode(
     topic: bytes,
     kind: Kind,
@@ -85,15 +108,61 @@ def encode(
 ) -> bytes:
     """Return one frame: *topic* (from `radio.names`) followed by the header and *payload*.
 
-    The caller supplies valid values; the publisher's hot path packs the header
-    itself and must stay byte-for-byte equal to this function.
+    The caller supplies valid values. It is `frame_prefix` + `pack_tail` + payload,
+    the parts the publisher's hot path joins itself.
     """
-    return topic + HEADER.pack(VERSION, kind | (LIVE if live else 0), seq, sent_at, ttl) + payload
+    return frame_prefix(topic, kind, live=live) + pack_tail(seq, sent_at, ttl) + payload
+
+
+def encode_inbox(
+    inbox: bytes, session: bytes, kind: int, seq: int, sent_at: float, ttl: float, payload: bytes
+) -> bytes:
+    r"""A frame for one subscriber's inbox: a session's message (its last value).
+
+    Layout: the inbox topic (`radio.names.inbox_topic`), the session's name and
+    ``/``, then the header (*kind* is the byte with its `LIVE` flag) and payload::
+
+        | channel/ \x00 id / | session / | version | kind | seq | sent_at | ttl | payload |
+    """
+    return inbox + session + LEAD.pack(VERSION, kind) + pack_tail(seq, sent_at, ttl) + payload
+
+
+def split_inbox(frame: bytes, inbox: bytes) -> tuple[bytes, bytes]:
+    """``(session + b"/", header and payload)`` of an inbox frame addressed to *inbox*.
+
+    Raises `MalformedMessageError` when no session name follows the inbox topic.
+    """
+    start = len(inbox)
+    end = frame.find(TOPIC_DELIMITER, start, start + MAX_NAME_LENGTH + 1)
+    if end <= start:
+        raise MalformedMessageError(f"inbox frame names no session: {frame[:40]!r}")
+    return frame[start : end + 1], frame[end + 1 :]
+
+
+pack_record: Final = RECORD.pack
+"""``pack_record(sent_at, length)``: the header of one record in a BATCH payload."""
 
 
 def encode_record(sent_at: float, payload: bytes) -> bytes:
     """One record of a BATCH payload: `RECORD` then the message's payload."""
-    return RECORD.pack(sent_at, len(payload)) + payload
+    return pack_record(sent_at, len(payload)) + payload
+
+
+def encode_batch(
+    topic: bytes,
+    first_seq: int,
+    ttl: float,
+    records: list[tuple[float, bytes]],
+    *,
+    live: bool = False,
+) -> bytes:
+    """A BATCH frame of *records* (``(sent_at, payload)``), numbered from *first_seq*.
+
+    Its header carries the first record's send time; `radio.batch.Batch` builds the
+    same bytes incrementally.
+    """
+    body = b"".join(encode_record(sent_at, payload) for sent_at, payload in records)
+    return encode(topic, Kind.BATCH, first_seq, records[0][0], body, ttl, live=live)
 
 
 def decode_records(frame: bytes, offset: int) -> list[tuple[float, bytes]]:

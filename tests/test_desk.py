@@ -8,7 +8,8 @@ import pytest
 import zmq
 
 from radio import DeskError, Publisher, Subscriber
-from radio.desk import PROTOCOL, ask, parse_request
+from radio.desk import PROTOCOL, parse_request
+from radio.desk_client import ask
 from tests.conftest import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
 
@@ -92,8 +93,8 @@ def test_hostile_requests_get_errors_and_never_disturb_the_desk() -> None:
         rogue.send(b"x" * 100_000)  # over MAXMSGSIZE: libzmq drops the rogue's connection
         rogue.close(linger=0)
         fields = ask(desk, "good-client")
-        assert fields["channel"] == "c"
-        assert fields["session"]
+        assert fields.channel == "c"
+        assert fields.session
 
 
 def test_no_desk_answers_in_time() -> None:
@@ -130,7 +131,7 @@ def test_a_full_desk_refuses_new_clients_but_serves_known_ones() -> None:
         with pytest.raises(DeskError, match="desk is full"):
             ask(desk, "c")
         first = pub.desk_session("a")
-        assert ask(desk, "a")["session"] != first
+        assert ask(desk, "a").session != first
         assert len(pub.sessions) == 2
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from radio.presence import Change, Presence, marker_topic
+from radio.names import marker_topic
+from radio.presence import Change, Presence
 
 
 def clock() -> float:

@@ -1,0 +1,123 @@
+"""The session desk's server: a ROUTER socket and the table of clients and their sessions."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+import zmq
+
+from radio.desk import MAX_REQUEST_BYTES, DeskAnswer, encode_refusal, encode_reply, parse_request
+from radio.errors import DeskError
+from radio.names import new_session_id
+from radio.ratelimit import RateLimitedLog
+from radio.security import CurveServer, apply_server
+from radio.sockets import attach
+from radio.transmitter import Transmitter
+
+log = structlog.get_logger("radio")
+
+MAX_DESK_CLIENTS: Final[int] = 10_000
+"""Default most clients a desk keeps a session for; a new one beyond it is refused."""
+
+MAX_ENVELOPE_FRAMES: Final[int] = 3
+"""Most frames a request may have (identity, delimiter, request); more are discarded."""
+
+MAX_REQUESTS_PER_PASS: Final[int] = 100
+"""Most requests answered while holding the publisher's lock at a time."""
+
+DESK_RCVHWM: Final[int] = 1000
+"""Requests queued at the desk before ZeroMQ drops new ones."""
+
+_NOBLOCK: Final[int] = zmq.NOBLOCK
+
+
+class DeskServer:
+    """Answers JOIN requests: closes the client's previous session, opens a fresh one.
+
+    Only the publisher's service thread calls `serve` (under the publisher's lock):
+    a request never costs the application's `send`. The sessions are the clients'
+    own (private: never the channel's live session).
+    """
+
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoint: str,
+        *,
+        advertise: str,
+        max_clients: int = MAX_DESK_CLIENTS,
+        security: CurveServer | None = None,
+        zap_domain: str | None = None,
+    ) -> None:
+        self.advertise = advertise
+        self._max_clients = max(1, max_clients)
+        self._clients: dict[str, str] = {}  # client -> the session it was given last
+        sock: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
+        try:
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a hostile peer allocates little
+            sock.setsockopt(zmq.RCVHWM, DESK_RCVHWM)
+            if security is not None:
+                assert zap_domain is not None
+                apply_server(sock, security, zap_domain)  # before bind
+            self.endpoint = attach(sock, endpoint, bind=True)
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._socket = sock
+        self._limited = RateLimitedLog(log.bind(desk=self.endpoint))
+
+    def session_of(self, client: str, core: Transmitter) -> str | None:
+        """The session the desk gave *client* last, while it is open (else None)."""
+        session = self._clients.get(client)
+        return session if session in core.sessions else None
+
+    def serve(self, core: Transmitter) -> list[bytes]:
+        """Answer the waiting requests (a bounded number); return the frames to publish."""
+        frames: list[bytes] = []
+        for _ in range(MAX_REQUESTS_PER_PASS):
+            try:
+                request = self._receive()
+            except zmq.Again:
+                break
+            if len(request) < 2:
+                continue  # a ROUTER always prepends the peer's identity: nothing to answer
+            envelope, body = request[:-1], request[-1]
+            try:
+                session = self.join(parse_request(body), core, frames)
+                answer = encode_reply(DeskAnswer(self.advertise, core.channel, session))
+            except DeskError as exc:
+                self._limited.warning("desk_request_refused", reason=str(exc))
+                answer = encode_refusal(str(exc))
+            self._socket.send_multipart([*envelope, answer], _NOBLOCK)
+        return frames
+
+    def _receive(self) -> list[bytes]:
+        """One request, frame by frame: a request of many frames is cut, not buffered."""
+        frames: list[bytes] = []
+        while True:
+            frame = self._socket.recv(_NOBLOCK)
+            if len(frames) < MAX_ENVELOPE_FRAMES:
+                frames.append(frame)
+            if not self._socket.getsockopt(zmq.RCVMORE):
+                return frames
+
+    def join(self, client: str, core: Transmitter, frames: list[bytes]) -> str:
+        """Close *client*'s previous session, open a fresh one (frames to *frames*); return it."""
+        previous = self._clients.get(client)
+        if previous is None and len(self._clients) >= self._max_clients:
+            raise DeskError(f"the desk is full ({self._max_clients} clients)")
+        if previous in core.sessions:
+            frames += core.close(previous)
+        session = new_session_id()
+        frames += core.open(session, private=True)
+        self._clients[client] = session
+        log.info(
+            "desk_joined", channel=core.channel, client=client, session=session, previous=previous
+        )
+        return session
+
+    def close(self) -> None:
+        """Close the desk's socket."""
+        self._socket.close(linger=0)
