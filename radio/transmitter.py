@@ -253,7 +253,7 @@ class Transmitter:
         """What is due at *now*: a beacon (every ``beacon_interval``), else due batches."""
         now = self._clock() if now is None else now
         if now >= self._next_beacon:
-            return self._beacon(now)
+            return self._beacon(now, scheduled=True)
         if self.batch_size == 1:
             return []
         return [
@@ -268,19 +268,23 @@ class Transmitter:
         """Every waiting batch as a frame, now (batching only)."""
         return [frame for state in self.sessions.values() if (frame := state.flush()) is not None]
 
-    def _beacon(self, now: float) -> list[bytes]:
-        """Waiting batches, END repeats, then a beacon naming the live session.
+    def _beacon(self, now: float, *, scheduled: bool = False) -> list[bytes]:
+        """Waiting batches, END repeats (*scheduled* beacons only), then a beacon.
 
         The batches go first and under their old LIVE flag: what was sent before a
-        switch arrives before the beacon that announces it.
+        switch arrives before the beacon that announces it. END repeats ride only
+        on the beacons of the schedule, a beacon interval apart: the beacons that
+        openings and closings send at once would put every repeat into the same
+        full queue within a millisecond.
         """
         frames = self.flush()
         self._relabel()
-        for topic, repeat in list(self._ends_to_repeat.items()):
-            frames.append(encode(topic, Kind.END, repeat[0], now))
-            repeat[1] -= 1
-            if not repeat[1]:
-                del self._ends_to_repeat[topic]
+        if scheduled:
+            for topic, repeat in list(self._ends_to_repeat.items()):
+                frames.append(encode(topic, Kind.END, repeat[0], now))
+                repeat[1] -= 1
+                if not repeat[1]:
+                    del self._ends_to_repeat[topic]
         self._beacon_seq += 1
         live = (self.live or "").encode("ascii")
         frames.append(

@@ -1,0 +1,310 @@
+"""The publisher's pure core: sessions, LIVE flags, END, beacons, batches, last value, presence."""
+
+from __future__ import annotations
+
+import pytest
+
+from radio import MessageTooLargeError, SessionClosedError, SessionError, UnknownSessionError
+from radio.message import Message
+from radio.names import control_topic, inbox_topic, marker_topic, session_topic
+from radio.transmitter import END_REPEATS, Transmitter
+from radio.tuner import Tuner
+from radio.wire import (
+    HEADER,
+    Frame,
+    Kind,
+    decode,
+    decode_records,
+    encode,
+    encode_batch,
+    encode_inbox,
+    split_inbox,
+)
+
+LISTENER = b"0123456789abcdef"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def core(clock: Clock | None = None, **settings: object) -> Transmitter:
+    clock = clock or Clock()
+    return Transmitter("ch", clock=clock, monotonic=clock, **settings)  # type: ignore[arg-type]
+
+
+def kinds(frames: list[bytes]) -> list[tuple[Kind, str, bool]]:
+    return [(f.kind, f.session, f.live) for f in map(decode, frames)]
+
+
+def joined(session: str, listener: bytes = LISTENER) -> bytes:
+    return b"\x01" + marker_topic(session_topic("ch", session), listener)
+
+
+def left(session: str, listener: bytes = LISTENER) -> bytes:
+    return b"\x00" + marker_topic(session_topic("ch", session), listener)
+
+
+class TestSessions:
+    def test_opening_makes_the_session_live_and_announces_it(self) -> None:
+        """open returns one beacon naming the new session; its frames carry LIVE."""
+        tx = core()
+        assert kinds(tx.open("s1")) == [(Kind.BEACON, "s1", False)]
+        assert tx.live == "s1"
+        assert decode(tx.send("s1", b"x", 0.0)[0]).live
+
+    def test_a_newer_session_takes_the_live_flag(self) -> None:
+        """The old session's frames lose LIVE once a newer one opens; closing it hands it back."""
+        tx = core()
+        tx.open("s1")
+        tx.open("s2")
+        assert tx.live == "s2"
+        assert not decode(tx.send("s1", b"x", 0.0)[0]).live
+        assert decode(tx.send("s2", b"x", 0.0)[0]).live
+        frames = tx.close("s2")
+        assert kinds(frames) == [(Kind.END, "s2", False), (Kind.BEACON, "s1", False)]
+        assert decode(tx.send("s1", b"x", 0.0)[0]).live
+
+    def test_closing_sends_the_end_with_the_last_seq(self) -> None:
+        """END carries the seq of the last message sent, so a lost tail is counted."""
+        tx = core()
+        tx.open("s1")
+        for _ in range(3):
+            tx.send("s1", b"x", 0.0)
+        end = decode(tx.close("s1")[0])
+        assert (end.kind, end.seq) == (Kind.END, 3)
+
+    def test_a_closed_session_never_reopens_and_refuses_sends(self) -> None:
+        """Closed is for ever: its subscribers were told it is over."""
+        tx = core()
+        tx.open("s1")
+        tx.close("s1")
+        with pytest.raises(SessionClosedError):
+            tx.open("s1")
+        with pytest.raises(SessionClosedError):
+            tx.send("s1", b"x", 0.0)
+        with pytest.raises(UnknownSessionError):
+            tx.send("nope", b"x", 0.0)
+        tx.open("s2")
+        with pytest.raises(SessionError, match="already open"):
+            tx.open("s2")
+
+    def test_private_sessions_are_never_live_nor_remembered(self) -> None:
+        """A desk client's session is its own: followers never move to it."""
+        tx = core()
+        tx.open("public")
+        beacon = tx.open("mine", private=True)
+        assert kinds(beacon) == [(Kind.BEACON, "public", False)]
+        assert not decode(tx.send("mine", b"x", 0.0)[0]).live
+        tx.close("mine")
+        tx.open("mine", private=True)  # its random ID cannot come back; nothing kept
+
+    def test_end_repeats_ride_on_the_next_beacons(self) -> None:
+        """A dropped END is repeated on the next END_REPEATS scheduled beacons, a beacon
+        interval apart (not on the beacons that openings send at once), then no more."""
+        clock = Clock()
+        tx = core(clock, beacon_interval=1.0)
+        tx.open("s1")
+        assert [f.kind for f in map(decode, tx.close("s1"))] == [Kind.END, Kind.BEACON]
+        repeats = 0
+        for _ in range(END_REPEATS + 2):
+            tx.open(f"churn-{repeats}-{clock.now}")  # its beacon carries no repeat
+            clock.now += 1.0
+            repeats += sum(f.kind is Kind.END for f in map(decode, tx.tick()))
+        assert repeats == END_REPEATS
+
+    def test_close_all_ends_every_session_then_beacons_nothing_live(self) -> None:
+        """The publisher's last words: an END per session and a beacon naming none."""
+        tx = core()
+        tx.open("s1")
+        tx.open("s2")
+        frames = kinds(tx.close_all())
+        assert frames[-1] == (Kind.BEACON, "", False)
+        assert {(k, s) for k, s, _ in frames[:-1] if k is Kind.END} == {
+            (Kind.END, "s1"),
+            (Kind.END, "s2"),
+        }
+        assert tx.live is None
+        assert not tx.sessions
+
+    def test_too_large_a_message_is_refused_and_not_numbered(self) -> None:
+        """The size check comes before the seq: a refused message leaves no gap."""
+        tx = core(max_frame=100)
+        tx.open("s1")
+        with pytest.raises(MessageTooLargeError, match="100-byte"):
+            tx.send("s1", b"x" * 100, 0.0)
+        assert decode(tx.send("s1", b"ok", 0.0)[0]).seq == 1
+
+
+class TestBeaconsAndBatches:
+    def test_beacons_follow_the_interval(self) -> None:
+        """tick sends a beacon when one is due and nothing in between."""
+        clock = Clock()
+        tx = core(clock, beacon_interval=1.0)
+        assert kinds(tx.tick()) == [(Kind.BEACON, "", False)]
+        clock.now += 0.5
+        assert tx.tick() == []
+        clock.now += 0.5
+        assert [f.ttl for f in map(decode, tx.tick())] == [1.0]  # ttl holds the interval
+
+    def test_a_batch_is_sent_when_its_delay_is_over(self) -> None:
+        """Batched messages wait at most batch_delay, then tick sends them."""
+        clock = Clock()
+        tx = core(clock, batch_size=10, batch_delay=0.01)
+        tx.tick()
+        tx.open("s1")
+        assert tx.send("s1", b"a", 0.0) == []
+        assert tx.tick() == []
+        clock.now += 0.02
+        (frame,) = tx.tick()
+        assert decode(frame).kind is Kind.BATCH
+
+    def test_a_switch_sends_the_old_batch_first_under_its_old_flag(self) -> None:
+        """Messages sent before a new session opened arrive before its beacon, still LIVE."""
+        tx = core(batch_size=10)
+        tx.open("s1")
+        tx.send("s1", b"a", 0.0)
+        frames = tx.open("s2")
+        assert kinds(frames) == [(Kind.BATCH, "s1", True), (Kind.BEACON, "s2", False)]
+        tx.send("s1", b"b", 0.0)
+        assert kinds(tx.flush()) == [(Kind.BATCH, "s1", False)]
+
+    def test_closing_sends_the_last_batch_before_the_end(self) -> None:
+        """A session's tail travels before its END."""
+        tx = core(batch_size=10)
+        tx.open("s1")
+        tx.send("s1", b"a", 0.0)
+        tx.send("s1", b"b", 0.0)
+        frames = tx.close("s1")
+        assert [f.kind for f in map(decode, frames)][:2] == [Kind.BATCH, Kind.END]
+        assert decode(frames[1]).seq == 2
+
+
+class TestPresence:
+    def test_a_tune_in_and_out_are_counted_and_reported(self) -> None:
+        """Marker subscriptions count listeners and queue a ListenerEvent each."""
+        tx = core()
+        tx.open("s1")
+        assert tx.hear(joined("s1")) == []
+        assert tx.listeners("s1") == 1
+        assert tx.take_presence_changed()
+        assert not tx.take_presence_changed()
+        tx.hear(left("s1"))
+        assert tx.listeners("s1") == 0
+        assert [(e.session, e.joined, e.listeners) for e in tx.events] == [
+            ("s1", True, 1),
+            ("s1", False, 0),
+        ]
+
+    def test_a_newcomer_on_the_channel_gets_a_beacon_at_once(self) -> None:
+        """A control-topic join makes the next tick send a beacon, whatever the schedule."""
+        tx = core(beacon_interval=1000.0)
+        tx.tick()
+        assert tx.tick() == []
+        tx.hear(b"\x01" + marker_topic(control_topic("ch"), LISTENER))
+        assert tx.channel_listeners() == 1
+        assert kinds(tx.tick()) == [(Kind.BEACON, "", False)]
+
+    def test_plain_and_inbox_subscriptions_count_nobody(self) -> None:
+        """Only presence markers count: a plain topic or an inbox is no listener."""
+        tx = core()
+        tx.open("s1")
+        tx.hear(b"\x01" + session_topic("ch", "s1"))
+        tx.hear(b"\x01" + inbox_topic("ch", LISTENER))
+        tx.hear(b"\x01" + marker_topic(inbox_topic("ch", LISTENER), b"x"))
+        assert tx.listeners("s1") == 0
+        assert not tx.events
+
+
+class TestLastValue:
+    def test_a_newcomer_gets_the_latest_message_in_its_inbox(self) -> None:
+        """The inbox frame carries the session's newest message, to that listener alone."""
+        tx = core(keep_last=True)
+        tx.open("s1")
+        tx.send("s1", b"old", 0.0)
+        tx.send("s1", b"new", 30.0)
+        (frame,) = tx.hear(joined("s1"))
+        inbox = inbox_topic("ch", LISTENER)
+        assert frame.startswith(inbox)
+        session, body = split_inbox(frame, inbox)
+        assert session == b"s1/"
+        as_data = decode(session_topic("ch", "s1") + body)
+        assert (as_data.seq, as_data.payload, as_data.ttl, as_data.live) == (2, b"new", 30.0, True)
+
+    def test_an_expired_last_value_is_never_sent(self) -> None:
+        """Past its TTL, the latest message is not handed to anyone."""
+        clock = Clock()
+        tx = core(clock, keep_last=True)
+        tx.open("s1")
+        tx.send("s1", b"soon stale", 1.0)
+        clock.now += 2.0
+        assert tx.hear(joined("s1")) == []
+
+    def test_waiting_batches_go_before_the_last_value(self) -> None:
+        """The last value never overtakes messages sent before it."""
+        tx = core(keep_last=True, batch_size=10)
+        tx.open("s1")
+        tx.send("s1", b"a", 0.0)
+        frames = tx.hear(joined("s1"))
+        assert len(frames) == 2
+        assert decode(frames[0]).kind is Kind.BATCH
+
+    def test_the_tuner_yields_the_last_value_once(self) -> None:
+        """Round trip: the core's inbox frame is yielded by a tuner with that inbox, once."""
+        tx = core(keep_last=True)
+        tx.open("s1")
+        tx.send("s1", b"latest", 0.0)
+        (frame,) = tx.hear(joined("s1"))
+        tuner = Tuner("ch", listener_id=LISTENER)
+        tuner.tune_in("s1")
+        got: list[Message] = []
+        tuner.take([frame, frame], got.append)
+        assert [(m.session, m.seq, m.payload) for m in got] == [("s1", 1, b"latest")]
+
+
+class TestBytes:
+    @pytest.mark.parametrize("live", [False, True])
+    @pytest.mark.parametrize("ttl", [0.0, 2.5])
+    def test_the_hot_path_writes_what_encode_writes(self, live: bool, ttl: float) -> None:
+        """SessionState.frame (the publisher's send) equals wire.encode byte for byte."""
+        clock = Clock()
+        tx = core(clock)
+        tx.open("s1")
+        if not live:
+            tx.open("s2")
+        (frame,) = tx.send("s1", b"payload", ttl)
+        topic = session_topic("ch", "s1")
+        assert frame == encode(topic, Kind.DATA, 1, clock.now, b"payload", ttl, live=live)
+
+    @pytest.mark.parametrize("live", [False, True])
+    def test_a_batch_frame_is_what_encode_batch_writes(self, live: bool) -> None:
+        """Batch builds incrementally the same bytes wire.encode_batch writes at once."""
+        clock = Clock()
+        tx = core(clock, batch_size=3)
+        tx.open("s1")
+        if not live:
+            tx.open("s2")
+        records = []
+        for i in range(3):
+            clock.now += 0.001
+            records.append((clock.now, b"m%d" % i))
+            frames = tx.send("s1", b"m%d" % i, 1.0)
+        (frame,) = frames
+        assert frame == encode_batch(session_topic("ch", "s1"), 1, 1.0, records, live=live)
+        assert decode_records(frame, len(session_topic("ch", "s1")) + HEADER.size) == records
+
+    def test_an_inbox_frame_splits_back_into_its_parts(self) -> None:
+        """encode_inbox and split_inbox are inverse."""
+        inbox = inbox_topic("ch", LISTENER)
+        frame = encode_inbox(inbox, b"s-1/", Kind.DATA, 7, 1.5, 0.0, b"body")
+        session, body = split_inbox(frame, inbox)
+        assert session == b"s-1/"
+        assert decode(session_topic("ch", "s-1") + body) == Frame(
+            "ch", "s-1", Kind.DATA, 7, 1.5, 0.0, b"body", False
+        )
