@@ -15,8 +15,9 @@ from typing import Final
 import click
 import zmq
 
-from radio.publisher import Publisher
+from radio import Publisher
 
+from .errors import ExitStatus, RuntimeFailure, cli_errors
 from .logs import configure_logging
 
 FIRST: Final[int] = 100
@@ -158,7 +159,7 @@ def radio_half() -> Outcome:
     with Publisher(endpoint, channel="demo", bind=False) as pub:
         first = pub.open_session()
         if not pub.wait_for_listener(first, timeout=DEADLINE_S):
-            raise click.ClickException("radio-sub never tuned in")
+            raise RuntimeFailure("radio-sub never tuned in")
         for i in range(FIRST):
             pub.send(first, b"session-1 %d" % i)
         outcome.heard_first = len(listener.read(FIRST))
@@ -180,7 +181,7 @@ def radio_half() -> Outcome:
         back = time.monotonic()
         listener = Listener(endpoint)
         if not pub.wait_for_listener(second, timeout=DEADLINE_S):
-            raise click.ClickException("the second radio-sub never tuned in")
+            raise RuntimeFailure("the second radio-sub never tuned in")
         outcome.return_noticed_s = time.monotonic() - back
         for i in range(SECOND):
             pub.send(second, b"session-2 %d" % i)
@@ -241,14 +242,15 @@ def command() -> None:
     _say("The story: a server streams to a listener, the listener goes away, the server")
     _say("keeps sending, a new session starts and the listener comes back.\n")
     _say("1. naive ZeroMQ (PUSH connects to the listener's address)")
-    naive_outcome = naive()
-    _say("\n2. radio (the publisher connects to radio-sub's address, the same topology)")
-    radio_outcome = radio_half()
+    with cli_errors():
+        naive_outcome = naive()
+        _say("\n2. radio (the publisher connects to radio-sub's address, the same topology)")
+        radio_outcome = radio_half()
     report(naive_outcome, radio_outcome)
     ok = radio_outcome.stale == 0 and radio_outcome.heard_second == SECOND
     _say("\nradio delivered no stale message and every new one." if ok else "\nUNEXPECTED RESULT")
     if not ok:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(ExitStatus.RUNTIME)
 
 
 def main() -> None:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from radio.names import validate_name
-from radio.security import create_keys
+from radio import create_keys, validate_name
 
-from .errors import cli_errors
+from .errors import RuntimeFailure, cli_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +32,7 @@ def command(name: str, directory: Path) -> None:
         validate_name(name, "key")
         for path in (directory / f"{name}.key", directory / f"{name}.key_secret"):
             if path.exists():
-                raise click.ClickException(f"{path} exists already; not overwriting it")
+                raise RuntimeFailure(f"{path} exists already; not overwriting it")
         public, secret = create_keys(directory, name)
     click.echo(f"public key: {public}")
     click.echo(f"secret key: {secret}")

@@ -7,17 +7,17 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from radio.errors import InvalidNameError, InvalidSettingError
-from radio.names import validate_name
-from radio.settings import (
+from radio import (
     DEFAULT_HWM,
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
     validate_count,
     validate_endpoint,
+    validate_name,
     validate_seconds,
 )
 
+from .errors import USAGE_ERRORS
 from .logs import LOG_FORMATS
 
 DEFAULT_ENDPOINT: Final[str] = "tcp://127.0.0.1:5556"
@@ -27,14 +27,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _checked(check: Callable[[Any], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """Turn one of radio's validators into a click callback (None passes through)."""
+    """Turn one of radio's validators into a click callback (None passes through).
+
+    Options are checked while click parses, before the command's error boundary
+    runs: a rejected value becomes click's BadParameter (a usage error naming the
+    option), for the same errors that the boundary maps to `ExitStatus.USAGE`.
+    """
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is None:
             return None
         try:
             return check(value)
-        except (InvalidNameError, InvalidSettingError) as exc:
+        except USAGE_ERRORS as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
     return callback

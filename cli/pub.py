@@ -9,13 +9,9 @@ from collections.abc import Iterable, Iterator
 import click
 import structlog
 
-from radio.batch import BATCH_DELAY_S
-from radio.publisher import Publisher
-from radio.security import CurveServer
-from radio.settings import DEFAULT_LINGER_S
-from radio.transmitter import BEACON_INTERVAL_S
+from radio import BATCH_DELAY_S, BEACON_INTERVAL_S, DEFAULT_LINGER_S, CurveServer, Publisher
 
-from .errors import cli_errors
+from .errors import RuntimeFailure, UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
     check_count,
@@ -199,17 +195,15 @@ def command(
     and followers move to the next session opened on the channel.
     """
     configure_logging(log_format, verbosity(quiet, verbose))
-    if (curve_secret is None) != (curve_allow is None):
-        raise click.UsageError("--curve-secret and --curve-allow go together")
     with cli_errors():
+        if (curve_secret is None) != (curve_allow is None):
+            raise UsageError("--curve-secret and --curve-allow go together")
         security = (
             CurveServer.from_files(curve_secret, curve_allow)
             if curve_secret is not None and curve_allow is not None
             else None
         )
-    with (
-        cli_errors(),
-        Publisher(
+        with Publisher(
             endpoint,
             channel=channel,
             bind=bind,
@@ -224,29 +218,29 @@ def command(
             desk=desk,
             advertise=advertise,
             last_value=last_value,
-        ) as pub,
-    ):
-        session = pub.open_session(session)
-        if wait_for is not None and not pub.wait_for_listener(session, timeout=wait_for):
-            raise click.ClickException(
-                f"no listener tuned in to session {session!r} on channel {channel!r} "
-                f"at {pub.endpoint} within {wait_for:g} s"
+        ) as pub:
+            session = pub.open_session(session)
+            if wait_for is not None and not pub.wait_for_listener(session, timeout=wait_for):
+                raise RuntimeFailure(
+                    f"no listener tuned in to session {session!r} on channel {channel!r} "
+                    f"at {pub.endpoint} within {wait_for:g} s"
+                )
+            from_stdin = not messages
+            payloads = (
+                _stdin_lines()
+                if from_stdin
+                else (m.encode("utf-8", "surrogateescape") for m in messages)
             )
-        from_stdin = not messages
-        payloads = (
-            _stdin_lines()
-            if from_stdin
-            else (m.encode("utf-8", "surrogateescape") for m in messages)
-        )
-        pacer = _Pacer(rate)
-        sent = 0
-        for payload in _repeated(payloads, count, from_stdin):
-            pacer.wait()
-            # With a desk, every client's session hears each message too.
-            for target in pub.sessions if desk else (session,):
-                pub.send(target, payload, ttl=ttl)
-            sent += 1
-        log.info("messages_sent", session=session, count=sent)
+            pacer = _Pacer(rate)
+            sent = 0
+            for payload in _repeated(payloads, count, from_stdin):
+                pacer.wait()
+                if desk:  # every desk client's session hears each message too
+                    pub.send_all(payload, ttl=ttl)
+                else:
+                    pub.send(session, payload, ttl=ttl)
+                sent += 1
+            log.info("messages_sent", session=session, count=sent)
 
 
 def main() -> None:

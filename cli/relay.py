@@ -6,10 +6,9 @@ import signal
 
 import click
 
-from radio.relay import REPORT_INTERVAL_S, Relay
-from radio.security import CurveClient, CurveServer
+from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay
 
-from .errors import cli_errors
+from .errors import UsageError, cli_errors
 from .logs import configure_logging
 from .options import check_endpoint, check_seconds, log_options, socket_options, verbosity
 
@@ -98,11 +97,11 @@ def command(
     guarantee hold end to end. Logs relay_stats (throughput, subscribers) on stderr.
     """
     configure_logging(log_format, verbosity(quiet, verbose))
-    if (frontend_curve_secret is None) != (frontend_curve_server is None):
-        raise click.UsageError("--frontend-curve-secret and --frontend-curve-server go together")
-    if (backend_curve_secret is None) != (backend_curve_allow is None):
-        raise click.UsageError("--backend-curve-secret and --backend-curve-allow go together")
     with cli_errors():
+        if (frontend_curve_secret is None) != (frontend_curve_server is None):
+            raise UsageError("--frontend-curve-secret and --frontend-curve-server go together")
+        if (backend_curve_secret is None) != (backend_curve_allow is None):
+            raise UsageError("--backend-curve-secret and --backend-curve-allow go together")
         upstream = (
             CurveClient.from_files(frontend_curve_secret, frontend_curve_server)
             if frontend_curve_secret is not None and frontend_curve_server is not None
@@ -113,9 +112,7 @@ def command(
             if backend_curve_secret is not None and backend_curve_allow is not None
             else None
         )
-    with (
-        cli_errors(),
-        Relay(
+        with Relay(
             frontend,
             backend,
             frontend_bind=frontend_bind,
@@ -126,9 +123,8 @@ def command(
             report_interval=report_interval,
             frontend_security=upstream,
             backend_security=downstream,
-        ),
-    ):
-        signal.pause()  # until Ctrl-C (130) or SIGTERM (143), mapped by cli_errors
+        ):
+            signal.pause()  # until Ctrl-C or SIGTERM: cli_errors maps them to their ExitStatus
 
 
 def main() -> None:

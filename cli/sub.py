@@ -8,18 +8,15 @@ import json
 import os
 import sys
 import time
-from typing import IO, Final
+from collections.abc import Callable
+from typing import IO, Any, Final
 
 import click
 import structlog
 
-from radio.desk_client import ask
-from radio.errors import RadioError
-from radio.message import Message, Stats
-from radio.security import CurveClient
-from radio.subscriber import OFF_AIR_AFTER_BEACONS, Subscriber
+from radio import OFF_AIR_AFTER_BEACONS, CurveClient, Message, RadioError, Stats, Subscriber
 
-from .errors import cli_errors
+from .errors import UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
     check_client,
@@ -188,78 +185,101 @@ def command(
     once every session given has ended.
     """
     configure_logging(log_format, verbosity(quiet, verbose))
-    if sessions and follow:
-        raise click.UsageError("--session and --follow exclude each other")
-    if (desk is None) != (client_id is None):
-        raise click.UsageError("--desk and --client-id go together")
-    if desk is not None and (sessions or follow):
-        raise click.UsageError("--desk gives the session: no --session or --follow with it")
-    if (curve_secret is None) != (curve_server is None):
-        raise click.UsageError("--curve-secret and --curve-server go together")
     with cli_errors():
+        if sessions and follow:
+            raise UsageError("--session and --follow exclude each other")
+        if (desk is None) != (client_id is None):
+            raise UsageError("--desk and --client-id go together")
+        if desk is not None and (sessions or follow):
+            raise UsageError("--desk gives the session: no --session or --follow with it")
+        if (curve_secret is None) != (curve_server is None):
+            raise UsageError("--curve-secret and --curve-server go together")
         security = (
             CurveClient.from_files(curve_secret, curve_server)
             if curve_secret is not None and curve_server is not None
             else None
         )
-    if desk is not None and client_id is not None:
-        with cli_errors():
-            answer = ask(desk, client_id, security=security)
-        endpoint, channel, sessions = answer.endpoint, answer.channel, (answer.session,)
-        log.info("desk_session", client=client_id, session=answer.session, endpoint=endpoint)
-    render = format_json if output_format == "json" else format_raw
-    out = sys.stdout.buffer
-    status = _StatusLine(sys.stderr) if show_stats else None
-    with (
-        cli_errors(),
-        Subscriber(
-            endpoint,
-            channel=channel,
-            bind=bind,
-            hwm=hwm,
-            conflate=conflate,
-            off_air_after=off_air_after,
-            security=security,
-            heartbeat=heartbeat,
-            heartbeat_timeout=heartbeat_timeout,
-        ) as sub,
-    ):
-        try:
-            if sessions:
-                for session in sessions:
-                    sub.tune_in(session)
-            else:
-                sub.follow()
-            printed = 0
-            poll = min(timeout, STATUS_EVERY_S) if timeout else STATUS_EVERY_S
-            quiet_since = time.monotonic()
-            while count is None or printed < count:
-                message = sub.recv(timeout=poll)
+        settings: dict[str, Any] = {
+            "bind": bind,
+            "hwm": hwm,
+            "conflate": conflate,
+            "off_air_after": off_air_after,
+            "security": security,
+            "heartbeat": heartbeat,
+            "heartbeat_timeout": heartbeat_timeout,
+        }
+        render = format_json if output_format == "json" else format_raw
+        out = sys.stdout.buffer
+        status = _StatusLine(sys.stderr) if show_stats else None
+        with (
+            Subscriber.join(desk, client_id, **settings)
+            if desk is not None and client_id is not None
+            else Subscriber(endpoint, channel=channel, **settings)
+        ) as sub:
+            try:
+                until_ended: tuple[str, ...] | None = sessions
+                if desk is not None:
+                    # join tuned in to the session the desk gave (gone already if it ended)
+                    until_ended = tuple(sub.sessions)
+                    log.info(
+                        "desk_session",
+                        client=client_id,
+                        session=", ".join(until_ended),
+                        endpoint=sub.endpoint,
+                    )
+                elif sessions:
+                    for session in sessions:
+                        sub.tune_in(session)
+                else:
+                    sub.follow()
+                    until_ended = None
+                _print_messages(sub, render, out, until_ended, count, timeout, status)
+            except BrokenPipeError:
+                _silence_output()
+            finally:
+                with contextlib.suppress(RadioError):  # tune out before the socket closes
+                    for session in sub.sessions - {sub.live}:
+                        sub.tune_out(session)
+                    if sub.following:
+                        sub.unfollow()
                 if status is not None:
-                    status.update(sub.stats)
-                if message is None:
-                    if sessions and not sub.sessions:
-                        log.info("sessions_ended", sessions=list(sessions))
-                        break
-                    if timeout is not None and time.monotonic() - quiet_since >= timeout:
-                        log.info("timed_out", timeout=timeout)
-                        break
-                    continue
-                quiet_since = time.monotonic()
-                out.write(render(message))
-                out.flush()
-                printed += 1
-        except BrokenPipeError:
-            _silence_output()
-        finally:
-            with contextlib.suppress(RadioError):  # tune out before the socket closes
-                for session in sub.sessions - {sub.live}:
-                    sub.tune_out(session)
-                if sub.following:
-                    sub.unfollow()
-            if status is not None:
-                status.update(sub.stats, force=True)
-            log.info("subscriber_stats", **vars(sub.stats))
+                    status.update(sub.stats, force=True)
+                log.info("subscriber_stats", **vars(sub.stats))
+
+
+def _print_messages(
+    sub: Subscriber,
+    render: Callable[[Message], bytes],
+    out: IO[bytes],
+    until_ended: tuple[str, ...] | None,
+    count: int | None,
+    timeout: float | None,
+    status: _StatusLine | None,
+) -> None:
+    """Write each message heard to *out* until *count*, *timeout*, or the sessions end.
+
+    *until_ended* names the sessions tuned in to: stop once all have ended (None
+    when following, which never ends).
+    """
+    printed = 0
+    poll = min(timeout, STATUS_EVERY_S) if timeout else STATUS_EVERY_S
+    quiet_since = time.monotonic()
+    while count is None or printed < count:
+        message = sub.recv(timeout=poll)
+        if status is not None:
+            status.update(sub.stats)
+        if message is None:
+            if until_ended is not None and not sub.sessions:
+                log.info("sessions_ended", sessions=list(until_ended))
+                return
+            if timeout is not None and time.monotonic() - quiet_since >= timeout:
+                log.info("timed_out", timeout=timeout)
+                return
+            continue
+        quiet_since = time.monotonic()
+        out.write(render(message))
+        out.flush()
+        printed += 1
 
 
 def _silence_output() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from radio.batch import BATCH_DELAY_S
 from radio.errors import (
     ClosedError,
     DeskError,
@@ -19,13 +20,31 @@ from radio.message import Message, Stats
 from radio.names import new_session_id, validate_name
 from radio.presence import ListenerEvent
 from radio.publisher import Publisher
-from radio.relay import Relay
+from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer, create_keys
-from radio.subscriber import Subscriber
+from radio.settings import (
+    DEFAULT_HWM,
+    DEFAULT_LINGER_S,
+    HEARTBEAT_INTERVAL_S,
+    HEARTBEAT_TIMEOUT_S,
+    validate_count,
+    validate_endpoint,
+    validate_seconds,
+)
+from radio.subscriber import OFF_AIR_AFTER_BEACONS, Subscriber
+from radio.transmitter import BEACON_INTERVAL_S
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BATCH_DELAY_S",
+    "BEACON_INTERVAL_S",
+    "DEFAULT_HWM",
+    "DEFAULT_LINGER_S",
+    "HEARTBEAT_INTERVAL_S",
+    "HEARTBEAT_TIMEOUT_S",
+    "OFF_AIR_AFTER_BEACONS",
+    "REPORT_INTERVAL_S",
     "ClosedError",
     "CurveClient",
     "CurveServer",
@@ -48,5 +67,8 @@ __all__ = [
     "__version__",
     "create_keys",
     "new_session_id",
+    "validate_count",
+    "validate_endpoint",
     "validate_name",
+    "validate_seconds",
 ]

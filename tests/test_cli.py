@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from radio.cli import pub as pub_cli
 from radio.cli import sub as sub_cli
+from radio.cli.errors import ExitStatus, RuntimeFailure, UsageError, cli_errors
 
-from radio import Message, Publisher
-from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, wait_until
+from radio import (
+    DeskError,
+    EndpointError,
+    InvalidNameError,
+    InvalidSettingError,
+    Message,
+    Publisher,
+    RadioError,
+    SessionClosedError,
+    Subscriber,
+)
+from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -41,7 +55,7 @@ def test_help_reads_well(runner: CliRunner, command: object, usage: str) -> None
     """--help shows the usage line, a sentence of description and every documented option."""
     prog = usage.split()[0]
     result = runner.invoke(command, ["--help"], prog_name=prog)  # type: ignore[arg-type]
-    assert result.exit_code == 0
+    assert result.exit_code == ExitStatus.OK
     assert result.stdout.startswith(f"Usage: {usage}")
     for option in ("--endpoint", "--bind", "--channel", "--session", "--hwm", "--log-format"):
         assert option in result.stdout
@@ -85,7 +99,7 @@ def test_bad_input_exits_2_with_one_clear_line(
 ) -> None:
     """Every bad value is a usage error naming it, never a traceback."""
     result = runner.invoke(command, args)  # type: ignore[arg-type]
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitStatus.USAGE, result.output
     assert reason in result.stderr
     assert "Traceback" not in result.output
     assert result.stdout == ""
@@ -96,7 +110,7 @@ def test_port_in_use_exits_1_naming_the_endpoint(runner: CliRunner) -> None:
     endpoint = free_tcp_endpoint()
     with Publisher(endpoint):
         result = runner.invoke(pub_cli.command, ["-e", endpoint, "x"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.RUNTIME
     assert f"cannot bind '{endpoint}'" in result.stderr
     assert "Traceback" not in result.output
 
@@ -106,8 +120,110 @@ def test_no_listener_in_time_exits_1(runner: CliRunner) -> None:
     result = runner.invoke(
         pub_cli.command, ["-e", "tcp://127.0.0.1:*", "-s", "s1", "--wait-for-listener", "0.2", "x"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == ExitStatus.RUNTIME
     assert "no listener tuned in to session 's1'" in result.stderr
+
+
+# -- the error boundary and the public API --------------------------------------------------
+
+
+def _raising(error: BaseException) -> Callable[[], None]:
+    def body() -> None:
+        raise error
+
+    return body
+
+
+def _sigterm() -> None:
+    signal.raise_signal(signal.SIGTERM)  # its handler runs before raise_signal returns
+
+
+BODIES: dict[str, tuple[Callable[[], None], ExitStatus, str]] = {
+    "done": (lambda: None, ExitStatus.OK, ""),
+    "invalid-name": (
+        _raising(InvalidNameError("invalid channel name 'a/b'")),
+        ExitStatus.USAGE,
+        "invalid channel name 'a/b'",
+    ),
+    "invalid-setting": (
+        _raising(InvalidSettingError("invalid hwm -1")),
+        ExitStatus.USAGE,
+        "invalid hwm -1",
+    ),
+    "usage": (_raising(UsageError("--a and --b go")), ExitStatus.USAGE, "--a and --b go"),
+    "endpoint": (
+        _raising(EndpointError("cannot bind 'tcp://x:1'")),
+        ExitStatus.RUNTIME,
+        "cannot bind 'tcp://x:1'",
+    ),
+    "desk": (_raising(DeskError("the desk refused")), ExitStatus.RUNTIME, "the desk refused"),
+    "session": (
+        _raising(SessionClosedError("session 's1' is closed")),
+        ExitStatus.RUNTIME,
+        "session 's1' is closed",
+    ),
+    "radio": (_raising(RadioError("radio failed")), ExitStatus.RUNTIME, "radio failed"),
+    "failure": (_raising(RuntimeFailure("no listener")), ExitStatus.RUNTIME, "no listener"),
+    "ctrl-c": (_raising(KeyboardInterrupt()), ExitStatus.INTERRUPTED, ""),
+    "sigterm": (_sigterm, ExitStatus.TERMINATED, ""),
+}
+
+
+@click.command()
+@click.argument("case")
+def _runs(case: str) -> None:
+    """Run one of BODIES inside the boundary."""
+    with cli_errors():
+        BODIES[case][0]()
+
+
+@pytest.mark.parametrize("case", list(BODIES))
+def test_the_boundary_maps_each_kind_of_error_to_its_exit_status(
+    runner: CliRunner, case: str
+) -> None:
+    """Bad values exit USAGE, other radio errors RUNTIME, Ctrl-C INTERRUPTED, SIGTERM
+    TERMINATED; the reason is one line on stderr, never a traceback."""
+    _, status, reason = BODIES[case]
+    sigterm_before = signal.getsignal(signal.SIGTERM)
+    result = runner.invoke(_runs, [case])
+    assert result.exit_code == status, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert reason in result.stderr
+    assert signal.getsignal(signal.SIGTERM) == sigterm_before  # the boundary restores it
+
+
+def test_exit_statuses_are_the_shells_and_clicks() -> None:
+    """ExitStatus agrees with click's own usage errors and with 128 + the signal number."""
+    assert ExitStatus.USAGE == click.UsageError.exit_code == UsageError.exit_code
+    assert ExitStatus.RUNTIME == click.ClickException.exit_code == RuntimeFailure.exit_code
+    assert ExitStatus.INTERRUPTED == 128 + signal.SIGINT
+    assert ExitStatus.TERMINATED == 128 + signal.SIGTERM
+
+
+CLI_SOURCES = sorted((Path(__file__).parents[1] / "cli").glob("*.py"))
+
+
+def _private_radio_imports(path: Path) -> list[str]:
+    """The radio submodules *path* imports (``from radio.x import``, ``import radio.x``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [f"{path.name}:{node.lineno} {n}" for n in names if n.startswith("radio.")]
+    return found
+
+
+def test_the_cli_imports_only_the_public_api() -> None:
+    """cli/*.py (bench and soak aside) import from `radio`, never from its submodules."""
+    assert len(CLI_SOURCES) >= 8  # pub, sub, relay, keys, demo, options, errors, logs...
+    offending = [line for path in CLI_SOURCES for line in _private_radio_imports(path)]
+    assert offending == []
 
 
 # -- output formats ------------------------------------------------------------------------
@@ -287,7 +403,10 @@ def test_follow_switches_sessions_without_mixing(procs: list[subprocess.Popen[by
     assert sessions == ["s1"] * 20 + ["s2"] * 20 + ["s3"] * 20
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGINT, ExitStatus.INTERRUPTED), (signal.SIGTERM, ExitStatus.TERMINATED)],
+)
 def test_signals_tune_out_and_exit_with_the_shell_code(
     procs: list[subprocess.Popen[bytes]], signum: int, code: int
 ) -> None:
@@ -413,7 +532,7 @@ def test_radio_keys_refuses_to_overwrite(runner: CliRunner, tmp_path: Path) -> N
 
     assert runner.invoke(keys_cli.command, ["me", "--dir", str(tmp_path)]).exit_code == 0
     again = runner.invoke(keys_cli.command, ["me", "--dir", str(tmp_path)])
-    assert again.exit_code == 1
+    assert again.exit_code == ExitStatus.RUNTIME
     assert "exists already" in again.stderr
 
 
@@ -436,7 +555,7 @@ def test_bad_security_and_tuning_options_exit_2(
 ) -> None:
     """Key and tuning mistakes are usage errors with the reason, never a traceback."""
     result = runner.invoke(command, args)  # type: ignore[arg-type]
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitStatus.USAGE, result.output
     assert reason in result.stderr
     assert "Traceback" not in result.output
 
@@ -460,6 +579,84 @@ def test_desk_from_the_shell(procs: list[subprocess.Popen[bytes]]) -> None:
     assert b"desk_session" in err
 
 
+def test_pub_desk_sends_to_desk_clients_through_send_all(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """radio-pub --desk hands each message to Publisher.send_all, which reaches a desk
+    client's own session; Ctrl-C then exits INTERRUPTED."""
+    endpoint, desk = free_tcp_endpoint(), free_tcp_endpoint()
+    heard: list[Message] = []
+    client_done = threading.Event()
+    sent_to: list[int] = []
+    deadline = time.monotonic() + DEADLINE_S * 2
+    send, send_all = Publisher.send, Publisher.send_all
+
+    def spy_send(self: Publisher, session: str, payload: bytes, ttl: float | None = None) -> int:
+        if client_done.is_set() or time.monotonic() > deadline:
+            raise KeyboardInterrupt  # the user's Ctrl-C, at a known point
+        return send(self, session, payload, ttl)
+
+    def spy_send_all(self: Publisher, payload: bytes, ttl: float | None = None) -> int:
+        sent_to.append(send_all(self, payload, ttl))
+        return sent_to[-1]
+
+    def client() -> None:
+        try:
+            with Subscriber.join(desk, "c1", timeout=DEADLINE_S) as sub:
+                heard.extend(recv_all(sub, 3))
+        finally:
+            client_done.set()
+
+    monkeypatch.setattr(Publisher, "send", spy_send)
+    monkeypatch.setattr(Publisher, "send_all", spy_send_all)
+    thread = threading.Thread(target=client, daemon=True)
+    thread.start()
+    result = runner.invoke(
+        pub_cli.command,
+        ["-e", endpoint, "-s", "main", "--desk", desk, "--rate", "200", "--count", "100000", "m"],
+    )
+    thread.join(DEADLINE_S)
+    assert result.exit_code == ExitStatus.INTERRUPTED, result.output
+    assert [m.payload for m in heard] == [b"m"] * 3
+    assert {m.session for m in heard} != {"main"}  # the client's own session
+    assert sent_to  # through the library call, not a loop over the sessions
+    assert max(sent_to) == 2  # the publisher's session and the client's
+
+
+def test_sub_desk_joins_through_the_library(runner: CliRunner) -> None:
+    """radio-sub --desk --client-id joins (Subscriber.join), logs desk_session with the
+    session and endpoint, prints what the publisher sends, and exits at --count."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch", desk="tcp://127.0.0.1:*") as pub:
+        pub.open_session("main")
+
+        def publish() -> None:
+            deadline = time.monotonic() + DEADLINE_S
+            while time.monotonic() < deadline:
+                session = pub.desk_session("c1")
+                if session is not None and pub.listeners(session):
+                    for payload in (b"one", b"two"):
+                        pub.send_all(payload)
+                    return
+                time.sleep(0.005)  # sync-ok: polling interval of a condition wait
+
+        thread = threading.Thread(target=publish, daemon=True)
+        thread.start()
+        assert pub.desk is not None
+        result = runner.invoke(
+            sub_cli.command, ["--desk", pub.desk, "--client-id", "c1", "-n", "2"]
+        )
+        thread.join(DEADLINE_S)
+        session = pub.desk_session("c1")
+    assert result.exit_code == ExitStatus.OK, result.output
+    assert [line for line in result.stdout.splitlines() if line in ("one", "two")] == [
+        "one",
+        "two",
+    ]
+    assert "desk_session" in result.stderr
+    assert f"session={session}" in result.stderr
+    assert pub.endpoint in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "reason"),
     [
@@ -471,7 +668,7 @@ def test_desk_from_the_shell(procs: list[subprocess.Popen[bytes]]) -> None:
 def test_desk_usage_errors(runner: CliRunner, args: list[str], reason: str) -> None:
     """Desk options are checked like the others."""
     result = runner.invoke(sub_cli.command, args)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == ExitStatus.USAGE, result.output
     assert reason in result.stderr
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from radio.settings import DEFAULT_HWM
+from radio import DEFAULT_HWM
 
 from .payload import DATA, WARMUP, make
 from .record import Received

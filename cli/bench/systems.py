@@ -185,7 +185,7 @@ class RadioAsync(Radio):
         ready: Callable[[], None],
         latency: bool,
     ) -> Received:
-        from radio.aio import AsyncSubscriber
+        from radio.aio import AsyncSubscriber  # public: the asyncio twin is a module of its own
 
         _quiet_library_logs()
 

@@ -19,9 +19,9 @@ from typing import Final
 
 import click
 
-from radio.errors import SessionError
-from radio.publisher import Publisher
+from radio import Publisher, SessionError
 
+from ..errors import RuntimeFailure
 from ..logs import configure_logging
 
 CHANNEL: Final[str] = "soak"
@@ -93,7 +93,7 @@ class Soak:
         if not client.ready.wait(START_TIMEOUT_S) or not self.pub.wait_for_listener(
             session, timeout=START_TIMEOUT_S
         ):
-            raise click.ClickException(f"subscriber {session} never tuned in")
+            raise RuntimeFailure(f"subscriber {session} never tuned in")
         self.join.append(time.monotonic() - started)
         client.joined_seq = self.pub.last_seq(session)
         client.calm = self.paced
@@ -167,7 +167,7 @@ def _memory_phase(pub: Publisher, count: int) -> tuple[int, int]:
         assert proc.stdout is not None
         proc.stdout.readline()
         if not pub.wait_for_listener(session, timeout=START_TIMEOUT_S):
-            raise click.ClickException("the frozen subscriber never tuned in")
+            raise RuntimeFailure("the frozen subscriber never tuned in")
         os.kill(proc.pid, signal.SIGSTOP)
         payload = b"x" * 100
         for _ in range(min(count, 20_000)):  # fill every queue on the way first
@@ -321,7 +321,7 @@ def command(
         out.mkdir(parents=True, exist_ok=True)
         (out / "reliability.md").write_text(text)
     if not ok:
-        raise click.ClickException("the soak found a broken guarantee (see above)")
+        raise RuntimeFailure("the soak found a broken guarantee (see above)")
 
 
 def main() -> None:

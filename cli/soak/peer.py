@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from radio.subscriber import Subscriber
+from radio import Subscriber
 
 from ..logs import configure_logging
 
