@@ -32,6 +32,44 @@ DESK_RCVHWM: Final[int] = 1000
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
 
+class DeskClients:
+    """The desk's table of clients and the session each was given last; no socket.
+
+    `join` closes the client's previous session and opens a fresh private one in
+    the publisher's core. At most ``max_clients`` clients are kept.
+    """
+
+    def __init__(self, max_clients: int = MAX_DESK_CLIENTS) -> None:
+        self.max_clients = max(1, max_clients)
+        self._sessions: dict[str, str] = {}  # client -> the session it was given last
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def session_of(self, client: str, core: Transmitter) -> str | None:
+        """The session the desk gave *client* last, while it is open (else None)."""
+        session = self._sessions.get(client)
+        return session if session in core.sessions else None
+
+    def join(self, client: str, core: Transmitter, frames: list[bytes]) -> str:
+        """Close *client*'s previous session, open a fresh one (frames to *frames*); return it.
+
+        Raises `DeskError` when the table is full and *client* is not in it.
+        """
+        previous = self._sessions.get(client)
+        if previous is None and len(self._sessions) >= self.max_clients:
+            raise DeskError(f"the desk is full ({self.max_clients} clients)")
+        if previous in core.sessions:
+            frames += core.close(previous)
+        session = new_session_id()
+        frames += core.open(session, private=True)
+        self._sessions[client] = session
+        log.info(
+            "desk_joined", channel=core.channel, client=client, session=session, previous=previous
+        )
+        return session
+
+
 class DeskServer:
     """Answers JOIN requests: closes the client's previous session, opens a fresh one.
 
@@ -51,8 +89,7 @@ class DeskServer:
         zap_domain: str | None = None,
     ) -> None:
         self.advertise = advertise
-        self._max_clients = max(1, max_clients)
-        self._clients: dict[str, str] = {}  # client -> the session it was given last
+        self.clients = DeskClients(max_clients)
         sock: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
         try:
             sock.setsockopt(zmq.LINGER, 0)
@@ -68,11 +105,6 @@ class DeskServer:
         self._socket = sock
         self._limited = RateLimitedLog(log.bind(desk=self.endpoint))
 
-    def session_of(self, client: str, core: Transmitter) -> str | None:
-        """The session the desk gave *client* last, while it is open (else None)."""
-        session = self._clients.get(client)
-        return session if session in core.sessions else None
-
     def serve(self, core: Transmitter) -> list[bytes]:
         """Answer the waiting requests (a bounded number); return the frames to publish."""
         frames: list[bytes] = []
@@ -85,7 +117,7 @@ class DeskServer:
                 continue  # a ROUTER always prepends the peer's identity: nothing to answer
             envelope, body = request[:-1], request[-1]
             try:
-                session = self.join(parse_request(body), core, frames)
+                session = self.clients.join(parse_request(body), core, frames)
                 answer = encode_reply(DeskAnswer(self.advertise, core.channel, session))
             except DeskError as exc:
                 self._limited.warning("desk_request_refused", reason=str(exc))
@@ -102,21 +134,6 @@ class DeskServer:
                 frames.append(frame)
             if not self._socket.getsockopt(zmq.RCVMORE):
                 return frames
-
-    def join(self, client: str, core: Transmitter, frames: list[bytes]) -> str:
-        """Close *client*'s previous session, open a fresh one (frames to *frames*); return it."""
-        previous = self._clients.get(client)
-        if previous is None and len(self._clients) >= self._max_clients:
-            raise DeskError(f"the desk is full ({self._max_clients} clients)")
-        if previous in core.sessions:
-            frames += core.close(previous)
-        session = new_session_id()
-        frames += core.open(session, private=True)
-        self._clients[client] = session
-        log.info(
-            "desk_joined", channel=core.channel, client=client, session=session, previous=previous
-        )
-        return session
 
     def close(self) -> None:
         """Close the desk's socket."""

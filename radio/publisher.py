@@ -277,7 +277,7 @@ class Publisher:
     def desk_session(self, client: str) -> str | None:
         """The session the desk gave *client* last, while it is open (else None)."""
         with self._lock:
-            return None if self._desk is None else self._desk.session_of(client, self._core)
+            return None if self._desk is None else self._desk.clients.session_of(client, self._core)
 
     # -- sending -------------------------------------------------------------------
 
