@@ -60,6 +60,7 @@ class SessionState:
         "last",
         "max_frame",
         "max_payload",
+        "plain",
         "prefix",
         "private",
         "seq",
@@ -83,6 +84,7 @@ class SessionState:
         self.seq = 0
         self.batch = batch
         self.keep_last = keep_last
+        self.plain = batch is None and not keep_last  # a frame per message, nothing kept
         # The latest message (keep_last): seq, sent_at, ttl, payload, kind byte.
         self.last: tuple[int, float, float, bytes, int] | None = None
         self.max_frame = max_frame

@@ -15,14 +15,16 @@ from tests.conftest import DEADLINE_S, wait_until
 
 @pytest.mark.parametrize("fast", [True, False], ids=["private-send", "public-send"])
 @pytest.mark.parametrize("live", [True, False])
+@pytest.mark.parametrize("last_value", [False, True], ids=["inlined", "via-core"])
 def test_sent_frames_equal_wire_encode(
-    fast: bool, live: bool, monkeypatch: pytest.MonkeyPatch
+    fast: bool, live: bool, last_value: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every DATA frame on the wire is wire.encode of its fields, LIVE flag included,
-    whether send uses pyzmq's private Cython send or the public one."""
+    whether send uses pyzmq's private Cython send or the public one, and whether
+    it packs the frame inline or through SessionState.frame (last value kept)."""
     if not fast:
         monkeypatch.setattr(radio.publisher, "zmq", _WithoutBackend())
-    with Publisher("tcp://127.0.0.1:*", channel="c") as pub:
+    with Publisher("tcp://127.0.0.1:*", channel="c", last_value=last_value) as pub:
         assert (pub._send.__class__.__name__ == "partial") is fast
         pub.open_session("s1")
         if not live:

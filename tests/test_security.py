@@ -196,3 +196,20 @@ def test_a_key_added_to_the_allow_list_works_without_a_restart(
         with Subscriber(pub.endpoint, channel="c", security=stranger) as sub:
             sub.tune_in("s1")
             assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+
+
+def test_curve_publishers_close_and_come_back_fifty_times(keys: dict[str, Path]) -> None:
+    """Close and re-create a CURVE publisher (as docs/security.md says to revoke a key)
+    fifty times in one process: each one starts, and an allowed subscriber hears it."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    for round_ in range(50):
+        with Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub:
+            pub.open_session("s")
+            if round_ % 10:
+                continue  # a subscriber every tenth round keeps the test short
+            with Subscriber(pub.endpoint, channel="c", security=client) as sub:
+                sub.tune_in("s")
+                assert pub.wait_for_listener("s", timeout=DEADLINE_S)
+                pub.send("s", b"round %d" % round_)
+                assert recv_all(sub, 1)[0].payload == b"round %d" % round_
