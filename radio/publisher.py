@@ -256,10 +256,11 @@ class Publisher:
         Followers move to it at once. A session that was closed cannot reopen:
         its subscribers were told it is over.
         """
-        session = new_session_id() if session is None else validate_name(session, "session")
+        named = session is not None
+        session = validate_name(session, "session") if named else new_session_id()
         with self._lock:
             self._check_open()
-            self._emit(self._core.open(session))
+            self._emit(self._core.open(session, remembered=named))  # a random ID never returns
         return session
 
     def close_session(self, session: str) -> None:

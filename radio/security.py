@@ -14,10 +14,8 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from radio.allowlist import ALLOW_ANY, AllowList
 from radio.errors import EndpointError, InvalidSettingError
-
-ALLOW_ANY: Final[str] = "*"
-"""`CurveServer.allow` value that encrypts but lets any client key in."""
 
 _domains = itertools.count(1)
 
@@ -90,29 +88,6 @@ class CurveClient:
         return cls(public, secret, server)
 
 
-class _AllowList:
-    """A ZAP credentials provider for one publisher: any key, or the keys in a folder.
-
-    A key not yet known makes it read the folder again, so a client's key can be
-    added while the publisher runs.
-    """
-
-    def __init__(self, allow: str) -> None:
-        self._allow = allow
-        self._keys = self._load()
-
-    def _load(self) -> set[bytes]:
-        if self._allow == ALLOW_ANY:
-            return set()
-        return set(zmq.auth.load_certificates(self._allow))
-
-    def callback(self, domain: str, key: bytes) -> bool:
-        if self._allow == ALLOW_ANY or key in self._keys:
-            return True
-        self._keys = self._load()
-        return key in self._keys
-
-
 class _Authenticators:
     """One ZAP authenticator thread per ZeroMQ context, shared by its publishers.
 
@@ -128,7 +103,7 @@ class _Authenticators:
     def register(self, context: zmq.Context[zmq.Socket[bytes]], allow: str) -> str:
         """Start (or reuse) the context's authenticator; return a ZAP domain for *allow*."""
         domain = f"radio-{next(_domains)}"
-        provider = _AllowList(allow)
+        provider = AllowList(allow)
         with self._lock:
             entry = self._running.get(id(context))
             if entry is None:

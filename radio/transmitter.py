@@ -42,6 +42,14 @@ drop the first one, and a subscriber must still learn that the session is over."
 MAX_PENDING_EVENTS: Final[int] = 10_000
 """Listener events kept for ``on_listener`` while it catches up (the oldest go first)."""
 
+MAX_REMEMBERED_ENDED: Final[int] = 65_536
+"""Closed session names kept so that they cannot reopen (the oldest are forgotten first)."""
+
+MAX_RECENT_RANDOM_ENDED: Final[int] = 1024
+"""Closed random IDs (`open_session()` without a name, desk sessions) kept, newest only:
+enough to name a late send's error, while a publisher that opens and closes sessions
+for ever stays flat (nobody can bring an unguessable ID back by chance)."""
+
 MAX_FRAME_BYTES: Final[int] = 16 * 1024 * 1024
 """Largest frame a batch grows to, whatever the publisher's own limit."""
 
@@ -63,6 +71,7 @@ class SessionState:
         "plain",
         "prefix",
         "private",
+        "remembered",
         "seq",
         "topic",
     )
@@ -76,10 +85,12 @@ class SessionState:
         batch: Batch | None = None,
         keep_last: bool = False,
         private: bool = False,
+        remembered: bool = True,
     ) -> None:
         self.channel = channel
         self.topic = topic
         self.private = private  # a desk client's own session: never the channel's live one
+        self.remembered = remembered  # its name may come back: refuse to reopen it once closed
         self.prefix = frame_prefix(topic, Kind.DATA)  # not live (yet)
         self.seq = 0
         self.batch = batch
@@ -157,7 +168,9 @@ class Transmitter:
         self._clock = clock
         self._prefix = channel_prefix(channel)
         self.control = control_topic(channel)
-        self._ended: set[str] = set()
+        self._ended: dict[str, None] = {}  # closed names that may not reopen, oldest first
+        self._ended_random: dict[str, None] = {}  # the newest closed random IDs
+        self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._ends_to_repeat: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
         self._beacon_seq = 0
         self._next_beacon = 0.0  # the first tick sends one
@@ -170,16 +183,18 @@ class Transmitter:
         state = self.sessions.get(session)
         if state is not None:
             return state
-        if session in self._ended:
+        if self._was_closed(session):
             raise SessionClosedError(f"session {session!r} is closed")
         raise UnknownSessionError(f"no open session {session!r} on channel {self.channel!r}")
 
-    def open(self, session: str, *, private: bool = False) -> list[bytes]:
+    def open(self, session: str, *, private: bool = False, remembered: bool = True) -> list[bytes]:
         """Open *session* (a valid name); unless *private* (a desk client's), make it live.
 
         Returns the beacon that names it, after the batches sent under the old one.
+        A session that is not *remembered* (a random ID, which cannot come back) is
+        forgotten once closed. Costs O(1), however many sessions are open.
         """
-        if session in self._ended:
+        if self._was_closed(session):
             raise SessionClosedError(f"session {session!r} was closed and cannot reopen")
         if session in self.sessions:
             raise SessionError(f"session {session!r} is already open")
@@ -195,31 +210,52 @@ class Transmitter:
             batch=batch,
             keep_last=self.keep_last,
             private=private,
+            remembered=remembered and not private,
         )
-        frames = self._beacon(self._clock())  # names it live, after the old one's batches
+        frames: list[bytes] = []
+        if not private:
+            self._public[session] = None
+            frames = self._beacon(self._clock())  # names it live, after the old one's batches
         self._log.info("session_opened", session=session)
         return frames
 
     def close(self, session: str) -> list[bytes]:
-        """Close *session*: its last batch, its END, and a beacon naming the live one."""
+        """Close *session*: its last batch, its END, and a beacon if the live one changed."""
         state = self.session(session)
-        del self.sessions[session]
-        if not state.private:  # a desk session's random ID cannot come back: not kept
-            self._ended.add(session)
-        frames = self._end(state)
-        frames += self._beacon(self._clock())
+        frames = self._forget(session, state)
+        if self._public_live() != self.live:
+            frames += self._beacon(self._clock())
         self._log.info("session_closed", session=session, sent=state.seq)
         return frames
 
     def close_all(self) -> list[bytes]:
         """Close every open session (the publisher is closing): ENDs, then a last beacon."""
         frames: list[bytes] = []
-        for session in list(self.sessions):
-            state = self.sessions.pop(session)
-            self._ended.add(session)
-            frames += self._end(state)
+        for session, state in list(self.sessions.items()):
+            frames += self._forget(session, state)
         frames += self._beacon(self._clock())
         return frames
+
+    def _forget(self, session: str, state: SessionState) -> list[bytes]:
+        """Take *session* out of the open ones; return its last batch and its END."""
+        del self.sessions[session]
+        self._public.pop(session, None)
+        ended, cap = (
+            (self._ended, MAX_REMEMBERED_ENDED)
+            if state.remembered
+            else (self._ended_random, MAX_RECENT_RANDOM_ENDED)
+        )
+        ended[session] = None
+        if len(ended) > cap:
+            del ended[next(iter(ended))]
+        return self._end(state)
+
+    def _was_closed(self, session: str) -> bool:
+        return session in self._ended or session in self._ended_random
+
+    def _public_live(self) -> str | None:
+        """The newest open session that is not private: the one followers hear."""
+        return next(reversed(self._public), None)
 
     def send(
         self, session: str, payload: bytes, ttl: float, now: float | None = None
@@ -234,7 +270,7 @@ class Transmitter:
     def _relabel(self) -> None:
         """Move the LIVE flag to the newest open session that is not private."""
         sessions = self.sessions
-        live = next((name for name in reversed(sessions) if not sessions[name].private), None)
+        live = self._public_live()
         previous, self.live = self.live, live
         if previous == live:
             return
@@ -268,6 +304,8 @@ class Transmitter:
 
     def flush(self) -> list[bytes]:
         """Every waiting batch as a frame, now (batching only)."""
+        if self.batch_size == 1:
+            return []
         return [frame for state in self.sessions.values() if (frame := state.flush()) is not None]
 
     def _beacon(self, now: float, *, scheduled: bool = False) -> list[bytes]:

@@ -213,3 +213,44 @@ def test_curve_publishers_close_and_come_back_fifty_times(keys: dict[str, Path])
                 assert pub.wait_for_listener("s", timeout=DEADLINE_S)
                 pub.send("s", b"round %d" % round_)
                 assert recv_all(sub, 1)[0].payload == b"round %d" % round_
+
+
+def _bad_file(kind: str, path: Path) -> None:
+    if kind == "malformed":
+        path.write_text("this is not a certificate\n")
+    elif kind == "half-copied":
+        path.write_text('metadata\ncurve\n    public-key = "rq:rM>}U?@Lns4')
+    elif kind == "a-directory":
+        path.mkdir()
+    else:
+        path.symlink_to(path.parent / "vanished")
+
+
+@pytest.mark.parametrize("kind", ["malformed", "half-copied", "a-directory", "vanished"])
+def test_a_bad_key_file_never_locks_allowed_keys_out(keys: dict[str, Path], kind: str) -> None:
+    """A bad *.key file plus a stranger knocking: the authenticator lives on, the allowed
+    key is admitted and counted, and once the file is fixed its key is admitted too.
+
+    (libzmq does not retry a connection that ZAP refused: the fixed key's holder
+    connects again, as a restarted subscriber would.)"""
+    _bad_file(kind, keys["allowed"] / "broken.key")
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    with Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub:
+        pub.open_session("s1")
+        with Subscriber(pub.endpoint, channel="c", security=stranger) as knocker:
+            knocker.tune_in("s1")
+            assert pub.wait_for_listener("s1", timeout=1.5) is False  # knocked, refused
+            with Subscriber(pub.endpoint, channel="c", security=client) as sub:
+                sub.tune_in("s1")
+                assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            broken = keys["allowed"] / "broken.key"
+            if broken.is_dir():
+                broken.rmdir()
+            else:
+                broken.unlink()
+            broken.write_bytes(keys["stranger"].read_bytes())  # fixed: the stranger's key
+        with Subscriber(pub.endpoint, channel="c", security=stranger) as fixed:
+            fixed.tune_in("s1")
+            assert pub.wait_for_listener("s1", timeout=DEADLINE_S)

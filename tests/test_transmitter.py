@@ -7,7 +7,7 @@ import pytest
 from radio import MessageTooLargeError, SessionClosedError, SessionError, UnknownSessionError
 from radio.message import Message
 from radio.names import control_topic, inbox_topic, marker_topic, session_topic
-from radio.transmitter import END_REPEATS, Transmitter
+from radio.transmitter import END_REPEATS, MAX_RECENT_RANDOM_ENDED, Transmitter
 from radio.tuner import Tuner
 from radio.wire import (
     HEADER,
@@ -99,11 +99,25 @@ class TestSessions:
         """A desk client's session is its own: followers never move to it."""
         tx = core()
         tx.open("public")
-        beacon = tx.open("mine", private=True)
-        assert kinds(beacon) == [(Kind.BEACON, "public", False)]
+        assert tx.open("mine", private=True) == []  # the live session did not change
+        assert tx.live == "public"
         assert not decode(tx.send("mine", b"x", 0.0)[0]).live
-        tx.close("mine")
-        tx.open("mine", private=True)  # its random ID cannot come back; nothing kept
+        assert kinds(tx.close("mine")) == [(Kind.END, "mine", False)]  # no beacon either
+        assert "mine" not in tx._ended  # a desk session's random ID cannot come back
+
+    def test_random_ids_are_forgotten_once_closed(self) -> None:
+        """Sessions that are not remembered leave nothing behind: memory stays flat."""
+        tx = core()
+        for i in range(5000):
+            tx.open(f"r{i}", remembered=False)
+            tx.close(f"r{i}")
+        assert not tx._ended
+        assert len(tx._ended_random) == MAX_RECENT_RANDOM_ENDED
+        with pytest.raises(SessionClosedError):
+            tx.send("r4999", b"late", 0.0)  # a recent one still gets the precise error
+        tx.open("named")
+        tx.close("named")
+        assert list(tx._ended) == ["named"]
 
     def test_end_repeats_ride_on_the_next_beacons(self) -> None:
         """A dropped END is repeated on the next END_REPEATS scheduled beacons, a beacon
