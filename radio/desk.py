@@ -10,12 +10,19 @@ import zmq
 from radio.errors import DeskError, InvalidNameError
 from radio.names import validate_name
 from radio.security import CurveClient, apply_client
+from radio.settings import to_ms
 
 PROTOCOL: Final[str] = "radio-desk/1"
 """The request and reply format this module speaks (JSON objects)."""
 
 MAX_REQUEST_BYTES: Final[int] = 1024
 """Largest request the desk accepts (ZMQ_MAXMSGSIZE on its socket)."""
+
+MAX_DESK_REPLY_BYTES: Final[int] = 64 * 1024
+"""Largest reply a client accepts (ZMQ_MAXMSGSIZE on its socket)."""
+
+DESK_HWM: Final[int] = 1000
+"""Requests queued at the desk (its RCVHWM) before new ones are dropped."""
 
 MAX_DESK_CLIENTS: Final[int] = 10_000
 """Default most clients a desk keeps a session for; a new one beyond it is refused."""
@@ -73,8 +80,8 @@ def ask(
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
     try:
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVTIMEO, max(1, round(timeout * 1000)))
-        sock.setsockopt(zmq.MAXMSGSIZE, 64 * 1024)
+        sock.setsockopt(zmq.RCVTIMEO, to_ms(timeout))
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_DESK_REPLY_BYTES)
         if security is not None:
             apply_client(sock, security)
         sock.connect(desk)
