@@ -9,7 +9,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from types import TracebackType
 from typing import Final
 
 import structlog
@@ -17,6 +16,7 @@ import zmq
 
 from radio.batch import BATCH_DELAY_S, Batch
 from radio.desk import (
+    DESK_HWM,
     MAX_DESK_CLIENTS,
     MAX_ENVELOPE_FRAMES,
     MAX_REQUEST_BYTES,
@@ -25,7 +25,6 @@ from radio.desk import (
 )
 from radio.desk import reply as desk_reply
 from radio.errors import (
-    ClosedError,
     DeskError,
     InvalidSettingError,
     MessageTooLargeError,
@@ -34,6 +33,7 @@ from radio.errors import (
     UnknownSessionError,
 )
 from radio.names import channel_prefix, control_topic, new_session_id, session_topic, validate_name
+from radio.owner import SocketOwner
 from radio.presence import ListenerEvent, Presence, inbox_topic
 from radio.ratelimit import RateLimitedLog
 from radio.security import CurveServer, apply_server, authenticators
@@ -44,14 +44,16 @@ from radio.settings import (
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
-    MAX_SOCKET_SECONDS,
+    RECONNECT_INTERVAL_S,
     Heartbeat,
+    SocketSettings,
+    to_ms,
     validate_count,
     validate_endpoint,
     validate_seconds,
     validate_timeout,
 )
-from radio.sockets import apply_heartbeat, attach
+from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket, setup_error
 from radio.wire import (
     HEADER,
     LIVE,
@@ -126,7 +128,7 @@ def as_payload(payload: object) -> bytes:
     )
 
 
-class Publisher:
+class Publisher(SocketOwner):
     """Broadcasts messages on a channel, each keyed by a session, to its subscribers.
 
     The publisher binds its endpoint by default (``bind=False`` connects). Each
@@ -152,6 +154,12 @@ class Publisher:
     ``batch_size`` > 1 turns batching on: up to that many messages of a session
     travel in one frame, none waiting longer than ``batch_delay`` seconds. It
     trades a little latency for much higher throughput; subscribers need no setting.
+
+    A connecting publisher (``bind=False``) abandons a connect attempt after
+    ``connect_timeout`` seconds (None: the heartbeat timeout) and tries again
+    every ``reconnect_interval`` seconds, backing off to one second: after a
+    network partition it hears its subscribers again within about the heartbeat
+    timeout plus a second, rather than on the kernel's SYN back-off.
     """
 
     def __init__(
@@ -166,6 +174,8 @@ class Publisher:
         beacon_interval: float = BEACON_INTERVAL_S,
         linger: float = DEFAULT_LINGER_S,
         max_message_size: int | None = MAX_MESSAGE_BYTES,
+        connect_timeout: float | None = None,
+        reconnect_interval: float = RECONNECT_INTERVAL_S,
         batch_size: int = 1,
         batch_delay: float = BATCH_DELAY_S,
         on_listener: Callable[[ListenerEvent], object] | None = None,
@@ -185,11 +195,16 @@ class Publisher:
         self._batch_delay = validate_seconds(batch_delay, "batch delay")
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")
-        self._heartbeat = Heartbeat(heartbeat, heartbeat_timeout)
         self._beacon_interval = validate_seconds(beacon_interval, "beacon interval")
-        self._linger_ms = round(
-            validate_seconds(linger, "linger", allow_zero=True, maximum=MAX_SOCKET_SECONDS) * 1000
+        self._settings = SocketSettings(
+            hwm=self.hwm,
+            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
+            max_message_size=MAX_SUBSCRIPTION_BYTES,  # only subscriptions come in; see _max_frame
+            linger=linger,
+            connect_timeout=connect_timeout,
+            reconnect_interval=reconnect_interval,
         )
+        self._linger_ms = to_ms(self._settings.linger)
         self._max_frame = (
             sys.maxsize
             if max_message_size is None
@@ -222,9 +237,11 @@ class Publisher:
         self._context = ctx
         self.security = security
         self._zap_domain: str | None = None
-        self._socket: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
+        self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.XPUB, endpoint)
         try:
-            self._configure()
+            configure(self._socket, self._settings, connecting=not self.bind)
+            # Every (un)subscription, not only a topic's first and last: per-listener presence.
+            self._socket.setsockopt(zmq.XPUB_VERBOSER, 1)
             if security is not None:
                 self._zap_domain = authenticators.register(ctx, security.allow)
                 apply_server(self._socket, security, self._zap_domain)  # before bind/connect
@@ -235,11 +252,13 @@ class Publisher:
             # pyzmq's Cython send, without the Python wrapper that handles group and
             # routing_id (which XPUB never uses): about 4x less overhead per message.
             self._send = partial(zmq.backend.Socket.send, self._socket)
-        except BaseException:
+        except BaseException as exc:
             self._socket.close(linger=0)
             if self._desk is not None:
                 self._desk.close(linger=0)
             self._release_zap()
+            if isinstance(exc, zmq.ZMQError):
+                raise setup_error(exc, endpoint) from None
             raise
         interval = (
             SERVICE_INTERVAL_S
@@ -258,11 +277,11 @@ class Publisher:
 
     def _open_desk(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> zmq.Socket[bytes]:
         """A ROUTER that answers desk requests (served by the service thread)."""
-        desk: zmq.Socket[bytes] = ctx.socket(zmq.ROUTER)
+        desk: zmq.Socket[bytes] = open_socket(ctx, zmq.ROUTER, endpoint)
         try:
-            desk.setsockopt(zmq.LINGER, 0)
-            desk.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a hostile peer allocates little
-            desk.setsockopt(zmq.RCVHWM, 1000)
+            # MAX_REQUEST_BYTES: a hostile peer allocates little. No heartbeats: requests are short.
+            settings = SocketSettings(DESK_HWM, Heartbeat(None), MAX_REQUEST_BYTES, linger=0.0)
+            configure(desk, settings, connecting=False)
             if self.security is not None:
                 assert self._zap_domain is not None
                 apply_server(desk, self.security, self._zap_domain)
@@ -272,36 +291,8 @@ class Publisher:
             raise
         return desk
 
-    def _configure(self) -> None:
-        sock = self._socket
-        sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # every (un)subscription: per-listener presence
-        sock.setsockopt(zmq.SNDHWM, self.hwm)
-        sock.setsockopt(zmq.LINGER, self._linger_ms)
-        # Bounds what a (rogue) subscriber can make us allocate for a subscription.
-        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
-        if not self.bind:
-            # A connecting socket keeps its pipe, its queue and the old peer's
-            # subscriptions across a reconnect: IMMEDIATE drops them on disconnect.
-            sock.setsockopt(zmq.IMMEDIATE, 1)
-        apply_heartbeat(sock, self._heartbeat)
-
-    # -- context manager and repr ------------------------------------------------
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        mode = "bind" if self.bind else "connect"
-        state = " closed" if self._closed else ""
-        return f"<Publisher channel={self.channel!r} {mode} {self.endpoint}{state}>"
+    def _describe(self) -> str:
+        return f"channel={self.channel!r} {'bind' if self.bind else 'connect'} {self.endpoint}"
 
     # -- sessions ------------------------------------------------------------------
 
@@ -635,15 +626,6 @@ class Publisher:
         self._next_beacon = now + self._beacon_interval
 
     # -- closing -------------------------------------------------------------------
-
-    def _release_zap(self) -> None:
-        if self._zap_domain is not None:
-            authenticators.release(self._context, self._zap_domain)
-            self._zap_domain = None
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
 
     def close(self) -> None:
         """End every open session, flush for at most ``linger`` seconds and close the socket."""

@@ -1,4 +1,4 @@
-"""One socket set-up: SocketSettings, configure() and to_ms."""
+"""One socket set-up: SocketSettings, configure(), to_ms and the owner base."""
 
 from __future__ import annotations
 
@@ -9,9 +9,19 @@ from typing import Any
 import pytest
 import zmq
 
-from radio import InvalidSettingError
+from radio import (
+    ClosedError,
+    EndpointError,
+    InvalidSettingError,
+    Publisher,
+    RadioError,
+    Relay,
+    Subscriber,
+)
+from radio.owner import SocketOwner
 from radio.settings import Heartbeat, SocketSettings, to_ms
-from radio.sockets import configure
+from radio.sockets import MAX_SUBSCRIPTION_BYTES, SUBSCRIPTION_HWM, configure
+from tests.conftest import DEADLINE_S
 
 
 @pytest.fixture
@@ -131,3 +141,121 @@ def test_configure_defaults_no_size_limit_and_no_heartbeats(sock: zmq.Socket[byt
     assert sock.getsockopt(zmq.MAXMSGSIZE) == -1
     assert sock.getsockopt(zmq.HEARTBEAT_IVL) == 0
     assert sock.getsockopt(zmq.CONNECT_TIMEOUT) == 2000  # the heartbeat timeout still
+
+
+# -- the constructors use it ---------------------------------------------------------------
+
+
+def test_a_connecting_publisher_and_subscriber_get_the_connect_options() -> None:
+    """connect_timeout and reconnect_interval reach the socket; the XPUB bounds subscriptions."""
+    with (
+        Subscriber("tcp://127.0.0.1:*", bind=True, channel="c") as server,
+        Publisher(
+            server.endpoint,
+            channel="c",
+            bind=False,
+            connect_timeout=0.5,
+            reconnect_interval=0.2,
+            linger=0.25,
+        ) as pub,
+        Subscriber(pub.endpoint, channel="c", hwm=7, heartbeat_timeout=3.0) as sub,
+    ):
+        xpub, sub_socket = pub._socket, sub._socket
+        assert xpub.getsockopt(zmq.CONNECT_TIMEOUT) == 500
+        assert xpub.getsockopt(zmq.RECONNECT_IVL) == 200
+        assert xpub.getsockopt(zmq.IMMEDIATE) == 1
+        assert xpub.getsockopt(zmq.LINGER) == 250
+        assert xpub.getsockopt(zmq.MAXMSGSIZE) == MAX_SUBSCRIPTION_BYTES
+        assert sub_socket.getsockopt(zmq.CONNECT_TIMEOUT) == 3000  # the heartbeat timeout
+        assert sub_socket.getsockopt(zmq.RCVHWM) == 7
+        assert sub_socket.getsockopt(zmq.SNDHWM) == SUBSCRIPTION_HWM
+        assert sub_socket.getsockopt(zmq.IMMEDIATE) == 0
+
+
+def test_a_subscriber_with_a_tiny_hwm_still_sends_every_subscription() -> None:
+    """hwm=1 bounds the messages queued, not the subscriptions: every session is heard."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c", hwm=1) as sub,
+    ):
+        sessions = [f"s{i}" for i in range(5)]
+        for session in sessions:
+            pub.open_session(session)
+            sub.tune_in(session)
+        for session in sessions:
+            assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda: Publisher("tcp://127.0.0.1:*", connect_timeout=-1), "connect timeout"),
+        (lambda: Subscriber("tcp://127.0.0.1:1", reconnect_interval=0), "reconnect interval"),
+        (lambda: Relay("tcp://127.0.0.1:1", "tcp://127.0.0.1:*", hwm=-3), "hwm"),
+        (lambda: Relay("tcp://127.0.0.1:1", "tcp://127.0.0.1:*", connect_timeout=True), "connect"),
+    ],
+)
+def test_constructors_refuse_bad_socket_settings(make: Any, named: str) -> None:
+    """The new keywords are validated like the old ones, naming the setting."""
+    with pytest.raises(InvalidSettingError, match=f"invalid {named}"):
+        make()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ctx: Publisher("tcp://127.0.0.1:*", context=ctx),
+        lambda ctx: Subscriber("tcp://127.0.0.1:1", context=ctx),
+        lambda ctx: Relay("tcp://127.0.0.1:1", "tcp://127.0.0.1:*", context=ctx),
+    ],
+    ids=["publisher", "subscriber", "relay"],
+)
+def test_a_zeromq_error_during_construction_is_a_radio_error_naming_the_endpoint(
+    make: Any,
+) -> None:
+    """A terminated context: an EndpointError (a RadioError) naming the endpoint, no ZMQError."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    ctx.term()
+    with pytest.raises(EndpointError, match=r"tcp://127\.0\.0\.1:") as caught:
+        make(ctx)
+    assert isinstance(caught.value, RadioError)
+
+
+# -- the owner base ------------------------------------------------------------------------
+
+
+class _Owner(SocketOwner):
+    def __init__(self) -> None:
+        self.closes = 0
+
+    def _describe(self) -> str:
+        return "tcp://here"
+
+    def close(self) -> None:
+        self.closes += 1
+        self._closed = True
+
+
+def test_the_owner_base_gives_context_manager_repr_and_closed_error() -> None:
+    """with closes; the repr comes from the hook and marks closed; a closed owner says so."""
+    with _Owner() as owner:
+        assert repr(owner) == "<_Owner tcp://here>"
+        owner._check_open()
+    assert owner.closes == 1
+    assert repr(owner) == "<_Owner tcp://here closed>"
+    with pytest.raises(ClosedError, match=r"<_Owner tcp://here closed> is closed"):
+        owner._check_open()
+
+
+def test_publisher_subscriber_and_relay_share_the_owner_repr() -> None:
+    """<ClassName channel='c' bind endpoint>, and the closed mark once closed."""
+    with Publisher("tcp://127.0.0.1:*", channel="c") as pub:
+        assert repr(pub) == f"<Publisher channel='c' bind {pub.endpoint}>"
+        with Subscriber(pub.endpoint, channel="c") as sub:
+            assert repr(sub) == f"<Subscriber channel='c' connect {pub.endpoint}>"
+        with Relay(pub.endpoint, "tcp://127.0.0.1:*") as relay:
+            assert repr(relay) == f"<Relay {pub.endpoint} -> {relay.backend}>"
+        assert repr(relay).endswith(" closed>")
+    assert repr(pub).endswith(" closed>")
+    with pytest.raises(ClosedError, match=r"<Subscriber channel='c' connect .* closed> is closed"):
+        sub.tune_in("s1")
