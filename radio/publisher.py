@@ -220,6 +220,8 @@ class Publisher(SocketOwner):
         self._on_listener = on_listener
         # Events for on_listener, handed over outside the lock by the service thread.
         self._events: deque[ListenerEvent] = deque(maxlen=MAX_PENDING_EVENTS)
+        self._watchers: tuple[Callable[[], object], ...] = ()  # see watch()
+        self._presence_changed = False  # set under the lock, read by the service thread
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
@@ -270,7 +272,7 @@ class Publisher(SocketOwner):
             self._service_locked,
             f"radio-pub-{self.channel}",
             interval,
-            after=self._dispatch_events if on_listener is not None else None,
+            after=self._after_service,
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
@@ -514,6 +516,26 @@ class Publisher(SocketOwner):
                     wait = min(wait, remaining)
                 self._changed.wait(wait)
 
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call *callback* after presence changes; return a function that stops the calls.
+
+        It runs on radio's service thread, outside the lock (so it may call back
+        into the publisher, e.g. `listeners`), at most once a service pass, with no
+        argument: ask what changed. Keep it short; it delays the service thread.
+        """
+        with self._lock:
+            self._check_open()
+            self._watchers = (*self._watchers, callback)
+
+        def unwatch() -> None:
+            with self._lock:
+                watchers = list(self._watchers)
+                if callback in watchers:
+                    watchers.remove(callback)
+                    self._watchers = tuple(watchers)
+
+        return unwatch
+
     # -- servicing (always under the lock) -------------------------------------------
 
     def _service_locked(self) -> None:
@@ -552,7 +574,16 @@ class Publisher(SocketOwner):
         elif self.batch_size > 1:
             self._flush_batches(now)
         if changed:
+            self._presence_changed = True
             self._changed.notify_all()
+
+    def _after_service(self) -> None:
+        """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""
+        self._dispatch_events()
+        if self._presence_changed:
+            self._presence_changed = False  # before the calls: a change during them is kept
+            for callback in self._watchers:
+                callback()
 
     def _dispatch_events(self) -> None:
         """Call on_listener for each event (service thread, outside the lock)."""

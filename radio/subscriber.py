@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Final, Unpack
 
 import structlog
 import zmq
@@ -16,6 +16,7 @@ from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.names import validate_name
+from radio.options import JoinSettings
 from radio.owner import SocketOwner
 from radio.presence import marker_topic
 from radio.security import CurveClient, apply_client
@@ -119,8 +120,9 @@ class Subscriber(SocketOwner):
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
         self._ready_limit = self.hwm or DEFAULT_HWM
-        # Called (from the service thread) when messages are ready: set by radio.aio.
+        # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None
+        self._fd: int | None = None  # the socket's FD, read once: see fileno
         self._log = log.bind(channel=self.channel)
 
         ctx = context if context is not None else zmq.Context.instance()
@@ -144,7 +146,9 @@ class Subscriber(SocketOwner):
             if isinstance(exc, zmq.ZMQError):
                 raise setup_error(exc, endpoint) from None
             raise
-        self._service = ServiceThread(self._lock, self._service_locked, f"radio-sub-{self.channel}")
+        self._service = ServiceThread(
+            self._lock, self._service_locked, f"radio-sub-{self.channel}", after=self._wake
+        )
         self._service.start()
         self._log.info("subscriber_started", endpoint=self.endpoint, bind=self.bind)
 
@@ -157,7 +161,7 @@ class Subscriber(SocketOwner):
         client: str,
         *,
         timeout: float = REQUEST_TIMEOUT_S,
-        **settings: Any,
+        **settings: Unpack[JoinSettings],
     ) -> Subscriber:
         """Ask the publisher's session desk for a fresh session for *client*; tune in to it.
 
@@ -177,6 +181,30 @@ class Subscriber(SocketOwner):
 
     def _describe(self) -> str:
         return f"channel={self.channel!r} {'bind' if self.bind else 'connect'} {self.endpoint}"
+
+    # -- waiting from an event loop ------------------------------------------------------
+
+    def fileno(self) -> int:
+        """The socket's ZeroMQ file descriptor, for an event loop to wait on.
+
+        It is edge-triggered and only means "look again": when it polls readable,
+        call ``recv(0)`` until it returns None. radio's service thread also reads
+        ahead, which can consume that edge: wait on `set_wakeup` too.
+        """
+        with self._lock:  # the FD is read once, under the socket's lock
+            self._check_open()
+            if self._fd is None:
+                self._fd = int(self._socket.getsockopt(zmq.FD))
+            return self._fd
+
+    def set_wakeup(self, callback: Callable[[], object] | None) -> None:
+        """Call *callback* whenever messages are ready to read (None: stop).
+
+        It runs on radio's service thread, outside the lock, with no argument,
+        after each service pass that leaves messages waiting; it should only hand
+        the news to whoever reads (e.g. ``loop.call_soon_threadsafe``).
+        """
+        self._wakeup = callback
 
     @property
     def sessions(self) -> frozenset[str]:
@@ -374,8 +402,12 @@ class Subscriber(SocketOwner):
                 self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
                 break
             self._fill()
-        if self._ready and self._wakeup is not None:
-            self._wakeup()  # an asyncio waiter (radio.aio) learns there is something to read
+
+    def _wake(self) -> None:
+        """Tell the reader that messages are ready (service thread, outside the lock)."""
+        callback = self._wakeup
+        if callback is not None and self._ready:
+            callback()
 
     def close(self) -> None:
         """Tune out of everything and close the socket."""

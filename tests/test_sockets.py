@@ -1,8 +1,11 @@
-"""One socket set-up: SocketSettings, configure(), to_ms and the owner base."""
+"""One socket set-up: SocketSettings, configure(), the owner base and the public seams."""
 
 from __future__ import annotations
 
 import dataclasses
+import select
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +24,7 @@ from radio import (
 from radio.owner import SocketOwner
 from radio.settings import Heartbeat, SocketSettings, to_ms
 from radio.sockets import MAX_SUBSCRIPTION_BYTES, SUBSCRIPTION_HWM, configure
-from tests.conftest import DEADLINE_S
+from tests.conftest import DEADLINE_S, recv_all, wait_until
 
 
 @pytest.fixture
@@ -259,3 +262,91 @@ def test_publisher_subscriber_and_relay_share_the_owner_repr() -> None:
     assert repr(pub).endswith(" closed>")
     with pytest.raises(ClosedError, match=r"<Subscriber channel='c' connect .* closed> is closed"):
         sub.tune_in("s1")
+
+
+# -- the Subscriber's seam: fileno and set_wakeup -----------------------------------------
+
+
+def test_fileno_is_an_int_that_polls_readable_when_a_message_arrives() -> None:
+    """The FD wakes a poller when a message arrives (edge-triggered: each try sends one more)."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        fd = sub.fileno()
+        assert isinstance(fd, int)
+        assert sub.fileno() == fd  # read once
+        deadline = time.monotonic() + DEADLINE_S
+        readable: list[int] = []
+        while not readable:
+            assert time.monotonic() < deadline, "the FD never polled readable"
+            pub.send("s1", b"ping")
+            readable, _, _ = select.select([fd], [], [], 0.05)
+        assert sub.recv(timeout=DEADLINE_S) is not None
+    with pytest.raises(ClosedError):
+        sub.fileno()
+
+
+def test_set_wakeup_is_called_outside_the_lock_when_messages_are_ready() -> None:
+    """The service thread calls the hook once messages wait; it may call recv itself."""
+    heard: list[bytes] = []
+    woken = threading.Event()
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+
+        def wake() -> None:
+            message = sub.recv(0)  # would deadlock if called under the subscriber's lock
+            if message is not None:
+                heard.append(message.payload)
+                woken.set()
+
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        sub.set_wakeup(wake)
+        pub.send("s1", b"hello")
+        assert woken.wait(DEADLINE_S)
+        assert heard == [b"hello"]
+        sub.set_wakeup(None)
+        pub.send("s1", b"after")
+        assert [m.payload for m in recv_all(sub, 1)] == [b"after"]
+        assert heard == [b"hello"]
+
+
+# -- the Publisher's hook: watch ------------------------------------------------------------
+
+
+def test_watch_calls_back_outside_the_lock_on_presence_changes_until_unwatched() -> None:
+    """A tune-in and a tune-out each call the watchers; an unwatched one is not called."""
+    counts = {"kept": 0, "dropped": 0}
+    seen: list[int] = []
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+
+        def dropped() -> None:
+            counts["dropped"] += 1
+
+        def kept() -> None:
+            counts["kept"] += 1
+            seen.append(pub.listeners("s1"))  # would deadlock if called under the lock
+
+        unwatch_dropped = pub.watch(dropped)
+        pub.watch(kept)
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        wait_until(lambda: 1 in seen, what="a watcher seeing the listener")
+        unwatch_dropped()
+        unwatch_dropped()  # idempotent
+        before = counts["dropped"]
+        sub.tune_out("s1")
+        wait_until(lambda: seen[-1] == 0, what="a watcher seeing the listener leave")
+        assert counts["dropped"] == before
+    with pytest.raises(ClosedError):
+        pub.watch(kept)
