@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from types import TracebackType
-from typing import Any, Final, Self, cast
-
-import zmq
+from typing import Final, Self, Unpack
 
 from radio.desk_client import REQUEST_TIMEOUT_S
 from radio.errors import ClosedError
 from radio.message import Message, Stats
+from radio.options import JoinSettings, PublisherSettings, SubscriberSettings
 from radio.publisher import Publisher
-from radio.service import SERVICE_INTERVAL_S
 from radio.settings import validate_timeout
 from radio.subscriber import POLL_SLICE_S, Subscriber
 
@@ -68,8 +66,9 @@ class AsyncPublisher(_Async):
     while the event loop is busy.
     """
 
-    def __init__(self, endpoint: str, **settings: Any) -> None:
+    def __init__(self, endpoint: str, **settings: Unpack[PublisherSettings]) -> None:
         self._pub = self._inner = Publisher(endpoint, **settings)
+        self._wakers: set[Callable[[], None]] = set()  # of the waits in progress
 
     @property
     def sessions(self) -> tuple[str, ...]:
@@ -114,20 +113,40 @@ class AsyncPublisher(_Async):
         return self._pub.channel_listeners()
 
     async def wait_for_listener(self, session: str, timeout: float | None = None) -> bool:
-        """Wait, without blocking the loop, until *session* has a listener; False on timeout."""
+        """Wait, without blocking the loop, until *session* has a listener; False on timeout.
+
+        It sleeps until the publisher reports a change of presence (`Publisher.watch`),
+        then counts again.
+        """
         timeout_s = validate_timeout(timeout)
         loop = asyncio.get_running_loop()
-        deadline = None if timeout_s is None else loop.time() + timeout_s
-        while True:
-            if self._pub.listeners(session) > 0:
-                return True
-            wait = SERVICE_INTERVAL_S
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return False
-                wait = min(wait, remaining)
-            await asyncio.sleep(wait)
+        changed = asyncio.Event()
+
+        def wake() -> None:  # from radio's service thread, or from close()
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed between check and call
+                    loop.call_soon_threadsafe(changed.set)
+
+        unwatch = self._pub.watch(wake)
+        self._wakers.add(wake)
+        try:
+            async with asyncio.timeout(timeout_s):  # None: no deadline
+                while True:
+                    changed.clear()  # before counting: a change from now on is not lost
+                    if self._pub.listeners(session) > 0:
+                        return True
+                    await changed.wait()
+        except TimeoutError:
+            return False
+        finally:
+            self._wakers.discard(wake)
+            unwatch()
+
+    def close(self) -> None:
+        """See `Publisher.close`; a `wait_for_listener` in progress raises `ClosedError`."""
+        self._pub.close()
+        for wake in list(self._wakers):
+            wake()
 
 
 class AsyncSubscriber(_Async):
@@ -138,19 +157,23 @@ class AsyncSubscriber(_Async):
     blocking the event loop.
     """
 
-    def __init__(self, endpoint: str, **settings: Any) -> None:
+    def __init__(self, endpoint: str, **settings: Unpack[SubscriberSettings]) -> None:
         self._adopt(Subscriber(endpoint, **settings))
 
     def _adopt(self, sub: Subscriber) -> None:
         self._sub = self._inner = sub
         self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        with sub._lock:  # the FD is read once, under the socket's lock
-            self._fd = cast(int, sub._socket.getsockopt(zmq.FD))
+        self._fd = sub.fileno()
 
     @classmethod
     async def join(
-        cls, desk: str, client: str, *, timeout: float = REQUEST_TIMEOUT_S, **settings: Any
+        cls,
+        desk: str,
+        client: str,
+        *,
+        timeout: float = REQUEST_TIMEOUT_S,
+        **settings: Unpack[JoinSettings],
     ) -> AsyncSubscriber:
         """See `Subscriber.join`: the desk's answer is awaited off the event loop."""
         join = partial(Subscriber.join, desk, client, timeout=timeout, **settings)
@@ -235,7 +258,7 @@ class AsyncSubscriber(_Async):
                 with contextlib.suppress(RuntimeError):  # closed between check and call
                     loop.call_soon_threadsafe(ready.set)
 
-        self._sub._wakeup = wake  # radio's own hook for this module
+        self._sub.set_wakeup(wake)
 
     async def _readable(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
         """Wait at most *wait* seconds for the socket (edge-triggered FD) or a wake-up."""
@@ -261,8 +284,14 @@ class AsyncSubscriber(_Async):
 
     def close(self) -> None:
         """See `Subscriber.close`."""
-        self._sub._wakeup = None
+        self._sub.set_wakeup(None)
         self._sub.close()
 
 
-__all__ = ["AsyncPublisher", "AsyncSubscriber"]
+__all__ = [
+    "AsyncPublisher",
+    "AsyncSubscriber",
+    "JoinSettings",
+    "PublisherSettings",
+    "SubscriberSettings",
+]

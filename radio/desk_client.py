@@ -10,6 +10,7 @@ from radio.desk import MAX_REPLY_BYTES, DeskAnswer, encode_request, parse_reply
 from radio.errors import DeskError
 from radio.names import validate_name
 from radio.security import CurveClient, apply_client
+from radio.settings import to_ms
 
 REQUEST_TIMEOUT_S: Final[float] = 5.0
 """Default time a client waits for the desk's answer."""
@@ -31,7 +32,7 @@ def ask(
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
     try:
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVTIMEO, max(1, round(timeout * 1000)))
+        sock.setsockopt(zmq.RCVTIMEO, to_ms(timeout))
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
         if security is not None:
             apply_client(sock, security)  # before connect

@@ -12,7 +12,8 @@ from radio.errors import DeskError
 from radio.names import new_session_id
 from radio.ratelimit import RateLimitedLog
 from radio.security import CurveServer, apply_server
-from radio.sockets import attach
+from radio.settings import Heartbeat, SocketSettings
+from radio.sockets import attach, configure, open_socket
 from radio.transmitter import Transmitter
 
 log = structlog.get_logger("radio")
@@ -26,8 +27,8 @@ MAX_ENVELOPE_FRAMES: Final[int] = 3
 MAX_REQUESTS_PER_PASS: Final[int] = 100
 """Most requests answered while holding the publisher's lock at a time."""
 
-DESK_RCVHWM: Final[int] = 1000
-"""Requests queued at the desk before ZeroMQ drops new ones."""
+DESK_HWM: Final[int] = 1000
+"""Requests queued at the desk (and replies queued for it) before ZeroMQ drops some."""
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
@@ -90,11 +91,11 @@ class DeskServer:
     ) -> None:
         self.advertise = advertise
         self.clients = DeskClients(max_clients)
-        sock: zmq.Socket[bytes] = context.socket(zmq.ROUTER)
+        sock = open_socket(context, zmq.ROUTER, endpoint)
         try:
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES)  # a hostile peer allocates little
-            sock.setsockopt(zmq.RCVHWM, DESK_RCVHWM)
+            # MAX_REQUEST_BYTES: a hostile peer allocates little. No heartbeats: requests are short.
+            settings = SocketSettings(DESK_HWM, Heartbeat(None), MAX_REQUEST_BYTES, linger=0.0)
+            configure(sock, settings, connecting=False)
             if security is not None:
                 assert zap_domain is not None
                 apply_server(sock, security, zap_domain)  # before bind

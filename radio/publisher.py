@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from types import TracebackType
 from typing import Final
 
 import structlog
@@ -15,8 +14,9 @@ import zmq
 
 from radio.batch import BATCH_DELAY_S
 from radio.desk_server import MAX_DESK_CLIENTS, DeskServer
-from radio.errors import ClosedError, InvalidSettingError, SessionError
+from radio.errors import InvalidSettingError, SessionError
 from radio.names import new_session_id, validate_name
+from radio.owner import SocketOwner
 from radio.presence import ListenerEvent
 from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
@@ -26,14 +26,16 @@ from radio.settings import (
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
-    MAX_SOCKET_SECONDS,
+    RECONNECT_INTERVAL_S,
     Heartbeat,
+    SocketSettings,
+    to_ms,
     validate_count,
     validate_endpoint,
     validate_seconds,
     validate_timeout,
 )
-from radio.sockets import apply_heartbeat, attach
+from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket, setup_error
 from radio.transmitter import BEACON_INTERVAL_S, Transmitter
 from radio.wire import MAX_BATCH_MESSAGES, NO_TTL, pack_tail
 
@@ -73,7 +75,7 @@ def as_payload(payload: object) -> bytes:
     )
 
 
-class Publisher:
+class Publisher(SocketOwner):
     """Broadcasts messages on a channel, each keyed by a session, to its subscribers.
 
     The publisher binds its endpoint by default (``bind=False`` connects). Each
@@ -99,6 +101,12 @@ class Publisher:
     ``batch_size`` > 1 turns batching on: up to that many messages of a session
     travel in one frame, none waiting longer than ``batch_delay`` seconds. It
     trades a little latency for much higher throughput; subscribers need no setting.
+
+    A connecting publisher (``bind=False``) abandons a connect attempt after
+    ``connect_timeout`` seconds (None: the heartbeat timeout) and tries again
+    every ``reconnect_interval`` seconds, backing off to one second: after a
+    network partition it hears its subscribers again within about the heartbeat
+    timeout plus a second, rather than on the kernel's SYN back-off.
     """
 
     def __init__(
@@ -113,6 +121,8 @@ class Publisher:
         beacon_interval: float = BEACON_INTERVAL_S,
         linger: float = DEFAULT_LINGER_S,
         max_message_size: int | None = MAX_MESSAGE_BYTES,
+        connect_timeout: float | None = None,
+        reconnect_interval: float = RECONNECT_INTERVAL_S,
         batch_size: int = 1,
         batch_delay: float = BATCH_DELAY_S,
         on_listener: Callable[[ListenerEvent], object] | None = None,
@@ -132,10 +142,15 @@ class Publisher:
         batch_delay = validate_seconds(batch_delay, "batch delay")
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")
-        self._heartbeat = Heartbeat(heartbeat, heartbeat_timeout)
-        self._linger_ms = round(
-            validate_seconds(linger, "linger", allow_zero=True, maximum=MAX_SOCKET_SECONDS) * 1000
+        self._settings = SocketSettings(
+            hwm=self.hwm,
+            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
+            max_message_size=MAX_SUBSCRIPTION_BYTES,  # only subscriptions come in
+            linger=linger,
+            connect_timeout=connect_timeout,
+            reconnect_interval=reconnect_interval,
         )
+        self._linger_ms = to_ms(self._settings.linger)
         max_frame = (
             sys.maxsize
             if max_message_size is None
@@ -153,6 +168,8 @@ class Publisher:
         )
         self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener
+        self._watchers: tuple[Callable[[], object], ...] = ()  # see watch()
+        self._presence_changed = False  # set under the lock, read by the service thread
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
@@ -164,9 +181,11 @@ class Publisher:
         self._context = ctx
         self.security = security
         self._zap_domain: str | None = None
-        self._socket: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
+        self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.XPUB, endpoint)
         try:
-            self._configure()
+            configure(self._socket, self._settings, connecting=not self.bind)
+            # Every (un)subscription, not only a topic's first and last: per-listener presence.
+            self._socket.setsockopt(zmq.XPUB_VERBOSER, 1)
             if security is not None:
                 self._zap_domain = authenticators.register(ctx, security.allow)
                 apply_server(self._socket, security, self._zap_domain)  # before bind/connect
@@ -183,11 +202,13 @@ class Publisher:
                 )
                 self.desk = self._desk.endpoint
             self._send = _fast_send(self._socket)
-        except BaseException:
+        except BaseException as exc:
             self._socket.close(linger=0)
             if self._desk is not None:
                 self._desk.close()
             self._release_zap()
+            if isinstance(exc, zmq.ZMQError):
+                raise setup_error(exc, endpoint) from None
             raise
         interval = (
             SERVICE_INTERVAL_S if self.batch_size == 1 else min(SERVICE_INTERVAL_S, batch_delay)
@@ -197,42 +218,14 @@ class Publisher:
             self._service_locked,
             f"radio-pub-{self.channel}",
             interval,
-            after=self._dispatch_events if on_listener is not None else None,
+            after=self._after_service,
             own=self._serve_desk if self._desk is not None else None,
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
 
-    def _configure(self) -> None:
-        sock = self._socket
-        sock.setsockopt(zmq.XPUB_VERBOSER, 1)  # every (un)subscription: per-listener presence
-        sock.setsockopt(zmq.SNDHWM, self.hwm)
-        sock.setsockopt(zmq.LINGER, self._linger_ms)
-        # Bounds what a (rogue) subscriber can make us allocate for a subscription.
-        sock.setsockopt(zmq.MAXMSGSIZE, 4096)
-        if not self.bind:
-            # A connecting socket keeps its pipe, its queue and the old peer's
-            # subscriptions across a reconnect: IMMEDIATE drops them on disconnect.
-            sock.setsockopt(zmq.IMMEDIATE, 1)
-        apply_heartbeat(sock, self._heartbeat)
-
-    # -- context manager and repr ------------------------------------------------
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        mode = "bind" if self.bind else "connect"
-        state = " closed" if self._closed else ""
-        return f"<Publisher channel={self.channel!r} {mode} {self.endpoint}{state}>"
+    def _describe(self) -> str:
+        return f"channel={self.channel!r} {'bind' if self.bind else 'connect'} {self.endpoint}"
 
     # -- sessions ------------------------------------------------------------------
 
@@ -374,6 +367,26 @@ class Publisher:
                     wait = min(wait, remaining)
                 self._changed.wait(wait)
 
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call *callback* after presence changes; return a function that stops the calls.
+
+        It runs on radio's service thread, outside the lock (so it may call back
+        into the publisher, e.g. `listeners`), at most once a service pass, with no
+        argument: ask what changed. Keep it short; it delays the service thread.
+        """
+        with self._lock:
+            self._check_open()
+            self._watchers = (*self._watchers, callback)
+
+        def unwatch() -> None:
+            with self._lock:
+                watchers = list(self._watchers)
+                if callback in watchers:
+                    watchers.remove(callback)
+                    self._watchers = tuple(watchers)
+
+        return unwatch
+
     # -- servicing (always under the lock) -------------------------------------------
 
     def _emit(self, frames: list[bytes]) -> None:
@@ -397,12 +410,21 @@ class Publisher:
             self._emit(core.hear(event, now))
         self._emit(core.tick(now))
         if core.take_presence_changed():
+            self._presence_changed = True
             self._changed.notify_all()
 
     def _serve_desk(self) -> None:
         """Answer desk requests (service thread only, under the lock)."""
         if self._desk is not None and not self._closed:
             self._emit(self._desk.serve(self._core))
+
+    def _after_service(self) -> None:
+        """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""
+        self._dispatch_events()
+        if self._presence_changed:
+            self._presence_changed = False  # before the calls: a change during them is kept
+            for callback in self._watchers:
+                callback()
 
     def _dispatch_events(self) -> None:
         """Call on_listener for each event (service thread, outside the lock)."""
@@ -412,15 +434,6 @@ class Publisher:
             callback(events.popleft())
 
     # -- closing -------------------------------------------------------------------
-
-    def _release_zap(self) -> None:
-        if self._zap_domain is not None:
-            authenticators.release(self._context, self._zap_domain)
-            self._zap_domain = None
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
 
     def close(self) -> None:
         """End every open session, flush for at most ``linger`` seconds and close the socket."""

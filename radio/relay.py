@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
-from types import TracebackType
 from typing import Final
 
 import structlog
 import zmq
 
 from radio.names import is_control_topic
+from radio.owner import SocketOwner
 from radio.presence import Presence
 from radio.security import CurveClient, CurveServer, apply_client, apply_server, authenticators
 from radio.settings import (
@@ -19,12 +20,13 @@ from radio.settings import (
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
+    RECONNECT_INTERVAL_S,
     Heartbeat,
-    validate_count,
+    SocketSettings,
     validate_endpoint,
     validate_seconds,
 )
-from radio.sockets import apply_heartbeat, attach
+from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket, setup_error
 
 log = structlog.get_logger("radio")
 
@@ -37,7 +39,7 @@ CAPTURE_HWM: Final[int] = 100_000
 _ids = iter(range(1, 1 << 62))
 
 
-class Relay:
+class Relay(SocketOwner):
     """Forwards messages downstream and subscriptions upstream with ``zmq.proxy``.
 
     Publishers (or an upstream relay) reach the *frontend*, subscribers (or a
@@ -53,6 +55,12 @@ class Relay:
     CURVE works on each hop: ``frontend_security`` makes the relay a client of
     the publisher (or relay) upstream, pinning its key; ``backend_security``
     makes it a server with its own allow-list for the subscribers below.
+
+    A connecting side abandons a connect attempt after ``connect_timeout``
+    seconds (None: the heartbeat timeout) and tries again every
+    ``reconnect_interval`` seconds, backing off to one second, so a relay tree
+    recovers from a network partition within about the heartbeat timeout plus a
+    second, rather than on the kernel's SYN back-off.
     """
 
     def __init__(
@@ -66,6 +74,8 @@ class Relay:
         heartbeat: float | None = HEARTBEAT_INTERVAL_S,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
         max_message_size: int = MAX_MESSAGE_BYTES,
+        connect_timeout: float | None = None,
+        reconnect_interval: float = RECONNECT_INTERVAL_S,
         report_interval: float = REPORT_INTERVAL_S,
         frontend_security: CurveClient | None = None,
         backend_security: CurveServer | None = None,
@@ -73,39 +83,38 @@ class Relay:
     ) -> None:
         validate_endpoint(frontend)
         validate_endpoint(backend)
-        self.hwm = validate_count(hwm, "hwm")
-        heartbeats = Heartbeat(heartbeat, heartbeat_timeout)
-        max_size = validate_count(max_message_size, "max message size")
+        front_settings = SocketSettings(
+            hwm=hwm,
+            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
+            max_message_size=max_message_size,
+            linger=0.0,  # a relay holds nothing of its own to flush
+            connect_timeout=connect_timeout,
+            reconnect_interval=reconnect_interval,
+        )
+        # Only subscriptions come into the backend.
+        back_settings = dataclasses.replace(front_settings, max_message_size=MAX_SUBSCRIPTION_BYTES)
+        self.hwm = front_settings.hwm
         self._report_interval = validate_seconds(report_interval, "report interval")
         ctx = context if context is not None else zmq.Context.instance()
         self._context = ctx
         self._zap_domain: str | None = None
         name = f"radio-relay-{next(_ids)}"
-        self._front: zmq.Socket[bytes] = ctx.socket(zmq.XSUB)
-        self._back: zmq.Socket[bytes] = ctx.socket(zmq.XPUB)
-        capture: zmq.Socket[bytes] = ctx.socket(zmq.PUB)
-        self._capture_reader: zmq.Socket[bytes] = ctx.socket(zmq.SUB)
-        self._control: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
-        control_peer: zmq.Socket[bytes] = ctx.socket(zmq.PAIR)
-        sockets = [
-            self._front,
-            self._back,
-            capture,
-            self._capture_reader,
-            self._control,
-            control_peer,
-        ]
+        where = f"{frontend} -> {backend}"
+        sockets: list[zmq.Socket[bytes]] = []
         try:
-            for sock, bind in ((self._front, frontend_bind), (self._back, backend_bind)):
-                sock.setsockopt(zmq.SNDHWM, self.hwm)
-                sock.setsockopt(zmq.RCVHWM, self.hwm)
-                sock.setsockopt(zmq.LINGER, 0)
-                if not bind:
-                    sock.setsockopt(zmq.IMMEDIATE, 1)
-                apply_heartbeat(sock, heartbeats)
+            for kind in (zmq.XSUB, zmq.XPUB, zmq.PUB, zmq.SUB, zmq.PAIR, zmq.PAIR):
+                sockets.append(open_socket(ctx, kind, where))
+        except BaseException:
+            for sock in sockets:
+                sock.close(linger=0)
+            raise
+        self._front, self._back, capture, self._capture_reader = sockets[:4]
+        self._control, control_peer = sockets[4:]
+        try:
+            configure(self._front, front_settings, connecting=not frontend_bind)
+            configure(self._back, back_settings, connecting=not backend_bind)
+            # Every (un)subscription, so that the publisher counts each listener behind us.
             self._back.setsockopt(zmq.XPUB_VERBOSER, 1)
-            self._back.setsockopt(zmq.MAXMSGSIZE, 4096)  # subscriptions only come this way
-            self._front.setsockopt(zmq.MAXMSGSIZE, max_size)
             if frontend_security is not None:  # a CURVE client of the publisher upstream
                 apply_client(self._front, frontend_security)
             if backend_security is not None:  # a CURVE server to the subscribers below
@@ -120,15 +129,16 @@ class Relay:
             self._control.connect(f"inproc://{name}-control")
             self.frontend = attach(self._front, frontend, bind=frontend_bind)
             self.backend = attach(self._back, backend, bind=backend_bind)
-        except BaseException:
+        except BaseException as exc:
             for sock in sockets:
                 sock.close(linger=0)
             self._release_zap()
+            if isinstance(exc, zmq.ZMQError):
+                raise setup_error(exc, where) from None
             raise
         self.messages = 0
         self.bytes = 0
         self._presence = Presence()
-        self._closed = False
         self._log = log.bind(frontend=self.frontend, backend=self.backend)
         self._proxy = threading.Thread(
             target=self._run_proxy, args=(capture, control_peer), name=name, daemon=True
@@ -138,19 +148,8 @@ class Relay:
         self._stats.start()
         self._log.info("relay_started")
 
-    def __enter__(self) -> Relay:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<Relay {self.frontend} -> {self.backend}>"
+    def _describe(self) -> str:
+        return f"{self.frontend} -> {self.backend}"
 
     @property
     def subscribers(self) -> int:
@@ -218,8 +217,3 @@ class Relay:
         self._stats.join()
         self._release_zap()
         self._log.info("relay_closed", messages=self.messages)
-
-    def _release_zap(self) -> None:
-        if self._zap_domain is not None:
-            authenticators.release(self._context, self._zap_domain)
-            self._zap_domain = None

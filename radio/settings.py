@@ -1,4 +1,4 @@
-"""Validation of the settings both ends share: endpoints, HWM, TTL, timeouts, heartbeats."""
+"""Validation of the settings both ends share: endpoints, HWM, TTL, timeouts, sockets."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ DEFAULT_LINGER_S: Final[float] = 1.0
 
 MAX_MESSAGE_BYTES: Final[int] = 16 * 1024 * 1024
 """Default largest frame accepted (ZMQ_MAXMSGSIZE): bounds what a peer can make us allocate."""
+
+RECONNECT_INTERVAL_S: Final[float] = 0.1
+"""Default wait before a connecting socket tries again (ZMQ_RECONNECT_IVL)."""
+
+RECONNECT_MAX_INTERVAL_S: Final[float] = 1.0
+"""Default longest wait between two attempts as they back off (ZMQ_RECONNECT_IVL_MAX)."""
+
+MS_PER_S: Final[int] = 1000
+"""Milliseconds in a second: socket options take milliseconds, radio speaks seconds."""
 
 _ENDPOINT_RE: Final = re.compile(r"(tcp|ipc|inproc|ws|wss|pgm|epgm|vmci)://\S+")
 
@@ -76,6 +85,15 @@ def validate_seconds(
     return number
 
 
+def to_ms(seconds: float) -> int:
+    """Return *seconds* as whole milliseconds for a socket option.
+
+    A positive time never becomes 0, which ZeroMQ often reads as "off" or "do not wait".
+    """
+    ms = round(seconds * MS_PER_S)
+    return 1 if ms == 0 and seconds > 0 else ms
+
+
 def validate_timeout(value: object) -> float | None:
     """Return a timeout in seconds (``None`` waits for ever; ``0`` does not wait)."""
     return None if value is None else validate_seconds(value, "timeout", allow_zero=True)
@@ -92,3 +110,48 @@ class Heartbeat:
         if self.interval is not None:
             validate_seconds(self.interval, "heartbeat interval", maximum=MAX_SOCKET_SECONDS)
         validate_seconds(self.timeout, "heartbeat timeout", maximum=MAX_SOCKET_SECONDS)
+
+
+@dataclass(frozen=True)
+class SocketSettings:
+    """What `radio.sockets.configure` sets on a socket, validated once.
+
+    ``hwm`` is in messages (``0``: no limit) and ``max_message_size`` in bytes
+    (None: no limit); every time is in seconds. ``connect_timeout`` None means the
+    heartbeat timeout. The last three only apply to a connecting socket: after
+    heartbeats drop a connection across a silent partition, a connect attempt is
+    otherwise retried by the kernel's SYN back-off (1 s five times, then 2, 4, 8,
+    16 s) and recovery takes far longer than the heartbeat timeout; with
+    ZMQ_CONNECT_TIMEOUT ZeroMQ gives up on the attempt and tries again on its own
+    schedule, from ``reconnect_interval`` doubling up to ``reconnect_max_interval``
+    (a maximum not above the interval keeps the interval constant, as in ZeroMQ).
+    """
+
+    hwm: int = DEFAULT_HWM
+    heartbeat: Heartbeat = Heartbeat()
+    max_message_size: int | None = MAX_MESSAGE_BYTES
+    linger: float = DEFAULT_LINGER_S
+    connect_timeout: float | None = None
+    reconnect_interval: float = RECONNECT_INTERVAL_S
+    reconnect_max_interval: float = RECONNECT_MAX_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        validate_count(self.hwm, "hwm")
+        if not isinstance(self.heartbeat, Heartbeat):
+            raise InvalidSettingError(
+                f"invalid heartbeat {self.heartbeat!r}: expected a radio.settings.Heartbeat"
+            )
+        if self.max_message_size is not None:
+            validate_count(self.max_message_size, "max message size")
+        validate_seconds(self.linger, "linger", allow_zero=True, maximum=MAX_SOCKET_SECONDS)
+        if self.connect_timeout is not None:
+            validate_seconds(self.connect_timeout, "connect timeout", maximum=MAX_SOCKET_SECONDS)
+        validate_seconds(self.reconnect_interval, "reconnect interval", maximum=MAX_SOCKET_SECONDS)
+        validate_seconds(
+            self.reconnect_max_interval, "reconnect max interval", maximum=MAX_SOCKET_SECONDS
+        )
+
+    @property
+    def connect_timeout_s(self) -> float:
+        """The connect timeout in effect: ``connect_timeout``, or the heartbeat timeout."""
+        return self.heartbeat.timeout if self.connect_timeout is None else self.connect_timeout

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import zmq
 
 from radio.errors import EndpointError
-from radio.settings import Heartbeat
+from radio.settings import Heartbeat, SocketSettings, to_ms
 
-_MS_PER_S = 1000
-_MAX_HEARTBEAT_TTL_MS = 6_553_599  # ZMQ_HEARTBEAT_TTL is sent in deciseconds (u16)
+MAX_SUBSCRIPTION_BYTES: Final[int] = 4096
+"""Largest message an XPUB accepts (ZMQ_MAXMSGSIZE): only subscriptions come its way,
+so this bounds what a rogue subscriber can make us allocate."""
+
+SUBSCRIPTION_HWM: Final[int] = 1000
+"""Subscriptions a SUB queues towards its peer (its SNDHWM, ZeroMQ's default).
+
+libzmq drops a subscription that does not fit (``xsub_t::send_subscription``), so
+a SUB's send side must not take a small data ``hwm``."""
+
+_MAX_HEARTBEAT_TTL_MS: Final[int] = 6_553_599  # ZMQ_HEARTBEAT_TTL is sent in deciseconds (u16)
 
 
 def apply_heartbeat(socket: zmq.Socket[bytes], heartbeat: Heartbeat) -> None:
@@ -19,10 +30,57 @@ def apply_heartbeat(socket: zmq.Socket[bytes], heartbeat: Heartbeat) -> None:
     """
     if heartbeat.interval is None:
         return
-    timeout_ms = round(heartbeat.timeout * _MS_PER_S)
-    socket.setsockopt(zmq.HEARTBEAT_IVL, max(1, round(heartbeat.interval * _MS_PER_S)))
+    timeout_ms = to_ms(heartbeat.timeout)
+    socket.setsockopt(zmq.HEARTBEAT_IVL, to_ms(heartbeat.interval))
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, timeout_ms)
     socket.setsockopt(zmq.HEARTBEAT_TTL, min(max(100, timeout_ms), _MAX_HEARTBEAT_TTL_MS))
+
+
+def configure(socket: zmq.Socket[bytes], settings: SocketSettings, *, connecting: bool) -> None:
+    """Apply *settings* to *socket*; call it before bind/connect (and before security).
+
+    Sets SNDHWM and RCVHWM to ``hwm``, LINGER, MAXMSGSIZE (-1 for no limit) and
+    the ZMTP heartbeats. A *connecting* socket also gets:
+
+    - ``IMMEDIATE=1``: its pipe, its queue and the old peer's subscriptions would
+      otherwise survive a reconnect and replay stale messages to the new peer;
+      with it, they are dropped on disconnect.
+    - ``CONNECT_TIMEOUT``, ``RECONNECT_IVL`` and ``RECONNECT_IVL_MAX``: after a
+      silent network partition the heartbeats drop the connection, and without a
+      connect timeout the next attempt waits on the kernel's SYN back-off (1 s five
+      times, then 2, 4, 8, 16 s); with one, ZeroMQ abandons the attempt and tries
+      again every ``reconnect_interval``, backing off to ``reconnect_max_interval``
+      (0.4-0.7 s recovery measured). See `SocketSettings`.
+
+    Socket-type options (``XPUB_VERBOSER``, a SUB's send-side HWM) stay with the
+    caller, beside the call.
+    """
+    socket.setsockopt(zmq.SNDHWM, settings.hwm)
+    socket.setsockopt(zmq.RCVHWM, settings.hwm)
+    socket.setsockopt(zmq.LINGER, to_ms(settings.linger))
+    max_size = settings.max_message_size
+    socket.setsockopt(zmq.MAXMSGSIZE, -1 if max_size is None else max_size)
+    apply_heartbeat(socket, settings.heartbeat)
+    if connecting:
+        socket.setsockopt(zmq.IMMEDIATE, 1)
+        socket.setsockopt(zmq.CONNECT_TIMEOUT, to_ms(settings.connect_timeout_s))
+        socket.setsockopt(zmq.RECONNECT_IVL, to_ms(settings.reconnect_interval))
+        socket.setsockopt(zmq.RECONNECT_IVL_MAX, to_ms(settings.reconnect_max_interval))
+
+
+def open_socket(
+    context: zmq.Context[zmq.Socket[bytes]], kind: int, endpoint: str
+) -> zmq.Socket[bytes]:
+    """Create a socket of *kind*; a ZeroMQ error becomes an `EndpointError` naming *endpoint*."""
+    try:
+        return context.socket(kind)
+    except zmq.ZMQError as exc:
+        raise setup_error(exc, endpoint) from None
+
+
+def setup_error(exc: zmq.ZMQError, endpoint: str) -> EndpointError:
+    """The `EndpointError` to raise for a ZeroMQ error while setting up a socket for *endpoint*."""
+    return EndpointError(exc.errno, f"cannot set up a socket for {endpoint!r}: {exc.strerror}")
 
 
 def attach(socket: zmq.Socket[bytes], endpoint: str, *, bind: bool) -> str:

@@ -7,8 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from types import TracebackType
-from typing import Any, Final
+from typing import Final, Unpack
 
 import structlog
 import zmq
@@ -17,6 +16,8 @@ from radio.desk_client import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.names import is_marker, marker_topic, validate_name
+from radio.options import JoinSettings
+from radio.owner import SocketOwner
 from radio.security import CurveClient, apply_client
 from radio.service import ServiceThread
 from radio.settings import (
@@ -24,13 +25,16 @@ from radio.settings import (
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
     MAX_MESSAGE_BYTES,
+    RECONNECT_INTERVAL_S,
     Heartbeat,
+    SocketSettings,
+    to_ms,
     validate_count,
     validate_endpoint,
     validate_seconds,
     validate_timeout,
 )
-from radio.sockets import apply_heartbeat, attach
+from radio.sockets import SUBSCRIPTION_HWM, attach, configure, open_socket, setup_error
 from radio.tuner import Tuner
 
 log = structlog.get_logger("radio")
@@ -44,7 +48,7 @@ BATCH: Final[int] = 256
 POLL_SLICE_S: Final[float] = 0.05
 """Longest a waiting `recv` holds the lock at a time (other threads may retune between)."""
 
-CLOSE_LINGER_MS: Final[int] = 100
+CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
@@ -52,7 +56,7 @@ _INF: Final[float] = float("inf")
 _now = time.time
 
 
-class Subscriber:
+class Subscriber(SocketOwner):
     """Hears the sessions it is tuned in to on a channel, and nothing else.
 
     The subscriber connects by default (``bind=True`` binds). It never yields a
@@ -63,6 +67,12 @@ class Subscriber:
 
     ``security`` (a `CurveClient`) encrypts the connection and pins the
     publisher's public key: a publisher without the matching secret key is not heard.
+
+    A connecting subscriber abandons a connect attempt after ``connect_timeout``
+    seconds (None: the heartbeat timeout) and tries again every
+    ``reconnect_interval`` seconds, backing off to one second: after a network
+    partition it hears again within about the heartbeat timeout plus a second,
+    rather than on the kernel's SYN back-off.
     """
 
     def __init__(
@@ -76,6 +86,8 @@ class Subscriber:
         heartbeat: float | None = HEARTBEAT_INTERVAL_S,
         heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
         max_message_size: int | None = MAX_MESSAGE_BYTES,
+        connect_timeout: float | None = None,
+        reconnect_interval: float = RECONNECT_INTERVAL_S,
         off_air_after: int = OFF_AIR_AFTER_BEACONS,
         security: CurveClient | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
@@ -85,11 +97,13 @@ class Subscriber:
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")
         self.conflate = bool(conflate)
-        heartbeat_settings = Heartbeat(heartbeat, heartbeat_timeout)
-        max_size = (
-            None
-            if max_message_size is None
-            else validate_count(max_message_size, "max message size")
+        settings = SocketSettings(
+            hwm=self.hwm,
+            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
+            max_message_size=max_message_size,
+            linger=CLOSE_LINGER_S,
+            connect_timeout=connect_timeout,
+            reconnect_interval=reconnect_interval,
         )
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
@@ -100,26 +114,35 @@ class Subscriber:
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
         self._ready_limit = self.hwm or DEFAULT_HWM
-        # Called (from the service thread) when messages are ready: set by radio.aio.
+        # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None
+        self._fd: int | None = None  # the socket's FD, read once: see fileno
         self._log = log.bind(channel=self.channel)
 
         ctx = context if context is not None else zmq.Context.instance()
-        self._socket: zmq.Socket[bytes] = ctx.socket(zmq.SUB)
+        self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.SUB, endpoint)
         try:
             sock = self._socket
-            sock.setsockopt(zmq.RCVHWM, self.hwm)
-            sock.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
-            sock.setsockopt(zmq.MAXMSGSIZE, -1 if max_size is None else max_size)
-            apply_heartbeat(sock, heartbeat_settings)
+            configure(sock, settings, connecting=not self.bind)
+            # A SUB sends only subscriptions, and libzmq drops one that does not fit:
+            # its send side keeps ZeroMQ's default HWM, whatever the data hwm.
+            sock.setsockopt(zmq.SNDHWM, SUBSCRIPTION_HWM)
+            # A SUB's pipe carries no stale data out, and libzmq sends its subscriptions
+            # again on reconnect: without IMMEDIATE the I/O thread hands them to a new
+            # publisher at once, without waiting for this socket's owner to touch it.
+            sock.setsockopt(zmq.IMMEDIATE, 0)
             if security is not None:
                 apply_client(sock, security)  # before bind/connect
             self._sync()
             self.endpoint = attach(sock, endpoint, bind=self.bind)
-        except BaseException:
+        except BaseException as exc:
             self._socket.close(linger=0)
+            if isinstance(exc, zmq.ZMQError):
+                raise setup_error(exc, endpoint) from None
             raise
-        self._service = ServiceThread(self._lock, self._service_locked, f"radio-sub-{self.channel}")
+        self._service = ServiceThread(
+            self._lock, self._service_locked, f"radio-sub-{self.channel}", after=self._wake
+        )
         self._service.start()
         self._log.info("subscriber_started", endpoint=self.endpoint, bind=self.bind)
 
@@ -132,7 +155,7 @@ class Subscriber:
         client: str,
         *,
         timeout: float = REQUEST_TIMEOUT_S,
-        **settings: Any,
+        **settings: Unpack[JoinSettings],
     ) -> Subscriber:
         """Ask the publisher's session desk for a fresh session for *client*; tune in to it.
 
@@ -150,21 +173,32 @@ class Subscriber:
             raise
         return sub
 
-    def __enter__(self) -> Subscriber:
-        return self
+    def _describe(self) -> str:
+        return f"channel={self.channel!r} {'bind' if self.bind else 'connect'} {self.endpoint}"
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    # -- waiting from an event loop ------------------------------------------------------
 
-    def __repr__(self) -> str:
-        mode = "bind" if self.bind else "connect"
-        state = " closed" if self._closed else ""
-        return f"<Subscriber channel={self.channel!r} {mode} {self.endpoint}{state}>"
+    def fileno(self) -> int:
+        """The socket's ZeroMQ file descriptor, for an event loop to wait on.
+
+        It is edge-triggered and only means "look again": when it polls readable,
+        call ``recv(0)`` until it returns None. radio's service thread also reads
+        ahead, which can consume that edge: wait on `set_wakeup` too.
+        """
+        with self._lock:  # the FD is read once, under the socket's lock
+            self._check_open()
+            if self._fd is None:
+                self._fd = int(self._socket.getsockopt(zmq.FD))
+            return self._fd
+
+    def set_wakeup(self, callback: Callable[[], object] | None) -> None:
+        """Call *callback* whenever messages are ready to read (None: stop).
+
+        It runs on radio's service thread, outside the lock, with no argument,
+        after each service pass that leaves messages waiting; it should only hand
+        the news to whoever reads (e.g. ``loop.call_soon_threadsafe``).
+        """
+        self._wakeup = callback
 
     @property
     def sessions(self) -> frozenset[str]:
@@ -282,7 +316,7 @@ class Subscriber:
                 remaining = deadline - now
                 if remaining <= 0:
                     return None
-                self._socket.poll(round(min(remaining, POLL_SLICE_S) * 1000))
+                self._socket.poll(to_ms(min(remaining, POLL_SLICE_S)))
 
     def _pop(self) -> Message | None:
         """The next decoded message, checking its TTL again: it may have aged while queued."""
@@ -362,12 +396,12 @@ class Subscriber:
                 self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
                 break
             self._fill()
-        if self._ready and self._wakeup is not None:
-            self._wakeup()  # an asyncio waiter (radio.aio) learns there is something to read
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
+    def _wake(self) -> None:
+        """Tell the reader that messages are ready (service thread, outside the lock)."""
+        callback = self._wakeup
+        if callback is not None and self._ready:
+            callback()
 
     def close(self) -> None:
         """Tune out of everything and close the socket."""
@@ -379,5 +413,5 @@ class Subscriber:
                 return
             self._closed = True
             self._ready.clear()
-            self._socket.close(linger=CLOSE_LINGER_MS)
+            self._socket.close(linger=to_ms(CLOSE_LINGER_S))
         self._log.info("subscriber_closed", endpoint=self.endpoint)

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from radio.aio import AsyncPublisher, AsyncSubscriber
+from radio import ClosedError, Publisher, Subscriber
+from radio.aio import (
+    AsyncPublisher,
+    AsyncSubscriber,
+    JoinSettings,
+    PublisherSettings,
+    SubscriberSettings,
+)
 from tests.conftest import DEADLINE_S, free_tcp_endpoint, retry_bind
 
 pytestmark = pytest.mark.asyncio
@@ -162,3 +173,95 @@ def test_one_subscriber_can_be_used_from_two_event_loops() -> None:
     finally:
         sub.close()
         pub.close()
+
+
+async def test_wait_for_listener_returns_promptly_once_a_subscriber_tunes_in() -> None:
+    """Woken by the presence change, not by a polling period: well under a second."""
+    async with (
+        AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub,
+        AsyncSubscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        waiting = asyncio.create_task(pub.wait_for_listener("s1", timeout=DEADLINE_S))
+        await asyncio.sleep(0)  # sync-ok: one yield so that the wait starts first
+        assert not waiting.done()
+        tuned_in = time.monotonic()
+        sub.tune_in("s1")
+        assert await asyncio.wait_for(waiting, DEADLINE_S)
+        assert time.monotonic() - tuned_in < 1.0
+
+
+async def test_wait_for_listener_times_out_without_polling() -> None:
+    """False at the deadline; meanwhile presence is counted once, not every few ms."""
+    async with AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub:
+        counts = 0
+        listeners = pub._pub.listeners
+
+        def counting(session: str) -> int:
+            nonlocal counts
+            counts += 1
+            return listeners(session)
+
+        pub._pub.listeners = counting  # type: ignore[method-assign]
+        started = time.monotonic()
+        assert await pub.wait_for_listener("nobody", timeout=0.3) is False
+        assert 0.3 <= time.monotonic() - started < DEADLINE_S
+        assert counts <= 2  # a polling loop at the service interval would count ~15 times
+
+
+async def test_closing_the_publisher_ends_a_wait_for_listener() -> None:
+    """A wait in progress raises ClosedError at once when the publisher closes."""
+    pub = AsyncPublisher("tcp://127.0.0.1:*", channel="c")
+    waiting = asyncio.create_task(pub.wait_for_listener("s1"))
+    await asyncio.sleep(0)  # sync-ok: one yield so that the wait starts first
+    pub.close()
+    with pytest.raises(ClosedError):
+        await asyncio.wait_for(waiting, DEADLINE_S)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+@pytest.mark.parametrize(
+    ("settings", "cls", "dropped"),
+    [
+        (PublisherSettings, Publisher, set()),
+        (SubscriberSettings, Subscriber, set()),
+        (JoinSettings, Subscriber, {"channel"}),
+    ],
+)
+def test_settings_typeddicts_list_every_constructor_keyword(
+    settings: Any, cls: type, dropped: set[str]
+) -> None:
+    """The TypedDicts follow the sync constructors: a keyword added there must be added here."""
+    keywords = {
+        name
+        for name, parameter in inspect.signature(cls).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    assert settings.__optional_keys__ | settings.__required_keys__ == keywords - dropped
+
+
+_TYPED_CALLS = """
+from radio import Subscriber
+from radio.aio import AsyncPublisher, AsyncSubscriber
+
+def calls() -> None:
+    AsyncPublisher("tcp://127.0.0.1:*", channel="c", hwm=10, connect_timeout=1.0)
+    AsyncSubscriber("tcp://127.0.0.1:*", channel="c", hwm="10")
+    AsyncSubscriber("tcp://127.0.0.1:*", chanel="c")
+    Subscriber.join("tcp://127.0.0.1:1", "me", reconnect_interval="soon")
+"""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
+def test_mypy_checks_the_keywords_of_the_typed_constructors(tmp_path: Path) -> None:
+    """mypy accepts a good call and names each bad keyword or type (PEP 692 Unpack)."""
+    api = pytest.importorskip("mypy.api")
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(_TYPED_CALLS)
+    out, _, status = api.run(["--strict", "--cache-dir", str(tmp_path / "cache"), str(snippet)])
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert status == 1
+    assert [line.split(":")[1] for line in errors] == ["7", "8", "9"], out
+    assert '"hwm"' in errors[0]
+    assert '"chanel"' in errors[1]
+    assert '"reconnect_interval"' in errors[2]

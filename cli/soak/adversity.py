@@ -87,8 +87,11 @@ def _paced(rate: float, seconds: float, stop: threading.Event) -> Iterator[int]:
 
 
 def _admission_times(
-    pub: Publisher, join: Callable[[], Subscriber], session_of: Callable[[Subscriber], str],
-    times: int, stop: threading.Event,
+    pub: Publisher,
+    join: Callable[[], Subscriber],
+    session_of: Callable[[Subscriber], str],
+    times: int,
+    stop: threading.Event,
 ) -> list[float]:
     """Let an honest subscriber join *times* times; how long until the publisher counts it."""
     took = []
@@ -106,8 +109,11 @@ def _admission_times(
 
 
 def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) -> FloodFigures:
-    """Unknown CURVE keys connect at *rate* per second for *seconds* while an allowed
-    subscriber joins again and again and a thread sends; *keys* allowed keys on file."""
+    """Measure a flood of unknown CURVE keys: *rate* connects a second for *seconds*.
+
+    Meanwhile an allowed subscriber joins again and again and a thread sends;
+    the allow-list holds *keys* keys, so that a re-read would be expensive.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         server_public, server_secret = create_keys(folder / "server", "server")
@@ -127,7 +133,7 @@ def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) ->
 
             def flood() -> None:
                 nonlocal attempts
-                ctx = zmq.Context.instance()
+                ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
                 open_: deque[zmq.Socket[bytes]] = deque()
                 try:
                     for _ in _paced(rate, seconds, stop):
@@ -158,12 +164,16 @@ def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) ->
                 )
                 flooder.join()
             return FloodFigures(
-                "unknown CURVE keys", rate, seconds, attempts, watch.longest * 1000,
-                watch.sends, admitted,
+                "unknown CURVE keys",
+                rate,
+                seconds,
+                attempts,
+                watch.longest * 1000,
+                watch.sends,
+                admitted,
             )
 
 
 def _tuned(sub: Subscriber) -> Subscriber:
     sub.tune_in("s")
     return sub
-
