@@ -8,7 +8,7 @@ import click
 
 from radio import create_keys, validate_name
 
-from .errors import RuntimeFailure, cli_errors
+from .errors import cli_errors
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,7 +17,7 @@ from .errors import RuntimeFailure, cli_errors
     "-d",
     "--dir",
     "directory",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("."),
     show_default=True,
     help="Where NAME.key and NAME.key_secret go.",
@@ -25,15 +25,13 @@ from .errors import RuntimeFailure, cli_errors
 def command(name: str, directory: Path) -> None:
     """Create NAME.key (public, give it to the other side) and NAME.key_secret (keep it).
 
-    Both files are readable by their owner only. A publisher's allow-list is a
+    Both files are readable by their owner only, from their first byte; an
+    existing file or a symlink in their place is never replaced. A publisher's allow-list is a
     directory holding the .key files of the subscribers allowed to listen.
     """
     with cli_errors():
         validate_name(name, "key")
-        for path in (directory / f"{name}.key", directory / f"{name}.key_secret"):
-            if path.exists():
-                raise RuntimeFailure(f"{path} exists already; not overwriting it")
-        public, secret = create_keys(directory, name)
+        public, secret = create_keys(directory, name)  # never overwrites nor follows a link
     click.echo(f"public key: {public}")
     click.echo(f"secret key: {secret}")
 

@@ -47,5 +47,9 @@ class MessageTooLargeError(RadioError, ValueError):
     """A message is larger than the configured maximum message size."""
 
 
+class KeyFileError(RadioError, OSError):
+    """A CURVE key file or its folder cannot be written (or would overwrite one)."""
+
+
 class DeskError(RadioError):
     """The session desk refused a request, or did not answer in time."""

@@ -15,7 +15,7 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from radio.allowlist import ALLOW_ANY, AllowList
-from radio.errors import EndpointError, InvalidSettingError
+from radio.errors import EndpointError, InvalidSettingError, KeyFileError
 
 _domains = itertools.count(1)
 
@@ -32,17 +32,53 @@ def _read_keys(path: str | os.PathLike[str], *, secret: bool) -> tuple[bytes, by
     return public, secret_key
 
 
+KEY_FILE_MODE: Final[int] = 0o600
+"""Key files are readable and writable by their owner only, from their first byte."""
+
+_NEW_FILE: Final[int] = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+
+
 def create_keys(directory: str | os.PathLike[str], name: str) -> tuple[Path, Path]:
     """Create ``NAME.key`` (public) and ``NAME.key_secret`` in *directory*, owner-only.
 
     Returns (public file, secret file). Hand the public file to the other side.
+    Each file is created owner-only from its first byte and never replaces
+    anything: an existing file, or a symlink in its place (followed or not), is
+    refused with `KeyFileError`, as is a folder that cannot be made or written.
     """
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    public, secret = zmq.auth.create_certificates(folder, name)
-    for path in (public, secret):
-        os.chmod(path, 0o600)
-    return Path(public), Path(secret)
+    public_key, secret_key = zmq.curve_keypair()
+    public, secret = folder / f"{name}.key", folder / f"{name}.key_secret"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for path in (public, secret):
+            if path.is_symlink() or path.exists():
+                raise FileExistsError(17, "exists already; not overwriting it", str(path))
+        _write_certificate(secret, public_key, secret_key)  # the secret first: it matters
+        _write_certificate(public, public_key, None)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        where = exc.filename or str(folder)
+        raise KeyFileError(exc.errno, f"cannot write CURVE keys: {where}: {reason}") from None
+    return public, secret
+
+
+def _write_certificate(path: Path, public_key: bytes, secret_key: bytes | None) -> None:
+    """Write a ZeroMQ (czmq) certificate, owner-only, failing if *path* exists at all."""
+    kind = "Secret" if secret_key else "Public"
+    lines = [
+        f"#   ZeroMQ CURVE {kind} Certificate, made by radio-keys",
+        "#   Keep the secret one to yourself; hand the public one (.key) to the other side.",
+        "",
+        "metadata",
+        "curve",
+        f'    public-key = "{public_key.decode("ascii")}"',
+    ]
+    if secret_key:
+        lines.append(f'    secret-key = "{secret_key.decode("ascii")}"')
+    fd = os.open(path, _NEW_FILE, KEY_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="ascii") as file:
+        file.write("\n".join(lines) + "\n")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from radio import (
     RadioError,
     SessionClosedError,
     Subscriber,
+    create_keys,
 )
 from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
 
@@ -534,6 +535,51 @@ def test_radio_keys_refuses_to_overwrite(runner: CliRunner, tmp_path: Path) -> N
     again = runner.invoke(keys_cli.command, ["me", "--dir", str(tmp_path)])
     assert again.exit_code == ExitStatus.RUNTIME
     assert "exists already" in again.stderr
+
+
+@pytest.mark.parametrize("target", ["me.key", "me.key_secret"])
+def test_radio_keys_never_follows_a_symlink(runner: CliRunner, tmp_path: Path, target: str) -> None:
+    """A symlink where a key file would go (dangling or not) is refused, its target untouched."""
+    from radio.cli import keys as keys_cli
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (tmp_path / target).symlink_to(victim)
+    result = runner.invoke(keys_cli.command, ["me", "--dir", str(tmp_path)])
+    assert result.exit_code == ExitStatus.RUNTIME
+    assert target in result.stderr
+    assert "Traceback" not in result.stderr
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "me.key_secret").exists() or target == "me.key_secret"
+
+
+@pytest.mark.parametrize("kind", ["a-file", "read-only"])
+def test_radio_keys_names_an_unusable_dir(runner: CliRunner, tmp_path: Path, kind: str) -> None:
+    """A --dir that is a file, or under one, exits 1 with one clear line, no traceback."""
+    from radio.cli import keys as keys_cli
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    directory = blocker if kind == "a-file" else blocker / "below"
+    result = runner.invoke(keys_cli.command, ["me", "--dir", str(directory)])
+    assert result.exit_code == ExitStatus.RUNTIME
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "cannot write CURVE keys" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_secret_keys_are_owner_only_from_the_first_byte(tmp_path: Path) -> None:
+    """The secret file is created with mode 0600 (umask cannot widen it; no chmod after)."""
+    import os
+    import stat
+
+    old = os.umask(0)
+    try:
+        _, secret = create_keys(tmp_path, "me")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize(
