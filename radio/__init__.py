@@ -32,8 +32,9 @@ from radio.settings import (
     validate_endpoint,
     validate_seconds,
 )
-from radio.subscriber import OFF_AIR_AFTER_BEACONS, Subscriber
+from radio.subscriber import Subscriber
 from radio.transmitter import BEACON_INTERVAL_S
+from radio.tuner import OFF_AIR_AFTER_BEACONS
 
 __version__ = "0.1.0"
 

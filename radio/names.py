@@ -84,12 +84,14 @@ def new_session_id() -> str:
 
 
 def inbox_topic(channel: str, listener_id: bytes) -> bytes:
-    r"""The topic only *listener_id* subscribes to: ``channel/`` + ``\x00`` + ID + ``/``.
+    r"""The topic only *listener_id* subscribes to: ``\x00`` + ``channel/`` + ID + ``/``.
 
-    No other radio subscription is a prefix of it (a name never starts with a
-    zero byte), so a frame sent there reaches that subscriber alone.
+    It starts with a zero byte, which no name and no channel topic starts with:
+    no subscription to a channel, a session or a channel's prefix matches it, so
+    a frame sent there reaches that subscriber alone (and a raw SUB subscribed to
+    everything, ``b""``, which nothing can keep out).
     """
-    return channel_prefix(channel) + MARKER + listener_id + TOPIC_DELIMITER
+    return MARKER + channel_prefix(channel) + listener_id + TOPIC_DELIMITER
 
 
 def marker_topic(topic: bytes, listener_id: bytes) -> bytes:

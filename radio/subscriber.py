@@ -35,12 +35,10 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import SUBSCRIPTION_HWM, attach, configure, open_socket, setup_error
-from radio.tuner import Tuner
+from radio.tuner import OFF_AIR_AFTER_BEACONS, Tuner
 
 log = structlog.get_logger("radio")
 
-OFF_AIR_AFTER_BEACONS: Final[int] = 3
-"""Default number of beacon intervals without a beacon before the publisher is off air."""
 
 BATCH: Final[int] = 256
 """Most frames read off the socket at a time (the hot path decodes them in one loop)."""
@@ -107,7 +105,7 @@ class Subscriber(SocketOwner):
         )
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
-        self._tuner = Tuner(self.channel, listener_id=self._id)
+        self._tuner = Tuner(self.channel, listener_id=self._id, off_air_after=self.off_air_after)
         self._lock = threading.Lock()
         self._closed = False
         self._subscribed: frozenset[bytes] = frozenset()
@@ -309,7 +307,7 @@ class Subscriber(SocketOwner):
                 message = self._pop()
                 if message is not None:
                     return message
-                self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
+                self._tuner.check_air()  # nothing unread: silence is real
                 now = time.monotonic()
                 if deadline is None:
                     deadline = _INF if timeout is None else now + timeout
@@ -324,7 +322,7 @@ class Subscriber(SocketOwner):
         while ready:
             message = ready.popleft()
             ttl = message[4]
-            if ttl and _now() > message[3] + ttl:
+            if ttl and _now() - self._tuner.offset > message[3] + ttl:  # publisher's clock
                 self._tuner.retract(message, "expired")
                 continue
             return message
@@ -393,7 +391,7 @@ class Subscriber(SocketOwner):
             if not self.conflate and len(self._ready) >= self._ready_limit:
                 break
             if not self._socket.poll(0):
-                self._tuner.check_air(self.off_air_after)  # nothing unread: silence is real
+                self._tuner.check_air()  # nothing unread: silence is real
                 break
             self._fill()
 

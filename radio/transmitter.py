@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,9 +22,13 @@ from radio.presence import ListenerEvent, Presence
 from radio.wire import (
     HEADER,
     MAX_BATCH_MESSAGES,
+    MAX_ENDED_IN_BEACON,
+    PUBLISHER_ID_BYTES,
     RECORD,
+    Beacon,
     Kind,
     encode,
+    encode_beacon,
     encode_inbox,
     frame_prefix,
     kind_byte,
@@ -38,6 +43,11 @@ BEACON_INTERVAL_S: Final[float] = 1.0
 END_REPEATS: Final[int] = 3
 """How many beacons after a session closes repeat its END frame: a full queue may
 drop the first one, and a subscriber must still learn that the session is over."""
+
+ENDED_RETENTION_S: Final[float] = 120.0
+"""How long beacons keep naming a closed session with its last seq (at most the
+`radio.wire.MAX_ENDED_IN_BEACON` newest): a subscriber cut off for up to this long
+still learns that its session ended, and how many messages it missed."""
 
 MAX_PENDING_EVENTS: Final[int] = 10_000
 """Listener events kept for ``on_listener`` while it catches up (the oldest go first)."""
@@ -151,10 +161,12 @@ class Transmitter:
         keep_last: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        publisher_id: bytes | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_MESSAGES:
             raise ValueError(f"batch size {batch_size} is not 1 to {MAX_BATCH_MESSAGES}")
         self.channel = channel
+        self.publisher_id = publisher_id or secrets.token_bytes(PUBLISHER_ID_BYTES)
         self.sessions: dict[str, SessionState] = {}
         self.live: str | None = None
         self.presence = Presence(monotonic)
@@ -172,6 +184,9 @@ class Transmitter:
         self._ended_random: dict[str, None] = {}  # the newest closed random IDs
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._ends_to_repeat: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
+        self._previous: tuple[str, int] | None = None  # live before the live one, its seq then
+        # The newest closed sessions: name, last seq, when (by the clock), for beacons.
+        self._recently_ended: deque[tuple[str, int, float]] = deque(maxlen=MAX_ENDED_IN_BEACON)
         self._beacon_seq = 0
         self._next_beacon = 0.0  # the first tick sends one
         self._log = log.bind(channel=channel)
@@ -233,8 +248,15 @@ class Transmitter:
         frames: list[bytes] = []
         for session, state in list(self.sessions.items()):
             frames += self._forget(session, state)
-        frames += self._beacon(self._clock())
-        return frames
+        return [*frames, self.signing_off()]
+
+    def signing_off(self) -> bytes:
+        """A beacon saying the publisher is closing (after `close_all`; may be repeated).
+
+        It names every session that ended lately, so a subscriber whose END was
+        dropped learns it from any copy that gets through.
+        """
+        return self._beacon(self._clock(), signing_off=True)[-1]
 
     def _forget(self, session: str, state: SessionState) -> list[bytes]:
         """Take *session* out of the open ones; return its last batch and its END."""
@@ -276,13 +298,17 @@ class Transmitter:
             return
         if previous is not None and previous in sessions:
             sessions[previous].label(live=False)
+            self._previous = (previous, sessions[previous].seq)  # followers heard up to here
         if live is not None:
             sessions[live].label(live=True)
 
     def _end(self, state: SessionState) -> list[bytes]:
         frames = [] if (pending := state.flush()) is None else [pending]  # last messages first
-        frames.append(encode(state.topic, Kind.END, state.seq, self._clock()))
+        now = self._clock()
+        frames.append(encode(state.topic, Kind.END, state.seq, now))
         self._ends_to_repeat[state.topic] = [state.seq, END_REPEATS]
+        name = topic_session(state.topic)
+        self._recently_ended.append((name, state.seq, now))
         return frames
 
     # -- beacons and batches ---------------------------------------------------------
@@ -308,7 +334,9 @@ class Transmitter:
             return []
         return [frame for state in self.sessions.values() if (frame := state.flush()) is not None]
 
-    def _beacon(self, now: float, *, scheduled: bool = False) -> list[bytes]:
+    def _beacon(
+        self, now: float, *, scheduled: bool = False, signing_off: bool = False
+    ) -> list[bytes]:
         """Waiting batches, END repeats (*scheduled* beacons only), then a beacon.
 
         The batches go first and under their old LIVE flag: what was sent before a
@@ -326,12 +354,39 @@ class Transmitter:
                 if not repeat[1]:
                     del self._ends_to_repeat[topic]
         self._beacon_seq += 1
-        live = (self.live or "").encode("ascii")
         frames.append(
-            encode(self.control, Kind.BEACON, self._beacon_seq, now, live, self.beacon_interval)
+            encode_beacon(
+                self.control,
+                self._beacon_seq,
+                now,
+                self.beacon_interval,
+                self.beacon(now, signing_off=signing_off),
+            )
         )
         self._next_beacon = now + self.beacon_interval
         return frames
+
+    def beacon(self, now: float | None = None, *, signing_off: bool = False) -> Beacon:
+        """What a beacon sent at *now* says.
+
+        This publisher, the live session and its last seq, and the sessions that
+        ended within `ENDED_RETENTION_S`.
+        """
+        now = self._clock() if now is None else now
+        ended = self._recently_ended
+        while ended and now - ended[0][2] > ENDED_RETENTION_S:
+            ended.popleft()
+        live = self.live
+        live_seq = self.sessions[live].seq if live is not None else 0
+        previous = self._previous if self._previous and self._previous[0] in self.sessions else None
+        return Beacon(
+            self.publisher_id,
+            live or "",
+            live_seq,
+            tuple((name, seq) for name, seq, _ in ended),
+            signing_off,
+            *(previous or ("", 0)),
+        )
 
     # -- presence --------------------------------------------------------------------
 

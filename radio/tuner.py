@@ -10,6 +10,7 @@ from typing import Final
 
 import structlog
 
+from radio.air import Air
 from radio.errors import MalformedMessageError
 from radio.message import Message, Stats
 from radio.names import channel_prefix, control_topic, inbox_topic, leading_topic, session_topic
@@ -18,6 +19,7 @@ from radio.wire import (
     HEADER,
     LIVE,
     VERSION,
+    Beacon,
     Kind,
     decode,
     decode_records,
@@ -30,12 +32,18 @@ log = structlog.get_logger("radio")
 _VERSION: Final[int] = VERSION
 _DATA: Final[int] = Kind.DATA
 _DATA_LIVE: Final[int] = Kind.DATA | LIVE
+_NEVER: Final[int] = -1  # a kind byte no frame has: sends every frame the careful way
 _HEADER_SIZE: Final[int] = HEADER.size
 _INF: Final[float] = float("inf")
 MAX_REMEMBERED: Final[int] = 1024
-"""Sessions tuned out of whose last yielded seq is remembered (against repeats)."""
+"""Sessions tuned out of whose last yielded seq and time are remembered."""
 MAX_GAP: Final[int] = 2**32
 """A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
+OFF_AIR_AFTER_BEACONS: Final[int] = 3
+"""Default number of beacon intervals without a beacon before the publisher is off air."""
+NO_BASELINE: Final[int] = -1
+"""``last_seq`` of a session tuned in to that nothing was heard of yet: its first
+message sets the baseline (what was sent before we tuned in is not our loss)."""
 _unpack_from = HEADER.unpack_from
 _new_tuple = tuple.__new__
 
@@ -45,15 +53,18 @@ class _Heard:
     session: str
     topic: bytes
     explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
-    last_seq: int = 0  # 0: nothing heard yet since tuning in
+    last_seq: int = NO_BASELINE  # 0: count from the session's first message
+    floor: float = 0.0  # publisher-clock time before which its messages are stale (re-tune)
 
 
 class Tuner:
     """Decides, frame by frame, what a subscriber yields; no sockets, no threads.
 
     It is tuned in to explicit sessions and, when following, to the live session
-    that the publisher's beacons name. `topics` is what the socket must be
-    subscribed to; `changed` says it moved since the socket was last synced.
+    that the beacons of the publisher it goes by name (`air`). `topics` is what
+    the socket must be subscribed to; `changed` says it moved since the socket was
+    last synced. Every message of a heard session that was sent and is not
+    yielded is counted once in `stats`, by reason.
     """
 
     def __init__(
@@ -62,23 +73,21 @@ class Tuner:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         listener_id: bytes = b"",
+        off_air_after: int = OFF_AIR_AFTER_BEACONS,
     ) -> None:
         self.channel = channel
         self._prefix = channel_prefix(channel)
         # Our inbox: only we subscribe to it, so last values sent there reach us alone.
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
-        self._yielded: dict[str, int] = {}  # session -> last seq yielded, after a tune-out
+        # Sessions tuned out of: last seq heard and when we left (by our clock).
+        self._left: dict[str, tuple[int, float]] = {}
         self.stats = Stats()
+        self.air = Air(channel, off_air_after, clock, monotonic)
         self.following = False
         self.live: str | None = None
         self.changed = True
-        self.on_air = False
-        self.announced: str | None = None  # the live session the last beacon named
-        self.last_beacon: float | None = None  # by *monotonic*
-        self.beacon_interval = 0.0
         self._clock = clock
-        self._monotonic = monotonic
-        self._prefix_len = len(channel_prefix(channel))
+        self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
         self._explicit: set[str] = set()
         self._heard: dict[bytes, _Heard] = {}
@@ -92,12 +101,22 @@ class Tuner:
         """Every session whose messages are yielded now (explicit and followed)."""
         return frozenset(heard.session for heard in self._heard.values())
 
+    @property
+    def on_air(self) -> bool:
+        """Whether the publisher gone by is on air (see `Air`)."""
+        return self.air.on_air
+
+    @property
+    def offset(self) -> float:
+        """Our clock minus the publisher's, as estimated (0.0 before any frame)."""
+        return self.air.offset.value or 0.0
+
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
         return frozenset(self._heard) | {self.control_topic}
 
     def tune_in(self, session: str) -> None:
-        """Hear *session* (a valid name) until `tune_out` or its end."""
+        """Hear *session* (a valid name) from now on, until `tune_out` or its end."""
         self._explicit.add(session)
         self._rebuild()
 
@@ -110,10 +129,11 @@ class Tuner:
         self._rebuild()
 
     def follow(self) -> None:
-        """Hear whichever session the publisher's beacons name as live (from the last one)."""
+        """Hear whichever session the beacons name as live (from the last one)."""
         if not self.following:
             self.following = True
-            self.live = self.announced
+            announced = self.air.announced
+            self.live = (announced.live or None) if announced is not None else None
         self._rebuild()
 
     def unfollow(self) -> None:
@@ -122,26 +142,40 @@ class Tuner:
         self.live = None
         self._rebuild()
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, *, from_start: str | None = None) -> None:
+        """Hear exactly the explicit sessions and the followed one.
+
+        A session newly heard counts from its baseline (its first message heard),
+        or from its start when it is *from_start* (a follower moved to it). One
+        heard before and tuned out of meanwhile gets a floor: what was sent before
+        this re-tune, still queued, is stale.
+        """
         wanted = set(self._explicit)
         if self.following and self.live:
             wanted.add(self.live)
         old = {heard.session: heard for heard in self._heard.values()}
         heard = {}
         for session in wanted:
-            entry = old.get(session) or _Heard(
-                session, session_topic(self.channel, session), explicit=False
-            )
+            entry = old.get(session) or self._new_heard(session, session == from_start)
             entry.explicit = session in self._explicit
             heard[entry.topic] = entry
+        now = self._clock()
         for entry in self._heard.values():
-            if entry.topic not in heard and entry.last_seq:
-                self._yielded[entry.session] = entry.last_seq  # a later last value is old
-                while len(self._yielded) > MAX_REMEMBERED:
-                    del self._yielded[next(iter(self._yielded))]
+            if entry.topic not in heard:
+                self._left[entry.session] = (max(entry.last_seq, 0), now)
+                while len(self._left) > MAX_REMEMBERED:
+                    del self._left[next(iter(self._left))]
         if heard.keys() != self._heard.keys():
             self.changed = True
         self._heard = heard
+
+    def _new_heard(self, session: str, from_start: bool) -> _Heard:
+        entry = _Heard(session, session_topic(self.channel, session), explicit=False)
+        if from_start:
+            entry.last_seq = 0
+        if session in self._left and self.air.offset.value is not None:
+            entry.floor = self._clock() - self.air.offset.value  # now, on the publisher's clock
+        return entry
 
     # -- frames ------------------------------------------------------------------------
 
@@ -149,16 +183,19 @@ class Tuner:
         """Handle *frames* in order, passing each message to yield to *out*: the hot path.
 
         A DATA frame of the same session as the frame before costs one
-        ``startswith`` and one ``unpack_from``; anything else (another session, a
-        BATCH, END, a beacon, junk) takes the careful path.
+        ``startswith`` and one ``unpack_from`` (and a clock reading when it has a
+        TTL); anything else (another session, a BATCH, END, a beacon, junk, a
+        session with a re-tune floor) takes the careful path.
         """
         channel = self.channel
         clock = self._clock
+        estimate = self.air.offset
         received = 0
         heard: _Heard | None = None
         topic = b""
         session = ""
-        offset = body = last = plain = 0
+        offset = body = last = plain = live = 0
+        skew = bucket_min = 0.0
         try:
             for frame in frames:
                 if heard is None or not frame.startswith(topic):
@@ -171,28 +208,34 @@ class Tuner:
                     topic, session, last = heard.topic, heard.session, heard.last_seq
                     offset = len(topic)
                     body = offset + _HEADER_SIZE
-                    plain = _DATA_LIVE if not heard.explicit else _DATA
+                    live = _DATA_LIVE if not heard.floor else _NEVER
+                    plain = live if not heard.explicit else _DATA if not heard.floor else _NEVER
+                    skew, bucket_min = estimate.value or 0.0, estimate.bucket_min
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
                 except struct.error:
                     version = kind = 0  # too short: `_careful` says so
                 if (
                     version != _VERSION
-                    or (kind != _DATA_LIVE and kind != plain)
+                    or (kind != live and kind != plain)
                     or not 0.0 <= sent_at < _INF
                     or not 0.0 <= ttl < _INF
                 ):
                     heard.last_seq = last
-                    self._careful(heard, frame, out)  # END, BATCH or malformed
+                    self._careful(heard, frame, out)  # END, BATCH, a floor or malformed
                     heard = None  # END changes what is heard
                     continue
-                if ttl and clock() > sent_at + ttl:
-                    self._expired(session, seq, ttl)
-                    continue
-                if last and seq != last + 1:
+                if seq != last + 1:
                     heard.last_seq = last
                     self._sequence_jump(heard, seq)
                 last = seq
+                if ttl:
+                    age = clock() - sent_at
+                    if age < bucket_min:  # a new low for the clock offset: rare
+                        skew, bucket_min = self.air.observe(sent_at), estimate.bucket_min
+                    if age - skew > ttl:
+                        self._expired(session, seq, ttl)
+                        continue
                 received += 1
                 out(
                     _new_tuple(Message, (channel, session, seq, sent_at, ttl or None, frame[body:]))
@@ -234,24 +277,32 @@ class Tuner:
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
             # when the beacon that says so was dropped at a full queue.
-            self.stats.fenced += len(records)
-            self._limited.warning("message_fenced", session=heard.session, seq=seq)
+            self._fence(heard, seq, len(records))
             return
         channel, session, now = self.channel, heard.session, self._clock()
-        last = heard.last_seq
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
-            if ttl and now > sent_at + ttl:
+            if heard.floor:
+                if sent_at < heard.floor:
+                    self._fence(heard, seq, 1)  # queued before a re-tune: stale
+                    continue
+                heard.floor = 0.0  # sent after it: what follows is too (and takes the fast path)
+            if seq != heard.last_seq + 1:
+                self._sequence_jump(heard, seq)
+            heard.last_seq = seq
+            if ttl and now - self.air.observe(sent_at) > sent_at + ttl:
                 self._expired(session, seq, ttl)
                 continue
-            if last and seq != last + 1:
-                heard.last_seq = last
-                self._sequence_jump(heard, seq)
-            last = seq
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
-        heard.last_seq = last
         self.stats.received += received
+
+    def _fence(self, heard: _Heard, seq: int, count: int) -> None:
+        """Messages of a heard session that must not be yielded: counted, never gaps."""
+        self.stats.fenced += count
+        if seq > heard.last_seq >= 0:
+            heard.last_seq = seq + count - 1
+        self._limited.warning("message_fenced", session=heard.session, seq=seq)
 
     def _handle_other(self, frame: bytes, out: Callable[[Message], object]) -> None:
         """A frame off every heard session's topic: a beacon, a last value, fenced, junk."""
@@ -263,37 +314,46 @@ class Tuner:
         except MalformedMessageError as exc:
             self._malformed(frame, exc)
             return
-        if decoded.kind is Kind.BEACON and decoded.channel == self.channel:
-            self.last_beacon = self._monotonic()
-            self.beacon_interval = decoded.ttl
-            self.announced = decoded.session or None
-            if not self.on_air:
-                self.on_air = True
-                self._log.info("publisher_on_air", live=decoded.session or None)
-            live = decoded.session or None
-            if self.following and live != self.live:
-                self._log.info("session_followed", session=live, previous=self.live)
-                self.live = live
-                self._rebuild()
+        if decoded.beacon is not None and decoded.channel == self.channel:
+            if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
+                self._beacon(decoded.beacon)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)
 
-    def check_air(self, missed_beacons: int) -> bool:
-        """Declare the publisher off air after *missed_beacons* beacon intervals of silence.
+    def _beacon(self, beacon: Beacon) -> None:
+        """Act on a beacon of the publisher gone by, in order with its data.
 
-        Call it only when no frame is waiting unread (a busy subscriber that has
-        not read its beacons yet has not lost them). Returns `on_air`.
+        Sessions it says ended end here (their END may have been lost); the live
+        session's last seq counts what was lost of it so far; a follower moves to
+        a new live session, counting its head from the start when it was already
+        following one.
         """
-        if self.on_air and self.last_beacon is not None:
-            silent = self._monotonic() - self.last_beacon
-            if silent > missed_beacons * self.beacon_interval:
-                self.on_air = False
-                self._log.warning(
-                    "publisher_off_air", silent_s=round(silent, 3), missed_beacons=missed_beacons
-                )
-        return self.on_air
+        moved = self.following and self.live is not None  # it was following a session
+        heard_by_name = {entry.session: entry for entry in self._heard.values()}
+        for name, last_seq in beacon.ended:
+            if name in heard_by_name:
+                self._end(heard_by_name.pop(name), last_seq)
+        live = beacon.live or None
+        entry = heard_by_name.get(live) if live else None
+        if entry is not None and entry.last_seq >= 0 and beacon.live_seq > entry.last_seq:
+            self._count_gap(entry, beacon.live_seq)
+        if self.following and live != self.live:
+            self._log.info("session_followed", session=live, previous=self.live)
+            left = heard_by_name.get(self.live) if self.live else None
+            if left is not None and left.last_seq >= 0 and beacon.previous == left.session:
+                self._count_gap(left, beacon.previous_seq)  # its tail while it was live
+            self.live = live
+            self._rebuild(from_start=live if moved else None)
+            if moved and live is not None:
+                followed = self._heard[session_topic(self.channel, live)]
+                if followed.last_seq >= 0 and beacon.live_seq > followed.last_seq:
+                    self._count_gap(followed, beacon.live_seq)  # the head it missed
+
+    def check_air(self) -> bool:
+        """See `Air.check`: call it only when nothing is waiting unread."""
+        return self.air.check()
 
     def _last_value(self, frame: bytes, out: Callable[[Message], object]) -> None:
         """A session's latest message, sent to our inbox alone when we tuned in.
@@ -317,9 +377,11 @@ class Tuner:
         except MalformedMessageError as exc:
             self._malformed(frame, exc)
             return
-        if heard.last_seq or seq <= self._yielded.get(heard.session, 0):
+        if heard.last_seq > 0 or seq <= self._left.get(heard.session, (0, 0.0))[0]:
             return
+        floor, heard.floor = heard.floor, 0.0  # the newest value is welcome, however old
         self._careful(heard, rest, out)
+        heard.floor = floor  # what is still queued from before a re-tune stays stale
 
     def retract(self, message: Message, reason: str) -> None:
         """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
@@ -336,20 +398,30 @@ class Tuner:
         self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
 
     def _sequence_jump(self, heard: _Heard, seq: int) -> None:
+        """*seq* does not follow the last one: a baseline, a gap, or a restart."""
         last = heard.last_seq
+        if last == NO_BASELINE:
+            return  # the first message heard since tuning in
         if last < seq <= last + MAX_GAP:
-            self.stats.gaps += seq - last - 1
-            self._limited.warning(
-                "messages_lost", session=heard.session, missing=seq - last - 1, after_seq=last
-            )
+            self._count_gap(heard, seq - 1)
         else:
             self._limited.warning(
                 "sequence_restarted", session=heard.session, seq=seq, last_seq=last
             )
 
+    def _count_gap(self, heard: _Heard, up_to: int) -> None:
+        """Messages after the last one heard, up to seq *up_to*, were lost: count them once."""
+        missing = up_to - heard.last_seq
+        if 0 < missing <= MAX_GAP:
+            self.stats.gaps += missing
+            self._limited.warning(
+                "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
+            )
+            heard.last_seq = up_to
+
     def _end(self, heard: _Heard, last_seq: int) -> None:
-        if heard.last_seq and last_seq > heard.last_seq:
-            self.stats.gaps += last_seq - heard.last_seq
+        if heard.last_seq >= 0:
+            self._count_gap(heard, last_seq)  # the tail lost before the END (none after nothing)
         self._explicit.discard(heard.session)
         if self.live == heard.session:
             self.live = None

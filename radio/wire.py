@@ -10,8 +10,9 @@ from typing import Final, NamedTuple
 from radio.errors import InvalidNameError, MalformedMessageError
 from radio.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 
-VERSION: Final[int] = 1
-"""The wire format version this module writes and reads."""
+VERSION: Final[int] = 2
+"""The wire format version this module writes and reads (2: beacons name their
+publisher, the live session's last seq and the sessions that ended lately)."""
 
 HEADER: Final = struct.Struct("!BBQdd")
 """What follows the topic: version, kind, seq, sent_at, ttl (26 bytes)."""
@@ -40,8 +41,8 @@ class Kind(IntEnum):
     END = 2
     """The session is over (on the session topic); seq is its last DATA seq."""
     BEACON = 3
-    """The publisher is on air (on the control topic); the payload names the
-    live session (empty when none is live) and ttl holds the beacon interval."""
+    """The publisher is on air (on the control topic); the payload is a `Beacon`
+    (`encode_beacon`) and ttl holds the beacon interval."""
     BATCH = 4
     """Several DATA messages in one frame (opt-in): seq is the first one's, ttl is
     shared, the payload is a run of `RECORD` headers each followed by its payload."""
@@ -65,11 +66,124 @@ _KINDS: Final = {kind.value: kind for kind in Kind}
 _INF: Final[float] = float("inf")
 
 
+PUBLISHER_ID_BYTES: Final[int] = 8
+"""Length of the random instance ID a publisher picks at start and puts in its beacons."""
+
+MAX_ENDED_IN_BEACON: Final[int] = 8
+"""Most recently ended sessions one beacon names (with their last seq)."""
+
+SIGNING_OFF: Final[int] = 0x01
+"""Beacon flag: the publisher is closing; followers may follow another one at once."""
+
+_BEACON_FIXED: Final = struct.Struct(f"!{PUBLISHER_ID_BYTES}sB")
+_SEQ: Final = struct.Struct("!Q")
+
+
+class Beacon(NamedTuple):
+    """What a BEACON says: who sends it, what is live, what ended lately.
+
+    ``publisher`` is the sender's instance ID (`PUBLISHER_ID_BYTES` random
+    bytes, new at every start); ``live`` the live session (``""``: none) and
+    ``live_seq`` the seq of the last message sent on it; ``previous`` the session
+    that was live before it, still open, and ``previous_seq`` its last seq sent
+    while it was live (what its followers should have heard); ``ended`` the
+    sessions closed lately, each with its last seq, so that an END lost in a
+    full queue or a partition is learned from the next beacon that gets through;
+    ``signing_off`` is set on the last beacons of a closing publisher.
+    """
+
+    publisher: bytes
+    live: str = ""
+    live_seq: int = 0
+    ended: tuple[tuple[str, int], ...] = ()
+    signing_off: bool = False
+    previous: str = ""
+    previous_seq: int = 0
+
+
+def encode_beacon_payload(beacon: Beacon) -> bytes:
+    """The payload of a BEACON frame.
+
+    Layout::
+
+        | publisher id (8 B) | flags u8 | live: len u8, name, seq u64 |
+        | previous: len u8, name, seq u64 | count u8 | count x (len u8, name, seq u64) |
+
+    Names are ASCII (`radio.names` rule, so at most 128 bytes); an absent live
+    or previous session has length 0 and seq 0.
+    """
+    parts = [
+        _BEACON_FIXED.pack(beacon.publisher, SIGNING_OFF if beacon.signing_off else 0),
+        _name_and_seq(beacon.live, beacon.live_seq),
+        _name_and_seq(beacon.previous, beacon.previous_seq),
+        bytes((len(beacon.ended),)),
+    ]
+    parts.extend(_name_and_seq(name, seq) for name, seq in beacon.ended)
+    return b"".join(parts)
+
+
+def _name_and_seq(name: str, seq: int) -> bytes:
+    raw = name.encode("ascii")
+    return bytes((len(raw),)) + raw + _SEQ.pack(seq)
+
+
+def decode_beacon_payload(payload: bytes) -> Beacon:
+    """The `Beacon` in a BEACON frame's payload; `MalformedMessageError` if it is not one."""
+    try:
+        publisher, flags = _BEACON_FIXED.unpack_from(payload, 0)
+        offset = _BEACON_FIXED.size
+        live, live_seq, offset = _read_name_and_seq(payload, offset, allow_empty=True)
+        previous, previous_seq, offset = _read_name_and_seq(payload, offset, allow_empty=True)
+        count = payload[offset]
+        offset += 1
+        if count > MAX_ENDED_IN_BEACON:
+            raise MalformedMessageError(f"beacon names {count} ended sessions")
+        ended = []
+        for _ in range(count):
+            name, seq, offset = _read_name_and_seq(payload, offset, allow_empty=False)
+            ended.append((name, seq))
+    except (struct.error, IndexError):
+        raise MalformedMessageError(f"beacon payload cut short ({len(payload)} bytes)") from None
+    if offset != len(payload):
+        raise MalformedMessageError(f"{len(payload) - offset} stray bytes after a beacon")
+    if flags & ~SIGNING_OFF:
+        raise MalformedMessageError(f"unknown beacon flags {flags:#x}")
+    return Beacon(
+        publisher, live, live_seq, tuple(ended), bool(flags & SIGNING_OFF), previous, previous_seq
+    )
+
+
+def _read_name_and_seq(payload: bytes, offset: int, *, allow_empty: bool) -> tuple[str, int, int]:
+    length = payload[offset]
+    start = offset + 1
+    raw = payload[start : start + length]
+    if len(raw) != length:
+        raise IndexError(length)
+    (seq,) = _SEQ.unpack_from(payload, start + length)
+    if not length:
+        if not allow_empty or seq:
+            raise MalformedMessageError("empty session name in a beacon")
+        return "", 0, start + _SEQ.size
+    try:
+        name = validate_name(raw.decode("ascii"), "session")
+    except (UnicodeDecodeError, InvalidNameError) as exc:
+        raise MalformedMessageError(f"bad name in beacon: {exc}") from None
+    return name, seq, start + length + _SEQ.size
+
+
+def encode_beacon(
+    control: bytes, seq: int, sent_at: float, interval: float, beacon: Beacon
+) -> bytes:
+    """A whole BEACON frame on the *control* topic (`radio.names.control_topic`)."""
+    return encode(control, Kind.BEACON, seq, sent_at, encode_beacon_payload(beacon), interval)
+
+
 class Frame(NamedTuple):
     """One decoded frame.
 
     ``session`` is the session the frame is about: the topic's session for DATA
-    and END, the live session named by a BEACON (``""`` when none is live).
+    and END, the live session named by a BEACON (``""`` when none is live), whose
+    whole content is in ``beacon``.
     """
 
     channel: str
@@ -80,6 +194,7 @@ class Frame(NamedTuple):
     ttl: float
     payload: bytes
     live: bool = False
+    beacon: Beacon | None = None
 
 
 def frame_prefix(topic: bytes, kind: Kind, *, live: bool = False) -> bytes:
@@ -240,12 +355,13 @@ def decode(frame: bytes) -> Frame:
 
         +---------+---+---------+---+---------+------+------+---------+--------+---------+
         | channel | / | session | / | version | kind | seq  | sent_at | ttl    | payload |
-        | 1-128 B |   | 1-128 B |   | u8 = 1  | u8   | u64  | f64 s   | f64 s  | rest    |
+        | 1-128 B |   | 1-128 B |   | u8 = 2  | u8   | u64  | f64 s   | f64 s  | rest    |
         +---------+---+---------+---+---------+------+------+---------+--------+---------+
 
     ``session`` is ``!`` on the channel's control topic (BEACON frames, whose
-    payload is the live session's name or empty). ``ttl`` 0 means no expiry. The
-    payload of a BATCH frame is returned whole; `decode_records` splits it.
+    payload is a `Beacon`, returned decoded in ``beacon``). ``ttl`` 0 means no
+    expiry. The payload of a BATCH frame is returned whole; `decode_records`
+    splits it.
     """
     if not isinstance(frame, bytes):
         raise MalformedMessageError(f"frame must be bytes, not {type(frame).__name__}")
@@ -255,13 +371,14 @@ def decode(frame: bytes) -> Frame:
     raw_session = frame[channel_end + 1 : offset - 1]
     kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
     payload = frame[offset + HEADER.size :]
+    beacon = None
     try:
         channel = validate_name(raw_channel.decode("ascii"), "channel")
         if raw_session == CONTROL_MARK:
             if kind in _SESSION_KINDS:
                 raise MalformedMessageError(f"{kind.name} frame on the control topic")
-            session = validate_name(payload.decode("ascii"), "session") if payload else ""
-            payload = b""
+            beacon = decode_beacon_payload(payload)
+            session = beacon.live
         else:
             if kind not in _SESSION_KINDS:
                 raise MalformedMessageError(f"{kind.name} frame on a session topic")
@@ -270,4 +387,4 @@ def decode(frame: bytes) -> Frame:
                 decode_records(frame, offset + HEADER.size)
     except (UnicodeDecodeError, InvalidNameError) as exc:
         raise MalformedMessageError(f"bad name in frame: {exc}") from None
-    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live)
+    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live, beacon)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from radio.names import control_topic, session_topic
 from radio.tuner import Tuner
-from radio.wire import Kind, encode
+from radio.wire import Beacon, Kind, encode, encode_beacon
 
 
 class Clock:
@@ -26,8 +28,22 @@ def data(
     return encode(session_topic("ch", session), Kind.DATA, seq, sent_at, payload, ttl, live=live)
 
 
-def beacon(live: str) -> bytes:
-    return encode(control_topic("ch"), Kind.BEACON, 1, 1000.0, live.encode(), 1.0)
+PUB = b"publish1"
+OTHER = b"publish2"
+
+
+def beacon(
+    live: str,
+    live_seq: int = 0,
+    *,
+    ended: tuple[tuple[str, int], ...] = (),
+    publisher: bytes = PUB,
+    sent_at: float = 1000.0,
+    previous: tuple[str, int] = ("", 0),
+    signing_off: bool = False,
+) -> bytes:
+    content = Beacon(publisher, live, live_seq, ended, signing_off, *previous)
+    return encode_beacon(control_topic("ch"), 1, sent_at, 1.0, content)
 
 
 def end(session: str, last_seq: int) -> bytes:
@@ -79,13 +95,16 @@ def test_tune_out_fences_what_is_still_queued() -> None:
 
 
 def test_expired_messages_are_dropped_and_counted() -> None:
-    """A message older than its TTL by the local clock is dropped."""
+    """A message older than its TTL on the publisher's clock is dropped, and counted
+    as expired only (never also as a gap)."""
     clock = Clock(1010.0)
     tuner = Tuner("ch", clock)
     tuner.tune_in("s1")
+    tuner.handle(beacon("", sent_at=1010.0))  # both clocks agree
     assert tuner.handle(data("s1", 1, sent_at=1000.0, ttl=5.0)) == []
     assert tuner.stats.expired == 1
     assert tuner.handle(data("s1", 2, sent_at=1008.0, ttl=5.0)) != []
+    assert tuner.stats.gaps == 0
 
 
 def test_gaps_are_counted_from_sequence_numbers() -> None:
@@ -233,3 +252,137 @@ def test_an_explicit_listener_hears_a_session_live_or_not() -> None:
     assert tuner.handle(data("s1", 1, live=False)) != []
     assert tuner.handle(data("s1", 2, live=True)) != []
     assert tuner.stats.fenced == 0
+
+
+@pytest.mark.parametrize("skew", [-3600.0, -5.0, 0.0, 5.0, 3600.0])
+def test_ttl_is_judged_on_the_publishers_clock(skew: float) -> None:
+    """Whatever our clock says, a message is expired when it is older than its TTL on
+    the publisher's clock (give or take the one-way delay), and not before."""
+    clock = Clock(1000.0 + skew)
+    tuner = Tuner("ch", clock)
+    tuner.tune_in("s1")
+    tuner.handle(beacon("", sent_at=1000.0))  # arrives at once: offset = skew
+    clock.now += 10.0  # the publisher's clock reads 1010 now
+    assert tuner.handle(data("s1", 1, sent_at=1009.0, ttl=2.0)) != []  # 1 s old
+    assert tuner.handle(data("s1", 2, sent_at=1007.5, ttl=2.0)) == []  # 2.5 s old
+    assert tuner.stats.expired == 1
+    assert abs(tuner.offset - skew) < 1e-6
+
+
+def test_a_backlog_never_makes_old_messages_look_young() -> None:
+    """Frames read late (a long delay) do not raise the clock estimate."""
+    clock = Clock(1000.0)
+    tuner = Tuner("ch", clock)
+    tuner.tune_in("s1")
+    tuner.handle(beacon("", sent_at=1000.0))
+    clock.now = 1030.0  # a 30 s backlog is read now
+    assert tuner.handle(data("s1", 1, sent_at=1001.0, ttl=5.0)) == []
+    assert tuner.offset == 0.0
+
+
+def test_an_end_lost_is_learned_from_a_later_beacon() -> None:
+    """A beacon naming a session as ended tunes it out and counts its lost tail."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    tuner.handle(beacon("s2", ended=(("s1", 40),)))
+    assert tuner.sessions == frozenset()
+    assert tuner.stats.gaps == 39
+
+
+def test_the_live_seq_in_a_beacon_counts_what_was_lost_so_far() -> None:
+    """Everything sent before a beacon arrives before it (one pipe): the rest was lost."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(data("s1", 1))
+    tuner.handle(beacon("s1", 10))
+    assert tuner.stats.gaps == 9
+    assert tuner.handle(data("s1", 11)) != []
+    assert tuner.stats.gaps == 9  # counted once
+
+
+def test_a_follower_counts_the_head_of_a_session_it_moved_to_late() -> None:
+    """A follower that was following s1 and learns late that s2 is live counts the
+    messages of s2 it missed, and the tail of s1 it missed while s1 was live."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(data("s1", 1))
+    tuner.handle(beacon("s2", 25, previous=("s1", 5)))  # s1 sent 5, s2 25: the rest lost
+    assert tuner.live == "s2"
+    assert tuner.stats.gaps == 4 + 25
+    assert tuner.handle(data("s2", 26)) != []
+    assert tuner.stats.gaps == 29
+
+
+def test_a_new_follower_does_not_count_what_was_sent_before_it_came() -> None:
+    """follow() on a busy session: the first message heard is the baseline."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1", 500))
+    assert tuner.handle(data("s1", 503)) != []
+    assert tuner.stats.gaps == 0
+
+
+def test_a_retune_never_yields_what_was_queued_before_the_tune_out() -> None:
+    """tune_out(s1), tune_in(s1): messages sent before the re-tune are stale."""
+    clock = Clock(1000.0)
+    tuner = Tuner("ch", clock)
+    tuner.tune_in("s1")
+    tuner.handle(beacon("", sent_at=1000.0))
+    assert tuner.handle(data("s1", 1, sent_at=1000.0)) != []
+    tuner.tune_out("s1")
+    clock.now = 1001.0
+    tuner.tune_in("s1")
+    queued = [data("s1", seq, sent_at=1000.0 + seq / 1000) for seq in range(2, 50)]
+    assert [m for frame in queued for m in tuner.handle(frame)] == []
+    assert tuner.stats.fenced == 48
+    fresh = tuner.handle(data("s1", 60, sent_at=1001.5))
+    assert [m.seq for m in fresh] == [60]
+    assert tuner.handle(data("s1", 61, sent_at=1001.6)) != []  # back on the fast path
+    assert tuner.stats.gaps == 0  # nothing heard since the re-tune before 60: a baseline
+
+
+def test_a_second_publisher_on_the_channel_moves_nothing() -> None:
+    """A follower goes by one publisher; another one's beacons are conflicts, counted."""
+    clock = Clock()
+    tuner = Tuner("ch", clock, monotonic=clock)
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    for _ in range(5):
+        tuner.handle(beacon("x9", publisher=OTHER))
+        assert tuner.live == "s1"
+    assert tuner.air.conflicts == 5
+    clock.now += 3.5  # s1's publisher silent for more than three intervals: off air
+    tuner.handle(beacon("x9", publisher=OTHER))
+    assert tuner.live == "x9"
+
+
+def test_a_publisher_signing_off_hands_over_at_once() -> None:
+    """After a publisher's last beacon, the next one on the channel is followed."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(beacon("", ended=(("s1", 0),), signing_off=True))
+    tuner.handle(beacon("s7", publisher=OTHER))
+    assert tuner.live == "s7"
+    assert tuner.air.conflicts == 0
+
+
+def test_a_forged_end_cannot_wreck_the_gap_counter() -> None:
+    """An END claiming 2**64-1 messages counts nothing."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    tuner.handle(end("s1", 2**64 - 1))
+    assert tuner.stats.gaps == 0
+
+
+def test_an_end_after_nothing_heard_counts_nothing() -> None:
+    """Tuned in, nothing heard, END: no baseline, no gaps."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    tuner.handle(end("s1", 30))
+    assert tuner.stats.gaps == 0
+    assert tuner.sessions == frozenset()

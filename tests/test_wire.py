@@ -12,7 +12,20 @@ from hypothesis import strategies as st
 
 from radio import MalformedMessageError
 from radio.names import NAME_ALPHABET, control_topic, session_topic
-from radio.wire import HEADER, VERSION, Frame, Kind, decode, encode
+from radio.wire import (
+    HEADER,
+    MAX_ENDED_IN_BEACON,
+    PUBLISHER_ID_BYTES,
+    VERSION,
+    Beacon,
+    Frame,
+    Kind,
+    decode,
+    decode_beacon_payload,
+    encode,
+    encode_beacon,
+    encode_beacon_payload,
+)
 
 names = st.text(alphabet=NAME_ALPHABET, min_size=1, max_size=128)
 times = st.floats(min_value=0.0, max_value=1e12, allow_nan=False)
@@ -35,11 +48,46 @@ def test_session_frames_round_trip(
     assert decode(frame) == Frame(channel, session, kind, seq, sent_at, ttl, payload)
 
 
-@given(names, st.one_of(st.just(""), names), st.integers(0, 2**64 - 1), times)
-def test_beacons_name_the_live_session(channel: str, live: str, seq: int, interval: float) -> None:
-    """A beacon's session is the live one it names ("" for none), with an empty payload."""
-    frame = encode(control_topic(channel), Kind.BEACON, seq, 1.0, live.encode(), interval)
-    assert decode(frame) == Frame(channel, live, Kind.BEACON, seq, 1.0, interval, b"")
+seqs = st.integers(0, 2**64 - 1)
+beacons = st.builds(
+    Beacon,
+    st.binary(min_size=PUBLISHER_ID_BYTES, max_size=PUBLISHER_ID_BYTES),
+    st.one_of(st.just(""), names),
+    seqs,
+    st.lists(st.tuples(names, seqs), max_size=MAX_ENDED_IN_BEACON).map(tuple),
+    st.booleans(),
+    st.one_of(st.just(""), names),
+    seqs,
+).map(lambda b: b._replace(live_seq=b.live_seq if b.live else 0))
+beacons = beacons.map(lambda b: b._replace(previous_seq=b.previous_seq if b.previous else 0))
+
+
+@given(names, beacons, seqs, times)
+def test_beacons_round_trip(channel: str, beacon: Beacon, seq: int, interval: float) -> None:
+    """A beacon's session is the live one it names ("" for none); all it says comes back."""
+    frame = encode_beacon(control_topic(channel), seq, 1.0, interval, beacon)
+    decoded = decode(frame)
+    assert decoded.session == beacon.live
+    assert decoded.beacon == beacon
+    assert (decoded.kind, decoded.seq, decoded.ttl) == (Kind.BEACON, seq, interval)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"12345678", "cut short"),
+        (b"12345678\x00\x00" + b"\x00" * 8, "cut short"),
+        (encode_beacon_payload(Beacon(b"12345678")) + b"x", "stray bytes"),
+        (b"12345678\x04" + encode_beacon_payload(Beacon(b"12345678"))[9:], "flags"),
+        (b"12345678\x00\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00", "bad name"),
+        (b"12345678\x00\x00" + b"\x00" * 7 + b"\x01" + b"\x00" * 9 + b"\x00", "empty session"),
+        (b"12345678\x00" + b"\x00" * 18 + b"\x09", "9 ended"),
+    ],
+)
+def test_bad_beacons_are_malformed(payload: bytes, reason: str) -> None:
+    """Each kind of damage to a beacon's payload names itself."""
+    with pytest.raises(MalformedMessageError, match=reason):
+        decode_beacon_payload(payload)
 
 
 def test_frame_is_topic_then_header_then_payload() -> None:
@@ -50,6 +98,7 @@ def test_frame_is_topic_then_header_then_payload() -> None:
 
 
 GOOD = encode(b"ch/s1/", Kind.DATA, 1, 1.0, b"payload")
+BAD_NAME_BEACON = b"12345678\x00\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
 
 
 def _with_header(**fields: float) -> bytes:
@@ -68,7 +117,7 @@ def _with_header(**fields: float) -> bytes:
         (b"ch/\xff\xfe/" + GOOD[6:], "bad name"),
         (b"ch/s1/", "too short"),
         (GOOD[:20], "too short"),
-        (_with_header(version=2), "version 2"),
+        (_with_header(version=1), "version 1"),
         (_with_header(version=0), "version 0"),
         (_with_header(kind=9), "kind 9"),
         (_with_header(sent_at=math.nan), "send time"),
@@ -77,7 +126,7 @@ def _with_header(**fields: float) -> bytes:
         (_with_header(ttl=-2.0), "ttl"),
         (_with_header(kind=Kind.BEACON), "BEACON frame on a session topic"),
         (b"ch/!/" + GOOD[6:], "DATA frame on the control topic"),
-        (encode(b"ch/!/", Kind.BEACON, 1, 1.0, b"bad/live"), "bad name"),
+        (encode(b"ch/!/", Kind.BEACON, 1, 1.0, BAD_NAME_BEACON), "bad name"),
         (b"x" * 300 + b"/s/" + GOOD[6:], "no topic"),
     ],
 )

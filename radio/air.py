@@ -1,0 +1,107 @@
+"""What a subscriber learns from beacons: which publisher it goes by, on air or not, its clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import structlog
+
+from radio.clock import ClockOffset
+from radio.ratelimit import RateLimitedLog
+from radio.wire import Beacon
+
+log = structlog.get_logger("radio")
+
+CLOCK_SKEW_WARNING_S = 1.0
+"""An estimated offset beyond this (either way) is logged once as ``clock_skew``."""
+
+
+class Air:
+    """Beacon bookkeeping for one channel: pure, clock-injected.
+
+    A subscriber goes by one publisher at a time: the first whose beacon it hears.
+    While that one is on air, another publisher's beacons on the channel are a
+    *conflict* (counted, logged) and move nothing; once it has been silent for
+    ``off_air_after`` beacon intervals, or signs off, the next publisher heard
+    is the one gone by.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        off_air_after: int,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.off_air_after = off_air_after
+        self.publisher: bytes | None = None
+        self.on_air = False
+        self.last_beacon: float | None = None  # by *monotonic*
+        self.interval = 0.0
+        self.announced: Beacon | None = None  # the last beacon of the publisher gone by
+        self.conflicts = 0
+        self.offset = ClockOffset()
+        self._skew_logged = False
+        self._clock = clock
+        self._monotonic = monotonic
+        self._log = log.bind(channel=channel)
+        self._limited = RateLimitedLog(self._log)
+
+    def hear(self, beacon: Beacon, sent_at: float, interval: float) -> bool:
+        """Take one beacon; return whether it is from the publisher gone by (now)."""
+        now = self._monotonic()
+        if beacon.publisher != self.publisher:
+            if self.publisher is not None and not self._silent(now):
+                self.conflicts += 1
+                self._limited.warning(
+                    "channel_conflict",
+                    followed=self.publisher.hex(),
+                    other=beacon.publisher.hex(),
+                    other_live=beacon.live or None,
+                )
+                return False
+            if self.publisher is not None:
+                self._log.info("publisher_changed", previous=self.publisher.hex())
+            self.publisher = beacon.publisher
+            self.offset.reset()
+        self.last_beacon, self.interval, self.announced = now, interval, beacon
+        if not self.on_air:
+            self.on_air = True
+            self._log.info(
+                "publisher_on_air", publisher=beacon.publisher.hex(), live=beacon.live or None
+            )
+        self.observe(sent_at)
+        if beacon.signing_off:
+            self.publisher = None  # it is leaving: whoever comes next is gone by at once
+        return True
+
+    def observe(self, sent_at: float) -> float:
+        """Feed the clock offset with a frame sent at *sent_at* arriving now; return it."""
+        value = self.offset.observe(sent_at, self._clock())
+        if not self._skew_logged and abs(value) > CLOCK_SKEW_WARNING_S:
+            self._skew_logged = True
+            self._log.warning("clock_skew", offset_s=round(value, 3))
+        return value
+
+    def _silent(self, now: float) -> bool:
+        return self.last_beacon is None or (
+            now - self.last_beacon > self.off_air_after * self.interval
+        )
+
+    def check(self) -> bool:
+        """Declare the publisher off air after ``off_air_after`` intervals of silence.
+
+        Call it only when no frame is waiting unread (a busy subscriber that has
+        not read its beacons yet has not lost them). Returns `on_air`.
+        """
+        if self.on_air and self.last_beacon is not None:
+            now = self._monotonic()
+            if self._silent(now):
+                self.on_air = False
+                self._log.warning(
+                    "publisher_off_air",
+                    silent_s=round(now - self.last_beacon, 3),
+                    missed_beacons=self.off_air_after,
+                )
+        return self.on_air
