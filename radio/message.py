@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 
@@ -29,8 +29,16 @@ class Stats:
     ``received``: messages heard and accepted; ``gaps``: messages missing from a session's
     sequence (dropped at a high-water mark, or sent while the subscriber was not
     heard); ``expired``: older than their TTL; ``fenced``: from a session the
-    subscriber is not tuned in to; ``malformed``: frames that were not valid
-    radio messages.
+    subscriber is not tuned in to (or queued before a re-tune, or sent after a
+    newer session went live, for a follower); ``malformed``: frames that were not
+    valid radio messages; ``conflated``: replaced by a newer one (``conflate=True``);
+    ``oversize``: frames over the subscriber's ``max_message_size``.
+    Each message sent on a heard session and not yielded is counted once, by one
+    of these reasons.
+
+    ``conflicts``: beacons of a second publisher on the channel, ignored while
+    the one gone by is on air. ``clock_offset``: this machine's clock minus the
+    publisher's, as estimated from arrivals (seconds; TTLs are judged with it).
     """
 
     received: int = 0
@@ -39,9 +47,10 @@ class Stats:
     fenced: int = 0
     malformed: int = 0
     conflated: int = 0
+    oversize: int = 0
+    conflicts: int = 0
+    clock_offset: float = 0.0
 
     def copy(self) -> Stats:
         """Return a snapshot of the counters."""
-        return Stats(
-            self.received, self.gaps, self.expired, self.fenced, self.malformed, self.conflated
-        )
+        return replace(self)

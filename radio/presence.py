@@ -11,6 +11,10 @@ from radio.names import is_channel_topic, split_marker
 SUBSCRIBE: Final[int] = 1
 UNSUBSCRIBE: Final[int] = 0
 
+MAX_LISTENERS: Final[int] = 100_000
+"""Default most (topic, listener) pairs tracked: a flood of forged presence
+subscriptions costs bounded memory; the excess is refused and counted."""
+
 
 class Change(NamedTuple):
     """A listener joined (``joined``) or left a topic, leaving ``listeners`` on it."""
@@ -20,6 +24,7 @@ class Change(NamedTuple):
     listeners: int
     at: float
     listener: bytes = b""
+    owner: bytes = b""
 
 
 class ListenerEvent(NamedTuple):
@@ -41,12 +46,22 @@ class Presence:
     route messages and count nobody.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, max_listeners: int = MAX_LISTENERS
+    ) -> None:
         self._clock = clock
-        self._listeners: dict[bytes, set[bytes]] = {}
+        self._listeners: dict[bytes, set[tuple[bytes, bytes]]] = {}
+        self.max_listeners = max_listeners
+        self.size = 0  # (topic, listener) pairs tracked
+        self.refused = 0  # joins refused because `max_listeners` were tracked
 
-    def apply(self, event: bytes) -> Change | None:
-        """Apply one XPUB event; return the change it made, or None for a no-op."""
+    def apply(self, event: bytes, owner: bytes = b"") -> Change | None:
+        """Apply one XPUB event; return the change it made, or None for a no-op.
+
+        *owner* is the authenticated key of the peer that sent it (CURVE's
+        ``User-Id``; empty without CURVE): a listener is the pair of its owner and
+        its ID, so no peer adds or removes a listener of another key.
+        """
         if len(event) < 2 or event[0] not in (SUBSCRIBE, UNSUBSCRIBE):
             return None
         marker = split_marker(event[1:])
@@ -57,24 +72,37 @@ class Presence:
             return None  # not channel/session/ or channel/!/: e.g. a subscriber's inbox
         ids = self._listeners.get(topic)
         joined = event[0] == SUBSCRIBE
+        key = (owner, listener)
         if joined:
+            if ids is not None and key in ids:
+                return None
+            if self.size >= self.max_listeners:
+                self.refused += 1
+                return None
             if ids is None:
                 ids = self._listeners[topic] = set()
-            elif listener in ids:
-                return None
-            ids.add(listener)
+            ids.add(key)
+            self.size += 1
         else:
-            if ids is None or listener not in ids:
+            if ids is None or key not in ids:
                 return None
-            ids.remove(listener)
+            ids.remove(key)
+            self.size -= 1
             if not ids:
                 del self._listeners[topic]
-        return Change(topic, joined, len(ids), self._clock(), listener)
+        return Change(topic, joined, len(ids), self._clock(), listener, owner)
 
     def count(self, topic: bytes) -> int:
         """Return how many radio subscribers are subscribed to *topic* now."""
         ids = self._listeners.get(topic)
         return len(ids) if ids else 0
+
+    def owners(self, topic: bytes) -> dict[bytes, int]:
+        """How many listeners of *topic* each owner (authenticated key) has now."""
+        counts: dict[bytes, int] = {}
+        for owner, _ in list(self._listeners.get(topic, ())):
+            counts[owner] = counts.get(owner, 0) + 1
+        return counts
 
     def topics(self) -> dict[bytes, int]:
         """Return every topic with at least one listener, and how many."""

@@ -41,6 +41,9 @@ from radio.wire import MAX_BATCH_MESSAGES, NO_TTL, pack_tail
 
 log = structlog.get_logger("radio")
 
+CLOSE_RETRY_S: Final[float] = 0.005
+"""How often closing tries again to send an END that a full queue refused."""
+
 MAX_EVENTS_PER_PASS: Final[int] = 1000
 """Most subscription events handled while holding the lock at a time."""
 
@@ -73,6 +76,29 @@ def as_payload(payload: object) -> bytes:
     raise TypeError(
         f"payload must be bytes, not {type(payload).__name__} (encode text first): {payload!r:.40}"
     )
+
+
+_WILDCARD_HOSTS: Final = frozenset({"*", "0.0.0.0", "[::]", "::", "[::0]"})  # noqa: S104 - to refuse them
+
+
+def _check_advertised(endpoint: str, *, given: bool) -> None:
+    """Refuse to tell desk clients to connect to a wildcard address they cannot reach."""
+    host = endpoint.partition("://")[2].rpartition(":")[0]
+    if host in _WILDCARD_HOSTS:
+        what = "advertise" if given else "the publisher's endpoint (bound on every address)"
+        raise InvalidSettingError(
+            f"invalid desk address {endpoint!r}: {what} is a wildcard that desk clients "
+            "cannot connect to; pass advertise= (radio-pub --advertise) with an address "
+            "they reach"
+        )
+
+
+def _user_id(frame: zmq.Frame) -> bytes:
+    """The authenticated key (ZAP ``User-Id``) a received frame carries, or b"" if none."""
+    try:
+        return str(frame.get("User-Id")).encode("ascii", "replace")
+    except zmq.ZMQError:  # no such property: not authenticated
+        return b""
 
 
 class Publisher(SocketOwner):
@@ -186,12 +212,16 @@ class Publisher(SocketOwner):
             configure(self._socket, self._settings, connecting=not self.bind)
             # Every (un)subscription, not only a topic's first and last: per-listener presence.
             self._socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+            if self.batch_size > 1 and self.hwm:
+                # A frame holds up to batch_size messages: hwm counts messages, not frames.
+                self._socket.setsockopt(zmq.SNDHWM, max(1, -(-self.hwm // self.batch_size)))
             if security is not None:
                 self._zap_domain = authenticators.register(ctx, security.allow)
                 apply_server(self._socket, security, self._zap_domain)  # before bind/connect
             self.endpoint = attach(self._socket, endpoint, bind=self.bind)
             self.advertise = validate_endpoint(advertise) if advertise else self.endpoint
             if desk is not None:
+                _check_advertised(self.advertise, given=advertise is not None)
                 self._desk = DeskServer(
                     ctx,
                     validate_endpoint(desk),
@@ -337,6 +367,19 @@ class Publisher(SocketOwner):
             self._service_locked()
             return self._core.listeners(session)
 
+    def listener_keys(self, session: str) -> dict[str, int]:
+        """How many subscribers tuned in to *session* each authenticated key has.
+
+        Keys are CURVE public keys in Z85 text (``""`` without CURVE, or the
+        relay's key for subscribers behind a relay): presence is bound to the key
+        that authenticated it, so no peer adds or removes another key's listener.
+        """
+        validate_name(session, "session")
+        with self._lock:
+            self._check_open()
+            self._service_locked()
+            return self._core.listener_keys(session)
+
     def channel_listeners(self) -> int:
         """Return how many subscribers are connected to the channel, in any session or none."""
         with self._lock:
@@ -402,12 +445,17 @@ class Publisher(SocketOwner):
         if self._closed:
             return
         core = self._core
+        curve = self.security is not None
         for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
             try:
-                event = self._socket.recv(_NOBLOCK)
+                if curve:  # presence is bound to the key that authenticated the event
+                    frame = self._socket.recv(_NOBLOCK, copy=False)
+                    owner = _user_id(frame)
+                    self._emit(core.hear(frame.bytes, now, owner))
+                else:
+                    self._emit(core.hear(self._socket.recv(_NOBLOCK), now))
             except zmq.Again:
                 break
-            self._emit(core.hear(event, now))
         self._emit(core.tick(now))
         if core.take_presence_changed():
             self._presence_changed = True
@@ -435,6 +483,26 @@ class Publisher(SocketOwner):
 
     # -- closing -------------------------------------------------------------------
 
+    def _last_words(self, frames: list[bytes]) -> None:
+        """Send the ENDs and the signing-off beacon, waiting at most ``linger`` for room.
+
+        With ``XPUB_NODROP`` a send fails, instead of dropping, while the queue of a
+        subscriber it is for is full: so a subscriber still draining its queue gets
+        its END when it has room, and closing costs nothing when none is full.
+        """
+        deadline = time.monotonic() + self._settings.linger
+        self._socket.setsockopt(zmq.XPUB_NODROP, 1)
+        for frame in frames:
+            while True:
+                try:
+                    self._socket.send(frame, _NOBLOCK)
+                    break
+                except zmq.Again:
+                    if time.monotonic() >= deadline:
+                        self._log.warning("end_dropped", frame_bytes=len(frame))
+                        break
+                    time.sleep(CLOSE_RETRY_S)  # sync-ok: waiting for room in a full queue
+
     def close(self) -> None:
         """End every open session, flush for at most ``linger`` seconds and close the socket."""
         if self._closed:
@@ -443,7 +511,7 @@ class Publisher(SocketOwner):
         with self._lock:
             if self._closed:
                 return
-            self._emit(self._core.close_all())
+            self._last_words(self._core.close_all())
             self._closed = True
             self._socket.close(linger=self._linger_ms)
             if self._desk is not None:

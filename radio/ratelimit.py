@@ -33,10 +33,17 @@ class RateLimitedLog:
         Returns whether it was logged; a logged line carries ``suppressed``, the
         number of the same events held back since the previous line.
         """
+        return self._log(self._logger.warning, event, fields)
+
+    def info(self, event: str, **fields: Any) -> bool:
+        """As `warning`, at info level (events a peer can cause by the thousand)."""
+        return self._log(self._logger.info, event, fields)
+
+    def _log(self, method: Any, event: str, fields: dict[str, Any]) -> bool:
         now = self._clock()
         if now < self._next.get(event, 0.0):
             self._held[event] = self._held.get(event, 0) + 1
             return False
         self._next[event] = now + self._interval
-        self._logger.warning(event, suppressed=self._held.pop(event, 0), **fields)
+        method(event, suppressed=self._held.pop(event, 0), **fields)
         return True

@@ -18,12 +18,14 @@ from radio.message import Message, Stats
 from radio.names import is_marker, marker_topic, validate_name
 from radio.options import JoinSettings
 from radio.owner import SocketOwner
+from radio.ratelimit import RateLimitedLog
 from radio.security import CurveClient, apply_client
 from radio.service import ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
+    MAX_COUNT,
     MAX_MESSAGE_BYTES,
     RECONNECT_INTERVAL_S,
     Heartbeat,
@@ -45,6 +47,10 @@ BATCH: Final[int] = 256
 
 POLL_SLICE_S: Final[float] = 0.05
 """Longest a waiting `recv` holds the lock at a time (other threads may retune between)."""
+
+OVERSIZE_FACTOR: Final[int] = 4
+"""A frame over ``max_message_size`` is counted and dropped; over this many times it,
+libzmq drops the connection instead (bounding what a hostile peer makes us allocate)."""
 
 CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
@@ -95,10 +101,20 @@ class Subscriber(SocketOwner):
         self.bind = bool(bind)
         self.hwm = validate_count(hwm, "hwm")
         self.conflate = bool(conflate)
+        if max_message_size is not None:
+            validate_count(max_message_size, "max message size")
+        # Frames over max_message_size are counted and dropped here, one by one; only a
+        # frame over OVERSIZE_FACTOR times it makes libzmq drop the connection (and with it
+        # whatever follows), which bounds what a hostile publisher makes us allocate.
+        self._max_frame = max_message_size
         settings = SocketSettings(
             hwm=self.hwm,
             heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
-            max_message_size=max_message_size,
+            max_message_size=(
+                None
+                if max_message_size is None
+                else min(max_message_size * OVERSIZE_FACTOR, MAX_COUNT)
+            ),
             linger=CLOSE_LINGER_S,
             connect_timeout=connect_timeout,
             reconnect_interval=reconnect_interval,
@@ -116,6 +132,7 @@ class Subscriber(SocketOwner):
         self._wakeup: Callable[[], object] | None = None
         self._fd: int | None = None  # the socket's FD, read once: see fileno
         self._log = log.bind(channel=self.channel)
+        self._limited = RateLimitedLog(self._log)
 
         ctx = context if context is not None else zmq.Context.instance()
         self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.SUB, endpoint)
@@ -226,7 +243,7 @@ class Subscriber(SocketOwner):
     def stats(self) -> Stats:
         """A snapshot of what was heard and what was dropped, by reason."""
         with self._lock:
-            return self._tuner.stats.copy()
+            return self._tuner.snapshot()
 
     # -- tuning --------------------------------------------------------------------------
 
@@ -345,6 +362,8 @@ class Subscriber(SocketOwner):
             pass
         if not frames:
             return
+        if self._max_frame is not None and max(map(len, frames)) > self._max_frame:
+            frames = self._drop_oversize(frames, self._max_frame)
         tuner = self._tuner
         ready = self._ready
         queued, received = len(ready), tuner.stats.received
@@ -353,6 +372,15 @@ class Subscriber(SocketOwner):
             tuner.stats.conflated += queued + tuner.stats.received - received - len(ready)
         if tuner.changed:
             self._sync()
+
+    def _drop_oversize(self, frames: list[bytes], limit: int) -> list[bytes]:
+        """Count and drop the frames over *limit* bytes (``oversize``), keep the rest."""
+        kept = [frame for frame in frames if len(frame) <= limit]
+        self._tuner.stats.oversize += len(frames) - len(kept)
+        self._limited.warning(
+            "frame_oversize", dropped=len(frames) - len(kept), max_message_size=limit
+        )
+        return kept
 
     def _purge(self) -> None:
         """Drop decoded messages of sessions no longer heard (after a retune): fenced."""

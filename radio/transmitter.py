@@ -19,6 +19,7 @@ from radio.errors import (
 )
 from radio.names import channel_prefix, control_topic, inbox_topic, session_topic, topic_session
 from radio.presence import ListenerEvent, Presence
+from radio.ratelimit import RateLimitedLog
 from radio.wire import (
     HEADER,
     MAX_BATCH_MESSAGES,
@@ -190,6 +191,7 @@ class Transmitter:
         self._beacon_seq = 0
         self._next_beacon = 0.0  # the first tick sends one
         self._log = log.bind(channel=channel)
+        self._limited = RateLimitedLog(self._log)
 
     # -- sessions ------------------------------------------------------------------
 
@@ -390,14 +392,22 @@ class Transmitter:
 
     # -- presence --------------------------------------------------------------------
 
-    def hear(self, event: bytes, now: float | None = None) -> list[bytes]:
+    def hear(self, event: bytes, now: float | None = None, owner: bytes = b"") -> list[bytes]:
         """Apply one XPUB subscription event; return what it makes due (a last value).
 
-        A subscriber joining the control topic makes a beacon due at once (the next
-        `tick`), so it learns what is live without waiting for the schedule.
+        *owner* is the sender's authenticated key (CURVE), which presence is bound
+        to. A subscriber joining the control topic makes a beacon due at once (the
+        next `tick`), so it learns what is live without waiting for the schedule.
         """
-        change = self.presence.apply(event)
+        refused = self.presence.refused
+        change = self.presence.apply(event, owner)
         if change is None:
+            if self.presence.refused != refused:
+                self._limited.warning(
+                    "listeners_refused",
+                    refused=self.presence.refused,
+                    max_listeners=self.presence.max_listeners,
+                )
             return []
         self.presence_changed = True
         if change.topic == self.control:
@@ -407,10 +417,11 @@ class Transmitter:
         if not change.topic.startswith(self._prefix):
             return []  # another channel's subscriber: counted, not announced
         session = topic_session(change.topic)
-        self._log.info(
+        self._limited.info(
             "listener_joined" if change.joined else "listener_left",
             session=session,
             listeners=change.listeners,
+            key=change.owner.decode("ascii", "replace") or None,
         )
         self.events.append(ListenerEvent(session, change.joined, change.listeners, change.at))
         if change.joined and self.keep_last:
@@ -420,6 +431,11 @@ class Transmitter:
     def listeners(self, session: str) -> int:
         """How many subscribers are tuned in to *session* now (a valid name)."""
         return self.presence.count(session_topic(self.channel, session))
+
+    def listener_keys(self, session: str) -> dict[str, int]:
+        """Listeners of *session* per authenticated key (Z85; ``""`` without CURVE)."""
+        owners = self.presence.owners(session_topic(self.channel, session))
+        return {owner.decode("ascii", "replace"): count for owner, count in owners.items()}
 
     def channel_listeners(self) -> int:
         """How many subscribers are connected to the channel, in any session or none."""

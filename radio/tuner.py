@@ -111,6 +111,13 @@ class Tuner:
         """Our clock minus the publisher's, as estimated (0.0 before any frame)."""
         return self.air.offset.value or 0.0
 
+    def snapshot(self) -> Stats:
+        """A copy of the counters, with the beacons' conflicts and the clock offset."""
+        stats = self.stats.copy()
+        stats.conflicts = self.air.conflicts
+        stats.clock_offset = self.offset
+        return stats
+
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
         return frozenset(self._heard) | {self.control_topic}
