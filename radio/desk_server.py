@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Final
 
 import structlog
@@ -21,6 +22,9 @@ log = structlog.get_logger("radio")
 MAX_DESK_CLIENTS: Final[int] = 10_000
 """Default most clients a desk keeps a session for; a new one beyond it is refused."""
 
+MAX_EVICTION_SCAN: Final[int] = 64
+"""Most clients looked at to make room in a full desk (a join stays O(1))."""
+
 MAX_ENVELOPE_FRAMES: Final[int] = 3
 """Most frames a request may have (identity, delimiter, request); more are discarded."""
 
@@ -37,12 +41,20 @@ class DeskClients:
     """The desk's table of clients and the session each was given last; no socket.
 
     `join` closes the client's previous session and opens a fresh private one in
-    the publisher's core. At most ``max_clients`` clients are kept.
+    the publisher's core, in O(1). At most ``max_clients`` clients are kept:
+    clients whose session was closed are forgotten, and when the table is full
+    the least recently joined client whose session has no listener is evicted
+    (its session closed) to make room for a newcomer, so that a flood of made-up
+    names cannot lock honest clients out. Only when every client in the oldest
+    `MAX_EVICTION_SCAN` has a listener is a newcomer refused.
     """
 
     def __init__(self, max_clients: int = MAX_DESK_CLIENTS) -> None:
         self.max_clients = max(1, max_clients)
-        self._sessions: dict[str, str] = {}  # client -> the session it was given last
+        self._sessions: dict[str, str] = {}  # client -> its session, least recently joined first
+        self._clients: dict[str, str] = {}  # session -> client
+        self.evicted = 0
+        self._limited = RateLimitedLog(log)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -52,23 +64,50 @@ class DeskClients:
         session = self._sessions.get(client)
         return session if session in core.sessions else None
 
+    def forget(self, session: str) -> None:
+        """*session* was closed (not by the desk): its client is forgotten."""
+        client = self._clients.pop(session, None)
+        if client is not None and self._sessions.get(client) == session:
+            del self._sessions[client]
+
     def join(self, client: str, core: Transmitter, frames: list[bytes]) -> str:
         """Close *client*'s previous session, open a fresh one (frames to *frames*); return it.
 
-        Raises `DeskError` when the table is full and *client* is not in it.
+        Raises `DeskError` when the table is full of clients that have listeners.
         """
-        previous = self._sessions.get(client)
-        if previous is None and len(self._sessions) >= self.max_clients:
-            raise DeskError(f"the desk is full ({self.max_clients} clients)")
-        if previous in core.sessions:
-            frames += core.close(previous)
+        previous = self._sessions.pop(client, None)  # joins again: the most recent now
+        if previous is not None:
+            self._clients.pop(previous, None)
+            if previous in core.sessions:
+                frames += core.close(previous)
+        elif len(self._sessions) >= self.max_clients:
+            self._make_room(core, frames)
         session = new_session_id()
-        frames += core.open(session, private=True)
+        frames += core.open(session, private=True, remembered=False)
         self._sessions[client] = session
-        log.info(
+        self._clients[session] = client
+        self._limited.info(
             "desk_joined", channel=core.channel, client=client, session=session, previous=previous
         )
         return session
+
+    def _make_room(self, core: Transmitter, frames: list[bytes]) -> None:
+        """Forget or evict one client among the least recently joined, or refuse."""
+        for client, session in list(islice(self._sessions.items(), MAX_EVICTION_SCAN)):
+            if session in core.sessions and core.listeners(session):
+                del self._sessions[client]  # listened to: to the back, not scanned again soon
+                self._sessions[client] = session
+                continue
+            del self._sessions[client]
+            self._clients.pop(session, None)
+            if session in core.sessions:
+                frames += core.close(session)
+                self.evicted += 1
+                self._limited.warning(
+                    "desk_client_evicted", client=client, session=session, evicted=self.evicted
+                )
+            return
+        raise DeskError(f"the desk is full ({self.max_clients} clients, all listened to)")
 
 
 class DeskServer:

@@ -291,6 +291,8 @@ class Publisher(SocketOwner):
         with self._lock:
             self._check_open()
             self._emit(self._core.close(session))
+            if self._desk is not None:
+                self._desk.clients.forget(session)
 
     def last_seq(self, session: str) -> int:
         """The sequence number of the last message sent on open *session* (0: none yet)."""

@@ -7,8 +7,8 @@ import json
 import pytest
 import zmq
 
-from radio import DeskError, Publisher, Subscriber
-from radio.desk import PROTOCOL, parse_request
+from radio import DeskError, InvalidSettingError, Publisher, Subscriber
+from radio.desk import PROTOCOL, encode_request, parse_request
 from radio.desk_client import ask
 from tests.conftest import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
@@ -122,17 +122,45 @@ def test_desk_sessions_never_move_followers() -> None:
         assert follower.live == "broadcast"
 
 
-def test_a_full_desk_refuses_new_clients_but_serves_known_ones() -> None:
-    """The number of clients is bounded; a known client can always come back."""
+def test_a_full_desk_evicts_the_unheard_and_refuses_only_when_all_are_heard() -> None:
+    """The number of clients is bounded: a newcomer evicts the least recently joined
+    client nobody listens to; when every client is listened to, it is refused."""
     desk = free_tcp_endpoint()
     with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk, max_desk_clients=2) as pub:
-        ask(desk, "a")
-        ask(desk, "b")
-        with pytest.raises(DeskError, match="desk is full"):
-            ask(desk, "c")
-        first = pub.desk_session("a")
-        assert ask(desk, "a").session != first
+        with Subscriber.join(desk, "a") as sub_a, Subscriber.join(desk, "b") as sub_b:
+            for sub in (sub_a, sub_b):
+                assert pub.wait_for_listener(next(iter(sub.sessions)), timeout=DEADLINE_S)
+            with pytest.raises(DeskError, match="desk is full"):
+                ask(desk, "c")
+            first = pub.desk_session("a")
+            assert ask(desk, "a").session != first  # a known client always comes back
+            b_session = next(iter(sub_b.sessions))
+        wait_until(lambda: pub.listeners(b_session) == 0, what="b's listener to leave")
+        ask(desk, "c")  # nobody listens any more: the least recently joined (b) goes
+        assert pub.desk_session("b") is None
+        assert pub.desk_session("a") is not None
         assert len(pub.sessions) == 2
+
+
+def test_a_flood_of_made_up_clients_never_locks_honest_ones_out() -> None:
+    """10,000 joins with made-up names fill and churn the desk, yet an honest client
+    that joins is admitted and heard, and forgotten names leave no memory behind."""
+    desk = free_tcp_endpoint()
+    with Publisher("tcp://127.0.0.1:*", channel="c", desk=desk, max_desk_clients=100) as pub:
+        flood = zmq.Context.instance().socket(zmq.DEALER)
+        flood.connect(desk)
+        try:
+            for i in range(10_000):
+                flood.send_multipart([b"", encode_request(f"rogue-{i}")])
+            with Subscriber.join(desk, "honest") as sub:
+                session = next(iter(sub.sessions))
+                assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+                pub.send(session, b"for you")
+                assert recv_all(sub, 1)[0].payload == b"for you"
+            wait_until(lambda: pub.desk_session("rogue-9999"), what="the flood to be served")
+        finally:
+            flood.close(linger=0)
+        assert len(pub.sessions) <= 100
 
 
 def test_the_desk_works_with_curve(tmp_path: pytest.TempPathFactory) -> None:
@@ -172,3 +200,27 @@ def test_send_all_reaches_every_open_session() -> None:
             assert pub.last_seq(theirs) == 1
             got = recv_all(sub, 1)
             assert [(m.session, m.seq, m.payload) for m in got] == [(theirs, 1, b"hello")]
+
+
+@pytest.mark.parametrize("endpoint", ["tcp://*:*", "tcp://0.0.0.0:*"])
+def test_a_wildcard_publisher_with_a_desk_must_say_where_to_connect(endpoint: str) -> None:
+    """Telling desk clients to connect to 0.0.0.0 would leave them deaf: refused at start,
+    and accepted once an address they can reach is advertised."""
+    with pytest.raises(InvalidSettingError, match="advertise"):
+        Publisher(endpoint, channel="c", desk=free_tcp_endpoint())
+    with Publisher(
+        endpoint, channel="c", desk=free_tcp_endpoint(), advertise="tcp://127.0.0.1:1"
+    ) as pub:
+        assert pub.advertise == "tcp://127.0.0.1:1"
+
+
+def test_radio_pub_refuses_a_wildcard_desk_with_exit_2() -> None:
+    """The CLI says why and exits 2 (a usage error)."""
+    from click.testing import CliRunner
+    from radio.cli import pub as pub_cli
+
+    result = CliRunner().invoke(
+        pub_cli.command, ["-e", "tcp://*:*", "--desk", free_tcp_endpoint(), "hello"]
+    )
+    assert result.exit_code == 2
+    assert "advertise" in result.stderr

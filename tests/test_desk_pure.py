@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ from radio.desk import (
     parse_request,
 )
 from radio.desk_server import DeskClients
+from radio.names import marker_topic, session_topic
 from radio.transmitter import Transmitter
 from radio.wire import Kind, decode
 
@@ -72,21 +74,51 @@ class TestClients:
         assert (Kind.END, first) in {(f.kind, f.session) for f in map(decode, frames)}
         assert set(core.sessions) == {"public", second}
 
-    def test_a_full_table_refuses_newcomers_but_not_known_clients(self) -> None:
-        """Beyond max_clients a new client is refused; a known one still rejoins."""
+    def test_a_full_table_evicts_the_least_recently_joined_unheard_client(self) -> None:
+        """Beyond max_clients a newcomer evicts the oldest client nobody listens to."""
         core = Transmitter("ch")
         clients = DeskClients(max_clients=2)
-        clients.join("a", core, [])
+        a = clients.join("a", core, [])
         clients.join("b", core, [])
+        core.hear(b"\x01" + marker_topic(session_topic("ch", a), b"listener"))  # a is heard
+        frames: list[bytes] = []
+        clients.join("c", core, frames)
+        assert clients.session_of("b", core) is None  # b had no listener: evicted
+        assert clients.session_of("a", core) == a
+        assert next(f.kind for f in map(decode, frames)) is Kind.END
+        assert clients.evicted == 1
+        assert len(clients) == 2
+
+    def test_a_full_table_of_heard_clients_refuses_newcomers_but_not_known_ones(self) -> None:
+        """When every client is listened to, a newcomer is refused; a known one rejoins."""
+        core = Transmitter("ch")
+        clients = DeskClients(max_clients=2)
+        for name in ("a", "b"):
+            session = clients.join(name, core, [])
+            core.hear(b"\x01" + marker_topic(session_topic("ch", session), name.encode()))
         with pytest.raises(DeskError, match="full"):
             clients.join("c", core, [])
         clients.join("a", core, [])
         assert len(clients) == 2
 
+    def test_joins_cost_the_same_however_many_sessions_are_open(self) -> None:
+        """Joins are O(1): 20,000 of them through a full table of 1,000 stay fast."""
+        core = Transmitter("ch")
+        clients = DeskClients(max_clients=1000)
+        start = time.perf_counter()
+        for i in range(20_000):
+            clients.join(f"c{i}", core, [])
+        assert len(core.sessions) == 1000
+        assert len(clients) == 1000
+        assert time.perf_counter() - start < 10.0  # generous: about 0.5 s here
+
     def test_a_closed_session_is_not_reported(self) -> None:
-        """session_of answers None once the client's session was closed."""
+        """session_of answers None once the client's session was closed, and a client
+        whose session was closed is forgotten."""
         core = Transmitter("ch")
         clients = DeskClients()
         session = clients.join("a", core, [])
         core.close(session)
         assert clients.session_of("a", core) is None
+        clients.forget(session)
+        assert len(clients) == 0
