@@ -81,7 +81,17 @@ class _Pacer:
     type=float,
     callback=check_seconds("wait"),
     metavar="SECONDS",
-    help="Hold the first message until a subscriber has tuned in; fail after SECONDS.",
+    help="Hold the first message until --listeners subscribers have tuned in; fail after SECONDS.",
+)
+@click.option(
+    "--listeners",
+    "listeners",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=check_count,
+    metavar="N",
+    help="With --wait-for-listener: how many subscribers to wait for.",
 )
 @click.option(
     "--rate",
@@ -177,6 +187,7 @@ def command(
     session: str | None,
     ttl: float | None,
     wait_for: float | None,
+    listeners: int,
     rate: float | None,
     count: int,
     linger: float,
@@ -220,10 +231,13 @@ def command(
             last_value=last_value,
         ) as pub:
             session = pub.open_session(session)
-            if wait_for is not None and not pub.wait_for_listener(session, timeout=wait_for):
+            if wait_for is not None and not pub.wait_for_listener(
+                session, timeout=wait_for, count=listeners
+            ):
                 raise RuntimeFailure(
-                    f"no listener tuned in to session {session!r} on channel {channel!r} "
-                    f"at {pub.endpoint} within {wait_for:g} s"
+                    f"fewer than {listeners} listener(s) tuned in to session {session!r} on "
+                    f"channel {channel!r} at {pub.endpoint} within {wait_for:g} s "
+                    f"({pub.listeners(session)} did)"
                 )
             from_stdin = not messages
             payloads = (

@@ -112,8 +112,12 @@ class AsyncPublisher(_Async):
         """See `Publisher.channel_listeners`."""
         return self._pub.channel_listeners()
 
-    async def wait_for_listener(self, session: str, timeout: float | None = None) -> bool:
-        """Wait, without blocking the loop, until *session* has a listener; False on timeout.
+    async def wait_for_listener(
+        self, session: str, timeout: float | None = None, *, count: int = 1
+    ) -> bool:
+        """Wait, without blocking the loop, until *session* has *count* listeners.
+
+        Returns False on timeout.
 
         It sleeps until the publisher reports a change of presence (`Publisher.watch`),
         then counts again.
@@ -133,7 +137,7 @@ class AsyncPublisher(_Async):
             async with asyncio.timeout(timeout_s):  # None: no deadline
                 while True:
                     changed.clear()  # before counting: a change from now on is not lost
-                    if self._pub.listeners(session) > 0:
+                    if self._pub.listeners(session) >= count:
                         return True
                     await changed.wait()
         except TimeoutError:

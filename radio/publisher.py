@@ -389,20 +389,23 @@ class Publisher(SocketOwner):
             self._service_locked()
             return self._core.channel_listeners()
 
-    def wait_for_listener(self, session: str, timeout: float | None = None) -> bool:
-        """Wait until at least one subscriber is tuned in to *session*; False on timeout.
+    def wait_for_listener(
+        self, session: str, timeout: float | None = None, *, count: int = 1
+    ) -> bool:
+        """Wait until *count* subscribers are tuned in to *session*; False on timeout.
 
-        Once this returns True, every message sent on *session* reaches that
-        subscriber unless its own queue is full. ``timeout`` None waits for ever.
+        Once this returns True, every message sent on *session* reaches those
+        subscribers unless their own queue is full. ``timeout`` None waits for ever.
         """
         validate_name(session, "session")
+        count = validate_count(count, "listener count") or 1
         timeout_s = validate_timeout(timeout)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         with self._changed:
             while True:
                 self._check_open()
                 self._service_locked()
-                if self._core.listeners(session) > 0:
+                if self._core.listeners(session) >= count:
                     return True
                 wait = SERVICE_INTERVAL_S
                 if deadline is not None:

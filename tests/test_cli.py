@@ -122,7 +122,34 @@ def test_no_listener_in_time_exits_1(runner: CliRunner) -> None:
         pub_cli.command, ["-e", "tcp://127.0.0.1:*", "-s", "s1", "--wait-for-listener", "0.2", "x"]
     )
     assert result.exit_code == ExitStatus.RUNTIME
-    assert "no listener tuned in to session 's1'" in result.stderr
+    assert "fewer than 1 listener(s) tuned in to session 's1'" in result.stderr
+
+
+def test_wait_for_several_listeners(procs: list[subprocess.Popen[bytes]]) -> None:
+    """--listeners 2 holds the messages until both radio-sub processes have tuned in."""
+    endpoint = free_tcp_endpoint()
+    pub = _spawn(
+        "radio-pub",
+        "-e",
+        endpoint,
+        "-s",
+        "s1",
+        "--wait-for-listener",
+        "20",
+        "--listeners",
+        "2",
+        "hello",
+    )
+    procs.append(pub)
+    first = _spawn("radio-sub", "-e", endpoint, "-s", "s1", "-n", "1")
+    procs.append(first)
+    second = _spawn("radio-sub", "-e", endpoint, "-s", "s1", "-n", "1")
+    procs.append(second)
+    for sub in (first, second):
+        out, err = sub.communicate(timeout=DEADLINE_S * 2)
+        assert sub.returncode == 0, err.decode()
+        assert out == b"hello\n"
+    assert pub.wait(timeout=DEADLINE_S) == 0
 
 
 # -- the error boundary and the public API --------------------------------------------------
