@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format demo docs bench bench-deps soak clean
+.PHONY: install test lint format demo docs bench bench-deps soak adversity clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes doc
 
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
 	$(BIN)/radio-soak --out docs
+
+adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence; writes docs/security.md.
+	$(BIN)/radio-adversity --out docs
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'

@@ -9,12 +9,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+import click
 import zmq
 
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
+from radio.desk import encode_request
+from radio.names import marker_topic, session_topic
+
+from ..logs import configure_logging
 
 KNOCKERS_OPEN: Final[int] = 50
 """Unknown-key sockets kept connected at once during a knock flood (the oldest closes)."""
@@ -177,3 +183,186 @@ def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) ->
 def _tuned(sub: Subscriber) -> Subscriber:
     sub.tune_in("s")
     return sub
+
+
+def desk_flood(joins: int = 10_000, max_clients: int = 1000) -> FloodFigures:
+    """Measure a flood of desk joins with made-up client names, as fast as they go.
+
+    Meanwhile a thread sends, and an honest client joins the desk five times.
+    """
+    with Publisher(
+        "tcp://127.0.0.1:*",
+        channel="flood",
+        desk="tcp://127.0.0.1:*",
+        max_desk_clients=max_clients,
+    ) as pub:
+        session = pub.open_session("s")
+        desk = pub.desk
+        stop = threading.Event()
+        start = time.monotonic()
+
+        def flood() -> None:
+            sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+            sock.connect(desk)
+            try:
+                for i in range(joins):
+                    sock.send_multipart([b"", encode_request(f"rogue-{i}")])
+                    if i % 500 == 0:  # keep up with the answers: the desk's queue is bounded
+                        while sock.poll(0):
+                            sock.recv_multipart()
+                deadline = time.monotonic() + DEADLINE_S
+                while pub.desk_session(f"rogue-{joins - 1}") is None:
+                    if time.monotonic() > deadline:
+                        break
+                    sock.poll(10)
+                    while sock.poll(0):
+                        sock.recv_multipart()
+            finally:
+                sock.close(linger=0)
+
+        flooder = threading.Thread(target=flood, daemon=True)
+        with _SendWatch(pub, session) as watch:
+            flooder.start()
+            admitted = _admission_times(
+                pub,
+                lambda: Subscriber.join(desk, "honest"),
+                lambda sub: next(iter(sub.sessions)),
+                times=5,
+                stop=stop,
+            )
+            flooder.join()
+        return FloodFigures(
+            "desk joins",
+            0.0,
+            time.monotonic() - start,
+            joins,
+            watch.longest * 1000,
+            watch.sends,
+            admitted,
+        )
+
+
+def presence_flood(markers: int = 200_000) -> tuple[FloodFigures, int, float]:
+    """Measure a flood of forged presence subscriptions (made-up listener IDs).
+
+    Returns the figures, how many were refused at the cap, and the publisher's
+    growth in MiB (this process's resident memory).
+    """
+    with Publisher("tcp://127.0.0.1:*", channel="flood") as pub:
+        session = pub.open_session("s")
+        before = _rss()
+        start = time.monotonic()
+        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.connect(pub.endpoint)
+        topic = session_topic("flood", "s")
+        try:
+            with _SendWatch(pub, session) as watch:
+                for i in range(markers):
+                    sock.subscribe(marker_topic(topic, b"forged-%d" % i))
+                deadline = time.monotonic() + DEADLINE_S * 3
+                presence = pub._core.presence
+                while presence.size + presence.refused < markers:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)  # sync-ok: polling a condition with a deadline
+                admitted = _admission_times(
+                    pub,
+                    lambda: _tuned(Subscriber(pub.endpoint, channel="flood")),
+                    lambda sub: session,
+                    times=1,
+                    stop=threading.Event(),
+                )
+            growth = (_rss() - before) / 2**20
+            figures = FloodFigures(
+                "forged presence subscriptions",
+                0.0,
+                time.monotonic() - start,
+                markers,
+                watch.longest * 1000,
+                watch.sends,
+                admitted,
+            )
+            return figures, presence.refused, growth
+        finally:
+            sock.close(linger=0)
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+START: Final[str] = "<!-- adversity:start -->"
+END: Final[str] = "<!-- adversity:end -->"
+
+
+def render(
+    knock: FloodFigures, desk: FloodFigures, presence: tuple[FloodFigures, int, float]
+) -> str:
+    """The Markdown block written into docs/security.md."""
+    forged, refused, growth = presence
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        START,
+        f"Measured by `make adversity` (`radio-adversity`) on {when}, on this machine "
+        "(2 cores); a thread sent 100-byte messages as fast as it could meanwhile, and "
+        "an honest client joined while each flood ran.",
+        "",
+        "| flood | size | honest client counted (median / max) | longest `send()` |",
+        "|---|---|---|---|",
+        f"| unknown CURVE keys, {knock.rate:.0f}/s for {knock.seconds:.0f} s, 5,000 keys "
+        f"allowed | {knock.attempts:,} connects | {_ms(knock.admitted_median_s)} / "
+        f"{_ms(knock.admitted_max_s)} | {knock.longest_send_ms:.1f} ms |",
+        f"| desk joins with made-up names (desk of 1,000) | {desk.attempts:,} joins in "
+        f"{desk.seconds:.1f} s | {_ms(desk.admitted_median_s)} / {_ms(desk.admitted_max_s)} "
+        f"| {desk.longest_send_ms:.1f} ms |",
+        f"| forged presence subscriptions (cap 100,000) | {forged.attempts:,} "
+        f"({refused:,} refused) | {_ms(forged.admitted_median_s)} | "
+        f"{forged.longest_send_ms:.1f} ms |",
+        "",
+        f"Publisher growth during the presence flood: {growth:+.1f} MiB.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def _ms(seconds: float) -> str:
+    return "never" if seconds == float("inf") else f"{seconds * 1000:.0f} ms"
+
+
+def write(page: Path, block: str) -> None:
+    """Replace the marked block in *page* (appended at the end when missing)."""
+    text = page.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    page.write_text(text)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("docs"))
+@click.option("--quick", is_flag=True, help="Small floods: proves the harness in seconds.")
+def command(out: Path, quick: bool) -> None:
+    """Flood a publisher with strangers' keys, desk joins and forged presence.
+
+    The figures go into OUT/security.md, between its adversity markers.
+    """
+    configure_logging("console", verbosity=-1)
+    knock = knock_flood(200.0, 2.0 if quick else 10.0, 500 if quick else 5000)
+    desk = desk_flood(1000 if quick else 10_000)
+    presence = presence_flood(20_000 if quick else 200_000)
+    block = render(knock, desk, presence)
+    write(out / "security.md", block)
+    click.echo(block)
+
+
+def main() -> None:
+    """Entry point of the radio-adversity console script."""
+    command(prog_name="radio-adversity")
