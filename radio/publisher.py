@@ -44,7 +44,7 @@ log = structlog.get_logger("radio")
 CLOSE_RETRY_S: Final[float] = 0.005
 """How often closing tries again to send an END that a full queue refused."""
 
-MAX_EVENTS_PER_PASS: Final[int] = 1000
+MAX_EVENTS_PER_PASS: Final[int] = 256
 """Most subscription events handled while holding the lock at a time."""
 
 _INF: Final[float] = float("inf")

@@ -170,7 +170,7 @@ def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) ->
                 )
                 flooder.join()
             return FloodFigures(
-                "unknown CURVE keys",
+                f"{keys:,} keys allowed",
                 rate,
                 seconds,
                 attempts,
@@ -314,8 +314,8 @@ def render(
         "",
         "| flood | size | honest client counted (median / max) | longest `send()` |",
         "|---|---|---|---|",
-        f"| unknown CURVE keys, {knock.rate:.0f}/s for {knock.seconds:.0f} s, 5,000 keys "
-        f"allowed | {knock.attempts:,} connects | {_ms(knock.admitted_median_s)} / "
+        f"| unknown CURVE keys, {knock.rate:.0f}/s for {knock.seconds:.0f} s, {knock.flood} "
+        f"| {knock.attempts:,} connects | {_ms(knock.admitted_median_s)} / "
         f"{_ms(knock.admitted_max_s)} | {knock.longest_send_ms:.1f} ms |",
         f"| desk joins with made-up names (desk of 1,000) | {desk.attempts:,} joins in "
         f"{desk.seconds:.1f} s | {_ms(desk.admitted_median_s)} / {_ms(desk.admitted_max_s)} "
