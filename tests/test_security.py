@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from radio.cli.soak.adversity import desk_flood, knock_flood
 
 from radio import CurveClient, CurveServer, InvalidSettingError, Publisher, Subscriber, create_keys
 from tests.conftest import DEADLINE_S, recv_all
@@ -254,3 +255,23 @@ def test_a_bad_key_file_never_locks_allowed_keys_out(keys: dict[str, Path], kind
         with Subscriber(pub.endpoint, channel="c", security=stranger) as fixed:
             fixed.tune_in("s1")
             assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+
+
+@pytest.mark.slow
+def test_a_knock_flood_neither_delays_admission_nor_stalls_send() -> None:
+    """200 unknown keys a second (a 2,000-key allow-list): an allowed subscriber is
+    still counted within 1 s and send() never stalls long (generous bound here; the
+    measured figure is in docs/security.md)."""
+    figures = knock_flood(rate=200.0, seconds=4.0, keys=2000)
+    assert figures.attempts >= 600
+    assert figures.admitted_max_s < 1.0
+    assert figures.longest_send_ms < 250.0
+
+
+@pytest.mark.slow
+def test_a_desk_flood_neither_locks_out_nor_stalls_send() -> None:
+    """10,000 joins with made-up names: an honest client is counted within 1 s each
+    time, and send() never stalls long (generous bound here)."""
+    figures = desk_flood(10_000)
+    assert figures.admitted_max_s < 1.0
+    assert figures.longest_send_ms < 250.0
