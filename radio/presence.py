@@ -15,6 +15,12 @@ MAX_LISTENERS: Final[int] = 100_000
 """Default most (topic, listener) pairs tracked: a flood of forged presence
 subscriptions costs bounded memory; the excess is refused and counted."""
 
+MAX_LISTENERS_PER_KEY: Final[int] = 10_000
+"""Default most pairs one authenticated key (CURVE) may hold, so that one allowed
+peer's flood cannot fill the whole cap (without CURVE, peers cannot be told apart)."""
+
+_OWNER_END: Final[bytes] = b"\x00"  # between owner and ID in a key: in neither of them
+
 
 class Change(NamedTuple):
     """A listener joined (``joined``) or left a topic, leaving ``listeners`` on it."""
@@ -47,13 +53,19 @@ class Presence:
     """
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, max_listeners: int = MAX_LISTENERS
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        max_listeners: int = MAX_LISTENERS,
+        max_per_key: int = MAX_LISTENERS_PER_KEY,
     ) -> None:
         self._clock = clock
-        self._listeners: dict[bytes, set[tuple[bytes, bytes]]] = {}
+        # topic -> {owner + 0 + listener ID}: bytes, which the garbage collector never scans
+        self._listeners: dict[bytes, set[bytes]] = {}
+        self._per_owner: dict[bytes, int] = {}
         self.max_listeners = max_listeners
+        self.max_per_key = max_per_key
         self.size = 0  # (topic, listener) pairs tracked
-        self.refused = 0  # joins refused because `max_listeners` were tracked
+        self.refused = 0  # joins refused at a cap
 
     def apply(self, event: bytes, owner: bytes = b"") -> Change | None:
         """Apply one XPUB event; return the change it made, or None for a no-op.
@@ -72,22 +84,28 @@ class Presence:
             return None  # not channel/session/ or channel/!/: e.g. a subscriber's inbox
         ids = self._listeners.get(topic)
         joined = event[0] == SUBSCRIBE
-        key = (owner, listener)
+        key = owner + _OWNER_END + listener
+        held = self._per_owner.get(owner, 0)
         if joined:
             if ids is not None and key in ids:
                 return None
-            if self.size >= self.max_listeners:
+            if self.size >= self.max_listeners or (owner and held >= self.max_per_key):
                 self.refused += 1
                 return None
             if ids is None:
                 ids = self._listeners[topic] = set()
             ids.add(key)
             self.size += 1
+            self._per_owner[owner] = held + 1
         else:
             if ids is None or key not in ids:
                 return None
             ids.remove(key)
             self.size -= 1
+            if held > 1:
+                self._per_owner[owner] = held - 1
+            else:
+                del self._per_owner[owner]
             if not ids:
                 del self._listeners[topic]
         return Change(topic, joined, len(ids), self._clock(), listener, owner)
@@ -100,7 +118,8 @@ class Presence:
     def owners(self, topic: bytes) -> dict[bytes, int]:
         """How many listeners of *topic* each owner (authenticated key) has now."""
         counts: dict[bytes, int] = {}
-        for owner, _ in list(self._listeners.get(topic, ())):
+        for key in list(self._listeners.get(topic, ())):
+            owner = key.partition(_OWNER_END)[0]
             counts[owner] = counts.get(owner, 0) + 1
         return counts
 

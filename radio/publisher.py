@@ -443,14 +443,18 @@ class Publisher(SocketOwner):
         for frame in frames:
             send(frame, _NOBLOCK)
 
-    def _service_locked(self) -> None:
-        """Feed subscription events to the core and send what it says is due."""
+    def _service_locked(self) -> bool:
+        """Feed subscription events to the core and send what it says is due.
+
+        Returns whether it stopped at `MAX_EVENTS_PER_PASS` with events maybe left.
+        """
         now = _now()
         self._next_service = now + SERVICE_INTERVAL_S
         if self._closed:
-            return
+            return False
         core = self._core
         curve = self.security is not None
+        busy = True
         for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
             try:
                 if curve:  # presence is bound to the key that authenticated the event
@@ -460,11 +464,13 @@ class Publisher(SocketOwner):
                 else:
                     self._emit(core.hear(self._socket.recv(_NOBLOCK), now))
             except zmq.Again:
+                busy = False
                 break
         self._emit(core.tick(now))
         if core.take_presence_changed():
             self._presence_changed = True
             self._changed.notify_all()
+        return busy
 
     def _serve_desk(self) -> None:
         """Answer desk requests (service thread only, under the lock)."""

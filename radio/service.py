@@ -26,13 +26,16 @@ class ServiceThread:
     XPUB subscription events over only when the socket's owner calls into it. This
     thread does that while the application is busy elsewhere. It skips a turn when
     the lock is taken: an application that holds it is calling into the socket
-    itself. An error in *work* is logged, not fatal.
+    itself. When *work* returns True (it stopped at its bound with more waiting,
+    say a flood of subscription events) the next turn comes at once, after the
+    lock was released: work is done in bounded slices, never in one long hold.
+    An error in *work* is logged, not fatal.
     """
 
     def __init__(
         self,
         lock: threading.Lock,
-        work: Callable[[], None],
+        work: Callable[[], bool | None],
         name: str,
         interval: float = SERVICE_INTERVAL_S,
         after: Callable[[], None] | None = None,
@@ -57,14 +60,16 @@ class ServiceThread:
             self._thread.join()
 
     def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
+        busy: bool | None = False
+        while not self._stopped.wait(0.0 if busy else self._interval):
+            busy = False
             # Never wait for the lock: whoever holds it is calling into the socket, which
             # is the service this thread gives; waiting would only hand the lock back and
             # forth with a busy application.
             if self._lock.acquire(blocking=False):
                 try:
                     if not self._stopped.is_set():
-                        self._work()
+                        busy = self._work()
                         if self._own is not None:
                             self._own()
                 except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread

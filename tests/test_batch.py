@@ -51,9 +51,14 @@ def test_due_after_the_delay() -> None:
 
 @pytest.mark.parametrize("sent", [1, 7, 1000])
 def test_batched_messages_arrive_whole_and_in_order(sent: int) -> None:
-    """Every message arrives once, in order, with its own seq; a short tail is not held."""
+    """Every message arrives once, in order, with its own seq; a short tail is not held.
+
+    (hwm counts messages, so a burst of 1000 in partly filled batches needs room.)
+    """
     with (
-        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=64, batch_delay=0.005) as pub,
+        Publisher(
+            "tcp://127.0.0.1:*", channel="c", batch_size=64, batch_delay=0.005, hwm=10_000
+        ) as pub,
         Subscriber(pub.endpoint, channel="c") as sub,
     ):
         pub.open_session("s1")
