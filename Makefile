@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format demo docs bench bench-deps soak clean
+.PHONY: install test lint format demo docs bench bench-deps soak faults faults-deps clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP) ## Create .venv and install radio with its test and dev tools.
 
-test: $(STAMP) ## Run the test suite (real sockets, real subprocesses).
+LIBFAKETIME := $(wildcard /usr/lib/*-linux-gnu/faketime/libfaketime.so.1)
+
+test: $(STAMP) ## Run the test suite (real sockets, real subprocesses; as root also the fault harness).
+ifeq ($(LIBFAKETIME),)
+	-@test "$$(id -u)" != 0 || $(MAKE) --no-print-directory faults-deps
+endif
 	$(BIN)/python -m pytest
 
 demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
@@ -30,6 +35,13 @@ bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes doc
 
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
 	$(BIN)/radio-soak --out docs
+
+faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (needs root, apt-get).
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
+
+faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
+	$(BIN)/radio-faults --out docs
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'

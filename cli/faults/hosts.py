@@ -48,10 +48,14 @@ class Proc:
         argv: list[str],
         log: Path,
         on_line: Callable[[str, float], None] | None = None,
+        keep: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.log = log
         self._latest: dict[str, dict[str, Any]] = {}
+        self._keep = keep
+        self.history: list[dict[str, Any]] = []
+        """Every line of the events in *keep*, in order."""
         self._changed = threading.Condition()
         self._on_line = on_line
         with log.open("wb") as stderr:
@@ -81,6 +85,8 @@ class Proc:
             record = json.loads(line)
             with self._changed:
                 self._latest[record["event"]] = record
+                if record["event"] in self._keep:
+                    self.history.append(record)
                 self._changed.notify_all()
 
     def latest(self, event: str) -> dict[str, Any] | None:
@@ -88,7 +94,9 @@ class Proc:
         with self._changed:
             return self._latest.get(event)
 
-    def wait_for(self, event: str, predicate: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any] | None:
+    def wait_for(
+        self, event: str, predicate: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any] | None:
         """Wait until the latest *event* line satisfies *predicate*; None at the deadline."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -176,17 +184,22 @@ class Topology:
         return f"tcp://{self.links['b' + host].address(0)}:{RELAY_PORT}"
 
     def run(
-        self, host: str, name: str, command: list[str], skew_s: float = 0.0, **kwargs: Any
+        self,
+        host: str,
+        name: str,
+        command: list[str],
+        skew_s: float = 0.0,
+        keep: tuple[str, ...] = (),
     ) -> Proc:
         """Start *command* on *host* (its wall clock *skew_s* off); stderr goes to a log file."""
         argv = self.hosts[host].argv(command, skew_env(skew_s) if skew_s else None)
-        return Proc(name, argv, self.logs / f"{name}.log", **kwargs)
+        return Proc(name, argv, self.logs / f"{name}.log", keep=keep)
 
     def publisher(self, rate: float, ttl: float | None) -> Proc:
         """Host A's publisher peer (binds; the relay connects to it)."""
         module = [sys.executable, "-m", "radio.cli.faults.publisher"]
         args = [self.publisher_endpoint, CHANNEL, f"{rate:g}", *([f"{ttl:g}"] if ttl else [])]
-        return self.run("a", "publisher", [*module, *args])
+        return self.run("a", "publisher", [*module, *args], keep=("status",))
 
     def relay(self) -> Proc:
         """Host B's radio-relay: frontend connects to A, backend binds for C and D."""

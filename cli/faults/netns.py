@@ -73,7 +73,14 @@ class Namespace:
         `ip netns exec` execs the command itself, so the child's pid is the command's.
         """
         settings = [f"{key}={value}" for key, value in sorted((env or {}).items())]
-        return ["ip", "netns", "exec", self.name, *(["env", *settings] if settings else []), *command]
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.name,
+            *(["env", *settings] if settings else []),
+            *command,
+        ]
 
 
 def unique_name(host: str) -> str:

@@ -30,7 +30,7 @@ def commands(at_end: str = "stop") -> queue.Queue[str]:
 
 
 def rss() -> int:
-    """This process's resident memory in bytes (0 where /proc is missing)."""
+    """Resident memory of the calling process in bytes (0 where /proc is missing)."""
     try:
         with open("/proc/self/status") as status:
             for line in status:

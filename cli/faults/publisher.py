@@ -34,10 +34,10 @@ def main() -> None:
     configure_logging("json", verbosity=-1)
     inbox = commands(at_end="exit")
     with Publisher(endpoint, channel=channel) as pub:
-        live: str | None = pub.open_session()
-        last: str = live
-        sent: dict[str, int] = {live: 0}
-        emit("ready", session=live, mono=time.monotonic())
+        last = pub.open_session()
+        live: str | None = last
+        sent: dict[str, int] = {last: 0}
+        emit("ready", session=last, mono=time.monotonic())
         sending = False
         paced_since = 0.0
         paced_sent = 0
