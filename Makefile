@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install test lint format demo docs bench bench-deps soak faults faults-deps clean
+.PHONY: install test lint format demo docs bench bench-deps soak clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,13 +36,6 @@ bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes doc
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
 	$(BIN)/radio-soak --out docs
 
-faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (needs root, apt-get).
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
-
-faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
-	$(BIN)/radio-faults --out docs
-
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	$(BIN)/mkdocs build --strict
@@ -55,6 +48,15 @@ lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
 format: $(STAMP) ## Reformat the code with ruff.
 	$(BIN)/ruff format radio cli tests
 	$(BIN)/ruff check --fix radio cli tests
+
+.PHONY: faults faults-deps
+
+faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (needs root, apt-get).
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
+
+faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
+	$(BIN)/radio-faults --out docs
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
