@@ -18,6 +18,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 UNAVAILABLE = why_unavailable()
 
+# Missing on this branch's base (d2bf389). The same harness run against main at 714b9b7
+# (wire protocol 2, ClockOffset, tail/head accounting) met every bound: these strict
+# marks turn into failures after the merge, and are then to be removed.
 MISSING_RULES = {
     "accounted": (
         "loss accounting (DESIGN.md guarantee 5): a subscriber does not count the tail of a"

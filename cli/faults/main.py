@@ -57,3 +57,7 @@ def command(quick: bool, out: Path | None, only: tuple[str, ...], logs: Path | N
 def main() -> None:
     """Entry point of the radio-faults console script."""
     command(prog_name="radio-faults")
+
+
+if __name__ == "__main__":
+    main()
