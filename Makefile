@@ -15,7 +15,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP) ## Create .venv and install radio with its test and dev tools.
 
-test: $(STAMP) ## Run the test suite (real sockets, real subprocesses).
+LIBFAKETIME := $(wildcard /usr/lib/*-linux-gnu/faketime/libfaketime.so.1)
+
+test: $(STAMP) ## Run the test suite (real sockets, real subprocesses; as root also the fault harness).
+ifeq ($(LIBFAKETIME),)
+	-@test "$$(id -u)" != 0 || $(MAKE) --no-print-directory faults-deps
+endif
 	$(BIN)/python -m pytest
 
 demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
@@ -46,6 +51,15 @@ lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
 format: $(STAMP) ## Reformat the code with ruff.
 	$(BIN)/ruff format radio cli tests
 	$(BIN)/ruff check --fix radio cli tests
+
+.PHONY: faults faults-deps
+
+faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (needs root, apt-get).
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
+
+faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
+	$(BIN)/radio-faults --out docs
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site

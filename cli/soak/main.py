@@ -225,6 +225,9 @@ def _report(
         " message sent after the publisher saw them tune in must arrive. Default settings:"
         " heartbeats every 0.5 s, 2 s timeout, HWM 1000.",
         "",
+        "Network faults between hosts (silent partitions, packet loss, clock skew) are"
+        " measured by the [fault harness](faults.md) (`make faults`).",
+        "",
         "| check | result |",
         "|---|---|",
         f"| messages broadcast | {soak.sent:,} ({soak.sent / seconds:,.0f}/s) |",

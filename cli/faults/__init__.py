@@ -1,0 +1,1 @@
+"""radio's fault harness: simulated hosts in network namespaces joined by faulty links."""

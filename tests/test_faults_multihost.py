@@ -1,0 +1,83 @@
+"""The fault harness's trimmed run: four simulated hosts, cuts, loss and clock skew.
+
+Runs the scenarios of `radio-faults --quick` once (about 90 s, as root) through
+the same code as `make faults`, then checks each kind of bound over every
+scenario. Skips where the machine cannot simulate hosts (not root, no TAP).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from radio.cli.faults.checks import KINDS, Check
+from radio.cli.faults.netns import leftovers, why_unavailable
+from radio.cli.faults.suite import Suite, run_suite
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+
+UNAVAILABLE = why_unavailable()
+
+# Missing on this branch's base (d2bf389). The same harness run against main at 714b9b7
+# (wire protocol 2, ClockOffset, tail/head accounting) met every bound: these strict
+# marks turn into failures after the merge, and are then to be removed.
+MISSING_RULES = {
+    "accounted": (
+        "loss accounting (DESIGN.md guarantee 5): a subscriber does not count the tail of a"
+        " session lost together with its END, nor the head of the new session a follower"
+        " missed (A-B cut with a switch: ~22,000 per subscriber unaccounted), and a message"
+        " that expires while queued is counted twice (expired, and again: received +"
+        " gaps + expired exceeds sent by the number expired)"
+    ),
+    "ttl_old": (
+        "TTL on the publisher's clock (guarantee 8): a subscriber whose clock is 5 s behind"
+        " yields messages older than their TTL (no clock-offset estimate from beacons)"
+    ),
+    "ttl_expired": (
+        "TTL on the publisher's clock (guarantee 8): a subscriber whose clock is 5 s ahead"
+        " expires every message (no clock-offset estimate from beacons)"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Suite:
+    """One trimmed run of every scenario, shared by the checks below."""
+    if UNAVAILABLE is not None:
+        pytest.skip(UNAVAILABLE)
+    logs: Path = tmp_path_factory.mktemp("faults")
+    return run_suite(logs, quick=True)
+
+
+def _explain(failed: list[Check]) -> str:
+    return "\n".join(f"{c.scenario}: {c.measured}: {c.value} (bound {c.bound})" for c in failed)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason=MISSING_RULES[kind]))
+        if kind in MISSING_RULES
+        else kind
+        for kind in KINDS
+    ],
+)
+def test_bound_holds_in_every_scenario(suite: Suite, kind: str) -> None:
+    """Each kind of bound holds in every scenario where it applies."""
+    found = [check for check in suite.checks if check.kind == kind]
+    if not found:
+        reasons = "; ".join(f"{title}: {why}" for title, why in suite.skipped.items())
+        pytest.skip(f"no scenario measured {kind}" + (f" ({reasons})" if reasons else ""))
+    failed = [check for check in found if not check.met]
+    assert not failed, _explain(failed)
+
+
+def test_every_scenario_ran(suite: Suite) -> None:
+    """Every trimmed scenario ran (the skew one may skip, with its reason, without libfaketime)."""
+    assert {"baseline", "loss-5", "loss-30", "cut-ab-10", "cut-bc"} <= set(suite.outcomes)
+    assert "skew" in suite.outcomes or len(suite.skipped) == 1
+
+
+def test_nothing_left_behind(suite: Suite) -> None:
+    """The run removed every namespace (and with them the TAP devices) it created."""
+    assert leftovers() == []
