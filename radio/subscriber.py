@@ -300,7 +300,7 @@ class Subscriber(SocketOwner):
         for topic in sorted(joining, key=is_marker):  # markers last
             self._socket.setsockopt(zmq.SUBSCRIBE, topic)
         self._subscribed = wanted
-        self._tuner.changed = False
+        self._tuner.synced()
 
     # -- receiving -----------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -10,9 +9,9 @@ from typing import Final
 
 import structlog
 
+from radio.announcer import Announcer
 from radio.batch import BATCH_DELAY_S, Batch
 from radio.errors import (
-    MessageTooLargeError,
     SessionClosedError,
     SessionError,
     UnknownSessionError,
@@ -20,35 +19,17 @@ from radio.errors import (
 from radio.names import channel_prefix, control_topic, inbox_topic, session_topic, topic_session
 from radio.presence import ListenerEvent, Presence
 from radio.ratelimit import RateLimitedLog
+from radio.session import SessionState
 from radio.wire import (
-    HEADER,
     MAX_BATCH_MESSAGES,
-    MAX_ENDED_IN_BEACON,
-    PUBLISHER_ID_BYTES,
-    RECORD,
     Beacon,
-    Kind,
-    encode,
-    encode_beacon,
     encode_inbox,
-    frame_prefix,
-    kind_byte,
-    pack_tail,
 )
 
 log = structlog.get_logger("radio")
 
 BEACON_INTERVAL_S: Final[float] = 1.0
 """Default time between two beacons on the channel's control topic."""
-
-END_REPEATS: Final[int] = 3
-"""How many beacons after a session closes repeat its END frame: a full queue may
-drop the first one, and a subscriber must still learn that the session is over."""
-
-ENDED_RETENTION_S: Final[float] = 120.0
-"""How long beacons keep naming a closed session with its last seq (at most the
-`radio.wire.MAX_ENDED_IN_BEACON` newest): a subscriber cut off for up to this long
-still learns that its session ended, and how many messages it missed."""
 
 MAX_PENDING_EVENTS: Final[int] = 10_000
 """Listener events kept for ``on_listener`` while it catches up (the oldest go first)."""
@@ -63,83 +44,6 @@ for ever stays flat (nobody can bring an unguessable ID back by chance)."""
 
 MAX_FRAME_BYTES: Final[int] = 16 * 1024 * 1024
 """Largest frame a batch grows to, whatever the publisher's own limit."""
-
-
-class SessionState:
-    """One open session: its topic, frame prefix, last seq, batch and last value.
-
-    `frame` is the publisher's hot path: it numbers one message and returns the
-    frame to send now (None while a batch is filling).
-    """
-
-    __slots__ = (
-        "batch",
-        "channel",
-        "keep_last",
-        "last",
-        "max_frame",
-        "max_payload",
-        "plain",
-        "prefix",
-        "private",
-        "remembered",
-        "seq",
-        "topic",
-    )
-
-    def __init__(
-        self,
-        channel: str,
-        topic: bytes,
-        *,
-        max_frame: int,
-        batch: Batch | None = None,
-        keep_last: bool = False,
-        private: bool = False,
-        remembered: bool = True,
-    ) -> None:
-        self.channel = channel
-        self.topic = topic
-        self.private = private  # a desk client's own session: never the channel's live one
-        self.remembered = remembered  # its name may come back: refuse to reopen it once closed
-        self.prefix = frame_prefix(topic, Kind.DATA)  # not live (yet)
-        self.seq = 0
-        self.batch = batch
-        self.keep_last = keep_last
-        self.plain = batch is None and not keep_last  # a frame per message, nothing kept
-        # The latest message (keep_last): seq, sent_at, ttl, payload, kind byte.
-        self.last: tuple[int, float, float, bytes, int] | None = None
-        self.max_frame = max_frame
-        self.max_payload = max_frame - len(topic) - HEADER.size
-        if batch is not None:
-            self.max_payload -= RECORD.size  # a batched message also carries its record header
-
-    def frame(self, payload: bytes, ttl: float, now: float) -> bytes | None:
-        """Number *payload* (sent at *now*); return the frame to send now, if any.
-
-        Raises `MessageTooLargeError` (numbering nothing) when it cannot fit a frame.
-        """
-        if len(payload) > self.max_payload:
-            raise MessageTooLargeError(
-                f"message of {len(payload)} bytes is over the {self.max_frame}-byte "
-                f"limit on channel {self.channel!r}"
-            )
-        seq = self.seq = self.seq + 1
-        if self.keep_last:
-            self.last = (seq, now, ttl, payload, kind_byte(self.prefix))  # LIVE flag as now
-        if self.batch is None:
-            return self.prefix + pack_tail(seq, now, ttl) + payload
-        return self.batch.add(seq, now, ttl, payload)
-
-    def label(self, live: bool) -> None:
-        """Set the LIVE flag of the frames from now on (flush the batch first)."""
-        self.prefix = frame_prefix(self.topic, Kind.DATA, live=live)
-        if self.batch is not None:
-            self.batch.set_live(live)
-
-    def flush(self) -> bytes | None:
-        """The batch's waiting messages as one frame (None: nothing waiting, or unbatched)."""
-        return None if self.batch is None else self.batch.flush()
 
 
 class Transmitter:
@@ -167,7 +71,6 @@ class Transmitter:
         if not 1 <= batch_size <= MAX_BATCH_MESSAGES:
             raise ValueError(f"batch size {batch_size} is not 1 to {MAX_BATCH_MESSAGES}")
         self.channel = channel
-        self.publisher_id = publisher_id or secrets.token_bytes(PUBLISHER_ID_BYTES)
         self.sessions: dict[str, SessionState] = {}
         self.live: str | None = None
         self.presence = Presence(monotonic)
@@ -184,12 +87,7 @@ class Transmitter:
         self._ended: dict[str, None] = {}  # closed names that may not reopen, oldest first
         self._ended_random: dict[str, None] = {}  # the newest closed random IDs
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
-        self._ends_to_repeat: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
-        self._previous: tuple[str, int] | None = None  # live before the live one, its seq then
-        # The newest closed sessions: name, last seq, when (by the clock), for beacons.
-        self._recently_ended: deque[tuple[str, int, float]] = deque(maxlen=MAX_ENDED_IN_BEACON)
-        self._beacon_seq = 0
-        self._next_beacon = 0.0  # the first tick sends one
+        self.announcer = Announcer(self.control, beacon_interval, publisher_id)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
 
@@ -300,17 +198,14 @@ class Transmitter:
             return
         if previous is not None and previous in sessions:
             sessions[previous].label(live=False)
-            self._previous = (previous, sessions[previous].seq)  # followers heard up to here
+            self.announcer.superseded(previous, sessions[previous].seq)
         if live is not None:
             sessions[live].label(live=True)
 
     def _end(self, state: SessionState) -> list[bytes]:
         frames = [] if (pending := state.flush()) is None else [pending]  # last messages first
-        now = self._clock()
-        frames.append(encode(state.topic, Kind.END, state.seq, now))
-        self._ends_to_repeat[state.topic] = [state.seq, END_REPEATS]
         name = topic_session(state.topic)
-        self._recently_ended.append((name, state.seq, now))
+        frames.append(self.announcer.ended(state.topic, name, state.seq, self._clock()))
         return frames
 
     # -- beacons and batches ---------------------------------------------------------
@@ -318,7 +213,7 @@ class Transmitter:
     def tick(self, now: float | None = None) -> list[bytes]:
         """What is due at *now*: a beacon (every ``beacon_interval``), else due batches."""
         now = self._clock() if now is None else now
-        if now >= self._next_beacon:
+        if self.announcer.due(now):
             return self._beacon(now, scheduled=True)
         if self.batch_size == 1:
             return []
@@ -339,55 +234,25 @@ class Transmitter:
     def _beacon(
         self, now: float, *, scheduled: bool = False, signing_off: bool = False
     ) -> list[bytes]:
-        """Waiting batches, END repeats (*scheduled* beacons only), then a beacon.
+        """Waiting batches, then the beacon (with END repeats when *scheduled*).
 
         The batches go first and under their old LIVE flag: what was sent before a
-        switch arrives before the beacon that announces it. END repeats ride only
-        on the beacons of the schedule, a beacon interval apart: the beacons that
-        openings and closings send at once would put every repeat into the same
-        full queue within a millisecond.
+        switch arrives before the beacon that announces it.
         """
         frames = self.flush()
         self._relabel()
-        if scheduled:
-            for topic, repeat in list(self._ends_to_repeat.items()):
-                frames.append(encode(topic, Kind.END, repeat[0], now))
-                repeat[1] -= 1
-                if not repeat[1]:
-                    del self._ends_to_repeat[topic]
-        self._beacon_seq += 1
-        frames.append(
-            encode_beacon(
-                self.control,
-                self._beacon_seq,
-                now,
-                self.beacon_interval,
-                self.beacon(now, signing_off=signing_off),
-            )
-        )
-        self._next_beacon = now + self.beacon_interval
-        return frames
-
-    def beacon(self, now: float | None = None, *, signing_off: bool = False) -> Beacon:
-        """What a beacon sent at *now* says.
-
-        This publisher, the live session and its last seq, and the sessions that
-        ended within `ENDED_RETENTION_S`.
-        """
-        now = self._clock() if now is None else now
-        ended = self._recently_ended
-        while ended and now - ended[0][2] > ENDED_RETENTION_S:
-            ended.popleft()
         live = self.live
         live_seq = self.sessions[live].seq if live is not None else 0
-        previous = self._previous if self._previous and self._previous[0] in self.sessions else None
-        return Beacon(
-            self.publisher_id,
-            live or "",
-            live_seq,
-            tuple((name, seq) for name, seq, _ in ended),
-            signing_off,
-            *(previous or ("", 0)),
+        return frames + self.announcer.frames(
+            now, live, live_seq, self.sessions, scheduled=scheduled, signing_off=signing_off
+        )
+
+    def beacon(self, now: float | None = None) -> Beacon:
+        """What a beacon sent at *now* would say (see `Announcer.beacon`)."""
+        live = self.live
+        live_seq = self.sessions[live].seq if live is not None else 0
+        return self.announcer.beacon(
+            self._clock() if now is None else now, live, live_seq, self.sessions
         )
 
     # -- presence --------------------------------------------------------------------
@@ -412,7 +277,7 @@ class Transmitter:
         self.presence_changed = True
         if change.topic == self.control:
             if change.joined:
-                self._next_beacon = 0.0
+                self.announcer.hurry()
             return []
         if not change.topic.startswith(self._prefix):
             return []  # another channel's subscriber: counted, not announced

@@ -5,16 +5,16 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Final
 
 import structlog
 
 from radio.air import Air
+from radio.dial import Dial, Heard
 from radio.errors import MalformedMessageError
+from radio.ledger import Ledger
 from radio.message import Message, Stats
-from radio.names import channel_prefix, control_topic, inbox_topic, leading_topic, session_topic
-from radio.ratelimit import RateLimitedLog
+from radio.names import channel_prefix, control_topic, inbox_topic, leading_topic
 from radio.wire import (
     HEADER,
     LIVE,
@@ -35,26 +35,10 @@ _DATA_LIVE: Final[int] = Kind.DATA | LIVE
 _NEVER: Final[int] = -1  # a kind byte no frame has: sends every frame the careful way
 _HEADER_SIZE: Final[int] = HEADER.size
 _INF: Final[float] = float("inf")
-MAX_REMEMBERED: Final[int] = 1024
-"""Sessions tuned out of whose last yielded seq and time are remembered."""
-MAX_GAP: Final[int] = 2**32
-"""A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
 OFF_AIR_AFTER_BEACONS: Final[int] = 3
 """Default number of beacon intervals without a beacon before the publisher is off air."""
-NO_BASELINE: Final[int] = -1
-"""``last_seq`` of a session tuned in to that nothing was heard of yet: its first
-message sets the baseline (what was sent before we tuned in is not our loss)."""
 _unpack_from = HEADER.unpack_from
 _new_tuple = tuple.__new__
-
-
-@dataclass
-class _Heard:
-    session: str
-    topic: bytes
-    explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
-    last_seq: int = NO_BASELINE  # 0: count from the session's first message
-    floor: float = 0.0  # publisher-clock time before which its messages are stale (re-tune)
 
 
 class Tuner:
@@ -79,27 +63,40 @@ class Tuner:
         self._prefix = channel_prefix(channel)
         # Our inbox: only we subscribe to it, so last values sent there reach us alone.
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
-        # Sessions tuned out of: last seq heard and when we left (by our clock).
-        self._left: dict[str, tuple[int, float]] = {}
-        self.stats = Stats()
+        self.ledger = Ledger(channel)
+        self.stats = self.ledger.stats
         self.air = Air(channel, off_air_after, clock, monotonic)
-        self.following = False
-        self.live: str | None = None
-        self.changed = True
+        self.dial = Dial(channel, self._publisher_now)
         self._clock = clock
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
-        self._explicit: set[str] = set()
-        self._heard: dict[bytes, _Heard] = {}
         self._log = log.bind(channel=channel)
-        self._limited = RateLimitedLog(self._log)
 
     # -- what to hear ----------------------------------------------------------------
 
     @property
     def sessions(self) -> frozenset[str]:
         """Every session whose messages are yielded now (explicit and followed)."""
-        return frozenset(heard.session for heard in self._heard.values())
+        return self.dial.sessions
+
+    @property
+    def following(self) -> bool:
+        """Whether the live session is followed."""
+        return self.dial.following
+
+    @property
+    def live(self) -> str | None:
+        """The live session followed now, or None."""
+        return self.dial.live
+
+    @property
+    def changed(self) -> bool:
+        """Whether the topics to subscribe to moved since `synced`."""
+        return self.dial.changed
+
+    def synced(self) -> None:
+        """The socket's subscriptions match `topics` now."""
+        self.dial.changed = False
 
     @property
     def on_air(self) -> bool:
@@ -111,6 +108,10 @@ class Tuner:
         """Our clock minus the publisher's, as estimated (0.0 before any frame)."""
         return self.air.offset.value or 0.0
 
+    def _publisher_now(self) -> float | None:
+        value = self.air.offset.value
+        return None if value is None else self._clock() - value
+
     def snapshot(self) -> Stats:
         """A copy of the counters, with the beacons' conflicts and the clock offset."""
         stats = self.stats.copy()
@@ -120,69 +121,24 @@ class Tuner:
 
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
-        return frozenset(self._heard) | {self.control_topic}
+        return frozenset(self.dial.heard) | {self.control_topic}
 
     def tune_in(self, session: str) -> None:
         """Hear *session* (a valid name) from now on, until `tune_out` or its end."""
-        self._explicit.add(session)
-        self._rebuild()
+        self.dial.tune_in(session)
 
     def tune_out(self, session: str) -> None:
         """Stop hearing *session*; stop following too if it is the followed one."""
-        self._explicit.discard(session)
-        if self.following and self.live == session:
-            self.following = False
-            self.live = None
-        self._rebuild()
+        self.dial.tune_out(session)
 
     def follow(self) -> None:
         """Hear whichever session the beacons name as live (from the last one)."""
-        if not self.following:
-            self.following = True
-            announced = self.air.announced
-            self.live = (announced.live or None) if announced is not None else None
-        self._rebuild()
+        announced = self.air.announced
+        self.dial.follow((announced.live or None) if announced is not None else None)
 
     def unfollow(self) -> None:
         """Stop following the live session (explicit sessions stay)."""
-        self.following = False
-        self.live = None
-        self._rebuild()
-
-    def _rebuild(self, *, from_start: str | None = None) -> None:
-        """Hear exactly the explicit sessions and the followed one.
-
-        A session newly heard counts from its baseline (its first message heard),
-        or from its start when it is *from_start* (a follower moved to it). One
-        heard before and tuned out of meanwhile gets a floor: what was sent before
-        this re-tune, still queued, is stale.
-        """
-        wanted = set(self._explicit)
-        if self.following and self.live:
-            wanted.add(self.live)
-        old = {heard.session: heard for heard in self._heard.values()}
-        heard = {}
-        for session in wanted:
-            entry = old.get(session) or self._new_heard(session, session == from_start)
-            entry.explicit = session in self._explicit
-            heard[entry.topic] = entry
-        now = self._clock()
-        for entry in self._heard.values():
-            if entry.topic not in heard:
-                self._left[entry.session] = (max(entry.last_seq, 0), now)
-                while len(self._left) > MAX_REMEMBERED:
-                    del self._left[next(iter(self._left))]
-        if heard.keys() != self._heard.keys():
-            self.changed = True
-        self._heard = heard
-
-    def _new_heard(self, session: str, from_start: bool) -> _Heard:
-        entry = _Heard(session, session_topic(self.channel, session), explicit=False)
-        if from_start:
-            entry.last_seq = 0
-        if session in self._left and self.air.offset.value is not None:
-            entry.floor = self._clock() - self.air.offset.value  # now, on the publisher's clock
-        return entry
+        self.dial.unfollow()
 
     # -- frames ------------------------------------------------------------------------
 
@@ -198,7 +154,7 @@ class Tuner:
         clock = self._clock
         estimate = self.air.offset
         received = 0
-        heard: _Heard | None = None
+        heard: Heard | None = None
         topic = b""
         session = ""
         offset = body = last = plain = live = 0
@@ -234,14 +190,14 @@ class Tuner:
                     continue
                 if seq != last + 1:
                     heard.last_seq = last
-                    self._sequence_jump(heard, seq)
+                    self.ledger.jump(heard, seq)
                 last = seq
                 if ttl:
                     age = clock() - sent_at
                     if age < bucket_min:  # a new low for the clock offset: rare
                         skew, bucket_min = self.air.observe(sent_at), estimate.bucket_min
                     if age - skew > ttl:
-                        self._expired(session, seq, ttl)
+                        self.ledger.expired(session, seq, ttl)
                         continue
                 received += 1
                 out(
@@ -252,9 +208,9 @@ class Tuner:
                 heard.last_seq = last
             self.stats.received += received
 
-    def _lookup(self, frame: bytes) -> _Heard | None:
+    def _lookup(self, frame: bytes) -> Heard | None:
         """The heard session whose topic *frame* starts with, if any."""
-        return self._heard.get(leading_topic(frame, self._prefix_len))
+        return self.dial.heard.get(leading_topic(frame, self._prefix_len))
 
     def handle(self, frame: bytes) -> list[Message]:
         """Account for one frame off the socket; return the messages it yields (0 or more)."""
@@ -262,7 +218,7 @@ class Tuner:
         self.take((frame,), messages.append)
         return messages
 
-    def _careful(self, heard: _Heard, frame: bytes, out: Callable[[Message], object]) -> None:
+    def _careful(self, heard: Heard, frame: bytes, out: Callable[[Message], object]) -> None:
         """A frame on a heard topic that is not a plain, well-formed DATA frame."""
         offset = len(heard.topic)
         try:
@@ -273,43 +229,36 @@ class Tuner:
                 else [(sent_at, frame[offset + _HEADER_SIZE :])]
             )
         except MalformedMessageError as exc:
-            self._malformed(frame, exc)
+            self.ledger.malformed(frame, exc)
             return
         if kind is Kind.END:
             self._end(heard, seq)
             return
         if kind is Kind.BEACON:
-            self._malformed(frame, MalformedMessageError("BEACON frame on a session topic"))
+            self.ledger.malformed(frame, MalformedMessageError("BEACON frame on a session topic"))
             return
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
             # when the beacon that says so was dropped at a full queue.
-            self._fence(heard, seq, len(records))
+            self.ledger.fence(heard, seq, len(records))
             return
         channel, session, now = self.channel, heard.session, self._clock()
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
             if heard.floor:
                 if sent_at < heard.floor:
-                    self._fence(heard, seq, 1)  # queued before a re-tune: stale
+                    self.ledger.fence(heard, seq, 1)  # queued before a re-tune: stale
                     continue
                 heard.floor = 0.0  # sent after it: what follows is too (and takes the fast path)
             if seq != heard.last_seq + 1:
-                self._sequence_jump(heard, seq)
+                self.ledger.jump(heard, seq)
             heard.last_seq = seq
             if ttl and now - self.air.observe(sent_at) > sent_at + ttl:
-                self._expired(session, seq, ttl)
+                self.ledger.expired(session, seq, ttl)
                 continue
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
         self.stats.received += received
-
-    def _fence(self, heard: _Heard, seq: int, count: int) -> None:
-        """Messages of a heard session that must not be yielded: counted, never gaps."""
-        self.stats.fenced += count
-        if seq > heard.last_seq >= 0:
-            heard.last_seq = seq + count - 1
-        self._limited.warning("message_fenced", session=heard.session, seq=seq)
 
     def _handle_other(self, frame: bytes, out: Callable[[Message], object]) -> None:
         """A frame off every heard session's topic: a beacon, a last value, fenced, junk."""
@@ -319,15 +268,14 @@ class Tuner:
         try:
             decoded = decode(frame)
         except MalformedMessageError as exc:
-            self._malformed(frame, exc)
+            self.ledger.malformed(frame, exc)
             return
         if decoded.beacon is not None and decoded.channel == self.channel:
             if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
                 self._beacon(decoded.beacon)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
-            self.stats.fenced += 1
-            self._limited.warning("message_fenced", session=decoded.session, seq=decoded.seq)
+            self.ledger.fence_other(decoded.session, decoded.seq)
 
     def _beacon(self, beacon: Beacon) -> None:
         """Act on a beacon of the publisher gone by, in order with its data.
@@ -338,25 +286,22 @@ class Tuner:
         following one.
         """
         moved = self.following and self.live is not None  # it was following a session
-        heard_by_name = {entry.session: entry for entry in self._heard.values()}
+        heard_by_name = {entry.session: entry for entry in self.dial.heard.values()}
         for name, last_seq in beacon.ended:
             if name in heard_by_name:
                 self._end(heard_by_name.pop(name), last_seq)
         live = beacon.live or None
         entry = heard_by_name.get(live) if live else None
         if entry is not None and entry.last_seq >= 0 and beacon.live_seq > entry.last_seq:
-            self._count_gap(entry, beacon.live_seq)
+            self.ledger.lost(entry, beacon.live_seq)
         if self.following and live != self.live:
             self._log.info("session_followed", session=live, previous=self.live)
             left = heard_by_name.get(self.live) if self.live else None
             if left is not None and left.last_seq >= 0 and beacon.previous == left.session:
-                self._count_gap(left, beacon.previous_seq)  # its tail while it was live
-            self.live = live
-            self._rebuild(from_start=live if moved else None)
-            if moved and live is not None:
-                followed = self._heard[session_topic(self.channel, live)]
-                if followed.last_seq >= 0 and beacon.live_seq > followed.last_seq:
-                    self._count_gap(followed, beacon.live_seq)  # the head it missed
+                self.ledger.lost(left, beacon.previous_seq)  # its tail while it was live
+            followed = self.dial.move_to(live, from_start=moved)
+            if moved and followed is not None and beacon.live_seq > followed.last_seq >= 0:
+                self.ledger.lost(followed, beacon.live_seq)  # the head it missed
 
     def check_air(self) -> bool:
         """See `Air.check`: call it only when nothing is waiting unread."""
@@ -372,9 +317,9 @@ class Tuner:
         try:
             session, body = split_inbox(frame, self.inbox)
         except MalformedMessageError as exc:
-            self._malformed(frame, exc)
+            self.ledger.malformed(frame, exc)
             return
-        heard = self._heard.get(self._prefix + session)
+        heard = self.dial.heard.get(self._prefix + session)
         if heard is None:
             self.stats.fenced += 1  # a session tuned out of meanwhile
             return
@@ -382,9 +327,9 @@ class Tuner:
         try:
             seq = unpack_header(rest, len(heard.topic))[2]
         except MalformedMessageError as exc:
-            self._malformed(frame, exc)
+            self.ledger.malformed(frame, exc)
             return
-        if heard.last_seq > 0 or seq <= self._left.get(heard.session, (0, 0.0))[0]:
+        if heard.last_seq > 0 or seq <= self.dial.left.get(heard.session, 0):
             return
         floor, heard.floor = heard.floor, 0.0  # the newest value is welcome, however old
         self._careful(heard, rest, out)
@@ -392,49 +337,10 @@ class Tuner:
 
     def retract(self, message: Message, reason: str) -> None:
         """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
-        self.stats.received -= 1
-        if reason == "expired":
-            self.stats.expired += 1
-            self._limited.warning("message_expired", session=message.session, seq=message.seq)
-        else:
-            self.stats.fenced += 1
-            self._limited.warning("message_fenced", session=message.session, seq=message.seq)
+        self.ledger.retract(message, reason)
 
-    def _expired(self, session: str, seq: int, ttl: float) -> None:
-        self.stats.expired += 1
-        self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
-
-    def _sequence_jump(self, heard: _Heard, seq: int) -> None:
-        """*seq* does not follow the last one: a baseline, a gap, or a restart."""
-        last = heard.last_seq
-        if last == NO_BASELINE:
-            return  # the first message heard since tuning in
-        if last < seq <= last + MAX_GAP:
-            self._count_gap(heard, seq - 1)
-        else:
-            self._limited.warning(
-                "sequence_restarted", session=heard.session, seq=seq, last_seq=last
-            )
-
-    def _count_gap(self, heard: _Heard, up_to: int) -> None:
-        """Messages after the last one heard, up to seq *up_to*, were lost: count them once."""
-        missing = up_to - heard.last_seq
-        if 0 < missing <= MAX_GAP:
-            self.stats.gaps += missing
-            self._limited.warning(
-                "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
-            )
-            heard.last_seq = up_to
-
-    def _end(self, heard: _Heard, last_seq: int) -> None:
+    def _end(self, heard: Heard, last_seq: int) -> None:
         if heard.last_seq >= 0:
-            self._count_gap(heard, last_seq)  # the tail lost before the END (none after nothing)
-        self._explicit.discard(heard.session)
-        if self.live == heard.session:
-            self.live = None
-        self._rebuild()
+            self.ledger.lost(heard, last_seq)  # the tail lost before the END (none after nothing)
+        self.dial.end(heard.session)
         self._log.info("session_ended", session=heard.session, last_seq=last_seq)
-
-    def _malformed(self, frame: bytes, exc: MalformedMessageError) -> None:
-        self.stats.malformed += 1
-        self._limited.warning("message_malformed", reason=str(exc), size=len(frame))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from radio import MessageTooLargeError, SessionClosedError, SessionError, UnknownSessionError
+from radio.announcer import END_REPEATS
 from radio.message import Message
 from radio.names import control_topic, inbox_topic, marker_topic, session_topic
-from radio.transmitter import END_REPEATS, MAX_RECENT_RANDOM_ENDED, Transmitter
+from radio.transmitter import MAX_RECENT_RANDOM_ENDED, Transmitter
 from radio.tuner import Tuner
 from radio.wire import (
     HEADER,

@@ -1,0 +1,124 @@
+"""Which sessions a subscriber hears: the ones tuned in to by name and the followed live one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from radio.names import session_topic
+
+MAX_REMEMBERED: Final[int] = 1024
+"""Sessions tuned out of whose last heard seq and leaving time are remembered."""
+
+NO_BASELINE: Final[int] = -1
+"""``last_seq`` of a session tuned in to that nothing was heard of yet: its first
+message sets the baseline (what was sent before we tuned in is not our loss)."""
+
+
+@dataclass
+class Heard:
+    """One session heard now, and how far it was heard."""
+
+    session: str
+    topic: bytes
+    explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
+    last_seq: int = NO_BASELINE  # 0: count from the session's first message
+    floor: float = 0.0  # publisher-clock time before which its messages are stale (re-tune)
+
+
+class Dial:
+    """The set of heard sessions, kept as `heard` (topic to `Heard`); pure.
+
+    *publisher_now* gives the publisher's clock as estimated, or None while
+    unknown: a session heard again after a tune-out gets it as a floor.
+    """
+
+    def __init__(self, channel: str, publisher_now: Callable[[], float | None]) -> None:
+        self.channel = channel
+        self.heard: dict[bytes, Heard] = {}
+        self.following = False
+        self.live: str | None = None
+        self.changed = True  # the heard topics moved since the socket was last synced
+        self.left: dict[str, int] = {}  # sessions tuned out of: the last seq heard
+        self._explicit: set[str] = set()
+        self._publisher_now = publisher_now
+
+    @property
+    def sessions(self) -> frozenset[str]:
+        """Every session heard now (explicit and followed)."""
+        return frozenset(heard.session for heard in self.heard.values())
+
+    def tune_in(self, session: str) -> None:
+        """Hear *session* until `tune_out` or its end."""
+        self._explicit.add(session)
+        self._rebuild()
+
+    def tune_out(self, session: str) -> None:
+        """Stop hearing *session*; stop following too if it is the followed one."""
+        self._explicit.discard(session)
+        if self.following and self.live == session:
+            self.following = False
+            self.live = None
+        self._rebuild()
+
+    def follow(self, live: str | None) -> None:
+        """Hear the live session (*live*, as last announced) and each one after it."""
+        if not self.following:
+            self.following = True
+            self.live = live
+        self._rebuild()
+
+    def unfollow(self) -> None:
+        """Stop following (explicit sessions stay)."""
+        self.following = False
+        self.live = None
+        self._rebuild()
+
+    def move_to(self, live: str | None, *, from_start: bool) -> Heard | None:
+        """Follow *live* now; count it from its first message if *from_start*."""
+        self.live = live
+        self._rebuild(from_start=live if from_start else None)
+        return self.heard.get(session_topic(self.channel, live)) if live else None
+
+    def end(self, session: str) -> None:
+        """*session* is over: hear it no more, by name or by following."""
+        self._explicit.discard(session)
+        if self.live == session:
+            self.live = None
+        self._rebuild()
+
+    def _rebuild(self, *, from_start: str | None = None) -> None:
+        """Hear exactly the explicit sessions and the followed one.
+
+        A session newly heard counts from its baseline (its first message heard),
+        or from its start when it is *from_start* (a follower moved to it). One
+        heard before and tuned out of meanwhile gets a floor: what was sent before
+        this re-tune, still queued, is stale.
+        """
+        wanted = set(self._explicit)
+        if self.following and self.live:
+            wanted.add(self.live)
+        old = {heard.session: heard for heard in self.heard.values()}
+        heard = {}
+        for session in wanted:
+            entry = old.get(session) or self._new(session, from_start=session == from_start)
+            entry.explicit = session in self._explicit
+            heard[entry.topic] = entry
+        for entry in self.heard.values():
+            if entry.topic not in heard:
+                self.left[entry.session] = max(entry.last_seq, 0)
+                while len(self.left) > MAX_REMEMBERED:
+                    del self.left[next(iter(self.left))]
+        if heard.keys() != self.heard.keys():
+            self.changed = True
+        self.heard = heard
+
+    def _new(self, session: str, *, from_start: bool) -> Heard:
+        entry = Heard(session, session_topic(self.channel, session), explicit=False)
+        if from_start:
+            entry.last_seq = 0
+        if session in self.left:
+            now = self._publisher_now()
+            entry.floor = now if now is not None else 0.0
+        return entry

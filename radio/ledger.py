@@ -1,0 +1,85 @@
+"""A subscriber's loss accounting: each message not yielded counted once, by one reason."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import structlog
+
+from radio.dial import NO_BASELINE, Heard
+from radio.errors import MalformedMessageError
+from radio.message import Message, Stats
+from radio.ratelimit import RateLimitedLog
+
+log = structlog.get_logger("radio")
+
+MAX_GAP: Final[int] = 2**32
+"""A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
+
+
+class Ledger:
+    """Keeps `stats` and each heard session's last seq in step; logs drops rate-limited.
+
+    Gaps are counted up to a seq and the session's last seq moves there, so the
+    same loss learned twice (a jump, then a beacon; an END, then a beacon's ended
+    list) counts once; expired and fenced messages move it too, so they never
+    count as gaps as well.
+    """
+
+    def __init__(self, channel: str) -> None:
+        self.stats = Stats()
+        self._limited = RateLimitedLog(log.bind(channel=channel))
+
+    def jump(self, heard: Heard, seq: int) -> None:
+        """*seq* does not follow the last one: a baseline, a gap, or a restart."""
+        last = heard.last_seq
+        if last == NO_BASELINE:
+            return  # the first message heard since tuning in
+        if last < seq <= last + MAX_GAP:
+            self.lost(heard, seq - 1)
+        else:
+            self._limited.warning(
+                "sequence_restarted", session=heard.session, seq=seq, last_seq=last
+            )
+
+    def lost(self, heard: Heard, up_to: int) -> None:
+        """Messages after the last one heard, up to seq *up_to*, were lost: count them once."""
+        missing = up_to - heard.last_seq
+        if 0 < missing <= MAX_GAP:
+            self.stats.gaps += missing
+            self._limited.warning(
+                "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
+            )
+            heard.last_seq = up_to
+
+    def expired(self, session: str, seq: int, ttl: float) -> None:
+        """One message older than its TTL."""
+        self.stats.expired += 1
+        self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
+
+    def fence(self, heard: Heard, seq: int, count: int) -> None:
+        """*count* messages of a heard session, from *seq*, that must not be yielded."""
+        self.stats.fenced += count
+        if seq > heard.last_seq >= 0:
+            heard.last_seq = seq + count - 1
+        self._limited.warning("message_fenced", session=heard.session, seq=seq)
+
+    def fence_other(self, session: str, seq: int) -> None:
+        """One frame of a session not heard (queued or read ahead before a tune-out)."""
+        self.stats.fenced += 1
+        self._limited.warning("message_fenced", session=session, seq=seq)
+
+    def malformed(self, frame: bytes, exc: MalformedMessageError) -> None:
+        """One frame that is not a valid radio frame."""
+        self.stats.malformed += 1
+        self._limited.warning("message_malformed", reason=str(exc), size=len(frame))
+
+    def retract(self, message: Message, reason: str) -> None:
+        """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
+        self.stats.received -= 1
+        if reason == "expired":
+            self.stats.expired += 1
+            self._limited.warning("message_expired", session=message.session, seq=message.seq)
+        else:
+            self.stats.fenced += 1
+            self._limited.warning("message_fenced", session=message.session, seq=message.seq)

@@ -1,0 +1,84 @@
+"""One open session as the publisher keeps it: topic, frame prefix, seq, batch, last value."""
+
+from __future__ import annotations
+
+from radio.batch import Batch
+from radio.errors import MessageTooLargeError
+from radio.wire import HEADER, RECORD, Kind, frame_prefix, kind_byte, pack_tail
+
+
+class SessionState:
+    """One open session: its topic, frame prefix, last seq, batch and last value.
+
+    `frame` is the publisher's hot path: it numbers one message and returns the
+    frame to send now (None while a batch is filling).
+    """
+
+    __slots__ = (
+        "batch",
+        "channel",
+        "keep_last",
+        "last",
+        "max_frame",
+        "max_payload",
+        "plain",
+        "prefix",
+        "private",
+        "remembered",
+        "seq",
+        "topic",
+    )
+
+    def __init__(
+        self,
+        channel: str,
+        topic: bytes,
+        *,
+        max_frame: int,
+        batch: Batch | None = None,
+        keep_last: bool = False,
+        private: bool = False,
+        remembered: bool = True,
+    ) -> None:
+        self.channel = channel
+        self.topic = topic
+        self.private = private  # a desk client's own session: never the channel's live one
+        self.remembered = remembered  # its name may come back: refuse to reopen it once closed
+        self.prefix = frame_prefix(topic, Kind.DATA)  # not live (yet)
+        self.seq = 0
+        self.batch = batch
+        self.keep_last = keep_last
+        self.plain = batch is None and not keep_last  # a frame per message, nothing kept
+        # The latest message (keep_last): seq, sent_at, ttl, payload, kind byte.
+        self.last: tuple[int, float, float, bytes, int] | None = None
+        self.max_frame = max_frame
+        self.max_payload = max_frame - len(topic) - HEADER.size
+        if batch is not None:
+            self.max_payload -= RECORD.size  # a batched message also carries its record header
+
+    def frame(self, payload: bytes, ttl: float, now: float) -> bytes | None:
+        """Number *payload* (sent at *now*); return the frame to send now, if any.
+
+        Raises `MessageTooLargeError` (numbering nothing) when it cannot fit a frame.
+        """
+        if len(payload) > self.max_payload:
+            raise MessageTooLargeError(
+                f"message of {len(payload)} bytes is over the {self.max_frame}-byte "
+                f"limit on channel {self.channel!r}"
+            )
+        seq = self.seq = self.seq + 1
+        if self.keep_last:
+            self.last = (seq, now, ttl, payload, kind_byte(self.prefix))  # LIVE flag as now
+        if self.batch is None:
+            return self.prefix + pack_tail(seq, now, ttl) + payload
+        return self.batch.add(seq, now, ttl, payload)
+
+    def label(self, live: bool) -> None:
+        """Set the LIVE flag of the frames from now on (flush the batch first)."""
+        self.prefix = frame_prefix(self.topic, Kind.DATA, live=live)
+        if self.batch is not None:
+            self.batch.set_live(live)
+
+    def flush(self) -> bytes | None:
+        """The batch's waiting messages as one frame (None: nothing waiting, or unbatched)."""
+        return None if self.batch is None else self.batch.flush()
