@@ -8,13 +8,18 @@ from typing import Final
 
 import structlog
 
+from radio import LOGGER_NAME
+
 LOG_FORMATS: Final = ("console", "json")
 
 
 def configure_logging(log_format: str = "console", verbosity: int = 0) -> None:
-    """Send radio's structlog events to stderr; stdout stays for data.
+    """Render radio's events (the library's and the tools' own) on stderr; stdout stays for data.
 
-    *verbosity* -1 shows warnings and errors, 0 adds info, 1 adds debug.
+    The library hands its events to the standard library's ``radio`` logger (see
+    `radio.logs`); this puts one handler there that renders them with structlog,
+    as console lines or JSON, and routes the tools' own structlog loggers the same
+    way. *verbosity* -1 shows warnings and errors, 0 adds info, 1 adds debug.
     """
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
     renderer: structlog.typing.Processor
@@ -22,14 +27,31 @@ def configure_logging(log_format: str = "console", verbosity: int = 0) -> None:
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    structlog.configure(
+    shared: list[structlog.typing.Processor] = [
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    radio_logger = logging.getLogger(LOGGER_NAME)
+    radio_logger.handlers = [handler]
+    radio_logger.setLevel(level)
+    radio_logger.propagate = False
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )

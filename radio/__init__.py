@@ -17,6 +17,7 @@ from radio.errors import (
     SessionError,
     UnknownSessionError,
 )
+from radio.logs import LOGGER_NAME
 from radio.message import Message, Stats
 from radio.names import new_session_id, validate_name
 from radio.presence import ListenerEvent
@@ -45,6 +46,7 @@ __all__ = [
     "DEFAULT_LINGER_S",
     "HEARTBEAT_INTERVAL_S",
     "HEARTBEAT_TIMEOUT_S",
+    "LOGGER_NAME",
     "OFF_AIR_AFTER_BEACONS",
     "REPORT_INTERVAL_S",
     "ClosedError",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import structlog
-
 from radio.clock import ClockOffset
+from radio.logs import get_logger
 from radio.ratelimit import RateLimitedLog
 from radio.wire import Beacon
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 CLOCK_SKEW_WARNING_S = 1.0
 """An estimated offset beyond this (either way) is logged once as ``clock_skew``."""

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-import structlog
 import zmq.auth
 
+from radio.logs import get_logger
 from radio.ratelimit import RateLimitedLog
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 ALLOW_ANY: Final[str] = "*"
 """`CurveServer.allow` value that encrypts but lets any client key in."""

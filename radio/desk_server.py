@@ -5,11 +5,11 @@ from __future__ import annotations
 from itertools import islice
 from typing import Final
 
-import structlog
 import zmq
 
 from radio.desk import MAX_REQUEST_BYTES, DeskAnswer, encode_refusal, encode_reply, parse_request
 from radio.errors import DeskError
+from radio.logs import get_logger
 from radio.names import new_session_id
 from radio.ratelimit import RateLimitedLog
 from radio.security import CurveServer, apply_server
@@ -17,7 +17,7 @@ from radio.settings import Heartbeat, SocketSettings
 from radio.sockets import attach, configure, open_socket
 from radio.transmitter import Transmitter
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 MAX_DESK_CLIENTS: Final[int] = 10_000
 """Default most clients a desk keeps a session for; a new one beyond it is refused."""

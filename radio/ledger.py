@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-import structlog
-
 from radio.dial import NO_BASELINE, Heard
 from radio.errors import MalformedMessageError
+from radio.logs import get_logger
 from radio.message import Message, Stats
 from radio.ratelimit import RateLimitedLog
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 MAX_GAP: Final[int] = 2**32
 """A larger jump in seq is a restart (or a forged frame), not that many lost messages."""

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Final
 
-import structlog
 import zmq
 
 from radio.batch import BATCH_DELAY_S
 from radio.desk_server import MAX_DESK_CLIENTS, DeskServer
 from radio.errors import InvalidSettingError, SessionError
+from radio.logs import get_logger
 from radio.names import new_session_id, validate_name
 from radio.owner import SocketOwner
 from radio.presence import ListenerEvent
@@ -39,7 +39,7 @@ from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket
 from radio.transmitter import BEACON_INTERVAL_S, Transmitter
 from radio.wire import MAX_BATCH_MESSAGES, NO_TTL, pack_tail
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 CLOSE_RETRY_S: Final[float] = 0.005
 """How often closing tries again to send an END that a full queue refused."""

@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-import structlog
-
 LOG_EVERY_S: Final[float] = 1.0
 """At most one log line per event name in this many seconds."""
 
@@ -21,7 +19,7 @@ class RateLimitedLog:
         interval: float = LOG_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._logger: structlog.typing.FilteringBoundLogger = logger
+        self._logger = logger
         self._interval = interval
         self._clock = clock
         self._next: dict[str, float] = {}

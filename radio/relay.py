@@ -8,9 +8,9 @@ import threading
 import time
 from typing import Final
 
-import structlog
 import zmq
 
+from radio.logs import get_logger
 from radio.names import is_control_topic
 from radio.owner import SocketOwner
 from radio.presence import Presence
@@ -28,7 +28,7 @@ from radio.settings import (
 )
 from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket, setup_error
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 REPORT_INTERVAL_S: Final[float] = 5.0
 """Default time between two ``relay_stats`` log events."""

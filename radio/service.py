@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable
 from typing import Final
 
-import structlog
+from radio.logs import get_logger
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 SERVICE_INTERVAL_S: Final[float] = 0.02
 """How often the thread touches the socket when the application does not."""

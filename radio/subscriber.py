@@ -9,11 +9,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Final, Unpack
 
-import structlog
 import zmq
 
 from radio.desk_client import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
+from radio.logs import get_logger
 from radio.message import Message, Stats
 from radio.names import is_marker, marker_topic, validate_name
 from radio.options import JoinSettings
@@ -39,7 +39,7 @@ from radio.settings import (
 from radio.sockets import SUBSCRIPTION_HWM, attach, configure, open_socket, setup_error
 from radio.tuner import OFF_AIR_AFTER_BEACONS, Tuner
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 
 BATCH: Final[int] = 256

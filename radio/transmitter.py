@@ -7,8 +7,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-import structlog
-
 from radio.announcer import Announcer
 from radio.batch import BATCH_DELAY_S, Batch
 from radio.errors import (
@@ -16,6 +14,7 @@ from radio.errors import (
     SessionError,
     UnknownSessionError,
 )
+from radio.logs import get_logger
 from radio.names import channel_prefix, control_topic, inbox_topic, session_topic, topic_session
 from radio.presence import ListenerEvent, Presence
 from radio.ratelimit import RateLimitedLog
@@ -26,7 +25,7 @@ from radio.wire import (
     encode_inbox,
 )
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 BEACON_INTERVAL_S: Final[float] = 1.0
 """Default time between two beacons on the channel's control topic."""

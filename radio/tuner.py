@@ -7,12 +7,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Final
 
-import structlog
-
 from radio.air import Air
 from radio.dial import Dial, Heard
 from radio.errors import MalformedMessageError
 from radio.ledger import Ledger
+from radio.logs import get_logger
 from radio.message import Message, Stats
 from radio.names import channel_prefix, control_topic, inbox_topic, leading_topic
 from radio.wire import (
@@ -27,7 +26,7 @@ from radio.wire import (
     unpack_header,
 )
 
-log = structlog.get_logger("radio")
+log = get_logger()
 
 _VERSION: Final[int] = VERSION
 _DATA: Final[int] = Kind.DATA

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import zmq
-from structlog.testing import capture_logs
 
 from radio.allowlist import RELOAD_CHECK_S, AllowList
 from radio.security import create_keys
+from radio.testing import capture_logs
 
 
 class Clock:

@@ -6,9 +6,9 @@ import random
 import struct
 
 import zmq
-from structlog.testing import capture_logs
 
 from radio import Publisher, Subscriber
+from radio.testing import capture_logs
 from radio.wire import HEADER, Kind, encode
 from tests.conftest import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
