@@ -97,9 +97,14 @@ def test_a_last_value_reaches_the_newcomer_and_no_channel_or_session_subscriber(
 # -- 8. retune backlog ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sub_hwm", [4000, 100], ids=["read-ahead", "socket-queue"])
-def test_a_retune_never_yields_the_backlog_queued_before_it(sub_hwm: int) -> None:
-    """2,000 messages pile up unread (decoded ahead, or still in the socket's queue);
+@pytest.mark.parametrize(
+    ("sub_hwm", "wait_for"),
+    [(4000, 2000), (100, 100), (100, 0)],
+    ids=["read-ahead", "socket-queue", "in-flight"],
+)
+def test_a_retune_never_yields_the_backlog_queued_before_it(sub_hwm: int, wait_for: int) -> None:
+    """2,000 messages pile up unread (all decoded ahead; partly still in the socket's
+    queue; or still on their way, the re-tune following the last send at once);
     tune_out then tune_in the same session; 10 more are sent: exactly those 10 are
     yielded, none of the 2,000, and the stale ones taken off the socket are fenced."""
     with (
@@ -111,9 +116,7 @@ def test_a_retune_never_yields_the_backlog_queued_before_it(sub_hwm: int) -> Non
         assert pub.wait_for_listener("s", timeout=DEADLINE_S)
         for i in range(2000):
             pub.send("s", b"old %d" % i)
-        wait_until(
-            lambda: sub.stats.received >= min(2000, sub_hwm), what="the backlog to be read ahead"
-        )
+        wait_until(lambda: sub.stats.received >= wait_for, what="the backlog to be read ahead")
         read_ahead = sub.stats.received
         sub.tune_out("s")
         sub.tune_in("s")
