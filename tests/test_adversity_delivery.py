@@ -183,7 +183,6 @@ def test_an_oversize_frame_is_counted_once_and_later_messages_are_heard(
 # -- 10. batching memory ------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_batching_counts_hwm_in_messages_and_a_stopped_listener_costs_little() -> None:
     """batch_size=64, hwm=1000: the socket's SNDHWM is ceil(1000/64) = 16 frames, and
     200,000 100-byte messages sent past a subscriber that never reads grow the

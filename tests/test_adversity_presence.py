@@ -152,7 +152,6 @@ def flood(raw_subs: list[zmq.Socket[bytes]], pub: Publisher) -> None:
     )
 
 
-@pytest.mark.slow
 def test_a_presence_flood_is_capped_and_costs_bounded_memory(
     raw_subs: list[zmq.Socket[bytes]],
 ) -> None:
