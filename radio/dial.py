@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -24,17 +25,19 @@ class Heard:
     topic: bytes
     explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
     last_seq: int = NO_BASELINE  # 0: count from the session's first message
-    floor: float = 0.0  # publisher-clock time before which its messages are stale (re-tune)
+    awaiting: bool = False  # re-tuned: fenced until the publisher's HELLO (or after floor)
+    floor: float = 0.0  # publisher-clock time of the re-tune, as estimated
+    tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
 
 
 class Dial:
     """The set of heard sessions, kept as `heard` (topic to `Heard`); pure.
 
-    *publisher_now* gives the publisher's clock as estimated, or None while
-    unknown: a session heard again after a tune-out gets it as a floor.
+    *publisher_now* gives the publisher's clock as estimated: a session heard
+    again after a tune-out awaits the publisher's HELLO, with that time as a floor.
     """
 
-    def __init__(self, channel: str, publisher_now: Callable[[], float | None]) -> None:
+    def __init__(self, channel: str, publisher_now: Callable[[], float]) -> None:
         self.channel = channel
         self.heard: dict[bytes, Heard] = {}
         self.following = False
@@ -43,6 +46,7 @@ class Dial:
         self.left: dict[str, int] = {}  # sessions tuned out of: the last seq heard
         self._explicit: set[str] = set()
         self._publisher_now = publisher_now
+        self._tags = itertools.count(1)
 
     @property
     def sessions(self) -> frozenset[str]:
@@ -93,8 +97,8 @@ class Dial:
 
         A session newly heard counts from its baseline (its first message heard),
         or from its start when it is *from_start* (a follower moved to it). One
-        heard before and tuned out of meanwhile gets a floor: what was sent before
-        this re-tune, still queued, is stale.
+        heard before and tuned out of meanwhile awaits the publisher's HELLO: what
+        comes before it was sent before this re-tune, and is stale.
         """
         wanted = set(self._explicit)
         if self.following and self.live:
@@ -115,10 +119,10 @@ class Dial:
         self.heard = heard
 
     def _new(self, session: str, *, from_start: bool) -> Heard:
-        entry = Heard(session, session_topic(self.channel, session), explicit=False)
+        tag = str(next(self._tags)).encode("ascii")
+        entry = Heard(session, session_topic(self.channel, session), explicit=False, tag=tag)
         if from_start:
             entry.last_seq = 0
         if session in self.left:
-            now = self._publisher_now()
-            entry.floor = now if now is not None else 0.0
+            entry.awaiting, entry.floor = True, self._publisher_now()
         return entry

@@ -99,6 +99,17 @@ def marker_topic(topic: bytes, listener_id: bytes) -> bytes:
     return topic + MARKER + listener_id
 
 
+TAG_SEPARATOR: Final[bytes] = b"."
+"""Separates a subscriber's ID from the tag of one tune-in in a presence marker
+(``ID.tag``): the publisher's HELLO names the tag, so an old HELLO is told apart."""
+
+
+def split_listener(listener: bytes) -> tuple[bytes, bytes]:
+    """``(ID, tag)`` of a presence marker's listener part (the tag may be empty)."""
+    listener_id, _, tag = listener.partition(TAG_SEPARATOR)
+    return listener_id, tag
+
+
 def split_marker(subscription: bytes) -> tuple[bytes, bytes] | None:
     """``(topic, listener ID)`` of a presence subscription; None for any other one."""
     cut = subscription.find(MARKER)

@@ -15,7 +15,7 @@ from radio.desk_client import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.logs import get_logger
 from radio.message import Message, Stats
-from radio.names import is_marker, marker_topic, validate_name
+from radio.names import is_marker, validate_name
 from radio.options import JoinSettings
 from radio.owner import SocketOwner
 from radio.ratelimit import RateLimitedLog
@@ -292,8 +292,7 @@ class Subscriber(SocketOwner):
         after the topic (so a publisher that sees the listener already routes to it)
         and unsubscribed before it.
         """
-        topics = self._tuner.topics()
-        wanted = topics | {marker_topic(topic, self._id) for topic in topics} | {self._tuner.inbox}
+        wanted = self._tuner.subscriptions(self._id)
         leaving, joining = self._subscribed - wanted, wanted - self._subscribed
         for topic in sorted(leaving, key=lambda t: not is_marker(t)):  # markers first
             self._socket.setsockopt(zmq.UNSUBSCRIBE, topic)
@@ -363,7 +362,12 @@ class Subscriber(SocketOwner):
         if not frames:
             return
         if self._max_frame is not None and max(map(len, frames)) > self._max_frame:
-            frames = self._drop_oversize(frames, self._max_frame)
+            self._take_but_oversize(frames, self._max_frame)
+        else:
+            self._take(frames)
+
+    def _take(self, frames: list[bytes]) -> None:
+        """Decode *frames* into the ready queue (conflating), then follow any retune."""
         tuner = self._tuner
         ready = self._ready
         queued, received = len(ready), tuner.stats.received
@@ -373,14 +377,20 @@ class Subscriber(SocketOwner):
         if tuner.changed:
             self._sync()
 
-    def _drop_oversize(self, frames: list[bytes], limit: int) -> list[bytes]:
-        """Count and drop the frames over *limit* bytes (``oversize``), keep the rest."""
-        kept = [frame for frame in frames if len(frame) <= limit]
-        self._tuner.stats.oversize += len(frames) - len(kept)
-        self._limited.warning(
-            "frame_oversize", dropped=len(frames) - len(kept), max_message_size=limit
-        )
-        return kept
+    def _take_but_oversize(self, frames: list[bytes], limit: int) -> None:
+        """As `_take`, counting and dropping each frame over *limit* bytes in its turn."""
+        run: list[bytes] = []
+        dropped = 0
+        for frame in frames:
+            if len(frame) <= limit:
+                run.append(frame)
+                continue
+            self._take(run)  # what came before it, in order
+            run = []
+            self._tuner.oversize(frame)
+            dropped += 1
+        self._take(run)
+        self._limited.warning("frame_oversize", dropped=dropped, max_message_size=limit)
 
     def _purge(self) -> None:
         """Drop decoded messages of sessions no longer heard (after a retune): fenced."""

@@ -15,13 +15,21 @@ from radio.errors import (
     UnknownSessionError,
 )
 from radio.logs import get_logger
-from radio.names import channel_prefix, control_topic, inbox_topic, session_topic, topic_session
+from radio.names import (
+    channel_prefix,
+    control_topic,
+    inbox_topic,
+    session_topic,
+    split_listener,
+    topic_session,
+)
 from radio.presence import ListenerEvent, Presence
 from radio.ratelimit import RateLimitedLog
 from radio.session import SessionState
 from radio.wire import (
     MAX_BATCH_MESSAGES,
     Beacon,
+    Kind,
     encode_inbox,
 )
 
@@ -288,9 +296,9 @@ class Transmitter:
             key=change.owner.decode("ascii", "replace") or None,
         )
         self.events.append(ListenerEvent(session, change.joined, change.listeners, change.at))
-        if change.joined and self.keep_last:
-            return self._last_value(session, change.listener, now)
-        return []
+        if not change.joined:
+            return []
+        return self._welcome(session, change.topic, change.listener, now)
 
     def listeners(self, session: str) -> int:
         """How many subscribers are tuned in to *session* now (a valid name)."""
@@ -310,21 +318,39 @@ class Transmitter:
         changed, self.presence_changed = self.presence_changed, False
         return changed
 
-    def _last_value(self, session: str, listener: bytes, now: float | None) -> list[bytes]:
-        """The session's latest message, if still within its TTL, for *listener* alone.
+    def _welcome(
+        self, session: str, topic: bytes, listener: bytes, now: float | None
+    ) -> list[bytes]:
+        """The HELLO for a listener that tuned in, then the session's last value.
 
-        It goes to the listener's inbox, a topic no one else subscribes to; waiting
-        batches go first, so the last value never overtakes what was sent before it.
+        Both go to the listener's inbox, a topic no one else subscribes to. The
+        HELLO carries the seq sent last and the tag of this tune-in (from the
+        marker), so the subscriber knows that what follows was sent after the
+        publisher saw it, and an old HELLO is told apart; waiting batches go
+        before the last value, which never overtakes what was sent before it, and
+        an expired one is never sent.
         """
+        listener_id, tag = split_listener(listener)
+        inbox = inbox_topic(self.channel, listener_id)
+        name = topic[len(self._prefix) :]
+        now = self._clock() if now is None else now
         state = self.sessions.get(session)
-        if state is None or state.last is None:
-            return []
-        frames = [] if (pending := state.flush()) is None else [pending]
+        sent = state.seq if state is not None else 0
+        frames = [] if state is None or (pending := state.flush()) is None else [pending]
+        last = state.last if self.keep_last and state is not None else None
+        if last is not None and last[2] and now > last[1] + last[2]:
+            last = None  # never an expired one
+        if last is not None:
+            sent = last[0] - 1  # the HELLO's baseline: the last value comes next
+        frames.append(encode_inbox(inbox, name, Kind.HELLO, sent, now, 0.0, tag))
+        if last is not None:
+            seq, sent_at, ttl, payload, kind = last
+            frames.append(encode_inbox(inbox, name, kind, seq, sent_at, ttl, payload))
+        return frames
+        if (pending := state.flush()) is not None:
+            frames.append(pending)
         seq, sent_at, ttl, payload, kind = state.last
-        if ttl and (self._clock() if now is None else now) > sent_at + ttl:
-            return frames  # never an expired one
-        inbox = inbox_topic(self.channel, listener)
-        frames.append(
-            encode_inbox(inbox, state.topic[len(self._prefix) :], kind, seq, sent_at, ttl, payload)
-        )
+        if ttl and now > sent_at + ttl:
+            return frames
+        frames.append(encode_inbox(inbox, name, kind, seq, sent_at, ttl, payload))
         return frames

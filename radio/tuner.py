@@ -8,12 +8,19 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 from radio.air import Air
-from radio.dial import Dial, Heard
+from radio.dial import NO_BASELINE, Dial, Heard
 from radio.errors import MalformedMessageError
 from radio.ledger import Ledger
 from radio.logs import get_logger
 from radio.message import Message, Stats
-from radio.names import channel_prefix, control_topic, inbox_topic, leading_topic
+from radio.names import (
+    TAG_SEPARATOR,
+    channel_prefix,
+    control_topic,
+    inbox_topic,
+    leading_topic,
+    marker_topic,
+)
 from radio.wire import (
     HEADER,
     LIVE,
@@ -36,6 +43,9 @@ _HEADER_SIZE: Final[int] = HEADER.size
 _INF: Final[float] = float("inf")
 OFF_AIR_AFTER_BEACONS: Final[int] = 3
 """Default number of beacon intervals without a beacon before the publisher is off air."""
+HELLO_GRACE_S: Final[float] = 1.0
+"""A re-tuned session whose HELLO was lost is heard again from the first message sent
+this long after the re-tune (on the publisher's clock, as estimated)."""
 _unpack_from = HEADER.unpack_from
 _new_tuple = tuple.__new__
 
@@ -107,9 +117,9 @@ class Tuner:
         """Our clock minus the publisher's, as estimated (0.0 before any frame)."""
         return self.air.offset.value or 0.0
 
-    def _publisher_now(self) -> float | None:
-        value = self.air.offset.value
-        return None if value is None else self._clock() - value
+    def _publisher_now(self) -> float:
+        """The publisher's clock now, as estimated (our own before any estimate)."""
+        return self._clock() - (self.air.offset.value or 0.0)
 
     def snapshot(self) -> Stats:
         """A copy of the counters, with the beacons' conflicts and the clock offset."""
@@ -121,6 +131,17 @@ class Tuner:
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
         return frozenset(self.dial.heard) | {self.control_topic}
+
+    def subscriptions(self, listener_id: bytes) -> frozenset[bytes]:
+        """Every subscription the socket must hold.
+
+        The topics; each one's presence marker (``ID.tag`` for a session: the tag
+        names this tune-in, and the publisher's HELLO echoes it); and the inbox.
+        """
+        markers = {marker_topic(self.control_topic, listener_id)}
+        for heard in self.dial.heard.values():
+            markers.add(marker_topic(heard.topic, listener_id + TAG_SEPARATOR + heard.tag))
+        return self.topics() | markers | ({self.inbox} if self.inbox else set())
 
     def tune_in(self, session: str) -> None:
         """Hear *session* (a valid name) from now on, until `tune_out` or its end."""
@@ -147,7 +168,7 @@ class Tuner:
         A DATA frame of the same session as the frame before costs one
         ``startswith`` and one ``unpack_from`` (and a clock reading when it has a
         TTL); anything else (another session, a BATCH, END, a beacon, junk, a
-        session with a re-tune floor) takes the careful path.
+        re-tuned session awaiting the HELLO) takes the careful path.
         """
         channel = self.channel
         clock = self._clock
@@ -170,8 +191,8 @@ class Tuner:
                     topic, session, last = heard.topic, heard.session, heard.last_seq
                     offset = len(topic)
                     body = offset + _HEADER_SIZE
-                    live = _DATA_LIVE if not heard.floor else _NEVER
-                    plain = live if not heard.explicit else _DATA if not heard.floor else _NEVER
+                    live = _DATA_LIVE if not heard.awaiting else _NEVER
+                    plain = live if not heard.explicit else _DATA if not heard.awaiting else _NEVER
                     skew, bucket_min = estimate.value or 0.0, estimate.bucket_min
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
@@ -184,7 +205,7 @@ class Tuner:
                     or not 0.0 <= ttl < _INF
                 ):
                     heard.last_seq = last
-                    self._careful(heard, frame, out)  # END, BATCH, a floor or malformed
+                    self._careful(heard, frame, out)  # END, BATCH, awaiting or malformed
                     heard = None  # END changes what is heard
                     continue
                 if seq != last + 1:
@@ -233,8 +254,9 @@ class Tuner:
         if kind is Kind.END:
             self._end(heard, seq)
             return
-        if kind is Kind.BEACON:
-            self.ledger.malformed(frame, MalformedMessageError("BEACON frame on a session topic"))
+        if kind is Kind.BEACON or kind is Kind.HELLO:
+            reason = f"{kind.name} frame on a session topic"
+            self.ledger.malformed(frame, MalformedMessageError(reason))
             return
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
@@ -244,11 +266,11 @@ class Tuner:
         channel, session, now = self.channel, heard.session, self._clock()
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
-            if heard.floor:
-                if sent_at < heard.floor:
-                    self.ledger.fence(heard, seq, 1)  # queued before a re-tune: stale
+            if heard.awaiting:
+                if sent_at <= heard.floor + HELLO_GRACE_S:
+                    self.ledger.fence(heard, seq, 1)  # before the HELLO: sent before a re-tune
                     continue
-                heard.floor = 0.0  # sent after it: what follows is too (and takes the fast path)
+                heard.awaiting = False  # no HELLO, but clearly sent after the re-tune
             if seq != heard.last_seq + 1:
                 self.ledger.jump(heard, seq)
             heard.last_seq = seq
@@ -262,7 +284,7 @@ class Tuner:
     def _handle_other(self, frame: bytes, out: Callable[[Message], object]) -> None:
         """A frame off every heard session's topic: a beacon, a last value, fenced, junk."""
         if self.inbox and frame.startswith(self.inbox):
-            self._last_value(frame, out)
+            self._inbox(frame, out)
             return
         try:
             decoded = decode(frame)
@@ -306,33 +328,60 @@ class Tuner:
         """See `Air.check`: call it only when nothing is waiting unread."""
         return self.air.check()
 
-    def _last_value(self, frame: bytes, out: Callable[[Message], object]) -> None:
-        """A session's latest message, sent to our inbox alone when we tuned in.
+    def _inbox(self, frame: bytes, out: Callable[[Message], object]) -> None:
+        """A frame for us alone: the HELLO or the last value of a session we tuned in to.
 
         Layout: the inbox topic, the session's name and ``/``, then an ordinary
-        DATA header and payload. It is ignored when the session is not heard, or
-        anything of it was heard already (now or before a re-tune): never twice.
+        header (and payload). The HELLO says the publisher saw our tune-in: what
+        comes after it was sent after, so a re-tuned session stops awaiting.
+        A HELLO's seq is the session's last before the tune-in, the baseline when
+        nothing was heard yet; its payload is the tag of the tune-in it answers.
+        A last value is ignored when it or anything later was heard already (now
+        or before a re-tune): never twice.
         """
         try:
             session, body = split_inbox(frame, self.inbox)
+            heard = self.dial.heard.get(self._prefix + session)
+            topic = heard.topic if heard is not None else b"x/x/"
+            kind, _, seq, _, _ = unpack_header(topic + body, len(topic))
         except MalformedMessageError as exc:
             self.ledger.malformed(frame, exc)
             return
-        heard = self.dial.heard.get(self._prefix + session)
         if heard is None:
-            self.stats.fenced += 1  # a session tuned out of meanwhile
+            if kind is not Kind.HELLO:
+                self.stats.fenced += 1  # a last value of a session tuned out of meanwhile
             return
-        rest = heard.topic + body  # the ordinary DATA frame it carries
-        try:
-            seq = unpack_header(rest, len(heard.topic))[2]
-        except MalformedMessageError as exc:
-            self.ledger.malformed(frame, exc)
+        if kind is Kind.HELLO:
+            if body[_HEADER_SIZE:] != heard.tag:
+                return  # the HELLO of an earlier tune-in, read late
+            heard.awaiting = False
+            if heard.last_seq == NO_BASELINE:
+                heard.last_seq = seq  # from here on, every message is ours to hear
             return
-        if heard.last_seq > 0 or seq <= self.dial.left.get(heard.session, 0):
+        if heard.last_seq >= seq or seq <= self.dial.left.get(heard.session, 0):
             return
-        floor, heard.floor = heard.floor, 0.0  # the newest value is welcome, however old
-        self._careful(heard, rest, out)
-        heard.floor = floor  # what is still queued from before a re-tune stays stale
+        self._careful(heard, topic + body, out)
+
+    def oversize(self, frame: bytes) -> None:
+        """Count a frame dropped for its size: each message in it, once, as oversize.
+
+        Its session's last seq moves past it, so it is not counted as a gap too.
+        """
+        heard = self._lookup(frame)
+        count, seq = 1, 0
+        if heard is not None:
+            offset = len(heard.topic)
+            try:
+                kind, _, seq, _, _ = unpack_header(frame, offset)
+                if kind is Kind.BATCH:
+                    count = len(decode_records(frame, offset + _HEADER_SIZE))
+            except MalformedMessageError:
+                seq = 0
+            if seq > heard.last_seq >= 0:
+                heard.last_seq = seq + count - 1
+            elif heard.last_seq == NO_BASELINE and seq:
+                heard.last_seq = seq + count - 1  # the baseline: what follows is counted
+        self.stats.oversize += count
 
     def retract(self, message: Message, reason: str) -> None:
         """Count a message taken earlier as dropped after all: "expired" or "fenced"."""

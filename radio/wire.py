@@ -46,6 +46,10 @@ class Kind(IntEnum):
     BATCH = 4
     """Several DATA messages in one frame (opt-in): seq is the first one's, ttl is
     shared, the payload is a run of `RECORD` headers each followed by its payload."""
+    HELLO = 5
+    """Only in a subscriber's inbox, when the publisher saw it tune in to a session:
+    seq is the session's last seq sent before; everything of the session that comes
+    after it on that connection was sent after the tune-in was seen."""
 
 
 RECORD: Final = struct.Struct("!dI")

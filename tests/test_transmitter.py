@@ -206,7 +206,11 @@ class TestPresence:
         """Marker subscriptions count listeners and queue a ListenerEvent each."""
         tx = core()
         tx.open("s1")
-        assert tx.hear(joined("s1")) == []
+        tx.send("s1", b"x", 0.0)
+        (hello,) = tx.hear(joined("s1"))  # the newcomer learns from when it is heard
+        session, body = split_inbox(hello, inbox_topic("ch", LISTENER))
+        as_frame = decode(session_topic("ch", "s1") + body[:1] + b"\x01" + body[2:])
+        assert (session, body[1], as_frame.seq) == (b"s1/", Kind.HELLO, 1)
         assert tx.listeners("s1") == 1
         assert tx.take_presence_changed()
         assert not tx.take_presence_changed()
@@ -244,13 +248,17 @@ class TestLastValue:
         tx.open("s1")
         tx.send("s1", b"old", 0.0)
         tx.send("s1", b"new", 30.0)
-        (frame,) = tx.hear(joined("s1"))
+        hello, frame = tx.hear(joined("s1", LISTENER + b".7"))
         inbox = inbox_topic("ch", LISTENER)
         assert frame.startswith(inbox)
         session, body = split_inbox(frame, inbox)
         assert session == b"s1/"
         as_data = decode(session_topic("ch", "s1") + body)
         assert (as_data.seq, as_data.payload, as_data.ttl, as_data.live) == (2, b"new", 30.0, True)
+        _, hello_body = split_inbox(hello, inbox)
+        assert hello_body[1] == Kind.HELLO
+        assert hello_body[-1:] == b"7"  # the tag of the tune-in it answers
+        assert int.from_bytes(hello_body[2:10], "big") == 1  # the last value comes next
 
     def test_an_expired_last_value_is_never_sent(self) -> None:
         """Past its TTL, the latest message is not handed to anyone."""
@@ -259,7 +267,8 @@ class TestLastValue:
         tx.open("s1")
         tx.send("s1", b"soon stale", 1.0)
         clock.now += 2.0
-        assert tx.hear(joined("s1")) == []
+        (hello,) = tx.hear(joined("s1"))  # only the HELLO
+        assert split_inbox(hello, inbox_topic("ch", LISTENER))[1][1] == Kind.HELLO
 
     def test_waiting_batches_go_before_the_last_value(self) -> None:
         """The last value never overtakes messages sent before it."""
@@ -267,7 +276,7 @@ class TestLastValue:
         tx.open("s1")
         tx.send("s1", b"a", 0.0)
         frames = tx.hear(joined("s1"))
-        assert len(frames) == 2
+        assert len(frames) == 3  # the batch, the HELLO, the last value
         assert decode(frames[0]).kind is Kind.BATCH
 
     def test_the_tuner_yields_the_last_value_once(self) -> None:
@@ -275,11 +284,12 @@ class TestLastValue:
         tx = core(keep_last=True)
         tx.open("s1")
         tx.send("s1", b"latest", 0.0)
-        (frame,) = tx.hear(joined("s1"))
         tuner = Tuner("ch", listener_id=LISTENER)
         tuner.tune_in("s1")
+        (marker,) = [s for s in tuner.subscriptions(LISTENER) if s.startswith(b"ch/s1/\x00")]
+        hello, frame = tx.hear(b"\x01" + marker)
         got: list[Message] = []
-        tuner.take([frame, frame], got.append)
+        tuner.take([hello, frame, frame], got.append)
         assert [(m.session, m.seq, m.payload) for m in got] == [("s1", 1, b"latest")]
 
 

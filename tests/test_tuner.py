@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from radio.names import control_topic, session_topic
+from radio.names import control_topic, inbox_topic, session_topic
 from radio.tuner import Tuner
 from radio.wire import Beacon, Kind, encode, encode_beacon
 
@@ -325,23 +325,44 @@ def test_a_new_follower_does_not_count_what_was_sent_before_it_came() -> None:
     assert tuner.stats.gaps == 0
 
 
+def hello(session: str, seq: int, tag: bytes) -> bytes:
+    """The publisher's HELLO to our inbox (listener ID "me") for the tune-in *tag*."""
+    body = encode(session_topic("ch", session), Kind.HELLO, seq, 1000.0, tag)
+    return inbox_topic("ch", b"me") + body[len("ch/") :]
+
+
 def test_a_retune_never_yields_what_was_queued_before_the_tune_out() -> None:
-    """tune_out(s1), tune_in(s1): messages sent before the re-tune are stale."""
+    """tune_out(s1), tune_in(s1): everything before the publisher's HELLO is stale, even
+    sent a moment before; what follows the HELLO is heard, counted from its seq."""
     clock = Clock(1000.0)
-    tuner = Tuner("ch", clock)
+    tuner = Tuner("ch", clock, listener_id=b"me")
     tuner.tune_in("s1")
     tuner.handle(beacon("", sent_at=1000.0))
     assert tuner.handle(data("s1", 1, sent_at=1000.0)) != []
     tuner.tune_out("s1")
-    clock.now = 1001.0
-    tuner.tune_in("s1")
-    queued = [data("s1", seq, sent_at=1000.0 + seq / 1000) for seq in range(2, 50)]
+    tuner.tune_in("s1")  # at once: no clock can tell old from new here
+    queued = [data("s1", seq, sent_at=1000.0) for seq in range(2, 50)]
     assert [m for frame in queued for m in tuner.handle(frame)] == []
     assert tuner.stats.fenced == 48
-    fresh = tuner.handle(data("s1", 60, sent_at=1001.5))
-    assert [m.seq for m in fresh] == [60]
-    assert tuner.handle(data("s1", 61, sent_at=1001.6)) != []  # back on the fast path
-    assert tuner.stats.gaps == 0  # nothing heard since the re-tune before 60: a baseline
+    assert tuner.handle(hello("s1", 20, b"1")) == []  # the first tune-in's, read late: no
+    assert tuner.handle(data("s1", 50, sent_at=1000.0)) == []
+    assert tuner.handle(hello("s1", 55, b"2")) == []  # the re-tune's
+    assert [m.seq for m in tuner.handle(data("s1", 57, sent_at=1000.0))] == [57]
+    assert tuner.stats.gaps == 1  # 56: sent after the HELLO said we were heard
+    assert tuner.handle(data("s1", 58, sent_at=1000.0)) != []  # back on the fast path
+
+
+def test_a_retune_whose_hello_was_lost_hears_again_a_moment_later() -> None:
+    """Without the HELLO, a message sent clearly after the re-tune ends the wait."""
+    clock = Clock(1000.0)
+    tuner = Tuner("ch", clock, listener_id=b"me")
+    tuner.tune_in("s1")
+    tuner.handle(beacon("", sent_at=1000.0))
+    tuner.tune_out("s1")
+    tuner.tune_in("s1")
+    assert tuner.handle(data("s1", 5, sent_at=1000.9)) == []
+    clock.now = 1001.5
+    assert [m.seq for m in tuner.handle(data("s1", 6, sent_at=1001.5))] == [6]
 
 
 def test_a_second_publisher_on_the_channel_moves_nothing() -> None:
