@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from itertools import islice
 from typing import Final, NamedTuple
 
-from radio.names import is_channel_topic, split_marker
+from radio.names import is_channel_topic, marker_topic, split_marker
 
 SUBSCRIBE: Final[int] = 1
 UNSUBSCRIBE: Final[int] = 0
@@ -20,6 +21,7 @@ MAX_LISTENERS_PER_KEY: Final[int] = 10_000
 peer's flood cannot fill the whole cap (without CURVE, peers cannot be told apart)."""
 
 _OWNER_END: Final[bytes] = b"\x00"  # between owner and ID in a key: in neither of them
+_TOPIC_END: Final[bytes] = b"\x01"  # between topic and key of a waiting join: in no topic
 
 
 class Change(NamedTuple):
@@ -66,6 +68,9 @@ class Presence:
         self.max_per_key = max_per_key
         self.size = 0  # (topic, listener) pairs tracked
         self.refused = 0  # joins refused at a cap
+        # Refused joins still subscribed (topic + 1 + key), oldest first: admitted as room
+        # frees, since libzmq reports a subscription once. Bounded like the tracked ones.
+        self._waiting: dict[bytes, None] = {}
 
     def apply(self, event: bytes, owner: bytes = b"") -> Change | None:
         """Apply one XPUB event; return the change it made, or None for a no-op.
@@ -91,6 +96,9 @@ class Presence:
                 return None
             if self.size >= self.max_listeners or (owner and held >= self.max_per_key):
                 self.refused += 1
+                self._waiting[topic + _TOPIC_END + key] = None
+                if len(self._waiting) > self.max_listeners:
+                    del self._waiting[next(iter(self._waiting))]
                 return None
             if ids is None:
                 ids = self._listeners[topic] = set()
@@ -99,6 +107,7 @@ class Presence:
             self._per_owner[owner] = held + 1
         else:
             if ids is None or key not in ids:
+                self._waiting.pop(topic + _TOPIC_END + key, None)
                 return None
             ids.remove(key)
             self.size -= 1
@@ -114,6 +123,19 @@ class Presence:
         """Return how many radio subscribers are subscribed to *topic* now."""
         ids = self._listeners.get(topic)
         return len(ids) if ids else 0
+
+    def admit(self) -> Change | None:
+        """Admit the oldest refused join that fits now (room freed); None if none does."""
+        for waiting in list(islice(self._waiting, 16)):  # a capped key must not block others
+            topic, _, key = waiting.partition(_TOPIC_END)
+            owner, _, listener = key.partition(_OWNER_END)
+            if self.size >= self.max_listeners:
+                return None
+            if owner and self._per_owner.get(owner, 0) >= self.max_per_key:
+                continue
+            del self._waiting[waiting]
+            return self.apply(bytes((SUBSCRIBE,)) + marker_topic(topic, listener), owner)
+        return None
 
     def owners(self, topic: bytes) -> dict[bytes, int]:
         """How many listeners of *topic* each owner (authenticated key) has now."""

@@ -41,8 +41,8 @@ from radio.wire import MAX_BATCH_MESSAGES, NO_TTL, pack_tail
 
 log = get_logger()
 
-CLOSE_RETRY_S: Final[float] = 0.005
-"""How often closing tries again to send an END that a full queue refused."""
+CLOSE_RETRY_S: Final[float] = 0.05
+"""How often closing sends the ENDs again while a listener may not have them."""
 
 MAX_EVENTS_PER_PASS: Final[int] = 256
 """Most subscription events handled while holding the lock at a time."""
@@ -453,24 +453,33 @@ class Publisher(SocketOwner):
         if self._closed:
             return False
         core = self._core
-        curve = self.security is not None
-        busy = True
-        for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
-            try:
-                if curve:  # presence is bound to the key that authenticated the event
-                    frame = self._socket.recv(_NOBLOCK, copy=False)
-                    owner = _user_id(frame)
-                    self._emit(core.hear(frame.bytes, now, owner))
-                else:
-                    self._emit(core.hear(self._socket.recv(_NOBLOCK), now))
-            except zmq.Again:
-                busy = False
-                break
+        busy = self._drain_events(now)
         self._emit(core.tick(now))
         if core.take_presence_changed():
             self._presence_changed = True
             self._changed.notify_all()
         return busy
+
+    def _drain_events(self, now: float, *, emit: bool = True) -> bool:
+        """Hand up to `MAX_EVENTS_PER_PASS` subscription events to the core.
+
+        Sends what they make due unless not *emit*; returns whether it stopped at
+        the bound with events maybe left.
+        """
+        core = self._core
+        curve = self.security is not None
+        for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
+            try:
+                if curve:  # presence is bound to the key that authenticated the event
+                    frame = self._socket.recv(_NOBLOCK, copy=False)
+                    frames = core.hear(frame.bytes, now, _user_id(frame))
+                else:
+                    frames = core.hear(self._socket.recv(_NOBLOCK), now)
+            except zmq.Again:
+                return False
+            if emit:
+                self._emit(frames)
+        return True
 
     def _serve_desk(self) -> None:
         """Answer desk requests (service thread only, under the lock)."""
@@ -494,25 +503,26 @@ class Publisher(SocketOwner):
 
     # -- closing -------------------------------------------------------------------
 
-    def _last_words(self, frames: list[bytes]) -> None:
-        """Send the ENDs and the signing-off beacon, waiting at most ``linger`` for room.
+    def _last_words(self) -> None:
+        """End every session and sign off, repeating it while a listener may lack it.
 
-        With ``XPUB_NODROP`` a send fails, instead of dropping, while the queue of a
-        subscriber it is for is full: so a subscriber still draining its queue gets
-        its END when it has room, and closing costs nothing when none is full.
+        A subscriber whose queue is full when the END is sent loses it (PUB/SUB
+        drops for that subscriber alone, and libzmq reports nothing). So the ENDs
+        and the signing-off beacon go again every `CLOSE_RETRY_S` until every
+        listener of the closed sessions has left them (a subscriber that reads its
+        END tunes out at once) or ``linger`` has passed.
         """
+        core = self._core
+        closing = list(core.sessions)
+        self._emit(core.close_all())
         deadline = time.monotonic() + self._settings.linger
-        self._socket.setsockopt(zmq.XPUB_NODROP, 1)
-        for frame in frames:
-            while True:
-                try:
-                    self._socket.send(frame, _NOBLOCK)
-                    break
-                except zmq.Again:
-                    if time.monotonic() >= deadline:
-                        self._log.warning("end_dropped", frame_bytes=len(frame))
-                        break
-                    time.sleep(CLOSE_RETRY_S)  # sync-ok: waiting for room in a full queue
+        while closing and time.monotonic() < deadline:
+            while self._drain_events(_now(), emit=False):
+                pass
+            if not any(core.listeners(session) for session in closing):
+                return
+            time.sleep(CLOSE_RETRY_S)  # sync-ok: giving a full queue time to drain
+            self._emit(core.last_words())
 
     def close(self) -> None:
         """End every open session, flush for at most ``linger`` seconds and close the socket."""
@@ -522,7 +532,7 @@ class Publisher(SocketOwner):
         with self._lock:
             if self._closed:
                 return
-            self._last_words(self._core.close_all())
+            self._last_words()
             self._closed = True
             self._socket.close(linger=self._linger_ms)
             if self._desk is not None:

@@ -23,7 +23,7 @@ from radio.names import (
     split_listener,
     topic_session,
 )
-from radio.presence import ListenerEvent, Presence
+from radio.presence import Change, ListenerEvent, Presence
 from radio.ratelimit import RateLimitedLog
 from radio.session import SessionState
 from radio.wire import (
@@ -94,6 +94,7 @@ class Transmitter:
         self._ended: dict[str, None] = {}  # closed names that may not reopen, oldest first
         self._ended_random: dict[str, None] = {}  # the newest closed random IDs
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
+        self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.announcer = Announcer(self.control, beacon_interval, publisher_id)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -154,8 +155,17 @@ class Transmitter:
         """Close every open session (the publisher is closing): ENDs, then a last beacon."""
         frames: list[bytes] = []
         for session, state in list(self.sessions.items()):
-            frames += self._forget(session, state)
+            part = self._forget(session, state)  # its last batch, then its END
+            frames += part
+            self._final_ends.append(part[-1])
         return [*frames, self.signing_off()]
+
+    def last_words(self) -> list[bytes]:
+        """The ENDs `close_all` sent and a signing-off beacon, to send again.
+
+        Duplicates are harmless: a subscriber tuned out of a session ignores them.
+        """
+        return [*self._final_ends, self.signing_off()]
 
     def signing_off(self) -> bytes:
         """A beacon saying the publisher is closing (after `close_all`; may be repeated).
@@ -281,6 +291,14 @@ class Transmitter:
                     max_listeners=self.presence.max_listeners,
                 )
             return []
+        frames = self._changed(change, now)
+        if not change.joined:  # room freed: joins refused at the cap, still subscribed, get in
+            while (admitted := self.presence.admit()) is not None:
+                frames += self._changed(admitted, now)
+        return frames
+
+    def _changed(self, change: Change, now: float | None) -> list[bytes]:
+        """Report one presence change; return what it makes due (a HELLO, a last value)."""
         self.presence_changed = True
         if change.topic == self.control:
             if change.joined:
