@@ -12,7 +12,7 @@ import zmq
 from radio import Message, Publisher, Subscriber
 from radio.names import session_topic
 from radio.wire import Kind, encode
-from tests.conftest import DEADLINE_S, drain, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, recv_all, wait_until
 
 INBOX_MARK = b"\x00"
 

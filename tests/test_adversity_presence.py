@@ -12,7 +12,7 @@ import zmq.auth
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.names import marker_topic, session_topic
 from radio.presence import MAX_LISTENERS
-from tests.conftest import DEADLINE_S, wait_until
+from tests.helpers import DEADLINE_S, wait_until
 
 TOPIC = session_topic("c", "s")
 FLOOD = 200_000

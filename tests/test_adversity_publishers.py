@@ -17,7 +17,7 @@ from radio import Message, Publisher, Subscriber
 from radio.announcer import END_REPEATS
 from radio.relay import Relay
 from radio.transmitter import BEACON_INTERVAL_S
-from tests.conftest import DEADLINE_S, Peer, default_sigint, drain, wait_until
+from tests.helpers import DEADLINE_S, Peer, default_sigint, drain, wait_until
 
 BIN = Path(sys.executable).parent
 RATE = 500  # messages a second from each rival publisher

@@ -18,7 +18,7 @@ from radio.aio import (
     PublisherSettings,
     SubscriberSettings,
 )
-from tests.conftest import DEADLINE_S, free_tcp_endpoint, retry_bind
+from tests.helpers import DEADLINE_S, free_tcp_endpoint, retry_bind
 
 pytestmark = pytest.mark.asyncio
 

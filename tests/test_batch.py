@@ -7,7 +7,7 @@ import pytest
 from radio import InvalidSettingError, Publisher, Subscriber
 from radio.batch import Batch
 from radio.wire import Kind, decode, decode_records
-from tests.conftest import DEADLINE_S, drain, recv_all
+from tests.helpers import DEADLINE_S, drain, recv_all
 
 
 def test_batch_frames_carry_consecutive_messages() -> None:

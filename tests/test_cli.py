@@ -32,7 +32,7 @@ from radio import (
     Subscriber,
     create_keys,
 )
-from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
+from tests.helpers import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
 
 BIN = Path(sys.executable).parent
 

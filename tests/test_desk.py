@@ -10,7 +10,7 @@ import zmq
 from radio import DeskError, InvalidSettingError, Publisher, Subscriber
 from radio.desk import PROTOCOL, encode_request, parse_request
 from radio.desk_client import ask
-from tests.conftest import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
 
 def test_a_restarting_client_never_hears_an_earlier_session() -> None:

@@ -10,7 +10,7 @@ import radio.publisher
 from radio import Publisher
 from radio.names import session_topic
 from radio.wire import Kind, decode, encode
-from tests.conftest import DEADLINE_S, wait_until
+from tests.helpers import DEADLINE_S, wait_until
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["private-send", "public-send"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from radio import ListenerEvent, Publisher, Subscriber
-from tests.conftest import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
+from tests.helpers import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
 
 BIN = Path(sys.executable).parent
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from radio import Publisher, Subscriber
-from tests.conftest import DEADLINE_S, free_tcp_endpoint, recv_all, retry_bind, wait_until
+from tests.helpers import DEADLINE_S, free_tcp_endpoint, recv_all, retry_bind, wait_until
 
 
 def _endpoint(transport: str, tmp_path: Path) -> str:

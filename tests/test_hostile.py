@@ -10,7 +10,7 @@ import zmq
 from radio import Publisher, Subscriber
 from radio.testing import capture_logs
 from radio.wire import HEADER, Kind, encode
-from tests.conftest import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
 TOPIC = b"c/s1/"
 

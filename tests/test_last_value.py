@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from radio import Publisher, Subscriber
-from tests.conftest import DEADLINE_S, drain, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, recv_all, wait_until
 
 
 def test_a_late_subscriber_gets_the_latest_message_at_once() -> None:

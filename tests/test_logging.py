@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from radio import Publisher, Subscriber
-from tests.conftest import DEADLINE_S, recv_all
+from tests.helpers import DEADLINE_S, recv_all
 
 PROGRAM = textwrap.dedent(
     """

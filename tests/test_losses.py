@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from radio import Message, Publisher, Subscriber
-from tests.conftest import DEADLINE_S, Peer, drain, recv_all, wait_until
+from tests.helpers import DEADLINE_S, Peer, drain, recv_all, wait_until
 
 
 def test_a_stalled_subscriber_costs_at_most_its_hwm_and_counts_the_gap() -> None:

@@ -17,7 +17,7 @@ from radio import (
     Subscriber,
     UnknownSessionError,
 )
-from tests.conftest import drain, free_tcp_endpoint, recv_all, wait_until
+from tests.helpers import drain, free_tcp_endpoint, recv_all, wait_until
 
 
 def test_messages_arrive_in_order_on_every_transport(endpoint: str) -> None:

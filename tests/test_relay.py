@@ -15,7 +15,7 @@ import pytest
 
 from radio import Publisher, Subscriber
 from radio.relay import Relay
-from tests.conftest import (
+from tests.helpers import (
     DEADLINE_S,
     default_sigint,
     drain,

@@ -12,7 +12,7 @@ import pytest
 from radio.cli.soak.adversity import desk_flood, knock_flood
 
 from radio import CurveClient, CurveServer, InvalidSettingError, Publisher, Subscriber, create_keys
-from tests.conftest import DEADLINE_S, recv_all
+from tests.helpers import DEADLINE_S, recv_all
 
 SECRET = b"TOP-SECRET-PAYLOAD-0123456789"
 

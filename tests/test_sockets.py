@@ -24,7 +24,7 @@ from radio import (
 from radio.owner import SocketOwner
 from radio.settings import Heartbeat, SocketSettings, to_ms
 from radio.sockets import MAX_SUBSCRIPTION_BYTES, SUBSCRIPTION_HWM, configure
-from tests.conftest import DEADLINE_S, recv_all, wait_until
+from tests.helpers import DEADLINE_S, recv_all, wait_until
 
 
 @pytest.fixture

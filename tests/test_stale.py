@@ -10,7 +10,7 @@ import pytest
 import zmq
 
 from radio import Message, Publisher, Subscriber
-from tests.conftest import (
+from tests.helpers import (
     DEADLINE_S,
     Peer,
     drain,
