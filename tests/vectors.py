@@ -1,0 +1,223 @@
+"""Protocol conformance vectors: frames and subscriber sequences, written and checked.
+
+``python -m tests.vectors`` writes docs/protocol/vectors.json from radio's own
+encoder and subscriber core; tests/test_vectors.py checks that radio still
+decodes every frame and ends every sequence exactly as the file says. Other
+implementations replay the same file (see docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from radio.errors import MalformedMessageError
+from radio.names import control_topic, inbox_topic, session_topic
+from radio.tuner import Tuner
+from radio.wire import (
+    VERSION,
+    Beacon,
+    Kind,
+    decode,
+    encode,
+    encode_batch,
+    encode_beacon,
+    encode_inbox,
+)
+
+PATH = Path(__file__).parent.parent / "docs" / "protocol" / "vectors.json"
+PUB = b"pub-0001"
+ME = b"0123456789abcdef"
+T0 = 1_800_000_000.0
+
+
+def _data(session: str, seq: int, *, ttl: float = 0.0, live: bool = True, at: float = T0) -> bytes:
+    return encode(session_topic("ch", session), Kind.DATA, seq, at, b"m%d" % seq, ttl, live=live)
+
+
+def _beacon(live: str, live_seq: int = 0, **more: Any) -> bytes:
+    at = more.pop("at", T0)
+    return encode_beacon(control_topic("ch"), 1, at, 1.0, Beacon(PUB, live, live_seq, **more))
+
+
+def _end(session: str, last: int) -> bytes:
+    return encode(session_topic("ch", session), Kind.END, last, T0)
+
+
+def _hello(session: str, seq: int, tag: bytes) -> bytes:
+    return encode_inbox(
+        inbox_topic("ch", ME), session.encode() + b"/", Kind.HELLO, seq, T0, 0.0, tag
+    )
+
+
+FRAMES: dict[str, bytes] = {
+    "data": _data("s1", 7, ttl=2.5),
+    "data not live": _data("s1", 8, live=False),
+    "end": _end("s1", 9),
+    "batch": encode_batch(session_topic("ch", "s1"), 3, 0.0, [(T0, b"a"), (T0 + 0.5, b"bc")]),
+    "beacon": _beacon("s2", 40, ended=(("s1", 9),), previous="s0", previous_seq=12),
+    "beacon signing off": _beacon("", signing_off=True),
+    "bad version": _data("s1", 1).replace(bytes((VERSION,)), b"\x01", 1),
+    "unknown kind": _data("s1", 1)[:6] + bytes((VERSION, 9)) + _data("s1", 1)[8:],
+    "live flag on END": encode(session_topic("ch", "s1"), Kind.END, 1, T0)[:7]
+    + b"\x82"
+    + encode(session_topic("ch", "s1"), Kind.END, 1, T0)[8:],
+    "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, T0, PUB, 1.0),
+    "no topic": b"junk",
+}
+
+# Each sequence: steps in order (a frame arriving, or the application tuning), with
+# the subscriber's clock running `clock_offset` seconds ahead of the publisher's, and
+# what it must have yielded and counted at the end.
+Step = bytes | tuple[str, str]
+TUNE_IN: Step = ("tune_in", "s1")
+FOLLOW: Step = ("follow", "")
+
+SEQUENCES: list[dict[str, Any]] = [
+    {"name": "gaps from a jump", "steps": [TUNE_IN, _data("s1", 1), _data("s1", 4)]},
+    {"name": "tail lost with END", "steps": [TUNE_IN, _data("s1", 1), _end("s1", 5)]},
+    {"name": "END after nothing heard", "steps": [TUNE_IN, _end("s1", 5)]},
+    {
+        "name": "END lost, learned from a beacon",
+        "steps": [TUNE_IN, _data("s1", 1), _beacon("s2", ended=(("s1", 6),))],
+    },
+    {
+        "name": "follower: the head and the tail of a switch it learned late",
+        "steps": [
+            FOLLOW,
+            _beacon("s1"),
+            _data("s1", 1),
+            _beacon("s2", 3, previous="s1", previous_seq=2),
+            _data("s2", 5),
+        ],
+    },
+    {
+        "name": "follower fences a message sent after a switch",
+        "steps": [FOLLOW, _beacon("s1"), _data("s1", 1), _data("s1", 2, live=False)],
+    },
+    {
+        "name": "TTL on the publisher's clock (ours 5 s ahead)",
+        "clock_offset": 5.0,
+        "steps": [
+            TUNE_IN,
+            _beacon("", at=T0),
+            _data("s1", 1, ttl=2.0, at=T0 - 1.0),
+            _data("s1", 2, ttl=2.0, at=T0 - 3.0),
+        ],
+    },
+    {
+        "name": "a second publisher is a conflict",
+        "steps": [
+            FOLLOW,
+            _beacon("s1"),
+            encode_beacon(control_topic("ch"), 1, T0, 1.0, Beacon(b"pub-0002", "x9")),
+            _data("s1", 1),
+        ],
+    },
+    {
+        "name": "a re-tune waits for its own HELLO",
+        "steps": [
+            TUNE_IN,
+            _hello("s1", 0, b"1"),
+            _data("s1", 1),
+            ("tune_out", "s1"),
+            TUNE_IN,
+            _data("s1", 2),
+            _hello("s1", 0, b"1"),
+            _data("s1", 3),
+            _hello("s1", 3, b"2"),
+            _data("s1", 4),
+        ],
+    },
+    {"name": "junk is malformed", "steps": [TUNE_IN, b"junk", _data("s1", 1)[:20]]},
+]
+
+
+def describe_frame(frame: bytes) -> dict[str, Any]:
+    """What radio decodes from *frame*, as JSON-ready fields (or the error)."""
+    try:
+        decoded = decode(frame)
+    except MalformedMessageError as exc:
+        return {"error": str(exc)}
+    fields: dict[str, Any] = {
+        "channel": decoded.channel,
+        "session": decoded.session,
+        "kind": decoded.kind.name,
+        "live": decoded.live,
+        "seq": decoded.seq,
+        "sent_at": decoded.sent_at,
+        "ttl": decoded.ttl,
+        "payload": decoded.payload.hex(),
+    }
+    if decoded.beacon is not None:
+        beacon = decoded.beacon
+        fields["beacon"] = {
+            "publisher": beacon.publisher.hex(),
+            "live": beacon.live,
+            "live_seq": beacon.live_seq,
+            "previous": beacon.previous,
+            "previous_seq": beacon.previous_seq,
+            "ended": [list(entry) for entry in beacon.ended],
+            "signing_off": beacon.signing_off,
+        }
+    return fields
+
+
+def replay(sequence: dict[str, Any]) -> dict[str, Any]:
+    """Run *sequence* through radio's subscriber core; what it yields and counts."""
+    offset = float(sequence.get("clock_offset", 0.0))
+    tuner = Tuner("ch", clock=lambda: T0 + offset, monotonic=lambda: 0.0, listener_id=ME)
+    yielded = []
+    for step in sequence["steps"]:
+        if isinstance(step, dict):
+            step = (step["do"], step.get("session", ""))
+        if isinstance(step, tuple):
+            action, session = step
+            if action == "follow":
+                tuner.follow()
+            else:
+                getattr(tuner, action)(session)
+            continue
+        frame = bytes.fromhex(step) if isinstance(step, str) else step
+        yielded += [[m.session, m.seq, m.payload.hex()] for m in tuner.handle(frame)]
+    stats = tuner.snapshot()
+    counters = {
+        name: getattr(stats, name)
+        for name in ("received", "gaps", "expired", "fenced", "malformed", "conflicts")
+    }
+    return {"yielded": yielded, "stats": counters, "sessions": sorted(tuner.sessions)}
+
+
+def _step_json(step: Step) -> Any:
+    if isinstance(step, tuple):
+        return {"do": step[0], "session": step[1]} if step[1] else {"do": step[0]}
+    return step.hex()
+
+
+def build() -> dict[str, Any]:
+    """The whole vectors document."""
+    return {
+        "protocol_version": VERSION,
+        "notes": "Generated by `python -m tests.vectors`; see docs/protocol.md. Frames are hex.",
+        "subscriber": {"channel": "ch", "listener_id": ME.decode(), "clock": T0},
+        "frames": [
+            {"name": name, "hex": frame.hex(), "expect": describe_frame(frame)}
+            for name, frame in FRAMES.items()
+        ],
+        "sequences": [
+            {
+                **{k: v for k, v in sequence.items() if k != "steps"},
+                "steps": [_step_json(step) for step in sequence["steps"]],
+                "expect": replay(sequence),
+            }
+            for sequence in SEQUENCES
+        ],
+    }
+
+
+if __name__ == "__main__":
+    PATH.parent.mkdir(parents=True, exist_ok=True)
+    PATH.write_text(json.dumps(build(), indent=1) + "\n")
+    sys.stdout.write(f"wrote {PATH}\n")
