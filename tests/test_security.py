@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from radio.cli.soak.adversity import desk_flood, knock_flood
 
-from radio import CurveClient, CurveServer, InvalidSettingError, Publisher, Subscriber, create_keys
+from radio import (
+    CurveClient,
+    CurveServer,
+    InvalidSettingError,
+    Publisher,
+    Relay,
+    Subscriber,
+    create_keys,
+)
 from tests.helpers import DEADLINE_S, recv_all
 
 SECRET = b"TOP-SECRET-PAYLOAD-0123456789"
@@ -275,3 +283,24 @@ def test_a_desk_flood_neither_locks_out_nor_stalls_send() -> None:
     figures = desk_flood(10_000)
     assert figures.admitted_max_s < 1.0
     assert figures.longest_send_ms < 250.0
+
+
+def test_curve_relays_and_subscribers_close_and_come_back_fifty_times(
+    keys: dict[str, Path],
+) -> None:
+    """A CURVE relay (its own allow-list for the subscribers below) and a CURVE
+    subscriber, closed and created again fifty times in one process: each starts."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    for _ in range(50):
+        with (
+            Relay(
+                "tcp://127.0.0.1:1",
+                "tcp://127.0.0.1:*",
+                backend_security=server,
+                report_interval=60.0,
+            ) as relay,
+            Subscriber(relay.backend, channel="c", security=client) as sub,
+        ):
+            sub.tune_in("s")
+            assert relay.backend.startswith("tcp://127.0.0.1:")
