@@ -15,7 +15,7 @@ from radio.message import Message, Stats
 from radio.options import JoinSettings, PublisherSettings, SubscriberSettings
 from radio.publisher import Publisher
 from radio.settings import validate_timeout
-from radio.subscriber import POLL_SLICE_S, Subscriber
+from radio.subscriber import CHUNK, POLL_SLICE_S, Subscriber
 
 _INF: Final[float] = float("inf")
 
@@ -251,6 +251,21 @@ class AsyncSubscriber(_Async):
                     return None
                 wait = min(wait, remaining)
             await self._readable(loop, wait)
+
+    async def recv_many(
+        self, max_count: int = CHUNK, timeout: float | None = None
+    ) -> list[Message]:
+        """Up to *max_count* messages heard, or ``[]`` after *timeout* seconds.
+
+        See `Subscriber.recv_many`: every message ready is taken under one lock.
+        """
+        messages = self._sub.recv_many(max_count, 0.0)
+        if messages:
+            return messages
+        first = await self.recv(timeout)
+        if first is None:
+            return []
+        return [first, *self._sub.recv_many(max_count - 1, 0.0)] if max_count > 1 else [first]
 
     def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait on *loop* from now on; the service thread wakes it when it read ahead."""

@@ -52,6 +52,9 @@ OVERSIZE_FACTOR: Final[int] = 4
 """A frame over ``max_message_size`` is counted and dropped; over this many times it,
 libzmq drops the connection instead (bounding what a hostile peer makes us allocate)."""
 
+CHUNK: Final[int] = 256
+"""Most messages `recv_many` returns by default, and iteration takes at a time."""
+
 CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
 
@@ -128,6 +131,7 @@ class Subscriber(SocketOwner):
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
         self._ready_limit = self.hwm or DEFAULT_HWM
+        self._generation = 0  # goes up at each retune: see __iter__
         # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None
         self._fd: int | None = None  # the socket's FD, read once: see fileno
@@ -332,6 +336,40 @@ class Subscriber(SocketOwner):
                     return None
                 self._socket.poll(to_ms(min(remaining, POLL_SLICE_S)))
 
+    def recv_many(self, max_count: int = CHUNK, timeout: float | None = None) -> list[Message]:
+        """Up to *max_count* messages heard, in order: the throughput call.
+
+        Returns as soon as at least one is there, with every other one ready then
+        (taken under one lock), or ``[]`` after *timeout* seconds (None: wait for
+        ever). Each was checked against its TTL as it was taken.
+        """
+        count = validate_count(max_count, "max count") or 1
+        if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
+            timeout = validate_timeout(timeout)
+        with self._lock:
+            messages = self._pop_many(count)
+        if messages:
+            return messages
+        first = self._wait(timeout)
+        if first is None:
+            return []
+        with self._lock:
+            return [first, *self._pop_many(count - 1)]
+
+    def _pop_many(self, count: int) -> list[Message]:
+        """Up to *count* decoded messages, dropping (and counting) the expired ones."""
+        ready = self._ready
+        taken: list[Message] = []
+        now = _now() - self._tuner.offset  # the publisher's clock
+        while ready and len(taken) < count:
+            message = ready.popleft()
+            ttl = message[4]
+            if ttl and now > message[3] + ttl:
+                self._tuner.retract(message, "expired")
+                continue
+            taken.append(message)
+        return taken
+
     def _pop(self) -> Message | None:
         """The next decoded message, checking its TTL again: it may have aged while queued."""
         ready = self._ready
@@ -394,6 +432,7 @@ class Subscriber(SocketOwner):
 
     def _purge(self) -> None:
         """Drop decoded messages of sessions no longer heard (after a retune): fenced."""
+        self._generation += 1  # what an iterator took before this retune is checked again
         sessions = self._tuner.sessions
         stale = [m for m in self._ready if m.session not in sessions]
         if stale:
@@ -403,14 +442,44 @@ class Subscriber(SocketOwner):
                 self._tuner.retract(message, "fenced")
 
     def __iter__(self) -> Iterator[Message]:
-        """Yield messages as they are heard until the subscriber is closed."""
+        """Yield messages as they are heard until the subscriber is closed.
+
+        It takes them `CHUNK` at a time under one lock (`recv_many`) and yields them
+        one by one without it; a retune meanwhile is noticed by a generation
+        counter (what it fenced is not yielded), each one's TTL is checked again as
+        it is yielded, and what is left when the loop stops goes back, in order.
+        """
         while True:
             try:
-                message = self.recv()
+                chunk = self.recv_many(CHUNK)
             except ClosedError:
                 return
-            if message is not None:
-                yield message
+            generation = self._generation
+            done = 0  # messages of the chunk yielded or dropped
+            try:
+                for message in chunk:
+                    if self._generation != generation:
+                        break  # retuned: the rest goes back through the fence
+                    done += 1
+                    ttl = message[4]
+                    if ttl and _now() - self._tuner.offset > message[3] + ttl:
+                        with self._lock:
+                            self._tuner.retract(message, "expired")
+                        continue
+                    yield message
+            finally:
+                if done < len(chunk):
+                    self._give_back(chunk[done:])
+
+    def _give_back(self, messages: list[Message]) -> None:
+        """Put messages taken and not yielded back in front, or fence them if retuned."""
+        with self._lock:
+            sessions = self._tuner.sessions
+            for message in reversed(messages):
+                if message.session in sessions:
+                    self._ready.appendleft(message)
+                else:
+                    self._tuner.retract(message, "fenced")
 
     # -- servicing and closing -----------------------------------------------------------
 
