@@ -14,8 +14,12 @@ from radio import BATCH_DELAY_S, BEACON_INTERVAL_S, DEFAULT_LINGER_S, CurveServe
 from .errors import RuntimeFailure, UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
-    check_count,
+    MAX_RATE,
+    MIN_RATE,
+    MIN_TICK_S,
     check_endpoint,
+    check_positive_count,
+    check_reachable,
     check_seconds,
     check_session,
     common_options,
@@ -89,14 +93,14 @@ class _Pacer:
     type=int,
     default=1,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="With --wait-for-listener: how many subscribers to wait for.",
 )
 @click.option(
     "--rate",
     type=float,
-    callback=check_seconds("rate", "messages per second"),
+    callback=check_seconds("rate", "messages per second", minimum=MIN_RATE, maximum=MAX_RATE),
     metavar="MSGS_PER_S",
     help="Send at most this many messages per second. Default: as fast as possible.",
 )
@@ -105,7 +109,7 @@ class _Pacer:
     type=int,
     default=1,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Send the MESSAGEs N times over (each stdin line N times).",
 )
@@ -123,7 +127,7 @@ class _Pacer:
     type=float,
     default=BEACON_INTERVAL_S,
     show_default=True,
-    callback=check_seconds("beacon interval"),
+    callback=check_seconds("beacon interval", minimum=MIN_TICK_S),
     metavar="SECONDS",
     help="How often subscribers are told which session is live.",
 )
@@ -132,7 +136,7 @@ class _Pacer:
     type=int,
     default=1,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Send up to N messages per frame (1: batching off) for more throughput.",
 )
@@ -177,6 +181,7 @@ def command(
     messages: tuple[str, ...],
     endpoint: str,
     bind: bool,
+    ipv6: bool,
     channel: str,
     hwm: int,
     heartbeat: float,
@@ -209,6 +214,9 @@ def command(
     with cli_errors():
         if (curve_secret is None) != (curve_allow is None):
             raise UsageError("--curve-secret and --curve-allow go together")
+        check_reachable(endpoint, bind=bind)
+        if desk is not None:
+            check_reachable(desk, bind=True, option="--desk")
         security = (
             CurveServer.from_files(curve_secret, curve_allow)
             if curve_secret is not None and curve_allow is not None
@@ -218,6 +226,7 @@ def command(
             endpoint,
             channel=channel,
             bind=bind,
+            ipv6=ipv6,
             hwm=hwm,
             heartbeat=heartbeat,
             heartbeat_timeout=heartbeat_timeout,

@@ -20,8 +20,9 @@ from .errors import UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
     check_client,
-    check_count,
     check_endpoint,
+    check_positive_count,
+    check_reachable,
     check_seconds,
     check_sessions,
     common_options,
@@ -101,7 +102,7 @@ class _StatusLine:
     "-n",
     "--count",
     type=int,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Exit after N messages.",
 )
@@ -128,7 +129,7 @@ class _StatusLine:
     type=int,
     default=OFF_AIR_AFTER_BEACONS,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Report the publisher off air after N missed beacons.",
 )
@@ -159,6 +160,7 @@ class _StatusLine:
 def command(
     endpoint: str,
     bind: bool,
+    ipv6: bool,
     channel: str,
     hwm: int,
     heartbeat: float,
@@ -194,6 +196,10 @@ def command(
             raise UsageError("--desk gives the session: no --session or --follow with it")
         if (curve_secret is None) != (curve_server is None):
             raise UsageError("--curve-secret and --curve-server go together")
+        if desk is not None:
+            check_reachable(desk, bind=False, option="--desk")
+        else:
+            check_reachable(endpoint, bind=bind)
         security = (
             CurveClient.from_files(curve_secret, curve_server)
             if curve_secret is not None and curve_server is not None
@@ -201,6 +207,7 @@ def command(
         )
         settings: dict[str, Any] = {
             "bind": bind,
+            "ipv6": ipv6,
             "hwm": hwm,
             "conflate": conflate,
             "off_air_after": off_air_after,

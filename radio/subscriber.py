@@ -77,6 +77,9 @@ class Subscriber(SocketOwner):
     ``reconnect_interval`` seconds, backing off to one second: after a network
     partition it hears again within about the heartbeat timeout plus a second,
     rather than on the kernel's SYN back-off.
+
+    ``ipv6=True`` turns IPv6 on; an endpoint with a bracketed IPv6 literal
+    (``tcp://[::1]:5556``) turns it on by itself.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Subscriber(SocketOwner):
         max_message_size: int | None = MAX_MESSAGE_BYTES,
         connect_timeout: float | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL_S,
+        ipv6: bool = False,
         off_air_after: int = OFF_AIR_AFTER_BEACONS,
         security: CurveClient | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
@@ -118,6 +122,7 @@ class Subscriber(SocketOwner):
             linger=CLOSE_LINGER_S,
             connect_timeout=connect_timeout,
             reconnect_interval=reconnect_interval,
+            ipv6=bool(ipv6),
         )
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
