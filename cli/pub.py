@@ -5,11 +5,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from typing import Final
 
 import click
 import structlog
 
-from radio import BATCH_DELAY_S, BEACON_INTERVAL_S, DEFAULT_LINGER_S, CurveServer, Publisher
+from radio import (
+    BATCH_DELAY_S,
+    BEACON_INTERVAL_S,
+    DEFAULT_LINGER_S,
+    CurveServer,
+    MessageTooLargeError,
+    Publisher,
+)
 
 from .errors import RuntimeFailure, UsageError, cli_errors
 from .logs import configure_logging
@@ -27,6 +35,38 @@ from .options import (
 )
 
 log = structlog.get_logger("radio.cli")
+
+MAX_MESSAGE_BYTES: Final[int] = 16 * 1024 * 1024
+"""Default --max-message-size: radio's own default frame limit (16 MiB)."""
+
+SKIP_LOG_EVERY_S: Final[float] = 1.0
+"""At most one ``line_skipped`` warning in this many seconds; the others are counted."""
+
+
+class _Skipped:
+    """Counts messages too large to send, warning at most once per `SKIP_LOG_EVERY_S`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._held = 0
+        self._next = 0.0
+
+    def skip(self, size: int) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now < self._next:
+            self._held += 1
+            return
+        self._next = now + SKIP_LOG_EVERY_S
+        log.warning(
+            "line_skipped",
+            size=size,
+            max_message_size=self.limit,
+            skipped=self.count,
+            suppressed=self._held,
+        )
+        self._held = 0
 
 
 def _stdin_lines() -> Iterator[bytes]:
@@ -123,6 +163,15 @@ class _Pacer:
     help="At exit, wait at most this long for sent messages to be flushed.",
 )
 @click.option(
+    "--max-message-size",
+    type=int,
+    default=MAX_MESSAGE_BYTES,
+    show_default=True,
+    callback=check_positive_count,
+    metavar="BYTES",
+    help="Largest frame sent; a longer stdin line is skipped with a warning and counted.",
+)
+@click.option(
     "--beacon-interval",
     type=float,
     default=BEACON_INTERVAL_S,
@@ -196,6 +245,7 @@ def command(
     rate: float | None,
     count: int,
     linger: float,
+    max_message_size: int,
     beacon_interval: float,
     batch_size: int,
     batch_delay: float,
@@ -232,6 +282,7 @@ def command(
             heartbeat_timeout=heartbeat_timeout,
             beacon_interval=beacon_interval,
             linger=linger,
+            max_message_size=max_message_size,
             batch_size=batch_size,
             batch_delay=batch_delay,
             security=security,
@@ -255,15 +306,22 @@ def command(
                 else (m.encode("utf-8", "surrogateescape") for m in messages)
             )
             pacer = _Pacer(rate)
+            skipped = _Skipped(max_message_size)
             sent = 0
             for payload in _repeated(payloads, count, from_stdin):
                 pacer.wait()
-                if desk:  # every desk client's session hears each message too
-                    pub.send_all(payload, ttl=ttl)
-                else:
-                    pub.send(session, payload, ttl=ttl)
+                try:
+                    if desk:  # every desk client's session hears each message too
+                        pub.send_all(payload, ttl=ttl)
+                    else:
+                        pub.send(session, payload, ttl=ttl)
+                except MessageTooLargeError:  # numbered nothing: subscribers see no gap
+                    skipped.skip(len(payload))
+                    continue
                 sent += 1
-            log.info("messages_sent", session=session, count=sent)
+            log.info("messages_sent", session=session, count=sent, skipped=skipped.count)
+            if skipped.count:
+                log.warning("lines_skipped", count=skipped.count, max_message_size=max_message_size)
 
 
 def main() -> None:

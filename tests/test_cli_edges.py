@@ -13,7 +13,7 @@ from radio.cli import sub as sub_cli
 from radio.cli.errors import ExitStatus
 
 from radio import InvalidSettingError, Publisher, Subscriber, validate_endpoint
-from tests.helpers import DEADLINE_S, recv_all
+from tests.helpers import DEADLINE_S, free_tcp_endpoint, recv_all
 
 
 @pytest.fixture
@@ -232,3 +232,39 @@ def test_ipv6_flag_is_offered_by_every_networked_command(runner: CliRunner) -> N
     for prog, command in COMMANDS.items():
         result = runner.invoke(command, ["--help"], prog_name=prog)  # type: ignore[arg-type]
         assert "--ipv6" in result.stdout, prog
+
+
+# -- oversize stdin lines ------------------------------------------------------------------
+
+
+def test_default_max_message_size_is_the_librarys() -> None:
+    """radio-pub's --max-message-size default is radio's own frame limit."""
+    from radio.settings import MAX_MESSAGE_BYTES
+
+    assert pub_cli.MAX_MESSAGE_BYTES == MAX_MESSAGE_BYTES
+
+
+def test_an_oversize_line_is_skipped_counted_and_the_rest_sent(runner: CliRunner) -> None:
+    """Lines over the limit are skipped with one rate-limited warning; the others arrive, no gap."""
+    endpoint = free_tcp_endpoint()
+    big = [b"x" * 300, b"y" * 400, b"z" * 500, b"w" * 600, b"v" * 700]
+    lines = [b"a", big[0], b"b", *big[1:], b"c"]
+    wait = ["--wait-for-listener", str(DEADLINE_S), "--max-message-size", "200"]
+    with Subscriber(endpoint, channel="ch") as sub:
+        sub.tune_in("s1")
+        result = runner.invoke(
+            pub_cli.command,
+            ["-e", endpoint, "-c", "ch", "-s", "s1", *wait],
+            input=b"\n".join(lines) + b"\n",
+        )
+        assert result.exit_code == ExitStatus.OK, result.output
+        got = recv_all(sub, 3)
+        assert [(m.payload, m.seq) for m in got] == [(b"a", 1), (b"b", 2), (b"c", 3)]
+        assert sub.stats.gaps == 0
+    warnings = [line for line in result.stderr.splitlines() if "line_skipped" in line]
+    assert len(warnings) == 1, result.stderr  # the four others within the second are counted
+    assert "size=300" in warnings[0]
+    assert "max_message_size=200" in warnings[0]
+    assert "messages_sent" in result.stderr
+    assert "skipped=5" in result.stderr
+    assert "lines_skipped" in result.stderr
