@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import json
 import socket
+import sys
 import threading
 
 import pytest
+import structlog
 from click.testing import CliRunner
 from radio.cli import pub as pub_cli
 from radio.cli import relay as relay_cli
 from radio.cli import sub as sub_cli
 from radio.cli.errors import ExitStatus
+from radio.cli.logs import configure_logging
 
-from radio import InvalidSettingError, Publisher, Subscriber, validate_endpoint
+from radio import InvalidSettingError, Publisher, Stats, Subscriber, validate_endpoint
 from tests.helpers import DEADLINE_S, free_tcp_endpoint, recv_all
 
 
@@ -268,3 +273,94 @@ def test_an_oversize_line_is_skipped_counted_and_the_rest_sent(runner: CliRunner
     assert "messages_sent" in result.stderr
     assert "skipped=5" in result.stderr
     assert "lines_skipped" in result.stderr
+
+
+# -- exit stats: read ahead is unread, not fenced ------------------------------------------
+
+
+def _publish_batch_when_heard(pub: Publisher, session: str, count: int) -> threading.Thread:
+    """Send *count* messages in one batch frame once a listener is in: all decoded at once."""
+
+    def run() -> None:
+        if pub.wait_for_listener(session, timeout=DEADLINE_S):
+            for i in range(count):
+                pub.send(session, b"m%d" % i)
+            pub.flush()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_closing_counts_read_ahead_as_unread_not_fenced() -> None:
+    """Subscriber.close sets `unread` for messages decoded but never yielded; fenced stays 0."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch", batch_size=10, batch_delay=60.0) as pub:
+        pub.open_session("s1")
+        with Subscriber(pub.endpoint, channel="ch") as sub:
+            sub.tune_in("s1")
+            _publish_batch_when_heard(pub, "s1", 10).join(DEADLINE_S)
+            assert [m.payload for m in recv_all(sub, 3)] == [b"m0", b"m1", b"m2"]
+        stats = sub.stats
+    assert stats.fenced == 0
+    assert sub.unread == 7
+    assert stats.received == 3 + sub.unread
+
+
+def test_sub_count_exit_stats_are_exact(runner: CliRunner) -> None:
+    """radio-sub -n 3 reports printed=3 and the read-ahead rest as unread, none as fenced."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch", batch_size=10, batch_delay=60.0) as pub:
+        pub.open_session("s1")
+        thread = _publish_batch_when_heard(pub, "s1", 10)
+        args = ["-e", pub.endpoint, "-c", "ch", "-s", "s1", "-n", "3", "--log-format", "json"]
+        result = runner.invoke(sub_cli.command, args)
+        thread.join(DEADLINE_S)
+    assert result.exit_code == ExitStatus.OK, result.output
+    assert result.stdout == "m0\nm1\nm2\n"
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    stats = next(r for r in records if r["event"] == "subscriber_stats")
+    assert (stats["printed"], stats["unread"], stats["fenced"]) == (3, 7, 0)
+    assert stats["received"] == stats["printed"] + stats["unread"]
+
+
+# -- the --stats line and log lines ---------------------------------------------------------
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_status_line_is_ended_before_a_log_line_and_at_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a terminal the line is rewritten in place; a log line and the exit start a new one."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    handler = configure_logging("json")
+    status = sub_cli._StatusLine(handler)
+    status.update(Stats(received=1), force=True)
+    status.update(Stats(received=2), force=True)
+    structlog.get_logger("radio.cli").info("something_happened")
+    status.update(Stats(received=3), force=True)
+    status.end()
+    status.end()  # ending twice writes one newline
+    text = terminal.getvalue()
+    first, log_line, last, rest = text.split("\n")
+    assert first.startswith("\rreceived=1 ")
+    assert "\rreceived=2 " in first
+    assert json.loads(log_line)["event"] == "something_happened"
+    assert last.startswith("\rreceived=3 ")
+    assert last.endswith("\x1b[K")
+    assert rest == ""
+
+
+def test_status_lines_off_a_terminal_are_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped to a file, each status update is a line of its own: no \\r, no escape codes."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    status = sub_cli._StatusLine(configure_logging("json"))
+    status.update(Stats(received=1), force=True)
+    status.end()
+    assert stream.getvalue().startswith("received=1 gaps=0")
+    assert stream.getvalue().count("\n") == 1
+    assert "\r" not in stream.getvalue()
