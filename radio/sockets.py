@@ -108,6 +108,6 @@ def attach(socket: zmq.Socket[bytes], endpoint: str, *, bind: bool) -> str:
         verb = "bind" if bind else "connect"
         hint = _HINTS.get(exc.errno or 0, "") if bind else ""
         raise EndpointError(
-            exc.errno, f"cannot {verb} {endpoint!r}: {exc.strerror}{hint}"
+            exc.errno, f"cannot {verb} {endpoint!r}: {zmq.strerror(exc.errno or 0)}{hint}"
         ) from None
     return endpoint

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import socket
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 import structlog
@@ -19,6 +21,8 @@ from radio.cli.logs import configure_logging
 
 from radio import InvalidSettingError, Publisher, Stats, Subscriber, validate_endpoint
 from tests.helpers import DEADLINE_S, free_tcp_endpoint, recv_all
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -364,3 +368,16 @@ def test_status_lines_off_a_terminal_are_plain_lines(monkeypatch: pytest.MonkeyP
     assert stream.getvalue().startswith("received=1 gaps=0")
     assert stream.getvalue().count("\n") == 1
     assert "\r" not in stream.getvalue()
+
+
+def test_port_in_use_message_is_the_documented_one(runner: CliRunner) -> None:
+    """The exit-1 line for a port in use reads as docs/cli.md shows it."""
+    with Publisher("tcp://127.0.0.1:*") as pub:
+        result = runner.invoke(pub_cli.command, ["-e", pub.endpoint, "x"])
+    assert result.exit_code == ExitStatus.RUNTIME
+    wanted = (
+        f"Error: [Errno {errno.EADDRINUSE}] cannot bind '{pub.endpoint}': Address already in use"
+    )
+    assert result.stderr.splitlines()[-1] == wanted
+    documented = wanted.replace(pub.endpoint, "tcp://127.0.0.1:5556")
+    assert documented.replace(str(errno.EADDRINUSE), "98") in (ROOT / "docs" / "cli.md").read_text()
