@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Final
+from typing import Final, TextIO
 
 import structlog
 
@@ -13,13 +13,59 @@ from radio import LOGGER_NAME
 LOG_FORMATS: Final = ("console", "json")
 
 
-def configure_logging(log_format: str = "console", verbosity: int = 0) -> None:
+class LiveLineHandler(logging.StreamHandler[TextIO]):
+    r"""Writes log lines on stderr, and a live status line that no log line runs into.
+
+    On a terminal the status line is rewritten in place (``\r``) and left without
+    a newline; before the next log line, and at `end_live`, it is ended with one.
+    Log lines and the status line take the handler's lock, so threads never interleave.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._live_open = False
+
+    def write_live(self, text: str) -> None:
+        """Show *text* as the live line: in place on a terminal, else as a line of its own."""
+        self.acquire()
+        try:
+            if self.stream.isatty():
+                self.stream.write(f"\r{text}\x1b[K")
+                self._live_open = True
+            else:
+                self.stream.write(f"{text}\n")
+            self.stream.flush()
+        finally:
+            self.release()
+
+    def end_live(self) -> None:
+        """End the live line with a newline, if one is showing (at exit)."""
+        self.acquire()
+        try:
+            self._end_live()
+        finally:
+            self.release()
+
+    def _end_live(self) -> None:
+        if self._live_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._live_open = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write *record*, first ending the live line (`handle` holds the lock)."""
+        self._end_live()
+        super().emit(record)
+
+
+def configure_logging(log_format: str = "console", verbosity: int = 0) -> LiveLineHandler:
     """Render radio's events (the library's and the tools' own) on stderr; stdout stays for data.
 
     The library hands its events to the standard library's ``radio`` logger (see
     `radio.logs`); this puts one handler there that renders them with structlog,
     as console lines or JSON, and routes the tools' own structlog loggers the same
     way. *verbosity* -1 shows warnings and errors, 0 adds info, 1 adds debug.
+    Returns the handler, which also draws radio-sub's --stats line.
     """
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
     renderer: structlog.typing.Processor
@@ -39,7 +85,7 @@ def configure_logging(log_format: str = "console", verbosity: int = 0) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LiveLineHandler(sys.stderr)
     handler.setFormatter(formatter)
     radio_logger = logging.getLogger(LOGGER_NAME)
     radio_logger.handlers = [handler]
@@ -55,3 +101,4 @@ def configure_logging(log_format: str = "console", verbosity: int = 0) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
+    return handler

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
+import socket
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -11,17 +14,33 @@ from radio import (
     DEFAULT_HWM,
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
+    InvalidSettingError,
     validate_count,
     validate_endpoint,
     validate_name,
     validate_seconds,
 )
 
-from .errors import USAGE_ERRORS
+from .errors import USAGE_ERRORS, RuntimeFailure, UsageError
 from .logs import LOG_FORMATS
 
 DEFAULT_ENDPOINT: Final[str] = "tcp://127.0.0.1:5556"
 """Where radio-pub binds and radio-sub connects unless told otherwise."""
+
+MAX_OPTION_SECONDS: Final[float] = 2_000_000.0
+"""Longest time any option takes (about 23 days): a socket option's milliseconds fit a C int."""
+
+MIN_TICK_S: Final[float] = 0.001
+"""Shortest interval of a periodic option (heartbeats, beacons, reports): ZeroMQ counts in ms."""
+
+MAX_RATE: Final[float] = 1e9
+"""Highest --rate, in messages per second: beyond it, pacing means nothing."""
+
+MIN_RATE: Final[float] = 1.0 / MAX_OPTION_SECONDS
+"""Lowest --rate, in messages per second: one message per `MAX_OPTION_SECONDS`."""
+
+MAX_OPTION_COUNT: Final[int] = 2**31 - 1
+"""Largest count any option takes (a C int, as radio's own settings)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,11 +73,103 @@ check_hwm = _checked(lambda value: validate_count(value, "hwm"))
 check_count = _checked(lambda value: validate_count(value, "count"))
 
 
+def validate_positive_count(value: object, what: str = "count") -> int:
+    """Return *value* if it is a whole number from 1 to `MAX_OPTION_COUNT`, naming it if not."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OPTION_COUNT:
+        raise InvalidSettingError(
+            f"invalid {what} {value!r}: expected a whole number from 1 to {MAX_OPTION_COUNT}"
+        )
+    return value
+
+
+check_positive_count = _checked(validate_positive_count)
+
+
+def validate_in_range(value: object, what: str, unit: str, minimum: float, maximum: float) -> float:
+    """Return *value* as a float if finite, > 0 and from *minimum* to *maximum* of *unit*.
+
+    The error names *what*, the value as given and the range: ``invalid rate 1e-10:
+    expected messages per second from 5e-07 to 1e+09``.
+    """
+    try:
+        number = validate_seconds(value, what, unit=unit, maximum=maximum)
+    except InvalidSettingError:
+        number = math.nan
+    if not minimum <= number <= maximum:
+        raise InvalidSettingError(
+            f"invalid {what} {value!r}: expected {unit} from {minimum:g} to {maximum:g}"
+        )
+    return number
+
+
 def check_seconds(
-    what: str, unit: str = "seconds"
+    what: str,
+    unit: str = "seconds",
+    *,
+    minimum: float = 0.0,
+    maximum: float = MAX_OPTION_SECONDS,
 ) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A callback accepting a number > 0 of *unit*, naming *what* when it is not."""
-    return _checked(lambda value: validate_seconds(value, what, unit=unit))
+    """A callback accepting a finite number > 0 of *unit*, from *minimum* to *maximum*.
+
+    0, negative numbers, nan, inf and values out of range are usage errors naming
+    *what* and the value; an absurd value never reaches a sleep or a socket option.
+    """
+    if not minimum:
+        return _checked(lambda value: validate_seconds(value, what, unit=unit, maximum=maximum))
+    return _checked(lambda value: validate_in_range(value, what, unit, minimum, maximum))
+
+
+def _host_and_port(endpoint: str) -> tuple[str, str] | None:
+    """The host and port of a (valid) tcp, ws or wss endpoint; None for other transports."""
+    for prefix in ("tcp://", "ws://", "wss://"):
+        if endpoint.startswith(prefix):
+            address = endpoint[len(prefix) :].rsplit(";", 1)[-1]  # after a tcp source
+            slash = address.find("/", address.find("]") + 1)  # a ws path
+            host, _, port = (address if slash < 0 else address[:slash]).rpartition(":")
+            return host, port
+    return None
+
+
+def _is_address(host: str) -> bool:
+    """Whether *host* is an IP literal (bracketed for IPv6)."""
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def check_reachable(endpoint: str, *, bind: bool, option: str = "--endpoint") -> None:
+    """Refuse, before any socket, what libzmq would take without a word or with a vague one.
+
+    Connecting to ``*`` (host or port) is a usage error. A host name that is not
+    an IP literal (nor, when binding, a network interface of this machine) must
+    resolve: libzmq would otherwise retry a connect for ever in silence, or fail a
+    bind with "No such device". That is a runtime failure (DNS may answer later).
+    """
+    parts = _host_and_port(endpoint)
+    if parts is None:
+        return
+    host, port = parts
+    if not bind and "*" in (host, port):
+        raise UsageError(f"{option} {endpoint!r}: '*' (any address, any free port) needs binding")
+    if host == "*" or _is_address(host):
+        return
+    if bind and host in {name for _, name in socket.if_nameindex()}:
+        return
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise RuntimeFailure(
+            f"cannot resolve host {host!r} of {option} {endpoint!r}: {reason}"
+        ) from None
+
+
+IPV6_HELP: Final[str] = (
+    "Turn IPv6 on (tcp://*:PORT then takes both families); "
+    "an endpoint like tcp://[::1]:5556 turns it on by itself."
+)
 
 
 def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
@@ -90,7 +201,7 @@ def socket_options() -> Callable[[F], F]:
                 type=float,
                 default=HEARTBEAT_INTERVAL_S,
                 show_default=True,
-                callback=check_seconds("heartbeat interval"),
+                callback=check_seconds("heartbeat interval", minimum=MIN_TICK_S),
                 metavar="SECONDS",
                 help="Interval of ZMTP heartbeats, which detect dead and frozen peers.",
             ),
@@ -99,7 +210,7 @@ def socket_options() -> Callable[[F], F]:
                 type=float,
                 default=HEARTBEAT_TIMEOUT_S,
                 show_default=True,
-                callback=check_seconds("heartbeat timeout"),
+                callback=check_seconds("heartbeat timeout", minimum=MIN_TICK_S),
                 metavar="SECONDS",
                 help="Silence after which a peer is declared gone.",
             ),
@@ -144,6 +255,7 @@ def common_options(*, bind_default: bool) -> Callable[[F], F]:
                 show_default=True,
                 help="Bind the endpoint, or connect to it.",
             ),
+            click.option("--ipv6", is_flag=True, help=IPV6_HELP),
             click.option(
                 "-c",
                 "--channel",

@@ -5,17 +5,29 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from typing import Final
 
 import click
 import structlog
 
-from radio import BATCH_DELAY_S, BEACON_INTERVAL_S, DEFAULT_LINGER_S, CurveServer, Publisher
+from radio import (
+    BATCH_DELAY_S,
+    BEACON_INTERVAL_S,
+    DEFAULT_LINGER_S,
+    CurveServer,
+    MessageTooLargeError,
+    Publisher,
+)
 
 from .errors import RuntimeFailure, UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
-    check_count,
+    MAX_RATE,
+    MIN_RATE,
+    MIN_TICK_S,
     check_endpoint,
+    check_positive_count,
+    check_reachable,
     check_seconds,
     check_session,
     common_options,
@@ -23,6 +35,38 @@ from .options import (
 )
 
 log = structlog.get_logger("radio.cli")
+
+MAX_MESSAGE_BYTES: Final[int] = 16 * 1024 * 1024
+"""Default --max-message-size: radio's own default frame limit (16 MiB)."""
+
+SKIP_LOG_EVERY_S: Final[float] = 1.0
+"""At most one ``line_skipped`` warning in this many seconds; the others are counted."""
+
+
+class _Skipped:
+    """Counts messages too large to send, warning at most once per `SKIP_LOG_EVERY_S`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self._held = 0
+        self._next = 0.0
+
+    def skip(self, size: int) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now < self._next:
+            self._held += 1
+            return
+        self._next = now + SKIP_LOG_EVERY_S
+        log.warning(
+            "line_skipped",
+            size=size,
+            max_message_size=self.limit,
+            skipped=self.count,
+            suppressed=self._held,
+        )
+        self._held = 0
 
 
 def _stdin_lines() -> Iterator[bytes]:
@@ -89,14 +133,14 @@ class _Pacer:
     type=int,
     default=1,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="With --wait-for-listener: how many subscribers to wait for.",
 )
 @click.option(
     "--rate",
     type=float,
-    callback=check_seconds("rate", "messages per second"),
+    callback=check_seconds("rate", "messages per second", minimum=MIN_RATE, maximum=MAX_RATE),
     metavar="MSGS_PER_S",
     help="Send at most this many messages per second. Default: as fast as possible.",
 )
@@ -105,7 +149,7 @@ class _Pacer:
     type=int,
     default=1,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Send the MESSAGEs N times over (each stdin line N times).",
 )
@@ -119,11 +163,20 @@ class _Pacer:
     help="At exit, wait at most this long for sent messages to be flushed.",
 )
 @click.option(
+    "--max-message-size",
+    type=int,
+    default=MAX_MESSAGE_BYTES,
+    show_default=True,
+    callback=check_positive_count,
+    metavar="BYTES",
+    help="Largest frame sent; a longer stdin line is skipped with a warning and counted.",
+)
+@click.option(
     "--beacon-interval",
     type=float,
     default=BEACON_INTERVAL_S,
     show_default=True,
-    callback=check_seconds("beacon interval"),
+    callback=check_seconds("beacon interval", minimum=MIN_TICK_S),
     metavar="SECONDS",
     help="How often subscribers are told which session is live.",
 )
@@ -132,7 +185,7 @@ class _Pacer:
     type=int,
     default=1,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Send up to N messages per frame (1: batching off) for more throughput.",
 )
@@ -177,6 +230,7 @@ def command(
     messages: tuple[str, ...],
     endpoint: str,
     bind: bool,
+    ipv6: bool,
     channel: str,
     hwm: int,
     heartbeat: float,
@@ -191,6 +245,7 @@ def command(
     rate: float | None,
     count: int,
     linger: float,
+    max_message_size: int,
     beacon_interval: float,
     batch_size: int,
     batch_delay: float,
@@ -209,6 +264,9 @@ def command(
     with cli_errors():
         if (curve_secret is None) != (curve_allow is None):
             raise UsageError("--curve-secret and --curve-allow go together")
+        check_reachable(endpoint, bind=bind)
+        if desk is not None:
+            check_reachable(desk, bind=True, option="--desk")
         security = (
             CurveServer.from_files(curve_secret, curve_allow)
             if curve_secret is not None and curve_allow is not None
@@ -218,11 +276,13 @@ def command(
             endpoint,
             channel=channel,
             bind=bind,
+            ipv6=ipv6,
             hwm=hwm,
             heartbeat=heartbeat,
             heartbeat_timeout=heartbeat_timeout,
             beacon_interval=beacon_interval,
             linger=linger,
+            max_message_size=max_message_size,
             batch_size=batch_size,
             batch_delay=batch_delay,
             security=security,
@@ -246,15 +306,22 @@ def command(
                 else (m.encode("utf-8", "surrogateescape") for m in messages)
             )
             pacer = _Pacer(rate)
+            skipped = _Skipped(max_message_size)
             sent = 0
             for payload in _repeated(payloads, count, from_stdin):
                 pacer.wait()
-                if desk:  # every desk client's session hears each message too
-                    pub.send_all(payload, ttl=ttl)
-                else:
-                    pub.send(session, payload, ttl=ttl)
+                try:
+                    if desk:  # every desk client's session hears each message too
+                        pub.send_all(payload, ttl=ttl)
+                    else:
+                        pub.send(session, payload, ttl=ttl)
+                except MessageTooLargeError:  # numbered nothing: subscribers see no gap
+                    skipped.skip(len(payload))
+                    continue
                 sent += 1
-            log.info("messages_sent", session=session, count=sent)
+            log.info("messages_sent", session=session, count=sent, skipped=skipped.count)
+            if skipped.count:
+                log.warning("lines_skipped", count=skipped.count, max_message_size=max_message_size)
 
 
 def main() -> None:

@@ -10,7 +10,16 @@ from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay
 
 from .errors import UsageError, cli_errors
 from .logs import configure_logging
-from .options import check_endpoint, check_seconds, log_options, socket_options, verbosity
+from .options import (
+    IPV6_HELP,
+    MIN_TICK_S,
+    check_endpoint,
+    check_reachable,
+    check_seconds,
+    log_options,
+    socket_options,
+    verbosity,
+)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,7 +54,7 @@ from .options import check_endpoint, check_seconds, log_options, socket_options,
     type=float,
     default=REPORT_INTERVAL_S,
     show_default=True,
-    callback=check_seconds("report interval"),
+    callback=check_seconds("report interval", minimum=MIN_TICK_S),
     metavar="SECONDS",
     help="How often throughput and subscriber count are logged.",
 )
@@ -72,6 +81,7 @@ from .options import check_endpoint, check_seconds, log_options, socket_options,
     metavar="DIR|*",
     help="CURVE downstream: directory of the subscriber keys allowed, or '*'.",
 )
+@click.option("--ipv6", is_flag=True, help=IPV6_HELP)
 @socket_options()
 @log_options()
 def command(
@@ -79,6 +89,7 @@ def command(
     backend: str,
     frontend_bind: bool,
     backend_bind: bool,
+    ipv6: bool,
     hwm: int,
     heartbeat: float,
     heartbeat_timeout: float,
@@ -102,6 +113,8 @@ def command(
             raise UsageError("--frontend-curve-secret and --frontend-curve-server go together")
         if (backend_curve_secret is None) != (backend_curve_allow is None):
             raise UsageError("--backend-curve-secret and --backend-curve-allow go together")
+        check_reachable(frontend, bind=frontend_bind, option="--frontend")
+        check_reachable(backend, bind=backend_bind, option="--backend")
         upstream = (
             CurveClient.from_files(frontend_curve_secret, frontend_curve_server)
             if frontend_curve_secret is not None and frontend_curve_server is not None
@@ -117,6 +130,7 @@ def command(
             backend,
             frontend_bind=frontend_bind,
             backend_bind=backend_bind,
+            ipv6=ipv6,
             hwm=hwm,
             heartbeat=heartbeat,
             heartbeat_timeout=heartbeat_timeout,

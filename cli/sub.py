@@ -14,14 +14,15 @@ from typing import IO, Any, Final
 import click
 import structlog
 
-from radio import OFF_AIR_AFTER_BEACONS, CurveClient, Message, RadioError, Stats, Subscriber
+from radio import OFF_AIR_AFTER_BEACONS, CurveClient, Message, Stats, Subscriber
 
 from .errors import UsageError, cli_errors
-from .logs import configure_logging
+from .logs import LiveLineHandler, configure_logging
 from .options import (
     check_client,
-    check_count,
     check_endpoint,
+    check_positive_count,
+    check_reachable,
     check_seconds,
     check_sessions,
     common_options,
@@ -58,11 +59,14 @@ def format_raw(message: Message) -> bytes:
 
 
 class _StatusLine:
-    """The --stats line on stderr: counters and the receive rate, about once a second."""
+    """The --stats line on stderr: counters and the receive rate, about once a second.
 
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._tty = stream.isatty()
+    On a terminal it is one line rewritten in place; log lines and the exit end it
+    with a newline first (see `LiveLineHandler`). Elsewhere each update is a line.
+    """
+
+    def __init__(self, handler: LiveLineHandler) -> None:
+        self._handler = handler
         self._last_time = time.monotonic()
         self._last_received = 0
 
@@ -77,8 +81,11 @@ class _StatusLine:
             f"received={stats.received} gaps={stats.gaps} expired={stats.expired} "
             f"fenced={stats.fenced} malformed={stats.malformed} rate={rate:.0f}/s"
         )
-        self._stream.write(f"\r{line}\x1b[K" if self._tty else f"{line}\n")
-        self._stream.flush()
+        self._handler.write_live(line)
+
+    def end(self) -> None:
+        """End the status line with a newline (at exit)."""
+        self._handler.end_live()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,7 +108,7 @@ class _StatusLine:
     "-n",
     "--count",
     type=int,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Exit after N messages.",
 )
@@ -128,7 +135,7 @@ class _StatusLine:
     type=int,
     default=OFF_AIR_AFTER_BEACONS,
     show_default=True,
-    callback=check_count,
+    callback=check_positive_count,
     metavar="N",
     help="Report the publisher off air after N missed beacons.",
 )
@@ -159,6 +166,7 @@ class _StatusLine:
 def command(
     endpoint: str,
     bind: bool,
+    ipv6: bool,
     channel: str,
     hwm: int,
     heartbeat: float,
@@ -184,7 +192,7 @@ def command(
     Without --session, follow the channel's live session. With --session, exit
     once every session given has ended.
     """
-    configure_logging(log_format, verbosity(quiet, verbose))
+    handler = configure_logging(log_format, verbosity(quiet, verbose))
     with cli_errors():
         if sessions and follow:
             raise UsageError("--session and --follow exclude each other")
@@ -194,6 +202,10 @@ def command(
             raise UsageError("--desk gives the session: no --session or --follow with it")
         if (curve_secret is None) != (curve_server is None):
             raise UsageError("--curve-secret and --curve-server go together")
+        if desk is not None:
+            check_reachable(desk, bind=False, option="--desk")
+        else:
+            check_reachable(endpoint, bind=bind)
         security = (
             CurveClient.from_files(curve_secret, curve_server)
             if curve_secret is not None and curve_server is not None
@@ -201,6 +213,7 @@ def command(
         )
         settings: dict[str, Any] = {
             "bind": bind,
+            "ipv6": ipv6,
             "hwm": hwm,
             "conflate": conflate,
             "off_air_after": off_air_after,
@@ -210,41 +223,74 @@ def command(
         }
         render = format_json if output_format == "json" else format_raw
         out = sys.stdout.buffer
-        status = _StatusLine(sys.stderr) if show_stats else None
-        with (
+        status = _StatusLine(handler) if show_stats else None
+        tally = _Tally()
+        sub = (
             Subscriber.join(desk, client_id, **settings)
             if desk is not None and client_id is not None
             else Subscriber(endpoint, channel=channel, **settings)
-        ) as sub:
-            try:
-                until_ended: tuple[str, ...] | None = sessions
-                if desk is not None:
-                    # join tuned in to the session the desk gave (gone already if it ended)
-                    until_ended = tuple(sub.sessions)
-                    log.info(
-                        "desk_session",
-                        client=client_id,
-                        session=", ".join(until_ended),
-                        endpoint=sub.endpoint,
-                    )
-                elif sessions:
-                    for session in sessions:
-                        sub.tune_in(session)
-                else:
-                    sub.follow()
-                    until_ended = None
-                _print_messages(sub, render, out, until_ended, count, timeout, status)
-            except BrokenPipeError:
-                _silence_output()
-            finally:
-                with contextlib.suppress(RadioError):  # tune out before the socket closes
-                    for session in sub.sessions - {sub.live}:
-                        sub.tune_out(session)
-                    if sub.following:
-                        sub.unfollow()
-                if status is not None:
-                    status.update(sub.stats, force=True)
-                log.info("subscriber_stats", **vars(sub.stats))
+        )
+        try:
+            with sub:  # closing tunes out; what was read ahead is `unread`, not fenced
+                _run(
+                    sub,
+                    sessions,
+                    desk,
+                    client_id,
+                    render,
+                    out,
+                    count,
+                    timeout,
+                    status,
+                    tally,
+                )
+        finally:
+            stats = sub.stats
+            if status is not None:
+                status.update(stats, force=True)
+                status.end()
+            log.info("subscriber_stats", printed=tally.printed, unread=sub.unread, **vars(stats))
+
+
+class _Tally:
+    """What radio-sub wrote on stdout, for its exit stats."""
+
+    printed: int = 0
+
+
+def _run(
+    sub: Subscriber,
+    sessions: tuple[str, ...],
+    desk: str | None,
+    client_id: str | None,
+    render: Callable[[Message], bytes],
+    out: IO[bytes],
+    count: int | None,
+    timeout: float | None,
+    status: _StatusLine | None,
+    tally: _Tally,
+) -> None:
+    """Tune in as asked, then print messages until done; a closed stdout stops quietly."""
+    try:
+        until_ended: tuple[str, ...] | None = sessions
+        if desk is not None:
+            # join tuned in to the session the desk gave (gone already if it ended)
+            until_ended = tuple(sub.sessions)
+            log.info(
+                "desk_session",
+                client=client_id,
+                session=", ".join(until_ended),
+                endpoint=sub.endpoint,
+            )
+        elif sessions:
+            for session in sessions:
+                sub.tune_in(session)
+        else:
+            sub.follow()
+            until_ended = None
+        _print_messages(sub, render, out, until_ended, count, timeout, status, tally)
+    except BrokenPipeError:
+        _silence_output()
 
 
 def _print_messages(
@@ -255,6 +301,7 @@ def _print_messages(
     count: int | None,
     timeout: float | None,
     status: _StatusLine | None,
+    tally: _Tally,
 ) -> None:
     """Write each message heard to *out* until *count*, *timeout*, or the sessions end.
 
@@ -280,6 +327,7 @@ def _print_messages(
         out.write(render(message))
         out.flush()
         printed += 1
+        tally.printed = printed
 
 
 def _silence_output() -> None:

@@ -25,6 +25,7 @@ class PublisherSettings(TypedDict, total=False):
     max_message_size: int | None
     connect_timeout: float | None
     reconnect_interval: float
+    ipv6: bool
     batch_size: int
     batch_delay: float
     on_listener: Callable[[ListenerEvent], object] | None
@@ -50,6 +51,7 @@ class JoinSettings(TypedDict, total=False):
     max_message_size: int | None
     connect_timeout: float | None
     reconnect_interval: float
+    ipv6: bool
     off_air_after: int
     security: CurveClient | None
     context: zmq.Context[zmq.Socket[bytes]] | None

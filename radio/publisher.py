@@ -133,6 +133,9 @@ class Publisher(SocketOwner):
     every ``reconnect_interval`` seconds, backing off to one second: after a
     network partition it hears its subscribers again within about the heartbeat
     timeout plus a second, rather than on the kernel's SYN back-off.
+
+    ``ipv6=True`` turns IPv6 on (``tcp://*:PORT`` then takes both families); an
+    endpoint with a bracketed IPv6 literal (``tcp://[::1]:5556``) turns it on by itself.
     """
 
     def __init__(
@@ -149,6 +152,7 @@ class Publisher(SocketOwner):
         max_message_size: int | None = MAX_MESSAGE_BYTES,
         connect_timeout: float | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL_S,
+        ipv6: bool = False,
         batch_size: int = 1,
         batch_delay: float = BATCH_DELAY_S,
         on_listener: Callable[[ListenerEvent], object] | None = None,
@@ -175,6 +179,7 @@ class Publisher(SocketOwner):
             linger=linger,
             connect_timeout=connect_timeout,
             reconnect_interval=reconnect_interval,
+            ipv6=bool(ipv6),
         )
         self._linger_ms = to_ms(self._settings.linger)
         max_frame = (

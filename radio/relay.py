@@ -61,6 +61,9 @@ class Relay(SocketOwner):
     ``reconnect_interval`` seconds, backing off to one second, so a relay tree
     recovers from a network partition within about the heartbeat timeout plus a
     second, rather than on the kernel's SYN back-off.
+
+    ``ipv6=True`` turns IPv6 on for both sides; an endpoint with a bracketed IPv6
+    literal turns it on by itself for its side.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class Relay(SocketOwner):
         max_message_size: int = MAX_MESSAGE_BYTES,
         connect_timeout: float | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL_S,
+        ipv6: bool = False,
         report_interval: float = REPORT_INTERVAL_S,
         frontend_security: CurveClient | None = None,
         backend_security: CurveServer | None = None,
@@ -90,6 +94,7 @@ class Relay(SocketOwner):
             linger=0.0,  # a relay holds nothing of its own to flush
             connect_timeout=connect_timeout,
             reconnect_interval=reconnect_interval,
+            ipv6=bool(ipv6),
         )
         # Only subscriptions come into the backend.
         back_settings = dataclasses.replace(front_settings, max_message_size=MAX_SUBSCRIPTION_BYTES)

@@ -35,15 +35,72 @@ MS_PER_S: Final[int] = 1000
 
 _ENDPOINT_RE: Final = re.compile(r"(tcp|ipc|inproc|ws|wss|pgm|epgm|vmci)://\S+")
 
+_PORTED: Final = ("tcp://", "ws://", "wss://")
+"""Transports whose address is HOST:PORT (tcp may add a source, ``SOURCE;HOST:PORT``)."""
+
+_HOST_RE: Final = re.compile(r"\*|[A-Za-z0-9_%.-]+|\[[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?\]")
+"""``*``, a name (DNS host or network interface), an IPv4 literal or a bracketed IPv6 one."""
+
+MAX_PORT: Final[int] = 65535
+"""Largest TCP port: libzmq would silently take a larger one modulo 65536."""
+
+
+def _addresses(endpoint: str) -> list[str]:
+    """The HOST:PORT parts of a tcp, ws or wss *endpoint* (none for other transports)."""
+    for prefix in _PORTED:
+        if endpoint.startswith(prefix):
+            rest = endpoint[len(prefix) :]
+            if prefix != "tcp://":  # ws://HOST:PORT/PATH
+                closing = rest.find("]")
+                slash = rest.find("/", closing + 1)
+                rest = rest if slash < 0 else rest[:slash]
+                return [rest]
+            return rest.split(";")
+    return []
+
+
+def _check_address(endpoint: str, address: str) -> None:
+    """Raise `InvalidSettingError` unless *address* is HOST:PORT with a port radio can use."""
+    host, colon, port = address.rpartition(":")
+    if not colon or not host:
+        raise InvalidSettingError(
+            f"invalid endpoint {endpoint!r}: expected HOST:PORT in {address!r}, "
+            "e.g. tcp://127.0.0.1:5556"
+        )
+    if ":" in host and not host.startswith("["):
+        raise InvalidSettingError(
+            f"invalid endpoint {endpoint!r}: an IPv6 address goes in brackets, "
+            f"e.g. tcp://[::1]:{port}"
+        )
+    if _HOST_RE.fullmatch(host) is None:
+        raise InvalidSettingError(f"invalid endpoint {endpoint!r}: invalid host {host!r}")
+    if port != "*" and not (port.isascii() and port.isdigit() and 1 <= int(port) <= MAX_PORT):
+        raise InvalidSettingError(
+            f"invalid endpoint {endpoint!r}: port {port!r} is not from 1 to {MAX_PORT} "
+            "(or * for any free port when binding)"
+        )
+
 
 def validate_endpoint(endpoint: object) -> str:
-    """Return *endpoint* if it looks like a ZeroMQ endpoint (``tcp://host:port``, ...)."""
+    """Return *endpoint* if it is a ZeroMQ endpoint (``tcp://host:port``, ...).
+
+    For tcp, ws and wss the port must be from 1 to `MAX_PORT` or ``*``, and the
+    host ``*``, a name, an IPv4 literal or an IPv6 literal in brackets.
+    """
     if not isinstance(endpoint, str) or _ENDPOINT_RE.fullmatch(endpoint) is None:
         raise InvalidSettingError(
             f"invalid endpoint {endpoint!r}: expected TRANSPORT://ADDRESS with TRANSPORT "
             "one of tcp, ipc, inproc, ws, wss, pgm, epgm, vmci"
         )
+    addresses = _addresses(endpoint)
+    if addresses:  # a tcp source (SOURCE;HOST:PORT) is left to libzmq: its port is optional
+        _check_address(endpoint, addresses[-1])
     return endpoint
+
+
+def is_ipv6_endpoint(endpoint: str) -> bool:
+    """Whether *endpoint* names an IPv6 literal (``tcp://[::1]:5556``): it needs ZMQ_IPV6."""
+    return any(address.startswith("[") for address in _addresses(endpoint))
 
 
 MAX_COUNT: Final[int] = 2**31 - 1
@@ -125,6 +182,8 @@ class SocketSettings:
     ZMQ_CONNECT_TIMEOUT ZeroMQ gives up on the attempt and tries again on its own
     schedule, from ``reconnect_interval`` doubling up to ``reconnect_max_interval``
     (a maximum not above the interval keeps the interval constant, as in ZeroMQ).
+    ``ipv6`` turns IPv6 on (ZMQ_IPV6: a socket bound to ``*`` takes both families);
+    an endpoint with a bracketed IPv6 literal turns it on by itself (see `attach`).
     """
 
     hwm: int = DEFAULT_HWM
@@ -134,6 +193,7 @@ class SocketSettings:
     connect_timeout: float | None = None
     reconnect_interval: float = RECONNECT_INTERVAL_S
     reconnect_max_interval: float = RECONNECT_MAX_INTERVAL_S
+    ipv6: bool = False
 
     def __post_init__(self) -> None:
         validate_count(self.hwm, "hwm")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Final
 
 import zmq
 
 from radio.errors import EndpointError
-from radio.settings import Heartbeat, SocketSettings, to_ms
+from radio.settings import Heartbeat, SocketSettings, is_ipv6_endpoint, to_ms
 
 MAX_SUBSCRIPTION_BYTES: Final[int] = 4096
 """Largest message an XPUB accepts (ZMQ_MAXMSGSIZE): only subscriptions come its way,
@@ -18,6 +19,11 @@ SUBSCRIPTION_HWM: Final[int] = 1000
 
 libzmq drops a subscription that does not fit (``xsub_t::send_subscription``), so
 a SUB's send side must not take a small data ``hwm``."""
+
+_HINTS: Final[dict[int, str]] = {
+    errno.ENODEV: " (the host is neither an address nor a network interface of this machine)",
+}
+"""What a bind error means, when libzmq's words do not say it."""
 
 _MAX_HEARTBEAT_TTL_MS: Final[int] = 6_553_599  # ZMQ_HEARTBEAT_TTL is sent in deciseconds (u16)
 
@@ -39,8 +45,8 @@ def apply_heartbeat(socket: zmq.Socket[bytes], heartbeat: Heartbeat) -> None:
 def configure(socket: zmq.Socket[bytes], settings: SocketSettings, *, connecting: bool) -> None:
     """Apply *settings* to *socket*; call it before bind/connect (and before security).
 
-    Sets SNDHWM and RCVHWM to ``hwm``, LINGER, MAXMSGSIZE (-1 for no limit) and
-    the ZMTP heartbeats. A *connecting* socket also gets:
+    Sets SNDHWM and RCVHWM to ``hwm``, LINGER, MAXMSGSIZE (-1 for no limit),
+    IPV6 when ``ipv6`` and the ZMTP heartbeats. A *connecting* socket also gets:
 
     - ``IMMEDIATE=1``: its pipe, its queue and the old peer's subscriptions would
       otherwise survive a reconnect and replay stale messages to the new peer;
@@ -60,6 +66,8 @@ def configure(socket: zmq.Socket[bytes], settings: SocketSettings, *, connecting
     socket.setsockopt(zmq.LINGER, to_ms(settings.linger))
     max_size = settings.max_message_size
     socket.setsockopt(zmq.MAXMSGSIZE, -1 if max_size is None else max_size)
+    if settings.ipv6:
+        socket.setsockopt(zmq.IPV6, 1)
     apply_heartbeat(socket, settings.heartbeat)
     if connecting:
         socket.setsockopt(zmq.IMMEDIATE, 1)
@@ -84,13 +92,22 @@ def setup_error(exc: zmq.ZMQError, endpoint: str) -> EndpointError:
 
 
 def attach(socket: zmq.Socket[bytes], endpoint: str, *, bind: bool) -> str:
-    """Bind or connect *socket*; return the resolved endpoint (the real port for ``*``)."""
+    """Bind or connect *socket*; return the resolved endpoint (the real port for ``*``).
+
+    A bracketed IPv6 literal (``tcp://[::1]:5556``) turns ZMQ_IPV6 on first: without
+    it libzmq fails to bind with "No such device" and connects to nothing.
+    """
     try:
+        if is_ipv6_endpoint(endpoint):
+            socket.setsockopt(zmq.IPV6, 1)  # must come before bind/connect
         if bind:
             socket.bind(endpoint)
             return str(socket.getsockopt_string(zmq.LAST_ENDPOINT))
         socket.connect(endpoint)
     except zmq.ZMQError as exc:
         verb = "bind" if bind else "connect"
-        raise EndpointError(exc.errno, f"cannot {verb} {endpoint!r}: {exc.strerror}") from None
+        hint = _HINTS.get(exc.errno or 0, "") if bind else ""
+        raise EndpointError(
+            exc.errno, f"cannot {verb} {endpoint!r}: {zmq.strerror(exc.errno or 0)}{hint}"
+        ) from None
     return endpoint

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -80,6 +81,9 @@ class Subscriber(SocketOwner):
     ``reconnect_interval`` seconds, backing off to one second: after a network
     partition it hears again within about the heartbeat timeout plus a second,
     rather than on the kernel's SYN back-off.
+
+    ``ipv6=True`` turns IPv6 on; an endpoint with a bracketed IPv6 literal
+    (``tcp://[::1]:5556``) turns it on by itself.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Subscriber(SocketOwner):
         max_message_size: int | None = MAX_MESSAGE_BYTES,
         connect_timeout: float | None = None,
         reconnect_interval: float = RECONNECT_INTERVAL_S,
+        ipv6: bool = False,
         off_air_after: int = OFF_AIR_AFTER_BEACONS,
         security: CurveClient | None = None,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
@@ -121,12 +126,15 @@ class Subscriber(SocketOwner):
             linger=CLOSE_LINGER_S,
             connect_timeout=connect_timeout,
             reconnect_interval=reconnect_interval,
+            ipv6=bool(ipv6),
         )
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
         self._tuner = Tuner(self.channel, listener_id=self._id, off_air_after=self.off_air_after)
         self._lock = threading.Lock()
         self._closed = False
+        self.unread = 0
+        """Messages decoded but never yielded because the subscriber closed (set by `close`)."""
         self._subscribed: frozenset[bytes] = frozenset()
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
@@ -509,14 +517,27 @@ class Subscriber(SocketOwner):
             callback()
 
     def close(self) -> None:
-        """Tune out of everything and close the socket."""
+        """Tune out of everything and close the socket.
+
+        Messages read ahead and not yet yielded are counted in `unread`, not as
+        dropped: they belong to sessions heard, and stay counted in ``received``.
+        The socket unsubscribes (presence markers first) before it closes, so the
+        publisher sees this listener leave at once.
+        """
         if self._closed:
             return
-        self._service.stop()
+        self._service.stop()  # no more reading ahead
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self.unread = len(self._ready)
             self._ready.clear()
+            with contextlib.suppress(zmq.ZMQError):
+                for topic in sorted(self._subscribed, key=lambda t: not is_marker(t)):
+                    self._socket.setsockopt(zmq.UNSUBSCRIBE, topic)
             self._socket.close(linger=to_ms(CLOSE_LINGER_S))
+            sessions = sorted(self._tuner.sessions)
+        if sessions:
+            self._log.info("tuned_out", sessions=sessions, unread=self.unread)
         self._log.info("subscriber_closed", endpoint=self.endpoint)
