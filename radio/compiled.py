@@ -55,7 +55,8 @@ def _build_note() -> tuple[bool, str]:
     except OSError:
         return False, "no build note (radio/_build.txt): built without setup.py"
     if not lines or lines[0] != "compiled":
-        return False, f"the build fell back to pure Python ({(lines or ['?'])[0]})"
+        why = (lines or ["?"])[0].removeprefix("pure: ")
+        return False, f"the build installed pure Python ({why})"
     hashes = dict(line.split(" ", 1) for line in lines[1:])
     for name in CORES:
         source = _PACKAGE / f"{name.rpartition('.')[2]}.py"
