@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# First: it decides, before any core is imported, whether the compiled cores are used.
+import radio.compiled  # noqa: F401
 from radio.batch import BATCH_DELAY_S
 from radio.errors import (
     ClosedError,

@@ -352,8 +352,11 @@ def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, int, float, fl
     return known, live, seq, sent_at, ttl
 
 
-def decode(frame: bytes) -> Frame:
+def decode(frame: object) -> Frame:
     """Decode one frame; raise `MalformedMessageError` (and nothing else) if it is not valid.
+
+    *frame* is typed `object` so that the compiled module (mypyc checks argument
+    types on entry) says that a non-bytes frame is malformed, as pure Python does.
 
     Layout (multi-byte integers and floats in network byte order)::
 

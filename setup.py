@@ -1,0 +1,135 @@
+"""Build radio, compiling its pure cores with mypyc when it can: never a failed install.
+
+setup.cfg holds the metadata; this file only adds the optional extension modules.
+Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`) are
+compiled with mypyc into one shared library (``radio/_cores__mypyc``) and a shim per
+module, which Python imports instead of the ``.py`` file beside it. Anything that
+goes wrong (no mypy, a mypyc error, no C compiler, a failed compile or link) leaves
+the pure-Python package, with a warning. The build writes ``radio/_build.txt``: what
+was compiled, with a hash of each source, or why nothing was (`radio.compiled`
+reads it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+
+CORES = [
+    "radio/wire.py",
+    "radio/tuner.py",
+    "radio/dial.py",
+    "radio/ledger.py",
+    "radio/air.py",
+    "radio/clock.py",
+    "radio/names.py",
+    "radio/transmitter.py",
+    "radio/session.py",
+    "radio/announcer.py",
+    "radio/batch.py",
+    "radio/presence.py",
+]
+"""The socket-free modules compiled (keep in step with `radio.compiled.CORES`)."""
+
+GROUP = "radio._cores"
+"""The shared library's module: inside the package, so it lands wherever radio does."""
+
+NOTE = "_build.txt"
+"""Written into the package by every build: ``compiled`` and a hash per core, or ``pure: why``."""
+
+
+def _warn(message: str) -> None:
+    print(f"radio: {message}; installing pure Python", file=sys.stderr, flush=True)
+
+
+def _note_compiled() -> str:
+    lines = ["compiled"]
+    for path in CORES:
+        digest = hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+        lines.append(f"{path.removeprefix('radio/')} {digest}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_note(text: str, *dirs: Path) -> None:
+    for folder in dirs:
+        if folder.is_dir():
+            (folder / NOTE).write_text(text, encoding="ascii")
+
+
+def _compiled_cores() -> tuple[list[Any], str]:
+    """The mypyc extension modules and the note to write, or none and why not."""
+    if os.environ.get("RADIO_PURE", "") not in ("", "0"):
+        return [], "pure: RADIO_PURE=1 at build time\n"
+    try:
+        from mypyc.build import mypycify
+    except ImportError as exc:
+        _warn(f"mypyc is not available ({exc})")
+        return [], f"pure: mypyc is not available ({exc})\n"
+    try:
+        # Silent: the cores import radio, whose drivers need pyzmq and structlog, which a
+        # build environment lacks; only the cores' own type errors stop their compilation.
+        return mypycify(["--follow-imports=silent", *CORES], group_name=GROUP), _note_compiled()
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - mypyc exits on type errors
+        _warn(f"mypyc could not compile the cores ({exc!r})")
+        return [], f"pure: mypyc could not compile the cores ({exc!r})\n"
+
+
+EXTENSIONS, BUILD_NOTE = _compiled_cores()
+
+
+def _note_dirs(command: Any) -> list[Path]:
+    """Where a build command's note goes: its build folder, and the sources when in place."""
+    dirs = [Path(command.build_lib) / "radio"]
+    if getattr(command, "inplace", False) or getattr(command, "editable_mode", False):
+        dirs.append(ROOT / "radio")
+    return dirs
+
+
+class NotingBuildPy(build_py):
+    """build_py that also writes the build note (build_ext rewrites it, if it runs)."""
+
+    def run(self) -> None:
+        super().run()
+        _write_note(BUILD_NOTE, *_note_dirs(self))
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that falls back to pure Python when any extension fails, all or nothing.
+
+    A shim without its shared library (or the reverse) would break ``import radio``,
+    so one failure removes every module this build made and says so in the note.
+    """
+
+    def run(self) -> None:
+        note = BUILD_NOTE
+        try:
+            super().run()
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - CompileError, LinkError, ...
+            _warn(f"compiling the cores failed ({exc!r})")
+            self._remove_outputs()
+            note = f"pure: compiling the cores failed ({exc!r})\n"
+        _write_note(note, *_note_dirs(self))
+
+    def _remove_outputs(self) -> None:
+        for ext in self.extensions:
+            name = self.get_ext_filename(self.get_ext_fullname(ext.name))
+            for folder in _note_dirs(self):  # the build folder, and the sources in place
+                (folder.parent / name).unlink(missing_ok=True)
+        self.extensions = []
+        self.distribution.ext_modules = []
+
+
+if __name__ == "__main__":
+    setup(
+        ext_modules=EXTENSIONS,
+        cmdclass={"build_py": NotingBuildPy, "build_ext": OptionalBuildExt},
+    )

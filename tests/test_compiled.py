@@ -1,0 +1,111 @@
+"""Compiled cores and their pure-Python twin: which one runs, and RADIO_PURE=1."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import radio
+import radio.compiled
+from radio.compiled import CORES
+
+ROOT = Path(__file__).resolve().parent.parent
+PURE = os.environ.get("RADIO_PURE", "") not in ("", "0")
+
+_REPORT = """
+import json, sys
+import radio, radio.compiled
+import radio.publisher, radio.subscriber, radio.aio, radio.relay
+print(json.dumps({
+    "active": radio.compiled.ACTIVE,
+    "compiled": sorted(
+        name for name, module in sys.modules.items()
+        if name.startswith("radio") and radio.compiled._is_compiled(module)
+    ),
+}))
+"""
+
+
+def _report(pure: str) -> dict[str, object]:
+    env = {**os.environ, "RADIO_PURE": pure}
+    out = subprocess.run(
+        [sys.executable, "-c", _REPORT], env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, object] = json.loads(out.stdout)
+    return result
+
+
+def test_radio_pure_runs_no_compiled_module() -> None:
+    """With RADIO_PURE=1 every radio module, the cores included, runs from its .py source."""
+    assert _report("1") == {"active": False, "compiled": []}
+
+
+def test_the_cores_are_compiled_unless_the_build_fell_back() -> None:
+    """In the normal run every core is compiled, unless the build fell back (skipped, why)."""
+    if PURE:
+        pytest.skip("RADIO_PURE is set: this run is the pure-Python one")
+    note = ROOT / "radio" / "_build.txt"
+    first = note.read_text(encoding="ascii").splitlines()[0] if note.exists() else ""
+    if first.startswith("pure:"):
+        pytest.skip(f"the build installed pure Python: {first.removeprefix('pure: ')}")
+    assert radio.compiled.ACTIVE, radio.compiled.REASON
+    assert all(radio.compiled.MODULES.values())
+    shared = "radio._cores__mypyc"  # the cores' one shared library, which the shims load
+    assert _report("0") == {"active": True, "compiled": sorted([*CORES, shared])}
+
+
+def test_this_run_uses_the_twin_it_asked_for() -> None:
+    """The modules in this process match RADIO_PURE: all pure under it, never a mix."""
+    assert set(radio.compiled.MODULES) == set(CORES)
+    if PURE:
+        assert not any(radio.compiled.MODULES.values())
+    assert len(set(radio.compiled.MODULES.values())) == 1
+    assert radio.compiled.ACTIVE is not bool(radio.compiled.REASON)
+
+
+def test_setup_compiles_the_listed_cores() -> None:
+    """setup.py compiles exactly the modules radio.compiled knows as cores."""
+    listed = re.findall(r'^    "radio/(\w+)\.py",$', (ROOT / "setup.py").read_text(), re.M)
+    assert sorted(f"radio.{name}" for name in listed) == sorted(CORES)
+
+
+def test_a_changed_source_is_never_shadowed(tmp_path: Path) -> None:
+    """A core whose .py changed since the build runs from source, all cores with it."""
+    package = tmp_path / "radio"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "compiled.py").write_text((ROOT / "radio" / "compiled.py").read_text())
+    note = ["compiled"]
+    for name in CORES:  # radio.compiled imports every core: empty stand-ins, as compiled
+        leaf = f"{name.rpartition('.')[2]}.py"
+        (package / leaf).write_text("")
+        note.append(f"{leaf} {hashlib.sha256(b'').hexdigest()}")
+    (package / "_build.txt").write_text("\n".join(note) + "\n")
+    (package / "wire.py").write_text("CHANGED = True\n")  # edited since the build
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import radio.compiled as c;"
+        "print(c.ACTIVE, c.REASON)"
+    )
+    env = {**os.environ, "RADIO_PURE": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    assert out.strip() == "False wire.py changed since it was compiled (run make install)"
+
+
+def test_the_package_still_imports() -> None:
+    """The public API is there whichever twin runs."""
+    assert radio.Message._fields == ("channel", "session", "seq", "sent_at", "ttl", "payload")
+    assert vars(radio.Stats())["received"] == 0
