@@ -365,10 +365,3 @@ class Transmitter:
             seq, sent_at, ttl, payload, kind = last
             frames.append(encode_inbox(inbox, name, kind, seq, sent_at, ttl, payload))
         return frames
-        if (pending := state.flush()) is not None:
-            frames.append(pending)
-        seq, sent_at, ttl, payload, kind = state.last
-        if ttl and now > sent_at + ttl:
-            return frames
-        frames.append(encode_inbox(inbox, name, kind, seq, sent_at, ttl, payload))
-        return frames
