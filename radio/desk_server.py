@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from itertools import islice
 from typing import Final
 
@@ -51,7 +52,9 @@ class DeskClients:
 
     def __init__(self, max_clients: int = MAX_DESK_CLIENTS) -> None:
         self.max_clients = max(1, max_clients)
-        self._sessions: dict[str, str] = {}  # client -> its session, least recently joined first
+        # client -> its session, least recently joined first (an OrderedDict: cheap to
+        # move to the back and to scan from the front after many deletions)
+        self._sessions: OrderedDict[str, str] = OrderedDict()
         self._clients: dict[str, str] = {}  # session -> client
         self.evicted = 0
         self._limited = RateLimitedLog(log)
@@ -95,8 +98,7 @@ class DeskClients:
         """Forget or evict one client among the least recently joined, or refuse."""
         for client, session in list(islice(self._sessions.items(), MAX_EVICTION_SCAN)):
             if session in core.sessions and core.listeners(session):
-                del self._sessions[client]  # listened to: to the back, not scanned again soon
-                self._sessions[client] = session
+                self._sessions.move_to_end(client)  # listened to: not scanned again soon
                 continue
             del self._sessions[client]
             self._clients.pop(session, None)

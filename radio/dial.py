@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -43,7 +44,8 @@ class Dial:
         self.following = False
         self.live: str | None = None
         self.changed = True  # the heard topics moved since the socket was last synced
-        self.left: dict[str, int] = {}  # sessions tuned out of: the last seq heard
+        # Sessions tuned out of: the last seq heard (an OrderedDict: oldest dropped first).
+        self.left: OrderedDict[str, int] = OrderedDict()
         self._explicit: set[str] = set()
         self._publisher_now = publisher_now
         self._tags = itertools.count(1)
@@ -113,7 +115,7 @@ class Dial:
             if entry.topic not in heard:
                 self.left[entry.session] = max(entry.last_seq, 0)
                 while len(self.left) > MAX_REMEMBERED:
-                    del self.left[next(iter(self.left))]
+                    self.left.popitem(last=False)
         if heard.keys() != self.heard.keys():
             self.changed = True
         self.heard = heard

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from itertools import islice
 from typing import Final, NamedTuple
@@ -70,7 +71,8 @@ class Presence:
         self.refused = 0  # joins refused at a cap
         # Refused joins still subscribed (topic + 1 + key), oldest first: admitted as room
         # frees, since libzmq reports a subscription once. Bounded like the tracked ones.
-        self._waiting: dict[bytes, None] = {}
+        # An OrderedDict: a plain dict used as a queue slows down as its head is deleted.
+        self._waiting: OrderedDict[bytes, None] = OrderedDict()
 
     def apply(self, event: bytes, owner: bytes = b"") -> Change | None:
         """Apply one XPUB event; return the change it made, or None for a no-op.
@@ -98,7 +100,7 @@ class Presence:
                 self.refused += 1
                 self._waiting[topic + _TOPIC_END + key] = None
                 if len(self._waiting) > self.max_listeners:
-                    del self._waiting[next(iter(self._waiting))]
+                    self._waiting.popitem(last=False)
                 return None
             if ids is None:
                 ids = self._listeners[topic] = set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Final
 
@@ -91,8 +91,10 @@ class Transmitter:
         self._clock = clock
         self._prefix = channel_prefix(channel)
         self.control = control_topic(channel)
-        self._ended: dict[str, None] = {}  # closed names that may not reopen, oldest first
-        self._ended_random: dict[str, None] = {}  # the newest closed random IDs
+        # Closed names that may not reopen, and the newest closed random IDs, oldest first
+        # (OrderedDicts: a plain dict used as a queue slows down as its head is deleted).
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        self._ended_random: OrderedDict[str, None] = OrderedDict()
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.announcer = Announcer(self.control, beacon_interval, publisher_id)
@@ -186,7 +188,7 @@ class Transmitter:
         )
         ended[session] = None
         if len(ended) > cap:
-            del ended[next(iter(ended))]
+            ended.popitem(last=False)
         return self._end(state)
 
     def _was_closed(self, session: str) -> bool:
