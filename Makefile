@@ -15,6 +15,8 @@ PURE_TESTS := tests/test_wire.py tests/test_tuner.py tests/test_transmitter.py \
 $(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	# The distribution was called radio before radio-zmq: drop that install from an old .venv.
+	$(BIN)/python -m pip uninstall -q -y radio 2>/dev/null || true
 	$(BIN)/python -m pip install -q -e '.[test,dev,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $@
