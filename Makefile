@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools/requirements.txt | cksum | cut -d' ' -f1)
 # The pure cores setup.py compiles with mypyc (in place: the .so files sit beside them).
 CORES  := $(shell sed -n 's|^    "\(radio/[a-z_]*\.py\)",$$|\1|p' setup.py)
 # Socket-free test files, run again on the pure-Python cores (RADIO_PURE=1) by `make test`.
@@ -12,16 +12,16 @@ PURE_TESTS := tests/test_wire.py tests/test_tuner.py tests/test_transmitter.py \
 
 .PHONY: install test lint format demo docs bench bench-deps soak adversity clean
 
-$(STAMP): setup.cfg setup.py pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The distribution was called radio before radio-zmq: drop that install from an old .venv.
 	$(BIN)/python -m pip uninstall -q -y radio 2>/dev/null || true
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[test,dev]' -r tools/requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP) ## Create .venv and install radio (cores compiled when gcc is there; RADIO_PURE=1: none).
+install: $(STAMP) ## Create .venv: radio (cores compiled when gcc is there; RADIO_PURE=1: none), test, lint and tools requirements.
 
 # An editable install compiles the cores in place; rebuild them when one changes, so that
 # a stale build never runs (radio.compiled would fall back to the sources, and say so).
@@ -45,26 +45,26 @@ bench-deps: ## Install the peer brokers the benchmark compares with (needs root,
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nats-server mosquitto
 
 bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
-	$(BIN)/radio-bench --out docs
+	$(BIN)/python -m tools.bench.main --out docs
 
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
-	$(BIN)/radio-soak --out docs
+	$(BIN)/python -m tools.soak.main --out docs
 
 adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence; writes docs/security.md.
-	$(BIN)/radio-adversity --out docs
+	$(BIN)/python -m tools.soak.adversity --out docs
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	$(BIN)/mkdocs build --strict
 
-lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
-	$(BIN)/ruff check radio cli tests
-	$(BIN)/ruff format --check radio cli tests
-	$(BIN)/mypy --strict radio cli
+lint: $(STAMP) ## ruff and mypy --strict on radio/, cli/ and tools/.
+	$(BIN)/ruff check radio cli tools tests
+	$(BIN)/ruff format --check radio cli tools tests
+	$(BIN)/mypy --strict radio cli tools
 
 format: $(STAMP) ## Reformat the code with ruff.
-	$(BIN)/ruff format radio cli tests
-	$(BIN)/ruff check --fix radio cli tests
+	$(BIN)/ruff format radio cli tools tests
+	$(BIN)/ruff check --fix radio cli tools tests
 
 .PHONY: faults faults-deps
 
@@ -73,7 +73,7 @@ faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (nee
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
 faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
-	$(BIN)/radio-faults --out docs
+	$(BIN)/python -m tools.faults.main --out docs
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
