@@ -10,7 +10,7 @@ PURE_TESTS := tests/test_wire.py tests/test_tuner.py tests/test_transmitter.py \
 	tests/test_desk_pure.py tests/test_presence.py tests/test_names.py tests/test_batch.py \
 	tests/test_allowlist.py tests/test_faults_line.py tests/test_compiled.py
 
-.PHONY: install test lint format demo docs bench bench-deps soak adversity clean
+.PHONY: install test lint format demo docs dist bench bench-deps soak adversity clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,23 @@ endif
 	$(BIN)/python -m pytest
 	RADIO_PURE=1 $(BIN)/python -m pytest -q $(PURE_TESTS)
 
-demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
-	$(BIN)/radio-demo
+# `make demo` has a venv of its own with radio and its runtime dependencies only (no test,
+# lint or tools requirements, no mypy): pure Python, built without build isolation, so a
+# fresh clone's first `make demo` downloads only pyzmq, click and structlog (plus the build
+# tools setuptools and wheel). Reinstalled whenever the package's sources change.
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+DEMO_SRC   := setup.cfg setup.py pyproject.toml $(wildcard radio/*.py cli/*.py)
+
+$(DEMO_STAMP): $(DEMO_SRC)
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q 'setuptools>=64' wheel
+	rm -rf build  # pip builds in the tree: no compiled module of an earlier build may ride along
+	RADIO_PURE=1 $(DEMO_VENV)/bin/python -m pip install -q --no-build-isolation .
+	touch $@
+
+demo: $(DEMO_STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio (runtime install only).
+	$(DEMO_VENV)/bin/radio-demo
 
 bench-deps: ## Install the peer brokers the benchmark compares with (needs root, apt-get).
 	apt-get update -qq
@@ -56,6 +71,12 @@ adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence; w
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	$(BIN)/mkdocs build --strict
+
+dist: $(STAMP) ## Build the wheel and the sdist into dist/ and check them (twine check --strict).
+	$(BIN)/python -m pip install -q build twine
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 lint: $(STAMP) ## ruff and mypy --strict on radio/, cli/ and tools/.
 	$(BIN)/ruff check radio cli tools tests
@@ -76,5 +97,5 @@ faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes d
 	$(BIN)/python -m tools.faults.main --out docs
 
 clean: ## Remove the virtual environment and caches.
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
+	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
 	rm -f radio/*.so radio/_build.txt
