@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools/requirements.txt | cksum | cut -d' ' -f1)
 # The pure cores setup.py compiles with mypyc (in place: the .so files sit beside them).
 CORES  := $(shell sed -n 's|^    "\(radio/[a-z_]*\.py\)",$$|\1|p' setup.py)
 # Socket-free test files, run again on the pure-Python cores (RADIO_PURE=1) by `make test`.
@@ -10,16 +10,18 @@ PURE_TESTS := tests/test_wire.py tests/test_tuner.py tests/test_transmitter.py \
 	tests/test_desk_pure.py tests/test_presence.py tests/test_names.py tests/test_batch.py \
 	tests/test_allowlist.py tests/test_faults_line.py tests/test_compiled.py
 
-.PHONY: install test lint format demo docs bench bench-deps soak adversity clean
+.PHONY: install test lint format demo docs dist bench bench-deps soak adversity clean
 
-$(STAMP): setup.cfg setup.py pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev,bench]'
+	# The distribution was called radio before radio-zmq: drop that install from an old .venv.
+	$(BIN)/python -m pip uninstall -q -y radio 2>/dev/null || true
+	$(BIN)/python -m pip install -q -e '.[test,dev]' -r tools/requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP) ## Create .venv and install radio (cores compiled when gcc is there; RADIO_PURE=1: none).
+install: $(STAMP) ## Create .venv: radio (cores compiled when gcc is there; RADIO_PURE=1: none), test, lint and tools requirements.
 
 # An editable install compiles the cores in place; rebuild them when one changes, so that
 # a stale build never runs (radio.compiled would fall back to the sources, and say so).
@@ -35,34 +37,55 @@ endif
 	$(BIN)/python -m pytest
 	RADIO_PURE=1 $(BIN)/python -m pytest -q $(PURE_TESTS)
 
-demo: $(STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio.
-	$(BIN)/radio-demo
+# `make demo` has a venv of its own with radio and its runtime dependencies only (no test,
+# lint or tools requirements, no mypy): pure Python, built without build isolation, so a
+# fresh clone's first `make demo` downloads only pyzmq, click and structlog (plus the build
+# tools setuptools and wheel). Reinstalled whenever the package's sources change.
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+DEMO_SRC   := setup.cfg setup.py pyproject.toml $(wildcard radio/*.py cli/*.py)
+
+$(DEMO_STAMP): $(DEMO_SRC)
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install -q 'setuptools>=64' wheel
+	rm -rf build  # pip builds in the tree: no compiled module of an earlier build may ride along
+	RADIO_PURE=1 $(DEMO_VENV)/bin/python -m pip install -q --no-build-isolation .
+	touch $@
+
+demo: $(DEMO_STAMP) ## Play the stale-message story live: naive ZeroMQ beside radio (runtime install only).
+	$(DEMO_VENV)/bin/radio-demo
 
 bench-deps: ## Install the peer brokers the benchmark compares with (needs root, apt-get).
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nats-server mosquitto
 
 bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
-	$(BIN)/radio-bench --out docs
+	$(BIN)/python -m tools.bench.main --out docs
 
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
-	$(BIN)/radio-soak --out docs
+	$(BIN)/python -m tools.soak.main --out docs
 
 adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence; writes docs/security.md.
-	$(BIN)/radio-adversity --out docs
+	$(BIN)/python -m tools.soak.adversity --out docs
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	$(BIN)/mkdocs build --strict
 
-lint: $(STAMP) ## ruff and mypy --strict on radio/ and cli/.
-	$(BIN)/ruff check radio cli tests
-	$(BIN)/ruff format --check radio cli tests
-	$(BIN)/mypy --strict radio cli
+dist: $(STAMP) ## Build the wheel and the sdist into dist/ and check them (twine check --strict).
+	$(BIN)/python -m pip install -q build twine
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
+lint: $(STAMP) ## ruff and mypy --strict on radio/, cli/ and tools/.
+	$(BIN)/ruff check radio cli tools tests
+	$(BIN)/ruff format --check radio cli tools tests
+	$(BIN)/mypy --strict radio cli tools
 
 format: $(STAMP) ## Reformat the code with ruff.
-	$(BIN)/ruff format radio cli tests
-	$(BIN)/ruff check --fix radio cli tests
+	$(BIN)/ruff format radio cli tools tests
+	$(BIN)/ruff check --fix radio cli tools tests
 
 .PHONY: faults faults-deps
 
@@ -71,8 +94,8 @@ faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (nee
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
 faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
-	$(BIN)/radio-faults --out docs
+	$(BIN)/python -m tools.faults.main --out docs
 
 clean: ## Remove the virtual environment and caches.
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
+	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
 	rm -f radio/*.so radio/_build.txt

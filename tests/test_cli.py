@@ -33,6 +33,7 @@ from radio import (
     create_keys,
 )
 from tests.helpers import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
+from tools import child_env
 
 BIN = Path(sys.executable).parent
 
@@ -469,13 +470,15 @@ def test_demo_shows_the_naive_backlog_and_radios_zero() -> None:
 
 
 def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
-    """radio-bench --quick runs every phase and writes the page, plots and raw figures.
+    """`python -m tools.bench.main --quick`: every phase, the page, plots and raw figures.
 
     Only the harness is checked here: figures live in docs/benchmarks.md, never in a test.
     """
     result = subprocess.run(
         [
-            str(BIN / "radio-bench"),
+            sys.executable,
+            "-m",
+            "tools.bench.main",
             "--quick",
             "--systems",
             "zmq-1frame,radio",
@@ -486,6 +489,7 @@ def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
         text=True,
         timeout=300,
         check=False,
+        env=child_env(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     page = (tmp_path / "benchmarks.md").read_text()
@@ -499,7 +503,7 @@ def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
 
 def test_benchmark_rejects_unknown_systems(runner: CliRunner) -> None:
     """A typo in --systems is a usage error naming it."""
-    from radio.cli.bench import main as bench_main
+    from tools.bench import main as bench_main
 
     result = runner.invoke(bench_main.command, ["--systems", "radio,kafka"])
     assert result.exit_code == 2
@@ -749,7 +753,9 @@ def test_benchmark_page_renders_again_from_its_figures(tmp_path: Path) -> None:
     """--render-only rewrites the page from results.json with the same tables."""
     first = subprocess.run(
         [
-            str(BIN / "radio-bench"),
+            sys.executable,
+            "-m",
+            "tools.bench.main",
             "--quick",
             "--systems",
             "radio",
@@ -762,17 +768,19 @@ def test_benchmark_page_renders_again_from_its_figures(tmp_path: Path) -> None:
         text=True,
         timeout=120,
         check=False,
+        env=child_env(),
     )
     assert first.returncode == 0, first.stderr
     page = tmp_path / "benchmarks.md"
     before = [line for line in page.read_text().splitlines() if line.startswith("|")]
     page.unlink()
     again = subprocess.run(
-        [str(BIN / "radio-bench"), "--render-only", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools.bench.main", "--render-only", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env=child_env(),
     )
     assert again.returncode == 0, again.stderr
     assert [line for line in page.read_text().splitlines() if line.startswith("|")] == before

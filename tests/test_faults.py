@@ -14,6 +14,7 @@ import pytest
 
 from radio import ListenerEvent, Publisher, Subscriber
 from tests.helpers import DEADLINE_S, default_sigint, free_tcp_endpoint, recv_all, wait_until
+from tools import child_env
 
 BIN = Path(sys.executable).parent
 
@@ -176,13 +177,14 @@ def test_follower_moves_to_a_restarted_publishers_session_hearing_nothing_old() 
 
 
 def test_short_soak_finds_every_guarantee_kept(tmp_path: Path) -> None:
-    """radio-soak --quick: faults while broadcasting; it exits 0 only if all checks pass."""
+    """`python -m tools.soak.main --quick`: faults while broadcasting; 0 only if all checks pass."""
     result = subprocess.run(
-        [str(BIN / "radio-soak"), "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "tools.soak.main", "--quick", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=240,
         check=False,
+        env=child_env(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     page = (tmp_path / "reliability.md").read_text()
@@ -195,10 +197,11 @@ def test_ctrl_c_at_any_moment_lets_a_busy_subscriber_exit(broadcasting: Publishe
     lock): the process always unwinds, closes and exits."""
     for attempt in range(15):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "radio.cli.soak.peer", broadcasting.endpoint, "c", "s1"],
+            [sys.executable, "-m", "tools.soak.peer", broadcasting.endpoint, "c", "s1"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env=child_env(),
         )
         try:
             assert proc.stdout is not None

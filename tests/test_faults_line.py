@@ -6,9 +6,10 @@ import os
 import random
 
 import pytest
-from radio.cli.faults.line import Conditions, Line
-from radio.cli.faults.netns import unique_name
-from radio.cli.faults.record import Heard, Recorder, sent_time, stamp
+
+from tools.faults.line import Conditions, Line
+from tools.faults.netns import unique_name
+from tools.faults.record import Heard, Recorder, sent_time, stamp
 
 
 def _line(delay_s: float = 0.0, loss: float = 0.0, seed: int = 1) -> Line:

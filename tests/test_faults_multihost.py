@@ -1,8 +1,8 @@
 """The fault harness's trimmed run: four simulated hosts, cuts, loss and clock skew.
 
-Runs the scenarios of `radio-faults --quick` once (about 90 s, as root) through
-the same code as `make faults`, then checks each kind of bound over every
-scenario. Skips where the machine cannot simulate hosts (not root, no TAP).
+Runs the scenarios of `python -m tools.faults.main --quick` once (about 90 s, as
+root) through the same code as `make faults`, then checks each kind of bound over
+every scenario. Skips where the machine cannot simulate hosts (not root, no TAP).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from radio.cli.faults.checks import KINDS, Check
-from radio.cli.faults.netns import leftovers, why_unavailable
-from radio.cli.faults.suite import Suite, run_suite
+
+from tools.faults.checks import KINDS, Check
+from tools.faults.netns import leftovers, why_unavailable
+from tools.faults.suite import Suite, run_suite
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from radio.cli.soak.adversity import desk_flood, knock_flood
 
 from radio import (
     CurveClient,
@@ -21,6 +20,7 @@ from radio import (
     create_keys,
 )
 from tests.helpers import DEADLINE_S, recv_all
+from tools.soak.adversity import desk_flood, knock_flood
 
 SECRET = b"TOP-SECRET-PAYLOAD-0123456789"
 

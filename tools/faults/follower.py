@@ -1,6 +1,6 @@
 """Hosts C and D: a library subscriber that follows the live session and checks what it hears.
 
-Usage: python -m radio.cli.faults.follower ENDPOINT CHANNEL [TOO_OLD_S]. It
+Usage: python -m tools.faults.follower ENDPOINT CHANNEL [TOO_OLD_S]. It
 reports ``ready``, then a ``status`` line every 0.1 s (the last sequence number
 heard per session), and on ``stop`` (or EOF, or SIGINT) a ``final`` line with
 its `Recorder` summary and the subscriber's stats.
@@ -14,8 +14,8 @@ import time
 from typing import Final
 
 from radio import Subscriber
+from tools.cli import configure_logging
 
-from ..logs import configure_logging
 from .peer import commands, emit
 from .record import Recorder, sent_time
 

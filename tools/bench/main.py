@@ -1,4 +1,4 @@
-"""radio-bench: measure radio beside raw pyzmq and the brokers people would pick instead."""
+"""The benchmark (``python -m tools.bench.main``): radio beside raw pyzmq and the brokers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from ..logs import configure_logging
+from tools.cli import configure_logging
+
 from . import phases
 from .phases import Plan, Results
 from .report import load, write
@@ -124,5 +125,9 @@ def _steps(plan: Plan, phase: str) -> int:
 
 
 def main() -> None:
-    """Entry point of the radio-bench console script."""
-    command(prog_name="radio-bench")
+    """Entry point of ``python -m tools.bench.main`` (``make bench``)."""
+    command(prog_name="python -m tools.bench.main")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""radio-faults: four simulated hosts, faulty cables between them, and the bounds radio promises."""
+"""The fault harness (``python -m tools.faults.main``): four hosts, faulty cables, bounds."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import RuntimeFailure
-from ..logs import configure_logging
+from tools.cli import RuntimeFailure, configure_logging
+
 from .report import table, write_block
 from .scenario import scenarios
 from .suite import run_suite
@@ -55,8 +55,8 @@ def command(quick: bool, out: Path | None, only: tuple[str, ...], logs: Path | N
 
 
 def main() -> None:
-    """Entry point of the radio-faults console script."""
-    command(prog_name="radio-faults")
+    """Entry point of ``python -m tools.faults.main`` (``make faults``)."""
+    command(prog_name="python -m tools.faults.main")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,7 @@ import zmq
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.desk import encode_request
 from radio.names import marker_topic, session_topic
-
-from ..logs import configure_logging
+from tools.cli import configure_logging
 
 KNOCKERS_OPEN: Final[int] = 50
 """Unknown-key sockets kept connected at once during a knock flood (the oldest closes)."""
@@ -311,7 +310,8 @@ def render(
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         START,
-        f"Measured by `make adversity` (`radio-adversity`) on {when}, on this machine "
+        "Measured by `make adversity` (`python -m tools.soak.adversity`)"
+        f" on {when}, on this machine "
         "(2 cores); a thread sent 100-byte messages as fast as it could meanwhile, and "
         "an honest client joined while each flood ran.",
         "",
@@ -367,5 +367,9 @@ def command(out: Path, quick: bool) -> None:
 
 
 def main() -> None:
-    """Entry point of the radio-adversity console script."""
-    command(prog_name="radio-adversity")
+    """Entry point of ``python -m tools.soak.adversity`` (``make adversity``)."""
+    command(prog_name="python -m tools.soak.adversity")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """Host A: a radio publisher at a steady rate that switches sessions and reports its listeners.
 
-Usage: python -m radio.cli.faults.publisher ENDPOINT CHANNEL RATE [TTL]. It
+Usage: python -m tools.faults.publisher ENDPOINT CHANNEL RATE [TTL]. It
 binds ENDPOINT, opens a session, reports ``ready`` and its listener count, and
 starts sending on ``go``. ``switch`` closes the live session and opens a new
 one; ``stop`` closes the live session (its subscribers hear the END) and stops
@@ -16,8 +16,8 @@ import time
 from typing import Final
 
 from radio import Publisher
+from tools.cli import configure_logging
 
-from ..logs import configure_logging
 from .peer import commands, emit, rss
 from .record import stamp
 

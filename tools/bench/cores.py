@@ -1,6 +1,6 @@
 """CPU per message of radio's pure cores, compiled beside pure Python (``RADIO_PURE=1``).
 
-``python -m radio.cli.bench.cores`` runs each measurement in child processes,
+``python -m tools.bench.cores`` runs each measurement in child processes,
 alternating the compiled and the pure build, and prints medians and ratios; the
 child (``--child``) times one build: the subscriber's ``Tuner.take`` over runs of 256 DATA
 frames of 100 bytes (without and with a TTL), as a Subscriber calls it, and the
@@ -10,13 +10,14 @@ publisher's ``SessionState.frame``. CPU time (``time.process_time``), best of 3.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
+
+from tools import child_env
 
 FRAMES = 200_000
 PAYLOAD = b"x" * 100
@@ -83,9 +84,9 @@ def main() -> None:
     results: dict[str, dict[str, list[float]]] = {"compiled": {}, "pure": {}}
     for _ in range(pairs):
         for mode in ("compiled", "pure"):
-            env = {**os.environ, "RADIO_PURE": "1" if mode == "pure" else "0"}
+            env = child_env(RADIO_PURE="1" if mode == "pure" else "0")
             out = subprocess.run(
-                [sys.executable, "-m", "radio.cli.bench.cores", "--child"],
+                [sys.executable, "-m", "tools.bench.cores", "--child"],
                 env=env,
                 capture_output=True,
                 text=True,

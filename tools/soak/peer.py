@@ -9,14 +9,13 @@ import sys
 import time
 
 from radio import Subscriber
-
-from ..logs import configure_logging
+from tools.cli import configure_logging
 
 REPORT_EVERY_S = 0.1
 
 
 def main() -> None:
-    """Usage: python -m radio.cli.soak.peer ENDPOINT CHANNEL SESSION."""
+    """Usage: python -m tools.soak.peer ENDPOINT CHANNEL SESSION."""
     endpoint, channel, session = sys.argv[1:4]
     # Ctrl-C means "exit cleanly" here even when started from a shell that ignores it
     # for background jobs (a child inherits SIG_IGN and Python keeps it).

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from tools import child_env
+
 from .clock import skew_env
 from .link import Link, cables
 from .netns import Namespace, namespaces
@@ -66,6 +68,7 @@ class Proc:
                 stderr=stderr,
                 text=True,
                 bufsize=1,
+                env=child_env(),
             )
         self._reader = threading.Thread(target=self._read, name=f"read-{name}", daemon=True)
         self._reader.start()
@@ -197,7 +200,7 @@ class Topology:
 
     def publisher(self, rate: float, ttl: float | None) -> Proc:
         """Host A's publisher peer (binds; the relay connects to it)."""
-        module = [sys.executable, "-m", "radio.cli.faults.publisher"]
+        module = [sys.executable, "-m", "tools.faults.publisher"]
         args = [self.publisher_endpoint, CHANNEL, f"{rate:g}", *([f"{ttl:g}"] if ttl else [])]
         return self.run("a", "publisher", [*module, *args], keep=("status",))
 
@@ -216,7 +219,7 @@ class Topology:
 
     def follower(self, host: str, skew_s: float = 0.0, too_old_s: float | None = None) -> Proc:
         """A library follower on *host*."""
-        module = [sys.executable, "-m", "radio.cli.faults.follower"]
+        module = [sys.executable, "-m", "tools.faults.follower"]
         extra = [f"{too_old_s:g}"] if too_old_s is not None else []
         command = [*module, self.relay_endpoint(host), CHANNEL, *extra]
         return self.run(host, f"{host}-lib", command, skew_s)
