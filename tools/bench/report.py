@@ -253,7 +253,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     if results.throughput:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
+        fig, ax = plt.subplots(figsize=(11, 4.5))
         systems = list(results.throughput)
         width = 0.8 / len(systems)
         for index, system in enumerate(systems):
@@ -273,55 +273,76 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         ax.set_yscale("log")
         ax.set_ylabel("delivered messages / s")
         ax.set_title("Throughput, one subscriber (median of runs, range as error bars)")
-        ax.legend(fontsize=8)
+        _legend_outside(ax)
         fig.tight_layout()
         fig.savefig(directory / "throughput.png", dpi=110)
         plt.close(fig)
         written.append("throughput.png")
     if results.latency_us:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
+        fig, ax = plt.subplots(figsize=(11, 4.5))
         names = ["p50", "p99", "p99.9"]
         systems = list(results.latency_us)
         width = 0.8 / len(systems)
         for index, system in enumerate(systems):
+            spreads = [results.latency_us[system][n] for n in names]
             ax.bar(
                 [i + index * width for i in range(3)],
-                [results.latency_us[system][n].median for n in names],
+                [s.median for s in spreads],
                 width,
                 label=SYSTEMS[system].label,
+                yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
             )
         ax.set_xticks([i + 0.4 - width / 2 for i in range(3)], names)
         ax.set_yscale("log")
         ax.set_ylabel("one-way latency, microseconds")
-        ax.set_title(f"Latency at {plan.latency_rate:,.0f} msg/s offered, 100 B")
-        ax.legend(fontsize=8)
+        ax.set_title(
+            f"Latency at {plan.latency_rate:,.0f} msg/s offered, 100 B (range of runs as bars)"
+        )
+        _legend_outside(ax)
         fig.tight_layout()
         fig.savefig(directory / "latency.png", dpi=110)
         plt.close(fig)
         written.append("latency.png")
     if results.fanout:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
+        fig, ax = plt.subplots(figsize=(11, 4.5))
+        all_ns: set[int] = set()
         for system, by_n in results.fanout.items():
             ns = sorted(by_n)
-            ax.plot(ns, [by_n[n].median for n in ns], marker="o", label=SYSTEMS[system].label)
-        ax.set_xlabel("subscriber processes")
+            all_ns.update(ns)
+            spreads = [by_n[n] for n in ns]
+            ax.errorbar(
+                ns,
+                [s.median for s in spreads],
+                yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+                marker="o",
+                capsize=3,
+                label=SYSTEMS[system].label,
+            )
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(all_ns), [str(n) for n in sorted(all_ns)])
+        ax.set_xlabel("subscriber processes (log scale)")
         ax.set_ylabel("aggregate delivered messages / s")
         ax.set_yscale("log")
-        ax.set_title("Fan-out, 100 B")
-        ax.legend(fontsize=8)
+        ax.set_title("Fan-out, 100 B (median of runs, range as error bars)")
+        _legend_outside(ax)
         fig.tight_layout()
         fig.savefig(directory / "fanout.png", dpi=110)
         plt.close(fig)
         written.append("fanout.png")
     if results.memory:
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-        for system, samples in results.memory.items():
+        fig, ax = plt.subplots(figsize=(11, 4.5))
+        styles = ["-", "--", ":", "-."]
+        markers = ["o", "s", "^", "x", "d", "v"]
+        for index, (system, samples) in enumerate(results.memory.items()):
             if samples:
+                growth = (samples[-1][1] - samples[0][1]) / 2**20
                 ax.plot(
                     [s[0] for s in samples],
                     [s[1] / 2**20 for s in samples],
-                    marker=".",
-                    label=f"{SYSTEMS[system].label} (publisher)",
+                    marker=markers[index % len(markers)],
+                    linestyle=styles[index % len(styles)],
+                    alpha=0.8,
+                    label=f"{SYSTEMS[system].label} (publisher, {growth:+.1f} MiB)",
                 )
                 if samples[-1][2]:
                     ax.plot(
@@ -332,13 +353,22 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
                     )
         ax.set_xlabel("messages sent to a frozen subscriber")
         ax.set_ylabel("resident memory, MiB")
-        ax.set_title("Memory with one frozen subscriber")
-        ax.legend(fontsize=7)
+        ax.set_title("Memory with one frozen subscriber (lines that overlap grew alike)")
+        _legend_outside(ax)
         fig.tight_layout()
         fig.savefig(directory / "memory.png", dpi=110)
         plt.close(fig)
         written.append("memory.png")
     return written
+
+
+def _legend_outside(ax: Any) -> None:
+    """The legend to the right of the plot, never over the data."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
+KEPT: Final[str] = "<!-- kept by make bench -->"
+"""Everything after this line in benchmarks.md survives a new `make bench`."""
 
 
 def load(docs: Path) -> tuple[Plan, Results, Path, dict[str, str]]:
@@ -378,5 +408,8 @@ def write(plan: Plan, results: Results, docs: Path, info: dict[str, str] | None 
     raw: dict[str, Any] = {"machine": info, "plan": asdict(plan), "results": asdict(results)}
     (docs / "bench" / "results.json").write_text(json.dumps(raw, indent=1, default=str))
     page = docs / "benchmarks.md"
-    page.write_text(markdown(plan, results, info, plots))
+    kept = ""
+    if page.exists() and KEPT in (old := page.read_text()):
+        kept = "\n" + KEPT + old.split(KEPT, 1)[1]
+    page.write_text(markdown(plan, results, info, plots).rstrip("\n") + "\n" + kept)
     return page
