@@ -469,6 +469,7 @@ def test_demo_shows_the_naive_backlog_and_radios_zero() -> None:
     assert "radio delivered no stale message and every new one." in result.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
     """`python -m tools.bench.main --quick`: every phase, the page, plots and raw figures.
 

@@ -142,6 +142,7 @@ def test_a_full_desk_evicts_the_unheard_and_refuses_only_when_all_are_heard() ->
         assert len(pub.sessions) == 2
 
 
+@pytest.mark.slow
 def test_a_flood_of_made_up_clients_never_locks_honest_ones_out() -> None:
     """10,000 joins with made-up names fill and churn the desk, yet an honest client
     that joins is admitted and heard, and forgotten names leave no memory behind."""

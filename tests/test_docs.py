@@ -32,13 +32,6 @@ LANGUAGES: Final = {"python": "python", "sh": "sh", "shell": "sh", "bash": "sh"}
 _FENCE: Final = re.compile(r"^```(\w*)\s*$")
 _NOT_RUN: Final = re.compile(r"^<!--\s*not-run:\s*(.+?)\s*-->$")
 
-NOT_RUN_ELSEWHERE: Final[dict[tuple[str, int], str]] = {
-    ("docs/deployment.md", 0): "needs hosts host-a and host-b",
-    ("docs/deployment.md", 1): "needs host-a, keys and an allow-list",
-    ("docs/security.md", 0): "needs key files and the host pub-host",
-}
-"""Examples on pages edited on another branch, until they carry their own marker."""
-
 
 @dataclass(frozen=True)
 class Example:
@@ -76,7 +69,7 @@ def examples(path: Path) -> list[Example]:
             before = next((text for text in reversed(lines[:start]) if text.strip()), "")
             marker = _NOT_RUN.match(before.strip())
             index = len(found)
-            reason = marker.group(1) if marker else NOT_RUN_ELSEWHERE.get((page, index))
+            reason = marker.group(1) if marker else None
             code = "\n".join(lines[start + 1 : i]) + "\n"
             found.append(Example(page, index, start + 1, language, code, reason))
         i += 1

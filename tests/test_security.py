@@ -207,6 +207,7 @@ def test_a_key_added_to_the_allow_list_works_without_a_restart(
             assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
 
 
+@pytest.mark.slow
 def test_curve_publishers_close_and_come_back_fifty_times(keys: dict[str, Path]) -> None:
     """Close and re-create a CURVE publisher (as docs/security.md says to revoke a key)
     fifty times in one process: each one starts, and an allowed subscriber hears it."""
@@ -285,6 +286,7 @@ def test_a_desk_flood_neither_locks_out_nor_stalls_send() -> None:
     assert figures.longest_send_ms < 250.0
 
 
+@pytest.mark.slow
 def test_curve_relays_and_subscribers_close_and_come_back_fifty_times(
     keys: dict[str, Path],
 ) -> None:
