@@ -20,6 +20,7 @@ from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.desk import encode_request
 from radio.names import marker_topic, session_topic
 from tools.cli import configure_logging
+from tools.soak.main import _rss  # one reading of resident memory for both tools
 
 KNOCKERS_OPEN: Final[int] = 50
 """Unknown-key sockets kept connected at once during a knock flood (the oldest closes)."""
@@ -288,14 +289,6 @@ def presence_flood(markers: int = 200_000) -> tuple[FloodFigures, int, float]:
             return figures, presence.refused, growth
         finally:
             sock.close(linger=0)
-
-
-def _rss() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 START: Final[str] = "<!-- adversity:start -->"
