@@ -137,6 +137,46 @@ class RawTwoFrames(RawSingle):
         return sock.recv_multipart(flags)[1]
 
 
+class RawAsync(RawSingle):
+    """pyzmq PUB/SUB, one frame, received with zmq.asyncio: radio (asyncio)'s baseline."""
+
+    name, label = "zmq-asyncio", "raw pyzmq, asyncio"
+
+    def receive(
+        self,
+        address: Address,
+        count: int,
+        quiet_s: float,
+        ready: Callable[[], None],
+        latency: bool,
+    ) -> Received:
+        import zmq.asyncio
+
+        offset = len(TOPIC)
+
+        async def run() -> Received:
+            sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
+            sock.setsockopt(zmq.RCVHWM, 0)
+            sock.subscribe(TOPIC)
+            sock.connect(address.endpoint)
+
+            async def recv(timeout_s: float) -> bytes | None:
+                try:
+                    frame = await sock.recv(zmq.NOBLOCK)  # the fast path: something is queued
+                except zmq.Again:
+                    if not await sock.poll(int(timeout_s * 1000)):
+                        return None
+                    frame = await sock.recv()
+                return frame[offset:]
+
+            try:
+                return await async_receive_loop(recv, count, quiet_s, ready, latency)
+            finally:
+                sock.close(linger=0)
+
+        return asyncio.run(run())
+
+
 class Radio(System):
     """radio's sync API: Publisher.send and Subscriber.recv."""
 
@@ -395,6 +435,7 @@ SYSTEMS: Final[dict[str, System]] = {
     for system in (
         RawSingle(),
         RawTwoFrames(),
+        RawAsync(),
         Radio(),
         RadioAsync(),
         RadioBatched(),
