@@ -9,6 +9,7 @@ from radio.errors import MalformedMessageError
 from radio.logs import get_logger
 from radio.message import Message, Stats
 from radio.ratelimit import RateLimitedLog
+from radio.wire import HEADER, Kind, decode_records, unpack_header
 
 log = get_logger()
 
@@ -50,6 +51,25 @@ class Ledger:
                 "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
             )
             heard.last_seq = up_to
+
+    def oversize(self, heard: Heard | None, frame: bytes) -> None:
+        """A frame dropped for its size: each message in it counted once, as oversize.
+
+        Its session's last seq (*heard*, when it is one we hear) moves past it, so
+        it is not counted as a gap too.
+        """
+        count = 1
+        if heard is not None:
+            offset = len(heard.topic)
+            try:
+                kind, _, seq, _, _ = unpack_header(frame, offset)
+                if kind is Kind.BATCH:
+                    count = len(decode_records(frame, offset + HEADER.size))
+            except MalformedMessageError:
+                seq = 0
+            if seq and seq + count - 1 > heard.last_seq:
+                heard.last_seq = seq + count - 1  # a baseline too, when nothing was heard
+        self.stats.oversize += count
 
     def expired(self, session: str, seq: int, ttl: float) -> None:
         """One message older than its TTL."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from radio.batch import Batch
 from radio.errors import MessageTooLargeError
-from radio.wire import HEADER, RECORD, Kind, frame_prefix, kind_byte, pack_tail
+from radio.wire import HEADER, RECORD, Kind, encode_inbox, frame_prefix, kind_byte, pack_tail
 
 
 class SessionState:
@@ -72,6 +72,26 @@ class SessionState:
         if self.batch is None:
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)
+
+    def welcome(self, inbox: bytes, tag: bytes, now: float) -> list[bytes]:
+        """What a listener that just tuned in gets in *inbox* (its inbox + our name + /).
+
+        The HELLO carries the seq sent last (the one before the last value, when
+        one follows) and the *tag* of this tune-in (from its marker): the
+        subscriber knows that what follows was sent after the publisher saw it,
+        and tells an old HELLO apart. Waiting batches go first, so the last value
+        never overtakes what was sent before it; an expired one is never sent.
+        """
+        frames = [] if (pending := self.flush()) is None else [pending]
+        last = self.last
+        if last is not None and last[2] and now > last[1] + last[2]:
+            last = None  # never an expired one
+        sent = self.seq if last is None else last[0] - 1  # the last value comes next
+        frames.append(encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag))
+        if last is not None:
+            seq, sent_at, ttl, payload, kind = last
+            frames.append(encode_inbox(inbox, b"", kind, seq, sent_at, ttl, payload))
+        return frames
 
     def label(self, live: bool) -> None:
         """Set the LIVE flag of the frames from now on (flush the batch first)."""

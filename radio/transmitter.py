@@ -83,7 +83,6 @@ class Transmitter:
         self.presence = Presence(monotonic)
         self.events: deque[ListenerEvent] = deque(maxlen=MAX_PENDING_EVENTS)
         self.presence_changed = False
-        self.beacon_interval = beacon_interval
         self.batch_size = batch_size
         self.batch_delay = batch_delay
         self.keep_last = keep_last
@@ -230,7 +229,7 @@ class Transmitter:
     # -- beacons and batches ---------------------------------------------------------
 
     def tick(self, now: float | None = None) -> list[bytes]:
-        """What is due at *now*: a beacon (every ``beacon_interval``), else due batches."""
+        """What is due at *now*: a beacon (on the announcer's schedule), else due batches."""
         now = self._clock() if now is None else now
         if self.announcer.due(now):
             return self._beacon(now, scheduled=True)
@@ -341,29 +340,11 @@ class Transmitter:
     def _welcome(
         self, session: str, topic: bytes, listener: bytes, now: float | None
     ) -> list[bytes]:
-        """The HELLO for a listener that tuned in, then the session's last value.
-
-        Both go to the listener's inbox, a topic no one else subscribes to. The
-        HELLO carries the seq sent last and the tag of this tune-in (from the
-        marker), so the subscriber knows that what follows was sent after the
-        publisher saw it, and an old HELLO is told apart; waiting batches go
-        before the last value, which never overtakes what was sent before it, and
-        an expired one is never sent.
-        """
+        """The HELLO, then the last value, for a listener that tuned in (its inbox)."""
         listener_id, tag = split_listener(listener)
-        inbox = inbox_topic(self.channel, listener_id)
-        name = topic[len(self._prefix) :]
+        inbox = inbox_topic(self.channel, listener_id) + topic[len(self._prefix) :]
         now = self._clock() if now is None else now
         state = self.sessions.get(session)
-        sent = state.seq if state is not None else 0
-        frames = [] if state is None or (pending := state.flush()) is None else [pending]
-        last = state.last if self.keep_last and state is not None else None
-        if last is not None and last[2] and now > last[1] + last[2]:
-            last = None  # never an expired one
-        if last is not None:
-            sent = last[0] - 1  # the HELLO's baseline: the last value comes next
-        frames.append(encode_inbox(inbox, name, Kind.HELLO, sent, now, 0.0, tag))
-        if last is not None:
-            seq, sent_at, ttl, payload, kind = last
-            frames.append(encode_inbox(inbox, name, kind, seq, sent_at, ttl, payload))
-        return frames
+        if state is None:  # not open (yet): the HELLO alone, from seq 0
+            return [encode_inbox(inbox, b"", Kind.HELLO, 0, now, 0.0, tag)]
+        return state.welcome(inbox, tag, now)

@@ -363,25 +363,8 @@ class Tuner:
         self._careful(heard, topic + body, out)
 
     def oversize(self, frame: bytes) -> None:
-        """Count a frame dropped for its size: each message in it, once, as oversize.
-
-        Its session's last seq moves past it, so it is not counted as a gap too.
-        """
-        heard = self._lookup(frame)
-        count, seq = 1, 0
-        if heard is not None:
-            offset = len(heard.topic)
-            try:
-                kind, _, seq, _, _ = unpack_header(frame, offset)
-                if kind is Kind.BATCH:
-                    count = len(decode_records(frame, offset + _HEADER_SIZE))
-            except MalformedMessageError:
-                seq = 0
-            if seq > heard.last_seq >= 0:
-                heard.last_seq = seq + count - 1
-            elif heard.last_seq == NO_BASELINE and seq:
-                heard.last_seq = seq + count - 1  # the baseline: what follows is counted
-        self.stats.oversize += count
+        """Count a frame dropped for its size (see `Ledger.oversize`)."""
+        self.ledger.oversize(self._lookup(frame), frame)
 
     def retract(self, message: Message, reason: str) -> None:
         """Count a message taken earlier as dropped after all: "expired" or "fenced"."""

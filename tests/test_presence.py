@@ -70,3 +70,32 @@ def test_events_that_are_not_subscriptions_are_ignored() -> None:
     for event in (b"", b"\x01", b"\x02c/s1/\x00a", b"\x01c/s1/\x00"):
         assert presence.apply(event) is None
     assert presence.topics() == {}
+
+
+def test_one_key_cannot_fill_the_cap_and_keys_are_kept_apart() -> None:
+    """Under CURVE each key holds at most max_per_key listeners; another key's joins
+    still count, and a key cannot remove a listener of another key with the same ID."""
+    presence = Presence(clock, max_listeners=10, max_per_key=2)
+    for listener in (b"a", b"b", b"c"):
+        presence.apply(sub(b"c/s1/", listener), owner=b"KEY1")
+    assert presence.count(b"c/s1/") == 2
+    assert presence.refused == 1
+    assert presence.apply(sub(b"c/s1/", b"a"), owner=b"KEY2") is not None
+    assert presence.apply(unsub(b"c/s1/", b"a"), owner=b"KEY2") is not None
+    assert presence.owners(b"c/s1/") == {b"KEY1": 2}
+
+
+def test_a_join_refused_at_the_cap_is_admitted_once_room_frees() -> None:
+    """libzmq reports a subscription once: a refused join waits and gets in later;
+    one that left meanwhile does not."""
+    presence = Presence(clock, max_listeners=1)
+    presence.apply(sub(b"c/s1/", b"first"))
+    assert presence.apply(sub(b"c/s1/", b"gone")) is None
+    assert presence.apply(sub(b"c/s1/", b"waiting")) is None
+    presence.apply(unsub(b"c/s1/", b"gone"))  # left while waiting: forgotten
+    assert presence.admit() is None  # no room yet
+    presence.apply(unsub(b"c/s1/", b"first"))
+    admitted = presence.admit()
+    assert admitted is not None
+    assert (admitted.listener, admitted.joined) == (b"waiting", True)
+    assert presence.count(b"c/s1/") == 1
