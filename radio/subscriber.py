@@ -46,6 +46,11 @@ log = get_logger()
 BATCH: Final[int] = 256
 """Most frames read off the socket at a time (the hot path decodes them in one loop)."""
 
+BATCH_BYTES: Final[int] = 256 * 1024
+"""About the most bytes read off the socket at a time: large frames come a few at a
+time, so that what is decoded is still in the CPU's cache (64 KiB frames read 256 at
+a time ran at half the rate of 4 at a time)."""
+
 POLL_SLICE_S: Final[float] = 0.05
 """Longest a waiting `recv` holds the lock at a time (other threads may retune between)."""
 
@@ -397,16 +402,18 @@ class Subscriber(SocketOwner):
         switch is still yielded, one sent after it is fenced. In conflate mode the
         ready queue holds one message, so only the newest survives.
         """
-        frames: list[bytes] = []
-        append = frames.append
         receive = self._socket.recv
         try:
-            for _ in range(BATCH):
+            first = receive(_NOBLOCK)
+        except zmq.Again:
+            return
+        frames = [first]
+        append = frames.append
+        try:  # as many more as fit in BATCH_BYTES, if frames are as large as the first
+            for _ in range(min(BATCH, BATCH_BYTES // (len(first) + 1)) - 1):
                 append(receive(_NOBLOCK))
         except zmq.Again:
             pass
-        if not frames:
-            return
         if self._max_frame is not None and max(map(len, frames)) > self._max_frame:
             self._take_but_oversize(frames, self._max_frame)
         else:
