@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
 from types import TracebackType
 from typing import Final, Self, Unpack
@@ -91,6 +91,10 @@ class AsyncPublisher(_Async):
     def send(self, session: str, payload: bytes, ttl: float | None = None) -> int:
         """See `Publisher.send` (never blocks)."""
         return self._pub.send(session, payload, ttl)
+
+    def send_many(self, session: str, payloads: Iterable[bytes], ttl: float | None = None) -> int:
+        """See `Publisher.send_many` (never blocks)."""
+        return self._pub.send_many(session, payloads, ttl)
 
     def flush(self) -> None:
         """See `Publisher.flush`."""

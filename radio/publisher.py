@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Final
 
@@ -340,6 +340,31 @@ class Publisher(SocketOwner):
                 self._send(state.prefix + pack_tail(seq, now, ttl) + payload, _NOBLOCK)
             elif (frame := state.frame(payload, ttl, now)) is not None:
                 self._send(frame, _NOBLOCK)
+            if now >= self._next_service:
+                self._service_locked()
+            return state.seq
+
+    def send_many(self, session: str, payloads: Iterable[bytes], ttl: float | None = None) -> int:
+        """Broadcast each of *payloads* on *session*, in order: the throughput call.
+
+        It takes the lock and reads the clock once for them all, so they share one
+        send time, and frames them in one loop. Returns the sequence number of the
+        last one (`last_seq` when *payloads* is empty). Every payload is checked
+        before any is sent: one that is not bytes-like or too large raises and
+        nothing is sent. Never blocks, as `send`; a list of a few hundred at a time
+        keeps the latency of the first one low.
+        """
+        ttl = NO_TTL if ttl is None else validate_seconds(ttl, "ttl")
+        items = [p if p.__class__ is bytes else as_payload(p) for p in payloads]
+        with self._lock:
+            state = self._sessions.get(session)
+            if state is None:
+                self._check_open()
+                state = self._core.session(session)  # raises: closed or unknown
+            now = _now()
+            send = self._send
+            for frame in state.frames(items, ttl, now):
+                send(frame, _NOBLOCK)
             if now >= self._next_service:
                 self._service_locked()
             return state.seq

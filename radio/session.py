@@ -73,6 +73,25 @@ class SessionState:
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)
 
+    def frames(self, payloads: list[bytes], ttl: float, now: float) -> list[bytes]:
+        """`frame` each of *payloads* in order (all sent at *now*); return the frames due.
+
+        Raises `MessageTooLargeError` before numbering any when one cannot fit a frame.
+        """
+        limit = self.max_payload
+        for payload in payloads:
+            if len(payload) > limit:
+                self.frame(payload, ttl, now)  # raises, with the message `frame` gives
+        if not self.plain:
+            return [f for p in payloads if (f := self.frame(p, ttl, now)) is not None]
+        prefix, seq = self.prefix, self.seq
+        frames = []
+        for payload in payloads:
+            seq += 1
+            frames.append(prefix + pack_tail(seq, now, ttl) + payload)
+        self.seq = seq
+        return frames
+
     def welcome(self, inbox: bytes, tag: bytes, now: float) -> list[bytes]:
         """What a listener that just tuned in gets in *inbox* (its inbox + our name + /).
 

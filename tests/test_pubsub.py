@@ -271,3 +271,40 @@ def test_last_seq_counts_what_was_sent_on_a_session() -> None:
         pub.close_session("s1")
         with pytest.raises(SessionClosedError):
             pub.last_seq("s1")
+
+
+def test_send_many_delivers_in_order_and_returns_the_last_seq(endpoint: str) -> None:
+    """send_many numbers its payloads after what send numbered, and they arrive in order."""
+    with (
+        Publisher(endpoint, channel="bulk") as pub,
+        Subscriber(pub.endpoint, channel="bulk") as sub,
+    ):
+        session = pub.open_session()
+        sub.tune_in(session)
+        assert pub.wait_for_listener(session, timeout=10)
+        assert pub.send(session, b"one") == 1
+        assert pub.send_many(session, [b"m%d" % i for i in range(300)], ttl=30.0) == 301
+        assert pub.send_many(session, []) == 301
+        assert pub.send_many(session, (b for b in [bytearray(b"x"), memoryview(b"y")])) == 303
+        got = recv_all(sub, 303)
+        assert [m.seq for m in got] == list(range(1, 304))
+        assert [m.payload for m in got[1:301]] == [b"m%d" % i for i in range(300)]
+        assert {m.ttl for m in got[1:301]} == {30.0}
+        assert len({m.sent_at for m in got[1:301]}) == 1  # one send time for the call
+        assert sub.stats.gaps == 0
+
+
+def test_send_many_sends_nothing_when_one_payload_is_bad() -> None:
+    """A payload that is not bytes, or too large, refuses the whole call: nothing numbered."""
+    with Publisher("tcp://127.0.0.1:*", max_message_size=1000) as pub:
+        session = pub.open_session("s1")
+        with pytest.raises(TypeError, match="payload must be bytes, not str"):
+            pub.send_many(session, [b"ok", "text"])  # type: ignore[list-item]
+        with pytest.raises(MessageTooLargeError, match="1000-byte"):
+            pub.send_many(session, [b"ok", b"x" * 1000])
+        with pytest.raises(InvalidSettingError, match="ttl -1"):
+            pub.send_many(session, [b"ok"], ttl=-1)
+        assert pub.last_seq(session) == 0
+        pub.close_session(session)
+        with pytest.raises(SessionClosedError):
+            pub.send_many(session, [b"late"])

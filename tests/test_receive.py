@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from radio import Publisher, Subscriber
-from radio.aio import AsyncSubscriber
+from radio.aio import AsyncPublisher, AsyncSubscriber
 from tests.helpers import DEADLINE_S, recv_all, wait_until
 
 
@@ -82,16 +82,15 @@ def test_a_retune_during_iteration_fences_what_was_taken() -> None:
 
 
 def test_asyncio_recv_many() -> None:
-    """The asyncio twin takes many at once too."""
+    """The asyncio twins send and take many at once too."""
 
     async def main() -> list[int]:
-        with Publisher("tcp://127.0.0.1:*", channel="c") as pub:
+        async with AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub:
             pub.open_session("s1")
             async with AsyncSubscriber(pub.endpoint, channel="c") as sub:
                 sub.tune_in("s1")
-                assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
-                for i in range(50):
-                    pub.send("s1", b"%d" % i)
+                assert await pub.wait_for_listener("s1", timeout=DEADLINE_S)
+                assert pub.send_many("s1", [b"%d" % i for i in range(50)]) == 50
                 seqs: list[int] = []
                 while len(seqs) < 50:
                     seqs += [m.seq for m in await sub.recv_many(64, timeout=DEADLINE_S)]

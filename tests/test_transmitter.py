@@ -156,6 +156,50 @@ class TestSessions:
             tx.send("s1", b"x" * 100, 0.0)
         assert decode(tx.send("s1", b"ok", 0.0)[0]).seq == 1
 
+    def test_frames_number_many_in_order_with_one_send_time(self) -> None:
+        """SessionState.frames is frame for each payload: consecutive seqs, one send time."""
+        tx = core()
+        tx.open("s1")
+        tx.send("s1", b"first", 0.0)
+        frames = tx.session("s1").frames([b"a", b"bb", b""], 2.5, 1234.5)
+        decoded = [decode(f) for f in frames]
+        assert [(f.seq, f.payload, f.ttl, f.sent_at) for f in decoded] == [
+            (2, b"a", 2.5, 1234.5),
+            (3, b"bb", 2.5, 1234.5),
+            (4, b"", 2.5, 1234.5),
+        ]
+        assert frames == [
+            encode(session_topic("ch", "s1"), Kind.DATA, f.seq, 1234.5, f.payload, 2.5, live=True)
+            for f in decoded
+        ]
+
+    def test_frames_refuse_them_all_when_one_is_too_large(self) -> None:
+        """One payload too large for a frame: nothing is numbered, the next seq is 1."""
+        tx = core(max_frame=100)
+        tx.open("s1")
+        with pytest.raises(MessageTooLargeError, match="100-byte"):
+            tx.session("s1").frames([b"ok", b"x" * 100], 0.0, 1000.0)
+        assert tx.session("s1").seq == 0
+        assert tx.session("s1").frames([], 0.0, 1000.0) == []
+
+    @pytest.mark.parametrize("settings", [{"batch_size": 2}, {"keep_last": True}])
+    def test_frames_batch_and_keep_the_last_value_as_frame_does(
+        self, settings: dict[str, object]
+    ) -> None:
+        """A batching session gets BATCH frames; a last-value session keeps the newest."""
+        tx = core(**settings)
+        tx.open("s1")
+        state = tx.session("s1")
+        frames = state.frames([b"a", b"b", b"c"], 0.0, 1000.0)
+        assert state.seq == 3
+        if "batch_size" in settings:
+            assert [decode(f).kind for f in frames] == [Kind.BATCH]
+            assert state.flush() is not None  # c waits in the next batch
+        else:
+            assert [decode(f).payload for f in frames] == [b"a", b"b", b"c"]
+            assert state.last is not None
+            assert state.last[3] == b"c"
+
 
 class TestBeaconsAndBatches:
     def test_beacons_follow_the_interval(self) -> None:
