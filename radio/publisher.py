@@ -11,6 +11,7 @@ from typing import Final
 
 import zmq
 
+import radio.compiled
 from radio.batch import BATCH_DELAY_S
 from radio.desk_server import MAX_DESK_CLIENTS, DeskServer
 from radio.errors import InvalidSettingError, SessionError
@@ -50,6 +51,10 @@ MAX_EVENTS_PER_PASS: Final[int] = 256
 _INF: Final[float] = float("inf")
 _now = time.time
 _NOBLOCK: Final[int] = zmq.NOBLOCK
+_INLINE: Final[bool] = not radio.compiled.ACTIVE
+"""Whether `Publisher.send` frames a plain message itself: with the pure cores, a call
+less is quicker; compiled, `SessionState.frame` is (reading a compiled object's
+attributes from Python costs more than the call: ``python -m tools.bench.cores``)."""
 
 
 def _fast_send(socket: zmq.Socket[bytes]) -> Callable[[bytes, int], object]:
@@ -333,7 +338,7 @@ class Publisher(SocketOwner):
                 self._check_open()
                 state = self._core.session(session)  # raises: closed or unknown
             now = _now()
-            if state.plain and len(payload) <= state.max_payload:
+            if _INLINE and state.plain and len(payload) <= state.max_payload:
                 # SessionState.frame inlined for its commonest case (no batch, no last
                 # value): a call less per message. test_fast_path pins the bytes.
                 seq = state.seq = state.seq + 1

@@ -40,7 +40,7 @@ QUICK = Plan(
 @click.option(
     "--phases",
     "wanted",
-    default="throughput,latency,fanout,memory",
+    default="throughput,latency,fanout,memory,profile",
     show_default=True,
     help="Comma-separated phases to run.",
 )
@@ -87,6 +87,7 @@ def command(
         "latency": phases.latency,
         "fanout": phases.fanout,
         "memory": phases.memory,
+        "profile": phases.profile,
     }
     chosen = [phase.strip() for phase in wanted.split(",") if phase.strip()]
     for phase in chosen:
@@ -121,6 +122,7 @@ def _steps(plan: Plan, phase: str) -> int:
         "latency": systems * plan.repeat,
         "fanout": systems * len(plan.fanout),
         "memory": systems,
+        "profile": 1,
     }[phase]
 
 

@@ -30,12 +30,14 @@ class Plan:
 
     def count(self, system: str, size: int) -> int:
         """Messages in one throughput run of *system* with *size*-byte payloads."""
-        base = (
-            self.zmq_count
-            if system in ("zmq-1frame", "zmq-2frames", "radio")
-            else self.broker_count
-        )
+        base = self.zmq_count if system.startswith(("zmq", "radio")) else self.broker_count
         return max(1000, min(base, self.bytes_cap // size))
+
+
+CPU_SIDES: Final[tuple[str, ...]] = ("send thread", "publisher", "receive thread", "subscriber")
+"""What `Results.cpu` holds per message: the sending thread and the publisher's whole
+process over the send loop; the receiving thread and the subscriber's whole process
+(its service and ZeroMQ I/O threads too) from the first to the last message."""
 
 
 @dataclass
@@ -61,6 +63,10 @@ class Results:
     latency_us: dict[str, dict[str, Spread]] = field(default_factory=dict)
     latency_rate: dict[str, float] = field(default_factory=dict)  # achieved offered rate
     fanout: dict[str, dict[int, Spread]] = field(default_factory=dict)
+    # Throughput runs: median CPU microseconds per message on each of `CPU_SIDES`.
+    cpu: dict[str, dict[int, list[float]]] = field(default_factory=dict)
+    # The hot paths step by step (tools.bench.cores): ns per message by build and step.
+    profile: dict[str, dict[str, float]] = field(default_factory=dict)
     memory: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -78,14 +84,31 @@ def throughput(plan: Plan, results: Results, step: Step) -> None:
     for system in plan.systems:
         for size in plan.sizes:
             rates, delivered = [], []
+            cpu: list[list[float]] = []
             count = plan.count(system, size)
             for _ in range(plan.repeat):
                 step(f"throughput {system} {size} B")
                 run = measure(system, size, count)
                 rates.append(run.rate)
                 delivered.append(run.delivered / count)
+                cpu.append(_cpu_per_message(run))
             results.throughput.setdefault(system, {})[size] = Spread.of(rates)
             results.delivered.setdefault(system, {})[size] = min(delivered)
+            results.cpu.setdefault(system, {})[size] = [
+                statistics.median(s) for s in zip(*cpu, strict=True)
+            ]
+
+
+def _cpu_per_message(run: Run) -> list[float]:
+    """CPU microseconds per message on each of `CPU_SIDES` (0 where nothing was heard)."""
+    sub = run.subscribers[0] if run.subscribers else None
+    heard = sub.received if sub is not None and sub.received > 1 else 0
+    return [
+        run.send_thread_cpu_ns / 1000 / run.sent if run.sent else 0.0,
+        run.send_process_cpu_ns / 1000 / run.sent if run.sent else 0.0,
+        sub.thread_cpu_ns / 1000 / heard if sub is not None and heard else 0.0,
+        sub.process_cpu_ns / 1000 / heard if sub is not None and heard else 0.0,
+    ]
 
 
 def latency(plan: Plan, results: Results, step: Step) -> None:
@@ -122,3 +145,11 @@ def memory(plan: Plan, results: Results, step: Step) -> None:
         step(f"memory {system}")
         run = measure(system, 100, plan.memory_count, freeze=True)
         results.memory[system] = run.rss_samples
+
+
+def profile(plan: Plan, results: Results, step: Step) -> None:
+    """The hot paths and their steps, compiled and pure, alternating (tools.bench.cores)."""
+    from .cores import profile as measure_steps
+
+    step("profile of the hot paths")
+    results.profile = measure_steps(plan.repeat)

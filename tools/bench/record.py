@@ -22,6 +22,18 @@ class Received:
     first_ns: int = 0
     last_ns: int = 0
     latencies_ns: list[int] = field(default_factory=list)
+    thread_cpu_ns: int = 0  # CPU of the receiving thread, first to last data message
+    process_cpu_ns: int = 0  # CPU of the whole process (every thread) meanwhile
+
+    def start_cpu(self) -> None:
+        """Note the CPU clocks at the first data message."""
+        self.thread_cpu_ns = -time.thread_time_ns()
+        self.process_cpu_ns = -time.process_time_ns()
+
+    def stop_cpu(self) -> None:
+        """Turn the CPU clocks noted by `start_cpu` into what was spent since."""
+        self.thread_cpu_ns += time.thread_time_ns()
+        self.process_cpu_ns += time.process_time_ns()
 
     @property
     def rate(self) -> float:
@@ -55,6 +67,7 @@ def receive_loop(
             continue
         break
     result.first_ns = time.monotonic_ns()
+    result.start_cpu()
     result.received = 1
     if latency:
         result.latencies_ns.append(result.first_ns - sent_ns)
@@ -66,6 +79,7 @@ def receive_loop(
             result.latencies_ns.append(now - read(payload[offset : offset + 9])[1])
             result.received += 1
             result.last_ns = now
+        result.stop_cpu()
         return result
     received = 1
     quiet = False
@@ -74,6 +88,7 @@ def receive_loop(
             quiet = True
             break
         received += 1
+    result.stop_cpu()
     result.received = received
     result.last_ns = time.monotonic_ns() - (int(quiet_s * 1e9) if quiet else 0)
     return result
@@ -98,6 +113,7 @@ async def async_receive_loop(
             continue
         break
     result.first_ns = time.monotonic_ns()
+    result.start_cpu()
     received, quiet = 1, False
     if latency:
         result.latencies_ns.append(result.first_ns - sent_ns)
@@ -110,6 +126,7 @@ async def async_receive_loop(
         if latency:
             now = time.monotonic_ns()
             result.latencies_ns.append(now - read(payload[:9])[1])
+    result.stop_cpu()
     result.received = received
     result.last_ns = time.monotonic_ns() - (int(quiet_s * 1e9) if quiet else 0)
     return result

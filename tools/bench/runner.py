@@ -24,7 +24,30 @@ QUIET_S: Final[float] = 2.0
 RUN_TIMEOUT_S: Final[float] = 180.0
 """Longest one measurement may take before its processes are killed."""
 
-_ctx = mp.get_context("fork")  # the parent holds no ZeroMQ context, so forking is safe
+_fork = mp.get_context("fork")  # the parent holds no ZeroMQ context, so forking is safe
+_spawn = mp.get_context("spawn")  # a fresh interpreter: imports radio's pure cores, see `_started`
+
+
+@contextmanager
+def _started(system: System) -> Iterator[Any]:
+    """The multiprocessing context *system*'s processes start from.
+
+    The parent imported radio with its compiled cores, and a forked child keeps
+    them; a system measuring the pure cores starts fresh interpreters instead,
+    with ``RADIO_PURE=1`` in their environment (set only while they start).
+    """
+    if not system.pure:
+        yield _fork
+        return
+    before = os.environ.get("RADIO_PURE")
+    os.environ["RADIO_PURE"] = "1"
+    try:
+        yield _spawn
+    finally:
+        if before is None:
+            del os.environ["RADIO_PURE"]
+        else:
+            os.environ["RADIO_PURE"] = before
 
 
 @dataclass
@@ -33,6 +56,8 @@ class Run:
 
     sent: int = 0
     send_seconds: float = 0.0
+    send_thread_cpu_ns: int = 0  # CPU of the sending thread over the send loop
+    send_process_cpu_ns: int = 0  # CPU of the publisher's whole process meanwhile
     subscribers: list[Received] = field(default_factory=list)
     rss_samples: list[tuple[int, int, int]] = field(default_factory=list)  # sent, pub, server
 
@@ -116,6 +141,7 @@ def _publisher(
             frames = map(wrap, itertools.repeat(payload, count))
         sample_every = max(1, count // 20)
         start = time.perf_counter()
+        thread_cpu, process_cpu = time.thread_time_ns(), time.process_time_ns()
         if server_pid >= 0:  # memory mode: sample RSS every twentieth of the run
             for sent in range(sample_every, count + sample_every, sample_every):
                 system.publish_all(send, itertools.islice(frames, sample_every))
@@ -127,6 +153,8 @@ def _publisher(
         else:
             system.publish_all(send, frames)
         run.send_seconds = time.perf_counter() - start
+        run.send_thread_cpu_ns = time.thread_time_ns() - thread_cpu
+        run.send_process_cpu_ns = time.process_time_ns() - process_cpu
         out.put(run)
         done.wait(RUN_TIMEOUT_S)  # keep the socket open until every subscriber is done
 
@@ -159,12 +187,15 @@ def measure(
     system = SYSTEMS[name]
     # Speed runs turn the high-water mark off so nothing is dropped; the memory run
     # keeps ZeroMQ's default, which is what bounds a frozen subscriber's cost.
-    with address_for(system, DEFAULT_HWM if freeze else 0) as (address, server_pid):
-        ready = _ctx.Value("i", 0)
-        go, done = _ctx.Event(), _ctx.Event()
-        sub_out, pub_out = _ctx.Queue(), _ctx.Queue()
+    with (
+        address_for(system, DEFAULT_HWM if freeze else 0) as (address, server_pid),
+        _started(system) as ctx,
+    ):
+        ready = ctx.Value("i", 0)
+        go, done = ctx.Event(), ctx.Event()
+        sub_out, pub_out = ctx.Queue(), ctx.Queue()
         subs = [
-            _ctx.Process(
+            ctx.Process(
                 target=_subscriber,
                 args=(system, address, count, latency, ready, sub_out),
                 daemon=True,
@@ -173,7 +204,7 @@ def measure(
         ]
         for process in subs:
             process.start()
-        pub = _ctx.Process(
+        pub = ctx.Process(
             target=_publisher,
             args=(
                 system,
@@ -197,12 +228,12 @@ def measure(
                 time.sleep(0.01)
             if freeze:
                 for process in subs:
-                    os.kill(process.pid, signal.SIGSTOP)  # type: ignore[arg-type]
+                    os.kill(process.pid, signal.SIGSTOP)
             go.set()
             run: Run = pub_out.get(timeout=RUN_TIMEOUT_S)
             if freeze:
                 for process in subs:
-                    os.kill(process.pid, signal.SIGKILL)  # type: ignore[arg-type]
+                    os.kill(process.pid, signal.SIGKILL)
             else:
                 run.subscribers = [sub_out.get(timeout=RUN_TIMEOUT_S) for _ in subs]
             return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +44,7 @@ class System:
     name: str = ""
     label: str = ""
     server: str | None = None  # the broker it needs, if any
+    pure: bool = False  # radio's pure-Python cores (RADIO_PURE=1) rather than the compiled ones
     hwm_note: str = ""
 
     @contextmanager
@@ -177,6 +179,18 @@ class RawAsync(RawSingle):
         return asyncio.run(run())
 
 
+def _check_build(system: System) -> None:
+    """Refuse to measure radio's compiled cores as pure ones, or the other way round."""
+    import radio.compiled
+
+    if system.pure == radio.compiled.ACTIVE:
+        why = radio.compiled.REASON or "the compiled cores are in use"
+        raise RuntimeError(
+            f"{system.name} measures the {'pure' if system.pure else 'compiled'}"
+            f" cores, but this process has the other ones ({why})"
+        )
+
+
 class Radio(System):
     """radio's sync API: Publisher.send and Subscriber.recv."""
 
@@ -186,6 +200,7 @@ class Radio(System):
     def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
         from radio import Publisher
 
+        _check_build(self)
         _quiet_library_logs()
         with Publisher(address.endpoint, channel=CHANNEL, hwm=address.hwm) as pub:
             pub.open_session(SESSION)
@@ -201,15 +216,67 @@ class Radio(System):
     ) -> Received:
         from radio import Subscriber
 
+        _check_build(self)
         _quiet_library_logs()
         with Subscriber(address.endpoint, channel=CHANNEL, hwm=0) as sub:
             sub.tune_in(SESSION)
+            return receive_loop(self._receiver(sub), 0, count, quiet_s, ready, latency)
 
-            def recv(timeout_s: float) -> bytes | None:
-                message = sub.recv(timeout_s)
-                return None if message is None else message.payload
+    @staticmethod
+    def _receiver(sub: Any) -> Callable[[float], bytes | None]:
+        """``recv(timeout_s)``: the next payload, one `Subscriber.recv` each."""
 
-            return receive_loop(recv, 0, count, quiet_s, ready, latency)
+        def recv(timeout_s: float) -> bytes | None:
+            message = sub.recv(timeout_s)
+            return None if message is None else message.payload
+
+        return recv
+
+
+class RadioPure(Radio):
+    """radio's sync API on its pure-Python cores (``RADIO_PURE=1``)."""
+
+    name, label, pure = "radio-pure", "radio (sync), pure Python", True
+
+
+class RadioBulk(Radio):
+    """radio's throughput calls: Publisher.send_many and Subscriber.recv_many, 256 at a time."""
+
+    name, label = "radio-bulk", "radio, send_many/recv_many"
+    CHUNK: Final[int] = 256
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        with super().publisher(address) as (send, wrap):
+            pub = send.func.__self__  # type: ignore[attr-defined]
+            self._send_many = partial(pub.send_many, SESSION)
+            yield send, wrap
+
+    def publish_all(self, send: Send, frames: Iterator[Any]) -> None:
+        send_many = self._send_many
+        while chunk := list(itertools.islice(frames, self.CHUNK)):
+            send_many(chunk)
+
+    @staticmethod
+    def _receiver(sub: Any) -> Callable[[float], bytes | None]:
+        """``recv(timeout_s)``: the next payload, taken `CHUNK` at a time with recv_many."""
+        taken: Iterator[Any] = iter(())
+
+        def recv(timeout_s: float) -> bytes | None:
+            nonlocal taken
+            message = next(taken, None)
+            if message is None:
+                taken = iter(sub.recv_many(RadioBulk.CHUNK, timeout_s))
+                message = next(taken, None)
+            return None if message is None else message.payload
+
+        return recv
+
+
+class RadioBulkPure(RadioBulk):
+    """radio's throughput calls on its pure-Python cores (``RADIO_PURE=1``)."""
+
+    name, label, pure = "radio-bulk-pure", "radio, send_many/recv_many, pure Python", True
 
 
 class RadioAsync(Radio):
@@ -227,6 +294,7 @@ class RadioAsync(Radio):
     ) -> Received:
         from radio.aio import AsyncSubscriber  # public: the asyncio twin is a module of its own
 
+        _check_build(self)
         _quiet_library_logs()
 
         async def run() -> Received:
@@ -251,6 +319,7 @@ class RadioBatched(Radio):
     def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
         from radio import Publisher
 
+        _check_build(self)
         _quiet_library_logs()
         with Publisher(
             address.endpoint, channel=CHANNEL, hwm=address.hwm, batch_size=64, batch_delay=0.001
@@ -437,6 +506,9 @@ SYSTEMS: Final[dict[str, System]] = {
         RawTwoFrames(),
         RawAsync(),
         Radio(),
+        RadioPure(),
+        RadioBulk(),
+        RadioBulkPure(),
         RadioAsync(),
         RadioBatched(),
         Redis(),
