@@ -144,7 +144,10 @@ class Subscriber(SocketOwner):
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
         self._ready_limit = self.hwm or DEFAULT_HWM
-        self._generation = 0  # goes up at each retune: see __iter__
+        # Messages taken off _ready under the lock, for `recv` to pop without it; they
+        # come before those in _ready. A retune swaps it for an empty one: see _purge.
+        self._taken: deque[Message] = deque()
+        self._generation = 0  # goes up at each retune: see recv and __iter__
         # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None
         self._fd: int | None = None  # the socket's FD, read once: see fileno
@@ -321,14 +324,48 @@ class Subscriber(SocketOwner):
     # -- receiving -----------------------------------------------------------------------
 
     def recv(self, timeout: float | None = None) -> Message | None:
-        """Return the next message heard, or None after *timeout* seconds (None: wait for ever)."""
+        """Return the next message heard, or None after *timeout* seconds (None: wait for ever).
+
+        Messages are taken `CHUNK` at a time under the lock and popped one by one
+        without it; a retune meanwhile is noticed by the generation counter (what it
+        fenced is not returned), and each one's TTL is checked as it is returned.
+        """
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
+        generation = self._generation  # read before the pop: see _purge
+        taken = self._taken
+        if taken:  # the hot path: popleft is atomic, other readers may pop too
+            try:
+                message: Message | None = taken.popleft()
+            except IndexError:
+                message = None
+            if message is not None:
+                ttl = message[4]
+                if self._generation == generation and not (
+                    ttl and _now() - self._tuner.offset > message[3] + ttl
+                ):
+                    return message
+                with self._lock:  # retuned meanwhile, or expired: the careful path
+                    if self._still_heard(message):
+                        return message
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
         with self._lock:
-            message = self._pop()  # the hot path: decoded messages are usually waiting
+            message = self._pop()
+            if message is not None and not self.conflate and self._ready:
+                self._taken.extend(self._pop_many(CHUNK, check=False))
         return message if message is not None else self._wait(timeout)
+
+    def _still_heard(self, message: Message) -> bool:
+        """Whether *message* may still be yielded (under the lock); counts it if not."""
+        if message.session not in self._tuner.sessions:
+            self._tuner.retract(message, "fenced")
+            return False
+        ttl = message[4]
+        if ttl and _now() - self._tuner.offset > message[3] + ttl:  # publisher's clock
+            self._tuner.retract(message, "expired")
+            return False
+        return True
 
     def _wait(self, timeout: float | None) -> Message | None:
         """Fill the ready queue from the socket, waiting at most *timeout* seconds."""
@@ -369,30 +406,33 @@ class Subscriber(SocketOwner):
         with self._lock:
             return [first, *self._pop_many(count - 1)]
 
-    def _pop_many(self, count: int) -> list[Message]:
-        """Up to *count* decoded messages, dropping (and counting) the expired ones."""
-        ready = self._ready
+    def _pop_many(self, count: int, *, check: bool = True) -> list[Message]:
+        """Up to *count* decoded messages (taken ones first), dropping the expired ones.
+
+        ``check=False`` leaves the TTL check to whoever yields them (`recv`).
+        """
         taken: list[Message] = []
         now = _now() - self._tuner.offset  # the publisher's clock
-        while ready and len(taken) < count:
-            message = ready.popleft()
-            ttl = message[4]
-            if ttl and now > message[3] + ttl:
-                self._tuner.retract(message, "expired")
-                continue
-            taken.append(message)
+        for queue in (self._taken, self._ready):
+            while queue and len(taken) < count:
+                message = queue.popleft()
+                ttl = message[4]
+                if check and ttl and now > message[3] + ttl:
+                    self._tuner.retract(message, "expired")
+                    continue
+                taken.append(message)
         return taken
 
     def _pop(self) -> Message | None:
         """The next decoded message, checking its TTL again: it may have aged while queued."""
-        ready = self._ready
-        while ready:
-            message = ready.popleft()
-            ttl = message[4]
-            if ttl and _now() - self._tuner.offset > message[3] + ttl:  # publisher's clock
-                self._tuner.retract(message, "expired")
-                continue
-            return message
+        for queue in (self._taken, self._ready):
+            while queue:
+                message = queue.popleft()
+                ttl = message[4]
+                if ttl and _now() - self._tuner.offset > message[3] + ttl:  # publisher's clock
+                    self._tuner.retract(message, "expired")
+                    continue
+                return message
         return None
 
     def _fill(self) -> None:
@@ -446,12 +486,25 @@ class Subscriber(SocketOwner):
         self._limited.warning("frame_oversize", dropped=dropped, max_message_size=limit)
 
     def _purge(self) -> None:
-        """Drop decoded messages of sessions no longer heard (after a retune): fenced."""
-        self._generation += 1  # what an iterator took before this retune is checked again
+        """Drop decoded messages of sessions no longer heard (after a retune): fenced.
+
+        The generation goes up first: a reader that pops a taken message from now on
+        checks it again under the lock. The taken ones go back in front of the ready
+        ones (popped one by one: a reader may still pop from the old deque).
+        """
+        self._generation += 1
+        taken, self._taken = self._taken, deque()
+        back: list[Message] = []
+        while True:
+            try:
+                back.append(taken.popleft())
+            except IndexError:
+                break
         sessions = self._tuner.sessions
-        stale = [m for m in self._ready if m.session not in sessions]
-        if stale:
-            kept = (m for m in self._ready if m.session in sessions)
+        queued = [*back, *self._ready]
+        stale = [m for m in queued if m.session not in sessions]
+        if stale or back:
+            kept = (m for m in queued if m.session in sessions)
             self._ready = deque(kept, maxlen=self._ready.maxlen)
             for message in stale:
                 self._tuner.retract(message, "fenced")
@@ -490,9 +543,10 @@ class Subscriber(SocketOwner):
         """Put messages taken and not yielded back in front, or fence them if retuned."""
         with self._lock:
             sessions = self._tuner.sessions
+            front = self._ready if self.conflate else self._taken  # conflate: never taken
             for message in reversed(messages):
                 if message.session in sessions:
-                    self._ready.appendleft(message)
+                    front.appendleft(message)
                 else:
                     self._tuner.retract(message, "fenced")
 
@@ -520,7 +574,7 @@ class Subscriber(SocketOwner):
     def _wake(self) -> None:
         """Tell the reader that messages are ready (service thread, outside the lock)."""
         callback = self._wakeup
-        if callback is not None and self._ready:
+        if callback is not None and (self._ready or self._taken):
             callback()
 
     def close(self) -> None:
@@ -538,7 +592,8 @@ class Subscriber(SocketOwner):
             if self._closed:
                 return
             self._closed = True
-            self.unread = len(self._ready)
+            self.unread = len(self._taken) + len(self._ready)
+            self._taken.clear()
             self._ready.clear()
             with contextlib.suppress(zmq.ZMQError):
                 for topic in sorted(self._subscribed, key=lambda t: not is_marker(t)):

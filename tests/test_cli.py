@@ -482,7 +482,7 @@ def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
             "tools.bench.main",
             "--quick",
             "--systems",
-            "zmq-1frame,radio",
+            "zmq-1frame,radio,radio-pure",
             "--out",
             str(tmp_path),
         ],
@@ -494,12 +494,23 @@ def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     page = (tmp_path / "benchmarks.md").read_text()
-    for heading in ("## Throughput", "## Latency", "## Fan-out", "## Memory", "Headline ratios"):
+    for heading in (
+        "## Targets",
+        "## CPU per message on each side",
+        "## The hot paths step by step",
+        "## Throughput",
+        "## Latency",
+        "## Fan-out",
+        "## Memory",
+    ):
         assert heading in page
     assert "| radio (sync) |" in page
+    assert "| radio (sync), pure Python |" in page  # measured in fresh RADIO_PURE=1 interpreters
     figures = json.loads((tmp_path / "bench" / "results.json").read_text())
     assert figures["results"]["throughput"]["radio"]["100"]["median"] > 0
     assert figures["results"]["memory"]["radio"]
+    assert figures["results"]["throughput"]["radio-pure"]["100"]["median"] > 0
+    assert set(figures["results"]["profile"]) == {"compiled", "pure"}
 
 
 def test_benchmark_rejects_unknown_systems(runner: CliRunner) -> None:

@@ -1,10 +1,12 @@
-"""The receive path in chunks: recv_many, and iteration that takes many under one lock."""
+"""The receive path in chunks: recv, recv_many and iteration take many under one lock."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
-from radio import Publisher, Subscriber
+from radio import Message, Publisher, Subscriber
 from radio.aio import AsyncPublisher, AsyncSubscriber
 from tests.helpers import DEADLINE_S, recv_all, wait_until
 
@@ -97,3 +99,96 @@ def test_asyncio_recv_many() -> None:
                 return seqs
 
     assert asyncio.run(main()) == list(range(1, 51))
+
+
+def _two_sessions(pub: Publisher, sub: Subscriber, each: int, ttl: float | None = None) -> None:
+    """Open s1 and s2, tune in to both, send *each* on each (interleaved), wait for all."""
+    pub.open_session("s1")
+    pub.open_session("s2")
+    sub.tune_in("s1")
+    sub.tune_in("s2")
+    assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    assert pub.wait_for_listener("s2", timeout=DEADLINE_S)
+    for i in range(each):
+        pub.send("s1", b"one %d" % i, ttl)
+        pub.send("s2", b"two %d" % i, ttl)
+    wait_until(lambda: len(sub._ready) >= 2 * each, what=f"{2 * each} messages read ahead")
+
+
+def test_recv_takes_a_chunk_and_a_retune_fences_what_it_took() -> None:
+    """recv takes many under the lock and pops the rest without it; tuning out fences
+    the taken messages of that session: none is returned, each is counted."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        _two_sessions(pub, sub, 50)
+        first = sub.recv(DEADLINE_S)
+        assert first is not None
+        assert (first.session, first.seq) == ("s1", 1)  # sent first, on one connection
+        assert len(sub._taken) >= 90  # the next ones wait to be popped without the lock
+        sub.tune_out("s1")
+        rest = recv_all(sub, 50)
+        assert [(m.session, m.seq) for m in rest] == [("s2", seq) for seq in range(1, 51)]
+        assert sub.stats.fenced == 49
+        assert sub.recv(0.05) is None
+
+
+def test_recv_checks_the_ttl_of_a_taken_message_as_it_returns_it() -> None:
+    """A message taken while fresh and expired by the time it is asked for is dropped."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        _two_sessions(pub, sub, 20, ttl=0.3)
+        first = sub.recv(DEADLINE_S)
+        assert first is not None
+        assert len(sub._taken) >= 30
+        deadline = first.sent_at + 0.3
+        wait_until(lambda: time.time() > deadline + 0.05, what="the TTL to pass")
+        assert sub.recv(0.05) is None
+        assert sub.stats.expired == 39
+
+
+def test_readers_on_several_threads_get_each_message_once() -> None:
+    """Threads calling recv at once share the taken chunk: none lost, none twice."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", hwm=0) as pub,
+        Subscriber(pub.endpoint, channel="c", hwm=0) as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        got: list[list[Message]] = [[], [], []]
+
+        def read(mine: list[Message]) -> None:
+            while (message := sub.recv(0.5)) is not None:
+                mine.append(message)
+
+        readers = [threading.Thread(target=read, args=(mine,)) for mine in got]
+        for reader in readers:
+            reader.start()
+        for i in range(5000):
+            pub.send("s1", b"%d" % i)
+        for reader in readers:
+            reader.join(DEADLINE_S)
+        seqs = sorted(m.seq for mine in got for m in mine)
+        assert seqs == list(range(1, 5001))
+        for mine in got:
+            assert [m.seq for m in mine] == sorted(m.seq for m in mine)  # each thread in order
+
+
+def test_close_counts_taken_messages_as_unread() -> None:
+    """Messages taken for recv and never returned are unread at close, not dropped."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        _ready(pub, sub, 100)
+        assert sub.recv(DEADLINE_S) is not None
+        sub.close()
+        assert sub.unread == 99
+        assert sub.stats.received == 100

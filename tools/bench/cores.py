@@ -14,6 +14,7 @@ Cython send). CPU time (``time.process_time``), best of 3.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from collections.abc import Callable
 
 from tools import child_env
 
-FRAMES = 200_000
+FRAMES = int(os.environ.get("RADIO_BENCH_FRAMES", "200000"))  # per measurement: see profile
 PAYLOAD = b"x" * 100
 RUN = 256  # frames a Subscriber reads off its socket at a time (radio.subscriber.BATCH)
 
@@ -145,12 +146,17 @@ def child(rounds: int) -> dict[str, object]:
     return {"compiled": radio.compiled.ACTIVE, "ns_per_message": best}
 
 
-def profile(pairs: int) -> dict[str, dict[str, float]]:
-    """Median ns per message of each measurement, by build, over *pairs* alternating pairs."""
+def profile(pairs: int, frames: int = FRAMES) -> dict[str, dict[str, float]]:
+    """Median ns per message of each measurement, by build, over *pairs* alternating pairs.
+
+    Each measurement calls its path *frames* times in a child process.
+    """
     results: dict[str, dict[str, list[float]]] = {"compiled": {}, "pure": {}}
     for _ in range(pairs):
         for mode in ("compiled", "pure"):
-            env = child_env(RADIO_PURE="1" if mode == "pure" else "0")
+            env = child_env(
+                RADIO_PURE="1" if mode == "pure" else "0", RADIO_BENCH_FRAMES=str(frames)
+            )
             out = subprocess.run(
                 [sys.executable, "-m", "tools.bench.cores", "--child"],
                 env=env,

@@ -27,6 +27,7 @@ QUICK = Plan(
     fanout=(1, 2),
     fanout_count=500,
     memory_count=20_000,
+    profile_frames=5_000,
 )
 
 

@@ -27,6 +27,7 @@ class Plan:
     fanout: tuple[int, ...] = (1, 10, 50)
     fanout_count: int = 20_000
     memory_count: int = 1_000_000
+    profile_frames: int = 200_000  # calls per measurement of the hot paths step by step
 
     def count(self, system: str, size: int) -> int:
         """Messages in one throughput run of *system* with *size*-byte payloads."""
@@ -152,4 +153,4 @@ def profile(plan: Plan, results: Results, step: Step) -> None:
     from .cores import profile as measure_steps
 
     step("profile of the hot paths")
-    results.profile = measure_steps(plan.repeat)
+    results.profile = measure_steps(plan.repeat, plan.profile_frames)
