@@ -211,6 +211,11 @@ class AsyncSubscriber(_Async):
         return self._sub.on_air
 
     @property
+    def unread(self) -> int:
+        """See `Subscriber.unread` (messages read ahead, never yielded, when it closed)."""
+        return self._sub.unread
+
+    @property
     def stats(self) -> Stats:
         """See `Subscriber.stats`."""
         return self._sub.stats

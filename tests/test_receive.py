@@ -192,3 +192,22 @@ def test_close_counts_taken_messages_as_unread() -> None:
         sub.close()
         assert sub.unread == 99
         assert sub.stats.received == 100
+
+
+def test_asyncio_close_counts_unread_messages() -> None:
+    """AsyncSubscriber.unread: what was read ahead and never awaited, once closed."""
+
+    async def main() -> int:
+        with Publisher("tcp://127.0.0.1:*", channel="c") as pub:
+            pub.open_session("s1")
+            sub = AsyncSubscriber(pub.endpoint, channel="c")
+            sub.tune_in("s1")
+            assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            pub.send_many("s1", [b"%d" % i for i in range(30)])
+            first = await sub.recv(DEADLINE_S)
+            assert first is not None
+            wait_until(lambda: sub.stats.received == 30, what="30 messages read ahead")
+            sub.close()
+            return sub.unread
+
+    assert asyncio.run(main()) == 29
