@@ -10,7 +10,7 @@ from radio.desk import MAX_REPLY_BYTES, DeskAnswer, encode_request, parse_reply
 from radio.errors import DeskError
 from radio.names import validate_name
 from radio.security import CurveClient, apply_client
-from radio.settings import to_ms
+from radio.settings import is_ipv6_endpoint, to_ms
 
 REQUEST_TIMEOUT_S: Final[float] = 5.0
 """Default time a client waits for the desk's answer."""
@@ -36,6 +36,8 @@ def ask(
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
         if security is not None:
             apply_client(sock, security)  # before connect
+        if is_ipv6_endpoint(desk):
+            sock.setsockopt(zmq.IPV6, 1)  # a bracketed IPv6 literal asks for it, as elsewhere
         sock.connect(desk)
         sock.send(encode_request(client))
         try:

@@ -216,6 +216,23 @@ def test_ipv6_literal_turns_ipv6_on_by_itself() -> None:
 
 
 @needs_ipv6
+def test_a_desk_on_an_ipv6_literal_is_joined_by_itself() -> None:
+    """Subscriber.join("tcp://[::1]:port") reaches a desk bound there, without ipv6=True."""
+    port = free_tcp_endpoint().rsplit(":", 1)[1]
+    desk = f"tcp://[::1]:{port}"
+    with (
+        Publisher("tcp://[::1]:*", channel="v6", desk=desk) as pub,
+        Subscriber.join(desk, "client-6") as sub,
+    ):
+        session = pub.desk_session("client-6")
+        assert session is not None
+        assert sub.sessions == {session}
+        assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+        pub.send(session, b"desk over ipv6")
+        assert [m.payload for m in recv_all(sub, 1)] == [b"desk over ipv6"]
+
+
+@needs_ipv6
 def test_ipv6_flag_round_trip_from_the_cli(runner: CliRunner) -> None:
     """radio-sub --ipv6 hears a publisher bound to tcp://*:* with ipv6=True, over [::1]."""
     with Publisher("tcp://*:*", channel="v6", ipv6=True) as pub:
