@@ -50,9 +50,10 @@ MAX_EVENTS_PER_PASS: Final[int] = 256
 _INF: Final[float] = float("inf")
 _now = time.time
 _NOBLOCK: Final[int] = zmq.NOBLOCK
+_NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
 
 
-def _fast_send(socket: zmq.Socket[bytes]) -> Callable[[bytes, int], object]:
+def _fast_send(socket: zmq.Socket[bytes]) -> Callable[..., object]:
     """The quickest way to send one frame on *socket*, checked to work.
 
     pyzmq's Cython ``send``, without the Python wrapper that handles ``group`` and
@@ -333,13 +334,19 @@ class Publisher(SocketOwner):
                 self._check_open()
                 state = self._core.session(session)  # raises: closed or unknown
             now = _now()
-            if state.plain and len(payload) <= state.max_payload:
+            if len(payload) < state.inline_below:
                 # SessionState.frame inlined for its commonest case (no batch, no last
-                # value): a call less per message. test_fast_path pins the bytes.
+                # value, one frame): a call less per message. test_fast_path pins the bytes.
                 seq = state.seq = state.seq + 1
                 self._send(state.prefix + pack_tail(seq, now, ttl) + payload, _NOBLOCK)
             elif (frame := state.frame(payload, ttl, now)) is not None:
-                self._send(frame, _NOBLOCK)
+                if state.parted(payload):
+                    # A large payload is the second part, not copied (copy=False: pyzmq
+                    # hands the bytes to libzmq); both parts leave as one message.
+                    self._send(frame, _NOBLOCK_MORE)
+                    self._send(payload, _NOBLOCK, False)
+                else:
+                    self._send(frame, _NOBLOCK)
             if now >= self._next_service:
                 self._service_locked()
             return state.seq
