@@ -66,6 +66,7 @@ CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
+_RCVMORE: Final[int] = zmq.RCVMORE
 _INF: Final[float] = float("inf")
 _now = time.time
 
@@ -417,13 +418,18 @@ class Subscriber(SocketOwner):
             return
         frames = [first]
         append = frames.append
-        try:  # as many more as fit in BATCH_BYTES, if frames are as large as the first
-            for _ in range(min(BATCH, BATCH_BYTES // (len(first) + 1)) - 1):
-                append(receive(_NOBLOCK))
+        try:
+            if len(first) < BATCH_BYTES:
+                # As many more as fit in BATCH_BYTES, if frames are as large as the larger
+                # of the first two (a two-part message's head is small, its payload not).
+                append(second := receive(_NOBLOCK))
+                for _ in range(min(BATCH, BATCH_BYTES // (max(len(first), len(second)) + 1)) - 2):
+                    append(receive(_NOBLOCK))
         except zmq.Again:
             pass  # no message is there: none is half read either
         else:
-            while self._socket.rcvmore:  # once per batch, not per frame
+            more = self._socket.get
+            while more(_RCVMORE):  # once per full batch, not per frame
                 append(receive(_NOBLOCK))
         if self._max_frame is not None and max(map(len, frames)) > self._max_frame:
             self._take_but_oversize(frames, self._max_frame)
