@@ -99,7 +99,9 @@ class SessionState:
             self.last = (seq, now, ttl, payload, kind_byte(self.prefix))  # LIVE flag as now
         if self.batch is None:
             if len(payload) >= PART_THRESHOLD:
-                return self.parted_prefix + pack_tail(seq, now, ttl) + pack_part_length(len(payload))
+                return (
+                    self.parted_prefix + pack_tail(seq, now, ttl) + pack_part_length(len(payload))
+                )
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)
 

@@ -438,7 +438,9 @@ def unpack_parts(
     if part is None:
         raise MalformedMessageError("parted head with no part after it")
     if len(part) != length:
-        raise MalformedMessageError(f"parted head announces {length} bytes, the part has {len(part)}")
+        raise MalformedMessageError(
+            f"parted head announces {length} bytes, the part has {len(part)}"
+        )
     return live, seq, sent_at, ttl, part
 
 

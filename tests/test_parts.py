@@ -66,7 +66,8 @@ def test_the_publisher_sends_encode_parts(live: bool) -> None:
     sent_at = decode_parts(head, part).sent_at
     topic = session_topic("c", "s1")
     assert [head, part] == list(encode_parts(topic, 1, sent_at, payload, 2.5, live=live))
-    assert len(small) == 1 and small[0].startswith(topic)
+    assert len(small) == 1
+    assert small[0].startswith(topic)
 
 
 def test_a_late_subscriber_gets_a_large_last_value_in_one_frame() -> None:

@@ -432,7 +432,8 @@ def test_a_two_part_message_yields_its_part_as_the_payload() -> None:
     got = take(tuner, [data("s1", 1), *parts("s1", 2, big), data("s1", 3)])
     assert [m.seq for m in got] == [1, 2, 3]
     assert got[1].payload is big
-    assert tuner.stats.received == 3 and tuner.stats.malformed == 0
+    assert tuner.stats.received == 3
+    assert tuner.stats.malformed == 0
 
 
 def test_a_follower_fences_a_two_part_message_without_the_live_flag() -> None:
