@@ -9,7 +9,7 @@ from radio.errors import MalformedMessageError
 from radio.logs import get_logger
 from radio.message import Message, Stats
 from radio.ratelimit import RateLimitedLog
-from radio.wire import HEADER, Kind, decode_records, unpack_header
+from radio.wire import HEADER, Kind, decode_records, unpack_flagged
 
 log = get_logger()
 
@@ -56,13 +56,13 @@ class Ledger:
         """A frame dropped for its size: each message in it counted once, as oversize.
 
         Its session's last seq (*heard*, when it is one we hear) moves past it, so
-        it is not counted as a gap too.
+        it is not counted as a gap too. For a two-part message, *frame* is its head.
         """
         count = 1
         if heard is not None:
             offset = len(heard.topic)
             try:
-                kind, _, seq, _, _ = unpack_header(frame, offset)
+                kind, _, _, seq, _, _ = unpack_flagged(frame, offset)  # a parted head too
                 if kind is Kind.BATCH:
                     count = len(decode_records(frame, offset + HEADER.size))
             except MalformedMessageError:

@@ -21,6 +21,7 @@ from radio.owner import SocketOwner
 from radio.presence import ListenerEvent
 from radio.security import CurveServer, apply_server, authenticators
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
+from radio.session import SessionState
 from radio.settings import (
     DEFAULT_HWM,
     DEFAULT_LINGER_S,
@@ -51,13 +52,14 @@ MAX_EVENTS_PER_PASS: Final[int] = 256
 _INF: Final[float] = float("inf")
 _now = time.time
 _NOBLOCK: Final[int] = zmq.NOBLOCK
+_NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
 _INLINE: Final[bool] = not radio.compiled.ACTIVE
-"""Whether `Publisher.send` frames a plain message itself: with the pure cores, a call
-less is quicker; compiled, `SessionState.frame` is (reading a compiled object's
+"""Whether `Publisher.send` frames a small plain message itself: with the pure cores, a
+call less is quicker; compiled, `SessionState.frame` is (reading a compiled object's
 attributes from Python costs more than the call: ``python -m tools.bench.cores``)."""
 
 
-def _fast_send(socket: zmq.Socket[bytes]) -> Callable[[bytes, int], object]:
+def _fast_send(socket: zmq.Socket[bytes]) -> Callable[..., object]:
     """The quickest way to send one frame on *socket*, checked to work.
 
     pyzmq's Cython ``send``, without the Python wrapper that handles ``group`` and
@@ -338,13 +340,13 @@ class Publisher(SocketOwner):
                 self._check_open()
                 state = self._core.session(session)  # raises: closed or unknown
             now = _now()
-            if _INLINE and state.plain and len(payload) <= state.max_payload:
+            if _INLINE and len(payload) < state.inline_below:
                 # SessionState.frame inlined for its commonest case (no batch, no last
-                # value): a call less per message. test_fast_path pins the bytes.
+                # value, one frame): a call less per message. test_fast_path pins the bytes.
                 seq = state.seq = state.seq + 1
                 self._send(state.prefix + pack_tail(seq, now, ttl) + payload, _NOBLOCK)
-            elif (frame := state.frame(payload, ttl, now)) is not None:
-                self._send(frame, _NOBLOCK)
+            else:
+                self._emit_message(state, payload, ttl, now)
             if now >= self._next_service:
                 self._service_locked()
             return state.seq
@@ -367,12 +369,32 @@ class Publisher(SocketOwner):
                 self._check_open()
                 state = self._core.session(session)  # raises: closed or unknown
             now = _now()
-            send = self._send
-            for frame in state.frames(items, ttl, now):
-                send(frame, _NOBLOCK)
+            frames = state.frames(items, ttl, now)
+            if frames is None:  # one goes in two parts: each goes its own way
+                for payload in items:
+                    self._emit_message(state, payload, ttl, now)
+            else:
+                send = self._send
+                for frame in frames:
+                    send(frame, _NOBLOCK)
             if now >= self._next_service:
                 self._service_locked()
             return state.seq
+
+    def _emit_message(self, state: SessionState, payload: bytes, ttl: float, now: float) -> None:
+        """Frame *payload* on *state* and send what is due (under the lock).
+
+        A large payload is the second part of a two-part message, not copied
+        (copy=False: pyzmq hands the bytes to libzmq); both parts leave as one message.
+        """
+        frame = state.frame(payload, ttl, now)
+        if frame is None:
+            return  # waits in a batch
+        if state.parted(payload):
+            self._send(frame, _NOBLOCK_MORE)
+            self._send(payload, _NOBLOCK, False)
+        else:
+            self._send(frame, _NOBLOCK)
 
     def send_all(self, payload: bytes, ttl: float | None = None) -> int:
         """Broadcast *payload* on every open session (desk clients' too); return how many.

@@ -191,11 +191,16 @@ class Relay(SocketOwner):
                         frame = reader.recv(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    if frame[:1] in (b"\x00", b"\x01"):  # a subscription going upstream
+                    size = len(frame)
+                    parts = 1
+                    while reader.get(zmq.RCVMORE):  # a two-part message: one, of both sizes
+                        size += len(reader.recv(zmq.NOBLOCK))  # its parts came together
+                        parts += 1
+                    if parts == 1 and frame[:1] in (b"\x00", b"\x01"):  # a subscription
                         self._presence.apply(frame)
                     else:
                         self.messages += 1
-                        self.bytes += len(frame)
+                        self.bytes += size
             now = time.monotonic()
             if now >= next_report:
                 rate = (self.messages - last_messages) / self._report_interval

@@ -39,6 +39,7 @@ from radio.settings import (
 )
 from radio.sockets import SUBSCRIPTION_HWM, attach, configure, open_socket, setup_error
 from radio.tuner import OFF_AIR_AFTER_BEACONS, Tuner
+from radio.wire import is_head_of, parts_size
 
 log = get_logger()
 
@@ -65,6 +66,7 @@ CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
+_RCVMORE: Final[int] = zmq.RCVMORE
 _INF: Final[float] = float("inf")
 _now = time.time
 
@@ -135,7 +137,12 @@ class Subscriber(SocketOwner):
         )
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
-        self._tuner = Tuner(self.channel, listener_id=self._id, off_air_after=self.off_air_after)
+        self._tuner = Tuner(
+            self.channel,
+            listener_id=self._id,
+            off_air_after=self.off_air_after,
+            max_message_size=max_message_size,
+        )
         self._lock = threading.Lock()
         self._closed = False
         self.unread = 0
@@ -440,7 +447,9 @@ class Subscriber(SocketOwner):
 
         Beacons and ENDs take effect in order too: a message sent before a session
         switch is still yielded, one sent after it is fenced. In conflate mode the
-        ready queue holds one message, so only the newest survives.
+        ready queue holds one message, so only the newest survives. The frames end
+        with a whole message: the payload part of a two-part message goes with its
+        head (the parts of a message arrive together, so they are all there).
         """
         receive = self._socket.recv
         try:
@@ -449,11 +458,19 @@ class Subscriber(SocketOwner):
             return
         frames = [first]
         append = frames.append
-        try:  # as many more as fit in BATCH_BYTES, if frames are as large as the first
-            for _ in range(min(BATCH, BATCH_BYTES // (len(first) + 1)) - 1):
-                append(receive(_NOBLOCK))
+        try:
+            if len(first) < BATCH_BYTES:
+                # As many more as fit in BATCH_BYTES, if frames are as large as the larger
+                # of the first two (a two-part message's head is small, its payload not).
+                append(second := receive(_NOBLOCK))
+                for _ in range(min(BATCH, BATCH_BYTES // (max(len(first), len(second)) + 1)) - 2):
+                    append(receive(_NOBLOCK))
         except zmq.Again:
-            pass
+            pass  # no message is there: none is half read either
+        else:
+            more = self._socket.get
+            while more(_RCVMORE):  # once per full batch, not per frame
+                append(receive(_NOBLOCK))
         if self._max_frame is not None and max(map(len, frames)) > self._max_frame:
             self._take_but_oversize(frames, self._max_frame)
         else:
@@ -471,17 +488,30 @@ class Subscriber(SocketOwner):
             self._sync()
 
     def _take_but_oversize(self, frames: list[bytes], limit: int) -> None:
-        """As `_take`, counting and dropping each frame over *limit* bytes in its turn."""
+        """As `_take`, counting and dropping each frame over *limit* bytes in its turn.
+
+        A two-part message (a head and the part it announces, as the tuner pairs
+        them) is weighed whole, its topic, header and payload, and dropped whole.
+        """
         run: list[bytes] = []
         dropped = 0
-        for frame in frames:
-            if len(frame) <= limit:
-                run.append(frame)
-                continue
-            self._take(run)  # what came before it, in order
-            run = []
-            self._tuner.oversize(frame)
-            dropped += 1
+        index, count = 0, len(frames)
+        while index < count:
+            frame = frames[index]
+            index += 1
+            size = len(frame)
+            parted = index < count and is_head_of(frame, frames[index])
+            if parted:
+                size = parts_size(frame, frames[index])
+            if size <= limit:
+                run += frames[index - 1 : index + 1] if parted else (frame,)
+            else:
+                self._take(run)  # what came before it, in order
+                run = []
+                self._tuner.oversize(frame)
+                dropped += 1
+            if parted:
+                index += 1  # its payload part went with it
         self._take(run)
         self._limited.warning("frame_oversize", dropped=dropped, max_message_size=limit)
 

@@ -202,10 +202,15 @@ class Transmitter:
     ) -> list[bytes]:
         """Number one message of *session*; return the frames to send now.
 
+        That is one frame, none (a batch is filling), or a two-part message's head
+        and payload part (`SessionState.parted`), to send as one ZeroMQ message.
         The publisher's hot path calls `SessionState.frame` itself, as this does.
         """
-        frame = self.session(session).frame(payload, ttl, self._clock() if now is None else now)
-        return [] if frame is None else [frame]
+        state = self.session(session)
+        frame = state.frame(payload, ttl, self._clock() if now is None else now)
+        if frame is None:
+            return []
+        return [frame, payload] if state.parted(payload) else [frame]
 
     def _relabel(self) -> None:
         """Move the LIVE flag to the newest open session that is not private."""

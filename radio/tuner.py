@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from radio.air import Air
@@ -28,9 +28,14 @@ from radio.wire import (
     Beacon,
     Kind,
     decode,
+    decode_parts,
     decode_records,
+    header_offset,
+    is_parted,
+    parts_size,
     split_inbox,
     unpack_header,
+    unpack_parts,
 )
 
 log = get_logger()
@@ -57,7 +62,10 @@ class Tuner:
     that the beacons of the publisher it goes by name (`air`). `topics` is what
     the socket must be subscribed to; `changed` says it moved since the socket was
     last synced. Every message of a heard session that was sent and is not
-    yielded is counted once in `stats`, by reason.
+    yielded is counted once in `stats`, by reason. A two-part message (a
+    `radio.wire.PARTED` head, then its payload) must come as two consecutive
+    frames of one `take`; ``max_message_size`` (None: no limit) drops one whose
+    topic, header and payload are larger, as the driver drops single frames.
     """
 
     def __init__(
@@ -67,8 +75,12 @@ class Tuner:
         monotonic: Callable[[], float] = time.monotonic,
         listener_id: bytes = b"",
         off_air_after: int = OFF_AIR_AFTER_BEACONS,
+        max_message_size: int | None = None,
     ) -> None:
         self.channel = channel
+        # A two-part message over it (topic, header and payload) is dropped as oversize;
+        # the driver drops single frames over it before they come here.
+        self.max_message_size = max_message_size
         self._prefix = channel_prefix(channel)
         # Our inbox: only we subscribe to it, so last values sent there reach us alone.
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
@@ -167,8 +179,9 @@ class Tuner:
 
         A DATA frame of the same session as the frame before costs one
         ``startswith`` and one ``unpack_from`` (and a clock reading when it has a
-        TTL); anything else (another session, a BATCH, END, a beacon, junk, a
-        re-tuned session awaiting the HELLO) takes the careful path.
+        TTL); anything else (another session, a BATCH, END, a beacon, a two-part
+        message, junk, a re-tuned session awaiting the HELLO) takes the careful
+        path, which takes a two-part message's payload as the next frame.
         """
         channel = self.channel
         clock = self._clock
@@ -179,14 +192,15 @@ class Tuner:
         session = ""
         offset = body = last = plain = live = 0
         skew = bucket_min = 0.0
+        rest = iter(frames)
         try:
-            for frame in frames:
+            for frame in rest:
                 if heard is None or not frame.startswith(topic):
                     if heard is not None:
                         heard.last_seq = last
                     heard = self._lookup(frame)
                     if heard is None:
-                        self._handle_other(frame, out)
+                        self._slow(None, frame, rest, out)
                         continue
                     topic, session, last = heard.topic, heard.session, heard.last_seq
                     offset = len(topic)
@@ -205,7 +219,7 @@ class Tuner:
                     or not 0.0 <= ttl < _INF
                 ):
                     heard.last_seq = last
-                    self._careful(heard, frame, out)  # END, BATCH, awaiting or malformed
+                    self._slow(heard, frame, rest, out)  # END, BATCH, parted, awaiting, junk
                     heard = None  # END changes what is heard
                     continue
                 if seq != last + 1:
@@ -238,31 +252,72 @@ class Tuner:
         self.take((frame,), messages.append)
         return messages
 
-    def _careful(self, heard: Heard, frame: bytes, out: Callable[[Message], object]) -> None:
-        """A frame on a heard topic that is not a plain, well-formed DATA frame."""
+    def _slow(
+        self,
+        heard: Heard | None,
+        frame: bytes,
+        rest: Iterator[bytes],
+        out: Callable[[Message], object],
+    ) -> None:
+        """Handle *frame* (on *heard*'s topic, or off every heard one) the careful way.
+
+        A two-part message takes its payload from *rest*; a frame that came after
+        a head and is not that head's part is a frame of its own, handled next.
+        """
+        while True:
+            if heard is not None:
+                unclaimed = self._careful(heard, frame, rest, out)
+            else:
+                unclaimed = self._handle_other(frame, rest, out)
+            if unclaimed is None:
+                return
+            frame = unclaimed
+            heard = self._lookup(frame)
+
+    def _careful(
+        self,
+        heard: Heard,
+        frame: bytes,
+        rest: Iterator[bytes],
+        out: Callable[[Message], object],
+    ) -> bytes | None:
+        """A frame on a heard topic that is not a plain, well-formed DATA frame.
+
+        Returns the frame it took from *rest* and did not use (see `_slow`).
+        """
         offset = len(heard.topic)
+        part: bytes | None = None
         try:
-            kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
-            records = (
-                decode_records(frame, offset + _HEADER_SIZE)
-                if kind is Kind.BATCH
-                else [(sent_at, frame[offset + _HEADER_SIZE :])]
-            )
+            if is_parted(frame, offset):
+                part = next(rest, None)
+                live, seq, sent_at, ttl, payload = unpack_parts(frame, offset, part)
+                kind = Kind.DATA
+                records = [(sent_at, payload)]
+            else:
+                kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
+                records = (
+                    decode_records(frame, offset + _HEADER_SIZE)
+                    if kind is Kind.BATCH
+                    else [(sent_at, frame[offset + _HEADER_SIZE :])]
+                )
         except MalformedMessageError as exc:
             self.ledger.malformed(frame, exc)
-            return
+            return part  # no part of this head: a frame of its own
+        if part is not None and self._too_large(frame, part):
+            self.ledger.oversize(heard, frame)
+            return None
         if kind is Kind.END:
             self._end(heard, seq)
-            return
+            return None
         if kind is Kind.BEACON or kind is Kind.HELLO:
             reason = f"{kind.name} frame on a session topic"
             self.ledger.malformed(frame, MalformedMessageError(reason))
-            return
+            return None
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
             # when the beacon that says so was dropped at a full queue.
             self.ledger.fence(heard, seq, len(records))
-            return
+            return None
         channel, session, now = self.channel, heard.session, self._clock()
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
@@ -280,23 +335,40 @@ class Tuner:
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
         self.stats.received += received
+        return None
 
-    def _handle_other(self, frame: bytes, out: Callable[[Message], object]) -> None:
-        """A frame off every heard session's topic: a beacon, a last value, fenced, junk."""
+    def _too_large(self, head: bytes, part: bytes) -> bool:
+        """Whether a two-part message is over ``max_message_size``."""
+        limit = self.max_message_size
+        return limit is not None and parts_size(head, part) > limit
+
+    def _handle_other(
+        self, frame: bytes, rest: Iterator[bytes], out: Callable[[Message], object]
+    ) -> bytes | None:
+        """A frame off every heard session's topic: a beacon, a last value, fenced, junk.
+
+        Returns the frame it took from *rest* and did not use (see `_slow`).
+        """
         if self.inbox and frame.startswith(self.inbox):
             self._inbox(frame, out)
-            return
+            return None
+        part: bytes | None = None
         try:
-            decoded = decode(frame)
+            if is_parted(frame, header_offset(frame)):
+                part = next(rest, None)
+                decoded = decode_parts(frame, part)
+            else:
+                decoded = decode(frame)
         except MalformedMessageError as exc:
             self.ledger.malformed(frame, exc)
-            return
+            return part
         if decoded.beacon is not None and decoded.channel == self.channel:
             if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
                 self._beacon(decoded.beacon)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.ledger.fence_other(decoded.session, decoded.seq)
+        return None
 
     def _beacon(self, beacon: Beacon) -> None:
         """Act on a beacon of the publisher gone by, in order with its data.
@@ -360,7 +432,7 @@ class Tuner:
             return
         if heard.last_seq >= seq or seq <= self.dial.left.get(heard.session, 0):
             return
-        self._careful(heard, topic + body, out)
+        self._careful(heard, topic + body, iter(()), out)  # one frame: unpack_header said so
 
     def oversize(self, frame: bytes) -> None:
         """Count a frame dropped for its size (see `Ledger.oversize`)."""

@@ -64,6 +64,24 @@ session when the frame was sent. Followers hear only flagged frames, so they nev
 yield a message sent after a newer session opened, even if the beacon saying so was
 dropped at a full queue."""
 
+PARTED: Final[int] = 0x40
+"""Flag in the kind byte of a DATA message sent as two ZeroMQ frames: this *head*
+(topic, header, then `PART_LENGTH`) and the payload as the next part, untouched, so
+that neither side copies a large payload into or out of a frame. No kind reaches
+this bit (kinds are 1-5)."""
+
+PART_THRESHOLD: Final[int] = 65536
+"""Smallest payload a publisher sends as a part of its own (`PARTED`), in bytes.
+
+It is pyzmq's ``zmq.COPY_THRESHOLD`` (64 KiB), below which pyzmq copies a frame
+sent with ``copy=False`` anyway; a literal here, since this module needs no zmq."""
+
+PART_LENGTH: Final = struct.Struct("!Q")
+"""What follows the header in a `PARTED` head: the payload part's length in bytes."""
+
+pack_part_length: Final = PART_LENGTH.pack
+"""``pack_part_length(length)``: the end of a `PARTED` head."""
+
 _SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END, Kind.BATCH})
 _FLAGGABLE: Final = frozenset({Kind.DATA, Kind.BATCH})
 _KINDS: Final = {kind.value: kind for kind in Kind}
@@ -201,13 +219,15 @@ class Frame(NamedTuple):
     beacon: Beacon | None = None
 
 
-def frame_prefix(topic: bytes, kind: Kind, *, live: bool = False) -> bytes:
+def frame_prefix(topic: bytes, kind: Kind, *, live: bool = False, parted: bool = False) -> bytes:
     """*topic* and the header's fixed part: a frame is this, `pack_tail`, then the payload.
 
     The publisher keeps one per session and kind and builds each frame as
-    ``prefix + pack_tail(seq, sent_at, ttl) + payload``, which is `encode`.
+    ``prefix + pack_tail(seq, sent_at, ttl) + payload``, which is `encode`; with
+    *parted* (DATA only), the head of a two-part message is ``prefix +
+    pack_tail(seq, sent_at, ttl) + pack_part_length(len(payload))`` (`encode_parts`).
     """
-    return topic + LEAD.pack(VERSION, kind | (LIVE if live else 0))
+    return topic + LEAD.pack(VERSION, kind | (LIVE if live else 0) | (PARTED if parted else 0))
 
 
 def kind_byte(prefix: bytes) -> int:
@@ -231,6 +251,27 @@ def encode(
     the parts the publisher's hot path joins itself.
     """
     return frame_prefix(topic, kind, live=live) + pack_tail(seq, sent_at, ttl) + payload
+
+
+def encode_parts(
+    topic: bytes,
+    seq: int,
+    sent_at: float,
+    payload: bytes,
+    ttl: float = NO_TTL,
+    *,
+    live: bool = False,
+) -> tuple[bytes, bytes]:
+    """Return a DATA message as two frames: its `PARTED` head and *payload* itself.
+
+    Layout of the head (the payload is the message's second and last part)::
+
+        | topic | version | kind | seq | sent_at | ttl | part length u64 |
+
+    The publisher sends a payload of `PART_THRESHOLD` bytes or more this way.
+    """
+    head = frame_prefix(topic, Kind.DATA, live=live, parted=True) + pack_tail(seq, sent_at, ttl)
+    return head + pack_part_length(len(payload)), payload
 
 
 def encode_inbox(
@@ -324,12 +365,12 @@ def header_offset(frame: bytes) -> int:
     return second + 1
 
 
-def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, int, float, float]:
-    """Return ``(kind, live, seq, sent_at, ttl)`` from the header at *offset* in *frame*.
+def unpack_flagged(frame: bytes, offset: int) -> tuple[Kind, bool, bool, int, float, float]:
+    """Return ``(kind, live, parted, seq, sent_at, ttl)`` from the header at *offset*.
 
     Raises `MalformedMessageError` for a short frame, another version, an unknown
-    kind, the `LIVE` flag on a kind that does not take it, or a send time or TTL
-    that is not a finite number >= 0.
+    kind, the `LIVE` flag on a kind that does not take it, the `PARTED` flag on
+    another kind than DATA, or a send time or TTL that is not a finite number >= 0.
     """
     try:
         version, kind, seq, sent_at, ttl = HEADER.unpack_from(frame, offset)
@@ -340,16 +381,85 @@ def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, int, float, fl
     if version != VERSION:
         raise MalformedMessageError(f"unsupported wire version {version} (this is {VERSION})")
     live = bool(kind & LIVE)
-    known = _KINDS.get(kind & ~LIVE)
+    parted = bool(kind & PARTED)
+    known = _KINDS.get(kind & ~(LIVE | PARTED))
     if known is None:
         raise MalformedMessageError(f"unknown frame kind {kind}")
     if live and known not in _FLAGGABLE:
         raise MalformedMessageError(f"{known.name} frame with the live flag")
+    if parted and known is not Kind.DATA:
+        raise MalformedMessageError(f"{known.name} frame with the parted flag")
     if not (math.isfinite(sent_at) and sent_at >= 0.0):
         raise MalformedMessageError(f"invalid send time {sent_at!r}")
     if not (math.isfinite(ttl) and ttl >= 0.0):
         raise MalformedMessageError(f"invalid ttl {ttl!r}")
-    return known, live, seq, sent_at, ttl
+    return known, live, parted, seq, sent_at, ttl
+
+
+def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, int, float, float]:
+    """Return ``(kind, live, seq, sent_at, ttl)`` of a single-frame message's header.
+
+    Raises `MalformedMessageError` as `unpack_flagged` does, and for a `PARTED`
+    head, which is no whole message on its own.
+    """
+    kind, live, parted, seq, sent_at, ttl = unpack_flagged(frame, offset)
+    if parted:
+        raise MalformedMessageError("DATA head with the parted flag and no part")
+    return kind, live, seq, sent_at, ttl
+
+
+def is_parted(frame: bytes, offset: int) -> bool:
+    """Whether the kind byte of the header at *offset* has the `PARTED` flag.
+
+    It checks nothing else: `unpack_parts` validates the message.
+    """
+    return len(frame) > offset + 1 and bool(frame[offset + 1] & PARTED)
+
+
+def unpack_parts(
+    head: bytes, offset: int, part: bytes | None
+) -> tuple[bool, int, float, float, bytes]:
+    """Return ``(live, seq, sent_at, ttl, payload)`` of a two-part DATA message.
+
+    *head* has its header at *offset*, *part* is the frame that came next (None:
+    none did). Raises `MalformedMessageError` unless *head* is a `PARTED` DATA
+    head ending exactly after its `PART_LENGTH` and *part* has that length; the
+    payload is *part* itself, not a copy.
+    """
+    kind, live, parted, seq, sent_at, ttl = unpack_flagged(head, offset)
+    if not parted:
+        raise MalformedMessageError(f"{kind.name} frame where a parted head was expected")
+    end = offset + HEADER.size
+    if len(head) != end + PART_LENGTH.size:
+        raise MalformedMessageError(
+            f"parted head of {len(head) - end} bytes after the header, need {PART_LENGTH.size}"
+        )
+    (length,) = PART_LENGTH.unpack_from(head, end)
+    if part is None:
+        raise MalformedMessageError("parted head with no part after it")
+    if len(part) != length:
+        raise MalformedMessageError(
+            f"parted head announces {length} bytes, the part has {len(part)}"
+        )
+    return live, seq, sent_at, ttl, part
+
+
+def is_head_of(head: bytes, part: bytes) -> bool:
+    """Whether *head* is a valid `PARTED` head (`decode_parts`) whose payload is *part*."""
+    try:
+        decode_parts(head, part)
+    except MalformedMessageError:
+        return False
+    return True
+
+
+def parts_size(head: bytes, part: bytes) -> int:
+    """The size of a two-part message as a single frame would have: topic, header, payload.
+
+    ``max_message_size`` applies to it, so a payload is refused or dropped alike
+    whether it travels in one frame or two.
+    """
+    return len(head) - PART_LENGTH.size + len(part)
 
 
 def decode(frame: object) -> Frame:
@@ -373,25 +483,62 @@ def decode(frame: object) -> Frame:
     if not isinstance(frame, bytes):
         raise MalformedMessageError(f"frame must be bytes, not {type(frame).__name__}")
     offset = header_offset(frame)
-    channel_end = frame.index(TOPIC_DELIMITER)
-    raw_channel = frame[:channel_end]
-    raw_session = frame[channel_end + 1 : offset - 1]
     kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
+    channel, raw_session = _topic_names(frame, offset)
     payload = frame[offset + HEADER.size :]
     beacon = None
+    if raw_session == CONTROL_MARK:
+        if kind in _SESSION_KINDS:
+            raise MalformedMessageError(f"{kind.name} frame on the control topic")
+        beacon = decode_beacon_payload(payload)
+        session = beacon.live
+    else:
+        if kind not in _SESSION_KINDS:
+            raise MalformedMessageError(f"{kind.name} frame on a session topic")
+        session = _session_name(raw_session)
+        if kind is Kind.BATCH:
+            decode_records(frame, offset + HEADER.size)
+    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live, beacon)
+
+
+def decode_parts(head: object, part: object) -> Frame:
+    """Decode a two-part DATA message; raise `MalformedMessageError` (and nothing else) if invalid.
+
+    *head* is its first frame, *part* the frame that came after it (None: none
+    did). Layout of the head; the payload is *part*, whole and not copied::
+
+        +-------+---------+------+-----+---------+-----+-------------+
+        | topic | version | kind | seq | sent_at | ttl | part length |
+        |       | u8 = 2  | u8   | u64 | f64 s   | f64 | u64         |
+        +-------+---------+------+-----+---------+-----+-------------+
+
+    where ``kind`` is DATA with the `PARTED` flag (0x41), and `LIVE` (0xC1) or not.
+    """
+    if not isinstance(head, bytes):
+        raise MalformedMessageError(f"frame must be bytes, not {type(head).__name__}")
+    if part is not None and not isinstance(part, bytes):
+        raise MalformedMessageError(f"part must be bytes, not {type(part).__name__}")
+    offset = header_offset(head)
+    live, seq, sent_at, ttl, payload = unpack_parts(head, offset, part)
+    channel, raw_session = _topic_names(head, offset)
+    if raw_session == CONTROL_MARK:
+        raise MalformedMessageError("DATA frame on the control topic")
+    session = _session_name(raw_session)
+    return Frame(channel, session, Kind.DATA, seq, sent_at, ttl, payload, live)
+
+
+def _topic_names(frame: bytes, offset: int) -> tuple[str, bytes]:
+    """The channel named by the topic of *frame* (header at *offset*) and its raw session."""
+    channel_end = frame.index(TOPIC_DELIMITER)
     try:
-        channel = validate_name(raw_channel.decode("ascii"), "channel")
-        if raw_session == CONTROL_MARK:
-            if kind in _SESSION_KINDS:
-                raise MalformedMessageError(f"{kind.name} frame on the control topic")
-            beacon = decode_beacon_payload(payload)
-            session = beacon.live
-        else:
-            if kind not in _SESSION_KINDS:
-                raise MalformedMessageError(f"{kind.name} frame on a session topic")
-            session = validate_name(raw_session.decode("ascii"), "session")
-            if kind is Kind.BATCH:
-                decode_records(frame, offset + HEADER.size)
+        channel = validate_name(frame[:channel_end].decode("ascii"), "channel")
     except (UnicodeDecodeError, InvalidNameError) as exc:
         raise MalformedMessageError(f"bad name in frame: {exc}") from None
-    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live, beacon)
+    return channel, frame[channel_end + 1 : offset - 1]
+
+
+def _session_name(raw: bytes) -> str:
+    try:
+        return validate_name(raw.decode("ascii"), "session")
+    except (UnicodeDecodeError, InvalidNameError) as exc:
+        raise MalformedMessageError(f"bad name in frame: {exc}") from None

@@ -48,6 +48,27 @@ async def test_messages_arrive_in_order() -> None:
         assert sub.stats.received == 500
 
 
+async def test_large_payloads_arrive_whole() -> None:
+    """Two-part messages (payloads over wire.PART_THRESHOLD) reach an AsyncSubscriber
+    whole, in order with small ones, as bytes."""
+    from radio.wire import PART_THRESHOLD
+
+    payloads = [b"x" * (PART_THRESHOLD + i) if i % 2 else b"%d" % i for i in range(40)]
+    async with (
+        AsyncPublisher("tcp://127.0.0.1:*", channel="c") as pub,
+        AsyncSubscriber(pub.endpoint, channel="c") as sub,
+    ):
+        session = pub.open_session()
+        sub.tune_in(session)
+        assert await pub.wait_for_listener(session, timeout=DEADLINE_S)
+        for payload in payloads:
+            pub.send(session, payload)
+        got = await recv_n(sub, len(payloads))
+        assert got == payloads
+        assert all(type(p) is bytes for p in got)
+        assert (sub.stats.received, sub.stats.malformed) == (len(payloads), 0)
+
+
 async def test_recv_times_out_without_blocking_the_loop() -> None:
     """A timeout returns None, and other tasks run meanwhile."""
     ticks = 0

@@ -9,7 +9,7 @@ import zmq
 
 from radio import Publisher, Subscriber
 from radio.testing import capture_logs
-from radio.wire import HEADER, Kind, encode
+from radio.wire import HEADER, Kind, encode, encode_parts
 from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
 TOPIC = b"c/s1/"
@@ -71,6 +71,54 @@ def test_rogue_publisher_junk_is_counted_and_valid_messages_still_arrive() -> No
     assert sub.stats.malformed >= 500  # every choice but the other-topic one is malformed
     malformed_logs = [entry for entry in logs if entry["event"] == "message_malformed"]
     assert 1 <= len(malformed_logs) <= 10  # rate-limited: not one line per junk frame
+
+
+def test_broken_two_part_messages_are_counted_and_never_crash_or_mislead() -> None:
+    """A rogue sends parted heads without a part, with a part that is itself a valid
+    header, with an extra third part, and on a session not subscribed to: the
+    subscriber yields only what the heads say (the header-looking part is a
+    payload), counts the rest as malformed, and delivers every valid message of
+    the real publisher."""
+    endpoint = free_tcp_endpoint()
+    ctx = zmq.Context.instance()
+    big = b"B" * 70_000
+    forged = encode(TOPIC, Kind.DATA, 10**9, 1.0, b"forged")
+    with Subscriber(endpoint, channel="c", bind=True) as sub:
+        sub.tune_in("s1")
+        rogue = ctx.socket(zmq.PUB)
+        rogue.connect(endpoint)
+        wait_until(
+            lambda: (
+                rogue.send(b"c/s1/junk") is None
+                and sub.recv(0.01) is None
+                and sub.stats.malformed > 0
+            ),
+            what="the rogue to be heard",
+        )
+        malformed = sub.stats.malformed
+        head, _ = encode_parts(TOPIC, 1, 1.0, big)
+        lone_head = encode_parts(TOPIC, 2, 1.0, b"x" * 10)[0]
+        rogue.send(lone_head)  # no part: the head is malformed
+        rogue.send_multipart(encode_parts(TOPIC, 3, 1.0, forged))  # a payload, not a frame
+        rogue.send_multipart([*encode_parts(TOPIC, 4, 1.0, big), b"third part"])
+        rogue.send_multipart(encode_parts(b"c/s9/", 1, 1.0, big))  # a session not heard
+        rogue.send(head)  # a head alone whose length matches no frame after it
+        rogue.send_multipart(encode_parts(TOPIC, 5, 1.0, big))
+        got = recv_all(sub, 3)
+        with Publisher(endpoint, channel="c", bind=False) as pub:
+            pub.open_session("s1")
+            assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            for i in range(20):
+                pub.send("s1", big if i % 2 else b"small %d" % i)
+            valid = recv_all(sub, 20)
+        rogue.close(linger=0)
+    assert [(m.session, m.seq) for m in got] == [("s1", 3), ("s1", 4), ("s1", 5)]
+    assert got[0].payload == forged
+    assert got[1].payload == big
+    assert [m.seq for m in valid] == list(range(1, 21))
+    assert all(m.payload == big for m in valid[1::2])
+    assert sub.stats.malformed - malformed == 3  # the two lone heads and the third part
+    assert sub.stats.fenced == 0  # ZeroMQ filtered out s9's message whole, its part too
 
 
 def test_oversized_frames_cannot_make_the_subscriber_allocate_them() -> None:

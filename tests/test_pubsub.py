@@ -286,8 +286,11 @@ def test_send_many_delivers_in_order_and_returns_the_last_seq(endpoint: str) -> 
         assert pub.send_many(session, [b"m%d" % i for i in range(300)], ttl=30.0) == 301
         assert pub.send_many(session, []) == 301
         assert pub.send_many(session, (b for b in [bytearray(b"x"), memoryview(b"y")])) == 303
-        got = recv_all(sub, 303)
-        assert [m.seq for m in got] == list(range(1, 304))
+        large = [b"L" * 70_000, b"tail", b"M" * 100_000]  # two-part messages among them
+        assert pub.send_many(session, large) == 306
+        got = recv_all(sub, 306)
+        assert [m.seq for m in got] == list(range(1, 307))
+        assert [m.payload for m in got[303:]] == large
         assert [m.payload for m in got[1:301]] == [b"m%d" % i for i in range(300)]
         assert {m.ttl for m in got[1:301]} == {30.0}
         assert len({m.sent_at for m in got[1:301]}) == 1  # one send time for the call

@@ -176,6 +176,31 @@ def test_relay_in_process_closes_cleanly() -> None:
         wait_until(lambda: hop.subscribers == 1, what="the relay to count its subscriber")
 
 
+def test_large_payloads_cross_a_relay_whole() -> None:
+    """Two-part messages (payloads over wire.PART_THRESHOLD) cross the proxy as one
+    message each, between small ones, and the relay counts each message once."""
+    from radio.wire import PART_THRESHOLD
+
+    payloads = [b"small", b"\x01" * PART_THRESHOLD, b"x" * (4 * PART_THRESHOLD), b"end"]
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Relay(pub.endpoint, "tcp://127.0.0.1:*") as hop,
+        Subscriber(hop.backend, channel="c") as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        before = hop.messages
+        for payload in payloads:
+            pub.send("s1", payload)
+        got = recv_all(sub, len(payloads))
+        assert [m.payload for m in got] == payloads
+        assert [m.seq for m in got] == [1, 2, 3, 4]
+        assert (sub.stats.malformed, sub.stats.gaps) == (0, 0)
+        wait_until(lambda: hop.messages - before >= len(payloads), what="the relay's count")
+        assert hop.subscribers == 1  # a payload starting with 0x01 is no subscription
+
+
 def test_curve_on_each_hop(tmp_path: Path) -> None:
     """Publisher -> relay -> subscriber with CURVE on both hops; a stranger is refused."""
     from radio import CurveClient, CurveServer, create_keys

@@ -12,6 +12,7 @@ from radio.transmitter import MAX_RECENT_RANDOM_ENDED, Transmitter
 from radio.tuner import Tuner
 from radio.wire import (
     HEADER,
+    PART_THRESHOLD,
     Frame,
     Kind,
     decode,
@@ -181,6 +182,19 @@ class TestSessions:
             tx.session("s1").frames([b"ok", b"x" * 100], 0.0, 1000.0)
         assert tx.session("s1").seq == 0
         assert tx.session("s1").frames([], 0.0, 1000.0) == []
+
+    def test_frames_leave_two_part_messages_to_frame(self) -> None:
+        """A payload that goes in two parts: frames numbers none and returns None."""
+        tx = core()
+        tx.open("s1")
+        state = tx.session("s1")
+        assert state.frames([b"small", b"x" * PART_THRESHOLD], 0.0, 1000.0) is None
+        assert state.seq == 0
+        batching = core(batch_size=4)
+        batching.open("s1")  # a batch keeps single-frame records, large or not
+        frames = batching.session("s1").frames([b"x" * PART_THRESHOLD], 0.0, 1000.0)
+        assert frames == []
+        assert batching.session("s1").seq == 1
 
     @pytest.mark.parametrize("settings", [{"batch_size": 2}, {"keep_last": True}])
     def test_frames_batch_and_keep_the_last_value_as_frame_does(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from radio.message import Message
 from radio.names import control_topic, inbox_topic, session_topic
 from radio.tuner import Tuner
-from radio.wire import Beacon, Kind, encode, encode_beacon
+from radio.wire import Beacon, Kind, encode, encode_beacon, encode_parts
 
 
 class Clock:
@@ -407,3 +408,96 @@ def test_an_end_after_nothing_heard_counts_nothing() -> None:
     tuner.handle(end("s1", 30))
     assert tuner.stats.gaps == 0
     assert tuner.sessions == frozenset()
+
+
+# -- two-part DATA messages -------------------------------------------------------------
+
+
+def parts(session: str, seq: int, payload: bytes, *, live: bool = True) -> list[bytes]:
+    head, part = encode_parts(session_topic("ch", session), seq, 1000.0, payload, live=live)
+    return [head, part]
+
+
+def take(tuner: Tuner, frames: list[bytes]) -> list[Message]:
+    got: list[Message] = []
+    tuner.take(frames, got.append)
+    return got
+
+
+def test_a_two_part_message_yields_its_part_as_the_payload() -> None:
+    """The payload is the second frame itself (no copy), between single frames."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    big = b"b" * 70_000
+    got = take(tuner, [data("s1", 1), *parts("s1", 2, big), data("s1", 3)])
+    assert [m.seq for m in got] == [1, 2, 3]
+    assert got[1].payload is big
+    assert tuner.stats.received == 3
+    assert tuner.stats.malformed == 0
+
+
+def test_a_follower_fences_a_two_part_message_without_the_live_flag() -> None:
+    """The LIVE flag of a head counts as a single frame's; its part is not a frame."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    got = take(tuner, [*parts("s1", 1, b"x" * 10, live=False), data("s1", 2)])
+    assert [m.seq for m in got] == [2]
+    assert (tuner.stats.fenced, tuner.stats.malformed, tuner.stats.gaps) == (1, 0, 0)
+
+
+def test_a_two_part_message_of_a_session_not_heard_is_fenced_once() -> None:
+    """Read ahead before a tune-out: fenced, and its part is not counted as junk."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    got = take(tuner, [*parts("s2", 1, b"x" * 10), data("s1", 1)])
+    assert [m.seq for m in got] == [1]
+    assert (tuner.stats.fenced, tuner.stats.malformed) == (1, 0)
+
+
+def test_a_head_last_in_the_stream_is_malformed() -> None:
+    """A head with no frame after it: counted malformed, nothing yielded, no crash."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    assert take(tuner, parts("s1", 1, b"x")[:1]) == []
+    assert tuner.stats.malformed == 1
+
+
+def test_a_lying_head_does_not_swallow_the_next_message() -> None:
+    """A head whose announced length is not the next frame's: the head is malformed
+    and the next frame is read as a message of its own."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    got = take(tuner, [parts("s1", 1, b"x" * 99)[0], data("s1", 2), *parts("s1", 3, b"y" * 5)])
+    assert [(m.seq, m.payload) for m in got] == [(2, b"p"), (3, b"y" * 5)]
+    assert tuner.stats.malformed == 1
+
+
+def test_a_part_that_looks_like_a_frame_is_only_a_payload() -> None:
+    """A part holding a valid DATA frame of a heard session is the head's payload:
+    one message, not two."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    inner = data("s1", 9, b"forged")
+    got = take(tuner, parts("s1", 1, inner))
+    assert [(m.seq, m.payload) for m in got] == [(1, inner)]
+
+
+def test_an_extra_part_is_a_frame_of_its_own() -> None:
+    """A third part after a head and its part: handled as the next frame (junk here)."""
+    tuner = Tuner("ch", Clock())
+    tuner.tune_in("s1")
+    got = take(tuner, [*parts("s1", 1, b"x" * 3), b"third", data("s1", 2)])
+    assert [m.seq for m in got] == [1, 2]
+    assert tuner.stats.malformed == 1
+
+
+def test_a_two_part_message_over_the_size_limit_is_oversize() -> None:
+    """Its topic, header and payload are weighed as one frame's: over the limit it is
+    counted once as oversize, and its seq is no gap."""
+    limit = len(data("s1", 1, b"x" * 1000))
+    tuner = Tuner("ch", Clock(), max_message_size=limit)
+    tuner.tune_in("s1")
+    got = take(tuner, [*parts("s1", 1, b"x" * 1000), *parts("s1", 2, b"x" * 1001), data("s1", 3)])
+    assert [m.seq for m in got] == [1, 3]
+    assert (tuner.stats.oversize, tuner.stats.gaps, tuner.stats.malformed) == (1, 0, 0)

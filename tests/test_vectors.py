@@ -24,6 +24,13 @@ def test_each_frame_decodes_as_recorded(vector: dict[str, Any]) -> None:
     assert describe_frame(bytes.fromhex(vector["hex"])) == vector["expect"]
 
 
+@pytest.mark.parametrize("vector", VECTORS["messages"], ids=lambda v: v["name"])
+def test_each_two_part_message_decodes_as_recorded(vector: dict[str, Any]) -> None:
+    """decode_parts() gives the recorded fields, or the recorded error."""
+    head, part = (bytes.fromhex(frame) for frame in vector["parts"])
+    assert describe_frame(head, part) == vector["expect"]
+
+
 @pytest.mark.parametrize("sequence", VECTORS["sequences"], ids=lambda s: s["name"])
 def test_each_sequence_ends_as_recorded(sequence: dict[str, Any]) -> None:
     """Replayed from the file, a subscriber yields and counts what the file says."""

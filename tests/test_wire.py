@@ -14,7 +14,11 @@ from radio import MalformedMessageError
 from radio.names import NAME_ALPHABET, control_topic, session_topic
 from radio.wire import (
     HEADER,
+    LIVE,
     MAX_ENDED_IN_BEACON,
+    PART_LENGTH,
+    PART_THRESHOLD,
+    PARTED,
     PUBLISHER_ID_BYTES,
     VERSION,
     Beacon,
@@ -22,9 +26,13 @@ from radio.wire import (
     Kind,
     decode,
     decode_beacon_payload,
+    decode_parts,
     encode,
     encode_beacon,
     encode_beacon_payload,
+    encode_parts,
+    is_head_of,
+    parts_size,
 )
 
 names = st.text(alphabet=NAME_ALPHABET, min_size=1, max_size=128)
@@ -159,3 +167,68 @@ def test_bit_flips_and_truncations_decode_or_raise_malformed(
     for candidate in (bytes(frame), bytes(frame[:cut])):
         with contextlib.suppress(MalformedMessageError):
             decode(candidate)
+
+
+# -- two-part DATA messages (PARTED) ----------------------------------------------------
+
+
+def test_the_parted_flag_collides_with_no_kind_or_flag() -> None:
+    """PARTED is a bit no kind value and not the LIVE flag uses."""
+    assert all(kind & PARTED == 0 for kind in Kind)
+    assert PARTED & LIVE == 0
+    assert PART_THRESHOLD == 65536  # pyzmq's zmq.COPY_THRESHOLD, written as a literal
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_two_part_messages_round_trip_without_copying_the_payload(live: bool) -> None:
+    """The head is topic, header and the part's length; decode_parts returns the part
+    itself as the payload, not a copy."""
+    payload = bytes(range(256)) * 300
+    head, part = encode_parts(session_topic("ch", "s1"), 7, 12.5, payload, 3.0, live=live)
+    assert part is payload
+    topic = session_topic("ch", "s1")
+    assert head[len(topic) + 1] == Kind.DATA | PARTED | (LIVE if live else 0)
+    assert len(head) == len(topic) + HEADER.size + PART_LENGTH.size
+    frame = decode_parts(head, part)
+    assert frame == Frame("ch", "s1", Kind.DATA, 7, 12.5, 3.0, payload, live)
+    assert frame.payload is payload
+    assert is_head_of(head, part)
+    assert parts_size(head, part) == len(encode(topic, Kind.DATA, 7, 12.5, payload, 3.0))
+
+
+_HEAD, _PART = encode_parts(session_topic("ch", "s1"), 1, 1.0, b"x" * 10)
+
+
+@pytest.mark.parametrize(
+    ("head", "part", "reason"),
+    [
+        (_HEAD, None, "no part after it"),
+        (_HEAD, b"x" * 9, "announces 10 bytes, the part has 9"),
+        (_HEAD + b"\x00", _PART, "need 8"),
+        (_HEAD[:-1], _PART, "need 8"),
+        (encode(session_topic("ch", "s1"), Kind.DATA, 1, 1.0), _PART, "parted head was expected"),
+        (_HEAD.replace(b"/\x02\x41", b"/\x02\x42", 1), _PART, "END frame with the parted flag"),
+        (_HEAD.replace(b"ch/s1/", b"ch/!/", 1), _PART, "DATA frame on the control topic"),
+        (_HEAD.replace(b"ch/s1/", b"ch/s 1/", 1), _PART, "bad name"),
+    ],
+)
+def test_bad_two_part_messages_are_malformed(head: bytes, part: bytes | None, reason: str) -> None:
+    """A head without its part, of another length, cut or padded, on another kind or
+    topic: MalformedMessageError, and is_head_of says no."""
+    with pytest.raises(MalformedMessageError, match=reason):
+        decode_parts(head, part)
+    assert part is None or not is_head_of(head, part)
+
+
+def test_a_parted_head_alone_is_no_frame() -> None:
+    """decode() refuses a head: the message is incomplete without its part."""
+    with pytest.raises(MalformedMessageError, match="parted flag and no part"):
+        decode(_HEAD)
+
+
+def test_non_bytes_parts_are_malformed() -> None:
+    """decode_parts checks its arguments' types as decode does."""
+    with pytest.raises(MalformedMessageError, match="must be bytes"):
+        decode_parts(bytearray(_HEAD), _PART)
+    with pytest.raises(MalformedMessageError, match="must be bytes"):
+        decode_parts(_HEAD, memoryview(_PART))

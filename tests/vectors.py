@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from radio.errors import MalformedMessageError
+from radio.message import Message
 from radio.names import control_topic, inbox_topic, session_topic
 from radio.tuner import Tuner
 from radio.wire import (
@@ -21,10 +22,12 @@ from radio.wire import (
     Beacon,
     Kind,
     decode,
+    decode_parts,
     encode,
     encode_batch,
     encode_beacon,
     encode_inbox,
+    encode_parts,
 )
 
 PATH = Path(__file__).parent.parent / "docs" / "protocol" / "vectors.json"
@@ -44,6 +47,10 @@ def _beacon(live: str, live_seq: int = 0, **more: Any) -> bytes:
 
 def _end(session: str, last: int) -> bytes:
     return encode(session_topic("ch", session), Kind.END, last, T0)
+
+
+def _parts(session: str, seq: int, payload: bytes, *, live: bool = True) -> list[bytes]:
+    return list(encode_parts(session_topic("ch", session), seq, T0, payload, live=live))
 
 
 def _hello(session: str, seq: int, tag: bytes) -> bytes:
@@ -66,12 +73,20 @@ FRAMES: dict[str, bytes] = {
     + encode(session_topic("ch", "s1"), Kind.END, 1, T0)[8:],
     "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, T0, PUB, 1.0),
     "no topic": b"junk",
+    "parted head alone": _parts("s1", 4, b"big")[0],
+}
+
+# Two-part DATA messages: the head, then the payload part (real ones are >= 64 KiB).
+MESSAGES: dict[str, list[bytes]] = {
+    "data in two parts": _parts("s1", 4, b"large payload"),
+    "data in two parts, not live": _parts("s1", 5, b"p", live=False),
+    "part of another length": [_parts("s1", 6, b"four")[0], b"five!"],
 }
 
 # Each sequence: steps in order (a frame arriving, or the application tuning), with
 # the subscriber's clock running `clock_offset` seconds ahead of the publisher's, and
 # what it must have yielded and counted at the end.
-Step = bytes | tuple[str, str]
+Step = bytes | list[bytes] | tuple[str, str]
 TUNE_IN: Step = ("tune_in", "s1")
 FOLLOW: Step = ("follow", "")
 
@@ -132,13 +147,21 @@ SEQUENCES: list[dict[str, Any]] = [
         ],
     },
     {"name": "junk is malformed", "steps": [TUNE_IN, b"junk", _data("s1", 1)[:20]]},
+    {
+        "name": "a two-part message between single frames",
+        "steps": [TUNE_IN, _data("s1", 1), _parts("s1", 2, _data("s1", 9)), _data("s1", 3)],
+    },
+    {
+        "name": "a parted head whose part is missing or of another length",
+        "steps": [TUNE_IN, [_parts("s1", 1, b"xx")[0], _data("s1", 2)], [_parts("s1", 3, b"x")[0]]],
+    },
 ]
 
 
-def describe_frame(frame: bytes) -> dict[str, Any]:
-    """What radio decodes from *frame*, as JSON-ready fields (or the error)."""
+def describe_frame(frame: bytes, part: bytes | None = None) -> dict[str, Any]:
+    """What radio decodes from *frame* (with its *part*, if any), as JSON-ready fields."""
     try:
-        decoded = decode(frame)
+        decoded = decode(frame) if part is None else decode_parts(frame, part)
     except MalformedMessageError as exc:
         return {"error": str(exc)}
     fields: dict[str, Any] = {
@@ -180,8 +203,13 @@ def replay(sequence: dict[str, Any]) -> dict[str, Any]:
             else:
                 getattr(tuner, action)(session)
             continue
-        frame = bytes.fromhex(step) if isinstance(step, str) else step
-        yielded += [[m.session, m.seq, m.payload.hex()] for m in tuner.handle(frame)]
+        if isinstance(step, list):  # the frames of one read, in order (a two-part message)
+            frames = [bytes.fromhex(frame) if isinstance(frame, str) else frame for frame in step]
+        else:
+            frames = [bytes.fromhex(step) if isinstance(step, str) else step]
+        got: list[Message] = []
+        tuner.take(frames, got.append)
+        yielded += [[m.session, m.seq, m.payload.hex()] for m in got]
     stats = tuner.snapshot()
     counters = {
         name: getattr(stats, name)
@@ -193,6 +221,8 @@ def replay(sequence: dict[str, Any]) -> dict[str, Any]:
 def _step_json(step: Step) -> Any:
     if isinstance(step, tuple):
         return {"do": step[0], "session": step[1]} if step[1] else {"do": step[0]}
+    if isinstance(step, list):
+        return [frame.hex() for frame in step]
     return step.hex()
 
 
@@ -205,6 +235,14 @@ def build() -> dict[str, Any]:
         "frames": [
             {"name": name, "hex": frame.hex(), "expect": describe_frame(frame)}
             for name, frame in FRAMES.items()
+        ],
+        "messages": [
+            {
+                "name": name,
+                "parts": [frame.hex() for frame in frames],
+                "expect": describe_frame(*frames),
+            }
+            for name, frames in MESSAGES.items()
         ],
         "sequences": [
             {
