@@ -82,10 +82,18 @@ def why_missed(target: Target, results: Results) -> str:
     )
     measured = f"CPU µs per message (send thread / publisher / receive thread / subscriber): {cpu}."
     if target.phase == "latency":
+        mine, theirs = (results.latency_us[name] for name in (target.mine, target.other))
         return (
-            f"{target.label}: at this rate both sides mostly wait, so p99 is set by the moments"
-            " a message waits for the interpreter: radio's service threads (every 20 ms on each"
-            " side) and its per-message work on both ends (the 100 B row of the CPU table)."
+            f"{target.label}: p50 {mine['p50'].median:,.0f} µs against"
+            f" {theirs['p50'].median:,.0f}, p99 {mine['p99'].median:,.0f} µs (runs"
+            f" {mine['p99'].low:,.0f}-{mine['p99'].high:,.0f}) against"
+            f" {theirs['p99'].median:,.0f} ({theirs['p99'].low:,.0f}-{theirs['p99'].high:,.0f})."
+            " At this rate both sides mostly wait, and each message wakes three threads in"
+            " turn (the publisher's I/O thread, the subscriber's, then its reader) on two"
+            " cores; radio adds its per-message work on both ends (the 100 B row of the CPU"
+            " table) and a service thread on each side that wakes every 20 ms. The ratio"
+            " moves a lot between runs on this machine; what sets radio's tail was not"
+            " profiled: this page measures it, it does not explain it."
         )
     if target.phase == "fanout":
         return (
