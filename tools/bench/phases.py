@@ -80,23 +80,34 @@ def _percentile(sorted_values: Sequence[int], fraction: float) -> float:
     return sorted_values[index] / 1000.0
 
 
+def _rounds(plan: Plan) -> list[tuple[int, str]]:
+    """(repeat, system) in the order runs are made: every system once per round.
+
+    Runs of one system are spread over the whole phase, not made back to back, so
+    that a noisy spell of the machine does not fall on one system's runs only.
+    """
+    return [(index, system) for index in range(plan.repeat) for system in plan.systems]
+
+
 def throughput(plan: Plan, results: Results, step: Step) -> None:
     """Delivered messages per second, one subscriber, every payload size."""
-    for system in plan.systems:
-        for size in plan.sizes:
-            rates, delivered = [], []
-            cpu: list[list[float]] = []
+    rates: dict[tuple[str, int], list[float]] = {}
+    delivered: dict[tuple[str, int], list[float]] = {}
+    cpu: dict[tuple[str, int], list[list[float]]] = {}
+    for size in plan.sizes:
+        for _, system in _rounds(plan):
+            step(f"throughput {system} {size} B")
             count = plan.count(system, size)
-            for _ in range(plan.repeat):
-                step(f"throughput {system} {size} B")
-                run = measure(system, size, count)
-                rates.append(run.rate)
-                delivered.append(run.delivered / count)
-                cpu.append(_cpu_per_message(run))
-            results.throughput.setdefault(system, {})[size] = Spread.of(rates)
-            results.delivered.setdefault(system, {})[size] = min(delivered)
+            run = measure(system, size, count)
+            rates.setdefault((system, size), []).append(run.rate)
+            delivered.setdefault((system, size), []).append(run.delivered / count)
+            cpu.setdefault((system, size), []).append(_cpu_per_message(run))
+    for system in plan.systems:  # in the plan's order
+        for size in plan.sizes:
+            results.throughput.setdefault(system, {})[size] = Spread.of(rates[system, size])
+            results.delivered.setdefault(system, {})[size] = min(delivered[system, size])
             results.cpu.setdefault(system, {})[size] = [
-                statistics.median(s) for s in zip(*cpu, strict=True)
+                statistics.median(s) for s in zip(*cpu[system, size], strict=True)
             ]
 
 
@@ -114,21 +125,24 @@ def _cpu_per_message(run: Run) -> list[float]:
 
 def latency(plan: Plan, results: Results, step: Step) -> None:
     """One-way latency percentiles at a fixed offered rate, 100-byte payloads."""
+    percentiles: dict[str, dict[str, list[float]]] = {}
+    achieved: dict[str, list[float]] = {}
+    for _, system in _rounds(plan):
+        step(f"latency {system}")
+        run = measure(system, 100, plan.latency_count, rate=plan.latency_rate, latency=True)
+        samples = sorted(run.subscribers[0].latencies_ns) if run.subscribers else []
+        if not samples:
+            continue
+        mine = percentiles.setdefault(system, {"p50": [], "p99": [], "p99.9": []})
+        for name, fraction in (("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)):
+            mine[name].append(_percentile(samples, fraction))
+        achieved.setdefault(system, []).append(
+            run.sent / run.send_seconds if run.send_seconds else 0.0
+        )
     for system in plan.systems:
-        percentiles: dict[str, list[float]] = {"p50": [], "p99": [], "p99.9": []}
-        achieved = []
-        for _ in range(plan.repeat):
-            step(f"latency {system}")
-            run = measure(system, 100, plan.latency_count, rate=plan.latency_rate, latency=True)
-            samples = sorted(run.subscribers[0].latencies_ns) if run.subscribers else []
-            if not samples:
-                continue
-            for name, fraction in (("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)):
-                percentiles[name].append(_percentile(samples, fraction))
-            achieved.append(run.sent / run.send_seconds if run.send_seconds else 0.0)
-        if achieved:
-            results.latency_us[system] = {k: Spread.of(v) for k, v in percentiles.items()}
-            results.latency_rate[system] = statistics.median(achieved)
+        if system in achieved:
+            results.latency_us[system] = {k: Spread.of(v) for k, v in percentiles[system].items()}
+            results.latency_rate[system] = statistics.median(achieved[system])
 
 
 def fanout(plan: Plan, results: Results, step: Step) -> None:

@@ -192,7 +192,9 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
         " from one run on",
         "the machine described here. Publisher and subscribers run in separate processes on",
         "tcp loopback. The machine is shared and noisy: each throughput and latency figure is",
-        f"the median of {plan.repeat} runs, with the range of the runs beside it. Quote ratios",
+        f"the median of {plan.repeat} runs, with the range of the runs beside it; the runs go"
+        " round the systems in turn (one run of each, then the next round), so a noisy spell"
+        " falls on all of them alike. Quote ratios",
         "from one run, not absolute numbers across runs.",
         "",
         "## Machine and versions",
