@@ -55,8 +55,8 @@ _NOBLOCK: Final[int] = zmq.NOBLOCK
 _NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
 _INLINE: Final[bool] = not radio.compiled.ACTIVE
 """Whether `Publisher.send` frames a small plain message itself: with the pure cores, a
-call less is quicker; compiled, `SessionState.frame` is (reading a compiled object's
-attributes from Python costs more than the call: ``python -m tools.bench.cores``)."""
+call less is quicker; compiled, `SessionState.small_frame` is (reading a compiled
+object's attributes from Python costs more than the call: ``python -m tools.bench.cores``)."""
 
 
 def _fast_send(socket: zmq.Socket[bytes]) -> Callable[..., object]:
@@ -340,11 +340,16 @@ class Publisher(SocketOwner):
                 self._check_open()
                 state = self._core.session(session)  # raises: closed or unknown
             now = _now()
-            if _INLINE and len(payload) < state.inline_below:
-                # SessionState.frame inlined for its commonest case (no batch, no last
-                # value, one frame): a call less per message. test_fast_path pins the bytes.
-                seq = state.seq = state.seq + 1
-                self._send(state.prefix + pack_tail(seq, now, ttl) + payload, _NOBLOCK)
+            if _INLINE:
+                if len(payload) < state.inline_below:
+                    # SessionState.small_frame inlined (no batch, no last value, one
+                    # frame): a call less per message. test_fast_path pins the bytes.
+                    seq = state.seq = state.seq + 1
+                    self._send(state.prefix + pack_tail(seq, now, ttl) + payload, _NOBLOCK)
+                else:  # batching, last value, two parts
+                    self._emit_message(state, payload, ttl, now)
+            elif (frame := state.small_frame(payload, ttl, now)) is not None:
+                self._send(frame, _NOBLOCK)
             else:
                 self._emit_message(state, payload, ttl, now)
             if now >= self._next_service:

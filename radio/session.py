@@ -105,6 +105,17 @@ class SessionState:
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)
 
+    def small_frame(self, payload: bytes, ttl: float, now: float) -> bytes | None:
+        """`frame` for a payload below ``inline_below``; None (numbering nothing) otherwise.
+
+        The compiled publisher's hot path: one call decides and frames, so that no
+        attribute of this object is read from interpreted code per message.
+        """
+        if len(payload) >= self.inline_below:
+            return None
+        seq = self.seq = self.seq + 1
+        return self.prefix + pack_tail(seq, now, ttl) + payload
+
     def frames(self, payloads: list[bytes], ttl: float, now: float) -> list[bytes] | None:
         """`frame` each of *payloads* in order (all sent at *now*); return the frames due.
 

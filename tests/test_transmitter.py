@@ -183,6 +183,22 @@ class TestSessions:
         assert tx.session("s1").seq == 0
         assert tx.session("s1").frames([], 0.0, 1000.0) == []
 
+    def test_small_frame_frames_only_what_needs_no_batch_nor_two_parts(self) -> None:
+        """small_frame is frame for a small plain message; None, numbering nothing, else."""
+        tx = core()
+        tx.open("s1")
+        state = tx.session("s1")
+        frame = state.small_frame(b"hi", 2.5, 1234.5)
+        topic = session_topic("ch", "s1")
+        assert frame == encode(topic, Kind.DATA, 1, 1234.5, b"hi", 2.5, live=True)
+        assert state.small_frame(b"x" * PART_THRESHOLD, 0.0, 1234.5) is None
+        assert state.seq == 1
+        for settings in ({"batch_size": 4}, {"keep_last": True}):
+            other = core(**settings)
+            other.open("s1")
+            assert other.session("s1").small_frame(b"hi", 0.0, 1234.5) is None
+            assert other.session("s1").seq == 0
+
     def test_frames_leave_two_part_messages_to_frame(self) -> None:
         """A payload that goes in two parts: frames numbers none and returns None."""
         tx = core()
