@@ -335,10 +335,9 @@ class Publisher(SocketOwner):
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
         with self._lock:
-            state = self._sessions.get(session)
+            state = self._sessions.get(session)  # _open_state, inlined
             if state is None:
-                self._check_open()
-                state = self._core.session(session)  # raises: closed or unknown
+                state = self._open_state(session)
             now = _now()
             if _INLINE:
                 if len(payload) < state.inline_below:
@@ -369,10 +368,7 @@ class Publisher(SocketOwner):
         ttl = NO_TTL if ttl is None else validate_seconds(ttl, "ttl")
         items = [p if p.__class__ is bytes else as_payload(p) for p in payloads]
         with self._lock:
-            state = self._sessions.get(session)
-            if state is None:
-                self._check_open()
-                state = self._core.session(session)  # raises: closed or unknown
+            state = self._open_state(session)
             now = _now()
             frames = state.frames(items, ttl, now)
             if frames is None:  # one goes in two parts: each goes its own way
@@ -385,6 +381,14 @@ class Publisher(SocketOwner):
             if now >= self._next_service:
                 self._service_locked()
             return state.seq
+
+    def _open_state(self, session: str) -> SessionState:
+        """Open *session*'s state (under the lock); raises if closed or unknown."""
+        state = self._sessions.get(session)
+        if state is None:
+            self._check_open()
+            state = self._core.session(session)  # raises: closed or unknown
+        return state
 
     def _emit_message(self, state: SessionState, payload: bytes, ttl: float, now: float) -> None:
         """Frame *payload* on *state* and send what is due (under the lock).

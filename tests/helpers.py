@@ -9,15 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import zmq
 
 import radio
-from radio import Message, Subscriber
+from radio import Message, Publisher, Subscriber
 
 T = TypeVar("T")
 
@@ -44,6 +45,29 @@ def default_sigint() -> None:
     ignored, and Python then never raises KeyboardInterrupt: restore the default.
     """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextmanager
+def tuned(
+    session: str = "s1",
+    *,
+    channel: str = "c",
+    pub: dict[str, Any] | None = None,
+    sub: dict[str, Any] | None = None,
+) -> Iterator[tuple[Publisher, Subscriber]]:
+    """A publisher on tcp loopback with *session* open and a subscriber tuned in to it.
+
+    It yields once the publisher sees the subscriber listen; *pub* and *sub* are
+    more constructor settings for each.
+    """
+    with (
+        Publisher("tcp://127.0.0.1:*", channel=channel, **(pub or {})) as publisher,
+        Subscriber(publisher.endpoint, channel=channel, **(sub or {})) as subscriber,
+    ):
+        publisher.open_session(session)
+        subscriber.tune_in(session)
+        assert publisher.wait_for_listener(session, timeout=DEADLINE_S)
+        yield publisher, subscriber
 
 
 def free_tcp_endpoint() -> str:

@@ -7,7 +7,7 @@ import pytest
 from radio import InvalidSettingError, Publisher, Subscriber
 from radio.batch import Batch
 from radio.wire import Kind, decode, decode_records
-from tests.helpers import DEADLINE_S, drain, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, recv_all, tuned, wait_until
 
 
 def test_batch_frames_carry_consecutive_messages() -> None:
@@ -74,13 +74,7 @@ def test_batched_messages_arrive_whole_and_in_order(sent: int) -> None:
 
 def test_closing_a_session_sends_its_batch_before_the_end() -> None:
     """close_session flushes: the subscriber hears every message, then the END."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=256, batch_delay=60.0) as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"batch_size": 256, "batch_delay": 60.0}) as (pub, sub):
         for i in range(10):
             pub.send("s1", b"%d" % i)
         pub.close_session("s1")
@@ -137,13 +131,9 @@ def test_a_payload_at_the_limit_is_refused_not_lost_when_batching() -> None:
     from radio import MessageTooLargeError
 
     limit = 2000
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=10, max_message_size=limit) as pub,
-        Subscriber(pub.endpoint, channel="c", max_message_size=limit) as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(
+        pub={"batch_size": 10, "max_message_size": limit}, sub={"max_message_size": limit}
+    ) as (pub, sub):
         biggest = limit - len(b"c/s1/") - 26 - 12
         with pytest.raises(MessageTooLargeError):
             pub.send("s1", b"x" * (biggest + 1))

@@ -10,7 +10,7 @@ import zmq
 from radio import Publisher, Subscriber
 from radio.testing import capture_logs
 from radio.wire import HEADER, Kind, encode, encode_parts
-from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, tuned, wait_until
 
 TOPIC = b"c/s1/"
 
@@ -146,13 +146,7 @@ def test_junk_and_forged_subscriptions_do_not_disturb_presence_or_delivery() -> 
     """A rogue XSUB sends odd, duplicate, forged and huge subscription messages: the
     publisher keeps serving and the count of the real listener stays right."""
     ctx = zmq.Context.instance()
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         rogue = ctx.socket(zmq.XSUB)
         rogue.connect(pub.endpoint)
         for junk in (
@@ -201,13 +195,7 @@ def test_a_subscription_flood_does_not_block_sending() -> None:
     import threading
 
     ctx = zmq.Context.instance()
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         stop = threading.Event()
 
         def flood() -> None:

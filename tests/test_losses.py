@@ -7,19 +7,13 @@ import signal
 import time
 from collections.abc import Callable
 
-from radio import Message, Publisher, Subscriber
-from tests.helpers import DEADLINE_S, Peer, drain, recv_all, wait_until
+from radio import Message, Publisher
+from tests.helpers import DEADLINE_S, Peer, drain, recv_all, tuned, wait_until
 
 
 def test_a_stalled_subscriber_costs_at_most_its_hwm_and_counts_the_gap() -> None:
     """Nobody reads: sends never block, and what is heard later adds up with the gaps."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", hwm=100) as pub,
-        Subscriber(pub.endpoint, channel="c", hwm=100) as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"hwm": 100}, sub={"hwm": 100}) as (pub, sub):
         sent = 50_000
         for _ in range(sent):
             pub.send("s1", b"x" * 100)
@@ -41,13 +35,7 @@ def test_a_stalled_subscriber_costs_at_most_its_hwm_and_counts_the_gap() -> None
 
 def test_ttl_expired_messages_are_never_yielded() -> None:
     """Messages that outlive their TTL while queued are dropped and counted as expired."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         for _ in range(20):
             pub.send("s1", b"short-lived", ttl=0.05)
         pub.send("s1", b"durable")
@@ -93,13 +81,7 @@ def test_publisher_memory_stays_flat_with_a_frozen_subscriber(
 
 def test_conflate_keeps_only_the_latest_message() -> None:
     """conflate=True: a subscriber that was busy hears the newest message, not a backlog."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", beacon_interval=60.0) as pub,
-        Subscriber(pub.endpoint, channel="c", conflate=True) as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"beacon_interval": 60.0}, sub={"conflate": True}) as (pub, sub):
         for i in range(1, 501):  # fewer than the HWM: ZeroMQ drops the newest beyond it
             pub.send("s1", b"value %d" % i)
         pub.send("s1", b"last")

@@ -10,7 +10,7 @@ import zmq
 from radio import MessageTooLargeError, Publisher, Subscriber
 from radio.names import session_topic
 from radio.wire import PART_THRESHOLD, Kind, decode_parts, encode, encode_parts
-from tests.helpers import DEADLINE_S, drain, recv_all, wait_until
+from tests.helpers import DEADLINE_S, drain, recv_all, tuned, wait_until
 
 BIG = PART_THRESHOLD
 SIZES = [100, BIG - 1, BIG, 3 * BIG + 7, 10, 1 << 20]
@@ -24,13 +24,7 @@ def _payloads() -> list[bytes]:
 def test_small_and_large_payloads_arrive_whole_and_in_order(last_value: bool) -> None:
     """Payloads on both sides of the threshold, with and without a TTL, arrive as bytes
     equal to what was sent, numbered in order, with nothing counted as lost."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", last_value=last_value) as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"last_value": last_value}) as (pub, sub):
         for i, payload in enumerate(_payloads()):
             pub.send("s1", payload, ttl=30.0 if i % 2 else None)
         got = recv_all(sub, len(SIZES))
@@ -87,13 +81,7 @@ def test_a_late_subscriber_gets_a_large_last_value_in_one_frame() -> None:
 
 def test_a_batching_session_keeps_large_payloads_in_single_frames() -> None:
     """With batch_size, a large payload is a BATCH record (or a batch of its own)."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", batch_size=4) as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"batch_size": 4}) as (pub, sub):
         for payload in _payloads():
             pub.send("s1", payload)
         pub.flush()
@@ -106,13 +94,7 @@ def test_a_large_message_over_the_limit_is_refused_or_counted_oversize() -> None
     with a smaller limit counts a large message as oversize, once, and no gap."""
     limit = 3 * BIG
     biggest = limit - len(b"c/s1/") - 26
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", max_message_size=limit) as pub,
-        Subscriber(pub.endpoint, channel="c", max_message_size=2 * BIG) as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"max_message_size": limit}, sub={"max_message_size": 2 * BIG}) as (pub, sub):
         with pytest.raises(MessageTooLargeError):
             pub.send("s1", b"x" * (biggest + 1))
         pub.send("s1", b"a" * BIG)
@@ -128,13 +110,7 @@ def test_a_large_message_over_the_limit_is_refused_or_counted_oversize() -> None
 
 def test_conflate_keeps_the_newest_large_message() -> None:
     """In conflate mode, large messages replace each other as small ones do."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c", conflate=True) as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(sub={"conflate": True}) as (pub, sub):
         for i in range(20):
             pub.send("s1", bytes((i,)) * BIG)
         pub.send("s1", b"last")
@@ -145,13 +121,7 @@ def test_conflate_keeps_the_newest_large_message() -> None:
 
 def test_an_expired_large_message_is_never_yielded() -> None:
     """A large message older than its TTL is counted expired, as a small one."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         pub.send("s1", b"old" * BIG, ttl=0.05)
         expiry = time.monotonic() + 0.1
         wait_until(lambda: time.monotonic() > expiry, what="the TTL to pass")

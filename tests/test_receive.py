@@ -8,7 +8,7 @@ import time
 
 from radio import Message, Publisher, Subscriber
 from radio.aio import AsyncPublisher, AsyncSubscriber
-from tests.helpers import DEADLINE_S, recv_all, wait_until
+from tests.helpers import DEADLINE_S, recv_all, tuned, wait_until
 
 
 def _ready(pub: Publisher, sub: Subscriber, count: int, session: str = "s1") -> None:
@@ -20,13 +20,7 @@ def _ready(pub: Publisher, sub: Subscriber, count: int, session: str = "s1") -> 
 
 def test_recv_many_takes_everything_ready_in_order() -> None:
     """recv_many returns up to max_count in order; [] after its timeout."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         _ready(pub, sub, 300)
         first = sub.recv_many(256, timeout=DEADLINE_S)
         rest = sub.recv_many(256, timeout=DEADLINE_S)
@@ -37,13 +31,7 @@ def test_recv_many_takes_everything_ready_in_order() -> None:
 
 def test_iteration_stopped_early_loses_nothing() -> None:
     """Breaking out of `for m in sub` gives back what it took but did not yield."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         _ready(pub, sub, 100)
         seen = []
         for message in sub:
@@ -152,13 +140,7 @@ def test_recv_checks_the_ttl_of_a_taken_message_as_it_returns_it() -> None:
 
 def test_readers_on_several_threads_get_each_message_once() -> None:
     """Threads calling recv at once share the taken chunk: none lost, none twice."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", hwm=0) as pub,
-        Subscriber(pub.endpoint, channel="c", hwm=0) as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned(pub={"hwm": 0}, sub={"hwm": 0}) as (pub, sub):
         got: list[list[Message]] = [[], [], []]
 
         def read(mine: list[Message]) -> None:
@@ -180,13 +162,7 @@ def test_readers_on_several_threads_get_each_message_once() -> None:
 
 def test_close_counts_taken_messages_as_unread() -> None:
     """Messages taken for recv and never returned are unread at close, not dropped."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         _ready(pub, sub, 100)
         assert sub.recv(DEADLINE_S) is not None
         sub.close()

@@ -24,7 +24,7 @@ from radio import (
 from radio.owner import SocketOwner
 from radio.settings import Heartbeat, SocketSettings, to_ms
 from radio.sockets import MAX_SUBSCRIPTION_BYTES, SUBSCRIPTION_HWM, configure
-from tests.helpers import DEADLINE_S, recv_all, wait_until
+from tests.helpers import DEADLINE_S, recv_all, tuned, wait_until
 
 
 @pytest.fixture
@@ -269,13 +269,7 @@ def test_publisher_subscriber_and_relay_share_the_owner_repr() -> None:
 
 def test_fileno_is_an_int_that_polls_readable_when_a_message_arrives() -> None:
     """The FD wakes a poller when a message arrives (edge-triggered: each try sends one more)."""
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
-        Subscriber(pub.endpoint, channel="c") as sub,
-    ):
-        pub.open_session("s1")
-        sub.tune_in("s1")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    with tuned() as (pub, sub):
         fd = sub.fileno()
         assert isinstance(fd, int)
         assert sub.fileno() == fd  # read once
