@@ -21,7 +21,7 @@ from radio.options import JoinSettings
 from radio.owner import SocketOwner
 from radio.ratelimit import RateLimitedLog
 from radio.security import CurveClient, apply_client
-from radio.service import ServiceThread
+from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
     HEARTBEAT_INTERVAL_S,
@@ -69,6 +69,7 @@ _NOBLOCK: Final[int] = zmq.NOBLOCK
 _RCVMORE: Final[int] = zmq.RCVMORE
 _INF: Final[float] = float("inf")
 _now = time.time
+_monotonic = time.monotonic
 
 
 class Subscriber(SocketOwner):
@@ -155,6 +156,7 @@ class Subscriber(SocketOwner):
         # come before those in _ready. A retune swaps it for an empty one: see _purge.
         self._taken: deque[Message] = deque()
         self._generation = 0  # goes up at each retune: see recv and __iter__
+        self._read_at = 0.0  # when the application last read the socket (monotonic)
         # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None
         self._fd: int | None = None  # the socket's FD, read once: see fileno
@@ -380,6 +382,7 @@ class Subscriber(SocketOwner):
         while True:
             with self._lock:
                 self._check_open()
+                self._read_at = _monotonic()  # see _service_locked
                 self._fill()
                 message = self._pop()
                 if message is not None:
@@ -588,10 +591,12 @@ class Subscriber(SocketOwner):
         Reading ahead decodes frames in order, so a beacon naming a new live session
         moves a follower (and its subscriptions) while the application is busy, and
         the publisher sees it tuned in. It stops at ``hwm`` messages, so memory
-        stays bounded; in conflate mode it keeps only the newest.
+        stays bounded; in conflate mode it keeps only the newest. It skips its turn
+        when the application read the socket itself within the service interval
+        (handing the socket's lock and the interpreter back and forth costs both).
         """
-        if self._closed:
-            return
+        if self._closed or _monotonic() - self._read_at < SERVICE_INTERVAL_S:
+            return  # the application read the socket within the interval: it is serviced
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
         for _ in range(self._ready_limit // BATCH + 1):
             if not self.conflate and len(self._ready) >= self._ready_limit:

@@ -6,6 +6,9 @@ import asyncio
 import threading
 import time
 
+import pytest
+
+import radio.subscriber
 from radio import Message, Publisher, Subscriber
 from radio.aio import AsyncPublisher, AsyncSubscriber
 from tests.helpers import DEADLINE_S, recv_all, tuned, wait_until
@@ -187,3 +190,23 @@ def test_asyncio_close_counts_unread_messages() -> None:
             return sub.unread
 
     assert asyncio.run(main()) == 29
+
+
+def test_the_service_thread_leaves_the_socket_to_a_reading_application(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Within a service interval of the application's last read, a service pass reads
+    nothing (the application services the socket); after it, it reads ahead."""
+    with tuned() as (pub, sub):
+        sub._service.stop()  # service passes are made by hand below
+        assert sub.recv(0) is None  # the application reads the socket: nothing there
+        pub.send_many("s1", [b"%d" % i for i in range(5)])
+        with sub._lock:
+            wait_until(lambda: sub._socket.poll(0), what="frames waiting on the socket")
+            monkeypatch.setattr(radio.subscriber, "SERVICE_INTERVAL_S", 3600.0)
+            sub._service_locked()
+            assert len(sub._ready) == 0  # the application read within the interval
+            monkeypatch.setattr(radio.subscriber, "SERVICE_INTERVAL_S", 0.0)
+            sub._service_locked()
+            assert len(sub._ready) == 5  # nobody read lately: it reads ahead
+        assert [m.seq for m in recv_all(sub, 5)] == [1, 2, 3, 4, 5]
