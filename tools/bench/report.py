@@ -360,6 +360,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
                 width,
                 label=SYSTEMS[system].label,
                 yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+                **_bar_style(system),
             )
         ax.set_xticks(
             [i + 0.4 - width / 2 for i in range(len(plan.sizes))], [_size(s) for s in plan.sizes]
@@ -385,6 +386,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
                 width,
                 label=SYSTEMS[system].label,
                 yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+                **_bar_style(system),
             )
         ax.set_xticks([i + 0.4 - width / 2 for i in range(3)], names)
         ax.set_yscale("log")
@@ -411,6 +413,8 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
                 marker="o",
                 capsize=3,
                 label=SYSTEMS[system].label,
+                color=_color(system),
+                linestyle="--" if SYSTEMS[system].pure else "-",
             )
         ax.set_xscale("log")
         ax.set_xticks(sorted(all_ns), [str(n) for n in sorted(all_ns)])
@@ -435,6 +439,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
                     [s[1] / 2**20 for s in samples],
                     marker=markers[index % len(markers)],
                     linestyle=styles[index % len(styles)],
+                    color=_color(system),
                     alpha=0.8,
                     label=f"{SYSTEMS[system].label} (publisher, {growth:+.1f} MiB)",
                 )
@@ -454,6 +459,23 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         plt.close(fig)
         written.append("memory.png")
     return written
+
+
+def _color(system: str) -> Any:
+    """*system*'s colour: one per system, shared by a pure-Python row and its twin."""
+    import matplotlib
+
+    families = [name for name, each in SYSTEMS.items() if not each.pure]
+    family = system.removesuffix("-pure")
+    index = families.index(family) if family in families else len(families)
+    return matplotlib.colormaps["tab10"](index % 10)
+
+
+def _bar_style(system: str) -> dict[str, Any]:
+    """Bar colours: a pure-Python row is its compiled twin's colour, hatched."""
+    if SYSTEMS[system].pure:
+        return {"color": _color(system), "hatch": "//", "edgecolor": "white", "alpha": 0.75}
+    return {"color": _color(system)}
 
 
 def _legend_outside(ax: Any) -> None:
