@@ -45,7 +45,7 @@ QUICK = Plan(
     show_default=True,
     help="Comma-separated phases to run.",
 )
-@click.option("--repeat", type=click.IntRange(1, 20), help="Runs per figure (default 3).")
+@click.option("--repeat", type=click.IntRange(1, 20), help="Runs per figure (default 5).")
 @click.option("--quick", is_flag=True, help="Tiny sizes: proves the harness works in seconds.")
 @click.option(
     "--render-only",

@@ -18,7 +18,7 @@ class Plan:
 
     systems: tuple[str, ...]
     sizes: tuple[int, ...] = (16, 100, KIB, 64 * KIB)
-    repeat: int = 3
+    repeat: int = 5
     zmq_count: int = 200_000
     broker_count: int = 50_000
     bytes_cap: int = 400 * KIB * KIB  # most bytes one throughput run moves
