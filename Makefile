@@ -8,7 +8,7 @@ CORES  := $(shell sed -n 's|^    "\(radio/[a-z_]*\.py\)",$$|\1|p' setup.py)
 # Socket-free test files, run again on the pure-Python cores (RADIO_PURE=1) by `make test`.
 PURE_TESTS := tests/test_wire.py tests/test_tuner.py tests/test_transmitter.py \
 	tests/test_desk_pure.py tests/test_presence.py tests/test_names.py tests/test_batch.py \
-	tests/test_allowlist.py tests/test_faults_line.py tests/test_compiled.py
+	tests/test_allowlist.py tests/test_faults_line.py tests/test_compiled.py tests/test_ready.py
 
 .PHONY: install test lint format demo docs dist bench bench-deps soak adversity clean
 

@@ -14,8 +14,9 @@ from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.options import JoinSettings, PublisherSettings, SubscriberSettings
 from radio.publisher import Publisher
+from radio.ready import CHUNK
 from radio.settings import validate_timeout
-from radio.subscriber import CHUNK, POLL_SLICE_S, Subscriber
+from radio.subscriber import POLL_SLICE_S, Subscriber
 
 _INF: Final[float] = float("inf")
 

@@ -6,7 +6,6 @@ import contextlib
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Final, Unpack
 
@@ -20,6 +19,7 @@ from radio.names import is_marker, validate_name
 from radio.options import JoinSettings
 from radio.owner import SocketOwner
 from radio.ratelimit import RateLimitedLog
+from radio.ready import CHUNK, ReadyQueue
 from radio.security import CurveClient, apply_client
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
@@ -58,9 +58,6 @@ POLL_SLICE_S: Final[float] = 0.05
 OVERSIZE_FACTOR: Final[int] = 4
 """A frame over ``max_message_size`` is counted and dropped; over this many times it,
 libzmq drops the connection instead (bounding what a hostile peer makes us allocate)."""
-
-CHUNK: Final[int] = 256
-"""Most messages `recv_many` returns by default, and iteration takes at a time."""
 
 CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
@@ -150,12 +147,8 @@ class Subscriber(SocketOwner):
         """Messages decoded but never yielded because the subscriber closed (set by `close`)."""
         self._subscribed: frozenset[bytes] = frozenset()
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
-        self._ready: deque[Message] = deque(maxlen=1 if self.conflate else None)
+        self._queue = ReadyQueue(self._tuner, conflate=self.conflate)
         self._ready_limit = self.hwm or DEFAULT_HWM
-        # Messages taken off _ready under the lock, for `recv` to pop without it; they
-        # come before those in _ready. A retune swaps it for an empty one: see _purge.
-        self._taken: deque[Message] = deque()
-        self._generation = 0  # goes up at each retune: see recv and __iter__
         self._read_at = 0.0  # when the application last read the socket (monotonic)
         # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None
@@ -341,8 +334,9 @@ class Subscriber(SocketOwner):
         """
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
-        generation = self._generation  # read before the pop: see _purge
-        taken = self._taken
+        queue = self._queue
+        generation = queue.generation  # read before the pop: see ReadyQueue.fence
+        taken = queue.taken
         if taken:  # the hot path: popleft is atomic, other readers may pop too
             try:
                 message: Message | None = taken.popleft()
@@ -350,31 +344,20 @@ class Subscriber(SocketOwner):
                 message = None
             if message is not None:
                 ttl = message[4]
-                if self._generation == generation and not (
+                if queue.generation == generation and not (
                     ttl and _now() - self._tuner.offset > message[3] + ttl
                 ):
                     return message
                 with self._lock:  # retuned meanwhile, or expired: the careful path
-                    if self._still_heard(message):
+                    if queue.still_heard(message):
                         return message
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
         with self._lock:
-            message = self._pop()
-            if message is not None and not self.conflate and self._ready:
-                self._taken.extend(self._pop_many(CHUNK, check=False))
+            message = queue.pop()
+            if message is not None:
+                queue.take_chunk()
         return message if message is not None else self._wait(timeout)
-
-    def _still_heard(self, message: Message) -> bool:
-        """Whether *message* may still be yielded (under the lock); counts it if not."""
-        if message.session not in self._tuner.sessions:
-            self._tuner.retract(message, "fenced")
-            return False
-        ttl = message[4]
-        if ttl and _now() - self._tuner.offset > message[3] + ttl:  # publisher's clock
-            self._tuner.retract(message, "expired")
-            return False
-        return True
 
     def _wait(self, timeout: float | None) -> Message | None:
         """Fill the ready queue from the socket, waiting at most *timeout* seconds."""
@@ -384,7 +367,7 @@ class Subscriber(SocketOwner):
                 self._check_open()
                 self._read_at = _monotonic()  # see _service_locked
                 self._fill()
-                message = self._pop()
+                message = self._queue.pop()
                 if message is not None:
                     return message
                 self._tuner.check_air()  # nothing unread: silence is real
@@ -407,43 +390,14 @@ class Subscriber(SocketOwner):
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
         with self._lock:
-            messages = self._pop_many(count)
+            messages = self._queue.pop_many(count)
         if messages:
             return messages
         first = self._wait(timeout)
         if first is None:
             return []
         with self._lock:
-            return [first, *self._pop_many(count - 1)]
-
-    def _pop_many(self, count: int, *, check: bool = True) -> list[Message]:
-        """Up to *count* decoded messages (taken ones first), dropping the expired ones.
-
-        ``check=False`` leaves the TTL check to whoever yields them (`recv`).
-        """
-        taken: list[Message] = []
-        now = _now() - self._tuner.offset  # the publisher's clock
-        for queue in (self._taken, self._ready):
-            while queue and len(taken) < count:
-                message = queue.popleft()
-                ttl = message[4]
-                if check and ttl and now > message[3] + ttl:
-                    self._tuner.retract(message, "expired")
-                    continue
-                taken.append(message)
-        return taken
-
-    def _pop(self) -> Message | None:
-        """The next decoded message, checking its TTL again: it may have aged while queued."""
-        for queue in (self._taken, self._ready):
-            while queue:
-                message = queue.popleft()
-                ttl = message[4]
-                if ttl and _now() - self._tuner.offset > message[3] + ttl:  # publisher's clock
-                    self._tuner.retract(message, "expired")
-                    continue
-                return message
-        return None
+            return [first, *self._queue.pop_many(count - 1)]
 
     def _fill(self) -> None:
         """Read up to `BATCH` frames and decode them, in order, into the ready queue.
@@ -482,7 +436,7 @@ class Subscriber(SocketOwner):
     def _take(self, frames: list[bytes]) -> None:
         """Decode *frames* into the ready queue (conflating), then follow any retune."""
         tuner = self._tuner
-        ready = self._ready
+        ready = self._queue.queue
         queued, received = len(ready), tuner.stats.received
         tuner.take(frames, ready.append)
         if self.conflate:
@@ -519,28 +473,8 @@ class Subscriber(SocketOwner):
         self._limited.warning("frame_oversize", dropped=dropped, max_message_size=limit)
 
     def _purge(self) -> None:
-        """Drop decoded messages of sessions no longer heard (after a retune): fenced.
-
-        The generation goes up first: a reader that pops a taken message from now on
-        checks it again under the lock. The taken ones go back in front of the ready
-        ones (popped one by one: a reader may still pop from the old deque).
-        """
-        self._generation += 1
-        taken, self._taken = self._taken, deque()
-        back: list[Message] = []
-        while True:
-            try:
-                back.append(taken.popleft())
-            except IndexError:
-                break
-        sessions = self._tuner.sessions
-        queued = [*back, *self._ready]
-        stale = [m for m in queued if m.session not in sessions]
-        if stale or back:
-            kept = (m for m in queued if m.session in sessions)
-            self._ready = deque(kept, maxlen=self._ready.maxlen)
-            for message in stale:
-                self._tuner.retract(message, "fenced")
+        """Drop decoded messages of sessions no longer heard (after a retune): fenced."""
+        self._queue.fence()
 
     def __iter__(self) -> Iterator[Message]:
         """Yield messages as they are heard until the subscriber is closed.
@@ -555,33 +489,23 @@ class Subscriber(SocketOwner):
                 chunk = self.recv_many(CHUNK)
             except ClosedError:
                 return
-            generation = self._generation
+            queue = self._queue
+            generation = queue.generation
             done = 0  # messages of the chunk yielded or dropped
             try:
                 for message in chunk:
-                    if self._generation != generation:
+                    if queue.generation != generation:
                         break  # retuned: the rest goes back through the fence
                     done += 1
-                    ttl = message[4]
-                    if ttl and _now() - self._tuner.offset > message[3] + ttl:
+                    if message[4] and queue.expired(message):
                         with self._lock:
                             self._tuner.retract(message, "expired")
                         continue
                     yield message
             finally:
                 if done < len(chunk):
-                    self._give_back(chunk[done:])
-
-    def _give_back(self, messages: list[Message]) -> None:
-        """Put messages taken and not yielded back in front, or fence them if retuned."""
-        with self._lock:
-            sessions = self._tuner.sessions
-            front = self._ready if self.conflate else self._taken  # conflate: never taken
-            for message in reversed(messages):
-                if message.session in sessions:
-                    front.appendleft(message)
-                else:
-                    self._tuner.retract(message, "fenced")
+                    with self._lock:  # what it took and did not yield goes back
+                        queue.give_back(chunk[done:])
 
     # -- servicing and closing -----------------------------------------------------------
 
@@ -599,7 +523,7 @@ class Subscriber(SocketOwner):
             return  # the application read the socket within the interval: it is serviced
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
         for _ in range(self._ready_limit // BATCH + 1):
-            if not self.conflate and len(self._ready) >= self._ready_limit:
+            if not self.conflate and len(self._queue.queue) >= self._ready_limit:
                 break
             if not self._socket.poll(0):
                 self._tuner.check_air()  # nothing unread: silence is real
@@ -609,7 +533,7 @@ class Subscriber(SocketOwner):
     def _wake(self) -> None:
         """Tell the reader that messages are ready (service thread, outside the lock)."""
         callback = self._wakeup
-        if callback is not None and (self._ready or self._taken):
+        if callback is not None and self._queue:
             callback()
 
     def close(self) -> None:
@@ -627,9 +551,7 @@ class Subscriber(SocketOwner):
             if self._closed:
                 return
             self._closed = True
-            self.unread = len(self._taken) + len(self._ready)
-            self._taken.clear()
-            self._ready.clear()
+            self.unread = self._queue.clear()
             with contextlib.suppress(zmq.ZMQError):
                 for topic in sorted(self._subscribed, key=lambda t: not is_marker(t)):
                     self._socket.setsockopt(zmq.UNSUBSCRIBE, topic)

@@ -18,7 +18,7 @@ def _ready(pub: Publisher, sub: Subscriber, count: int, session: str = "s1") -> 
     """Send *count* messages and wait until the subscriber has decoded them all."""
     for i in range(count):
         pub.send(session, b"%d" % i)
-    wait_until(lambda: len(sub._ready) >= count, what=f"{count} messages read ahead")
+    wait_until(lambda: len(sub._queue.queue) >= count, what=f"{count} messages read ahead")
 
 
 def test_recv_many_takes_everything_ready_in_order() -> None:
@@ -61,7 +61,7 @@ def test_a_retune_during_iteration_fences_what_was_taken() -> None:
         for i in range(20):
             pub.send("s1", b"one %d" % i)
             pub.send("s2", b"two %d" % i)
-        wait_until(lambda: len(sub._ready) >= 40, what="40 messages read ahead")
+        wait_until(lambda: len(sub._queue.queue) >= 40, what="40 messages read ahead")
         yielded = []
         for message in sub:
             yielded.append(message)
@@ -103,7 +103,7 @@ def _two_sessions(pub: Publisher, sub: Subscriber, each: int, ttl: float | None 
     for i in range(each):
         pub.send("s1", b"one %d" % i, ttl)
         pub.send("s2", b"two %d" % i, ttl)
-    wait_until(lambda: len(sub._ready) >= 2 * each, what=f"{2 * each} messages read ahead")
+    wait_until(lambda: len(sub._queue.queue) >= 2 * each, what=f"{2 * each} messages read ahead")
 
 
 def test_recv_takes_a_chunk_and_a_retune_fences_what_it_took() -> None:
@@ -117,7 +117,7 @@ def test_recv_takes_a_chunk_and_a_retune_fences_what_it_took() -> None:
         first = sub.recv(DEADLINE_S)
         assert first is not None
         assert (first.session, first.seq) == ("s1", 1)  # sent first, on one connection
-        assert len(sub._taken) >= 90  # the next ones wait to be popped without the lock
+        assert len(sub._queue.taken) >= 90  # the next ones wait to be popped without the lock
         sub.tune_out("s1")
         rest = recv_all(sub, 50)
         assert [(m.session, m.seq) for m in rest] == [("s2", seq) for seq in range(1, 51)]
@@ -134,7 +134,7 @@ def test_recv_checks_the_ttl_of_a_taken_message_as_it_returns_it() -> None:
         _two_sessions(pub, sub, 20, ttl=1.0)
         first = sub.recv(DEADLINE_S)
         assert first is not None
-        assert len(sub._taken) >= 30
+        assert len(sub._queue.taken) >= 30
         deadline = first.sent_at + 1.0
         wait_until(lambda: time.time() > deadline + 0.05, what="the TTL to pass")
         assert sub.recv(0.05) is None
@@ -212,14 +212,14 @@ def test_the_service_thread_leaves_the_socket_to_a_reading_application(
             wait_until(lambda: sub._socket.poll(0), what="frames waiting on the socket")
             monkeypatch.setattr(radio.subscriber, "SERVICE_INTERVAL_S", 3600.0)
             sub._service_locked()
-            assert len(sub._ready) == 0  # the application read within the interval
+            assert len(sub._queue.queue) == 0  # the application read within the interval
             monkeypatch.setattr(radio.subscriber, "SERVICE_INTERVAL_S", 0.0)
             sub._service_locked()
-            assert len(sub._ready) >= 1  # nobody read lately: it reads ahead
+            assert len(sub._queue.queue) >= 1  # nobody read lately: it reads ahead
 
             def passes() -> bool:  # the rest may still be on their way
                 sub._service_locked()
-                return len(sub._ready) == 5
+                return len(sub._queue.queue) == 5
 
             wait_until(passes, what="every frame read ahead")
         assert [m.seq for m in recv_all(sub, 5)] == [1, 2, 3, 4, 5]

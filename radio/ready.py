@@ -1,0 +1,140 @@
+"""Decoded messages not yet handed out: their order, the fence at a retune, their TTL."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+from radio.message import Message
+from radio.tuner import Tuner
+
+CHUNK: Final[int] = 256
+"""Most messages `recv_many` returns by default, iteration and `recv` take at a time."""
+
+
+class ReadyQueue:
+    """A subscriber's decoded messages that the application has not had yet, in order.
+
+    ``queue`` holds what the socket's reader decoded (the newest one only in
+    conflate mode). ``taken`` holds messages that a reader took off it under the
+    subscriber's lock, so that `Subscriber.recv` can pop them one by one without
+    the lock (``deque.popleft`` is atomic); they come before those in ``queue``.
+    `fence`, at a retune, raises ``generation`` first, so that a reader that pops
+    a taken message meanwhile checks it again (`still_heard`) under the lock. A
+    message that is not handed out is counted once by the tuner (`Tuner.retract`):
+    fenced, or expired (its TTL is checked again as it is handed out, on the
+    publisher's clock). Every method but the lock-free pop runs under the lock.
+    """
+
+    def __init__(
+        self, tuner: Tuner, *, conflate: bool, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.conflate = conflate
+        self.queue: deque[Message] = deque(maxlen=1 if conflate else None)
+        self.taken: deque[Message] = deque()
+        self.generation = 0
+        self._tuner = tuner
+        self._clock = clock
+
+    def __bool__(self) -> bool:
+        return bool(self.taken or self.queue)
+
+    def __len__(self) -> int:
+        return len(self.taken) + len(self.queue)
+
+    def expired(self, message: Message) -> bool:
+        """Whether *message* is older than its TTL now, on the publisher's clock."""
+        ttl = message[4]
+        return ttl is not None and self._clock() - self._tuner.offset > message[3] + ttl
+
+    def still_heard(self, message: Message) -> bool:
+        """Whether *message*, taken before a retune or a wait, may still be handed out.
+
+        Counts it (fenced or expired) when it may not.
+        """
+        if message.session not in self._tuner.sessions:
+            self._tuner.retract(message, "fenced")
+            return False
+        if self.expired(message):
+            self._tuner.retract(message, "expired")
+            return False
+        return True
+
+    def pop(self) -> Message | None:
+        """The next message, taken ones first, dropping (and counting) the expired ones."""
+        for queue in (self.taken, self.queue):
+            while queue:
+                message = queue.popleft()
+                if self.expired(message):
+                    self._tuner.retract(message, "expired")
+                    continue
+                return message
+        return None
+
+    def pop_many(self, count: int) -> list[Message]:
+        """Up to *count* messages in order, taken ones first, dropping the expired ones."""
+        out: list[Message] = []
+        now = self._clock() - self._tuner.offset  # the publisher's clock
+        for queue in (self.taken, self.queue):
+            while queue and len(out) < count:
+                message = queue.popleft()
+                ttl = message[4]
+                if ttl and now > message[3] + ttl:
+                    self._tuner.retract(message, "expired")
+                    continue
+                out.append(message)
+        return out
+
+    def take_chunk(self) -> None:
+        """Move up to `CHUNK` decoded messages to ``taken`` (not in conflate mode).
+
+        Their TTL is checked as each is handed out, not now.
+        """
+        if self.conflate:
+            return
+        queue, taken = self.queue, self.taken
+        for _ in range(min(CHUNK, len(queue))):
+            taken.append(queue.popleft())
+
+    def fence(self) -> None:
+        """Drop (counting them fenced) the messages of sessions no longer heard.
+
+        The generation goes up first: a reader that pops a taken message from now
+        on checks it again under the lock. The taken ones go back in front of the
+        others (popped one by one: a reader may still pop from the old deque).
+        """
+        self.generation += 1
+        taken, self.taken = self.taken, deque()
+        back: list[Message] = []
+        while True:
+            try:
+                back.append(taken.popleft())
+            except IndexError:
+                break
+        sessions = self._tuner.sessions
+        queued = [*back, *self.queue]
+        stale = [m for m in queued if m.session not in sessions]
+        if stale or back:
+            kept = (m for m in queued if m.session in sessions)
+            self.queue = deque(kept, maxlen=self.queue.maxlen)
+            for message in stale:
+                self._tuner.retract(message, "fenced")
+
+    def give_back(self, messages: list[Message]) -> None:
+        """Put messages taken and not handed out back in front, fencing those not heard."""
+        sessions = self._tuner.sessions
+        front = self.queue if self.conflate else self.taken  # conflate: never taken
+        for message in reversed(messages):
+            if message.session in sessions:
+                front.appendleft(message)
+            else:
+                self._tuner.retract(message, "fenced")
+
+    def clear(self) -> int:
+        """Forget every message (the subscriber closes); return how many there were."""
+        unread = len(self)
+        self.taken.clear()
+        self.queue.clear()
+        return unread

@@ -1,0 +1,122 @@
+"""The subscriber's queue of decoded messages, without sockets: order, fence, TTL."""
+
+from __future__ import annotations
+
+from radio.message import Message
+from radio.ready import CHUNK, ReadyQueue
+from radio.tuner import Tuner
+
+NOW = 1000.0
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def message(session: str, seq: int, ttl: float | None = None) -> Message:
+    return Message("c", session, seq, NOW, ttl, b"%d" % seq)
+
+
+def setup(*sessions: str, conflate: bool = False) -> tuple[Tuner, ReadyQueue, Clock]:
+    """A tuner hearing *sessions* and its queue; the stats count as if all were heard."""
+    tuner = Tuner("c")
+    for session in sessions:
+        tuner.tune_in(session)
+    clock = Clock()
+    tuner.stats.received = 1000  # what the queue retracts was counted received first
+    return tuner, ReadyQueue(tuner, conflate=conflate, clock=clock), clock
+
+
+def test_taken_messages_come_first_and_in_order() -> None:
+    """pop and pop_many hand out what was taken, then the rest, in order."""
+    _, queue, _ = setup("s1")
+    queue.queue.extend(message("s1", seq) for seq in range(1, 6))
+    queue.take_chunk()
+    assert list(queue.queue) == []
+    queue.queue.extend(message("s1", seq) for seq in range(6, 9))
+    assert queue.pop() == message("s1", 1)
+    assert [m.seq for m in queue.pop_many(5)] == [2, 3, 4, 5, 6]
+    assert [m.seq for m in queue.pop_many(5)] == [7, 8]
+    assert queue.pop() is None
+    assert not queue
+
+
+def test_take_chunk_takes_at_most_a_chunk_and_nothing_when_conflating() -> None:
+    """recv takes CHUNK at a time; in conflate mode the newest waits in the queue."""
+    _, queue, _ = setup("s1")
+    queue.queue.extend(message("s1", seq) for seq in range(1, CHUNK + 11))
+    queue.take_chunk()
+    assert (len(queue.taken), len(queue.queue), len(queue)) == (CHUNK, 10, CHUNK + 10)
+    _, conflating, _ = setup("s1", conflate=True)
+    conflating.queue.extend(message("s1", seq) for seq in range(1, 4))
+    conflating.take_chunk()
+    assert (list(conflating.taken), [m.seq for m in conflating.queue]) == ([], [3])
+
+
+def test_expired_messages_are_counted_and_never_handed_out() -> None:
+    """A message older than its TTL when handed out is dropped and counted expired."""
+    tuner, queue, clock = setup("s1")
+    queue.queue.extend([message("s1", 1, ttl=1.0), message("s1", 2), message("s1", 3, ttl=5.0)])
+    clock.now = NOW + 2.0
+    assert queue.expired(message("s1", 1, ttl=1.0))
+    assert not queue.expired(message("s1", 2))
+    assert [m.seq for m in queue.pop_many(10)] == [2, 3]
+    assert tuner.stats.expired == 1
+    queue.queue.append(message("s1", 4, ttl=1.0))
+    assert queue.pop() is None
+    assert tuner.stats.expired == 2
+
+
+def test_a_fence_drops_what_is_no_longer_heard_and_keeps_the_order() -> None:
+    """fence raises the generation, puts taken messages back in front, drops the
+    messages of sessions tuned out (counted fenced) and keeps the others in order."""
+    tuner, queue, _ = setup("s1", "s2")
+    queue.queue.extend(message(s, seq) for seq in range(1, 4) for s in ("s1", "s2"))
+    queue.take_chunk()
+    queue.queue.extend([message("s1", 4), message("s2", 4)])
+    taken_before = queue.taken
+    tuner.tune_out("s2")
+    queue.fence()
+    assert queue.generation == 1
+    assert queue.taken is not taken_before  # a reader still holding the old one finds it empty
+    assert not taken_before
+    assert [(m.session, m.seq) for m in queue.queue] == [("s1", seq) for seq in range(1, 5)]
+    assert tuner.stats.fenced == 4
+
+
+def test_still_heard_checks_a_message_taken_before_a_retune() -> None:
+    """A message popped without the lock goes through still_heard when a retune or
+    its TTL may have come in between: fenced, expired, or handed out."""
+    tuner, queue, clock = setup("s1", "s2")
+    tuner.tune_out("s2")
+    assert not queue.still_heard(message("s2", 1))
+    clock.now = NOW + 2.0
+    assert not queue.still_heard(message("s1", 1, ttl=1.0))
+    assert queue.still_heard(message("s1", 2))
+    assert (tuner.stats.fenced, tuner.stats.expired) == (1, 1)
+
+
+def test_given_back_messages_go_in_front_unless_fenced() -> None:
+    """What an iterator took and did not yield goes back in front, in order."""
+    tuner, queue, _ = setup("s1", "s2")
+    queue.queue.append(message("s1", 9))
+    tuner.tune_out("s2")
+    queue.give_back([message("s1", 1), message("s2", 1), message("s1", 2)])
+    assert [m.seq for m in queue.pop_many(10)] == [1, 2, 9]
+    assert tuner.stats.fenced == 1
+
+
+def test_clear_says_how_many_were_never_handed_out() -> None:
+    """Closing counts taken and queued messages as unread."""
+    _, queue, _ = setup("s1")
+    queue.queue.extend(message("s1", seq) for seq in range(1, 8))
+    queue.take_chunk()
+    queue.queue.extend(message("s1", seq) for seq in range(8, 11))
+    assert queue.clear() == 10
+    assert len(queue) == 0
