@@ -49,6 +49,11 @@ CLOSE_RETRY_S: Final[float] = 0.05
 MAX_EVENTS_PER_PASS: Final[int] = 256
 """Most subscription events handled while holding the lock at a time."""
 
+MAX_EVENTS_PASS_S: Final[float] = 0.005
+"""Longest a pass keeps reading subscription events while holding the lock (a flood:
+libzmq may spend tens of milliseconds in one call adding a burst of subscriptions to
+its trie, and a send waits for the whole pass; ``python -m tools.soak.xpub_stall``)."""
+
 _INF: Final[float] = float("inf")
 _now = time.time
 _NOBLOCK: Final[int] = zmq.NOBLOCK
@@ -530,11 +535,14 @@ class Publisher(SocketOwner):
         """Hand up to `MAX_EVENTS_PER_PASS` subscription events to the core.
 
         Sends what they make due unless not *emit*; returns whether it stopped at
-        the bound with events maybe left.
+        a bound (that count, or `MAX_EVENTS_PASS_S`) with events maybe left.
         """
         core = self._core
         curve = self.security is not None
+        deadline = time.monotonic() + MAX_EVENTS_PASS_S
         for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
+            if time.monotonic() > deadline:
+                return True  # the rest next pass, after the lock was released
             try:
                 if curve:  # presence is bound to the key that authenticated the event
                     frame = self._socket.recv(_NOBLOCK, copy=False)

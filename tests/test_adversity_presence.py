@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import zmq
 import zmq.auth
 
+import radio.publisher
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.names import marker_topic, session_topic
 from radio.presence import MAX_LISTENERS
@@ -134,6 +136,32 @@ def test_without_curve_a_raw_peer_adds_a_phantom_that_goes_with_its_connection(
         rogue.close(linger=0)
         wait_until(lambda: pub.listeners("s") == 1, what="the phantom to leave with its peer")
         assert pub.listeners("s") == 1
+
+
+def test_a_service_pass_stops_reading_subscription_events_at_its_time_bound(
+    raw_subs: list[zmq.Socket[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass over subscription events holds the lock for at most MAX_EVENTS_PASS_S
+    (a flood's events wait for the next pass, so a send is never held up by them all);
+    passes made one after another still handle every event."""
+    with Publisher("tcp://127.0.0.1:*", channel="c") as pub:
+        pub.open_session("s")
+        pub._service.stop()  # passes are made by hand below
+        rogue = raw_sub(raw_subs, pub.endpoint)
+        for i in range(50):
+            rogue.subscribe(marker_topic(TOPIC, b"forged-%d" % i))
+        with pub._lock:
+            wait_until(lambda: pub._socket.poll(0), what="subscription events waiting")
+            monkeypatch.setattr(radio.publisher, "MAX_EVENTS_PASS_S", -1.0)
+            assert pub._drain_events(time.time()) is True  # out of time before the first
+            assert pub._core.presence.size == 0
+            monkeypatch.setattr(radio.publisher, "MAX_EVENTS_PASS_S", 1.0)
+
+            def passes() -> bool:
+                pub._drain_events(time.time())
+                return pub._core.presence.size == 50
+
+            wait_until(passes, what="every event handled, pass after pass")
 
 
 def flood(raw_subs: list[zmq.Socket[bytes]], pub: Publisher) -> None:
