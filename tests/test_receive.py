@@ -45,6 +45,20 @@ def test_iteration_stopped_early_loses_nothing() -> None:
         assert sub.stats.fenced == 0
 
 
+def _two_sessions(pub: Publisher, sub: Subscriber, each: int, ttl: float | None = None) -> None:
+    """Open s1 and s2, tune in to both, send *each* on each (interleaved), wait for all."""
+    pub.open_session("s1")
+    pub.open_session("s2")
+    sub.tune_in("s1")
+    sub.tune_in("s2")
+    assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+    assert pub.wait_for_listener("s2", timeout=DEADLINE_S)
+    for i in range(each):
+        pub.send("s1", b"one %d" % i, ttl)
+        pub.send("s2", b"two %d" % i, ttl)
+    wait_until(lambda: len(sub._queue.queue) >= 2 * each, what=f"{2 * each} messages read ahead")
+
+
 def test_a_retune_during_iteration_fences_what_was_taken() -> None:
     """Tuning out while iterating: messages of that session already taken are not
     yielded (counted fenced), those of a session still heard are."""
@@ -52,16 +66,7 @@ def test_a_retune_during_iteration_fences_what_was_taken() -> None:
         Publisher("tcp://127.0.0.1:*", channel="c") as pub,
         Subscriber(pub.endpoint, channel="c") as sub,
     ):
-        pub.open_session("s1")
-        pub.open_session("s2")
-        sub.tune_in("s1")
-        sub.tune_in("s2")
-        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
-        assert pub.wait_for_listener("s2", timeout=DEADLINE_S)
-        for i in range(20):
-            pub.send("s1", b"one %d" % i)
-            pub.send("s2", b"two %d" % i)
-        wait_until(lambda: len(sub._queue.queue) >= 40, what="40 messages read ahead")
+        _two_sessions(pub, sub, 20)
         yielded = []
         for message in sub:
             yielded.append(message)
@@ -90,20 +95,6 @@ def test_asyncio_recv_many() -> None:
                 return seqs
 
     assert asyncio.run(main()) == list(range(1, 51))
-
-
-def _two_sessions(pub: Publisher, sub: Subscriber, each: int, ttl: float | None = None) -> None:
-    """Open s1 and s2, tune in to both, send *each* on each (interleaved), wait for all."""
-    pub.open_session("s1")
-    pub.open_session("s2")
-    sub.tune_in("s1")
-    sub.tune_in("s2")
-    assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
-    assert pub.wait_for_listener("s2", timeout=DEADLINE_S)
-    for i in range(each):
-        pub.send("s1", b"one %d" % i, ttl)
-        pub.send("s2", b"two %d" % i, ttl)
-    wait_until(lambda: len(sub._queue.queue) >= 2 * each, what=f"{2 * each} messages read ahead")
 
 
 def test_recv_takes_a_chunk_and_a_retune_fences_what_it_took() -> None:
