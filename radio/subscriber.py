@@ -484,13 +484,15 @@ class Subscriber(SocketOwner):
         counter (what it fenced is not yielded), each one's TTL is checked again as
         it is yielded, and what is left when the loop stops goes back, in order.
         """
+        queue = self._queue
         while True:
+            # Read before the chunk is taken: a retune between taking it and reading the
+            # counter would otherwise go unnoticed, and its fenced messages be yielded.
+            generation = queue.generation
             try:
                 chunk = self.recv_many(CHUNK)
             except ClosedError:
                 return
-            queue = self._queue
-            generation = queue.generation
             done = 0  # messages of the chunk yielded or dropped
             try:
                 for message in chunk:

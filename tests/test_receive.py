@@ -79,6 +79,34 @@ def test_a_retune_during_iteration_fences_what_was_taken() -> None:
         assert sub.stats.fenced == 19
 
 
+def test_a_retune_right_after_a_chunk_was_taken_still_fences_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A retune that lands after iteration took a chunk and before it yields from it:
+    the chunk's messages of the session tuned out are fenced, none is yielded."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        _two_sessions(pub, sub, 20)
+        take = sub.recv_many
+
+        def take_then_retune(*args: float) -> list[Message]:
+            chunk = take(*args)
+            if sub.sessions == {"s1", "s2"}:
+                sub.tune_out("s1")  # another thread's retune, landing right here
+            return chunk
+
+        monkeypatch.setattr(sub, "recv_many", take_then_retune)
+        yielded = []
+        for message in sub:
+            yielded.append(message)
+            if sum(m.session == "s2" for m in yielded) == 20:
+                break
+        assert [m.seq for m in yielded if m.session == "s1"] == []
+        assert sub.stats.fenced == 20
+
+
 def test_asyncio_recv_many() -> None:
     """The asyncio twins send and take many at once too."""
 
