@@ -63,10 +63,17 @@ class ReadyQueue:
         return True
 
     def pop(self) -> Message | None:
-        """The next message, taken ones first, dropping (and counting) the expired ones."""
+        """The next message, taken ones first, dropping (and counting) the expired ones.
+
+        A reader of `Subscriber.recv` may pop a taken message without the lock
+        meanwhile: an empty deque ends the loop whenever it is found so.
+        """
         for queue in (self.taken, self.queue):
-            while queue:
-                message = queue.popleft()
+            while True:
+                try:
+                    message = queue.popleft()
+                except IndexError:
+                    break
                 if self.expired(message):
                     self._tuner.retract(message, "expired")
                     continue
@@ -78,8 +85,11 @@ class ReadyQueue:
         out: list[Message] = []
         now = self._clock() - self._tuner.offset  # the publisher's clock
         for queue in (self.taken, self.queue):
-            while queue and len(out) < count:
-                message = queue.popleft()
+            while len(out) < count:
+                try:  # a lock-free reader may take the last one first: see pop
+                    message = queue.popleft()
+                except IndexError:
+                    break
                 ttl = message[4]
                 if ttl and now > message[3] + ttl:
                     self._tuner.retract(message, "expired")
@@ -105,14 +115,7 @@ class ReadyQueue:
         on checks it again under the lock. The taken ones go back in front of the
         others (popped one by one: a reader may still pop from the old deque).
         """
-        self.generation += 1
-        taken, self.taken = self.taken, deque()
-        back: list[Message] = []
-        while True:
-            try:
-                back.append(taken.popleft())
-            except IndexError:
-                break
+        back = self._swap_taken()
         sessions = self._tuner.sessions
         queued = [*back, *self.queue]
         stale = [m for m in queued if m.session not in sessions]
@@ -122,19 +125,46 @@ class ReadyQueue:
             for message in stale:
                 self._tuner.retract(message, "fenced")
 
+    def _swap_taken(self) -> list[Message]:
+        """Raise the generation, swap ``taken`` for an empty deque; return what it held.
+
+        The old deque is emptied from the right, one by one: a reader that still
+        pops from its left meanwhile gets the oldest, so order holds either way.
+        """
+        self.generation += 1
+        taken, self.taken = self.taken, deque()
+        back: list[Message] = []
+        while True:
+            try:
+                back.append(taken.pop())
+            except IndexError:
+                break
+        back.reverse()
+        return back
+
     def give_back(self, messages: list[Message]) -> None:
-        """Put messages taken and not handed out back in front, fencing those not heard."""
+        """Put messages taken and not handed out back in front, fencing those not heard.
+
+        In conflate mode a newer message waiting wins: the given-back one is counted
+        conflated.
+        """
         sessions = self._tuner.sessions
-        front = self.queue if self.conflate else self.taken  # conflate: never taken
         for message in reversed(messages):
-            if message.session in sessions:
-                front.appendleft(message)
-            else:
+            if message.session not in sessions:
                 self._tuner.retract(message, "fenced")
+            elif not self.conflate:
+                self.taken.appendleft(message)
+            elif self.queue:
+                self._tuner.stats.conflated += 1  # the newer one waiting stays
+            else:
+                self.queue.append(message)
 
     def clear(self) -> int:
-        """Forget every message (the subscriber closes); return how many there were."""
-        unread = len(self)
-        self.taken.clear()
+        """Forget every message (the subscriber closes); return how many there were.
+
+        The generation goes up first, as at a retune: a reader that pops a taken
+        message from now on checks it again under the lock (and finds it closed).
+        """
+        unread = len(self._swap_taken()) + len(self.queue)
         self.queue.clear()
         return unread

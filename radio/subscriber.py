@@ -348,8 +348,10 @@ class Subscriber(SocketOwner):
                     ttl and _now() - self._tuner.offset > message[3] + ttl
                 ):
                     return message
-                with self._lock:  # retuned meanwhile, or expired: the careful path
-                    if queue.still_heard(message):
+                with self._lock:  # retuned or closed meanwhile, or expired: careful
+                    if self._closed:
+                        self.unread += 1  # taken before the close: unread, as the rest
+                    elif queue.still_heard(message):
                         return message
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
@@ -507,7 +509,10 @@ class Subscriber(SocketOwner):
             finally:
                 if done < len(chunk):
                     with self._lock:  # what it took and did not yield goes back
-                        queue.give_back(chunk[done:])
+                        if self._closed:
+                            self.unread += len(chunk) - done
+                        else:
+                            queue.give_back(chunk[done:])
 
     # -- servicing and closing -----------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from radio.message import Message
 from radio.ready import CHUNK, ReadyQueue
 from radio.tuner import Tuner
@@ -120,3 +122,47 @@ def test_clear_says_how_many_were_never_handed_out() -> None:
     queue.queue.extend(message("s1", seq) for seq in range(8, 11))
     assert queue.clear() == 10
     assert len(queue) == 0
+
+
+def test_a_reader_quicker_to_the_last_taken_message_loses_nothing() -> None:
+    """recv pops taken messages without the lock: when one empties ``taken`` between
+    pop_many's check and its pop, pop_many goes on with the queue (nothing lost)."""
+    _, queue, _ = setup("s1")
+    stolen: list[Message] = []
+
+    class Raced(deque[Message]):
+        def popleft(self) -> Message:
+            if len(self) == 1:
+                stolen.append(super().popleft())  # the other reader was quicker
+            return super().popleft()
+
+    queue.taken = Raced([message("s1", 1), message("s1", 2)])
+    queue.queue.extend([message("s1", 3), message("s1", 4)])
+    assert [m.seq for m in queue.pop_many(10)] == [1, 3, 4]
+    assert [m.seq for m in stolen] == [2]
+    queue.taken = Raced([message("s1", 5)])
+    assert queue.pop() is None
+    assert [m.seq for m in stolen] == [2, 5]
+
+
+def test_given_back_in_conflate_mode_a_newer_message_wins() -> None:
+    """Conflating: a message given back while a newer one waits is counted conflated."""
+    tuner, queue, _ = setup("s1", conflate=True)
+    queue.give_back([message("s1", 1)])
+    assert [m.seq for m in queue.queue] == [1]
+    queue.queue.append(message("s1", 2))  # the newest replaces it, as decoding does
+    queue.give_back([message("s1", 1)])
+    assert [m.seq for m in queue.queue] == [2]
+    assert tuner.stats.conflated == 1
+
+
+def test_clear_fences_readers_that_still_hold_the_taken_deque() -> None:
+    """Closing raises the generation and swaps ``taken``: a reader still holding the
+    old deque finds it empty and the generation moved (its careful path)."""
+    _, queue, _ = setup("s1")
+    queue.queue.extend(message("s1", seq) for seq in range(1, 4))
+    queue.take_chunk()
+    held, generation = queue.taken, queue.generation
+    assert queue.clear() == 3
+    assert not held
+    assert queue.generation == generation + 1

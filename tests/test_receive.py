@@ -189,6 +189,22 @@ def test_readers_on_several_threads_get_each_message_once() -> None:
             assert [m.seq for m in mine] == sorted(m.seq for m in mine)  # each thread in order
 
 
+def test_closing_while_iterating_yields_nothing_more_and_counts_the_rest_unread() -> None:
+    """close() inside a for loop over the subscriber: the loop yields nothing after
+    it, and what the loop had taken is counted unread."""
+    with tuned() as (pub, sub):
+        _ready(pub, sub, 100)
+        after = 0
+        for message in sub:
+            if message.seq == 1:
+                sub.close()
+            else:
+                after += 1
+        assert after == 0
+        assert sub.unread == 99
+        assert sub.stats.received == 100
+
+
 def test_close_counts_taken_messages_as_unread() -> None:
     """Messages taken for recv and never returned are unread at close, not dropped."""
     with tuned() as (pub, sub):
