@@ -65,7 +65,6 @@ CLOSE_LINGER_S: Final[float] = 0.1
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 _RCVMORE: Final[int] = zmq.RCVMORE
 _INF: Final[float] = float("inf")
-_now = time.time
 _monotonic = time.monotonic
 
 
@@ -343,10 +342,7 @@ class Subscriber(SocketOwner):
             except IndexError:
                 message = None
             if message is not None:
-                ttl = message[4]
-                if queue.generation == generation and not (
-                    ttl and _now() - self._tuner.offset > message[3] + ttl
-                ):
+                if queue.generation == generation and not (message[4] and queue.expired(message)):
                     return message
                 with self._lock:  # retuned or closed meanwhile, or expired: careful
                     if self._closed:
@@ -373,7 +369,7 @@ class Subscriber(SocketOwner):
                 if message is not None:
                     return message
                 self._tuner.check_air()  # nothing unread: silence is real
-                now = time.monotonic()
+                now = _monotonic()
                 if deadline is None:
                     deadline = _INF if timeout is None else now + timeout
                 remaining = deadline - now

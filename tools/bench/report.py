@@ -348,57 +348,19 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
     written = []
     if results.throughput:
         fig, ax = plt.subplots(figsize=(11, 4.5))
-        systems = list(results.throughput)
-        width = 0.8 / len(systems)
-        for index, system in enumerate(systems):
-            sizes = [s for s in plan.sizes if s in results.throughput[system]]
-            xs = [plan.sizes.index(s) + index * width for s in sizes]
-            spreads = [results.throughput[system][s] for s in sizes]
-            ax.bar(
-                xs,
-                [s.median for s in spreads],
-                width,
-                label=SYSTEMS[system].label,
-                yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
-                **_bar_style(system),
-            )
-        ax.set_xticks(
-            [i + 0.4 - width / 2 for i in range(len(plan.sizes))], [_size(s) for s in plan.sizes]
-        )
-        ax.set_yscale("log")
+        _grouped_bars(ax, results.throughput, list(plan.sizes), [_size(s) for s in plan.sizes])
         ax.set_ylabel("delivered messages / s")
         ax.set_title("Throughput, one subscriber (median of runs, range as error bars)")
-        _legend_outside(ax)
-        fig.tight_layout()
-        fig.savefig(directory / "throughput.png", dpi=110)
-        plt.close(fig)
-        written.append("throughput.png")
+        written.append(_save(plt, fig, ax, directory / "throughput.png"))
     if results.latency_us:
         fig, ax = plt.subplots(figsize=(11, 4.5))
         names = ["p50", "p99", "p99.9"]
-        systems = list(results.latency_us)
-        width = 0.8 / len(systems)
-        for index, system in enumerate(systems):
-            spreads = [results.latency_us[system][n] for n in names]
-            ax.bar(
-                [i + index * width for i in range(3)],
-                [s.median for s in spreads],
-                width,
-                label=SYSTEMS[system].label,
-                yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
-                **_bar_style(system),
-            )
-        ax.set_xticks([i + 0.4 - width / 2 for i in range(3)], names)
-        ax.set_yscale("log")
+        _grouped_bars(ax, results.latency_us, names, names)
         ax.set_ylabel("one-way latency, microseconds")
         ax.set_title(
             f"Latency at {plan.latency_rate:,.0f} msg/s offered, 100 B (range of runs as bars)"
         )
-        _legend_outside(ax)
-        fig.tight_layout()
-        fig.savefig(directory / "latency.png", dpi=110)
-        plt.close(fig)
-        written.append("latency.png")
+        written.append(_save(plt, fig, ax, directory / "latency.png"))
     if results.fanout:
         fig, ax = plt.subplots(figsize=(11, 4.5))
         all_ns: set[int] = set()
@@ -422,11 +384,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         ax.set_ylabel("aggregate delivered messages / s")
         ax.set_yscale("log")
         ax.set_title("Fan-out, 100 B (median of runs, range as error bars)")
-        _legend_outside(ax)
-        fig.tight_layout()
-        fig.savefig(directory / "fanout.png", dpi=110)
-        plt.close(fig)
-        written.append("fanout.png")
+        written.append(_save(plt, fig, ax, directory / "fanout.png"))
     if results.memory:
         fig, ax = plt.subplots(figsize=(11, 4.5))
         styles = ["-", "--", ":", "-."]
@@ -453,12 +411,37 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         ax.set_xlabel("messages sent to a frozen subscriber")
         ax.set_ylabel("resident memory, MiB")
         ax.set_title("Memory with one frozen subscriber (lines that overlap grew alike)")
-        _legend_outside(ax)
-        fig.tight_layout()
-        fig.savefig(directory / "memory.png", dpi=110)
-        plt.close(fig)
-        written.append("memory.png")
+        written.append(_save(plt, fig, ax, directory / "memory.png"))
     return written
+
+
+def _grouped_bars(
+    ax: Any, table: dict[str, dict[Any, Spread]], groups: list[Any], labels: list[str]
+) -> None:
+    """One bar per system in each group (log scale), the range of runs as error bars."""
+    width = 0.8 / len(table)
+    for index, (system, by_group) in enumerate(table.items()):
+        present = [g for g in groups if g in by_group]
+        spreads = [by_group[g] for g in present]
+        ax.bar(
+            [groups.index(g) + index * width for g in present],
+            [s.median for s in spreads],
+            width,
+            label=SYSTEMS[system].label,
+            yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+            **_bar_style(system),
+        )
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], labels)
+    ax.set_yscale("log")
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: Path) -> str:
+    """Put the legend beside the plot, write it to *path*, close it; return its file name."""
+    _legend_outside(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
 
 
 def _color(system: str) -> Any:
