@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools/requirements.txt | cksum | cut -d' ' -f1)
-# The pure cores setup.py compiles with mypyc (in place: the .so files sit beside them).
-CORES  := $(shell sed -n 's|^    "\(radio/[a-z_]*\.py\)",$$|\1|p' setup.py)
-# Socket-free test files, run again on the pure-Python cores (RADIO_PURE=1) by `make test`.
-PURE_TESTS := tests/test_wire.py tests/test_tuner.py tests/test_transmitter.py \
-	tests/test_desk_pure.py tests/test_presence.py tests/test_names.py tests/test_batch.py \
-	tests/test_allowlist.py tests/test_faults_line.py tests/test_compiled.py tests/test_ready.py
+# The pure cores, compiled by setup.py with mypyc (in place: the .so files sit beside them):
+# every module of radio/core/.
+CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
+# Run again on the pure-Python cores (RADIO_PURE=1) by `make test`: the cores' own tests,
+# and the publisher's send path, which calls them.
+PURE_TESTS := tests/core tests/test_fast_path.py
 
 .PHONY: install test lint format demo docs dist bench bench-deps soak adversity clean
 
@@ -43,7 +43,7 @@ endif
 # tools setuptools and wheel). Reinstalled whenever the package's sources change.
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed
-DEMO_SRC   := setup.cfg setup.py pyproject.toml $(wildcard radio/*.py cli/*.py)
+DEMO_SRC   := setup.cfg setup.py pyproject.toml $(wildcard radio/*.py radio/core/*.py cli/*.py)
 
 $(DEMO_STAMP): $(DEMO_SRC)
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
@@ -98,4 +98,4 @@ faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes d
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
-	rm -f radio/*.so radio/_build.txt
+	rm -f radio/*.so radio/core/*.so radio/_build.txt

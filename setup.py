@@ -1,7 +1,8 @@
 """Build radio, compiling its pure cores with mypyc when it can: never a failed install.
 
 setup.cfg holds the metadata; this file only adds the optional extension modules.
-Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`) are
+Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`, the
+modules of ``radio/core/``) are
 compiled with mypyc into one shared library (``radio/_cores__mypyc``) and a shim per
 module, which Python imports instead of the ``.py`` file beside it. Anything that
 goes wrong (no mypy, a mypyc error, no C compiler, a failed compile or link) leaves
@@ -24,21 +25,12 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 
-CORES = [
-    "radio/wire.py",
-    "radio/tuner.py",
-    "radio/dial.py",
-    "radio/ledger.py",
-    "radio/air.py",
-    "radio/clock.py",
-    "radio/names.py",
-    "radio/transmitter.py",
-    "radio/session.py",
-    "radio/announcer.py",
-    "radio/batch.py",
-    "radio/presence.py",
-]
-"""The socket-free modules compiled (keep in step with `radio.compiled.CORES`)."""
+CORES = sorted(
+    path.relative_to(ROOT).as_posix()
+    for path in (ROOT / "radio" / "core").glob("*.py")
+    if path.name != "__init__.py"
+)
+"""The socket-free modules compiled: every module of radio/core/ (`radio.compiled.CORES`)."""
 
 GROUP = "radio._cores"
 """The shared library's module: inside the package, so it lands wherever radio does."""

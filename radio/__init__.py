@@ -4,7 +4,11 @@ from __future__ import annotations
 
 # First: it decides, before any core is imported, whether the compiled cores are used.
 import radio.compiled  # noqa: F401
-from radio.batch import BATCH_DELAY_S
+from radio.core.batch import BATCH_DELAY_S
+from radio.core.names import new_session_id, validate_name
+from radio.core.presence import ListenerEvent
+from radio.core.transmitter import BEACON_INTERVAL_S
+from radio.core.tuner import OFF_AIR_AFTER_BEACONS
 from radio.errors import (
     ClosedError,
     DeskError,
@@ -21,8 +25,6 @@ from radio.errors import (
 )
 from radio.logs import LOGGER_NAME
 from radio.message import Message, Stats
-from radio.names import new_session_id, validate_name
-from radio.presence import ListenerEvent
 from radio.publisher import Publisher
 from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer, create_keys
@@ -36,8 +38,6 @@ from radio.settings import (
     validate_seconds,
 )
 from radio.subscriber import Subscriber
-from radio.transmitter import BEACON_INTERVAL_S
-from radio.tuner import OFF_AIR_AFTER_BEACONS
 
 __version__ = "0.1.0"
 

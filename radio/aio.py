@@ -9,13 +9,12 @@ from functools import partial
 from types import TracebackType
 from typing import Final, Self, Unpack
 
-from radio.desk_client import REQUEST_TIMEOUT_S
+from radio.core.ready import CHUNK
+from radio.desk import REQUEST_TIMEOUT_S
 from radio.errors import ClosedError
 from radio.message import Message, Stats
-from radio.options import JoinSettings, PublisherSettings, SubscriberSettings
 from radio.publisher import Publisher
-from radio.ready import CHUNK
-from radio.settings import validate_timeout
+from radio.settings import JoinSettings, PublisherSettings, SubscriberSettings, validate_timeout
 from radio.subscriber import POLL_SLICE_S, Subscriber
 
 _INF: Final[float] = float("inf")

@@ -1,7 +1,8 @@
 """Which of radio's pure cores run compiled (mypyc) now; ``RADIO_PURE=1`` runs none.
 
-The build (setup.py) may compile the socket-free cores (`CORES`) with mypyc into
-extension modules beside their ``.py`` sources, which Python then imports instead,
+The cores are the modules of ``radio/core/`` (`CORES`, read off the folder). The
+build (setup.py) may compile them with mypyc into extension modules beside their
+``.py`` sources, which Python then imports instead,
 and notes in ``_build.txt`` what it compiled, with a hash of each source. The
 compiled modules are used only when all of them can be: ``RADIO_PURE`` is unset (or
 ``0``) and every core's source is the one compiled (an edited ``.py`` in a
@@ -26,24 +27,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Final
 
-CORES: Final = (
-    "radio.air",
-    "radio.announcer",
-    "radio.batch",
-    "radio.clock",
-    "radio.dial",
-    "radio.ledger",
-    "radio.names",
-    "radio.presence",
-    "radio.session",
-    "radio.transmitter",
-    "radio.tuner",
-    "radio.wire",
-)
-"""The modules the build compiles when it can (setup.py's list, as module names)."""
-
 _PACKAGE: Final = Path(__file__).resolve().parent
+_CORE_DIR: Final = _PACKAGE / "core"
 _NOTE: Final = _PACKAGE / "_build.txt"
+
+CORES: Final = tuple(
+    sorted(
+        {
+            f"radio.core.{path.name.partition('.')[0]}"
+            for path in _CORE_DIR.iterdir()
+            if path.name.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES))
+            and not path.name.startswith("__init__.")
+        }
+    )
+)
+"""The modules the build compiles when it can: every module of ``radio/core/``."""
 
 
 def _build_note() -> tuple[bool, str]:
@@ -59,13 +57,13 @@ def _build_note() -> tuple[bool, str]:
         return False, f"the build installed pure Python ({why})"
     hashes = dict(line.split(" ", 1) for line in lines[1:])
     for name in CORES:
-        source = _PACKAGE / f"{name.rpartition('.')[2]}.py"
+        source = _CORE_DIR / f"{name.rpartition('.')[2]}.py"
         try:
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
         except OSError:
             continue  # no source beside the compiled module: nothing to prefer
-        if hashes.get(source.name) != digest:
-            return False, f"{source.name} changed since it was compiled (run make install)"
+        if hashes.get(f"core/{source.name}") != digest:
+            return False, f"core/{source.name} changed since it was compiled (run make install)"
     return True, ""
 
 

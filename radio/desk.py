@@ -1,84 +1,145 @@
-"""The session desk's request and reply format: pure JSON encoding and checking, no I/O."""
+"""The session desk's sockets: the publisher's ROUTER (`DeskServer`), a client's request (`ask`)."""
 
 from __future__ import annotations
 
-import json
-from typing import Final, NamedTuple
+from collections.abc import Callable
+from typing import Final
 
-from radio.errors import DeskError, InvalidNameError
-from radio.names import validate_name
+import zmq
 
-PROTOCOL: Final[str] = "radio-desk/1"
-"""The request and reply format this module speaks (JSON objects)."""
+from radio.core.desk import (
+    MAX_REPLY_BYTES,
+    MAX_REQUEST_BYTES,
+    DeskAnswer,
+    encode_request,
+    parse_reply,
+)
+from radio.core.names import validate_name
+from radio.errors import DeskError, InvalidSettingError
+from radio.security import CurveClient, CurveServer, apply_client, apply_server
+from radio.settings import Heartbeat, SocketSettings, is_ipv6_endpoint, to_ms
+from radio.sockets import attach, configure, open_socket
 
-MAX_REQUEST_BYTES: Final[int] = 1024
-"""Largest request a desk accepts (ZMQ_MAXMSGSIZE on its socket)."""
+REQUEST_TIMEOUT_S: Final[float] = 5.0
+"""Default time a client waits for the desk's answer."""
 
-MAX_REPLY_BYTES: Final[int] = 64 * 1024
-"""Largest reply a client accepts (ZMQ_MAXMSGSIZE on its socket)."""
+MAX_ENVELOPE_FRAMES: Final[int] = 3
+"""Most frames a request may have (identity, delimiter, request); more are discarded."""
 
-JOIN: Final[str] = "join"
-"""The one operation: give this client a fresh session, closing its previous one."""
+MAX_REQUESTS_PER_PASS: Final[int] = 100
+"""Most requests answered while holding the publisher's lock at a time."""
+
+DESK_HWM: Final[int] = 1000
+"""Requests queued at the desk (and replies queued for it) before ZeroMQ drops some."""
+
+_NOBLOCK: Final[int] = zmq.NOBLOCK
+
+_WILDCARD_HOSTS: Final = frozenset({"*", "0.0.0.0", "[::]", "::", "[::0]"})  # noqa: S104 - to refuse them
 
 
-class DeskAnswer(NamedTuple):
-    """A desk's yes: where to listen (``endpoint``), on which ``channel`` and ``session``."""
+def check_advertised(endpoint: str, *, given: bool) -> str:
+    """Return *endpoint* unless it is a wildcard address desk clients cannot reach.
 
-    endpoint: str
-    channel: str
-    session: str
-
-
-def encode_request(client: str) -> bytes:
-    """A JOIN request for *client* (a valid name).
-
-    ``{"protocol": "radio-desk/1", "op": "join", "client": "<name>"}``
+    *given* says whether the user passed it (``advertise``) or it is the
+    publisher's own endpoint: the error names what to change.
     """
-    return json.dumps({"protocol": PROTOCOL, "op": JOIN, "client": client}).encode("utf-8")
+    host = endpoint.partition("://")[2].rpartition(":")[0]
+    if host in _WILDCARD_HOSTS:
+        what = "advertise" if given else "the publisher's endpoint (bound on every address)"
+        raise InvalidSettingError(
+            f"invalid desk address {endpoint!r}: {what} is a wildcard that desk clients "
+            "cannot connect to; pass advertise= (radio-pub --advertise) with an address "
+            "they reach"
+        )
+    return endpoint
 
 
-def parse_request(raw: bytes) -> str:
-    """Return the client ID of a valid JOIN request; raise `DeskError` saying what is wrong.
+class DeskServer:
+    """The desk's ROUTER socket: reads requests, sends the replies it is given; plain I/O.
 
-    A request is a JSON object: ``{"protocol": "radio-desk/1", "op": "join",
-    "client": "<name>"}``; the client ID follows the channel and session name rule.
+    What a request gets is decided by the publisher's core
+    (`radio.core.transmitter.Transmitter.answer_desk`); only the publisher's
+    service thread calls `serve` (under the publisher's lock), so a request never
+    costs the application's `send`.
     """
+
+    def __init__(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoint: str,
+        *,
+        security: CurveServer | None = None,
+        zap_domain: str | None = None,
+    ) -> None:
+        sock = open_socket(context, zmq.ROUTER, endpoint)
+        try:
+            # MAX_REQUEST_BYTES: a hostile peer allocates little. No heartbeats: requests are short.
+            settings = SocketSettings(DESK_HWM, Heartbeat(None), MAX_REQUEST_BYTES, linger=0.0)
+            configure(sock, settings, connecting=False)
+            if security is not None:
+                assert zap_domain is not None
+                apply_server(sock, security, zap_domain)  # before bind
+            self.endpoint = attach(sock, endpoint, bind=True)
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        self._socket = sock
+
+    def serve(self, answer: Callable[[bytes], bytes]) -> None:
+        """Reply to the waiting requests (a bounded number) with what *answer* says."""
+        for _ in range(MAX_REQUESTS_PER_PASS):
+            try:
+                request = self._receive()
+            except zmq.Again:
+                break
+            if len(request) < 2:
+                continue  # a ROUTER always prepends the peer's identity: nothing to answer
+            envelope, body = request[:-1], request[-1]
+            self._socket.send_multipart([*envelope, answer(body)], _NOBLOCK)
+
+    def _receive(self) -> list[bytes]:
+        """One request, frame by frame: a request of many frames is cut, not buffered."""
+        frames: list[bytes] = []
+        while True:
+            frame = self._socket.recv(_NOBLOCK)
+            if len(frames) < MAX_ENVELOPE_FRAMES:
+                frames.append(frame)
+            if not self._socket.getsockopt(zmq.RCVMORE):
+                return frames
+
+    def close(self) -> None:
+        """Close the desk's socket."""
+        self._socket.close(linger=0)
+
+
+def ask(
+    desk: str,
+    client: str,
+    timeout: float = REQUEST_TIMEOUT_S,
+    security: CurveClient | None = None,
+) -> DeskAnswer:
+    """Ask the desk at *desk* for a fresh session for *client*; return its answer.
+
+    The answer names ``endpoint``, ``channel`` and ``session``. Raises `DeskError`
+    when the desk refuses or does not answer within *timeout* seconds. With
+    *security* the request goes over CURVE (the desk uses the publisher's keys).
+    """
+    validate_name(client, "client")
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
     try:
-        request = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting too
-        raise DeskError(f"request is not JSON: {raw[:60]!r}") from None
-    if not isinstance(request, dict):
-        raise DeskError("request must be a JSON object")
-    if request.get("protocol") != PROTOCOL:
-        raise DeskError(f"unsupported protocol {request.get('protocol')!r} (this is {PROTOCOL})")
-    if request.get("op") != JOIN:
-        raise DeskError(f"unknown op {request.get('op')!r} (known: 'join')")
-    try:
-        return validate_name(request.get("client"), "client")
-    except InvalidNameError as exc:
-        raise DeskError(str(exc)) from None
-
-
-def encode_reply(answer: DeskAnswer) -> bytes:
-    """A yes: ``{"protocol": ..., "ok": true, "endpoint": ..., "channel": ..., "session": ...}``."""
-    return json.dumps({"protocol": PROTOCOL, "ok": True, **answer._asdict()}).encode("utf-8")
-
-
-def encode_refusal(error: str) -> bytes:
-    """A no: ``{"protocol": ..., "ok": false, "error": "<why>"}``."""
-    return json.dumps({"protocol": PROTOCOL, "ok": False, "error": error}).encode("utf-8")
-
-
-def parse_reply(raw: bytes, desk: str) -> DeskAnswer:
-    """The answer in the reply *raw* from the desk at *desk*; `DeskError` for a no or junk."""
-    try:
-        reply = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise DeskError(f"the desk at {desk!r} answered something that is not JSON") from None
-    if not isinstance(reply, dict) or not reply.get("ok"):
-        error = reply.get("error") if isinstance(reply, dict) else None
-        raise DeskError(f"the desk at {desk!r} refused: {error or 'no reason given'}")
-    fields = [reply.get(key) for key in DeskAnswer._fields]
-    if not all(isinstance(value, str) for value in fields):
-        raise DeskError(f"the desk at {desk!r} sent an incomplete answer")
-    return DeskAnswer(*(str(value) for value in fields))
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, to_ms(timeout))
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_BYTES)
+        if security is not None:
+            apply_client(sock, security)  # before connect
+        if is_ipv6_endpoint(desk):
+            sock.setsockopt(zmq.IPV6, 1)  # a bracketed IPv6 literal asks for it, as elsewhere
+        sock.connect(desk)
+        sock.send(encode_request(client))
+        try:
+            raw = sock.recv()
+        except zmq.Again:
+            raise DeskError(f"no answer from the desk at {desk!r} within {timeout:g} s") from None
+    finally:
+        sock.close(linger=0)
+    return parse_reply(raw, desk)

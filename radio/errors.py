@@ -20,7 +20,7 @@ class EndpointError(RadioError, OSError):
 
 
 class MalformedMessageError(RadioError, ValueError):
-    """A frame is not a valid radio message (the only error `radio.wire.decode` raises)."""
+    """A frame is not a valid radio message (the only error `radio.core.wire.decode` raises)."""
 
 
 class SessionError(RadioError):

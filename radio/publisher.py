@@ -6,22 +6,23 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from functools import partial
 from typing import Final
 
 import zmq
 
-import radio.compiled
-from radio.batch import BATCH_DELAY_S
-from radio.desk_server import MAX_DESK_CLIENTS, DeskServer
+from radio.core.batch import BATCH_DELAY_S
+from radio.core.desk import MAX_DESK_CLIENTS
+from radio.core.names import new_session_id, validate_name
+from radio.core.presence import ListenerEvent
+from radio.core.session import SessionState
+from radio.core.transmitter import BEACON_INTERVAL_S, Transmitter
+from radio.core.wire import MAX_BATCH_MESSAGES, NO_TTL, PART_THRESHOLD
+from radio.desk import DeskServer, check_advertised
 from radio.errors import InvalidSettingError, SessionError
 from radio.logs import get_logger
-from radio.names import new_session_id, validate_name
 from radio.owner import SocketOwner
-from radio.presence import ListenerEvent
-from radio.security import CurveServer, apply_server, authenticators
+from radio.security import CurveServer, apply_server, authenticators, user_id
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
-from radio.session import SessionState
 from radio.settings import (
     DEFAULT_HWM,
     DEFAULT_LINGER_S,
@@ -37,9 +38,15 @@ from radio.settings import (
     validate_seconds,
     validate_timeout,
 )
-from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket, setup_error
-from radio.transmitter import BEACON_INTERVAL_S, Transmitter
-from radio.wire import MAX_BATCH_MESSAGES, NO_TTL, pack_tail
+from radio.sockets import (
+    MAX_SUBSCRIPTION_BYTES,
+    as_payload,
+    attach,
+    configure,
+    fast_send,
+    open_socket,
+    setup_error,
+)
 
 log = get_logger()
 
@@ -56,61 +63,9 @@ its trie, and a send waits for the whole pass; ``python -m tools.soak.xpub_stall
 
 _INF: Final[float] = float("inf")
 _now = time.time
+_PART_THRESHOLD: Final[int] = PART_THRESHOLD
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 _NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
-_INLINE: Final[bool] = not radio.compiled.ACTIVE
-"""Whether `Publisher.send` frames a small plain message itself: with the pure cores, a
-call less is quicker; compiled, `SessionState.small_frame` is (reading a compiled
-object's attributes from Python costs more than the call: ``python -m tools.bench.cores``)."""
-
-
-def _fast_send(socket: zmq.Socket[bytes]) -> Callable[..., object]:
-    """The quickest way to send one frame on *socket*, checked to work.
-
-    pyzmq's Cython ``send``, without the Python wrapper that handles ``group`` and
-    ``routing_id`` (which XPUB never uses), costs about 4x less per message. It is
-    private to pyzmq, so it is used only when present and the public ``send`` is
-    the fallback.
-    """
-    backend = getattr(getattr(zmq, "backend", None), "Socket", None)
-    raw = getattr(backend, "send", None)
-    if raw is None or not isinstance(socket, backend):  # type: ignore[arg-type]
-        return socket.send
-    return partial(raw, socket)
-
-
-def as_payload(payload: object) -> bytes:
-    """Return *payload* as bytes (bytes, bytearray and memoryview are accepted)."""
-    if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, (bytearray, memoryview)):
-        return bytes(payload)
-    raise TypeError(
-        f"payload must be bytes, not {type(payload).__name__} (encode text first): {payload!r:.40}"
-    )
-
-
-_WILDCARD_HOSTS: Final = frozenset({"*", "0.0.0.0", "[::]", "::", "[::0]"})  # noqa: S104 - to refuse them
-
-
-def _check_advertised(endpoint: str, *, given: bool) -> None:
-    """Refuse to tell desk clients to connect to a wildcard address they cannot reach."""
-    host = endpoint.partition("://")[2].rpartition(":")[0]
-    if host in _WILDCARD_HOSTS:
-        what = "advertise" if given else "the publisher's endpoint (bound on every address)"
-        raise InvalidSettingError(
-            f"invalid desk address {endpoint!r}: {what} is a wildcard that desk clients "
-            "cannot connect to; pass advertise= (radio-pub --advertise) with an address "
-            "they reach"
-        )
-
-
-def _user_id(frame: zmq.Frame) -> bytes:
-    """The authenticated key (ZAP ``User-Id``) a received frame carries, or b"" if none."""
-    try:
-        return str(frame.get("User-Id")).encode("ascii", "replace")
-    except zmq.ZMQError:  # no such property: not authenticated
-        return b""
 
 
 class Publisher(SocketOwner):
@@ -208,6 +163,7 @@ class Publisher(SocketOwner):
             batch_delay=batch_delay,
             beacon_interval=validate_seconds(beacon_interval, "beacon interval"),
             keep_last=bool(last_value),
+            max_desk_clients=max_desk_clients,
         )
         self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener
@@ -238,17 +194,12 @@ class Publisher(SocketOwner):
             self.endpoint = attach(self._socket, endpoint, bind=self.bind)
             self.advertise = validate_endpoint(advertise) if advertise else self.endpoint
             if desk is not None:
-                _check_advertised(self.advertise, given=advertise is not None)
+                check_advertised(self.advertise, given=advertise is not None)
                 self._desk = DeskServer(
-                    ctx,
-                    validate_endpoint(desk),
-                    advertise=self.advertise,
-                    max_clients=max_desk_clients,
-                    security=security,
-                    zap_domain=self._zap_domain,
+                    ctx, validate_endpoint(desk), security=security, zap_domain=self._zap_domain
                 )
                 self.desk = self._desk.endpoint
-            self._send = _fast_send(self._socket)
+            self._send = fast_send(self._socket)
         except BaseException as exc:
             self._socket.close(linger=0)
             if self._desk is not None:
@@ -308,8 +259,6 @@ class Publisher(SocketOwner):
         with self._lock:
             self._check_open()
             self._emit(self._core.close(session))
-            if self._desk is not None:
-                self._desk.clients.forget(session)
 
     def last_seq(self, session: str) -> int:
         """The sequence number of the last message sent on open *session* (0: none yet)."""
@@ -320,7 +269,7 @@ class Publisher(SocketOwner):
     def desk_session(self, client: str) -> str | None:
         """The session the desk gave *client* last, while it is open (else None)."""
         with self._lock:
-            return None if self._desk is None else self._desk.clients.session_of(client, self._core)
+            return self._core.desk_session(client)
 
     # -- sending -------------------------------------------------------------------
 
@@ -344,18 +293,12 @@ class Publisher(SocketOwner):
             if state is None:
                 state = self._open_state(session)
             now = _now()
-            if _INLINE:
-                if len(payload) < state.inline_below:
-                    # SessionState.small_frame inlined (no batch, no last value, one
-                    # frame): a call less per message. test_fast_path pins the bytes.
-                    seq = state.seq = state.seq + 1
-                    self._send(state.prefix + pack_tail(seq, now, ttl) + payload, _NOBLOCK)
-                else:  # batching, last value, two parts
-                    self._emit_message(state, payload, ttl, now)
-            elif (frame := state.small_frame(payload, ttl, now)) is not None:
-                self._send(frame, _NOBLOCK)
-            else:
-                self._emit_message(state, payload, ttl, now)
+            frame = state.frame(payload, ttl, now)  # None: it waits in a batch
+            if frame is not None:
+                if len(payload) < _PART_THRESHOLD or not state.parted(payload):
+                    self._send(frame, _NOBLOCK)
+                else:
+                    self._send_parts(frame, payload)
             if now >= self._next_service:
                 self._service_locked()
             return state.seq
@@ -378,7 +321,12 @@ class Publisher(SocketOwner):
             frames = state.frames(items, ttl, now)
             if frames is None:  # one goes in two parts: each goes its own way
                 for payload in items:
-                    self._emit_message(state, payload, ttl, now)
+                    if (frame := state.frame(payload, ttl, now)) is None:
+                        continue  # batching sends no two-part message: unreachable
+                    if state.parted(payload):
+                        self._send_parts(frame, payload)
+                    else:
+                        self._send(frame, _NOBLOCK)
             else:
                 send = self._send
                 for frame in frames:
@@ -395,20 +343,13 @@ class Publisher(SocketOwner):
             state = self._core.session(session)  # raises: closed or unknown
         return state
 
-    def _emit_message(self, state: SessionState, payload: bytes, ttl: float, now: float) -> None:
-        """Frame *payload* on *state* and send what is due (under the lock).
+    def _send_parts(self, head: bytes, payload: bytes) -> None:
+        """Send a two-part message: *head*, then *payload* not copied (under the lock).
 
-        A large payload is the second part of a two-part message, not copied
-        (copy=False: pyzmq hands the bytes to libzmq); both parts leave as one message.
+        copy=False: pyzmq hands the bytes to libzmq; both parts leave as one message.
         """
-        frame = state.frame(payload, ttl, now)
-        if frame is None:
-            return  # waits in a batch
-        if state.parted(payload):
-            self._send(frame, _NOBLOCK_MORE)
-            self._send(payload, _NOBLOCK, False)
-        else:
-            self._send(frame, _NOBLOCK)
+        self._send(head, _NOBLOCK_MORE)
+        self._send(payload, _NOBLOCK, False)
 
     def send_all(self, payload: bytes, ttl: float | None = None) -> int:
         """Broadcast *payload* on every open session (desk clients' too); return how many.
@@ -546,7 +487,7 @@ class Publisher(SocketOwner):
             try:
                 if curve:  # presence is bound to the key that authenticated the event
                     frame = self._socket.recv(_NOBLOCK, copy=False)
-                    frames = core.hear(frame.bytes, now, _user_id(frame))
+                    frames = core.hear(frame.bytes, now, user_id(frame))
                 else:
                     frames = core.hear(self._socket.recv(_NOBLOCK), now)
             except zmq.Again:
@@ -558,7 +499,13 @@ class Publisher(SocketOwner):
     def _serve_desk(self) -> None:
         """Answer desk requests (service thread only, under the lock)."""
         if self._desk is not None and not self._closed:
-            self._emit(self._desk.serve(self._core))
+            self._desk.serve(self._answer_desk)
+
+    def _answer_desk(self, request: bytes) -> bytes:
+        """The core's reply to one desk request; sends the frames it makes due."""
+        reply, frames = self._core.answer_desk(request, self.advertise)
+        self._emit(frames)
+        return reply
 
     def _after_service(self) -> None:
         """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""

@@ -10,10 +10,10 @@ from typing import Final
 
 import zmq
 
+from radio.core.names import is_control_topic
+from radio.core.presence import Presence
 from radio.logs import get_logger
-from radio.names import is_control_topic
 from radio.owner import SocketOwner
-from radio.presence import Presence
 from radio.security import CurveClient, CurveServer, apply_client, apply_server, authenticators
 from radio.settings import (
     DEFAULT_HWM,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypedDict
 
 from radio.errors import InvalidSettingError
 
@@ -215,3 +216,61 @@ class SocketSettings:
     def connect_timeout_s(self) -> float:
         """The connect timeout in effect: ``connect_timeout``, or the heartbeat timeout."""
         return self.heartbeat.timeout if self.connect_timeout is None else self.connect_timeout
+
+
+if TYPE_CHECKING:  # annotations only: no import cycle at run time
+    import zmq
+
+    from radio.core.presence import ListenerEvent
+    from radio.security import CurveClient, CurveServer
+
+
+class PublisherSettings(TypedDict, total=False):
+    """Every keyword argument of `radio.Publisher` (all optional)."""
+
+    channel: str
+    bind: bool
+    hwm: int
+    heartbeat: float | None
+    heartbeat_timeout: float
+    beacon_interval: float
+    linger: float
+    max_message_size: int | None
+    connect_timeout: float | None
+    reconnect_interval: float
+    ipv6: bool
+    batch_size: int
+    batch_delay: float
+    on_listener: Callable[[ListenerEvent], object] | None
+    security: CurveServer | None
+    desk: str | None
+    advertise: str | None
+    last_value: bool
+    max_desk_clients: int
+    context: zmq.Context[zmq.Socket[bytes]] | None
+
+
+class JoinSettings(TypedDict, total=False):
+    """The keyword arguments of `radio.Subscriber` that `Subscriber.join` passes on.
+
+    The desk names the channel, so ``channel`` is not one of them.
+    """
+
+    bind: bool
+    hwm: int
+    conflate: bool
+    heartbeat: float | None
+    heartbeat_timeout: float
+    max_message_size: int | None
+    connect_timeout: float | None
+    reconnect_interval: float
+    ipv6: bool
+    off_air_after: int
+    security: CurveClient | None
+    context: zmq.Context[zmq.Socket[bytes]] | None
+
+
+class SubscriberSettings(JoinSettings, total=False):
+    """Every keyword argument of `radio.Subscriber` (all optional)."""
+
+    channel: str

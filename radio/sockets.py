@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 import zmq
@@ -111,3 +113,29 @@ def attach(socket: zmq.Socket[bytes], endpoint: str, *, bind: bool) -> str:
             exc.errno, f"cannot {verb} {endpoint!r}: {zmq.strerror(exc.errno or 0)}{hint}"
         ) from None
     return endpoint
+
+
+def fast_send(socket: zmq.Socket[bytes]) -> Callable[..., object]:
+    """The quickest way to send one frame on *socket*, checked to work.
+
+    pyzmq's Cython ``send``, without the Python wrapper that handles ``group`` and
+    ``routing_id`` (which XPUB never uses), costs about 4x less per message. It is
+    private to pyzmq, so it is used only when present and the public ``send`` is
+    the fallback.
+    """
+    backend = getattr(getattr(zmq, "backend", None), "Socket", None)
+    raw = getattr(backend, "send", None)
+    if raw is None or not isinstance(socket, backend):  # type: ignore[arg-type]
+        return socket.send
+    return partial(raw, socket)
+
+
+def as_payload(payload: object) -> bytes:
+    """Return *payload* as bytes (bytes, bytearray and memoryview are accepted)."""
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, (bytearray, memoryview)):
+        return bytes(payload)
+    raise TypeError(
+        f"payload must be bytes, not {type(payload).__name__} (encode text first): {payload!r:.40}"
+    )

@@ -11,15 +11,15 @@ from typing import Final, Unpack
 
 import zmq
 
-from radio.desk_client import REQUEST_TIMEOUT_S, ask
+from radio.core.names import is_marker, validate_name
+from radio.core.ready import CHUNK, ReadyQueue
+from radio.core.tuner import OFF_AIR_AFTER_BEACONS, Tuner
+from radio.core.wire import is_head_of, parts_size
+from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
-from radio.logs import get_logger
+from radio.logs import RateLimitedLog, get_logger
 from radio.message import Message, Stats
-from radio.names import is_marker, validate_name
-from radio.options import JoinSettings
 from radio.owner import SocketOwner
-from radio.ratelimit import RateLimitedLog
-from radio.ready import CHUNK, ReadyQueue
 from radio.security import CurveClient, apply_client
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
@@ -30,6 +30,7 @@ from radio.settings import (
     MAX_MESSAGE_BYTES,
     RECONNECT_INTERVAL_S,
     Heartbeat,
+    JoinSettings,
     SocketSettings,
     to_ms,
     validate_count,
@@ -38,8 +39,6 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import SUBSCRIPTION_HWM, attach, configure, open_socket, setup_error
-from radio.tuner import OFF_AIR_AFTER_BEACONS, Tuner
-from radio.wire import is_head_of, parts_size
 
 log = get_logger()
 

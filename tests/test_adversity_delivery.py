@@ -10,8 +10,8 @@ import pytest
 import zmq
 
 from radio import Message, Publisher, Subscriber
-from radio.names import session_topic
-from radio.wire import Kind, encode
+from radio.core.names import session_topic
+from radio.core.wire import Kind, encode
 from tests.helpers import DEADLINE_S, drain, recv_all, wait_until
 
 INBOX_MARK = b"\x00"

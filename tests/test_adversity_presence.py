@@ -12,8 +12,8 @@ import zmq.auth
 
 import radio.publisher
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
-from radio.names import marker_topic, session_topic
-from radio.presence import MAX_LISTENERS
+from radio.core.names import marker_topic, session_topic
+from radio.core.presence import MAX_LISTENERS
 from tests.helpers import DEADLINE_S, wait_until
 
 TOPIC = session_topic("c", "s")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from radio import Message, Publisher, Subscriber
-from radio.announcer import END_REPEATS
+from radio.core.announcer import END_REPEATS
+from radio.core.transmitter import BEACON_INTERVAL_S
 from radio.relay import Relay
-from radio.transmitter import BEACON_INTERVAL_S
 from tests.helpers import DEADLINE_S, Peer, default_sigint, drain, wait_until
 
 BIN = Path(sys.executable).parent

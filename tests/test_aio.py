@@ -51,7 +51,7 @@ async def test_messages_arrive_in_order() -> None:
 async def test_large_payloads_arrive_whole() -> None:
     """Two-part messages (payloads over wire.PART_THRESHOLD) reach an AsyncSubscriber
     whole, in order with small ones, as bytes."""
-    from radio.wire import PART_THRESHOLD
+    from radio.core.wire import PART_THRESHOLD
 
     payloads = [b"x" * (PART_THRESHOLD + i) if i % 2 else b"%d" % i for i in range(40)]
     async with (

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from radio.allowlist import RELOAD_CHECK_S, AllowList
-from radio.security import create_keys
+from radio.security import RELOAD_CHECK_S, AllowList, create_keys
 from radio.testing import capture_logs
 
 

@@ -8,8 +8,8 @@ import pytest
 import zmq
 
 from radio import DeskError, InvalidSettingError, Publisher, Subscriber
-from radio.desk import PROTOCOL, encode_request, parse_request
-from radio.desk_client import ask
+from radio.core.desk import PROTOCOL, encode_request, parse_request
+from radio.desk import ask
 from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, wait_until
 
 

@@ -8,8 +8,8 @@ import struct
 import zmq
 
 from radio import Publisher, Subscriber
+from radio.core.wire import HEADER, Kind, encode, encode_parts
 from radio.testing import capture_logs
-from radio.wire import HEADER, Kind, encode, encode_parts
 from tests.helpers import DEADLINE_S, drain, free_tcp_endpoint, recv_all, tuned, wait_until
 
 TOPIC = b"c/s1/"

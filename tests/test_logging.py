@@ -41,7 +41,7 @@ def test_a_program_that_configures_nothing_gets_nothing_on_stdout() -> None:
 
 def test_warnings_reach_stderr_through_logging() -> None:
     """A warning (junk on the wire) goes to logging's last resort, on stderr, not stdout."""
-    program = 'from radio.tuner import Tuner\nTuner("ch").handle(b"junk")\n'
+    program = 'from radio.core.tuner import Tuner\nTuner("ch").handle(b"junk")\n'
     result = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, timeout=DEADLINE_S, check=True
     )

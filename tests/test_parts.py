@@ -8,8 +8,8 @@ import pytest
 import zmq
 
 from radio import MessageTooLargeError, Publisher, Subscriber
-from radio.names import session_topic
-from radio.wire import PART_THRESHOLD, Kind, decode_parts, encode, encode_parts
+from radio.core.names import session_topic
+from radio.core.wire import PART_THRESHOLD, Kind, decode_parts, encode, encode_parts
 from tests.helpers import DEADLINE_S, drain, recv_all, tuned, wait_until
 
 BIG = PART_THRESHOLD

@@ -179,7 +179,7 @@ def test_relay_in_process_closes_cleanly() -> None:
 def test_large_payloads_cross_a_relay_whole() -> None:
     """Two-part messages (payloads over wire.PART_THRESHOLD) cross the proxy as one
     message each, between small ones, and the relay counts each message once."""
-    from radio.wire import PART_THRESHOLD
+    from radio.core.wire import PART_THRESHOLD
 
     payloads = [b"small", b"\x01" * PART_THRESHOLD, b"x" * (4 * PART_THRESHOLD), b"end"]
     with (

@@ -13,11 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from radio.errors import MalformedMessageError
-from radio.message import Message
-from radio.names import control_topic, inbox_topic, session_topic
-from radio.tuner import Tuner
-from radio.wire import (
+from radio.core.names import control_topic, inbox_topic, session_topic
+from radio.core.tuner import Tuner
+from radio.core.wire import (
     VERSION,
     Beacon,
     Kind,
@@ -29,6 +27,8 @@ from radio.wire import (
     encode_inbox,
     encode_parts,
 )
+from radio.errors import MalformedMessageError
+from radio.message import Message
 
 PATH = Path(__file__).parent.parent / "docs" / "protocol" / "vectors.json"
 PUB = b"pub-0001"

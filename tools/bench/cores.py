@@ -30,9 +30,9 @@ RUN = 256  # frames a Subscriber reads off its socket at a time (radio.subscribe
 
 
 def _tuner_take(ttl: float) -> Callable[[], float]:
-    from radio.names import session_topic
-    from radio.tuner import Tuner
-    from radio.wire import Kind, encode
+    from radio.core.names import session_topic
+    from radio.core.tuner import Tuner
+    from radio.core.wire import Kind, encode
 
     now = time.time()
     topic = session_topic("bench", "s1")
@@ -56,8 +56,8 @@ def _tuner_take(ttl: float) -> Callable[[], float]:
 
 
 def _session_frame() -> float:
-    from radio.names import session_topic
-    from radio.session import SessionState
+    from radio.core.names import session_topic
+    from radio.core.session import SessionState
 
     state = SessionState("bench", session_topic("bench", "s1"), max_frame=1 << 20)
     frame, now = state.frame, time.time()
@@ -86,7 +86,7 @@ def _send_steps() -> dict[str, Callable[[], float]]:
     import zmq
 
     from radio import Publisher
-    from radio.names import session_topic
+    from radio.core.names import session_topic
 
     raw: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
     raw.bind("tcp://127.0.0.1:*")

@@ -17,8 +17,8 @@ import click
 import zmq
 
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
-from radio.desk import encode_request
-from radio.names import marker_topic, session_topic
+from radio.core.desk import encode_request
+from radio.core.names import marker_topic, session_topic
 from tools.cli import configure_logging
 from tools.soak.main import _rss  # one reading of resident memory for both tools
 

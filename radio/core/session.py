@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from radio.batch import Batch
-from radio.errors import MessageTooLargeError
-from radio.wire import (
+from typing import NamedTuple
+
+from radio.core.batch import Batch
+from radio.core.wire import (
     HEADER,
     PART_THRESHOLD,
     RECORD,
@@ -15,28 +16,36 @@ from radio.wire import (
     pack_part_length,
     pack_tail,
 )
+from radio.errors import MessageTooLargeError
+
+
+class LastValue(NamedTuple):
+    """A session's latest message, kept to hand to a subscriber that tunes in late."""
+
+    seq: int
+    sent_at: float
+    ttl: float  # 0.0: no expiry
+    payload: bytes
+    kind: int  # the kind byte it went with (its LIVE flag as it was sent)
 
 
 class SessionState:
     """One open session: its topic, frame prefix, last seq, batch and last value.
 
-    `frame` is the publisher's hot path: it numbers one message and returns the
-    frame to send now (None while a batch is filling), or the head of a two-part
-    message whose second part is the payload itself (`parted`). ``inline_below``
-    is the payload size from which `frame` must be called: smaller payloads of a
-    `plain` session are ``prefix + pack_tail(seq, sent_at, ttl) + payload``.
+    `frame` is the publisher's hot path, whatever the build: it numbers one
+    message and returns the frame to send now (None while a batch is filling),
+    or the head of a two-part message whose second part is the payload itself
+    (`parted`).
     """
 
     __slots__ = (
         "batch",
         "channel",
-        "inline_below",
         "keep_last",
         "last",
         "max_frame",
         "max_payload",
         "parted_prefix",
-        "plain",
         "prefix",
         "private",
         "remembered",
@@ -64,15 +73,11 @@ class SessionState:
         self.seq = 0
         self.batch = batch
         self.keep_last = keep_last
-        self.plain = batch is None and not keep_last  # a frame per message, nothing kept
-        # The latest message (keep_last): seq, sent_at, ttl, payload, kind byte.
-        self.last: tuple[int, float, float, bytes, int] | None = None
+        self.last: LastValue | None = None  # the latest message, when keep_last
         self.max_frame = max_frame
         self.max_payload = max_frame - len(topic) - HEADER.size
         if batch is not None:
             self.max_payload -= RECORD.size  # a batched message also carries its record header
-        # A two-part message's size counts its topic, header and payload, as one frame's.
-        self.inline_below = min(self.max_payload + 1, PART_THRESHOLD) if self.plain else 0
 
     def parted(self, payload: bytes) -> bool:
         """Whether *payload* goes as the second part of a two-part message.
@@ -96,7 +101,7 @@ class SessionState:
             )
         seq = self.seq = self.seq + 1
         if self.keep_last:
-            self.last = (seq, now, ttl, payload, kind_byte(self.prefix))  # LIVE flag as now
+            self.last = LastValue(seq, now, ttl, payload, kind_byte(self.prefix))
         if self.batch is None:
             if len(payload) >= PART_THRESHOLD:
                 return (
@@ -104,17 +109,6 @@ class SessionState:
                 )
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)
-
-    def small_frame(self, payload: bytes, ttl: float, now: float) -> bytes | None:
-        """`frame` for a payload below ``inline_below``; None (numbering nothing) otherwise.
-
-        The compiled publisher's hot path: one call decides and frames, so that no
-        attribute of this object is read from interpreted code per message.
-        """
-        if len(payload) >= self.inline_below:
-            return None
-        seq = self.seq = self.seq + 1
-        return self.prefix + pack_tail(seq, now, ttl) + payload
 
     def frames(self, payloads: list[bytes], ttl: float, now: float) -> list[bytes] | None:
         """`frame` each of *payloads* in order (all sent at *now*); return the frames due.
@@ -133,7 +127,7 @@ class SessionState:
                 parted = self.batch is None
         if parted:
             return None
-        if not self.plain:
+        if self.batch is not None or self.keep_last:
             return [f for p in payloads if (f := self.frame(p, ttl, now)) is not None]
         prefix, seq = self.prefix, self.seq
         frames = []
@@ -154,13 +148,14 @@ class SessionState:
         """
         frames = [] if (pending := self.flush()) is None else [pending]
         last = self.last
-        if last is not None and last[2] and now > last[1] + last[2]:
+        if last is not None and last.ttl and now > last.sent_at + last.ttl:
             last = None  # never an expired one
-        sent = self.seq if last is None else last[0] - 1  # the last value comes next
+        sent = self.seq if last is None else last.seq - 1  # the last value comes next
         frames.append(encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag))
         if last is not None:
-            seq, sent_at, ttl, payload, kind = last
-            frames.append(encode_inbox(inbox, b"", kind, seq, sent_at, ttl, payload))
+            frames.append(
+                encode_inbox(inbox, b"", last.kind, last.seq, last.sent_at, last.ttl, last.payload)
+            )
         return frames
 
     def label(self, live: bool) -> None:

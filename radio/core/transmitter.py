@@ -7,31 +7,40 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Final
 
-from radio.announcer import Announcer
-from radio.batch import BATCH_DELAY_S, Batch
-from radio.errors import (
-    SessionClosedError,
-    SessionError,
-    UnknownSessionError,
+from radio.core.announcer import Announcer
+from radio.core.batch import BATCH_DELAY_S, Batch
+from radio.core.desk import (
+    MAX_DESK_CLIENTS,
+    DeskAnswer,
+    DeskClients,
+    encode_refusal,
+    encode_reply,
+    parse_request,
 )
-from radio.logs import get_logger
-from radio.names import (
+from radio.core.names import (
     channel_prefix,
     control_topic,
     inbox_topic,
+    new_session_id,
     session_topic,
     split_listener,
     topic_session,
 )
-from radio.presence import Change, ListenerEvent, Presence
-from radio.ratelimit import RateLimitedLog
-from radio.session import SessionState
-from radio.wire import (
+from radio.core.presence import Change, ListenerEvent, Presence
+from radio.core.session import SessionState
+from radio.core.wire import (
     MAX_BATCH_MESSAGES,
     Beacon,
     Kind,
     encode_inbox,
 )
+from radio.errors import (
+    DeskError,
+    SessionClosedError,
+    SessionError,
+    UnknownSessionError,
+)
+from radio.logs import RateLimitedLog, get_logger
 
 log = get_logger()
 
@@ -74,6 +83,7 @@ class Transmitter:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         publisher_id: bytes | None = None,
+        max_desk_clients: int = MAX_DESK_CLIENTS,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_MESSAGES:
             raise ValueError(f"batch size {batch_size} is not 1 to {MAX_BATCH_MESSAGES}")
@@ -97,6 +107,7 @@ class Transmitter:
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.announcer = Announcer(self.control, beacon_interval, publisher_id)
+        self.desk = DeskClients(max_desk_clients)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
 
@@ -180,6 +191,7 @@ class Transmitter:
         """Take *session* out of the open ones; return its last batch and its END."""
         del self.sessions[session]
         self._public.pop(session, None)
+        self.desk.forget(session)
         ended, cap = (
             (self._ended, MAX_REMEMBERED_ENDED)
             if state.remembered
@@ -230,6 +242,59 @@ class Transmitter:
         name = topic_session(state.topic)
         frames.append(self.announcer.ended(state.topic, name, state.seq, self._clock()))
         return frames
+
+    # -- the desk ----------------------------------------------------------------------
+
+    def answer_desk(self, request: bytes, advertise: str) -> tuple[bytes, list[bytes]]:
+        """Answer one desk request: the reply, and the frames to publish (ENDs, beacons).
+
+        A valid JOIN gets a fresh session (see `join`) to listen to at *advertise*;
+        anything else, or a full desk, gets a refusal saying why.
+        """
+        try:
+            session, frames = self.join(parse_request(request))
+        except DeskError as exc:
+            self._limited.warning("desk_request_refused", reason=str(exc))
+            return encode_refusal(str(exc)), []
+        return encode_reply(DeskAnswer(advertise, self.channel, session)), frames
+
+    def join(self, client: str) -> tuple[str, list[bytes]]:
+        """Close *client*'s previous desk session and open a fresh private one, in O(1).
+
+        Returns the new session and the frames to send. A full desk first evicts
+        (closes) the least recently joined client's session nobody listens to;
+        raises `DeskError` when it finds none (see `DeskClients.evictable`).
+        """
+        frames: list[bytes] = []
+        previous = self.desk.forget_client(client)  # joins again: the most recent now
+        if previous is not None:
+            if previous in self.sessions:
+                frames += self.close(previous)
+        elif self.desk.full:
+            evicted, session = self.desk.evictable(self._listened)
+            if session in self.sessions:
+                frames += self.close(session)
+                self.desk.evicted += 1
+                self._limited.warning(
+                    "desk_client_evicted",
+                    client=evicted,
+                    session=session,
+                    evicted=self.desk.evicted,
+                )
+        session = new_session_id()
+        frames += self.open(session, private=True, remembered=False)
+        self.desk.add(client, session)
+        self._limited.info("desk_joined", client=client, session=session, previous=previous)
+        return session, frames
+
+    def desk_session(self, client: str) -> str | None:
+        """The session the desk gave *client* last, while it is open (else None)."""
+        session = self.desk.session_of(client)
+        return session if session in self.sessions else None
+
+    def _listened(self, session: str) -> bool:
+        """Whether *session* is open and somebody listens to it."""
+        return session in self.sessions and self.listeners(session) > 0
 
     # -- beacons and batches ---------------------------------------------------------
 

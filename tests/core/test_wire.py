@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from radio import MalformedMessageError
-from radio.names import NAME_ALPHABET, control_topic, session_topic
-from radio.wire import (
+from radio.core.names import NAME_ALPHABET, control_topic, session_topic
+from radio.core.wire import (
     HEADER,
     LIVE,
     MAX_ENDED_IN_BEACON,

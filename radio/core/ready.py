@@ -7,8 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
+from radio.core.tuner import Tuner
 from radio.message import Message
-from radio.tuner import Tuner
 
 CHUNK: Final[int] = 256
 """Most messages `recv_many` returns by default, iteration and `recv` take at a time."""

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import Final, NamedTuple
 
-from radio.names import is_channel_topic, marker_topic, split_marker
+from radio.core.names import is_channel_topic, marker_topic, split_marker
 
 SUBSCRIBE: Final[int] = 1
 UNSUBSCRIBE: Final[int] = 0
@@ -51,7 +51,7 @@ class Presence:
     With ``XPUB_VERBOSER`` every subscription and every unsubscription (including
     the ones libzmq makes up when a subscriber's connection ends) arrives as a
     message ``b"\x01" + topic`` or ``b"\x00" + topic``. Only presence
-    subscriptions (`radio.names.MARKER`) count, one per subscriber ID; plain subscriptions
+    subscriptions (`radio.core.names.MARKER`) count, one per subscriber ID; plain subscriptions
     route messages and count nobody.
     """
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from radio.names import session_topic
+from radio.core.names import session_topic
 
 MAX_REMEMBERED: Final[int] = 1024
 """Sessions tuned out of whose last heard seq and leaving time are remembered."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from radio.core.ready import CHUNK, ReadyQueue
+from radio.core.tuner import Tuner
 from radio.message import Message
-from radio.ready import CHUNK, ReadyQueue
-from radio.tuner import Tuner
 
 NOW = 1000.0
 

@@ -7,13 +7,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
-from radio.air import Air
-from radio.dial import NO_BASELINE, Dial, Heard
-from radio.errors import MalformedMessageError
-from radio.ledger import Ledger
-from radio.logs import get_logger
-from radio.message import Message, Stats
-from radio.names import (
+from radio.core.air import Air
+from radio.core.dial import NO_BASELINE, Dial, Heard
+from radio.core.ledger import Ledger
+from radio.core.names import (
     TAG_SEPARATOR,
     channel_prefix,
     control_topic,
@@ -21,7 +18,7 @@ from radio.names import (
     leading_topic,
     marker_topic,
 )
-from radio.wire import (
+from radio.core.wire import (
     HEADER,
     LIVE,
     VERSION,
@@ -37,6 +34,9 @@ from radio.wire import (
     unpack_header,
     unpack_parts,
 )
+from radio.errors import MalformedMessageError
+from radio.logs import get_logger
+from radio.message import Message, Stats
 
 log = get_logger()
 
@@ -63,7 +63,7 @@ class Tuner:
     the socket must be subscribed to; `changed` says it moved since the socket was
     last synced. Every message of a heard session that was sent and is not
     yielded is counted once in `stats`, by reason. A two-part message (a
-    `radio.wire.PARTED` head, then its payload) must come as two consecutive
+    `radio.core.wire.PARTED` head, then its payload) must come as two consecutive
     frames of one `take`; ``max_message_size`` (None: no limit) drops one whose
     topic, header and payload are larger, as the driver drops single frames.
     """

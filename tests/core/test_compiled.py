@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +16,7 @@ import radio
 import radio.compiled
 from radio.compiled import CORES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PURE = os.environ.get("RADIO_PURE", "") not in ("", "0")
 
 _REPORT = """
@@ -70,25 +70,38 @@ def test_this_run_uses_the_twin_it_asked_for() -> None:
     assert radio.compiled.ACTIVE is not bool(radio.compiled.REASON)
 
 
-def test_setup_compiles_the_listed_cores() -> None:
-    """setup.py compiles exactly the modules radio.compiled knows as cores."""
-    listed = re.findall(r'^    "radio/(\w+)\.py",$', (ROOT / "setup.py").read_text(), re.M)
-    assert sorted(f"radio.{name}" for name in listed) == sorted(CORES)
+def test_the_cores_are_the_core_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup.py compiles, and radio.compiled knows as cores, every module of radio/core/."""
+    folder = sorted(
+        f"radio.core.{path.stem}"
+        for path in (ROOT / "radio" / "core").glob("*.py")
+        if path.stem != "__init__"
+    )
+    assert list(CORES) == folder
+    spec = importlib.util.spec_from_file_location("radio_setup", ROOT / "setup.py")
+    assert spec is not None
+    assert spec.loader is not None
+    setup = importlib.util.module_from_spec(spec)
+    monkeypatch.setenv("RADIO_PURE", "1")  # compile nothing while reading its list
+    spec.loader.exec_module(setup)  # not __main__: defines CORES, runs no setup()
+    compiled = [path.removesuffix(".py").replace("/", ".") for path in setup.CORES]
+    assert compiled == folder
 
 
 def test_a_changed_source_is_never_shadowed(tmp_path: Path) -> None:
     """A core whose .py changed since the build runs from source, all cores with it."""
     package = tmp_path / "radio"
-    package.mkdir()
+    (package / "core").mkdir(parents=True)
     (package / "__init__.py").write_text("")
+    (package / "core" / "__init__.py").write_text("")
     (package / "compiled.py").write_text((ROOT / "radio" / "compiled.py").read_text())
     note = ["compiled"]
     for name in CORES:  # radio.compiled imports every core: empty stand-ins, as compiled
         leaf = f"{name.rpartition('.')[2]}.py"
-        (package / leaf).write_text("")
-        note.append(f"{leaf} {hashlib.sha256(b'').hexdigest()}")
+        (package / "core" / leaf).write_text("")
+        note.append(f"core/{leaf} {hashlib.sha256(b'').hexdigest()}")
     (package / "_build.txt").write_text("\n".join(note) + "\n")
-    (package / "wire.py").write_text("CHANGED = True\n")  # edited since the build
+    (package / "core" / "wire.py").write_text("CHANGED = True\n")  # edited since the build
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import radio.compiled as c;"
         "print(c.ACTIVE, c.REASON)"
@@ -102,7 +115,7 @@ def test_a_changed_source_is_never_shadowed(tmp_path: Path) -> None:
         check=True,
         cwd=tmp_path,
     ).stdout
-    assert out.strip() == "False wire.py changed since it was compiled (run make install)"
+    assert out.strip() == "False core/wire.py changed since it was compiled (run make install)"
 
 
 def test_the_package_still_imports() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from radio import InvalidNameError, new_session_id, validate_name
-from radio.names import NAME_ALPHABET, control_topic, session_topic
+from radio.core.names import NAME_ALPHABET, control_topic, session_topic
 
 names = st.text(alphabet=NAME_ALPHABET, min_size=1, max_size=128)
 

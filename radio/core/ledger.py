@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from radio.dial import NO_BASELINE, Heard
+from radio.core.dial import NO_BASELINE, Heard
+from radio.core.wire import HEADER, Kind, decode_records, unpack_flagged
 from radio.errors import MalformedMessageError
-from radio.logs import get_logger
+from radio.logs import RateLimitedLog, get_logger
 from radio.message import Message, Stats
-from radio.ratelimit import RateLimitedLog
-from radio.wire import HEADER, Kind, decode_records, unpack_flagged
 
 log = get_logger()
 

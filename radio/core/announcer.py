@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Container
 from typing import Final
 
-from radio.wire import (
+from radio.core.wire import (
     MAX_ENDED_IN_BEACON,
     PUBLISHER_ID_BYTES,
     Beacon,
@@ -22,7 +22,7 @@ queue may drop the first one, and a subscriber must still learn that it is over.
 
 ENDED_RETENTION_S: Final[float] = 120.0
 """How long beacons keep naming a closed session with its last seq (at most the
-`radio.wire.MAX_ENDED_IN_BEACON` newest): a subscriber cut off for up to this long
+`radio.core.wire.MAX_ENDED_IN_BEACON` newest): a subscriber cut off for up to this long
 still learns that its session ended, and how many messages it missed."""
 
 

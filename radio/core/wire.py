@@ -7,8 +7,8 @@ import struct
 from enum import IntEnum
 from typing import Final, NamedTuple
 
+from radio.core.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 from radio.errors import InvalidNameError, MalformedMessageError
-from radio.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 
 VERSION: Final[int] = 2
 """The wire format version this module writes and reads (2: beacons name their
@@ -131,7 +131,7 @@ def encode_beacon_payload(beacon: Beacon) -> bytes:
         | publisher id (8 B) | flags u8 | live: len u8, name, seq u64 |
         | previous: len u8, name, seq u64 | count u8 | count x (len u8, name, seq u64) |
 
-    Names are ASCII (`radio.names` rule, so at most 128 bytes); an absent live
+    Names are ASCII (`radio.core.names` rule, so at most 128 bytes); an absent live
     or previous session has length 0 and seq 0.
     """
     parts = [
@@ -196,7 +196,7 @@ def _read_name_and_seq(payload: bytes, offset: int, *, allow_empty: bool) -> tup
 def encode_beacon(
     control: bytes, seq: int, sent_at: float, interval: float, beacon: Beacon
 ) -> bytes:
-    """A whole BEACON frame on the *control* topic (`radio.names.control_topic`)."""
+    """A whole BEACON frame on the *control* topic (`radio.core.names.control_topic`)."""
     return encode(control, Kind.BEACON, seq, sent_at, encode_beacon_payload(beacon), interval)
 
 
@@ -245,7 +245,7 @@ def encode(
     *,
     live: bool = False,
 ) -> bytes:
-    """Return one frame: *topic* (from `radio.names`) followed by the header and *payload*.
+    """Return one frame: *topic* (from `radio.core.names`) followed by the header and *payload*.
 
     The caller supplies valid values. It is `frame_prefix` + `pack_tail` + payload,
     the parts the publisher's hot path joins itself.
@@ -279,7 +279,7 @@ def encode_inbox(
 ) -> bytes:
     r"""A frame for one subscriber's inbox: a session's message (its last value).
 
-    Layout: the inbox topic (`radio.names.inbox_topic`), the session's name and
+    Layout: the inbox topic (`radio.core.names.inbox_topic`), the session's name and
     ``/``, then the header (*kind* is the byte with its `LIVE` flag) and payload::
 
         | channel/ \x00 id / | session / | version | kind | seq | sent_at | ttl | payload |
@@ -318,7 +318,7 @@ def encode_batch(
 ) -> bytes:
     """A BATCH frame of *records* (``(sent_at, payload)``), numbered from *first_seq*.
 
-    Its header carries the first record's send time; `radio.batch.Batch` builds the
+    Its header carries the first record's send time; `radio.core.batch.Batch` builds the
     same bytes incrementally.
     """
     body = b"".join(encode_record(sent_at, payload) for sent_at, payload in records)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from radio.names import marker_topic
-from radio.presence import Change, Presence
+from radio.core.names import marker_topic
+from radio.core.presence import Change, Presence
 
 
 def clock() -> float:

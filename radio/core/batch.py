@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from radio.wire import HEADER, RECORD, Kind, frame_prefix, pack_record, pack_tail
+from radio.core.wire import HEADER, RECORD, Kind, frame_prefix, pack_record, pack_tail
 
 BATCH_DELAY_S: Final[float] = 0.001
 """Default longest time a message waits in a batch before it is sent."""

@@ -5,23 +5,25 @@ from __future__ import annotations
 import pytest
 
 from radio import MessageTooLargeError, SessionClosedError, SessionError, UnknownSessionError
-from radio.announcer import END_REPEATS
-from radio.message import Message
-from radio.names import control_topic, inbox_topic, marker_topic, session_topic
-from radio.transmitter import MAX_RECENT_RANDOM_ENDED, Transmitter
-from radio.tuner import Tuner
-from radio.wire import (
+from radio.core.announcer import END_REPEATS
+from radio.core.names import control_topic, inbox_topic, marker_topic, session_topic
+from radio.core.transmitter import MAX_RECENT_RANDOM_ENDED, Transmitter
+from radio.core.tuner import Tuner
+from radio.core.wire import (
     HEADER,
+    LIVE,
     PART_THRESHOLD,
     Frame,
     Kind,
     decode,
+    decode_parts,
     decode_records,
     encode,
     encode_batch,
     encode_inbox,
     split_inbox,
 )
+from radio.message import Message
 
 LISTENER = b"0123456789abcdef"
 
@@ -183,21 +185,30 @@ class TestSessions:
         assert tx.session("s1").seq == 0
         assert tx.session("s1").frames([], 0.0, 1000.0) == []
 
-    def test_small_frame_frames_only_what_needs_no_batch_nor_two_parts(self) -> None:
-        """small_frame is frame for a small plain message; None, numbering nothing, else."""
+    def test_frame_is_one_path_for_every_kind_of_session(self) -> None:
+        """frame numbers and frames a plain message; a two-part head, a batch, a last value."""
         tx = core()
         tx.open("s1")
         state = tx.session("s1")
-        frame = state.small_frame(b"hi", 2.5, 1234.5)
         topic = session_topic("ch", "s1")
+        frame = state.frame(b"hi", 2.5, 1234.5)
         assert frame == encode(topic, Kind.DATA, 1, 1234.5, b"hi", 2.5, live=True)
-        assert state.small_frame(b"x" * PART_THRESHOLD, 0.0, 1234.5) is None
-        assert state.seq == 1
-        for settings in ({"batch_size": 4}, {"keep_last": True}):
-            other = core(**settings)
-            other.open("s1")
-            assert other.session("s1").small_frame(b"hi", 0.0, 1234.5) is None
-            assert other.session("s1").seq == 0
+        large = b"x" * PART_THRESHOLD
+        head = state.frame(large, 0.0, 1234.5)
+        assert state.parted(large)
+        assert head is not None
+        assert decode_parts(head, large).payload == large
+        assert state.seq == 2
+        batching = core(batch_size=4)
+        batching.open("s1")
+        assert batching.session("s1").frame(b"hi", 0.0, 1234.5) is None  # waits in its batch
+        assert not batching.session("s1").parted(large)
+        keeping = core(keep_last=True)
+        keeping.open("s1")
+        assert keeping.session("s1").frame(b"hi", 0.0, 1234.5) == encode(
+            topic, Kind.DATA, 1, 1234.5, b"hi", 0.0, live=True
+        )
+        assert keeping.session("s1").last == (1, 1234.5, 0.0, b"hi", Kind.DATA | LIVE)
 
     def test_frames_leave_two_part_messages_to_frame(self) -> None:
         """A payload that goes in two parts: frames numbers none and returns None."""
@@ -228,7 +239,7 @@ class TestSessions:
         else:
             assert [decode(f).payload for f in frames] == [b"a", b"b", b"c"]
             assert state.last is not None
-            assert state.last[3] == b"c"
+            assert state.last.payload == b"c"
 
 
 class TestBeaconsAndBatches:

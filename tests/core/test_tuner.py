@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from radio.core.names import control_topic, inbox_topic, session_topic
+from radio.core.tuner import Tuner
+from radio.core.wire import Beacon, Kind, encode, encode_beacon, encode_parts
 from radio.message import Message
-from radio.names import control_topic, inbox_topic, session_topic
-from radio.tuner import Tuner
-from radio.wire import Beacon, Kind, encode, encode_beacon, encode_parts
 
 
 class Clock:
@@ -167,7 +167,7 @@ def test_sequence_restart_is_accepted() -> None:
 
 
 def batch(session: str, first_seq: int, payloads: list[bytes], ttl: float = 0.0) -> bytes:
-    from radio.wire import encode_record
+    from radio.core.wire import encode_record
 
     records = b"".join(encode_record(1000.0 + i, p) for i, p in enumerate(payloads))
     return encode(session_topic("ch", session), Kind.BATCH, first_seq, 1000.0, records, ttl)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from radio import DeskError
-from radio.desk import (
+from radio.core.desk import (
     PROTOCOL,
     DeskAnswer,
     encode_refusal,
@@ -17,10 +17,9 @@ from radio.desk import (
     parse_reply,
     parse_request,
 )
-from radio.desk_server import DeskClients
-from radio.names import marker_topic, session_topic
-from radio.transmitter import Transmitter
-from radio.wire import Kind, decode
+from radio.core.names import marker_topic, session_topic
+from radio.core.transmitter import Transmitter
+from radio.core.wire import Kind, decode
 
 
 class TestFormat:
@@ -63,62 +62,65 @@ class TestClients:
         """Each join gives a fresh session; the old one's subscribers hear END."""
         core = Transmitter("ch")
         core.open("public")
-        clients = DeskClients()
-        frames: list[bytes] = []
-        first = clients.join("a", core, frames)
-        assert clients.session_of("a", core) == first
+        first, _ = core.join("a")
+        assert core.desk_session("a") == first
         assert core.live == "public"  # a desk session is never the channel's live one
-        frames.clear()
-        second = clients.join("a", core, frames)
+        second, frames = core.join("a")
         assert second != first
         assert (Kind.END, first) in {(f.kind, f.session) for f in map(decode, frames)}
         assert set(core.sessions) == {"public", second}
 
     def test_a_full_table_evicts_the_least_recently_joined_unheard_client(self) -> None:
         """Beyond max_clients a newcomer evicts the oldest client nobody listens to."""
-        core = Transmitter("ch")
-        clients = DeskClients(max_clients=2)
-        a = clients.join("a", core, [])
-        clients.join("b", core, [])
+        core = Transmitter("ch", max_desk_clients=2)
+        a, _ = core.join("a")
+        core.join("b")
         core.hear(b"\x01" + marker_topic(session_topic("ch", a), b"listener"))  # a is heard
-        frames: list[bytes] = []
-        clients.join("c", core, frames)
-        assert clients.session_of("b", core) is None  # b had no listener: evicted
-        assert clients.session_of("a", core) == a
+        _, frames = core.join("c")
+        assert core.desk_session("b") is None  # b had no listener: evicted
+        assert core.desk_session("a") == a
         assert next(f.kind for f in map(decode, frames)) is Kind.END
-        assert clients.evicted == 1
-        assert len(clients) == 2
+        assert core.desk.evicted == 1
+        assert len(core.desk) == 2
 
     def test_a_full_table_of_heard_clients_refuses_newcomers_but_not_known_ones(self) -> None:
         """When every client is listened to, a newcomer is refused; a known one rejoins."""
-        core = Transmitter("ch")
-        clients = DeskClients(max_clients=2)
+        core = Transmitter("ch", max_desk_clients=2)
         for name in ("a", "b"):
-            session = clients.join(name, core, [])
+            session, _ = core.join(name)
             core.hear(b"\x01" + marker_topic(session_topic("ch", session), name.encode()))
         with pytest.raises(DeskError, match="full"):
-            clients.join("c", core, [])
-        clients.join("a", core, [])
-        assert len(clients) == 2
+            core.join("c")
+        core.join("a")
+        assert len(core.desk) == 2
 
     def test_joins_cost_the_same_however_many_sessions_are_open(self) -> None:
         """Joins are O(1): 20,000 of them through a full table of 1,000 stay fast."""
-        core = Transmitter("ch")
-        clients = DeskClients(max_clients=1000)
+        core = Transmitter("ch", max_desk_clients=1000)
         start = time.perf_counter()
         for i in range(20_000):
-            clients.join(f"c{i}", core, [])
+            core.join(f"c{i}")
         assert len(core.sessions) == 1000
-        assert len(clients) == 1000
+        assert len(core.desk) == 1000
         assert time.perf_counter() - start < 10.0  # generous: about 0.5 s here
 
-    def test_a_closed_session_is_not_reported(self) -> None:
-        """session_of answers None once the client's session was closed, and a client
-        whose session was closed is forgotten."""
+    def test_closing_a_desk_session_forgets_its_client(self) -> None:
+        """desk_session answers None once the client's session was closed, by anyone,
+        and the core forgets that client: the table never holds a closed session."""
         core = Transmitter("ch")
-        clients = DeskClients()
-        session = clients.join("a", core, [])
+        session, _ = core.join("a")
         core.close(session)
-        assert clients.session_of("a", core) is None
-        clients.forget(session)
-        assert len(clients) == 0
+        assert core.desk_session("a") is None
+        assert len(core.desk) == 0
+
+    def test_the_core_answers_a_raw_request(self) -> None:
+        """answer_desk turns a JOIN into a reply naming the session, and junk into a no."""
+        core = Transmitter("ch")
+        reply, frames = core.answer_desk(encode_request("a"), "tcp://host:1")
+        answer = parse_reply(reply, "desk")
+        assert answer == ("tcp://host:1", "ch", core.desk_session("a"))
+        assert frames == []  # a private session: no beacon names it
+        reply, frames = core.answer_desk(b"junk", "tcp://host:1")
+        with pytest.raises(DeskError, match="not JSON"):
+            parse_reply(reply, "desk")
+        assert frames == []
