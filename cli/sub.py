@@ -77,10 +77,11 @@ class _StatusLine:
             return
         rate = (stats.received - self._last_received) / elapsed if elapsed > 0 else 0.0
         self._last_time, self._last_received = now, stats.received
-        line = (
-            f"received={stats.received} gaps={stats.gaps} expired={stats.expired} "
-            f"fenced={stats.fenced} malformed={stats.malformed} rate={rate:.0f}/s"
+        counters = " ".join(
+            f"{name}={value:.3f}" if isinstance(value, float) else f"{name}={value}"
+            for name, value in stats.as_dict().items()
         )
+        line = f"{counters} lost={stats.lost} rate={rate:.0f}/s"
         self._handler.write_live(line)
 
     def end(self) -> None:
@@ -249,7 +250,13 @@ def command(
             if status is not None:
                 status.update(stats, force=True)
                 status.end()
-            log.info("subscriber_stats", printed=tally.printed, unread=sub.unread, **vars(stats))
+            log.info(
+                "subscriber_stats",
+                printed=tally.printed,
+                unread=sub.unread,
+                lost=stats.lost,
+                **stats.as_dict(),
+            )
 
 
 class _Tally:

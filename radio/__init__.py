@@ -24,7 +24,7 @@ from radio.errors import (
     UnknownSessionError,
 )
 from radio.logs import LOGGER_NAME
-from radio.message import Message, Stats
+from radio.message import Loss, Message, Stats
 from radio.publisher import Publisher
 from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer, create_keys
@@ -60,6 +60,7 @@ __all__ = [
     "InvalidSettingError",
     "KeyFileError",
     "ListenerEvent",
+    "Loss",
     "MalformedMessageError",
     "Message",
     "MessageTooLargeError",

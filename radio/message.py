@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from enum import StrEnum
 from typing import NamedTuple
 
 
@@ -20,6 +21,16 @@ class Message(NamedTuple):
     sent_at: float
     ttl: float | None
     payload: bytes
+
+
+class Loss(StrEnum):
+    """Why a message of a heard session was not yielded: each names a `Stats` counter."""
+
+    GAPS = "gaps"
+    EXPIRED = "expired"
+    FENCED = "fenced"
+    CONFLATED = "conflated"
+    OVERSIZE = "oversize"
 
 
 @dataclass
@@ -51,6 +62,15 @@ class Stats:
     conflicts: int = 0
     clock_offset: float = 0.0
 
+    @property
+    def lost(self) -> int:
+        """Messages of heard sessions not yielded, all reasons together (see `Loss`)."""
+        return sum(getattr(self, loss.value) for loss in Loss)
+
     def copy(self) -> Stats:
         """Return a snapshot of the counters."""
         return replace(self)
+
+    def as_dict(self) -> dict[str, int | float]:
+        """Every counter by name, in the order they are declared (for logs and JSON)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}

@@ -22,6 +22,17 @@ SUBSCRIPTION_HWM: Final[int] = 1000
 libzmq drops a subscription that does not fit (``xsub_t::send_subscription``), so
 a SUB's send side must not take a small data ``hwm``."""
 
+READ_FRAMES: Final[int] = 256
+"""Most frames read off a socket at a time (the hot path decodes them in one loop)."""
+
+READ_BYTES: Final[int] = 256 * 1024
+"""About the most bytes read off a socket at a time: large frames come a few at a
+time, so that what is decoded is still in the CPU's cache (64 KiB frames read 256 at
+a time ran at half the rate of 4 at a time)."""
+
+_NOBLOCK: Final[int] = zmq.NOBLOCK
+_RCVMORE: Final[int] = zmq.RCVMORE
+
 _HINTS: Final[dict[int, str]] = {
     errno.ENODEV: " (the host is neither an address nor a network interface of this machine)",
 }
@@ -139,3 +150,34 @@ def as_payload(payload: object) -> bytes:
     raise TypeError(
         f"payload must be bytes, not {type(payload).__name__} (encode text first): {payload!r:.40}"
     )
+
+
+def read_messages(socket: zmq.Socket[bytes]) -> list[bytes]:
+    """The frames of the whole messages waiting on *socket*, up to a bound; none: ``[]``.
+
+    Up to `READ_FRAMES` frames, fewer when they are large (about `READ_BYTES`), and
+    never stopping between the parts of a message: the parts of a message arrive
+    together, so once its first frame is there the rest are, and RCVMORE is
+    checked once per full read, not per frame. It never blocks.
+    """
+    receive = socket.recv
+    try:
+        first = receive(_NOBLOCK)
+    except zmq.Again:
+        return []
+    frames = [first]
+    append = frames.append
+    try:
+        if len(first) < READ_BYTES:
+            # As many more as fit in READ_BYTES, if frames are as large as the larger of
+            # the first two (a two-part message's head is small, its payload not).
+            append(second := receive(_NOBLOCK))
+            for _ in range(min(READ_FRAMES, READ_BYTES // (max(len(first), len(second)) + 1)) - 2):
+                append(receive(_NOBLOCK))
+    except zmq.Again:
+        pass  # no message is there: none is half read either
+    else:
+        more = socket.get
+        while more(_RCVMORE):  # once per full read, not per frame
+            append(receive(_NOBLOCK))
+    return frames

@@ -14,11 +14,10 @@ import zmq
 from radio.core.names import is_marker, validate_name
 from radio.core.ready import CHUNK, ReadyQueue
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS, Tuner
-from radio.core.wire import is_head_of, parts_size
 from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
 from radio.logs import RateLimitedLog, get_logger
-from radio.message import Message, Stats
+from radio.message import Loss, Message, Stats
 from radio.owner import SocketOwner
 from radio.security import CurveClient, apply_client
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
@@ -38,18 +37,18 @@ from radio.settings import (
     validate_seconds,
     validate_timeout,
 )
-from radio.sockets import SUBSCRIPTION_HWM, attach, configure, open_socket, setup_error
+from radio.sockets import (
+    READ_FRAMES,
+    SUBSCRIPTION_HWM,
+    attach,
+    configure,
+    open_socket,
+    read_messages,
+    setup_error,
+)
 
 log = get_logger()
 
-
-BATCH: Final[int] = 256
-"""Most frames read off the socket at a time (the hot path decodes them in one loop)."""
-
-BATCH_BYTES: Final[int] = 256 * 1024
-"""About the most bytes read off the socket at a time: large frames come a few at a
-time, so that what is decoded is still in the CPU's cache (64 KiB frames read 256 at
-a time ran at half the rate of 4 at a time)."""
 
 POLL_SLICE_S: Final[float] = 0.05
 """Longest a waiting `recv` holds the lock at a time (other threads may retune between)."""
@@ -61,8 +60,6 @@ libzmq drops the connection instead (bounding what a hostile peer makes us alloc
 CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
 
-_NOBLOCK: Final[int] = zmq.NOBLOCK
-_RCVMORE: Final[int] = zmq.RCVMORE
 _INF: Final[float] = float("inf")
 _monotonic = time.monotonic
 
@@ -114,10 +111,9 @@ class Subscriber(SocketOwner):
         self.conflate = bool(conflate)
         if max_message_size is not None:
             validate_count(max_message_size, "max message size")
-        # Frames over max_message_size are counted and dropped here, one by one; only a
-        # frame over OVERSIZE_FACTOR times it makes libzmq drop the connection (and with it
+        # Frames over max_message_size are counted and dropped by the tuner, one by one; only
+        # a frame over OVERSIZE_FACTOR times it makes libzmq drop the connection (and with it
         # whatever follows), which bounds what a hostile publisher makes us allocate.
-        self._max_frame = max_message_size
         settings = SocketSettings(
             hwm=self.hwm,
             heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
@@ -397,77 +393,19 @@ class Subscriber(SocketOwner):
             return [first, *self._queue.pop_many(count - 1)]
 
     def _fill(self) -> None:
-        """Read up to `BATCH` frames and decode them, in order, into the ready queue.
+        """Read whole messages (`read_messages`) and decode them, in order, into the ready queue.
 
         Beacons and ENDs take effect in order too: a message sent before a session
         switch is still yielded, one sent after it is fenced. In conflate mode the
-        ready queue holds one message, so only the newest survives. The frames end
-        with a whole message: the payload part of a two-part message goes with its
-        head (the parts of a message arrive together, so they are all there).
+        ready queue holds one message, so only the newest survives.
         """
-        receive = self._socket.recv
-        try:
-            first = receive(_NOBLOCK)
-        except zmq.Again:
+        frames = read_messages(self._socket)
+        if not frames:
             return
-        frames = [first]
-        append = frames.append
-        try:
-            if len(first) < BATCH_BYTES:
-                # As many more as fit in BATCH_BYTES, if frames are as large as the larger
-                # of the first two (a two-part message's head is small, its payload not).
-                append(second := receive(_NOBLOCK))
-                for _ in range(min(BATCH, BATCH_BYTES // (max(len(first), len(second)) + 1)) - 2):
-                    append(receive(_NOBLOCK))
-        except zmq.Again:
-            pass  # no message is there: none is half read either
-        else:
-            more = self._socket.get
-            while more(_RCVMORE):  # once per full batch, not per frame
-                append(receive(_NOBLOCK))
-        if self._max_frame is not None and max(map(len, frames)) > self._max_frame:
-            self._take_but_oversize(frames, self._max_frame)
-        else:
-            self._take(frames)
-
-    def _take(self, frames: list[bytes]) -> None:
-        """Decode *frames* into the ready queue (conflating), then follow any retune."""
-        tuner = self._tuner
-        ready = self._queue.queue
-        queued, received = len(ready), tuner.stats.received
-        tuner.take(frames, ready.append)
-        if self.conflate:
-            tuner.stats.conflated += queued + tuner.stats.received - received - len(ready)
-        if tuner.changed:
+        queue = self._queue
+        self._tuner.take(frames, queue.put if self.conflate else queue.queue.append)
+        if self._tuner.changed:
             self._sync()
-
-    def _take_but_oversize(self, frames: list[bytes], limit: int) -> None:
-        """As `_take`, counting and dropping each frame over *limit* bytes in its turn.
-
-        A two-part message (a head and the part it announces, as the tuner pairs
-        them) is weighed whole, its topic, header and payload, and dropped whole.
-        """
-        run: list[bytes] = []
-        dropped = 0
-        index, count = 0, len(frames)
-        while index < count:
-            frame = frames[index]
-            index += 1
-            size = len(frame)
-            parted = index < count and is_head_of(frame, frames[index])
-            if parted:
-                size = parts_size(frame, frames[index])
-            if size <= limit:
-                run += frames[index - 1 : index + 1] if parted else (frame,)
-            else:
-                self._take(run)  # what came before it, in order
-                run = []
-                self._tuner.oversize(frame)
-                dropped += 1
-            if parted:
-                index += 1  # its payload part went with it
-        self._take(run)
-        self._limited.warning("frame_oversize", dropped=dropped, max_message_size=limit)
 
     def _purge(self) -> None:
         """Drop decoded messages of sessions no longer heard (after a retune): fenced."""
@@ -498,7 +436,7 @@ class Subscriber(SocketOwner):
                     done += 1
                     if message[4] and queue.expired(message):
                         with self._lock:
-                            self._tuner.retract(message, "expired")
+                            self._tuner.retract(message, Loss.EXPIRED)
                         continue
                     yield message
             finally:
@@ -524,7 +462,7 @@ class Subscriber(SocketOwner):
         if self._closed or _monotonic() - self._read_at < SERVICE_INTERVAL_S:
             return  # the application read the socket within the interval: it is serviced
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
-        for _ in range(self._ready_limit // BATCH + 1):
+        for _ in range(self._ready_limit // READ_FRAMES + 1):
             if not self.conflate and len(self._queue.queue) >= self._ready_limit:
                 break
             if not self._socket.poll(0):

@@ -340,7 +340,9 @@ def test_sub_stats_line_and_json_logs(runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["payload"] for line in result.stdout.splitlines()] == ["a", "b"]
     stderr = result.stderr.splitlines()
-    assert "received=2 gaps=0 expired=0 fenced=0 malformed=0" in result.stderr
+    assert (
+        "received=2 gaps=0 expired=0 fenced=0 malformed=0 conflated=0 oversize=0" in result.stderr
+    )
     events = [json.loads(line)["event"] for line in stderr if line.startswith("{")]
     assert "subscriber_stats" in events
 

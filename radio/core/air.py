@@ -153,4 +153,7 @@ class ClockOffset:
 
     def reset(self) -> None:
         """Forget every observation (another publisher, another clock)."""
-        self.__init__()  # type: ignore[misc]
+        self.value = None
+        self.bucket_min = _INF
+        self._bucket_start = -_INF
+        self._buckets.clear()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from radio.core.dial import NO_BASELINE, Heard
-from radio.core.wire import HEADER, Kind, decode_records, unpack_flagged
 from radio.errors import MalformedMessageError
 from radio.logs import RateLimitedLog, get_logger
-from radio.message import Message, Stats
+from radio.message import Loss, Message, Stats
 
 log = get_logger()
 
@@ -19,6 +19,9 @@ MAX_GAP: Final[int] = 2**32
 class Ledger:
     """Keeps `stats` and each heard session's last seq in step; logs drops rate-limited.
 
+    It is the only writer of `stats`: the tuner, the ready queue and the drivers
+    report what happened, by calling it.
+
     Gaps are counted up to a seq and the session's last seq moves there, so the
     same loss learned twice (a jump, then a beacon; an END, then a beacon's ended
     list) counts once; expired and fenced messages move it too, so they never
@@ -28,6 +31,18 @@ class Ledger:
     def __init__(self, channel: str) -> None:
         self.stats = Stats()
         self._limited = RateLimitedLog(log.bind(channel=channel))
+
+    def received(self, count: int) -> None:
+        """*count* messages decoded, to be yielded."""
+        self.stats.received += count
+
+    def conflated(self, count: int) -> None:
+        """*count* messages replaced by a newer one (``conflate=True``) before they were read."""
+        self.stats.conflated += count
+
+    def snapshot(self, conflicts: int, clock_offset: float) -> Stats:
+        """A copy of the counters, with the beacons' *conflicts* and the *clock_offset*."""
+        return replace(self.stats, conflicts=conflicts, clock_offset=clock_offset)
 
     def jump(self, heard: Heard, seq: int) -> None:
         """*seq* does not follow the last one: a baseline, a gap, or a restart."""
@@ -51,24 +66,16 @@ class Ledger:
             )
             heard.last_seq = up_to
 
-    def oversize(self, heard: Heard | None, frame: bytes) -> None:
-        """A frame dropped for its size: each message in it counted once, as oversize.
+    def oversize(self, heard: Heard | None, seq: int, count: int, limit: int) -> None:
+        """A frame over *limit* bytes dropped: its *count* messages from *seq*, once each.
 
         Its session's last seq (*heard*, when it is one we hear) moves past it, so
-        it is not counted as a gap too. For a two-part message, *frame* is its head.
+        it is not counted as a gap too; *seq* 0 means its header was unreadable.
         """
-        count = 1
-        if heard is not None:
-            offset = len(heard.topic)
-            try:
-                kind, _, _, seq, _, _ = unpack_flagged(frame, offset)  # a parted head too
-                if kind is Kind.BATCH:
-                    count = len(decode_records(frame, offset + HEADER.size))
-            except MalformedMessageError:
-                seq = 0
-            if seq and seq + count - 1 > heard.last_seq:
-                heard.last_seq = seq + count - 1  # a baseline too, when nothing was heard
+        if heard is not None and seq and seq + count - 1 > heard.last_seq:
+            heard.last_seq = seq + count - 1  # a baseline too, when nothing was heard
         self.stats.oversize += count
+        self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
 
     def expired(self, session: str, seq: int, ttl: float) -> None:
         """One message older than its TTL."""
@@ -92,12 +99,14 @@ class Ledger:
         self.stats.malformed += 1
         self._limited.warning("message_malformed", reason=str(exc), size=len(frame))
 
-    def retract(self, message: Message, reason: str) -> None:
-        """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
-        self.stats.received -= 1
-        if reason == "expired":
+    def retract(self, message: Message, reason: Loss) -> None:
+        """Count a message taken earlier as dropped after all: `Loss.EXPIRED` or `Loss.FENCED`."""
+        if reason is Loss.EXPIRED:
             self.stats.expired += 1
             self._limited.warning("message_expired", session=message.session, seq=message.seq)
-        else:
+        elif reason is Loss.FENCED:
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=message.session, seq=message.seq)
+        else:
+            raise ValueError(f"a message taken is retracted as expired or fenced, not {reason}")
+        self.stats.received -= 1

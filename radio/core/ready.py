@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Final
 
 from radio.core.tuner import Tuner
-from radio.message import Message
+from radio.message import Loss, Message
 
 CHUNK: Final[int] = 256
 """Most messages `recv_many` returns by default, iteration and `recv` take at a time."""
@@ -38,6 +38,13 @@ class ReadyQueue:
         self._tuner = tuner
         self._clock = clock
 
+    def put(self, message: Message) -> None:
+        """Queue one decoded message; in conflate mode it replaces (and counts) the one waiting."""
+        queue = self.queue
+        if self.conflate and queue:
+            self._tuner.ledger.conflated(1)
+        queue.append(message)
+
     def __bool__(self) -> bool:
         return bool(self.taken or self.queue)
 
@@ -55,10 +62,10 @@ class ReadyQueue:
         Counts it (fenced or expired) when it may not.
         """
         if message.session not in self._tuner.sessions:
-            self._tuner.retract(message, "fenced")
+            self._tuner.retract(message, Loss.FENCED)
             return False
         if self.expired(message):
-            self._tuner.retract(message, "expired")
+            self._tuner.retract(message, Loss.EXPIRED)
             return False
         return True
 
@@ -75,7 +82,7 @@ class ReadyQueue:
                 except IndexError:
                     break
                 if self.expired(message):
-                    self._tuner.retract(message, "expired")
+                    self._tuner.retract(message, Loss.EXPIRED)
                     continue
                 return message
         return None
@@ -92,7 +99,7 @@ class ReadyQueue:
                     break
                 ttl = message[4]
                 if ttl and now > message[3] + ttl:
-                    self._tuner.retract(message, "expired")
+                    self._tuner.retract(message, Loss.EXPIRED)
                     continue
                 out.append(message)
         return out
@@ -123,7 +130,7 @@ class ReadyQueue:
             kept = (m for m in queued if m.session in sessions)
             self.queue = deque(kept, maxlen=self.queue.maxlen)
             for message in stale:
-                self._tuner.retract(message, "fenced")
+                self._tuner.retract(message, Loss.FENCED)
 
     def _swap_taken(self) -> list[Message]:
         """Raise the generation, swap ``taken`` for an empty deque; return what it held.
@@ -151,11 +158,11 @@ class ReadyQueue:
         sessions = self._tuner.sessions
         for message in reversed(messages):
             if message.session not in sessions:
-                self._tuner.retract(message, "fenced")
+                self._tuner.retract(message, Loss.FENCED)
             elif not self.conflate:
                 self.taken.appendleft(message)
             elif self.queue:
-                self._tuner.stats.conflated += 1  # the newer one waiting stays
+                self._tuner.ledger.conflated(1)  # the newer one waiting stays
             else:
                 self.queue.append(message)
 

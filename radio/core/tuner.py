@@ -28,15 +28,17 @@ from radio.core.wire import (
     decode_parts,
     decode_records,
     header_offset,
+    is_head_of,
     is_parted,
     parts_size,
+    span,
     split_inbox,
     unpack_header,
     unpack_parts,
 )
 from radio.errors import MalformedMessageError
 from radio.logs import get_logger
-from radio.message import Message, Stats
+from radio.message import Loss, Message, Stats
 
 log = get_logger()
 
@@ -135,10 +137,7 @@ class Tuner:
 
     def snapshot(self) -> Stats:
         """A copy of the counters, with the beacons' conflicts and the clock offset."""
-        stats = self.stats.copy()
-        stats.conflicts = self.air.conflicts
-        stats.clock_offset = self.offset
-        return stats
+        return self.ledger.snapshot(self.air.conflicts, self.offset)
 
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
@@ -174,8 +173,53 @@ class Tuner:
 
     # -- frames ------------------------------------------------------------------------
 
-    def take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
-        """Handle *frames* in order, passing each message to yield to *out*: the hot path.
+    def take(self, frames: list[bytes], out: Callable[[Message], object]) -> None:
+        """Handle *frames* (whole messages, as read off the socket) in order: the hot path.
+
+        Each message to yield goes to *out*. A frame over ``max_message_size``, or a
+        two-part message over it (topic, header and payload), is dropped and counted
+        as oversize in its turn: the size rule lives here alone.
+        """
+        limit = self.max_message_size
+        if limit is not None and frames and max(map(len, frames)) > limit:
+            self._take_but_oversize(frames, out, limit)
+        else:
+            self._take(frames, out)
+
+    def _take_but_oversize(
+        self, frames: list[bytes], out: Callable[[Message], object], limit: int
+    ) -> None:
+        """As `_take`, counting and dropping each frame over *limit* bytes in its turn.
+
+        A two-part message (a head and the part it announces) is weighed whole,
+        its topic, header and payload, and dropped whole.
+        """
+        run: list[bytes] = []
+        index, count = 0, len(frames)
+        while index < count:
+            frame = frames[index]
+            index += 1
+            size = len(frame)
+            parted = index < count and is_head_of(frame, frames[index])
+            if parted:
+                size = parts_size(frame, frames[index])
+            if size <= limit:
+                run += frames[index - 1 : index + 1] if parted else (frame,)
+            else:
+                self._take(run, out)  # what came before it, in order
+                run = []
+                self._oversize(self._lookup(frame), frame, limit)
+            if parted:
+                index += 1  # its payload part went with it
+        self._take(run, out)
+
+    def _oversize(self, heard: Heard | None, frame: bytes, limit: int) -> None:
+        """Count *frame* (a two-part message's head) dropped for its size: see `Ledger.oversize`."""
+        seq, count = span(frame, len(heard.topic)) if heard is not None else (0, 1)
+        self.ledger.oversize(heard, seq, count, limit)
+
+    def _take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
+        """Handle *frames* in order, passing each message to yield to *out*.
 
         A DATA frame of the same session as the frame before costs one
         ``startswith`` and one ``unpack_from`` (and a clock reading when it has a
@@ -240,7 +284,7 @@ class Tuner:
         finally:
             if heard is not None:
                 heard.last_seq = last
-            self.stats.received += received
+            self.ledger.received(received)
 
     def _lookup(self, frame: bytes) -> Heard | None:
         """The heard session whose topic *frame* starts with, if any."""
@@ -249,7 +293,7 @@ class Tuner:
     def handle(self, frame: bytes) -> list[Message]:
         """Account for one frame off the socket; return the messages it yields (0 or more)."""
         messages: list[Message] = []
-        self.take((frame,), messages.append)
+        self.take([frame], messages.append)
         return messages
 
     def _slow(
@@ -303,8 +347,9 @@ class Tuner:
         except MalformedMessageError as exc:
             self.ledger.malformed(frame, exc)
             return part  # no part of this head: a frame of its own
-        if part is not None and self._too_large(frame, part):
-            self.ledger.oversize(heard, frame)
+        limit = self.max_message_size
+        if part is not None and limit is not None and parts_size(frame, part) > limit:
+            self._oversize(heard, frame, limit)
             return None
         if kind is Kind.END:
             self._end(heard, seq)
@@ -334,13 +379,8 @@ class Tuner:
                 continue
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
-        self.stats.received += received
+        self.ledger.received(received)
         return None
-
-    def _too_large(self, head: bytes, part: bytes) -> bool:
-        """Whether a two-part message is over ``max_message_size``."""
-        limit = self.max_message_size
-        return limit is not None and parts_size(head, part) > limit
 
     def _handle_other(
         self, frame: bytes, rest: Iterator[bytes], out: Callable[[Message], object]
@@ -420,8 +460,8 @@ class Tuner:
             self.ledger.malformed(frame, exc)
             return
         if heard is None:
-            if kind is not Kind.HELLO:
-                self.stats.fenced += 1  # a last value of a session tuned out of meanwhile
+            if kind is not Kind.HELLO:  # a last value of a session tuned out of meanwhile
+                self.ledger.fence_other(session.decode("ascii", "replace"), seq)
             return
         if kind is Kind.HELLO:
             if body[_HEADER_SIZE:] != heard.tag:
@@ -434,12 +474,8 @@ class Tuner:
             return
         self._careful(heard, topic + body, iter(()), out)  # one frame: unpack_header said so
 
-    def oversize(self, frame: bytes) -> None:
-        """Count a frame dropped for its size (see `Ledger.oversize`)."""
-        self.ledger.oversize(self._lookup(frame), frame)
-
-    def retract(self, message: Message, reason: str) -> None:
-        """Count a message taken earlier as dropped after all: "expired" or "fenced"."""
+    def retract(self, message: Message, reason: Loss) -> None:
+        """Count a message taken earlier as dropped after all: `Loss.EXPIRED` or `Loss.FENCED`."""
         self.ledger.retract(message, reason)
 
     def _end(self, heard: Heard, last_seq: int) -> None:

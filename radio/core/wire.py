@@ -462,6 +462,21 @@ def parts_size(head: bytes, part: bytes) -> int:
     return len(head) - PART_LENGTH.size + len(part)
 
 
+def span(frame: bytes, offset: int) -> tuple[int, int]:
+    """The first seq and the number of messages of a frame whose header is at *offset*.
+
+    A BATCH carries one message per record, anything else one; ``(0, 1)`` when
+    the frame is not valid (its seq cannot be trusted).
+    """
+    try:
+        kind, _, _, seq, _, _ = unpack_flagged(frame, offset)  # a parted head too
+        if kind is Kind.BATCH:
+            return seq, len(decode_records(frame, offset + HEADER.size))
+    except MalformedMessageError:
+        return 0, 1
+    return seq, 1
+
+
 def decode(frame: object) -> Frame:
     """Decode one frame; raise `MalformedMessageError` (and nothing else) if it is not valid.
 

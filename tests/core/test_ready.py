@@ -166,3 +166,12 @@ def test_clear_fences_readers_that_still_hold_the_taken_deque() -> None:
     assert queue.clear() == 3
     assert not held
     assert queue.generation == generation + 1
+
+
+def test_conflation_counts_each_message_replaced() -> None:
+    """In conflate mode put keeps the newest message and counts the one it replaces."""
+    tuner, queue, _ = setup("s1", conflate=True)
+    for seq in (1, 2, 3):
+        queue.put(message("s1", seq))
+    assert tuner.stats.conflated == 2
+    assert queue.pop() == message("s1", 3)

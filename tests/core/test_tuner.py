@@ -7,7 +7,7 @@ import pytest
 from radio.core.names import control_topic, inbox_topic, session_topic
 from radio.core.tuner import Tuner
 from radio.core.wire import Beacon, Kind, encode, encode_beacon, encode_parts
-from radio.message import Message
+from radio.message import Loss, Message, Stats
 
 
 class Clock:
@@ -501,3 +501,46 @@ def test_a_two_part_message_over_the_size_limit_is_oversize() -> None:
     got = take(tuner, [*parts("s1", 1, b"x" * 1000), *parts("s1", 2, b"x" * 1001), data("s1", 3)])
     assert [m.seq for m in got] == [1, 3]
     assert (tuner.stats.oversize, tuner.stats.gaps, tuner.stats.malformed) == (1, 0, 0)
+
+
+def test_the_tuner_drops_frames_over_its_size_limit_in_their_turn() -> None:
+    """A frame over max_message_size is counted oversize where it stands; the rest are
+    yielded in order, and its seq is not counted as a gap too."""
+    tuner = Tuner("ch", Clock(), max_message_size=200)
+    tuner.tune_in("s1")
+    out: list[Message] = []
+    tuner.take([data("s1", 1), data("s1", 2, b"x" * 300), data("s1", 3)], out.append)
+    assert [m.seq for m in out] == [1, 3]
+    assert (tuner.stats.oversize, tuner.stats.gaps, tuner.stats.received) == (1, 0, 2)
+
+
+def test_a_two_part_message_is_weighed_whole() -> None:
+    """Topic, header and payload of a two-part message count against the limit, as one
+    frame's would: over it, both parts go, counted once."""
+    topic = session_topic("ch", "s1")
+    payload = b"y" * 70_000
+    tuner = Tuner("ch", Clock(), max_message_size=70_000)
+    tuner.tune_in("s1")
+    out: list[Message] = []
+    head, part = encode_parts(topic, 2, 1000.0, payload, live=True)
+    tuner.take([data("s1", 1), head, part, data("s1", 3)], out.append)
+    assert [m.seq for m in out] == [1, 3]
+    assert (tuner.stats.oversize, tuner.stats.gaps, tuner.stats.malformed) == (1, 0, 0)
+
+
+def test_stats_sum_their_losses_by_reason() -> None:
+    """Stats.lost is the sum of the counters Loss names, each a field of Stats."""
+    stats = Stats(received=9, gaps=1, expired=2, fenced=3, malformed=50, conflated=4, oversize=5)
+    assert {loss.value for loss in Loss} <= set(stats.as_dict())
+    assert stats.lost == 15  # malformed frames are junk, not messages of a heard session
+
+
+def test_a_retraction_names_a_reason_a_taken_message_can_have() -> None:
+    """A message taken for the application goes back as expired or fenced, nothing else."""
+    tuner = Tuner("ch", Clock())
+    message = Message("ch", "s1", 1, 1000.0, None, b"")
+    tuner.ledger.received(1)
+    tuner.retract(message, Loss.FENCED)
+    assert (tuner.stats.received, tuner.stats.fenced) == (0, 1)
+    with pytest.raises(ValueError, match="gaps"):
+        tuner.retract(message, Loss.GAPS)

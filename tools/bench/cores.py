@@ -26,7 +26,7 @@ from tools import child_env
 
 FRAMES = int(os.environ.get("RADIO_BENCH_FRAMES", "200000"))  # per measurement: see profile
 PAYLOAD = b"x" * 100
-RUN = 256  # frames a Subscriber reads off its socket at a time (radio.subscriber.BATCH)
+RUN = 256  # frames a Subscriber reads off its socket at a time (radio.sockets.READ_FRAMES)
 
 
 def _tuner_take(ttl: float) -> Callable[[], float]:

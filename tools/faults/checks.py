@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
+from radio.message import Loss
+
 from .record import Heard
 from .scenario import (
     HOP_DELAY_S,
@@ -65,13 +67,10 @@ def unaccounted(heard: Heard, sent: int) -> int:
 
     Every subscriber was a listener before the first message was sent and
     followed every session, so each message of every session counts once:
-    received, or dropped as a gap, expired, fenced or conflated.
+    received, or lost for one of the reasons of `radio.message.Loss`.
     """
     stats = heard.stats
-    counted = sum(
-        stats.get(key, 0) for key in ("received", "gaps", "expired", "fenced", "conflated")
-    )
-    return sent - counted
+    return sent - stats.get("received", 0) - sum(stats.get(loss.value, 0) for loss in Loss)
 
 
 def _switch_losses(heard: dict[str, Heard], sent: dict[str, int]) -> str:
@@ -131,7 +130,7 @@ def checks(outcome: Outcome) -> Iterator[Check]:
     differences = {name: unaccounted(h, sent) for name, h in sorted(heard.items())}
     yield check(
         "accounted",
-        "sent - (received + gaps + expired + fenced + conflated)",
+        f"sent - (received + {' + '.join(Loss)})",
         ", ".join(f"{name} {diff:+,}" for name, diff in differences.items()),
         "0 each",
         all(diff == 0 for diff in differences.values()),
