@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import socket
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import click
 
@@ -14,7 +15,12 @@ from radio import (
     DEFAULT_HWM,
     HEARTBEAT_INTERVAL_S,
     HEARTBEAT_TIMEOUT_S,
+    MAX_COUNT,
+    MAX_MESSAGE_BYTES,
+    MAX_SOCKET_SECONDS,
+    RECONNECT_INTERVAL_S,
     InvalidSettingError,
+    SocketOptions,
     validate_count,
     validate_endpoint,
     validate_name,
@@ -27,7 +33,7 @@ from .logs import LOG_FORMATS
 DEFAULT_ENDPOINT: Final[str] = "tcp://127.0.0.1:5556"
 """Where radio-pub binds and radio-sub connects unless told otherwise."""
 
-MAX_OPTION_SECONDS: Final[float] = 2_000_000.0
+MAX_OPTION_SECONDS: Final[float] = MAX_SOCKET_SECONDS
 """Longest time any option takes (about 23 days): a socket option's milliseconds fit a C int."""
 
 MIN_TICK_S: Final[float] = 0.001
@@ -39,7 +45,7 @@ MAX_RATE: Final[float] = 1e9
 MIN_RATE: Final[float] = 1.0 / MAX_OPTION_SECONDS
 """Lowest --rate, in messages per second: one message per `MAX_OPTION_SECONDS`."""
 
-MAX_OPTION_COUNT: Final[int] = 2**31 - 1
+MAX_OPTION_COUNT: Final[int] = MAX_COUNT
 """Largest count any option takes (a C int, as radio's own settings)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -183,9 +189,18 @@ def _apply(options: list[Callable[[F], F]]) -> Callable[[F], F]:
     return decorate
 
 
+SOCKET_KEYWORDS: Final = tuple(sorted(SocketOptions.__optional_keys__ - {"context"}))
+"""The keywords of `SocketOptions` that `socket_options` gathers from its options."""
+
+
 def socket_options() -> Callable[[F], F]:
-    """Add --hwm, --heartbeat and --heartbeat-timeout."""
-    return _apply(
+    """Add one option per socket keyword, handed to the command as ``socket: SocketOptions``.
+
+    --hwm, --heartbeat, --heartbeat-timeout, --max-message-size, --connect-timeout,
+    --reconnect-interval and --ipv6: the library's `SocketOptions`, with its
+    defaults and its limits, so that every command takes the same ones.
+    """
+    options = _apply(
         [
             click.option(
                 "--hwm",
@@ -214,8 +229,49 @@ def socket_options() -> Callable[[F], F]:
                 metavar="SECONDS",
                 help="Silence after which a peer is declared gone.",
             ),
+            click.option(
+                "--max-message-size",
+                type=int,
+                default=MAX_MESSAGE_BYTES,
+                show_default=True,
+                callback=check_positive_count,
+                metavar="BYTES",
+                help="Largest message: a larger one is not sent, or is dropped and counted.",
+            ),
+            click.option(
+                "--connect-timeout",
+                type=float,
+                callback=check_seconds("connect timeout", minimum=MIN_TICK_S),
+                metavar="SECONDS",
+                help="When connecting: give up an attempt after this long "
+                "(default: the heartbeat timeout) and try again.",
+            ),
+            click.option(
+                "--reconnect-interval",
+                type=float,
+                default=RECONNECT_INTERVAL_S,
+                show_default=True,
+                callback=check_seconds("reconnect interval", minimum=MIN_TICK_S),
+                metavar="SECONDS",
+                help="When connecting: wait this long before trying again (backing off to 1 s).",
+            ),
+            click.option("--ipv6", is_flag=True, help=IPV6_HELP),
         ]
     )
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def gathered(**kwargs: Any) -> Any:
+            socket = SocketOptions()
+            for name in SOCKET_KEYWORDS:
+                value = kwargs.pop(name)
+                if value is not None:
+                    socket[name] = value  # type: ignore[literal-required]
+            return command(socket=socket, **kwargs)
+
+        return options(cast(F, gathered))
+
+    return decorate
 
 
 def log_options() -> Callable[[F], F]:
@@ -255,7 +311,6 @@ def common_options(*, bind_default: bool) -> Callable[[F], F]:
                 show_default=True,
                 help="Bind the endpoint, or connect to it.",
             ),
-            click.option("--ipv6", is_flag=True, help=IPV6_HELP),
             click.option(
                 "-c",
                 "--channel",

@@ -14,9 +14,11 @@ from radio import (
     BATCH_DELAY_S,
     BEACON_INTERVAL_S,
     DEFAULT_LINGER_S,
+    MAX_MESSAGE_BYTES,
     CurveServer,
     MessageTooLargeError,
     Publisher,
+    SocketOptions,
 )
 
 from .errors import RuntimeFailure, UsageError, cli_errors
@@ -35,9 +37,6 @@ from .options import (
 )
 
 log = structlog.get_logger("radio.cli")
-
-MAX_MESSAGE_BYTES: Final[int] = 16 * 1024 * 1024
-"""Default --max-message-size: radio's own default frame limit (16 MiB)."""
 
 SKIP_LOG_EVERY_S: Final[float] = 1.0
 """At most one ``line_skipped`` warning in this many seconds; the others are counted."""
@@ -163,15 +162,6 @@ class _Pacer:
     help="At exit, wait at most this long for sent messages to be flushed.",
 )
 @click.option(
-    "--max-message-size",
-    type=int,
-    default=MAX_MESSAGE_BYTES,
-    show_default=True,
-    callback=check_positive_count,
-    metavar="BYTES",
-    help="Largest frame sent; a longer stdin line is skipped with a warning and counted.",
-)
-@click.option(
     "--beacon-interval",
     type=float,
     default=BEACON_INTERVAL_S,
@@ -230,11 +220,8 @@ def command(
     messages: tuple[str, ...],
     endpoint: str,
     bind: bool,
-    ipv6: bool,
     channel: str,
-    hwm: int,
-    heartbeat: float,
-    heartbeat_timeout: float,
+    socket: SocketOptions,
     log_format: str,
     quiet: bool,
     verbose: bool,
@@ -245,7 +232,6 @@ def command(
     rate: float | None,
     count: int,
     linger: float,
-    max_message_size: int,
     beacon_interval: float,
     batch_size: int,
     batch_delay: float,
@@ -276,19 +262,15 @@ def command(
             endpoint,
             channel=channel,
             bind=bind,
-            ipv6=ipv6,
-            hwm=hwm,
-            heartbeat=heartbeat,
-            heartbeat_timeout=heartbeat_timeout,
             beacon_interval=beacon_interval,
             linger=linger,
-            max_message_size=max_message_size,
             batch_size=batch_size,
             batch_delay=batch_delay,
             security=security,
             desk=desk,
             advertise=advertise,
             last_value=last_value,
+            **socket,
         ) as pub:
             session = pub.open_session(session)
             if wait_for is not None and not pub.wait_for_listener(
@@ -306,6 +288,7 @@ def command(
                 else (m.encode("utf-8", "surrogateescape") for m in messages)
             )
             pacer = _Pacer(rate)
+            max_message_size = socket.get("max_message_size") or MAX_MESSAGE_BYTES
             skipped = _Skipped(max_message_size)
             sent = 0
             for payload in _repeated(payloads, count, from_stdin):

@@ -6,12 +6,11 @@ import signal
 
 import click
 
-from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay
+from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay, SocketOptions
 
 from .errors import UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
-    IPV6_HELP,
     MIN_TICK_S,
     check_endpoint,
     check_reachable,
@@ -81,7 +80,6 @@ from .options import (
     metavar="DIR|*",
     help="CURVE downstream: directory of the subscriber keys allowed, or '*'.",
 )
-@click.option("--ipv6", is_flag=True, help=IPV6_HELP)
 @socket_options()
 @log_options()
 def command(
@@ -89,10 +87,7 @@ def command(
     backend: str,
     frontend_bind: bool,
     backend_bind: bool,
-    ipv6: bool,
-    hwm: int,
-    heartbeat: float,
-    heartbeat_timeout: float,
+    socket: SocketOptions,
     report_interval: float,
     frontend_curve_secret: str | None,
     frontend_curve_server: str | None,
@@ -130,13 +125,10 @@ def command(
             backend,
             frontend_bind=frontend_bind,
             backend_bind=backend_bind,
-            ipv6=ipv6,
-            hwm=hwm,
-            heartbeat=heartbeat,
-            heartbeat_timeout=heartbeat_timeout,
             report_interval=report_interval,
             frontend_security=upstream,
             backend_security=downstream,
+            **socket,
         ):
             signal.pause()  # until Ctrl-C or SIGTERM: cli_errors maps them to their ExitStatus
 

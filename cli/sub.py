@@ -9,12 +9,20 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, Any, Final
+from typing import IO, Final
 
 import click
 import structlog
 
-from radio import OFF_AIR_AFTER_BEACONS, CurveClient, Message, Stats, Subscriber
+from radio import (
+    OFF_AIR_AFTER_BEACONS,
+    CurveClient,
+    JoinSettings,
+    Message,
+    SocketOptions,
+    Stats,
+    Subscriber,
+)
 
 from .errors import UsageError, cli_errors
 from .logs import LiveLineHandler, configure_logging
@@ -167,11 +175,8 @@ class _StatusLine:
 def command(
     endpoint: str,
     bind: bool,
-    ipv6: bool,
     channel: str,
-    hwm: int,
-    heartbeat: float,
-    heartbeat_timeout: float,
+    socket: SocketOptions,
     log_format: str,
     quiet: bool,
     verbose: bool,
@@ -212,16 +217,13 @@ def command(
             if curve_secret is not None and curve_server is not None
             else None
         )
-        settings: dict[str, Any] = {
-            "bind": bind,
-            "ipv6": ipv6,
-            "hwm": hwm,
-            "conflate": conflate,
-            "off_air_after": off_air_after,
-            "security": security,
-            "heartbeat": heartbeat,
-            "heartbeat_timeout": heartbeat_timeout,
-        }
+        settings = JoinSettings(
+            bind=bind,
+            conflate=conflate,
+            off_air_after=off_air_after,
+            security=security,
+            **socket,
+        )
         render = format_json if output_format == "json" else format_raw
         out = sys.stdout.buffer
         status = _StatusLine(handler) if show_stats else None

@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import Final, Unpack
 
 import zmq
 
@@ -24,14 +24,12 @@ from radio.owner import SocketOwner
 from radio.security import CurveServer, apply_server, authenticators, user_id
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
-    DEFAULT_HWM,
     DEFAULT_LINGER_S,
-    HEARTBEAT_INTERVAL_S,
-    HEARTBEAT_TIMEOUT_S,
-    MAX_MESSAGE_BYTES,
-    RECONNECT_INTERVAL_S,
-    Heartbeat,
-    SocketSettings,
+    SocketOptions,
+    check_options,
+    message_limit,
+    socket_context,
+    socket_settings,
     to_ms,
     validate_count,
     validate_endpoint,
@@ -95,14 +93,9 @@ class Publisher(SocketOwner):
     travel in one frame, none waiting longer than ``batch_delay`` seconds. It
     trades a little latency for much higher throughput; subscribers need no setting.
 
-    A connecting publisher (``bind=False``) abandons a connect attempt after
-    ``connect_timeout`` seconds (None: the heartbeat timeout) and tries again
-    every ``reconnect_interval`` seconds, backing off to one second: after a
-    network partition it hears its subscribers again within about the heartbeat
-    timeout plus a second, rather than on the kernel's SYN back-off.
-
-    ``ipv6=True`` turns IPv6 on (``tcp://*:PORT`` then takes both families); an
-    endpoint with a bracketed IPv6 literal (``tcp://[::1]:5556``) turns it on by itself.
+    The socket keywords (``hwm``, ``heartbeat``, ``heartbeat_timeout``,
+    ``max_message_size``: the largest message it sends, ``connect_timeout``,
+    ``reconnect_interval``, ``ipv6``, ``context``) are `radio.settings.SocketOptions`.
     """
 
     def __init__(
@@ -111,15 +104,8 @@ class Publisher(SocketOwner):
         *,
         channel: str = "radio",
         bind: bool = True,
-        hwm: int = DEFAULT_HWM,
-        heartbeat: float | None = HEARTBEAT_INTERVAL_S,
-        heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
         beacon_interval: float = BEACON_INTERVAL_S,
         linger: float = DEFAULT_LINGER_S,
-        max_message_size: int | None = MAX_MESSAGE_BYTES,
-        connect_timeout: float | None = None,
-        reconnect_interval: float = RECONNECT_INTERVAL_S,
-        ipv6: bool = False,
         batch_size: int = 1,
         batch_delay: float = BATCH_DELAY_S,
         on_listener: Callable[[ListenerEvent], object] | None = None,
@@ -128,8 +114,9 @@ class Publisher(SocketOwner):
         advertise: str | None = None,
         last_value: bool = False,
         max_desk_clients: int = MAX_DESK_CLIENTS,
-        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        **options: Unpack[SocketOptions],
     ) -> None:
+        check_options(options, "Publisher")
         self.channel = validate_name(channel, "channel")
         self.batch_size = validate_count(batch_size, "batch size") or 1
         if self.batch_size > MAX_BATCH_MESSAGES:
@@ -138,32 +125,22 @@ class Publisher(SocketOwner):
             )
         batch_delay = validate_seconds(batch_delay, "batch delay")
         self.bind = bool(bind)
-        self.hwm = validate_count(hwm, "hwm")
-        self._settings = SocketSettings(
-            hwm=self.hwm,
-            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
-            max_message_size=MAX_SUBSCRIPTION_BYTES,  # only subscriptions come in
-            linger=linger,
-            connect_timeout=connect_timeout,
-            reconnect_interval=reconnect_interval,
-            ipv6=bool(ipv6),
+        # Only subscriptions come in: MAX_SUBSCRIPTION_BYTES bounds what a peer makes us hold.
+        self._settings = socket_settings(
+            options, linger=linger, max_message_size=MAX_SUBSCRIPTION_BYTES
         )
+        self.hwm = self._settings.hwm
         self._linger_ms = to_ms(self._settings.linger)
-        max_frame = (
-            sys.maxsize
-            if max_message_size is None
-            else validate_count(max_message_size, "max message size")
-        )
-        max_desk_clients = validate_count(max_desk_clients, "max desk clients")
+        max_frame = message_limit(options)
         validate_endpoint(endpoint)
         self._core = Transmitter(
             self.channel,
-            max_frame=max_frame,
+            max_frame=sys.maxsize if max_frame is None else max_frame,
             batch_size=self.batch_size,
             batch_delay=batch_delay,
             beacon_interval=validate_seconds(beacon_interval, "beacon interval"),
             keep_last=bool(last_value),
-            max_desk_clients=max_desk_clients,
+            max_desk_clients=validate_count(max_desk_clients, "max desk clients"),
         )
         self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener
@@ -176,7 +153,7 @@ class Publisher(SocketOwner):
         self._log = log.bind(channel=self.channel)
         self._desk: DeskServer | None = None
 
-        ctx = context if context is not None else zmq.Context.instance()
+        ctx = socket_context(options)
         self._context = ctx
         self.security = security
         self._zap_domain: str | None = None

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import threading
 import time
-from typing import Final
+from typing import Final, Unpack
 
 import zmq
 
@@ -16,13 +16,11 @@ from radio.logs import get_logger
 from radio.owner import SocketOwner
 from radio.security import CurveClient, CurveServer, apply_client, apply_server, authenticators
 from radio.settings import (
-    DEFAULT_HWM,
-    HEARTBEAT_INTERVAL_S,
-    HEARTBEAT_TIMEOUT_S,
-    MAX_MESSAGE_BYTES,
-    RECONNECT_INTERVAL_S,
-    Heartbeat,
-    SocketSettings,
+    SocketOptions,
+    check_options,
+    message_limit,
+    socket_context,
+    socket_settings,
     validate_endpoint,
     validate_seconds,
 )
@@ -56,14 +54,11 @@ class Relay(SocketOwner):
     the publisher (or relay) upstream, pinning its key; ``backend_security``
     makes it a server with its own allow-list for the subscribers below.
 
-    A connecting side abandons a connect attempt after ``connect_timeout``
-    seconds (None: the heartbeat timeout) and tries again every
-    ``reconnect_interval`` seconds, backing off to one second, so a relay tree
-    recovers from a network partition within about the heartbeat timeout plus a
-    second, rather than on the kernel's SYN back-off.
-
-    ``ipv6=True`` turns IPv6 on for both sides; an endpoint with a bracketed IPv6
-    literal turns it on by itself for its side.
+    The socket keywords (``hwm``, ``heartbeat``, ``heartbeat_timeout``,
+    ``max_message_size``: the largest message it forwards, ``connect_timeout``,
+    ``reconnect_interval``, ``ipv6``: both sides, ``context``) are
+    `radio.settings.SocketOptions`; an endpoint with a bracketed IPv6 literal
+    turns IPv6 on by itself for its side.
     """
 
     def __init__(
@@ -73,34 +68,24 @@ class Relay(SocketOwner):
         *,
         frontend_bind: bool = False,
         backend_bind: bool = True,
-        hwm: int = DEFAULT_HWM,
-        heartbeat: float | None = HEARTBEAT_INTERVAL_S,
-        heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
-        max_message_size: int = MAX_MESSAGE_BYTES,
-        connect_timeout: float | None = None,
-        reconnect_interval: float = RECONNECT_INTERVAL_S,
-        ipv6: bool = False,
         report_interval: float = REPORT_INTERVAL_S,
         frontend_security: CurveClient | None = None,
         backend_security: CurveServer | None = None,
-        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        **options: Unpack[SocketOptions],
     ) -> None:
+        check_options(options, "Relay")
         validate_endpoint(frontend)
         validate_endpoint(backend)
-        front_settings = SocketSettings(
-            hwm=hwm,
-            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
-            max_message_size=max_message_size,
+        front_settings = socket_settings(
+            options,
             linger=0.0,  # a relay holds nothing of its own to flush
-            connect_timeout=connect_timeout,
-            reconnect_interval=reconnect_interval,
-            ipv6=bool(ipv6),
+            max_message_size=message_limit(options),
         )
         # Only subscriptions come into the backend.
         back_settings = dataclasses.replace(front_settings, max_message_size=MAX_SUBSCRIPTION_BYTES)
         self.hwm = front_settings.hwm
         self._report_interval = validate_seconds(report_interval, "report interval")
-        ctx = context if context is not None else zmq.Context.instance()
+        ctx = socket_context(options)
         self._context = ctx
         self._zap_domain: str | None = None
         name = f"radio-relay-{next(_ids)}"

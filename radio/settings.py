@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypedDict
+
+import zmq
 
 from radio.errors import InvalidSettingError
 
@@ -219,26 +221,87 @@ class SocketSettings:
 
 
 if TYPE_CHECKING:  # annotations only: no import cycle at run time
-    import zmq
-
     from radio.core.presence import ListenerEvent
     from radio.security import CurveClient, CurveServer
 
 
-class PublisherSettings(TypedDict, total=False):
-    """Every keyword argument of `radio.Publisher` (all optional)."""
+class SocketOptions(TypedDict, total=False):
+    """The socket keywords of every radio constructor (`Publisher`, `Subscriber`, `Relay`).
 
-    channel: str
-    bind: bool
+    Declared once here: each constructor takes them as ``**options``.
+
+    - ``hwm``: messages queued per peer before ZeroMQ drops (``0``: no limit;
+      default `DEFAULT_HWM`).
+    - ``heartbeat``, ``heartbeat_timeout``: ZMTP heartbeats, in seconds, which
+      detect dead and frozen peers (``heartbeat=None`` turns them off; defaults
+      `HEARTBEAT_INTERVAL_S`, `HEARTBEAT_TIMEOUT_S`).
+    - ``max_message_size``: largest message in bytes (None: no limit; default
+      `MAX_MESSAGE_BYTES`). A publisher refuses to send a larger one, a
+      subscriber drops and counts it, a relay drops the connection that sends it.
+    - ``connect_timeout``, ``reconnect_interval``: a connecting socket abandons a
+      connect attempt after ``connect_timeout`` seconds (None: the heartbeat
+      timeout) and tries again every ``reconnect_interval`` seconds, backing off
+      to one second: after a network partition it hears again within about the
+      heartbeat timeout plus a second, not on the kernel's SYN back-off.
+    - ``ipv6``: turn IPv6 on (``tcp://*:PORT`` then takes both families); an
+      endpoint with a bracketed IPv6 literal turns it on by itself.
+    - ``context``: the ZeroMQ context (default: pyzmq's global one).
+    """
+
     hwm: int
     heartbeat: float | None
     heartbeat_timeout: float
-    beacon_interval: float
-    linger: float
     max_message_size: int | None
     connect_timeout: float | None
     reconnect_interval: float
     ipv6: bool
+    context: zmq.Context[zmq.Socket[bytes]] | None
+
+
+def check_options(options: Mapping[str, object], owner: str) -> None:
+    """Refuse a keyword that is not a socket option, as Python refuses an unknown one."""
+    unknown = sorted(options.keys() - SocketOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{owner}() got an unexpected keyword argument {unknown[0]!r}")
+
+
+def socket_settings(
+    options: SocketOptions, *, linger: float, max_message_size: int | None
+) -> SocketSettings:
+    """The `SocketSettings` of *options*, with the socket's own *linger* and size limit."""
+    return SocketSettings(
+        hwm=options.get("hwm", DEFAULT_HWM),
+        heartbeat=Heartbeat(
+            options.get("heartbeat", HEARTBEAT_INTERVAL_S),
+            options.get("heartbeat_timeout", HEARTBEAT_TIMEOUT_S),
+        ),
+        max_message_size=max_message_size,
+        linger=linger,
+        connect_timeout=options.get("connect_timeout"),
+        reconnect_interval=options.get("reconnect_interval", RECONNECT_INTERVAL_S),
+        ipv6=bool(options.get("ipv6", False)),
+    )
+
+
+def message_limit(options: SocketOptions) -> int | None:
+    """The validated ``max_message_size`` of *options* (None: no limit)."""
+    limit = options.get("max_message_size", MAX_MESSAGE_BYTES)
+    return None if limit is None else validate_count(limit, "max message size")
+
+
+def socket_context(options: SocketOptions) -> zmq.Context[zmq.Socket[bytes]]:
+    """The ZeroMQ context of *options*: the one given, or pyzmq's global one."""
+    context = options.get("context")
+    return context if context is not None else zmq.Context.instance()
+
+
+class PublisherSettings(SocketOptions, total=False):
+    """Every keyword argument of `radio.Publisher` (all optional)."""
+
+    channel: str
+    bind: bool
+    beacon_interval: float
+    linger: float
     batch_size: int
     batch_delay: float
     on_listener: Callable[[ListenerEvent], object] | None
@@ -247,27 +310,18 @@ class PublisherSettings(TypedDict, total=False):
     advertise: str | None
     last_value: bool
     max_desk_clients: int
-    context: zmq.Context[zmq.Socket[bytes]] | None
 
 
-class JoinSettings(TypedDict, total=False):
+class JoinSettings(SocketOptions, total=False):
     """The keyword arguments of `radio.Subscriber` that `Subscriber.join` passes on.
 
     The desk names the channel, so ``channel`` is not one of them.
     """
 
     bind: bool
-    hwm: int
     conflate: bool
-    heartbeat: float | None
-    heartbeat_timeout: float
-    max_message_size: int | None
-    connect_timeout: float | None
-    reconnect_interval: float
-    ipv6: bool
     off_air_after: int
     security: CurveClient | None
-    context: zmq.Context[zmq.Socket[bytes]] | None
 
 
 class SubscriberSettings(JoinSettings, total=False):

@@ -23,14 +23,13 @@ from radio.security import CurveClient, apply_client
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
-    HEARTBEAT_INTERVAL_S,
-    HEARTBEAT_TIMEOUT_S,
     MAX_COUNT,
-    MAX_MESSAGE_BYTES,
-    RECONNECT_INTERVAL_S,
-    Heartbeat,
     JoinSettings,
-    SocketSettings,
+    SocketOptions,
+    check_options,
+    message_limit,
+    socket_context,
+    socket_settings,
     to_ms,
     validate_count,
     validate_endpoint,
@@ -76,14 +75,9 @@ class Subscriber(SocketOwner):
     ``security`` (a `CurveClient`) encrypts the connection and pins the
     publisher's public key: a publisher without the matching secret key is not heard.
 
-    A connecting subscriber abandons a connect attempt after ``connect_timeout``
-    seconds (None: the heartbeat timeout) and tries again every
-    ``reconnect_interval`` seconds, backing off to one second: after a network
-    partition it hears again within about the heartbeat timeout plus a second,
-    rather than on the kernel's SYN back-off.
-
-    ``ipv6=True`` turns IPv6 on; an endpoint with a bracketed IPv6 literal
-    (``tcp://[::1]:5556``) turns it on by itself.
+    The socket keywords (``hwm``, ``heartbeat``, ``heartbeat_timeout``,
+    ``max_message_size``: the largest message it accepts, ``connect_timeout``,
+    ``reconnect_interval``, ``ipv6``, ``context``) are `radio.settings.SocketOptions`.
     """
 
     def __init__(
@@ -92,41 +86,30 @@ class Subscriber(SocketOwner):
         *,
         channel: str = "radio",
         bind: bool = False,
-        hwm: int = DEFAULT_HWM,
         conflate: bool = False,
-        heartbeat: float | None = HEARTBEAT_INTERVAL_S,
-        heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
-        max_message_size: int | None = MAX_MESSAGE_BYTES,
-        connect_timeout: float | None = None,
-        reconnect_interval: float = RECONNECT_INTERVAL_S,
-        ipv6: bool = False,
         off_air_after: int = OFF_AIR_AFTER_BEACONS,
         security: CurveClient | None = None,
-        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        **options: Unpack[SocketOptions],
     ) -> None:
+        check_options(options, "Subscriber")
         self.channel = validate_name(channel, "channel")
         self.off_air_after = validate_count(off_air_after, "off-air beacons") or 1
         self.bind = bool(bind)
-        self.hwm = validate_count(hwm, "hwm")
         self.conflate = bool(conflate)
-        if max_message_size is not None:
-            validate_count(max_message_size, "max message size")
+        max_message_size = message_limit(options)
         # Frames over max_message_size are counted and dropped by the tuner, one by one; only
         # a frame over OVERSIZE_FACTOR times it makes libzmq drop the connection (and with it
         # whatever follows), which bounds what a hostile publisher makes us allocate.
-        settings = SocketSettings(
-            hwm=self.hwm,
-            heartbeat=Heartbeat(heartbeat, heartbeat_timeout),
+        settings = socket_settings(
+            options,
+            linger=CLOSE_LINGER_S,
             max_message_size=(
                 None
                 if max_message_size is None
                 else min(max_message_size * OVERSIZE_FACTOR, MAX_COUNT)
             ),
-            linger=CLOSE_LINGER_S,
-            connect_timeout=connect_timeout,
-            reconnect_interval=reconnect_interval,
-            ipv6=bool(ipv6),
         )
+        self.hwm = settings.hwm
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
         self._tuner = Tuner(
@@ -150,8 +133,7 @@ class Subscriber(SocketOwner):
         self._log = log.bind(channel=self.channel)
         self._limited = RateLimitedLog(self._log)
 
-        ctx = context if context is not None else zmq.Context.instance()
-        self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.SUB, endpoint)
+        self._socket: zmq.Socket[bytes] = open_socket(socket_context(options), zmq.SUB, endpoint)
         try:
             sock = self._socket
             configure(sock, settings, connecting=not self.bind)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from radio import ClosedError, Publisher, Subscriber
+from radio import ClosedError, Publisher, Relay, SocketOptions, Subscriber
 from radio.aio import (
     AsyncPublisher,
     AsyncSubscriber,
@@ -252,13 +252,22 @@ async def test_closing_the_publisher_ends_a_wait_for_listener() -> None:
 def test_settings_typeddicts_list_every_constructor_keyword(
     settings: Any, cls: type, dropped: set[str]
 ) -> None:
-    """The TypedDicts follow the sync constructors: a keyword added there must be added here."""
-    keywords = {
-        name
-        for name, parameter in inspect.signature(cls).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    """The TypedDicts follow the sync constructors: a keyword added there must be added here.
+
+    The socket keywords come in as ``**options``, typed by `SocketOptions`."""
+    parameters = inspect.signature(cls).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert [p.name for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD] == ["options"]
+    keywords |= SocketOptions.__optional_keys__
     assert settings.__optional_keys__ | settings.__required_keys__ == keywords - dropped
+
+
+@pytest.mark.parametrize("cls", [Publisher, Subscriber, Relay])
+def test_an_unknown_keyword_is_refused_as_python_would(cls: type) -> None:
+    """**options takes the socket keywords only: a misspelt one is a TypeError naming it."""
+    endpoints = ["tcp://127.0.0.1:*"] * (2 if cls is Relay else 1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'hmw'"):
+        cls(*endpoints, hmw=10)
 
 
 _TYPED_CALLS = """

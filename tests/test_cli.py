@@ -89,6 +89,9 @@ BAD_SUB = [
     (["--hwm", "-1"], "invalid hwm -1"),
     (["--timeout", "-2"], "invalid timeout -2.0"),
     (["-n", "-4"], "invalid count -4"),
+    (["--max-message-size", "0"], "invalid count 0"),
+    (["--connect-timeout", "0"], "invalid connect timeout 0.0"),
+    (["--reconnect-interval", "1e9"], "invalid reconnect interval 1000000000.0"),
 ]
 
 
@@ -345,6 +348,26 @@ def test_sub_stats_line_and_json_logs(runner: CliRunner) -> None:
     )
     events = [json.loads(line)["event"] for line in stderr if line.startswith("{")]
     assert "subscriber_stats" in events
+
+
+def test_sub_socket_options_reach_the_subscriber(runner: CliRunner) -> None:
+    """--max-message-size, one of the socket options every command shares, reaches the
+    library: a larger message is dropped and counted as oversize, the others printed."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        pub.open_session("s1")
+        thread = _publish_when_heard(pub, "s1", [b"a", b"x" * 500, b"b"])
+        args = ["-e", pub.endpoint, "-c", "ch", "-s", "s1", "--log-format", "json"]
+        args += ["--max-message-size", "200", "--connect-timeout", "1", "--hwm", "50"]
+        result = runner.invoke(sub_cli.command, args)
+        thread.join(DEADLINE_S)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["a", "b"]
+    [stats] = [
+        json.loads(line)
+        for line in result.stderr.splitlines()
+        if line.startswith("{") and json.loads(line)["event"] == "subscriber_stats"
+    ]
+    assert (stats["received"], stats["oversize"], stats["gaps"], stats["lost"]) == (2, 1, 0, 1)
 
 
 def test_sub_timeout_exits_0_when_nothing_comes(runner: CliRunner) -> None:
