@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Final, Unpack
 
 import zmq
@@ -16,9 +17,9 @@ from radio.core.names import new_session_id, validate_name
 from radio.core.presence import ListenerEvent
 from radio.core.session import SessionState
 from radio.core.transmitter import BEACON_INTERVAL_S, Transmitter
-from radio.core.wire import MAX_BATCH_MESSAGES, NO_TTL, PART_THRESHOLD
+from radio.core.wire import NO_TTL, PART_THRESHOLD
 from radio.desk import DeskServer, check_advertised
-from radio.errors import InvalidSettingError, SessionError
+from radio.errors import SessionError
 from radio.logs import get_logger
 from radio.owner import SocketOwner
 from radio.security import CurveServer, apply_server, authenticators, user_id
@@ -31,6 +32,7 @@ from radio.settings import (
     socket_context,
     socket_settings,
     to_ms,
+    validate_batch_size,
     validate_count,
     validate_endpoint,
     validate_seconds,
@@ -118,11 +120,7 @@ class Publisher(SocketOwner):
     ) -> None:
         check_options(options, "Publisher")
         self.channel = validate_name(channel, "channel")
-        self.batch_size = validate_count(batch_size, "batch size") or 1
-        if self.batch_size > MAX_BATCH_MESSAGES:
-            raise InvalidSettingError(
-                f"invalid batch size {batch_size}: at most {MAX_BATCH_MESSAGES} messages a frame"
-            )
+        self.batch_size = validate_batch_size(batch_size)
         batch_delay = validate_seconds(batch_delay, "batch delay")
         self.bind = bool(bind)
         # Only subscriptions come in: MAX_SUBSCRIPTION_BYTES bounds what a peer makes us hold.
@@ -153,8 +151,7 @@ class Publisher(SocketOwner):
         self._log = log.bind(channel=self.channel)
         self._desk: DeskServer | None = None
 
-        ctx = socket_context(options)
-        self._context = ctx
+        self._context = ctx = socket_context(options)
         self.security = security
         self._zap_domain: str | None = None
         self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.XPUB, endpoint)
@@ -185,16 +182,14 @@ class Publisher(SocketOwner):
             if isinstance(exc, zmq.ZMQError):
                 raise setup_error(exc, endpoint) from None
             raise
-        interval = (
-            SERVICE_INTERVAL_S if self.batch_size == 1 else min(SERVICE_INTERVAL_S, batch_delay)
-        )
         self._service = ServiceThread(
             self._lock,
             self._service_locked,
             f"radio-pub-{self.channel}",
-            interval,
+            min(SERVICE_INTERVAL_S, batch_delay) if self.batch_size > 1 else SERVICE_INTERVAL_S,
             after=self._after_service,
-            own=self._serve_desk if self._desk is not None else None,
+            # Desk requests: the service thread alone answers them, never a sender.
+            own=None if self._desk is None else partial(self._desk.serve, self._answer_desk),
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
@@ -354,9 +349,7 @@ class Publisher(SocketOwner):
         """Return how many subscribers are tuned in to *session* now (followers included)."""
         validate_name(session, "session")
         with self._lock:
-            self._check_open()
-            self._service_locked()
-            return self._core.listeners(session)
+            return self._serviced().listeners(session)
 
     def listener_keys(self, session: str) -> dict[str, int]:
         """How many subscribers tuned in to *session* each authenticated key has.
@@ -367,16 +360,18 @@ class Publisher(SocketOwner):
         """
         validate_name(session, "session")
         with self._lock:
-            self._check_open()
-            self._service_locked()
-            return self._core.listener_keys(session)
+            return self._serviced().listener_keys(session)
 
     def channel_listeners(self) -> int:
         """Return how many subscribers are connected to the channel, in any session or none."""
         with self._lock:
-            self._check_open()
-            self._service_locked()
-            return self._core.channel_listeners()
+            return self._serviced().channel_listeners()
+
+    def _serviced(self) -> Transmitter:
+        """The core, after a service pass: presence as it is now (under the lock)."""
+        self._check_open()
+        self._service_locked()
+        return self._core
 
     def wait_for_listener(
         self, session: str, timeout: float | None = None, *, count: int = 1
@@ -473,31 +468,21 @@ class Publisher(SocketOwner):
                 self._emit(frames)
         return True
 
-    def _serve_desk(self) -> None:
-        """Answer desk requests (service thread only, under the lock)."""
-        if self._desk is not None and not self._closed:
-            self._desk.serve(self._answer_desk)
-
     def _answer_desk(self, request: bytes) -> bytes:
-        """The core's reply to one desk request; sends the frames it makes due."""
+        """The core's reply to one desk request; sends the frames it makes due (under the lock)."""
         reply, frames = self._core.answer_desk(request, self.advertise)
         self._emit(frames)
         return reply
 
     def _after_service(self) -> None:
         """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""
-        self._dispatch_events()
+        on_listener, events = self._on_listener, self._core.events
+        while on_listener is not None and events:
+            on_listener(events.popleft())
         if self._presence_changed:
             self._presence_changed = False  # before the calls: a change during them is kept
-            for callback in self._watchers:
-                callback()
-
-    def _dispatch_events(self) -> None:
-        """Call on_listener for each event (service thread, outside the lock)."""
-        callback = self._on_listener
-        events = self._core.events
-        while callback is not None and events:
-            callback(events.popleft())
+            for watcher in self._watchers:
+                watcher()
 
     # -- closing -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 import zmq
 
+from radio.core.wire import MAX_BATCH_MESSAGES
 from radio.errors import InvalidSettingError
 
 DEFAULT_HWM: Final[int] = 1000
@@ -120,6 +121,16 @@ def validate_count(value: object, what: str) -> int:
             f"invalid {what} {value!r}: expected a whole number from 0 to {MAX_COUNT}"
         )
     return value
+
+
+def validate_batch_size(value: object) -> int:
+    """Return *value* as a batch size: 1 to `MAX_BATCH_MESSAGES` messages a frame (0: 1)."""
+    size = validate_count(value, "batch size") or 1
+    if size > MAX_BATCH_MESSAGES:
+        raise InvalidSettingError(
+            f"invalid batch size {value}: at most {MAX_BATCH_MESSAGES} messages a frame"
+        )
+    return size
 
 
 def validate_seconds(

@@ -28,11 +28,11 @@ from radio.core.wire import (
     decode_parts,
     decode_records,
     header_offset,
-    is_head_of,
     is_parted,
     parts_size,
     span,
     split_inbox,
+    split_oversize,
     unpack_header,
     unpack_parts,
 )
@@ -181,37 +181,13 @@ class Tuner:
         as oversize in its turn: the size rule lives here alone.
         """
         limit = self.max_message_size
-        if limit is not None and frames and max(map(len, frames)) > limit:
-            self._take_but_oversize(frames, out, limit)
-        else:
+        if limit is None or not frames or max(map(len, frames)) <= limit:
             self._take(frames, out)
-
-    def _take_but_oversize(
-        self, frames: list[bytes], out: Callable[[Message], object], limit: int
-    ) -> None:
-        """As `_take`, counting and dropping each frame over *limit* bytes in its turn.
-
-        A two-part message (a head and the part it announces) is weighed whole,
-        its topic, header and payload, and dropped whole.
-        """
-        run: list[bytes] = []
-        index, count = 0, len(frames)
-        while index < count:
-            frame = frames[index]
-            index += 1
-            size = len(frame)
-            parted = index < count and is_head_of(frame, frames[index])
-            if parted:
-                size = parts_size(frame, frames[index])
-            if size <= limit:
-                run += frames[index - 1 : index + 1] if parted else (frame,)
-            else:
-                self._take(run, out)  # what came before it, in order
-                run = []
-                self._oversize(self._lookup(frame), frame, limit)
-            if parted:
-                index += 1  # its payload part went with it
-        self._take(run, out)
+            return
+        for run, dropped in split_oversize(frames, limit):
+            self._take(run, out)  # what came before it, in order
+            if dropped is not None:
+                self._oversize(self._lookup(dropped), dropped, limit)
 
     def _oversize(self, heard: Heard | None, frame: bytes, limit: int) -> None:
         """Count *frame* (a two-part message's head) dropped for its size: see `Ledger.oversize`."""
