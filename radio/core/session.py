@@ -50,6 +50,7 @@ class SessionState:
         "private",
         "remembered",
         "seq",
+        "small_below",
         "topic",
     )
 
@@ -78,6 +79,9 @@ class SessionState:
         self.max_payload = max_frame - len(topic) - HEADER.size
         if batch is not None:
             self.max_payload -= RECORD.size  # a batched message also carries its record header
+        # Below this size a message is one plain frame, nothing kept: `frame`'s first branch.
+        plain = batch is None and not keep_last
+        self.small_below = min(self.max_payload + 1, PART_THRESHOLD) if plain else 0
 
     def parted(self, payload: bytes) -> bool:
         """Whether *payload* goes as the second part of a two-part message.
@@ -92,8 +96,13 @@ class SessionState:
 
         When `parted` says so, that frame is the head of a two-part message, to
         send with *payload* as its second part. Raises `MessageTooLargeError`
-        (numbering nothing) when it cannot fit a frame.
+        (numbering nothing) when it cannot fit a frame. A small message of a
+        session that neither batches nor keeps its last value takes the first
+        branch: one comparison, then the frame.
         """
+        if len(payload) < self.small_below:
+            seq = self.seq = self.seq + 1
+            return self.prefix + pack_tail(seq, now, ttl) + payload
         if len(payload) > self.max_payload:
             raise MessageTooLargeError(
                 f"message of {len(payload)} bytes is over the {self.max_frame}-byte "
@@ -127,7 +136,7 @@ class SessionState:
                 parted = self.batch is None
         if parted:
             return None
-        if self.batch is not None or self.keep_last:
+        if not self.small_below:  # batching or keeping the last value
             return [f for p in payloads if (f := self.frame(p, ttl, now)) is not None]
         prefix, seq = self.prefix, self.seq
         frames = []

@@ -210,6 +210,17 @@ class TestSessions:
         )
         assert keeping.session("s1").last == (1, 1234.5, 0.0, b"hi", Kind.DATA | LIVE)
 
+    def test_frame_refuses_a_payload_over_the_limit_on_every_branch(self) -> None:
+        """The plain branch stops below the limit: one byte over it raises, numbering nothing."""
+        for settings in ({}, {"keep_last": True}, {"batch_size": 4}):
+            tx = core(max_frame=200, **settings)
+            tx.open("s1")
+            state = tx.session("s1")
+            assert state.frame(b"x" * state.max_payload, 0.0, 1.0) is not None or settings
+            with pytest.raises(MessageTooLargeError):
+                state.frame(b"x" * (state.max_payload + 1), 0.0, 1.0)
+            assert state.seq == 1
+
     def test_frames_leave_two_part_messages_to_frame(self) -> None:
         """A payload that goes in two parts: frames numbers none and returns None."""
         tx = core()
