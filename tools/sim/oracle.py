@@ -67,6 +67,7 @@ class Observer:
         self.delay_bound = delay_bound
         self.strict_heads = strict_heads
         self.violations: list[str] = []
+        self.failed: set[str] = set()
         self.explicit: set[str] = set()
         self.yielded = 0
         self.seen: set[int] = set()
@@ -94,8 +95,9 @@ class Observer:
         )
 
     def fail(self, kind: str, text: str | None) -> None:
-        """Record a violation of invariant *kind* (if *text*)."""
-        if text is not None:
+        """Record a violation of invariant *kind* (if *text*): the first of each kind only."""
+        if text is not None and kind not in self.failed:
+            self.failed.add(kind)
             self.violations.append(f"t={self.now:.4f} {self.name}: [{kind}] {text}")
 
     # -- steps --------------------------------------------------------------------------
@@ -133,13 +135,15 @@ class Observer:
         else:
             for packet in packets:
                 self._delivered(packet.meta, before)
+        beacon = packets[0].meta.beacon if len(packets) == 1 else None
         moved = (
-            len(packets) == 1
-            and packets[0].meta.kind is Kind.BEACON
+            beacon is not None
             and before.following
             and (self.had_live if self.strict_heads else before.live is not None)
         )
         self._transitions(before, after, moved=moved)
+        if moved and beacon is not None and after.live in self.current:
+            self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
         self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
 
     def expected_gaps(self) -> int:

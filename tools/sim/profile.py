@@ -33,12 +33,18 @@ class Profile:
     publisher crash and restart under new session names, constant skew and slow
     drift of every clock) are always on. The flags add the kinds issue 17 says
     are still broken: wall-clock steps, clean switches (close, then open), and a
-    publisher restarted under the same session names.
+    publisher restarted under the same session names. *slow_reader* makes each
+    subscriber take a few frames at a time, slowly, so that a standing backlog
+    sits in its socket (the honest subscriber reads everything waiting every
+    service interval, as the driver's service thread does). *oversize* gives
+    some subscribers a ``max_message_size`` that some messages exceed.
     """
 
     clock_steps: bool = False
     clean_switch: bool = False
     same_name_restart: bool = False
+    slow_reader: bool = False
+    oversize: bool = False
 
     @classmethod
     def parse(cls, names: str) -> Profile:

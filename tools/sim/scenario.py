@@ -83,10 +83,12 @@ def draw(seed: int, profile: Profile, rng: random.Random) -> Plan:
             delay_s=rng.uniform(0.0005, 0.02),
             jitter_s=rng.choice([0.0, rng.uniform(0.0, 0.01)]),
             loss=rng.choice([0.0, 0.0, rng.uniform(0.0, 0.05)]),
-            read_interval=rng.choice([0.005, 0.02, rng.uniform(0.002, 0.05), 0.2]),
-            batch=rng.choice([1, 8, 64, 256]),
+            read_interval=(
+                rng.uniform(0.02, 0.2) if profile.slow_reader else rng.uniform(0.002, 0.02)
+            ),
+            batch=rng.choice([1, 2, 8]) if profile.slow_reader else rng.choice([64, 256]),
             role=rng.choice(["follow", "follow", "tune", "both"]),
-            max_message_size=rng.choice([None, None, 70_000]),
+            max_message_size=rng.choice([None, 70_000]) if profile.oversize else None,
         )
         for _ in range(rng.randint(1, 3))
     ]
@@ -98,7 +100,7 @@ def draw(seed: int, profile: Profile, rng: random.Random) -> Plan:
         hwm=rng.choice([4, 16, 64, 1000]),
         batch_size=rng.choice([1, 1, 1, rng.randint(2, 8)]),
         rate=rng.uniform(20.0, 150.0),
-        big_share=rng.choice([0.0, 0.0, 0.02]),
+        big_share=rng.choice([0.0, 0.02]) if profile.oversize else rng.choice([0.0, 0.0, 0.02]),
     )
     events = plan.events
     # The publisher: session switches, a crash and restart.

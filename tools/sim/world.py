@@ -228,8 +228,8 @@ class World:
             if sub is None or not sub.alive:
                 self._start_subscriber(index)
             return
-        if sub is None or not sub.alive:
-            return
+        if sub is None or not sub.alive or (sub.frozen and not what.startswith("cut_")):
+            return  # a stopped process calls nothing
         if what == "follow":
             sub.follow()
         elif what == "unfollow":
