@@ -38,6 +38,8 @@ class Profile:
     sits in its socket (the honest subscriber reads everything waiting every
     service interval, as the driver's service thread does). *oversize* gives
     some subscribers a ``max_message_size`` that some messages exceed.
+    *strict* checks accounting as issue 17 states it, without the two
+    allowances for what the core does not count today (see `Observer`).
     """
 
     clock_steps: bool = False
@@ -45,6 +47,7 @@ class Profile:
     same_name_restart: bool = False
     slow_reader: bool = False
     oversize: bool = False
+    strict: bool = False
 
     @classmethod
     def parse(cls, names: str) -> Profile:

@@ -42,6 +42,7 @@ class SimSubscriber:
         batch: int,
         max_message_size: int | None,
         strict_heads: bool,
+        strict_skips: bool,
     ) -> None:
         self.index = index
         self.name = name
@@ -69,6 +70,7 @@ class SimSubscriber:
             truth,
             delay_bound=network.slots[index].path.max_delay_s,
             strict_heads=strict_heads,
+            strict_skips=strict_skips,
         )
         self._sync()
         network.subscriber_started(index)
@@ -86,8 +88,10 @@ class SimSubscriber:
         run: list[Packet] = []
         for packet in packets:
             meta = packet.meta
+            # Alone when the oracle must see its own fate: control, a baseline, a drop.
             alone = not meta.is_data or self._needs_baseline(meta.session)
-            alone = alone or self._oversize(packet)
+            alone = alone or self._oversize(packet) or len(packet.frames) > 1
+            alone = alone or (not meta.live and meta.session not in self.observer.explicit)
             if alone:
                 self._take(run)
                 run = []

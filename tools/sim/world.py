@@ -147,7 +147,8 @@ class World:
             read_interval=plan.read_interval,
             batch=plan.batch,
             max_message_size=plan.max_message_size,
-            strict_heads=self.plan.profile.clean_switch,
+            strict_heads=self.plan.profile.clean_switch or self.plan.profile.strict,
+            strict_skips=self.plan.profile.strict,
         )
         self.subscribers[index] = sub
         if plan.role in ("follow", "both") and old is not None:
