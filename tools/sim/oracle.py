@@ -31,6 +31,7 @@ class Interval:
     instance: int | None = None
     delivered: set[int] = field(default_factory=set)
     forgiven: int = 0  # skipped by a fenced or oversize frame: uncounted today
+    hello: bool = False  # the HELLO of this tune-in was handed over
 
     def missed(self) -> int:
         """Messages in ``(lo, hi]`` never handed over (less those forgiven)."""
@@ -226,8 +227,13 @@ class Observer:
                 self.ended.add((meta.instance, session))
         elif meta.kind is Kind.HELLO:
             tag = self.tags.get(session)
-            if interval is not None and interval.lo is None and tag == meta.tag:
-                interval.lo, interval.instance = meta.seq, meta.instance
+            if interval is not None and tag == meta.tag:
+                interval.hello = True
+                if interval.lo is None:
+                    # Today the core takes the HELLO's word; strictly, the baseline is
+                    # what the session had really sent (a closed one's HELLO says 0).
+                    seq = meta.true_seq if self.strict_skips else meta.seq
+                    interval.lo, interval.instance = seq, meta.instance
         elif meta.kind is Kind.BEACON and meta.beacon is not None:
             if after.stats.conflicts != before.stats.conflicts:
                 return  # another publisher's: ignored

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from radio.core.transmitter import Transmitter
+from radio.core.wire import Kind
 from tools.sim.clocks import HostClock
 from tools.sim.network import Network
 from tools.sim.profile import BEACON_INTERVAL_S, SERVICE_INTERVAL_S
@@ -65,7 +66,15 @@ class SimPublisher:
             self._send((frame,))
 
     def _send(self, frames: tuple[bytes, ...]) -> None:
-        self.network.publish(frames, describe(frames, self.incarnation, self.channel))
+        meta = describe(frames, self.incarnation, self.channel)
+        if meta.kind is Kind.HELLO:
+            state = self.core.sessions.get(meta.session)
+            meta.true_seq = (
+                state.seq
+                if state is not None
+                else self.truth.ended.get((self.incarnation, meta.session), 0)
+            )
+        self.network.publish(frames, meta)
 
     def open(self, session: str) -> None:
         """Open *session* (it goes live)."""

@@ -42,6 +42,7 @@ class Meta:
     beacon: Beacon | None = None
     listener: bytes = b""  # an inbox frame's addressee
     tag: bytes = b""  # a HELLO's tag
+    true_seq: int = 0  # a HELLO's session's last seq really sent when it went
 
     @property
     def is_data(self) -> bool:
