@@ -195,10 +195,25 @@ class Observer:
 
     # -- what the core could learn ------------------------------------------------------
 
+    def _restarted(self, meta: Meta) -> Interval | None:
+        """The session's interval; a new one if *meta* comes from a newer publisher instance.
+
+        A publisher restarted under the same name starts its seqs again: a new
+        stream, all of whose messages the subscriber (tuned in all along) hears.
+        """
+        interval = self.current.get(meta.session)
+        if interval is not None and interval.instance not in (None, meta.instance):
+            self.closed.append(interval)
+            interval = Interval(self.now, lo=0, instance=meta.instance, hello=True)
+            self.current[meta.session] = interval
+        return interval
+
     def _delivered(self, meta: Meta, before: View) -> None:
         """A data message handed over among others (its session has a baseline already)."""
-        interval = self.current.get(meta.session)
-        if not meta.is_data or interval is None or meta.session not in before.sessions:
+        if not meta.is_data or meta.session not in before.sessions:
+            return
+        interval = self._restarted(meta)
+        if interval is None:
             return
         for offset in range(len(meta.ids)):
             interval.delivered.add(meta.seq + offset)
@@ -207,7 +222,10 @@ class Observer:
     def _learn(self, meta: Meta, before: View, after: View) -> None:
         """One message handed over alone: data without a baseline, or control."""
         session = meta.session
-        interval = self.current.get(session) if session in before.sessions else None
+        heard = session in before.sessions
+        if heard and meta.kind in (Kind.DATA, Kind.BATCH, Kind.END):
+            self._restarted(meta)
+        interval = self.current.get(session) if heard else None
         if meta.is_data:
             fenced = after.stats.fenced - before.stats.fenced
             oversize = after.stats.oversize > before.stats.oversize
