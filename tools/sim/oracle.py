@@ -250,8 +250,8 @@ class Observer:
                 if interval.lo is None:
                     # Today the core takes the HELLO's word; strictly, the baseline is
                     # what the session had really sent (a closed one's HELLO says 0).
-                    seq = meta.true_seq if self.strict_skips else meta.seq
-                    interval.lo, interval.instance = seq, meta.instance
+                    # No instance yet: a publisher that lacks the session says HELLO too.
+                    interval.lo = meta.true_seq if self.strict_skips else meta.seq
         elif meta.kind is Kind.BEACON and meta.beacon is not None:
             if after.stats.conflicts != before.stats.conflicts:
                 return  # another publisher's: ignored
