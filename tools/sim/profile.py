@@ -40,6 +40,8 @@ class Profile:
     some subscribers a ``max_message_size`` that some messages exceed.
     *strict* checks accounting as issue 17 states it, without the two
     allowances for what the core does not count today (see `Observer`).
+    *quick_retune* tunes out of a session and back in within a few delays, with
+    its messages still in flight or queued.
     """
 
     clock_steps: bool = False
@@ -48,6 +50,7 @@ class Profile:
     slow_reader: bool = False
     oversize: bool = False
     strict: bool = False
+    quick_retune: bool = False
 
     @classmethod
     def parse(cls, names: str) -> Profile:

@@ -123,12 +123,16 @@ def draw(seed: int, profile: Profile, rng: random.Random) -> Plan:
             if rng.random() < 0.2:
                 off = rng.uniform(start, ACTIVE_S)
                 events.append(Event(off, "unfollow", index))
-                events.append(Event(off + rng.uniform(0.0, 0.5), "follow", index))
+                lag = rng.uniform(0.0, 0.05 if profile.quick_retune else 0.5)
+                events.append(Event(off + lag, "follow", index))
         if sub.role in ("tune", "both"):
             for _ in range(rng.randint(1, 4)):
                 events.append(Event(rng.uniform(start, ACTIVE_S), "tune_in", index))
             for _ in range(rng.randint(0, 3)):
                 events.append(Event(rng.uniform(start, ACTIVE_S), "tune_out", index))
+            for _ in range(rng.randint(0, 3) if profile.quick_retune else 0):
+                lag = rng.choice([0.0, rng.uniform(0.0, 0.05)])
+                events.append(Event(rng.uniform(start, ACTIVE_S), "retune", index, lag))
         for _ in range(rng.choice([0, 0, 1, 2])):
             long_cut = rng.random() < 0.3
             duration = rng.uniform(2.1, 2.8) if long_cut else rng.uniform(0.01, 0.5)

@@ -242,6 +242,12 @@ class World:
             heard = sorted(sub.observer.explicit)
             if heard:
                 sub.tune_out(self.rng.choice(heard))
+        elif what == "retune":
+            heard = sorted(sub.observer.explicit & sub.tuner.sessions)
+            if heard:
+                session = self.rng.choice(heard)
+                sub.tune_out(session)
+                self.timeline.after(event.amount, lambda: self._tune_in_if_up(sub, session))
         elif what == "freeze":
             sub.freeze(event.amount)
         elif what == "subscriber_crash":
@@ -250,6 +256,10 @@ class World:
             down = what in ("cut_down", "cut_both")
             up = what in ("cut_up", "cut_both")
             self.network.cut(index, down=down, up=up, duration=event.amount)
+
+    def _tune_in_if_up(self, sub: SimSubscriber, session: str) -> None:
+        if sub.alive and not sub.frozen:
+            sub.tune_in(session)
 
     def _quiet(self) -> None:
         """The quiet end: heal, thaw, restart; then close every session and let it settle."""
