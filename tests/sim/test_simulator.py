@@ -1,4 +1,4 @@
-"""The deterministic simulator: the honest baseline holds on a fixed seed set, and its network model behaves like libzmq."""
+"""The simulator: the honest baseline holds on fixed seeds; its network behaves like libzmq."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def test_a_seed_replays_identically() -> None:
 
 def test_profiles_parse_and_refuse_unknown_kinds() -> None:
     """Fault kinds are named on the command line; an unknown one is refused by name."""
-    assert Profile.parse("clock_steps, clean-switch") == Profile(clock_steps=True, clean_switch=True)
+    assert Profile.parse("clock_steps, clean-switch") == Profile(
+        clock_steps=True, clean_switch=True
+    )
     with pytest.raises(ValueError, match="forgeries"):
         Profile.parse("forgeries")
 

@@ -1,4 +1,4 @@
-"""``python -m tools.sim``: run seeds of the deterministic simulator; non-zero exit on a violation."""
+"""``python -m tools.sim``: run seeds of the simulator; exit non-zero on any violation."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.verbose:
             for event in world.plan.events:
-                print(f"  plan t={event.at:.4f} {event.what} target={event.target} {event.amount:g}")
+                print(
+                    f"  plan t={event.at:.4f} {event.what} target={event.target} {event.amount:g}"
+                )
         for violation in result.violations if args.verbose else result.violations[:1]:
             print(f"VIOLATION {violation}")
         if not result.ok:

@@ -124,9 +124,7 @@ class Observer:
                 session = topic[:cut].rstrip(b"/").rpartition(b"/")[2].decode("ascii")
                 self.tags[session] = topic[cut + len(mark) :]
 
-    def took(
-        self, packets: list[Packet], yielded: list[Message], before: View, now: float
-    ) -> None:
+    def took(self, packets: list[Packet], yielded: list[Message], before: View, now: float) -> None:
         """After one `Tuner.take` of *packets* that yielded *yielded*."""
         self.now = now
         after = self.view()
@@ -156,9 +154,7 @@ class Observer:
 
     def expected_gaps(self) -> int:
         """What the core could know it missed, over every interval so far."""
-        return sum(i.missed() for i in self.closed) + sum(
-            i.missed() for i in self.current.values()
-        )
+        return sum(i.missed() for i in self.closed) + sum(i.missed() for i in self.current.values())
 
     def finish(self) -> None:
         """At the end, after the quiet phase: the totals."""

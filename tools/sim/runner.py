@@ -74,9 +74,10 @@ def report(summary: Summary, *, limit: int = 20) -> str:
         f"{len(summary.failed)} failed"
     ]
     if summary.kinds:
-        lines.append("failed invariants (seeds): " + ", ".join(
-            f"{kind} {count}" for kind, count in sorted(summary.kinds.items())
-        ))
+        lines.append(
+            "failed invariants (seeds): "
+            + ", ".join(f"{kind} {count}" for kind, count in sorted(summary.kinds.items()))
+        )
     for result in summary.failed[:limit]:
         lines.append(f"seed {result.seed}: {result.violations[0]}")
         lines.append(f"  replay: {replay(result.seed, summary.profile)}")

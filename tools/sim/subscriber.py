@@ -108,7 +108,9 @@ class SimSubscriber:
     def _needs_baseline(self, session: str) -> bool:
         """Whether a message of *session* may set the core's baseline or be fenced as stale."""
         interval = self.observer.current.get(session)
-        return interval is not None and (interval.lo is None or (interval.retune and not interval.hello))
+        return interval is not None and (
+            interval.lo is None or (interval.retune and not interval.hello)
+        )
 
     def _oversize(self, packet: Packet) -> bool:
         limit = self.max_message_size

@@ -87,7 +87,7 @@ def describe(frames: tuple[bytes, ...], instance: int, channel: str) -> Meta:
 
 
 def _inbox(frame: bytes, instance: int, channel: str) -> Meta:
-    """An inbox frame: ``\\x00 channel/ id / session / header payload``."""
+    r"""An inbox frame: ``\x00 channel/ id / session / header payload``."""
     start = len(INBOX_MARK) + len(channel) + 1
     id_end = frame.index(b"/", start)
     session_end = frame.index(b"/", id_end + 1)

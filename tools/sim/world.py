@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from dataclasses import dataclass, field
@@ -61,9 +62,9 @@ class World:
             self.clocks.append(self._clock(sub.host))
             self.subscribers.append(None)
             end = SubscriberEnd(
-                alive=lambda i=index: self._sub_alive(i),
-                frozen=lambda i=index: self._sub_frozen(i),
-                subscriptions=lambda i=index: self._sub_subscriptions(i),
+                alive=functools.partial(self._sub_alive, index),
+                frozen=functools.partial(self._sub_frozen, index),
+                subscriptions=functools.partial(self._sub_subscriptions, index),
             )
             self.network.add_slot(Path(sub.delay_s, sub.jitter_s, sub.loss), end)
 
@@ -91,7 +92,7 @@ class World:
         for index in range(len(self.plan.subscribers)):
             self._start_subscriber(index)
         for event in self.plan.events:
-            self.timeline.at(event.at, lambda e=event: self._apply(e))
+            self.timeline.at(event.at, functools.partial(self._apply, event))
         self.timeline.at(0.0, self._next_send)
         self.timeline.at(ACTIVE_S, self._quiet)
         self.timeline.run_until(ACTIVE_S + QUIET_S)
@@ -236,7 +237,7 @@ class World:
         elif what == "unfollow":
             sub.unfollow()
         elif what == "tune_in":
-            known = self.session_names[-3:] + [f"s{self.names + 1}"]
+            known = [*self.session_names[-3:], f"s{self.names + 1}"]
             sub.tune_in(self.rng.choice(known))
         elif what == "tune_out":
             heard = sorted(sub.observer.explicit)
