@@ -1,0 +1,150 @@
+"""The simulator: the honest baseline holds on fixed seeds; its network behaves like libzmq."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from radio.core.names import control_topic, session_topic
+from radio.core.transmitter import Transmitter
+from radio.core.wire import Kind
+from tools.sim.network import SUBSCRIBE, Network, Path, SubscriberEnd
+from tools.sim.profile import HEARTBEAT_TIMEOUT_S, RECONNECT_INTERVAL_S, Profile
+from tools.sim.runner import run_seeds
+from tools.sim.timeline import Timeline
+from tools.sim.truth import Meta
+from tools.sim.world import run_seed
+
+FIXED_SEEDS = range(2000)
+"""The seeds every test run checks (about 15 s on two cores)."""
+
+
+def test_fixed_seeds_hold_every_invariant() -> None:
+    """Every invariant holds on every fixed seed of the honest profile."""
+    started = time.perf_counter()
+    summary = run_seeds(FIXED_SEEDS, Profile(), jobs=2)
+    assert summary.seeds == len(FIXED_SEEDS)
+    assert summary.ok, [r.violations[0] for r in summary.failed[:5]]
+    assert summary.yielded > 0
+    assert time.perf_counter() - started < 60
+
+
+def test_a_seed_replays_identically() -> None:
+    """The same seed gives the same run, step for step."""
+    first, second = run_seed(17), run_seed(17)
+    assert (first.sent, first.yielded, first.steps, first.dropped) == (
+        second.sent,
+        second.yielded,
+        second.steps,
+        second.dropped,
+    )
+
+
+def test_profiles_parse_and_refuse_unknown_kinds() -> None:
+    """Fault kinds are named on the command line; an unknown one is refused by name."""
+    assert Profile.parse("clock_steps, clean-switch") == Profile(
+        clock_steps=True, clean_switch=True
+    )
+    with pytest.raises(ValueError, match="forgeries"):
+        Profile.parse("forgeries")
+
+
+# -- the network model -------------------------------------------------------------------
+
+
+class _Sub:
+    """A stand-in subscriber end for the network's own tests."""
+
+    def __init__(self, topics: list[bytes]) -> None:
+        self.alive = True
+        self.frozen = False
+        self.topics = topics
+
+    def end(self) -> SubscriberEnd:
+        return SubscriberEnd(lambda: self.alive, lambda: self.frozen, lambda: self.topics)
+
+
+def _network(hwm: int, topics: list[bytes], delay: float = 0.001) -> tuple[Timeline, Network, _Sub]:
+    timeline = Timeline()
+    network = Network(timeline, random.Random(1), hwm)
+    sub = _Sub(topics)
+    network.add_slot(Path(delay, 0.0), sub.end())
+    network.publisher_up(1)
+    timeline.run_until(0.1)  # the subscriptions reach the publisher
+    return timeline, network, sub
+
+
+def _meta() -> Meta:
+    return Meta(Kind.DATA, "s", 1, 1, (1,))
+
+
+def test_the_publisher_filters_by_byte_prefix() -> None:
+    """A subscription to ``a1`` matches ``a10``: libzmq's prefix match, on the first frame."""
+    timeline, network, _ = _network(100, [b"a1"])
+    for frame in (b"a1/x", b"a10/x", b"b1/x"):
+        network.publish((frame,), _meta())
+    timeline.run_until(0.2)
+    read = network.read(0, 10, frozenset({b"a1"}))
+    assert [packet.frames[0] for packet in read] == [b"a1/x", b"a10/x"]
+
+
+def test_a_full_pipe_drops_whole_messages() -> None:
+    """Past the high-water mark (publisher's pipe, then the SUB's) whole messages are dropped."""
+    timeline, network, sub = _network(3, [b"t"])
+    sub.frozen = True  # reads nothing, takes nothing in
+    for index in range(10):
+        network.publish((b"t/%d" % index, b"part"), _meta())
+    assert network.counters.hwm == 7
+    sub.frozen = False
+    network.thawed(0)
+    timeline.run_until(0.2)
+    read = network.read(0, 10, frozenset({b"t"}))
+    assert [packet.frames for packet in read] == [(b"t/%d" % i, b"part") for i in range(3)]
+
+
+def test_the_sub_filters_again_as_it_reads() -> None:
+    """Messages of a topic unsubscribed meanwhile are dropped from the SUB's queue."""
+    timeline, network, _ = _network(10, [b"a", b"b"])
+    network.publish((b"a/1",), _meta())
+    network.publish((b"b/1",), _meta())
+    timeline.run_until(0.2)
+    read = network.read(0, 10, frozenset({b"b"}))
+    assert [packet.frames[0] for packet in read] == [b"b/1"]
+    assert network.counters.filtered == 1
+
+
+def test_a_long_cut_ends_the_connection_and_a_reconnect_resubscribes() -> None:
+    """After the heartbeat timeout the publisher hears unsubscriptions; then all come back."""
+    timeline, network, _ = _network(10, [b"a", b"b"])
+    network.publisher_events.clear()
+    network.cut(0, down=True, up=True, duration=HEARTBEAT_TIMEOUT_S + 0.5)
+    network.publish((b"a/lost",), _meta())
+    timeline.run_until(0.1 + HEARTBEAT_TIMEOUT_S + 0.01)
+    assert sorted(network.publisher_events) == [b"\x00a", b"\x00b"]
+    assert network.counters.cut_off == 1
+    timeline.run_until(0.1 + HEARTBEAT_TIMEOUT_S + 0.5 + 2 * RECONNECT_INTERVAL_S)
+    assert list(network.publisher_events)[-2:] == [SUBSCRIBE + b"a", SUBSCRIBE + b"b"]
+
+
+def test_a_short_cut_only_delays() -> None:
+    """A cut shorter than the heartbeat timeout delays delivery; nothing is lost."""
+    timeline, network, _ = _network(10, [b"a"])
+    network.cut(0, down=True, up=False, duration=0.5)
+    network.publish((b"a/1",), _meta())
+    timeline.run_until(0.3)
+    assert network.read(0, 10, frozenset({b"a"})) == []
+    timeline.run_until(0.7)
+    assert len(network.read(0, 10, frozenset({b"a"}))) == 1
+
+
+def test_the_publisher_core_hears_the_subscription_events() -> None:
+    """The driver's path: a subscription event handed to `Transmitter.hear` makes a beacon due."""
+    core = Transmitter("c", clock=lambda: 1e9, monotonic=lambda: 0.0, publisher_id=b"12345678")
+    core.open("s")
+    core.tick(1e9)
+    assert core.tick(1e9) == []
+    core.hear(SUBSCRIBE + control_topic("c") + b"\x00abc", 1e9)
+    assert core.tick(1e9)
+    assert session_topic("c", "s") == b"c/s/"

@@ -1,0 +1,1 @@
+"""A deterministic simulator that drives radio's real pure cores over a simulated network."""

@@ -1,0 +1,114 @@
+"""The invariants, one function each: a violation is a sentence, None means it holds."""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+from radio.message import Message, Stats
+from tools.sim.truth import Sent
+
+TIME_SLACK_S: Final[float] = 1e-6
+"""Float rounding allowed in time comparisons."""
+
+
+class View(NamedTuple):
+    """What a subscriber core looked like just before one step (public state only)."""
+
+    sessions: frozenset[str]
+    explicit: frozenset[str]  # tuned in to by name (the simulator's record), still heard
+    following: bool
+    live: str | None
+    stats: Stats
+
+
+def counted(stats: Stats) -> int:
+    """Every message the subscriber dropped and counted, whatever the reason."""
+    return stats.gaps + stats.expired + stats.fenced + stats.conflated + stats.oversize
+
+
+def not_stale(
+    message: Message,
+    sent: Sent,
+    before: View,
+    *,
+    interval_start: float | None,
+    retuned: bool,
+    ended_known: bool,
+) -> str | None:
+    """(1) Nothing of a session not heard now, ended, sent before a retune, or not live."""
+    session = message.session
+    if session not in before.sessions:
+        return f"yielded {session} #{message.seq} while not hearing {session}"
+    if ended_known:
+        return f"yielded {session} #{message.seq} after learning {session} ended"
+    if retuned and interval_start is not None and sent.true_at < interval_start - TIME_SLACK_S:
+        return (
+            f"yielded {session} #{message.seq} sent at {sent.true_at:.4f}, before the "
+            f"re-tune at {interval_start:.4f}"
+        )
+    if session not in before.explicit and not sent.live:
+        return f"follower yielded {session} #{message.seq}, sent after it stopped being live"
+    return None
+
+
+def in_order(message: Message, sent: Sent, last_seq: int | None, seen: bool) -> str | None:
+    """(2) No duplicate, and in order per session of one publisher instance."""
+    if seen:
+        return f"yielded {message.session} #{message.seq} (message {sent.id}) twice"
+    if last_seq is not None and message.seq <= last_seq:
+        return f"yielded {message.session} #{message.seq} after #{last_seq} (same instance)"
+    return None
+
+
+def faithful(message: Message, sent: Sent | None) -> str | None:
+    """A yielded message is one that was sent, with the session and seq it was sent with."""
+    if sent is None:
+        return f"yielded {message.session} #{message.seq}, which nobody sent"
+    if (sent.session, sent.seq) != (message.session, message.seq):
+        return f"yielded {message.session} #{message.seq}, sent as {sent.session} #{sent.seq}"
+    return None
+
+
+def ttl_honoured(message: Message, sent: Sent, now: float, delay_bound: float) -> str | None:
+    """(4) Nothing whose true age exceeds its TTL plus the one-way delay bound."""
+    if not sent.ttl:
+        return None
+    age = now - sent.true_at
+    if age > sent.ttl + delay_bound + TIME_SLACK_S:
+        return (
+            f"yielded {message.session} #{message.seq} at true age {age:.4f} s, "
+            f"over ttl {sent.ttl:.3f} + delay bound {delay_bound:.4f}"
+        )
+    return None
+
+
+def delivered_counted(delivered: int, before: Stats, after: Stats) -> str | None:
+    """(3a) Each data message handed to the core is yielded or counted once, by one reason.
+
+    *delivered* counts the records of heard sessions and the frames of others
+    (the core counts a frame of a session it does not hear as one fenced message).
+    """
+    moved = after.received - before.received + counted(after) - counted(before)
+    moved -= after.gaps - before.gaps
+    if moved != delivered:
+        return (
+            f"handed {delivered} data messages to the core, which yielded or counted "
+            f"{moved} (received {after.received - before.received}, expired "
+            f"{after.expired - before.expired}, fenced {after.fenced - before.fenced}, "
+            f"oversize {after.oversize - before.oversize})"
+        )
+    return None
+
+
+def gaps_exact(expected: int, stats: Stats) -> str | None:
+    """(3b) ``gaps`` is exactly the messages the core could know it missed, no more."""
+    if stats.gaps != expected:
+        return f"gaps {stats.gaps}, but {expected} messages were knowably missed"
+    return None
+
+
+def received_exact(yielded: int, stats: Stats) -> str | None:
+    """(3c) ``received`` is exactly what was yielded."""
+    if stats.received != yielded:
+        return f"received {stats.received}, but {yielded} messages were yielded"
+    return None

@@ -1,0 +1,103 @@
+"""Planted bugs: named mutations of the real cores, applied in-process by monkeypatching.
+
+Each one breaks one guarantee the way a plausible slip would; the simulator must
+catch every one on the fixed seed set (tests/sim/test_sim_mutations.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from radio.core.air import ClockOffset
+from radio.core.dial import Dial, Heard
+from radio.core.ledger import Ledger
+from radio.core.session import SessionState
+
+_INF: Final[float] = float("inf")
+
+
+def _no_fence_after_retune() -> list[tuple[Any, str, Any]]:
+    """The tuner forgets to fence a re-tuned session until the HELLO (guarantee 1)."""
+    original = Dial._new
+
+    def _new(self: Dial, session: str, *, from_start: bool) -> Heard:
+        entry = original(self, session, from_start=from_start)
+        entry.awaiting = False
+        return entry
+
+    return [(Dial, "_new", _new)]
+
+
+def _gap_not_counted() -> list[tuple[Any, str, Any]]:
+    """The ledger moves past lost messages without counting them (guarantee 5)."""
+
+    def lost(self: Ledger, heard: Heard, up_to: int) -> None:
+        heard.last_seq = max(heard.last_seq, up_to)
+
+    return [(Ledger, "lost", lost)]
+
+
+def _expired_not_counted() -> list[tuple[Any, str, Any]]:
+    """The ledger drops expired messages without counting them (guarantee 5)."""
+
+    def expired(self: Ledger, session: str, seq: int, ttl: float) -> None:
+        return None
+
+    return [(Ledger, "expired", expired)]
+
+
+def _ttl_ignored() -> list[tuple[Any, str, Any]]:
+    """The tuner's clock offset is pinned far off: nothing ever expires (guarantee 1, 8)."""
+
+    def observe(self: ClockOffset, sent_at: float, arrived: float) -> float:
+        self.value, self.bucket_min = 1e9, -_INF
+        return 1e9
+
+    return [(ClockOffset, "observe", observe)]
+
+
+def _old_session_stays_live() -> list[tuple[Any, str, Any]]:
+    """The transmitter never clears a superseded session's LIVE flag (guarantee 1)."""
+    original = SessionState.label
+
+    def label(self: SessionState, live: bool) -> None:
+        original(self, True)
+
+    return [(SessionState, "label", label)]
+
+
+def _follower_head_uncounted() -> list[tuple[Any, str, Any]]:
+    """A follower that moves never counts the head of the new session (guarantee 5)."""
+    original = Dial.move_to
+
+    def move_to(self: Dial, live: str | None, *, from_start: bool) -> Heard | None:
+        return original(self, live, from_start=False)
+
+    return [(Dial, "move_to", move_to)]
+
+
+MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
+    "no_fence_after_retune": _no_fence_after_retune,
+    "gap_not_counted": _gap_not_counted,
+    "expired_not_counted": _expired_not_counted,
+    "ttl_ignored": _ttl_ignored,
+    "old_session_stays_live": _old_session_stays_live,
+    "follower_head_uncounted": _follower_head_uncounted,
+}
+"""Every mutation by name."""
+
+
+@contextlib.contextmanager
+def mutated(name: str) -> Iterator[None]:
+    """Apply mutation *name* to the real core classes for the duration of the block."""
+    patches = MUTATIONS[name]()
+    saved = [(owner, attribute, owner.__dict__[attribute]) for owner, attribute, _ in patches]
+    try:
+        for owner, attribute, replacement in patches:
+            setattr(owner, attribute, replacement)
+        yield
+    finally:
+        for owner, attribute, original in saved:
+            setattr(owner, attribute, original)

@@ -1,0 +1,288 @@
+"""The oracle: watches one subscriber core step by step and checks the invariants each time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from radio.core.names import MARKER, TAG_SEPARATOR
+from radio.core.tuner import Tuner
+from radio.core.wire import Kind
+from radio.message import Message
+from tools.sim import invariants
+from tools.sim.invariants import View
+from tools.sim.network import Packet
+from tools.sim.truth import Meta, Truth
+
+
+@dataclass
+class Interval:
+    """One continuous span during which a session was heard, and what the core could know.
+
+    ``lo``: the seq after which losses are the subscriber's (its baseline; None
+    until it has one); ``hi``: the highest seq it learned; ``delivered``: the
+    seqs handed to it. The messages it knowably missed are ``(lo, hi]`` minus
+    ``delivered``.
+    """
+
+    start: float
+    retune: bool = False  # heard before by this core: what was sent before is stale
+    lo: int | None = None
+    hi: int = 0
+    instance: int | None = None
+    delivered: set[int] = field(default_factory=set)
+    forgiven: int = 0  # skipped by a fenced or oversize frame: uncounted today
+    hello: bool = False  # the HELLO of this tune-in was handed over
+
+    def missed(self) -> int:
+        """Messages in ``(lo, hi]`` never handed over (less those forgiven)."""
+        if self.lo is None or self.hi <= self.lo:
+            return 0
+        lo, hi = self.lo, self.hi
+        return hi - lo - sum(1 for seq in self.delivered if lo < seq <= hi) - self.forgiven
+
+    def learn(self, seq: int, instance: int) -> None:
+        """The core learned that seq *seq* was sent (once it has a baseline)."""
+        if self.lo is not None and self.instance in (None, instance):
+            self.hi = max(self.hi, seq)
+
+
+class Observer:
+    """Checks one subscriber incarnation against the truth after each of its steps.
+
+    *strict_heads* asks for the guarantee as issue 17 states it (a follower that
+    was following counts the whole head of the session it moves to, whatever
+    cleared its previous one) instead of the rule the core follows today.
+    *strict_skips* counts the messages missing just before a frame the core
+    fences (not live, for a follower) or drops as oversize: the core jumps its
+    last seq over them without counting them today (`Ledger.fence`,
+    `Ledger.oversize`), so the oracle forgives them unless asked.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tuner: Tuner,
+        truth: Truth,
+        *,
+        delay_bound: float,
+        strict_heads: bool = False,
+        strict_skips: bool = False,
+    ) -> None:
+        self.name = name
+        self.tuner = tuner
+        self.truth = truth
+        self.delay_bound = delay_bound
+        self.strict_heads = strict_heads
+        self.strict_skips = strict_skips
+        self.violations: list[str] = []
+        self.failed: set[str] = set()
+        self.explicit: set[str] = set()
+        self.yielded = 0
+        self.seen: set[int] = set()
+        self.last_seq: dict[tuple[int, str], int] = {}
+        self.current: dict[str, Interval] = {}
+        self.closed: list[Interval] = []
+        self.ever_heard: set[str] = set()
+        self.ended: set[tuple[int, str]] = set()
+        self.tags: dict[str, bytes] = {}
+        self.had_live = False
+        self.now = 0.0
+
+    # -- the view -----------------------------------------------------------------------
+
+    def view(self) -> View:
+        """The core's public state now."""
+        tuner = self.tuner
+        sessions = tuner.sessions
+        return View(
+            sessions,
+            frozenset(self.explicit & sessions),
+            tuner.following,
+            tuner.live,
+            tuner.snapshot(),
+        )
+
+    def fail(self, kind: str, text: str | None) -> None:
+        """Record a violation of invariant *kind* (if *text*): the first of each kind only."""
+        if text is not None and kind not in self.failed:
+            self.failed.add(kind)
+            self.violations.append(f"t={self.now:.4f} {self.name}: [{kind}] {text}")
+
+    # -- steps --------------------------------------------------------------------------
+
+    def tuned(self, before: View, now: float) -> None:
+        """After a tune_in/tune_out/follow/unfollow."""
+        self.now = now
+        self._transitions(before, self.view(), moved=False)
+
+    def synced(self, subscriptions: frozenset[bytes], listener_id: bytes) -> None:
+        """The socket's subscriptions now: the tag of each session's current tune-in."""
+        mark = MARKER + listener_id + TAG_SEPARATOR
+        for topic in subscriptions:
+            cut = topic.find(mark)
+            if cut > 0:
+                session = topic[:cut].rstrip(b"/").rpartition(b"/")[2].decode("ascii")
+                self.tags[session] = topic[cut + len(mark) :]
+
+    def took(self, packets: list[Packet], yielded: list[Message], before: View, now: float) -> None:
+        """After one `Tuner.take` of *packets* that yielded *yielded*."""
+        self.now = now
+        after = self.view()
+        for message in yielded:
+            self._check_yield(message, before, now)
+        delivered = 0
+        for packet in packets:
+            meta = packet.meta
+            if meta.is_data:
+                delivered += len(meta.ids) if meta.session in before.sessions else 1
+        self.fail("accounting", invariants.delivered_counted(delivered, before.stats, after.stats))
+        if len(packets) == 1:
+            self._learn(packets[0].meta, before, after)
+        else:
+            for packet in packets:
+                self._delivered(packet.meta, before)
+        beacon = packets[0].meta.beacon if len(packets) == 1 else None
+        moved = (
+            beacon is not None
+            and before.following
+            and (self.had_live if self.strict_heads else before.live is not None)
+        )
+        self._transitions(before, after, moved=moved)
+        if moved and beacon is not None and after.live in self.current:
+            self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
+        self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
+
+    def expected_gaps(self) -> int:
+        """What the core could know it missed, over every interval so far."""
+        return sum(i.missed() for i in self.closed) + sum(i.missed() for i in self.current.values())
+
+    def finish(self) -> None:
+        """At the end, after the quiet phase: the totals."""
+        stats = self.tuner.snapshot()
+        self.fail("accounting", invariants.received_exact(self.yielded, stats))
+        self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), stats))
+
+    # -- checks -------------------------------------------------------------------------
+
+    def _check_yield(self, message: Message, before: View, now: float) -> None:
+        self.yielded += 1
+        sent = self.truth.sent.get(int.from_bytes(message.payload[:8], "big"))
+        self.fail("stale", invariants.faithful(message, sent))
+        if sent is None:
+            return
+        key = (sent.instance, sent.session)
+        interval = self.current.get(message.session)
+        self.fail(
+            "stale",
+            invariants.not_stale(
+                message,
+                sent,
+                before,
+                interval_start=interval.start if interval else None,
+                retuned=interval is not None and interval.retune,
+                ended_known=key in self.ended,
+            ),
+        )
+        last = self.last_seq.get(key)
+        self.fail("order", invariants.in_order(message, sent, last, sent.id in self.seen))
+        self.fail("ttl", invariants.ttl_honoured(message, sent, now, self.delay_bound))
+        self.seen.add(sent.id)
+        self.last_seq[key] = message.seq
+
+    # -- what the core could learn ------------------------------------------------------
+
+    def _restarted(self, meta: Meta) -> Interval | None:
+        """The session's interval; a new one if *meta* comes from a newer publisher instance.
+
+        A publisher restarted under the same name starts its seqs again: a new
+        stream, all of whose messages the subscriber (tuned in all along) hears.
+        """
+        interval = self.current.get(meta.session)
+        if interval is not None and interval.instance not in (None, meta.instance):
+            self.closed.append(interval)
+            interval = Interval(self.now, lo=0, instance=meta.instance, hello=True)
+            self.current[meta.session] = interval
+        return interval
+
+    def _delivered(self, meta: Meta, before: View) -> None:
+        """A data message handed over among others (its session has a baseline already)."""
+        if not meta.is_data or meta.session not in before.sessions:
+            return
+        interval = self._restarted(meta)
+        if interval is None:
+            return
+        for offset in range(len(meta.ids)):
+            interval.delivered.add(meta.seq + offset)
+            interval.learn(meta.seq + offset, meta.instance)
+
+    def _learn(self, meta: Meta, before: View, after: View) -> None:
+        """One message handed over alone: data without a baseline, or control."""
+        session = meta.session
+        heard = session in before.sessions
+        if heard and meta.kind in (Kind.DATA, Kind.BATCH, Kind.END):
+            self._restarted(meta)
+        interval = self.current.get(session) if heard else None
+        if meta.is_data:
+            fenced = after.stats.fenced - before.stats.fenced
+            oversize = after.stats.oversize > before.stats.oversize
+            count = len(meta.ids)
+            if interval is not None and interval.lo is None:
+                if oversize:
+                    interval.lo, interval.instance = meta.seq - 1, meta.instance
+                elif fenced < count:
+                    interval.lo, interval.instance = meta.seq + fenced - 1, meta.instance
+            elif interval is not None and (oversize or fenced == count) and not self.strict_skips:
+                interval.forgiven += max(0, meta.seq - interval.hi - 1)
+            self._delivered(meta, before)
+        elif meta.kind is Kind.END:
+            if interval is not None:
+                interval.learn(meta.seq, meta.instance)
+            if session in before.sessions:
+                self.ended.add((meta.instance, session))
+        elif meta.kind is Kind.HELLO:
+            tag = self.tags.get(session)
+            if interval is not None and tag == meta.tag:
+                interval.hello = True
+                if interval.lo is None:
+                    # Today the core takes the HELLO's word; strictly, the baseline is
+                    # what the session had really sent (a closed one's HELLO says 0).
+                    # No instance yet: a publisher that lacks the session says HELLO too.
+                    interval.lo = meta.true_seq if self.strict_skips else meta.seq
+        elif meta.kind is Kind.BEACON and meta.beacon is not None:
+            if after.stats.conflicts != before.stats.conflicts:
+                return  # another publisher's: ignored
+            beacon = meta.beacon
+            named = set(before.sessions)
+            for name, last_seq in beacon.ended:
+                if name in named:
+                    named.discard(name)
+                    self.current[name].learn(last_seq, meta.instance)
+                    self.ended.add((meta.instance, name))
+            if beacon.live in named:
+                self.current[beacon.live].learn(beacon.live_seq, meta.instance)
+            left = before.live
+            if (
+                before.following
+                and after.live != left
+                and left is not None
+                and left in named
+                and beacon.previous == left
+            ):
+                self.current[left].learn(beacon.previous_seq, meta.instance)
+
+    def _transitions(self, before: View, after: View, *, moved: bool) -> None:
+        """Open an interval for each session heard anew, close the ones no longer heard."""
+        if after.live is not None:
+            self.had_live = True
+        if not after.following:
+            self.had_live = False
+        for session in before.sessions - after.sessions:
+            interval = self.current.pop(session, None)
+            if interval is not None:
+                self.closed.append(interval)
+                self.ever_heard.add(session)
+        for session in after.sessions - before.sessions:
+            interval = Interval(self.now, retune=session in self.ever_heard)
+            if moved and session == after.live:
+                interval.lo = 0
+            self.current[session] = interval

@@ -1,0 +1,110 @@
+"""A simulated publisher process: drives a real `Transmitter` the way `radio.Publisher` does."""
+
+from __future__ import annotations
+
+from radio.core.transmitter import Transmitter
+from radio.core.wire import Kind
+from tools.sim.clocks import HostClock
+from tools.sim.network import Network
+from tools.sim.profile import BEACON_INTERVAL_S, SERVICE_INTERVAL_S
+from tools.sim.timeline import Timeline
+from tools.sim.truth import Sent, Truth, describe
+
+
+class SimPublisher:
+    """One publisher incarnation: its core, on its host's clocks, sending into the network.
+
+    Like the driver, it hands every subscription event to `Transmitter.hear` and
+    calls `Transmitter.tick` every `SERVICE_INTERVAL_S` of its time, and sends
+    the frames each call returns, in order (a two-part message as one).
+    """
+
+    def __init__(
+        self,
+        *,
+        incarnation: int,
+        channel: str,
+        clock: HostClock,
+        timeline: Timeline,
+        network: Network,
+        truth: Truth,
+        publisher_id: bytes,
+        batch_size: int,
+    ) -> None:
+        self.incarnation = incarnation
+        self.channel = channel
+        self.clock = clock
+        self.timeline = timeline
+        self.network = network
+        self.truth = truth
+        self.alive = True
+        self.core = Transmitter(
+            channel,
+            batch_size=batch_size,
+            beacon_interval=BEACON_INTERVAL_S,
+            clock=clock.wall,
+            monotonic=clock.monotonic,
+            publisher_id=publisher_id,
+        )
+        network.publisher_up(incarnation)
+        self.timeline.after(0.0, self._service)
+
+    def _service(self) -> None:
+        """Feed subscription events to the core and send what it says is due."""
+        if not self.alive:
+            return
+        now = self.clock.wall()
+        events = self.network.publisher_events
+        while events:
+            self.emit(self.core.hear(events.popleft(), now, b""))
+        self.emit(self.core.tick(now))
+        self.timeline.after(SERVICE_INTERVAL_S, self._service)
+
+    def emit(self, frames: list[bytes]) -> None:
+        """Send the core's frames in order, each one message."""
+        for frame in frames:
+            self._send((frame,))
+
+    def _send(self, frames: tuple[bytes, ...]) -> None:
+        meta = describe(frames, self.incarnation, self.channel)
+        if meta.kind is Kind.HELLO:
+            state = self.core.sessions.get(meta.session)
+            meta.true_seq = (
+                state.seq
+                if state is not None
+                else self.truth.ended.get((self.incarnation, meta.session), 0)
+            )
+        self.network.publish(frames, meta)
+
+    def open(self, session: str) -> None:
+        """Open *session* (it goes live)."""
+        self.emit(self.core.open(session))
+
+    def close(self, session: str) -> None:
+        """Close *session* (its END, and a beacon if the live one changed)."""
+        self.truth.ended[(self.incarnation, session)] = self.core.sessions[session].seq
+        self.emit(self.core.close(session))
+
+    def send(self, session: str, ttl: float, size: int) -> None:
+        """Send one message of *size* bytes on open *session*."""
+        ident, payload = self.truth.new_payload(size)
+        state = self.core.sessions[session]
+        self.truth.sent[ident] = Sent(
+            ident,
+            self.incarnation,
+            session,
+            state.seq + 1,
+            self.timeline.now,
+            ttl,
+            self.core.live == session,
+        )
+        frames = self.core.send(session, payload, ttl)
+        if len(frames) == 2:
+            self._send((frames[0], frames[1]))  # a two-part message: one fate
+        else:
+            self.emit(frames)
+
+    def crash(self) -> None:
+        """The process dies: no ENDs, no last words; every connection ends."""
+        self.alive = False
+        self.network.publisher_down()

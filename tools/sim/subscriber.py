@@ -1,0 +1,204 @@
+"""A simulated subscriber process: drives a real `Tuner` the way `radio.Subscriber` does."""
+
+from __future__ import annotations
+
+import random
+
+from radio.core.names import is_marker
+from radio.core.tuner import Tuner
+from radio.message import Message
+from tools.sim.clocks import HostClock
+from tools.sim.invariants import View
+from tools.sim.network import SUBSCRIBE, UNSUBSCRIBE, Network, Packet
+from tools.sim.oracle import Observer
+from tools.sim.timeline import Timeline
+from tools.sim.truth import Truth
+
+
+class SimSubscriber:
+    """One subscriber incarnation on one slot: its core, its reads, its subscriptions.
+
+    It reads up to *batch* messages at a time every *read_interval* seconds (with
+    jitter) and hands them to `Tuner.take` in order; after a take that moved its
+    topics it syncs the socket's subscriptions (markers subscribed last,
+    unsubscribed first) and calls `Tuner.synced`, as the driver's ``_sync`` does;
+    with nothing left unread it calls `Tuner.check_air`. A frame over
+    *max_message_size* goes to `Tuner.oversize` instead, as the driver drops it.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        name: str,
+        channel: str,
+        listener_id: bytes,
+        clock: HostClock,
+        timeline: Timeline,
+        network: Network,
+        truth: Truth,
+        rng: random.Random,
+        read_interval: float,
+        batch: int,
+        max_message_size: int | None,
+        strict_heads: bool,
+        strict_skips: bool,
+    ) -> None:
+        self.index = index
+        self.name = name
+        self.listener_id = listener_id
+        self.clock = clock
+        self.timeline = timeline
+        self.network = network
+        self.rng = rng
+        self.read_interval = read_interval
+        self.batch = batch
+        self.max_message_size = max_message_size
+        self.alive = True
+        self.frozen = False
+        self.subscribed: frozenset[bytes] = frozenset()
+        self.tuner = Tuner(
+            channel,
+            clock=clock.wall,
+            monotonic=clock.monotonic,
+            listener_id=listener_id,
+            max_message_size=max_message_size,
+        )
+        self.observer = Observer(
+            name,
+            self.tuner,
+            truth,
+            # A frame's delay as the core sees it: the network's, plus the wait in the
+            # socket until the next read (the driver's service thread: one interval).
+            delay_bound=network.slots[index].path.max_delay_s + 1.5 * read_interval,
+            strict_heads=strict_heads,
+            strict_skips=strict_skips,
+        )
+        self._sync()
+        network.subscriber_started(index)
+        self._schedule_read()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _schedule_read(self) -> None:
+        self.timeline.after(self.read_interval * (0.5 + self.rng.random()), self._read)
+
+    def _read(self) -> None:
+        if not self.alive or self.frozen:
+            return  # a thaw schedules the next read
+        packets = self.network.read(self.index, self.batch, self.subscribed)
+        run: list[Packet] = []
+        for packet in packets:
+            meta = packet.meta
+            # Alone when the oracle must see its own fate: control, a baseline, a drop.
+            alone = not meta.is_data or self._needs_baseline(meta.session)
+            alone = alone or self._oversize(packet) or len(packet.frames) > 1
+            alone = alone or (not meta.live and meta.session not in self.observer.explicit)
+            if alone:
+                self._take(run)
+                run = []
+                self._take([packet])
+            else:
+                run.append(packet)
+        self._take(run)
+        if not self.network.pending(self.index):
+            self.tuner.check_air()  # nothing unread: silence is real
+        self._schedule_read()
+
+    def _needs_baseline(self, session: str) -> bool:
+        """Whether a message of *session* may set the core's baseline or be fenced as stale."""
+        interval = self.observer.current.get(session)
+        return interval is not None and (
+            interval.lo is None or (interval.retune and not interval.hello)
+        )
+
+    def _oversize(self, packet: Packet) -> bool:
+        limit = self.max_message_size
+        return limit is not None and len(packet.frames) == 1 and len(packet.frames[0]) > limit
+
+    def _take(self, run: list[Packet]) -> None:
+        if not run:
+            return
+        observer = self.observer
+        before = observer.view()
+        yielded: list[Message] = []
+        if len(run) == 1 and self._oversize(run[0]):
+            self.tuner.oversize(run[0].frames[0])  # the driver drops it before the core
+        else:
+            self.tuner.take([frame for packet in run for frame in packet.frames], yielded.append)
+        observer.took(run, yielded, before, self.timeline.now)
+        if self.tuner.changed:
+            self._sync()
+
+    def _sync(self) -> None:
+        """Make the socket's subscriptions match the core's (the driver's ``_sync``)."""
+        wanted = self.tuner.subscriptions(self.listener_id)
+        leaving, joining = self.subscribed - wanted, wanted - self.subscribed
+        events = [UNSUBSCRIBE + t for t in sorted(leaving, key=lambda t: not is_marker(t))]
+        events += [SUBSCRIBE + t for t in sorted(joining, key=is_marker)]
+        self.subscribed = wanted
+        self.tuner.synced()
+        self.observer.synced(wanted, self.listener_id)
+        if self.alive:
+            self.network.subscribe(self.index, events)
+
+    def subscriptions(self) -> list[bytes]:
+        """Every subscription, in the order a reconnect sends them (markers last)."""
+        return sorted(self.subscribed, key=lambda t: (is_marker(t), t))
+
+    # -- the application ----------------------------------------------------------------
+
+    def tune_in(self, session: str) -> None:
+        """The application tunes in to *session*."""
+        before = self.observer.view()
+        self.tuner.tune_in(session)
+        self.observer.explicit.add(session)
+        self._tuned(before)
+
+    def tune_out(self, session: str) -> None:
+        """The application tunes out of *session*."""
+        before = self.observer.view()
+        self.tuner.tune_out(session)
+        self.observer.explicit.discard(session)
+        self._tuned(before)
+
+    def follow(self) -> None:
+        """The application follows the live session."""
+        before = self.observer.view()
+        self.tuner.follow()
+        self._tuned(before)
+
+    def unfollow(self) -> None:
+        """The application stops following."""
+        before = self.observer.view()
+        self.tuner.unfollow()
+        self._tuned(before)
+
+    def _tuned(self, before: View) -> None:
+        self._sync()
+        self.observer.tuned(before, self.timeline.now)
+
+    # -- faults -------------------------------------------------------------------------
+
+    def freeze(self, duration: float) -> None:
+        """SIGSTOP for *duration* seconds: nothing read, no heartbeats answered."""
+        if not self.alive or self.frozen:
+            return
+        self.frozen = True
+        self.network.changed(self.index)
+        self.timeline.after(duration, self.thaw)
+
+    def thaw(self) -> None:
+        """SIGCONT."""
+        if not self.frozen:
+            return
+        self.frozen = False
+        self.network.thawed(self.index)
+        if self.alive:
+            self._schedule_read()
+
+    def crash(self) -> None:
+        """The process dies (its connection ends; the publisher hears it leave)."""
+        self.alive = False
+        self.frozen = False
+        self.network.subscriber_crashed(self.index)
