@@ -7,10 +7,10 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools
 # every module of radio/core/.
 CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # Run again on the pure-Python cores (RADIO_PURE=1) by `make test`: the cores' own tests,
-# and the publisher's send path, which calls them.
-PURE_TESTS := tests/core tests/test_fast_path.py
+# the publisher's send path, which calls them, and the simulator's fixed seeds.
+PURE_TESTS := tests/core tests/test_fast_path.py tests/sim
 
-.PHONY: install test lint format demo docs dist bench bench-deps soak adversity clean
+.PHONY: install test lint format demo docs dist bench bench-deps soak adversity sim clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,12 @@ soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability
 
 adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence; writes docs/security.md.
 	$(BIN)/python -m tools.soak.adversity --out docs
+
+SEEDS ?= 1000
+START ?= 0
+
+sim: $(STAMP) ## The deterministic simulator: SEEDS seeds from START (make sim SEEDS=20000); docs/simulation.md.
+	$(BIN)/python -m tools.sim --seeds $(SEEDS) --start $(START)
 
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'

@@ -1,19 +1,26 @@
 """Planted bugs: named mutations of the real cores, applied in-process by monkeypatching.
 
 Each one breaks one guarantee the way a plausible slip would; the simulator must
-catch every one on the fixed seed set (tests/sim/test_sim_mutations.py).
+catch every one on the fixed seed set (tests/sim/test_sim_mutations.py). Compiled
+cores call each other directly, past any patch, so mutations need the pure-Python
+cores: ``RADIO_PURE=1 python -m tools.sim.mutations`` checks every one (`check`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from typing import Any, Final
+
+import radio.compiled
 
 from radio.core.air import ClockOffset
 from radio.core.dial import Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.session import SessionState
+from tools.sim.profile import Profile
+from tools.sim.world import run_seed
 
 _INF: Final[float] = float("inf")
 
@@ -101,3 +108,37 @@ def mutated(name: str) -> Iterator[None]:
     finally:
         for owner, attribute, original in saved:
             setattr(owner, attribute, original)
+
+
+CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
+    "no_fence_after_retune": (Profile(quick_retune=True), (0, 9, 30)),
+    "gap_not_counted": (Profile(), (0, 1, 2)),
+    "expired_not_counted": (Profile(), (24, 71, 103)),
+    "ttl_ignored": (Profile(), (24, 71, 103)),
+    "old_session_stays_live": (Profile(), (157, 299)),
+    "follower_head_uncounted": (Profile(), (2, 3, 5)),
+}
+"""For each mutation, a profile and seeds that pass unmutated and catch it."""
+
+
+def check(name: str) -> dict[str, list[int]]:
+    """Run mutation *name*'s seeds plain and mutated: the seeds that fail each way."""
+    if radio.compiled.ACTIVE:
+        raise RuntimeError("mutations need the pure-Python cores: set RADIO_PURE=1")
+    profile, seeds = CATCHING[name]
+    plain = [seed for seed in seeds if not run_seed(seed, profile).ok]
+    with mutated(name):
+        caught = [seed for seed in seeds if not run_seed(seed, profile).ok]
+    return {"failed_plain": plain, "caught": caught}
+
+
+def main() -> int:
+    """Check every mutation; print one JSON line of results; 0 if each is caught, and only then."""
+    results = {name: check(name) for name in MUTATIONS}
+    print(json.dumps(results))
+    missed = [n for n, r in results.items() if r["failed_plain"] or not r["caught"]]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
