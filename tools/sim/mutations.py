@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import radio.compiled
-
 from radio.core.air import ClockOffset
 from radio.core.dial import Dial, Heard
 from radio.core.ledger import Ledger
