@@ -122,10 +122,8 @@ class SimSubscriber:
         observer = self.observer
         before = observer.view()
         yielded: list[Message] = []
-        if len(run) == 1 and self._oversize(run[0]):
-            self.tuner.oversize(run[0].frames[0])  # the driver drops it before the core
-        else:
-            self.tuner.take([frame for packet in run for frame in packet.frames], yielded.append)
+        # The core applies the size limit itself (max_message_size), as in the driver.
+        self.tuner.take([frame for packet in run for frame in packet.frames], yielded.append)
         observer.took(run, yielded, before, self.timeline.now)
         if self.tuner.changed:
             self._sync()
