@@ -43,6 +43,9 @@ class Dial:
         self.heard: dict[bytes, Heard] = {}
         self.following = False
         self.live: str | None = None
+        # A followed session ended while following: the next live one counts from its start
+        # (its head was sent while we listened), even though nothing is followed meanwhile.
+        self.between_sessions = False
         self.changed = True  # the heard topics moved since the socket was last synced
         # Sessions tuned out of: the last seq heard (an OrderedDict: oldest dropped first).
         self.left: OrderedDict[str, int] = OrderedDict()
@@ -73,17 +76,20 @@ class Dial:
         if not self.following:
             self.following = True
             self.live = live
+            self.between_sessions = False
         self._rebuild()
 
     def unfollow(self) -> None:
         """Stop following (explicit sessions stay)."""
         self.following = False
         self.live = None
+        self.between_sessions = False
         self._rebuild()
 
     def move_to(self, live: str | None, *, from_start: bool) -> Heard | None:
         """Follow *live* now; count it from its first message if *from_start*."""
         self.live = live
+        self.between_sessions = False
         self._rebuild(from_start=live if from_start else None)
         return self.heard.get(session_topic(self.channel, live)) if live else None
 
@@ -92,6 +98,7 @@ class Dial:
         self._explicit.discard(session)
         if self.live == session:
             self.live = None
+            self.between_sessions = self.following
         self._rebuild()
 
     def _rebuild(self, *, from_start: str | None = None) -> None:

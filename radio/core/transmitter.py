@@ -102,8 +102,9 @@ class Transmitter:
         self.control = control_topic(channel)
         # Closed names that may not reopen, and the newest closed random IDs, oldest first
         # (OrderedDicts: a plain dict used as a queue slows down as its head is deleted).
-        self._ended: OrderedDict[str, None] = OrderedDict()
-        self._ended_random: OrderedDict[str, None] = OrderedDict()
+        # (closed name -> its last seq: what a HELLO says to whoever tunes in to it late)
+        self._ended: OrderedDict[str, int] = OrderedDict()
+        self._ended_random: OrderedDict[str, int] = OrderedDict()
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.announcer = Announcer(self.control, beacon_interval, publisher_id)
@@ -197,7 +198,7 @@ class Transmitter:
             if state.remembered
             else (self._ended_random, MAX_RECENT_RANDOM_ENDED)
         )
-        ended[session] = None
+        ended[session] = state.seq
         if len(ended) > cap:
             ended.popitem(last=False)
         return self._end(state)
@@ -415,6 +416,7 @@ class Transmitter:
         inbox = inbox_topic(self.channel, listener_id) + topic[len(self._prefix) :]
         now = self._clock() if now is None else now
         state = self.sessions.get(session)
-        if state is None:  # not open (yet): the HELLO alone, from seq 0
-            return [encode_inbox(inbox, b"", Kind.HELLO, 0, now, 0.0, tag)]
+        if state is None:  # not open: the HELLO alone, from 0 or from where it ended
+            sent = self._ended.get(session, self._ended_random.get(session, 0))
+            return [encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag)]
         return state.welcome(inbox, tag, now)

@@ -394,7 +394,8 @@ class Tuner:
         a new live session, counting its head from the start when it was already
         following one.
         """
-        moved = self.following and self.live is not None  # it was following a session
+        # It was following a session (now, or one that ended since): a move counts the head.
+        moved = self.following and (self.live is not None or self.dial.between_sessions)
         heard_by_name = {entry.session: entry for entry in self.dial.heard.values()}
         for name, last_seq in beacon.ended:
             if name in heard_by_name:

@@ -317,6 +317,23 @@ def test_a_follower_counts_the_head_of_a_session_it_moved_to_late() -> None:
     assert tuner.stats.gaps == 29
 
 
+def test_a_clean_switch_counts_the_head_of_the_next_session() -> None:
+    """The followed session ends (its END arrives first), then a beacon names the next
+    one: the follower was listening all along, so the head of the next session it
+    missed is counted, as when the beacon comes first."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(data("s1", 1))
+    tuner.handle(end("s1", 1))
+    assert tuner.live is None
+    tuner.handle(beacon("s2", 12))  # s2 sent 12 before the follower heard of it
+    assert tuner.live == "s2"
+    assert tuner.stats.gaps == 12
+    assert tuner.handle(data("s2", 13)) != []
+    assert tuner.stats.gaps == 12
+
+
 def test_a_new_follower_does_not_count_what_was_sent_before_it_came() -> None:
     """follow() on a busy session: the first message heard is the baseline."""
     tuner = Tuner("ch", Clock())

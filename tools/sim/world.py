@@ -148,7 +148,7 @@ class World:
             read_interval=plan.read_interval,
             batch=plan.batch,
             max_message_size=plan.max_message_size,
-            strict_heads=self.plan.profile.clean_switch or self.plan.profile.strict,
+            strict_heads=True,
             strict_skips=self.plan.profile.strict,
         )
         self.subscribers[index] = sub
