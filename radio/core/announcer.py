@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections import deque
-from collections.abc import Container
+from collections.abc import Callable, Container
 from typing import Final
 
 from radio.core.wire import (
@@ -35,19 +36,31 @@ class Announcer:
     their last seq, and the session live before the live one.
     """
 
-    def __init__(self, control: bytes, interval: float, publisher_id: bytes | None = None) -> None:
+    def __init__(
+        self,
+        control: bytes,
+        interval: float,
+        publisher_id: bytes | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.control = control
+        self._monotonic = monotonic  # the schedule and the retention: never steps
         self.interval = interval
         self.publisher_id = publisher_id or secrets.token_bytes(PUBLISHER_ID_BYTES)
         self._seq = 0
         self._next = 0.0  # the first tick sends one
         self._repeats: dict[bytes, list[int]] = {}  # topic -> [last seq, repeats left]
         self._previous: tuple[str, int] | None = None  # live before the live one, its seq then
+        # (name, last seq, when it ended by the monotonic clock), oldest first
         self._ended: deque[tuple[str, int, float]] = deque(maxlen=MAX_ENDED_IN_BEACON)
 
-    def due(self, now: float) -> bool:
-        """Whether a scheduled beacon is due at *now*."""
-        return now >= self._next
+    def due(self) -> bool:
+        """Whether a scheduled beacon is due now.
+
+        By the monotonic clock: a wall-clock step of the publisher's host neither
+        silences the channel nor floods it.
+        """
+        return self._monotonic() >= self._next
 
     def hurry(self) -> None:
         """Make the next beacon due at once (a subscriber arrived on the channel)."""
@@ -56,7 +69,7 @@ class Announcer:
     def ended(self, topic: bytes, name: str, last_seq: int, now: float) -> bytes:
         """A session closed at *now*: return its END frame, and repeat and report it."""
         self._repeats[topic] = [last_seq, END_REPEATS]
-        self._ended.append((name, last_seq, now))
+        self._ended.append((name, last_seq, self._monotonic()))
         return encode(topic, Kind.END, last_seq, now)
 
     def superseded(self, name: str, seq: int) -> None:
@@ -89,7 +102,7 @@ class Announcer:
         self._seq += 1
         content = self.beacon(now, live, live_seq, is_open, signing_off=signing_off)
         frames.append(encode_beacon(self.control, self._seq, now, self.interval, content))
-        self._next = now + self.interval
+        self._next = self._monotonic() + self.interval
         return frames
 
     def beacon(
@@ -107,8 +120,8 @@ class Announcer:
         session while still open (*is_open*), and the sessions that ended within
         `ENDED_RETENTION_S`.
         """
-        ended = self._ended
-        while ended and now - ended[0][2] > ENDED_RETENTION_S:
+        ended, mono = self._ended, self._monotonic()
+        while ended and mono - ended[0][2] > ENDED_RETENTION_S:
             ended.popleft()
         previous = self._previous if self._previous and self._previous[0] in is_open else None
         return Beacon(

@@ -107,7 +107,7 @@ class Transmitter:
         self._ended_random: OrderedDict[str, int] = OrderedDict()
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
-        self.announcer = Announcer(self.control, beacon_interval, publisher_id)
+        self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic)
         self.desk = DeskClients(max_desk_clients)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -302,7 +302,7 @@ class Transmitter:
     def tick(self, now: float | None = None) -> list[bytes]:
         """What is due at *now*: a beacon (on the announcer's schedule), else due batches."""
         now = self._clock() if now is None else now
-        if self.announcer.due(now):
+        if self.announcer.due():
             return self._beacon(now, scheduled=True)
         if self.batch_size == 1:
             return []

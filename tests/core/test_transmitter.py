@@ -264,6 +264,19 @@ class TestBeaconsAndBatches:
         clock.now += 0.5
         assert [f.ttl for f in map(decode, tx.tick())] == [1.0]  # ttl holds the interval
 
+    @pytest.mark.parametrize("step", [-30.0, -5.0, 5.0, 3600.0])
+    def test_a_wall_clock_step_does_not_move_the_beacon_schedule(self, step: float) -> None:
+        """Beacons go by the monotonic clock: a step of the wall clock, back or forward,
+        neither silences the channel nor sends beacons early."""
+        wall, mono = Clock(), Clock(50.0)
+        tx = Transmitter("ch", clock=wall, monotonic=mono, beacon_interval=1.0)
+        assert len(tx.tick()) == 1
+        wall.now += step
+        mono.now += 0.5
+        assert tx.tick() == []
+        mono.now += 0.5
+        assert kinds(tx.tick()) == [(Kind.BEACON, "", False)]
+
     def test_a_batch_is_sent_when_its_delay_is_over(self) -> None:
         """Batched messages wait at most batch_delay, then tick sends them."""
         clock = Clock()
