@@ -14,7 +14,9 @@ from radio import (
     BATCH_DELAY_S,
     BEACON_INTERVAL_S,
     DEFAULT_LINGER_S,
+    MAX_BEACON_INTERVAL_S,
     MAX_MESSAGE_BYTES,
+    MIN_BEACON_INTERVAL_S,
     CurveServer,
     MessageTooLargeError,
     Publisher,
@@ -26,7 +28,6 @@ from .logs import configure_logging
 from .options import (
     MAX_RATE,
     MIN_RATE,
-    MIN_TICK_S,
     check_endpoint,
     check_positive_count,
     check_reachable,
@@ -166,9 +167,11 @@ class _Pacer:
     type=float,
     default=BEACON_INTERVAL_S,
     show_default=True,
-    callback=check_seconds("beacon interval", minimum=MIN_TICK_S),
+    callback=check_seconds(
+        "beacon interval", minimum=MIN_BEACON_INTERVAL_S, maximum=MAX_BEACON_INTERVAL_S
+    ),
     metavar="SECONDS",
-    help="How often subscribers are told which session is live.",
+    help="How often subscribers are told which session is live (at most an hour).",
 )
 @click.option(
     "--batch-size",

@@ -9,6 +9,7 @@ from radio.core.names import new_session_id, validate_name
 from radio.core.presence import ListenerEvent
 from radio.core.transmitter import BEACON_INTERVAL_S
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS
+from radio.core.wire import MAX_BEACON_INTERVAL_S, MIN_BEACON_INTERVAL_S
 from radio.errors import (
     ClosedError,
     DeskError,
@@ -57,9 +58,11 @@ __all__ = [
     "HEARTBEAT_INTERVAL_S",
     "HEARTBEAT_TIMEOUT_S",
     "LOGGER_NAME",
+    "MAX_BEACON_INTERVAL_S",
     "MAX_COUNT",
     "MAX_MESSAGE_BYTES",
     "MAX_SOCKET_SECONDS",
+    "MIN_BEACON_INTERVAL_S",
     "OFF_AIR_AFTER_BEACONS",
     "RECONNECT_INTERVAL_S",
     "REPORT_INTERVAL_S",

@@ -33,6 +33,7 @@ from radio.settings import (
     socket_settings,
     to_ms,
     validate_batch_size,
+    validate_beacon_interval,
     validate_count,
     validate_endpoint,
     validate_seconds,
@@ -136,7 +137,7 @@ class Publisher(SocketOwner):
             max_frame=sys.maxsize if max_frame is None else max_frame,
             batch_size=self.batch_size,
             batch_delay=batch_delay,
-            beacon_interval=validate_seconds(beacon_interval, "beacon interval"),
+            beacon_interval=validate_beacon_interval(beacon_interval),
             keep_last=bool(last_value),
             max_desk_clients=validate_count(max_desk_clients, "max desk clients"),
         )

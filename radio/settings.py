@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 import zmq
 
-from radio.core.wire import MAX_BATCH_MESSAGES
+from radio.core.wire import MAX_BATCH_MESSAGES, MAX_BEACON_INTERVAL_S, MIN_BEACON_INTERVAL_S
 from radio.errors import InvalidSettingError
 
 DEFAULT_HWM: Final[int] = 1000
@@ -131,6 +131,19 @@ def validate_batch_size(value: object) -> int:
             f"invalid batch size {value}: at most {MAX_BATCH_MESSAGES} messages a frame"
         )
     return size
+
+
+def validate_beacon_interval(value: object) -> float:
+    """Return *value* as a beacon interval: `MIN_BEACON_INTERVAL_S` to `MAX_BEACON_INTERVAL_S`.
+
+    Subscribers refuse a beacon announcing an interval outside that range as malformed.
+    """
+    seconds = validate_seconds(value, "beacon interval", maximum=MAX_BEACON_INTERVAL_S)
+    if seconds < MIN_BEACON_INTERVAL_S:
+        raise InvalidSettingError(
+            f"invalid beacon interval {value!r}: at least {MIN_BEACON_INTERVAL_S:g} seconds"
+        )
+    return seconds
 
 
 def validate_seconds(

@@ -77,6 +77,7 @@ BAD_PUB = [
     (["--count", "-1", "x"], "invalid count -1"),
     (["--wait-for-listener", "-3", "x"], "invalid wait -3.0"),
     (["--heartbeat", "0", "x"], "invalid heartbeat interval 0.0"),
+    (["--beacon-interval", "4000", "x"], "invalid beacon interval 4000.0"),
     (["--log-format", "xml", "x"], "'xml' is not one of"),
     (["--no-such-option"], "No such option"),
 ]

@@ -311,3 +311,10 @@ def test_send_many_sends_nothing_when_one_payload_is_bad() -> None:
         pub.close_session(session)
         with pytest.raises(SessionClosedError):
             pub.send_many(session, [b"late"])
+
+
+@pytest.mark.parametrize("interval", [0.0001, 3601.0, 1e9])
+def test_a_beacon_interval_subscribers_would_refuse_is_refused(interval: float) -> None:
+    """A publisher only announces intervals a subscriber accepts (0.001 s to an hour)."""
+    with pytest.raises(InvalidSettingError, match="beacon interval"):
+        Publisher("tcp://127.0.0.1:*", beacon_interval=interval)

@@ -72,6 +72,8 @@ FRAMES: dict[str, bytes] = {
     + b"\x82"
     + encode(session_topic("ch", "s1"), Kind.END, 1, T0)[8:],
     "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, T0, PUB, 1.0),
+    "beacon interval 0": encode_beacon(control_topic("ch"), 1, T0, 0.0, Beacon(PUB, "s1")),
+    "beacon interval 1e9 s": encode_beacon(control_topic("ch"), 1, T0, 1e9, Beacon(PUB, "s1")),
     "no topic": b"junk",
     "parted head alone": _parts("s1", 4, b"big")[0],
 }

@@ -94,6 +94,14 @@ PUBLISHER_ID_BYTES: Final[int] = 8
 MAX_ENDED_IN_BEACON: Final[int] = 8
 """Most recently ended sessions one beacon names (with their last seq)."""
 
+MIN_BEACON_INTERVAL_S: Final[float] = 0.001
+"""Shortest beacon interval a beacon may announce (ZeroMQ counts in milliseconds)."""
+
+MAX_BEACON_INTERVAL_S: Final[float] = 3600.0
+"""Longest beacon interval a beacon may announce: a subscriber waits three of them
+before it calls a silent publisher off air, so a forged interval of 1e9 s would keep
+it on air for ever."""
+
 SIGNING_OFF: Final[int] = 0x01
 """Beacon flag: the publisher is closing; followers may follow another one at once."""
 
@@ -517,8 +525,9 @@ def decode(frame: object) -> Frame:
         +---------+---+---------+---+---------+------+------+---------+--------+---------+
 
     ``session`` is ``!`` on the channel's control topic (BEACON frames, whose
-    payload is a `Beacon`, returned decoded in ``beacon``). ``ttl`` 0 means no
-    expiry. The payload of a BATCH frame is returned whole; `decode_records`
+    payload is a `Beacon`, returned decoded in ``beacon``, and whose ``ttl`` is
+    the beacon interval, from `MIN_BEACON_INTERVAL_S` to `MAX_BEACON_INTERVAL_S`).
+    ``ttl`` 0 means no expiry. The payload of a BATCH frame is returned whole; `decode_records`
     splits it.
     """
     if not isinstance(frame, bytes):
@@ -531,6 +540,11 @@ def decode(frame: object) -> Frame:
     if raw_session == CONTROL_MARK:
         if kind in _SESSION_KINDS:
             raise MalformedMessageError(f"{kind.name} frame on the control topic")
+        if not MIN_BEACON_INTERVAL_S <= ttl <= MAX_BEACON_INTERVAL_S:
+            raise MalformedMessageError(
+                f"beacon interval {ttl!r} s is not from {MIN_BEACON_INTERVAL_S:g} "
+                f"to {MAX_BEACON_INTERVAL_S:g} s"
+            )
         beacon = decode_beacon_payload(payload)
         session = beacon.live
     else:

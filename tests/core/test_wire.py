@@ -15,7 +15,9 @@ from radio.core.names import NAME_ALPHABET, control_topic, session_topic
 from radio.core.wire import (
     HEADER,
     LIVE,
+    MAX_BEACON_INTERVAL_S,
     MAX_ENDED_IN_BEACON,
+    MIN_BEACON_INTERVAL_S,
     PART_LENGTH,
     PART_THRESHOLD,
     PARTED,
@@ -70,7 +72,10 @@ beacons = st.builds(
 beacons = beacons.map(lambda b: b._replace(previous_seq=b.previous_seq if b.previous else 0))
 
 
-@given(names, beacons, seqs, times)
+intervals = st.floats(min_value=MIN_BEACON_INTERVAL_S, max_value=MAX_BEACON_INTERVAL_S)
+
+
+@given(names, beacons, seqs, intervals)
 def test_beacons_round_trip(channel: str, beacon: Beacon, seq: int, interval: float) -> None:
     """A beacon's session is the live one it names ("" for none); all it says comes back."""
     frame = encode_beacon(control_topic(channel), seq, 1.0, interval, beacon)
@@ -107,6 +112,7 @@ def test_frame_is_topic_then_header_then_payload() -> None:
 
 GOOD = encode(b"ch/s1/", Kind.DATA, 1, 1.0, b"payload")
 BAD_NAME_BEACON = b"12345678\x00\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
+GOOD_BEACON = encode_beacon_payload(Beacon(b"12345678", "s1"))
 
 
 def _with_header(**fields: float) -> bytes:
@@ -134,7 +140,9 @@ def _with_header(**fields: float) -> bytes:
         (_with_header(ttl=-2.0), "ttl"),
         (_with_header(kind=Kind.BEACON), "BEACON frame on a session topic"),
         (b"ch/!/" + GOOD[6:], "DATA frame on the control topic"),
-        (encode(b"ch/!/", Kind.BEACON, 1, 1.0, BAD_NAME_BEACON), "bad name"),
+        (encode(b"ch/!/", Kind.BEACON, 1, 1.0, BAD_NAME_BEACON, 1.0), "bad name"),
+        (encode(b"ch/!/", Kind.BEACON, 1, 1.0, GOOD_BEACON, 0.0), "beacon interval 0.0"),
+        (encode(b"ch/!/", Kind.BEACON, 1, 1.0, GOOD_BEACON, 1e9), "beacon interval 1000000000.0"),
         (b"x" * 300 + b"/s/" + GOOD[6:], "no topic"),
     ],
 )
