@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -14,6 +16,15 @@ log = get_logger()
 
 MAX_GAP: Final[int] = 2**32
 """A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
+
+MAX_LOSS_RATE: Final[float] = 10_000_000.0
+"""Most messages a second a session is taken to carry: a gap larger than this rate times
+the time since the session was last heard of (plus `LOSS_SLACK`) is implausible, a
+forged frame or beacon or a flipped bit, and is logged, not counted."""
+
+LOSS_SLACK: Final[int] = 65_536
+"""Messages a gap may hold beyond `MAX_LOSS_RATE` times the time since the session was
+last heard of (what a burst between two reads can lose)."""
 
 
 class Ledger:
@@ -28,8 +39,9 @@ class Ledger:
     count as gaps as well.
     """
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.stats = Stats()
+        self._monotonic = monotonic
         self._limited = RateLimitedLog(log.bind(channel=channel))
 
     def received(self, count: int) -> None:
@@ -57,14 +69,27 @@ class Ledger:
             )
 
     def lost(self, heard: Heard, up_to: int) -> None:
-        """Messages after the last one heard, up to seq *up_to*, were lost: count them once."""
+        """Messages after the last one heard, up to seq *up_to*, were lost: count them once.
+
+        At most what the session could have carried since it was last heard of
+        (`MAX_LOSS_RATE`, `LOSS_SLACK`): a larger claim is logged as
+        ``sequence_implausible`` and moves nothing.
+        """
         missing = up_to - heard.last_seq
-        if 0 < missing <= MAX_GAP:
-            self.stats.gaps += missing
+        if missing <= 0:
+            return
+        now = self._monotonic()
+        if missing > min(MAX_GAP, MAX_LOSS_RATE * max(0.0, now - heard.heard_at) + LOSS_SLACK):
             self._limited.warning(
-                "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
+                "sequence_implausible", session=heard.session, seq=up_to, last_seq=heard.last_seq
             )
-            heard.last_seq = up_to
+            return
+        self.stats.gaps += missing
+        self._limited.warning(
+            "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
+        )
+        heard.last_seq = up_to
+        heard.heard_at = now
 
     def oversize(self, heard: Heard | None, seq: int, count: int, limit: int) -> None:
         """A frame over *limit* bytes dropped: its *count* messages from *seq*, once each.

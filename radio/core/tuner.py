@@ -86,10 +86,11 @@ class Tuner:
         self._prefix = channel_prefix(channel)
         # Our inbox: only we subscribe to it, so last values sent there reach us alone.
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
-        self.ledger = Ledger(channel)
+        self.ledger = Ledger(channel, monotonic)
         self.stats = self.ledger.stats
         self.air = Air(channel, off_air_after, clock, monotonic)
-        self.dial = Dial(channel, self._publisher_now)
+        self.dial = Dial(channel, self._publisher_now, monotonic)
+        self._monotonic = monotonic
         self._clock = clock
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
@@ -212,12 +213,13 @@ class Tuner:
         session = ""
         offset = body = last = plain = live = 0
         skew = bucket_min = 0.0
+        now = self._monotonic()  # when the sessions of these frames were last heard of
         rest = iter(frames)
         try:
             for frame in rest:
                 if heard is None or not frame.startswith(topic):
                     if heard is not None:
-                        heard.last_seq = last
+                        heard.last_seq, heard.heard_at = last, now
                     heard = self._lookup(frame)
                     if heard is None:
                         self._slow(None, frame, rest, out)
@@ -238,7 +240,7 @@ class Tuner:
                     or not 0.0 <= sent_at < _INF
                     or not 0.0 <= ttl < _INF
                 ):
-                    heard.last_seq = last
+                    heard.last_seq, heard.heard_at = last, now
                     self._slow(heard, frame, rest, out)  # END, BATCH, parted, awaiting, junk
                     heard = None  # END changes what is heard
                     continue
@@ -259,7 +261,7 @@ class Tuner:
                 )
         finally:
             if heard is not None:
-                heard.last_seq = last
+                heard.last_seq, heard.heard_at = last, now
             self.ledger.received(received)
 
     def _lookup(self, frame: bytes) -> Heard | None:
@@ -340,6 +342,7 @@ class Tuner:
             self.ledger.fence(heard, seq, len(records))
             return None
         channel, session, now = self.channel, heard.session, self._clock()
+        heard_at = self._monotonic()
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
             if heard.awaiting:
@@ -356,6 +359,7 @@ class Tuner:
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
         self.ledger.received(received)
+        heard.heard_at = heard_at
         return None
 
     def _handle_other(
@@ -379,14 +383,15 @@ class Tuner:
             self.ledger.malformed(frame, exc)
             return part
         if decoded.beacon is not None and decoded.channel == self.channel:
+            since = self.air.last_beacon  # the one before: a session live now went live after it
             if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
-                self._beacon(decoded.beacon)
+                self._beacon(decoded.beacon, since)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.ledger.fence_other(decoded.session, decoded.seq)
         return None
 
-    def _beacon(self, beacon: Beacon) -> None:
+    def _beacon(self, beacon: Beacon, since: float | None) -> None:
         """Act on a beacon of the publisher gone by, in order with its data.
 
         Sessions it says ended end here (their END may have been lost); the live
@@ -411,6 +416,8 @@ class Tuner:
                 self.ledger.lost(left, beacon.previous_seq)  # its tail while it was live
             followed = self.dial.move_to(live, from_start=moved)
             if moved and followed is not None and beacon.live_seq > followed.last_seq >= 0:
+                if since is not None:  # its head was sent since the beacon before this one
+                    followed.heard_at = min(followed.heard_at, since)
                 self.ledger.lost(followed, beacon.live_seq)  # the head it missed
 
     def check_air(self) -> bool:

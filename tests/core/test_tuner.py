@@ -226,6 +226,39 @@ def test_an_absurd_sequence_jump_is_not_counted_as_billions_of_gaps() -> None:
     assert tuner.stats.gaps == 0
 
 
+def test_a_flipped_high_bit_in_a_seq_counts_no_gaps() -> None:
+    """A frame whose seq jumped by 2**19 a moment after the last one (a flipped bit, or
+    forged) claims more than the session could carry since: logged, not counted; the
+    honest messages after it go on (the issue's 524,287 false gaps)."""
+    mono = Clock(50.0)
+    tuner = Tuner("ch", Clock(), mono)
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    mono.now += 0.02
+    tuner.handle(data("s1", 2 + 2**19))
+    mono.now += 0.02
+    assert tuner.handle(data("s1", 2)) != []
+    assert tuner.stats.gaps == 0
+
+
+def test_forged_beacons_claiming_a_huge_live_seq_add_no_gaps() -> None:
+    """Ten beacons naming the live session at seq 2**32: nothing is counted (the issue's
+    42.9 billion gaps); a real loss after a long silence still is."""
+    mono = Clock(50.0)
+    tuner = Tuner("ch", Clock(), mono)
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(data("s1", 1))
+    for _ in range(10):
+        mono.now += 0.1
+        tuner.handle(beacon("s1", 2**32))
+        tuner.handle(data("s1", 2))
+    assert tuner.stats.gaps == 0
+    mono.now += 30.0  # a 30 s partition at a million messages a second
+    tuner.handle(beacon("s1", 30_000_002))
+    assert tuner.stats.gaps == 30_000_000
+
+
 def test_follow_uses_the_live_session_a_beacon_already_named() -> None:
     """A beacon read before follow() is not wasted: the follower is on air at once."""
     tuner = Tuner("ch", Clock())
