@@ -59,6 +59,11 @@ def _hello(session: str, seq: int, tag: bytes) -> bytes:
     )
 
 
+def _in_inbox(frame: bytes) -> bytes:
+    """*frame*, of a session topic of channel ch, sent to our inbox instead."""
+    return inbox_topic("ch", ME) + frame[len(b"ch/") :]
+
+
 FRAMES: dict[str, bytes] = {
     "data": _data("s1", 7, ttl=2.5),
     "data not live": _data("s1", 8, live=False),
@@ -149,6 +154,19 @@ SEQUENCES: list[dict[str, Any]] = [
         ],
     },
     {"name": "junk is malformed", "steps": [TUNE_IN, b"junk", _data("s1", 1)[:20]]},
+    {
+        "name": "an inbox takes a HELLO and the last value right after it, nothing else",
+        "steps": [
+            TUNE_IN,
+            _hello("s1", 4, b"1"),
+            _in_inbox(_data("s1", 5)),
+            _data("s1", 6),
+            _in_inbox(_data("s1", 60)),
+            _in_inbox(encode_batch(session_topic("ch", "s1"), 7, 0.0, [(T0, b"x")])),
+            _in_inbox(_end("s1", 9)),
+            _data("s1", 7),
+        ],
+    },
     {
         "name": "a two-part message between single frames",
         "steps": [TUNE_IN, _data("s1", 1), _parts("s1", 2, _data("s1", 9)), _data("s1", 3)],

@@ -432,14 +432,18 @@ class Tuner:
         comes after it was sent after, so a re-tuned session stops awaiting.
         A HELLO's seq is the session's last before the tune-in, the baseline when
         nothing was heard yet; its payload is the tag of the tune-in it answers.
-        A last value is ignored when it or anything later was heard already (now
-        or before a re-tune): never twice.
+        A last value (a DATA frame) comes right after its HELLO, so it is taken
+        only as the session's next message (or its first, when nothing set a
+        baseline) and never when it was heard before a re-tune: never twice, and
+        a stray one claims no gap. Any other kind in an inbox is malformed.
         """
         try:
             session, body = split_inbox(frame, self.inbox)
             heard = self.dial.heard.get(self._prefix + session)
             topic = heard.topic if heard is not None else b"x/x/"
             kind, _, seq, _, _ = unpack_header(topic + body, len(topic))
+            if kind is not Kind.HELLO and kind is not Kind.DATA:
+                raise MalformedMessageError(f"{kind.name} frame in an inbox")
         except MalformedMessageError as exc:
             self.ledger.malformed(frame, exc)
             return
@@ -454,9 +458,11 @@ class Tuner:
             if heard.last_seq == NO_BASELINE:
                 heard.last_seq = seq  # from here on, every message is ours to hear
             return
-        if heard.last_seq >= seq or seq <= self.dial.left.get(heard.session, 0):
-            return
-        self._careful(heard, topic + body, iter(()), out)  # one frame: unpack_header said so
+        if heard.last_seq not in (NO_BASELINE, seq - 1) or seq <= self.dial.left.get(
+            heard.session, 0
+        ):
+            return  # heard already (now or before a re-tune), or out of place: not a last value
+        self._careful(heard, topic + body, iter(()), out)  # one DATA frame
 
     def retract(self, message: Message, reason: Loss) -> None:
         """Count a message taken earlier as dropped after all: `Loss.EXPIRED` or `Loss.FENCED`."""

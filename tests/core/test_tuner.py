@@ -623,3 +623,35 @@ def test_a_retraction_names_a_reason_a_taken_message_can_have() -> None:
     assert (tuner.stats.received, tuner.stats.fenced) == (0, 1)
     with pytest.raises(ValueError, match="gaps"):
         tuner.retract(message, Loss.GAPS)
+
+
+def in_inbox(frame: bytes) -> bytes:
+    """*frame* (of session topic ch/s1/) sent to our inbox instead."""
+    return inbox_topic("ch", b"me") + frame[len("ch/") :]
+
+
+def test_a_last_value_is_taken_only_right_after_its_hello() -> None:
+    """The last value comes right after the HELLO (seq one more): yielded. A DATA frame in
+    the inbox out of place (seq 60 after 1-2) is no last value: not yielded, no gap (the
+    issue's 57 false gaps)."""
+    tuner = Tuner("ch", Clock(), listener_id=b"me")
+    tuner.tune_in("s1")
+    tag = tuner.dial.heard[session_topic("ch", "s1")].tag
+    tuner.handle(hello("s1", 4, tag))
+    [last] = tuner.handle(in_inbox(data("s1", 5)))
+    assert last.seq == 5
+    assert tuner.handle(data("s1", 6)) != []
+    assert tuner.handle(in_inbox(data("s1", 60))) == []
+    assert tuner.handle(data("s1", 7)) != []
+    assert (tuner.stats.gaps, tuner.stats.received) == (0, 3)
+
+
+@pytest.mark.parametrize("kind", [Kind.BATCH, Kind.END])
+def test_only_hellos_and_last_values_belong_in_an_inbox(kind: Kind) -> None:
+    """A BATCH or an END in an inbox is malformed: never yielded, never ends a session."""
+    tuner = Tuner("ch", Clock(), listener_id=b"me")
+    tuner.tune_in("s1")
+    frame = batch("s1", 1, [b"a", b"b"]) if kind is Kind.BATCH else end("s1", 9)
+    assert tuner.handle(in_inbox(frame)) == []
+    assert tuner.stats.malformed == 1
+    assert tuner.sessions == frozenset({"s1"})
