@@ -655,3 +655,26 @@ def test_only_hellos_and_last_values_belong_in_an_inbox(kind: Kind) -> None:
     assert tuner.handle(in_inbox(frame)) == []
     assert tuner.stats.malformed == 1
     assert tuner.sessions == frozenset({"s1"})
+
+
+def test_messages_missing_before_a_fenced_one_are_counted_as_lost() -> None:
+    """A follower hears s1 #1, misses #2-#4, then gets #5 sent after s1 stopped being live:
+    #5 is fenced and #2-#4 are gaps, each message counted once (the simulator's strict
+    profile found the three uncounted)."""
+    tuner = Tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(data("s1", 1))
+    assert tuner.handle(data("s1", 5, live=False)) == []
+    assert (tuner.stats.fenced, tuner.stats.gaps) == (1, 3)
+
+
+def test_messages_missing_before_an_oversize_one_are_counted_as_lost() -> None:
+    """#1 heard, #2-#3 lost, #4 over the size limit: two gaps and one oversize."""
+    tuner = Tuner("ch", Clock(), max_message_size=200)
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    assert tuner.handle(data("s1", 4, b"x" * 300)) == []
+    assert (tuner.stats.oversize, tuner.stats.gaps) == (1, 2)
+    assert tuner.handle(data("s1", 5)) != []
+    assert tuner.stats.gaps == 2

@@ -149,7 +149,7 @@ class World:
             batch=plan.batch,
             max_message_size=plan.max_message_size,
             strict_heads=True,
-            strict_skips=self.plan.profile.strict,
+            strict_skips=True,
         )
         self.subscribers[index] = sub
         if plan.role in ("follow", "both") and old is not None:
