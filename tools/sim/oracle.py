@@ -232,7 +232,8 @@ class Observer:
                 elif fenced < count:
                     interval.lo, interval.instance = meta.seq + fenced - 1, meta.instance
             elif interval is not None and (oversize or fenced == count) and not self.strict_skips:
-                interval.forgiven += max(0, meta.seq - interval.hi - 1)
+                # The core's last seq is the baseline until something past it is learned.
+                interval.forgiven += max(0, meta.seq - max(interval.hi, interval.lo) - 1)
             self._delivered(meta, before)
         elif meta.kind is Kind.END:
             if interval is not None:
