@@ -25,6 +25,7 @@ the subscribers through a relay's fan-in (`Network.fan_in`).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from collections.abc import Callable
@@ -121,6 +122,7 @@ class Network:
         self.publisher_events: deque[bytes] = deque()  # the XPUB's subscription events
         self.recent: deque[Packet] = deque(maxlen=RECENT)  # the last messages published
         self._fan_in_last: dict[int, float] = {}  # per slot: the last fan-in arrival
+        self.fan_in_events: deque[bytes] | None = None  # another publisher's, once it is up
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -175,7 +177,7 @@ class Network:
         for index, slot in enumerate(self.slots):
             arrival = max(self._fan_in_last.get(index, 0.0), now + self._delay(slot.path))
             self._fan_in_last[index] = arrival
-            self.timeline.at(arrival, lambda i=index: self._fan_in_arrive(i, frames, meta))
+            self.timeline.at(arrival, functools.partial(self._fan_in_arrive, index, frames, meta))
 
     def _fan_in_arrive(self, index: int, frames: tuple[bytes, ...], meta: Meta) -> None:
         slot = self.slots[index]
@@ -264,6 +266,8 @@ class Network:
                 conn.topics.discard(topic)
             if conn.publisher == self.publisher:
                 self.publisher_events.append(event)
+            if self.fan_in_events is not None:
+                self.fan_in_events.append(event)  # the relay forwards it to the other too
 
     def subscriber_crashed(self, index: int) -> None:
         """The subscriber process died: its queue is gone; the publisher hears it leave."""

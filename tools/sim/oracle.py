@@ -177,6 +177,7 @@ class Observer:
             and (self.had_live if self.strict_heads else before.live is not None)
         )
         moved = moved and single is not None and single.instance != ROGUE
+        moved = moved and after.stats.conflicts == before.stats.conflicts  # a beacon taken
         self._transitions(before, after, moved=moved)
         if moved and beacon is not None and after.live in self.current:
             self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
@@ -279,13 +280,14 @@ class Observer:
                 follower_live=not self.hostile,
             ),
         )
-        if self.goes_by is not None and message.session not in before.explicit:
-            if sent.instance != self.goes_by:
-                self.fail(
-                    "conflict",
-                    f"follower yielded {message.session} #{message.seq} of publisher "
-                    f"{sent.instance} while going by {self.goes_by}",
-                )
+        going_by = self.goes_by
+        follower = message.session not in before.explicit
+        if going_by is not None and follower and sent.instance != going_by:
+            self.fail(
+                "conflict",
+                f"follower yielded {message.session} #{message.seq} of publisher "
+                f"{sent.instance} while going by {going_by}",
+            )
         last = self.last_seq.get(key)
         self.fail("order", invariants.in_order(message, sent, last, sent.id in self.seen))
         self.fail("ttl", invariants.ttl_honoured(message, sent, now, self.delay_bound))
@@ -295,7 +297,9 @@ class Observer:
     def _check_forged_yield(self, message: Message, sent: Sent, before: View) -> None:
         """A hostile peer's message: of a session heard now, never of one learned ended."""
         if message.session not in before.sessions:
-            self.fail("stale", f"yielded forged {message.session} #{message.seq} while not hearing it")
+            self.fail(
+                "stale", f"yielded forged {message.session} #{message.seq} while not hearing it"
+            )
         elif any(session == message.session for _, session in self.ended):
             self.fail(
                 "stale",
@@ -347,7 +351,7 @@ class Observer:
                     interval.lo, interval.instance = meta.seq + fenced - 1, meta.instance
             elif interval is not None and (oversize or fenced == count) and not self.strict_skips:
                 # The core's last seq is the baseline until something past it is learned.
-                interval.forgiven += max(0, meta.seq - max(interval.hi, interval.lo) - 1)
+                interval.forgiven += max(0, meta.seq - max(interval.hi, interval.lo or 0) - 1)
             self._delivered(meta, before)
         elif meta.kind is Kind.END:
             if interval is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from radio.core.transmitter import Transmitter
 from radio.core.wire import Kind
 from tools.sim.clocks import HostClock
@@ -49,7 +51,9 @@ class SimPublisher:
             monotonic=clock.monotonic,
             publisher_id=publisher_id,
         )
-        if not fan_in:
+        if fan_in:
+            network.fan_in_events = deque()
+        else:
             network.publisher_up(incarnation)
         self.timeline.after(0.0, self._service)
 
@@ -59,7 +63,9 @@ class SimPublisher:
             return
         now = self.clock.wall()
         events = self.network.publisher_events
-        while events and not self.fan_in:
+        if self.fan_in:
+            events = self.network.fan_in_events or events.__class__()
+        while events:
             self.emit(self.core.hear(events.popleft(), now, b""))
         self.emit(self.core.tick(now))
         self.timeline.after(SERVICE_INTERVAL_S, self._service)

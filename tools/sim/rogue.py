@@ -1,4 +1,4 @@
-"""A hostile peer on the channel (no CURVE): forged beacons, ENDs and frames, put in subscribers' queues.
+"""A hostile peer on the channel (no CURVE): forged beacons, ENDs and frames in subscribers' queues.
 
 The rogue stands for a peer that reaches the subscribers as a second publisher
 does (through a relay's fan-in, or a SUB connecting to it): what it sends goes
@@ -123,9 +123,7 @@ class Rogue:
     def _payload(self, session: str, seq: int, ttl: float, live: bool) -> bytes:
         """A data payload with a fresh message ID, recorded as the rogue's (sent now)."""
         ident, payload = self.truth.new_payload(self.rng.randint(16, 48))
-        self.truth.sent[ident] = Sent(
-            ident, ROGUE, session, seq, self.timeline.now, ttl, live
-        )
+        self.truth.sent[ident] = Sent(ident, ROGUE, session, seq, self.timeline.now, ttl, live)
         return payload
 
     def _meta(self, frames: tuple[bytes, ...]) -> Meta:
@@ -226,9 +224,7 @@ class Rogue:
 
     def _flip(self, field_offset: int, bits: range) -> tuple[tuple[bytes, ...], Meta] | None:
         """A real single-frame DATA message, one bit flipped at *field_offset* of its header."""
-        real = [
-            p for p in self.network.recent if len(p.frames) == 1 and p.meta.kind is Kind.DATA
-        ]
+        real = [p for p in self.network.recent if len(p.frames) == 1 and p.meta.kind is Kind.DATA]
         if not real:
             return None
         packet = self.rng.choice(real)
@@ -241,7 +237,7 @@ class Rogue:
         frame[at] ^= 1 << (bit % 8)
         body = offset + HEADER.size
         try:
-            _, _, seq, sent_at, ttl = HEADER.unpack_from(frame, offset)
+            _, _, seq, _, ttl = HEADER.unpack_from(frame, offset)
         except struct.error:
             return None
         # Its own message ID: a copy that is not the original message.
@@ -282,7 +278,10 @@ class Rogue:
         return frames, Meta(Kind.DATA, session, seq, ROGUE)  # malformed: no data to count
 
     def _inbox_batch(
-        self, honest: tuple[bytes, dict[str, int], str | None], listener: bytes, heard: frozenset[str]
+        self,
+        honest: tuple[bytes, dict[str, int], str | None],
+        listener: bytes,
+        heard: frozenset[str],
     ) -> tuple[tuple[bytes, ...], Meta] | None:
         _, sessions, live = honest
         session = self._session(sessions, heard)
@@ -290,15 +289,16 @@ class Rogue:
             return None
         first = sessions.get(session, 0) + 1
         now = self._now()
-        records = [
-            (now, self._payload(session, first + n, 0.0, session == live)) for n in range(3)
-        ]
+        records = [(now, self._payload(session, first + n, 0.0, session == live)) for n in range(3)]
         batch = encode_batch(b"", first, 0.0, records, live=session == live)
         frame = inbox_topic(self.channel, listener) + session.encode("ascii") + b"/" + batch
         return (frame,), self._inbox_meta(frame, Kind.BATCH, session, first, listener)
 
     def _inbox_jump(
-        self, honest: tuple[bytes, dict[str, int], str | None], listener: bytes, heard: frozenset[str]
+        self,
+        honest: tuple[bytes, dict[str, int], str | None],
+        listener: bytes,
+        heard: frozenset[str],
     ) -> tuple[tuple[bytes, ...], Meta] | None:
         _, sessions, live = honest
         session = self._session(sessions, heard)

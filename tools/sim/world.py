@@ -196,7 +196,9 @@ class World:
     def _start_other(self) -> None:
         """A second publisher on the channel (its own host, ID and sessions), through a relay."""
         rng = self.other_rng = random.Random(f"{self.seed}/other")
-        host = HostPlan(rng.uniform(-MAX_SKEW_S, MAX_SKEW_S), rng.uniform(-MAX_DRIFT, MAX_DRIFT), 0.0)
+        host = HostPlan(
+            rng.uniform(-MAX_SKEW_S, MAX_SKEW_S), rng.uniform(-MAX_DRIFT, MAX_DRIFT), 0.0
+        )
         self.other = SimPublisher(
             incarnation=OTHER,
             channel=CHANNEL,
