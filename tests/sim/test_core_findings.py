@@ -173,3 +173,25 @@ def test_a_batch_in_an_inbox_is_not_delivered() -> None:
     tuner.tune_in("s")
     batch = encode_batch(b"", 1, 0.0, [(T0, b"x"), (T0, b"y")], live=True)
     assert _take(tuner, _inbox("s", batch)) == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17: a HELLO from a publisher lacking the session")
+def test_a_hello_below_what_was_heard_does_not_count_it_again() -> None:
+    """two_publishers seeds 2, ...: behind a relay every publisher answers a tune-in.
+
+    The one that lacks the session says HELLO with seq 0; the subscriber, re-tuned
+    and awaiting, takes it as its baseline, so the next beacon counts as gaps the
+    messages it had received before the re-tune and fenced since.
+    """
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    assert len(_take(tuner, _data("s", 1, T0), _data("s", 2, T0), _data("s", 3, T0))) == 3
+    tuner.tune_out("s")
+    tuner.tune_in("s")  # a re-tune: awaits the HELLO
+    _take(tuner, _data("s", 4, T0))  # sent before the re-tune: fenced
+    tag = next(iter(tuner.dial.heard.values())).tag
+    hello = encode(b"", Kind.HELLO, 0, T0, tag)  # the other publisher's: it has no "s"
+    _take(tuner, _inbox("s", hello))
+    _take(tuner, _beacon(T0, "s", 4))
+    assert tuner.stats.gaps == 0  # 1-3 received, 4 fenced: nothing was lost

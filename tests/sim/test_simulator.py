@@ -148,3 +148,17 @@ def test_the_publisher_core_hears_the_subscription_events() -> None:
     core.hear(SUBSCRIBE + control_topic("c") + b"\x00abc", 1e9)
     assert core.tick(1e9)
     assert session_topic("c", "s") == b"c/s/"
+
+
+def test_a_hostile_peer_never_crashes_the_core_nor_reorders_honest_messages() -> None:
+    """Under a rogue peer the core may be fooled (docs/simulation.md), but never crashes."""
+    summary = run_seeds(range(40), Profile(hostile=True), jobs=2)
+    found = {v.partition("[")[2].partition("]")[0] for r in summary.failed for v in r.violations}
+    assert not found & {"crash", "order", "ttl"}, found
+
+
+def test_a_second_publisher_never_moves_a_follower() -> None:
+    """With another publisher on the channel a follower goes by one (conflicts counted)."""
+    summary = run_seeds(range(40), Profile(two_publishers=True), jobs=2)
+    found = {v.partition("[")[2].partition("]")[0] for r in summary.failed for v in r.violations}
+    assert "conflict" not in found and "crash" not in found, found

@@ -268,6 +268,8 @@ class Rogue:
         topic = session_topic(self.channel, session)
         head, part = encode_parts(topic, seq, self._now(), payload, live=session == live)
         lie = self.rng.choice(["longer", "shorter", "alone", "two_heads"])
+        if lie == "two_heads" and len(head) == len(part):
+            lie = "alone"  # the second head would be a valid part: not a lie
         if lie == "alone":
             frames: tuple[bytes, ...] = (head,)
         elif lie == "two_heads":

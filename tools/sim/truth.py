@@ -12,6 +12,8 @@ _ID: Final = struct.Struct("!Q")
 INBOX_MARK: Final[bytes] = b"\x00"
 ROGUE: Final[int] = 0
 """The publisher instance every hostile peer's frame is recorded under (honest ones: 1, 2...)."""
+OTHER: Final[int] = 1000
+"""The publisher instance of a second publisher on the channel (``two_publishers``)."""
 
 
 @dataclass(slots=True)

@@ -15,11 +15,9 @@ from tools.sim.rogue import Rogue
 from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, draw
 from tools.sim.subscriber import SimSubscriber
 from tools.sim.timeline import Timeline
-from tools.sim.truth import Truth
+from tools.sim.truth import OTHER, Truth
 
 CHANNEL = "sim"
-OTHER = 1000
-"""The publisher instance of the second publisher on the channel (``two_publishers``)."""
 SMALL_PAYLOAD = (16, 64)
 BIG_PAYLOAD = (65_536, 80_000)
 
