@@ -79,8 +79,7 @@ class SimSubscriber:
             drift=2 * MAX_DRIFT,
         )
         self._sync()
-        network.subscriber_started(index)
-        self._schedule_read()
+        self._schedule_read()  # the world connects it (`Network.subscriber_started`) once placed
 
     # -- reading ------------------------------------------------------------------------
 

@@ -158,6 +158,8 @@ class World:
             hostile=self.plan.profile.hostile,
         )
         self.subscribers[index] = sub
+        # Only now does the network see a live process on the slot: it connects at once.
+        self.network.subscriber_started(index)
         if plan.role in ("follow", "both") and old is not None:
             sub.follow()
 
