@@ -62,8 +62,12 @@ class Air:
                 return False
             if self.publisher is not None:
                 self._log.info("publisher_changed", previous=self.publisher.hex())
+            # The clock estimate stays: the frames heard before this beacon came from the
+            # same clock (a first beacon), or a restart on the same host keeps it, and a
+            # beacon read from a backlog would make old messages look young. A new clock
+            # behind the old one shows within WINDOW_S, erring towards expiring; one
+            # ahead of it, at once.
             self.publisher = beacon.publisher
-            self.offset.reset()
         self.last_beacon, self.interval, self.announced = now, interval, beacon
         if not self.on_air:
             self.on_air = True
@@ -150,10 +154,3 @@ class ClockOffset:
         if self.value is None or sample < self.value:
             self.value = sample
         return self.value
-
-    def reset(self) -> None:
-        """Forget every observation (another publisher, another clock)."""
-        self.value = None
-        self.bucket_min = _INF
-        self._bucket_start = -_INF
-        self._buckets.clear()

@@ -1,8 +1,9 @@
 """Core bugs the simulator found (issue 17), each as a minimal reproduction on the real cores.
 
-Every test here is ``xfail(strict=True)``: it documents a bug without failing the
+A bug still open is ``xfail(strict=True)``: it documents the bug without failing the
 suite, and fails loudly (XPASS) once the core is fixed, so that the mark comes off.
-The seeds that found each one are in docs/simulation.md ("Known failures").
+The ones without the mark were fixed and stay as regression tests. The seeds that
+found each one are in docs/simulation.md ("Known failures").
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ def _take(tuner: Tuner, *frames: bytes) -> list[Message]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a backlog sets the clock (honest seed 1018168)")
 def test_the_first_beacon_read_from_a_backlog_does_not_make_old_messages_young() -> None:
     """Honest seeds 1018168, 1000189, ...: a frozen subscriber reads its backlog.
 
@@ -117,7 +117,6 @@ def test_two_publishers_clocks_are_estimated_apart() -> None:
     assert len(_take(tuner, _data("a", 1, T0, 1.0))) == 1  # A's message, 0 s old
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: beacon intervals are not range-checked")
 @pytest.mark.parametrize("interval", [0.0, 1e9])
 def test_a_beacon_interval_of_0_or_1e9_is_malformed(interval: float) -> None:
     """hostile seeds: a beacon with interval 0 or 10^9 s is taken (issue 17: malformed)."""
@@ -127,7 +126,6 @@ def test_a_beacon_interval_of_0_or_1e9_is_malformed(interval: float) -> None:
     assert tuner.stats.malformed == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a beacon's live_seq adds unbounded gaps")
 def test_a_beacon_claiming_live_seq_2_32_adds_bounded_gaps() -> None:
     """hostile seeds: live_seq 2**32, 1 ms after seq 1, adds 2**32 - 1 gaps."""
     clock = Clock()
@@ -139,7 +137,6 @@ def test_a_beacon_claiming_live_seq_2_32_adds_bounded_gaps() -> None:
     assert tuner.stats.gaps <= 4e6 * 0.001  # what one session could carry in 1 ms
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a flipped seq bit adds unbounded gaps")
 def test_a_flipped_high_seq_bit_adds_bounded_gaps() -> None:
     """hostile seeds (flip_seq): seq 2 with bit 30 flipped, 1 ms after seq 1."""
     clock = Clock()
@@ -155,7 +152,6 @@ def _inbox(session: str, body: bytes) -> bytes:
     return inbox_topic(CHANNEL, LISTENER) + session.encode("ascii") + b"/" + body
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a last value after the session was heard")
 def test_an_inbox_last_value_after_the_session_was_heard_is_ignored() -> None:
     """hostile seeds (inbox_jump): a last value with seq 60 after seqs 1-2 is yielded."""
     tuner = _tuner(Clock())
@@ -166,7 +162,6 @@ def test_an_inbox_last_value_after_the_session_was_heard_is_ignored() -> None:
     assert tuner.stats.gaps == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a BATCH in an inbox is delivered")
 def test_a_batch_in_an_inbox_is_not_delivered() -> None:
     """hostile seeds (inbox_batch): a BATCH in an inbox yields its messages."""
     tuner = _tuner(Clock())
