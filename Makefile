@@ -7,8 +7,10 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools
 # every module of radio/core/.
 CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # Run again on the pure-Python cores (RADIO_PURE=1) by `make test`: the cores' own tests,
-# the publisher's send path, which calls them, and the simulator's fixed seeds.
-PURE_TESTS := tests/core tests/test_fast_path.py tests/sim
+# the publisher's send path, which calls them, and the core findings of the simulator (its
+# fixed seeds run on the compiled cores in the first pass; its mutations always run on the
+# pure cores, in a child process).
+PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py
 
 .PHONY: install test lint format demo docs dist bench bench-deps soak adversity sim clean
 
