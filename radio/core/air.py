@@ -39,6 +39,7 @@ class Air:
         self.last_beacon: float | None = None  # by *monotonic*
         self.interval = 0.0
         self.announced: Beacon | None = None  # the last beacon of the publisher gone by
+        self.announced_at: float | None = None  # its send time (publisher's clock)
         self.conflicts = 0
         self.offset = ClockOffset()
         self._skew_logged = False
@@ -69,6 +70,7 @@ class Air:
             # ahead of it, at once.
             self.publisher = beacon.publisher
         self.last_beacon, self.interval, self.announced = now, interval, beacon
+        self.announced_at = sent_at
         if not self.on_air:
             self.on_air = True
             self._log.info(

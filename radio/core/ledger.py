@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
@@ -14,17 +13,24 @@ from radio.message import Loss, Message, Stats
 
 log = get_logger()
 
+_INF: Final[float] = float("inf")
+
 MAX_GAP: Final[int] = 2**32
 """A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
 
 MAX_LOSS_RATE: Final[float] = 10_000_000.0
 """Most messages a second a session is taken to carry: a gap larger than this rate times
-the time since the session was last heard of (plus `LOSS_SLACK`) is implausible, a
-forged frame or beacon or a flipped bit, and is logged, not counted."""
+the publisher-clock time between the last message heard and the frame that shows the
+gap (plus `LOSS_SLACK`) is implausible, a forged frame or beacon or a flipped bit, and
+is logged, not counted."""
 
 LOSS_SLACK: Final[int] = 65_536
-"""Messages a gap may hold beyond `MAX_LOSS_RATE` times the time since the session was
-last heard of (what a burst between two reads can lose)."""
+"""Messages a gap may hold beyond `MAX_LOSS_RATE` times that time (send times are
+taken at the publisher's clock reading, which several messages may share)."""
+
+FUTURE_S: Final[float] = 2.0
+"""A frame that shows a gap may be sent at most this far ahead of the publisher's clock
+as estimated: one from further ahead is implausible (a forged or flipped time stamp)."""
 
 
 class Ledger:
@@ -39,9 +45,11 @@ class Ledger:
     count as gaps as well.
     """
 
-    def __init__(self, channel: str, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, channel: str, publisher_now: Callable[[], float] = lambda: float("inf")
+    ) -> None:
         self.stats = Stats()
-        self._monotonic = monotonic
+        self._publisher_now = publisher_now  # the publisher's clock now, as estimated
         self._limited = RateLimitedLog(log.bind(channel=channel))
 
     def received(self, count: int) -> None:
@@ -56,30 +64,36 @@ class Ledger:
         """A copy of the counters, with the beacons' *conflicts* and the *clock_offset*."""
         return replace(self.stats, conflicts=conflicts, clock_offset=clock_offset)
 
-    def jump(self, heard: Heard, seq: int) -> None:
-        """*seq* does not follow the last one: a baseline, a gap, or a restart."""
+    def jump(self, heard: Heard, seq: int, sent_at: float) -> None:
+        """*seq* (sent at *sent_at*) does not follow the last one: a baseline, a gap, a restart."""
         last = heard.last_seq
         if last == NO_BASELINE:
             return  # the first message heard since tuning in
         if last < seq <= last + MAX_GAP:
-            self.lost(heard, seq - 1)
+            self.lost(heard, seq - 1, sent_at)
         else:
             self._limited.warning(
                 "sequence_restarted", session=heard.session, seq=seq, last_seq=last
             )
 
-    def lost(self, heard: Heard, up_to: int) -> None:
+    def lost(self, heard: Heard, up_to: int, sent_at: float) -> None:
         """Messages after the last one heard, up to seq *up_to*, were lost: count them once.
 
-        At most what the session could have carried since it was last heard of
-        (`MAX_LOSS_RATE`, `LOSS_SLACK`): a larger claim is logged as
-        ``sequence_implausible`` and moves nothing.
+        *sent_at* is the publisher-clock send time of the frame that shows it. At
+        most what the session could have carried since the last message heard
+        (`MAX_LOSS_RATE`, `LOSS_SLACK`), shown by a frame not from the future
+        (`FUTURE_S`): a larger claim is logged as ``sequence_implausible`` and
+        moves nothing.
         """
         missing = up_to - heard.last_seq
         if missing <= 0:
             return
-        now = self._monotonic()
-        if missing > min(MAX_GAP, MAX_LOSS_RATE * max(0.0, now - heard.heard_at) + LOSS_SLACK):
+        since = sent_at - heard.last_sent if heard.last_sent >= 0.0 else _INF
+        if (
+            missing > MAX_GAP
+            or missing > MAX_LOSS_RATE * max(0.0, since) + LOSS_SLACK
+            or sent_at > self._publisher_now() + FUTURE_S
+        ):
             self._limited.warning(
                 "sequence_implausible", session=heard.session, seq=up_to, last_seq=heard.last_seq
             )
@@ -89,9 +103,11 @@ class Ledger:
             "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
         )
         heard.last_seq = up_to
-        heard.heard_at = now
+        heard.last_sent = max(heard.last_sent, sent_at)
 
-    def oversize(self, heard: Heard | None, seq: int, count: int, limit: int) -> None:
+    def oversize(
+        self, heard: Heard | None, seq: int, count: int, sent_at: float, limit: int
+    ) -> None:
         """A frame over *limit* bytes dropped: its *count* messages from *seq*, once each.
 
         Its session's last seq (*heard*, when it is one we hear) moves past it, so
@@ -100,7 +116,7 @@ class Ledger:
         """
         if heard is not None and seq and seq + count - 1 > heard.last_seq:
             if heard.last_seq >= 0:
-                self.lost(heard, seq - 1)
+                self.lost(heard, seq - 1, sent_at)
             heard.last_seq = max(heard.last_seq, seq + count - 1)  # or a baseline
         self.stats.oversize += count
         self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
@@ -110,14 +126,14 @@ class Ledger:
         self.stats.expired += 1
         self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
 
-    def fence(self, heard: Heard, seq: int, count: int) -> None:
+    def fence(self, heard: Heard, seq: int, count: int, sent_at: float) -> None:
         """*count* messages of a heard session, from *seq*, that must not be yielded.
 
         Those missing before them are counted as lost first (each message once).
         """
         self.stats.fenced += count
         if seq > heard.last_seq >= 0:
-            self.lost(heard, seq - 1)
+            self.lost(heard, seq - 1, sent_at)
             heard.last_seq = max(heard.last_seq, seq + count - 1)
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
 

@@ -86,11 +86,10 @@ class Tuner:
         self._prefix = channel_prefix(channel)
         # Our inbox: only we subscribe to it, so last values sent there reach us alone.
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
-        self.ledger = Ledger(channel, monotonic)
+        self.ledger = Ledger(channel, self._publisher_now)
         self.stats = self.ledger.stats
         self.air = Air(channel, off_air_after, clock, monotonic)
-        self.dial = Dial(channel, self._publisher_now, monotonic)
-        self._monotonic = monotonic
+        self.dial = Dial(channel, self._publisher_now)
         self._clock = clock
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
@@ -192,8 +191,8 @@ class Tuner:
 
     def _oversize(self, heard: Heard | None, frame: bytes, limit: int) -> None:
         """Count *frame* (a two-part message's head) dropped for its size: see `Ledger.oversize`."""
-        seq, count = span(frame, len(heard.topic)) if heard is not None else (0, 1)
-        self.ledger.oversize(heard, seq, count, limit)
+        seq, count, sent_at = span(frame, len(heard.topic)) if heard is not None else (0, 1, 0.0)
+        self.ledger.oversize(heard, seq, count, sent_at, limit)
 
     def _take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
         """Handle *frames* in order, passing each message to yield to *out*.
@@ -212,19 +211,19 @@ class Tuner:
         topic = b""
         session = ""
         offset = body = last = plain = live = 0
-        skew = bucket_min = 0.0
-        now = self._monotonic()  # when the sessions of these frames were last heard of
+        skew = bucket_min = last_sent = 0.0
         rest = iter(frames)
         try:
             for frame in rest:
                 if heard is None or not frame.startswith(topic):
                     if heard is not None:
-                        heard.last_seq, heard.heard_at = last, now
+                        heard.last_seq, heard.last_sent = last, last_sent
                     heard = self._lookup(frame)
                     if heard is None:
                         self._slow(None, frame, rest, out)
                         continue
-                    topic, session, last = heard.topic, heard.session, heard.last_seq
+                    topic, session = heard.topic, heard.session
+                    last, last_sent = heard.last_seq, heard.last_sent
                     offset = len(topic)
                     body = offset + _HEADER_SIZE
                     live = _DATA_LIVE if not heard.awaiting else _NEVER
@@ -240,14 +239,14 @@ class Tuner:
                     or not 0.0 <= sent_at < _INF
                     or not 0.0 <= ttl < _INF
                 ):
-                    heard.last_seq, heard.heard_at = last, now
+                    heard.last_seq, heard.last_sent = last, last_sent
                     self._slow(heard, frame, rest, out)  # END, BATCH, parted, awaiting, junk
                     heard = None  # END changes what is heard
                     continue
                 if seq != last + 1:
-                    heard.last_seq = last
-                    self.ledger.jump(heard, seq)
-                last = seq
+                    heard.last_seq, heard.last_sent = last, last_sent
+                    self.ledger.jump(heard, seq, sent_at)
+                last, last_sent = seq, sent_at
                 if ttl:
                     age = clock() - sent_at
                     if age < bucket_min:  # a new low for the clock offset: rare
@@ -261,7 +260,7 @@ class Tuner:
                 )
         finally:
             if heard is not None:
-                heard.last_seq, heard.heard_at = last, now
+                heard.last_seq, heard.last_sent = last, last_sent
             self.ledger.received(received)
 
     def _lookup(self, frame: bytes) -> Heard | None:
@@ -330,7 +329,7 @@ class Tuner:
             self._oversize(heard, frame, limit)
             return None
         if kind is Kind.END:
-            self._end(heard, seq)
+            self._end(heard, seq, sent_at)
             return None
         if kind is Kind.BEACON or kind is Kind.HELLO:
             reason = f"{kind.name} frame on a session topic"
@@ -339,27 +338,25 @@ class Tuner:
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
             # when the beacon that says so was dropped at a full queue.
-            self.ledger.fence(heard, seq, len(records))
+            self.ledger.fence(heard, seq, len(records), sent_at)
             return None
         channel, session, now = self.channel, heard.session, self._clock()
-        heard_at = self._monotonic()
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
             if heard.awaiting:
                 if sent_at <= heard.floor + HELLO_GRACE_S:
-                    self.ledger.fence(heard, seq, 1)  # before the HELLO: sent before a re-tune
+                    self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
                     continue
                 heard.awaiting = False  # no HELLO, but clearly sent after the re-tune
             if seq != heard.last_seq + 1:
-                self.ledger.jump(heard, seq)
-            heard.last_seq = seq
+                self.ledger.jump(heard, seq, sent_at)
+            heard.last_seq, heard.last_sent = seq, sent_at
             if ttl and now - self.air.observe(sent_at) > sent_at + ttl:
                 self.ledger.expired(session, seq, ttl)
                 continue
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
         self.ledger.received(received)
-        heard.heard_at = heard_at
         return None
 
     def _handle_other(
@@ -383,15 +380,16 @@ class Tuner:
             self.ledger.malformed(frame, exc)
             return part
         if decoded.beacon is not None and decoded.channel == self.channel:
-            since = self.air.last_beacon  # the one before: a session live now went live after it
+            # The one before (publisher clock): a session live now went live after it.
+            since = self.air.announced_at
             if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
-                self._beacon(decoded.beacon, since)
+                self._beacon(decoded.beacon, decoded.sent_at, since)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
             self.ledger.fence_other(decoded.session, decoded.seq)
         return None
 
-    def _beacon(self, beacon: Beacon, since: float | None) -> None:
+    def _beacon(self, beacon: Beacon, sent_at: float, since: float | None) -> None:
         """Act on a beacon of the publisher gone by, in order with its data.
 
         Sessions it says ended end here (their END may have been lost); the live
@@ -404,21 +402,21 @@ class Tuner:
         heard_by_name = {entry.session: entry for entry in self.dial.heard.values()}
         for name, last_seq in beacon.ended:
             if name in heard_by_name:
-                self._end(heard_by_name.pop(name), last_seq)
+                self._end(heard_by_name.pop(name), last_seq, sent_at)
         live = beacon.live or None
         entry = heard_by_name.get(live) if live else None
         if entry is not None and entry.last_seq >= 0 and beacon.live_seq > entry.last_seq:
-            self.ledger.lost(entry, beacon.live_seq)
+            self.ledger.lost(entry, beacon.live_seq, sent_at)
         if self.following and live != self.live:
             self._log.info("session_followed", session=live, previous=self.live)
             left = heard_by_name.get(self.live) if self.live else None
             if left is not None and left.last_seq >= 0 and beacon.previous == left.session:
-                self.ledger.lost(left, beacon.previous_seq)  # its tail while it was live
+                self.ledger.lost(left, beacon.previous_seq, sent_at)  # its tail while live
             followed = self.dial.move_to(live, from_start=moved)
             if moved and followed is not None and beacon.live_seq > followed.last_seq >= 0:
-                if since is not None:  # its head was sent since the beacon before this one
-                    followed.heard_at = min(followed.heard_at, since)
-                self.ledger.lost(followed, beacon.live_seq)  # the head it missed
+                # Its head was sent since the beacon before this one (or one interval ago).
+                followed.last_sent = sent_at - self.air.interval if since is None else since
+                self.ledger.lost(followed, beacon.live_seq, sent_at)  # the head it missed
 
     def check_air(self) -> bool:
         """See `Air.check`: call it only when nothing is waiting unread."""
@@ -441,7 +439,7 @@ class Tuner:
             session, body = split_inbox(frame, self.inbox)
             heard = self.dial.heard.get(self._prefix + session)
             topic = heard.topic if heard is not None else b"x/x/"
-            kind, _, seq, _, _ = unpack_header(topic + body, len(topic))
+            kind, _, seq, sent_at, _ = unpack_header(topic + body, len(topic))
             if kind is not Kind.HELLO and kind is not Kind.DATA:
                 raise MalformedMessageError(f"{kind.name} frame in an inbox")
         except MalformedMessageError as exc:
@@ -455,8 +453,8 @@ class Tuner:
             if body[_HEADER_SIZE:] != heard.tag:
                 return  # the HELLO of an earlier tune-in, read late
             heard.awaiting = False
-            if heard.last_seq == NO_BASELINE:
-                heard.last_seq = seq  # from here on, every message is ours to hear
+            if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
+                heard.last_seq, heard.last_sent = seq, sent_at
             return
         if heard.last_seq not in (NO_BASELINE, seq - 1) or seq <= self.dial.left.get(
             heard.session, 0
@@ -468,8 +466,8 @@ class Tuner:
         """Count a message taken earlier as dropped after all: `Loss.EXPIRED` or `Loss.FENCED`."""
         self.ledger.retract(message, reason)
 
-    def _end(self, heard: Heard, last_seq: int) -> None:
-        if heard.last_seq >= 0:
-            self.ledger.lost(heard, last_seq)  # the tail lost before the END (none after nothing)
+    def _end(self, heard: Heard, last_seq: int, sent_at: float) -> None:
+        if heard.last_seq >= 0:  # the tail lost before the END (none after nothing)
+            self.ledger.lost(heard, last_seq, sent_at)
         self.dial.end(heard.session)
         self._log.info("session_ended", session=heard.session, last_seq=last_seq)

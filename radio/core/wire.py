@@ -496,19 +496,19 @@ def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], b
     return cuts
 
 
-def span(frame: bytes, offset: int) -> tuple[int, int]:
-    """The first seq and the number of messages of a frame whose header is at *offset*.
+def span(frame: bytes, offset: int) -> tuple[int, int, float]:
+    """The first seq, the number of messages and the send time of a frame (header at *offset*).
 
-    A BATCH carries one message per record, anything else one; ``(0, 1)`` when
-    the frame is not valid (its seq cannot be trusted).
+    A BATCH carries one message per record, anything else one; ``(0, 1, 0.0)``
+    when the frame is not valid (its seq cannot be trusted).
     """
     try:
-        kind, _, _, seq, _, _ = unpack_flagged(frame, offset)  # a parted head too
+        kind, _, _, seq, sent_at, _ = unpack_flagged(frame, offset)  # a parted head too
         if kind is Kind.BATCH:
-            return seq, len(decode_records(frame, offset + HEADER.size))
+            return seq, len(decode_records(frame, offset + HEADER.size)), sent_at
     except MalformedMessageError:
-        return 0, 1
-    return seq, 1
+        return 0, 1, 0.0
+    return seq, 1, sent_at
 
 
 def decode(frame: object) -> Frame:

@@ -227,36 +227,57 @@ def test_an_absurd_sequence_jump_is_not_counted_as_billions_of_gaps() -> None:
 
 
 def test_a_flipped_high_bit_in_a_seq_counts_no_gaps() -> None:
-    """A frame whose seq jumped by 2**19 a moment after the last one (a flipped bit, or
-    forged) claims more than the session could carry since: logged, not counted; the
-    honest messages after it go on (the issue's 524,287 false gaps)."""
-    mono = Clock(50.0)
-    tuner = Tuner("ch", Clock(), mono)
+    """A frame whose seq jumped by 2**19 20 ms (publisher clock) after the last one (a
+    flipped bit, or forged) claims more than the session could carry since: logged,
+    not counted; the honest messages after it go on (the issue's 524,287 false gaps)."""
+    tuner = Tuner("ch", Clock(1000.0))
     tuner.tune_in("s1")
-    tuner.handle(data("s1", 1))
-    mono.now += 0.02
-    tuner.handle(data("s1", 2 + 2**19))
-    mono.now += 0.02
-    assert tuner.handle(data("s1", 2)) != []
+    tuner.handle(data("s1", 1, sent_at=1000.00))
+    tuner.handle(data("s1", 2 + 2**19, sent_at=1000.02))
+    assert tuner.handle(data("s1", 2, sent_at=1000.04)) != []
     assert tuner.stats.gaps == 0
 
 
 def test_forged_beacons_claiming_a_huge_live_seq_add_no_gaps() -> None:
     """Ten beacons naming the live session at seq 2**32: nothing is counted (the issue's
-    42.9 billion gaps); a real loss after a long silence still is."""
-    mono = Clock(50.0)
-    tuner = Tuner("ch", Clock(), mono)
+    42.9 billion gaps); a real loss across a 30 s partition still is."""
+    clock = Clock(1000.0)
+    tuner = Tuner("ch", clock)
     tuner.follow()
-    tuner.handle(beacon("s1"))
-    tuner.handle(data("s1", 1))
-    for _ in range(10):
-        mono.now += 0.1
-        tuner.handle(beacon("s1", 2**32))
-        tuner.handle(data("s1", 2))
+    tuner.handle(beacon("s1", sent_at=1000.0))
+    tuner.handle(data("s1", 1, sent_at=1000.0))
+    for step in range(1, 11):
+        clock.now = 1000.0 + step / 10
+        tuner.handle(beacon("s1", 2**32, sent_at=clock.now))
+        tuner.handle(data("s1", 2, sent_at=clock.now))
     assert tuner.stats.gaps == 0
-    mono.now += 30.0  # a 30 s partition at a million messages a second
-    tuner.handle(beacon("s1", 30_000_002))
+    clock.now = 1031.0  # a 30 s partition at a million messages a second
+    tuner.handle(beacon("s1", 30_000_002, sent_at=1031.0))
     assert tuner.stats.gaps == 30_000_000
+
+
+def test_a_large_gap_after_a_backlog_is_counted() -> None:
+    """A subscriber that stalled reads its backlog in several reads, then the first message
+    after the drops: the gap is judged on the publisher's clock (1 s of sending at a
+    million a second), not on how soon after the previous read it came."""
+    clock = Clock(1000.0)
+    tuner = Tuner("ch", clock)
+    tuner.tune_in("s1")
+    for seq in range(1, 1001):  # the queued backlog, sent over a millisecond
+        tuner.handle(data("s1", seq, sent_at=1000.0 + seq / 1e6))
+    assert tuner.handle(data("s1", 1_001_001, sent_at=1001.001)) != []
+    assert tuner.stats.gaps == 1_000_000
+
+
+def test_a_gap_shown_by_a_frame_from_the_future_is_not_counted() -> None:
+    """A frame stamped far ahead of the publisher's clock (as estimated) cannot show a gap,
+    however long its stamp says it waited."""
+    clock = Clock(1000.0)
+    tuner = Tuner("ch", clock)
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1, sent_at=1000.0, ttl=60.0))  # sets the estimate: offset 0
+    tuner.handle(data("s1", 2**31, sent_at=1000.0 + 1e6))
+    assert tuner.stats.gaps == 0
 
 
 def test_follow_uses_the_live_session_a_beacon_already_named() -> None:

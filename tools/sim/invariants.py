@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
+from radio.core.ledger import LOSS_SLACK, MAX_LOSS_RATE
 from radio.message import Message, Stats
 from tools.sim.truth import Sent
 
@@ -115,11 +116,17 @@ def received_exact(yielded: int, stats: Stats) -> str | None:
     return None
 
 
-GAP_RATE_BOUND: Final[float] = 4e6
-"""Messages per second a session could carry at most: twice the fastest sender measured
-(a C loop on pyzmq's sockets, 2.8 x 740k msg/s). What a forged or corrupted frame may
-add to ``gaps`` is bounded by this rate times the time since the session's last
-message heard (issue 17: bounded by what the session could have carried)."""
+GAP_RATE_BOUND: Final[float] = MAX_LOSS_RATE
+"""Messages per second a session could carry at most, as the core documents it
+(`radio.core.ledger.MAX_LOSS_RATE`, with `LOSS_SLACK` more per step). What a forged or
+corrupted frame may add to ``gaps`` is bounded by this rate times the time since the
+session's last message heard (issue 17: bounded by what the session could have
+carried); the simulator measures that time on the true clock, the core on the
+publisher's."""
+
+
+GAP_SLACK: Final[int] = LOSS_SLACK
+"""What one step may add beyond the rate bound, as the core documents it."""
 
 
 def gaps_bounded(added: int, bound: float) -> str | None:

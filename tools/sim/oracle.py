@@ -236,7 +236,7 @@ class Observer:
         if added <= 0:
             return
         since = sum(self.now - self.last_data.get(s, 0.0) for s in before.sessions | after.sessions)
-        bound = invariants.GAP_RATE_BOUND * max(since, 1e-3)
+        bound = invariants.GAP_RATE_BOUND * max(since, 1e-3) + invariants.GAP_SLACK
         self.fail("bounded", invariants.gaps_bounded(added, bound))
 
     def _goes_by(self, meta: Meta, before: View, after: View) -> None:
