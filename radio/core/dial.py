@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Heard:
     floor: float = 0.0  # publisher-clock time of the re-tune, as estimated
     tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
     last_sent: float = -1.0  # publisher-clock send time at last_seq (-1: unknown): bounds a gap
+    heard_at: float = 0.0  # our monotonic clock when last heard of: bounds a gap too
 
 
 class Dial:
@@ -39,7 +41,12 @@ class Dial:
     again after a tune-out awaits the publisher's HELLO, with that time as a floor.
     """
 
-    def __init__(self, channel: str, publisher_now: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        channel: str,
+        publisher_now: Callable[[], float],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.channel = channel
         self.heard: dict[bytes, Heard] = {}
         self.following = False
@@ -52,6 +59,7 @@ class Dial:
         self.left: OrderedDict[str, int] = OrderedDict()
         self._explicit: set[str] = set()
         self._publisher_now = publisher_now
+        self._monotonic = monotonic
         self._tags = itertools.count(1)
 
     @property
@@ -131,6 +139,7 @@ class Dial:
     def _new(self, session: str, *, from_start: bool) -> Heard:
         tag = str(next(self._tags)).encode("ascii")
         entry = Heard(session, session_topic(self.channel, session), explicit=False, tag=tag)
+        entry.heard_at = self._monotonic()
         if from_start:
             entry.last_seq = 0
         if session in self.left:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
@@ -12,8 +13,6 @@ from radio.logs import RateLimitedLog, get_logger
 from radio.message import Loss, Message, Stats
 
 log = get_logger()
-
-_INF: Final[float] = float("inf")
 
 MAX_GAP: Final[int] = 2**32
 """A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
@@ -46,10 +45,14 @@ class Ledger:
     """
 
     def __init__(
-        self, channel: str, publisher_now: Callable[[], float] = lambda: float("inf")
+        self,
+        channel: str,
+        publisher_now: Callable[[], float] = lambda: float("inf"),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stats = Stats()
         self._publisher_now = publisher_now  # the publisher's clock now, as estimated
+        self._monotonic = monotonic
         self._limited = RateLimitedLog(log.bind(channel=channel))
 
     def received(self, count: int) -> None:
@@ -80,19 +83,27 @@ class Ledger:
         """Messages after the last one heard, up to seq *up_to*, were lost: count them once.
 
         *sent_at* is the publisher-clock send time of the frame that shows it. At
-        most what the session could have carried since the last message heard
-        (`MAX_LOSS_RATE`, `LOSS_SLACK`), shown by a frame not from the future
-        (`FUTURE_S`): a larger claim is logged as ``sequence_implausible`` and
-        moves nothing.
+        most what the session could have carried (`MAX_LOSS_RATE`, `LOSS_SLACK`)
+        since the last message heard, by either clock: ours, since we last heard
+        of it, or the publisher's, between the two send times when the frame is
+        not from the future (`FUTURE_S`); ours alone fails after a backlog read
+        in several reads, the publisher's alone across a step of its wall clock.
+        A larger claim is logged as ``sequence_implausible`` and moves nothing.
         """
         missing = up_to - heard.last_seq
         if missing <= 0:
             return
-        since = sent_at - heard.last_sent if heard.last_sent >= 0.0 else _INF
-        if (
-            missing > MAX_GAP
-            or missing > MAX_LOSS_RATE * max(0.0, since) + LOSS_SLACK
-            or sent_at > self._publisher_now() + FUTURE_S
+        now = self._monotonic()
+        if not (
+            missing <= MAX_GAP
+            and (
+                missing <= MAX_LOSS_RATE * max(0.0, now - heard.heard_at) + LOSS_SLACK
+                or (
+                    heard.last_sent >= 0.0
+                    and missing <= MAX_LOSS_RATE * max(0.0, sent_at - heard.last_sent) + LOSS_SLACK
+                    and sent_at <= self._publisher_now() + FUTURE_S
+                )
+            )
         ):
             self._limited.warning(
                 "sequence_implausible", session=heard.session, seq=up_to, last_seq=heard.last_seq
@@ -102,7 +113,7 @@ class Ledger:
         self._limited.warning(
             "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
         )
-        heard.last_seq = up_to
+        heard.last_seq, heard.heard_at = up_to, now
         heard.last_sent = max(heard.last_sent, sent_at)
 
     def oversize(

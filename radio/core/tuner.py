@@ -86,10 +86,11 @@ class Tuner:
         self._prefix = channel_prefix(channel)
         # Our inbox: only we subscribe to it, so last values sent there reach us alone.
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
-        self.ledger = Ledger(channel, self._publisher_now)
+        self.ledger = Ledger(channel, self._publisher_now, monotonic)
         self.stats = self.ledger.stats
         self.air = Air(channel, off_air_after, clock, monotonic)
-        self.dial = Dial(channel, self._publisher_now)
+        self.dial = Dial(channel, self._publisher_now, monotonic)
+        self._monotonic = monotonic
         self._clock = clock
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
@@ -212,12 +213,13 @@ class Tuner:
         session = ""
         offset = body = last = plain = live = 0
         skew = bucket_min = last_sent = 0.0
+        now = self._monotonic()  # when the sessions of these frames were last heard of
         rest = iter(frames)
         try:
             for frame in rest:
                 if heard is None or not frame.startswith(topic):
                     if heard is not None:
-                        heard.last_seq, heard.last_sent = last, last_sent
+                        heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
                     heard = self._lookup(frame)
                     if heard is None:
                         self._slow(None, frame, rest, out)
@@ -239,7 +241,7 @@ class Tuner:
                     or not 0.0 <= sent_at < _INF
                     or not 0.0 <= ttl < _INF
                 ):
-                    heard.last_seq, heard.last_sent = last, last_sent
+                    heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
                     self._slow(heard, frame, rest, out)  # END, BATCH, parted, awaiting, junk
                     heard = None  # END changes what is heard
                     continue
@@ -260,7 +262,7 @@ class Tuner:
                 )
         finally:
             if heard is not None:
-                heard.last_seq, heard.last_sent = last, last_sent
+                heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
             self.ledger.received(received)
 
     def _lookup(self, frame: bytes) -> Heard | None:
@@ -341,6 +343,7 @@ class Tuner:
             self.ledger.fence(heard, seq, len(records), sent_at)
             return None
         channel, session, now = self.channel, heard.session, self._clock()
+        heard_at = self._monotonic()
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
             if heard.awaiting:
@@ -357,6 +360,7 @@ class Tuner:
             received += 1
             out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
         self.ledger.received(received)
+        heard.heard_at = heard_at
         return None
 
     def _handle_other(
@@ -416,6 +420,7 @@ class Tuner:
             if moved and followed is not None and beacon.live_seq > followed.last_seq >= 0:
                 # Its head was sent since the beacon before this one (or one interval ago).
                 followed.last_sent = sent_at - self.air.interval if since is None else since
+                followed.heard_at -= self.air.interval  # by our clock: an interval at least
                 self.ledger.lost(followed, beacon.live_seq, sent_at)  # the head it missed
 
     def check_air(self) -> bool:
