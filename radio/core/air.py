@@ -13,7 +13,7 @@ from radio.logs import RateLimitedLog, get_logger
 log = get_logger()
 
 CLOCK_SKEW_WARNING_S = 1.0
-"""An estimated offset beyond this (either way) is logged once as ``clock_skew``."""
+"""An estimated wall-clock skew beyond this (either way) is logged once as ``clock_skew``."""
 
 
 class Air:
@@ -24,13 +24,19 @@ class Air:
     *conflict* (counted, logged) and move nothing; once it has been silent for
     ``off_air_after`` beacon intervals, or signs off, the next publisher heard
     is the one gone by.
+
+    Every time here is a monotonic clock: ours (arrivals, silences) or the
+    publisher's (the send times in headers). `offset` estimates the difference
+    of the two, per publisher instance (it starts over when the publisher gone
+    by changes: another process, maybe another host and its own monotonic
+    clock); `wall_base` is the publisher's wall clock minus its monotonic one,
+    from its latest beacon (None before one).
     """
 
     def __init__(
         self,
         channel: str,
         off_air_after: int,
-        clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.off_air_after = off_air_after
@@ -41,8 +47,8 @@ class Air:
         self.announced: Beacon | None = None  # the last beacon of the publisher gone by
         self.conflicts = 0
         self.offset = ClockOffset()
-        self._skew_logged = False
-        self._clock = clock
+        self.wall_base: float | None = None
+        self.resets = 0  # how many times the offset started over (a new publisher instance)
         self._monotonic = monotonic
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -64,6 +70,8 @@ class Air:
                 self._log.info("publisher_changed", previous=self.publisher.hex())
             self.publisher = beacon.publisher
             self.offset.reset()
+            self.resets += 1
+            self.wall_base = None
         self.last_beacon, self.interval, self.announced = now, interval, beacon
         if not self.on_air:
             self.on_air = True
@@ -71,17 +79,17 @@ class Air:
                 "publisher_on_air", publisher=beacon.publisher.hex(), live=beacon.live or None
             )
         self.observe(sent_at)
+        self.wall_base = beacon.wall - sent_at
         if beacon.signing_off:
             self.publisher = None  # it is leaving: whoever comes next is gone by at once
         return True
 
     def observe(self, sent_at: float) -> float:
-        """Feed the clock offset with a frame sent at *sent_at* arriving now; return it."""
-        value = self.offset.observe(sent_at, self._clock())
-        if not self._skew_logged and abs(value) > CLOCK_SKEW_WARNING_S:
-            self._skew_logged = True
-            self._log.warning("clock_skew", offset_s=round(value, 3))
-        return value
+        """Feed the clock offset with a frame sent at *sent_at* arriving now; return it.
+
+        Both are monotonic clocks: the publisher's send time, our arrival time.
+        """
+        return self.offset.observe(sent_at, self._monotonic())
 
     def _silent(self, now: float) -> bool:
         return self.last_beacon is None or (
@@ -117,6 +125,10 @@ _INF: Final[float] = float("inf")
 
 class ClockOffset:
     """Estimates ``our clock - the publisher's clock`` from (send time, arrival time) pairs.
+
+    The clocks are the two hosts' monotonic clocks (version 3 of the wire
+    format): they never step, so the difference moves only by their drift
+    (parts per million) and the estimate only by the delay floor.
 
     Each frame's arrival time minus its send time is the offset plus the frame's
     one-way delay; the smallest over `WINDOW_S` is the offset plus the delay
