@@ -152,9 +152,7 @@ def encode_beacon_payload(beacon: Beacon) -> bytes:
     or previous session has length 0 and seq 0; ``wall`` is a finite number >= 0.
     """
     parts = [
-        _BEACON_FIXED.pack(
-            beacon.publisher, SIGNING_OFF if beacon.signing_off else 0, beacon.wall
-        ),
+        _BEACON_FIXED.pack(beacon.publisher, SIGNING_OFF if beacon.signing_off else 0, beacon.wall),
         _name_and_seq(beacon.live, beacon.live_seq),
         _name_and_seq(beacon.previous, beacon.previous_seq),
         bytes((len(beacon.ended),)),
