@@ -16,7 +16,7 @@ from radio.core.ready import CHUNK, ReadyQueue
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS, Tuner
 from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
-from radio.logs import RateLimitedLog, get_logger
+from radio.logs import get_logger
 from radio.message import Loss, Message, Stats
 from radio.owner import SocketOwner
 from radio.security import CurveClient, apply_client
@@ -131,7 +131,6 @@ class Subscriber(SocketOwner):
         self._wakeup: Callable[[], object] | None = None
         self._fd: int | None = None  # the socket's FD, read once: see fileno
         self._log = log.bind(channel=self.channel)
-        self._limited = RateLimitedLog(self._log)
 
         self._socket: zmq.Socket[bytes] = open_socket(socket_context(options), zmq.SUB, endpoint)
         try:

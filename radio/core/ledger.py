@@ -95,10 +95,13 @@ class Ledger:
         """A frame over *limit* bytes dropped: its *count* messages from *seq*, once each.
 
         Its session's last seq (*heard*, when it is one we hear) moves past it, so
-        it is not counted as a gap too; *seq* 0 means its header was unreadable.
+        it is not counted as a gap too, after the messages missing before it are
+        counted as lost; *seq* 0 means its header was unreadable.
         """
         if heard is not None and seq and seq + count - 1 > heard.last_seq:
-            heard.last_seq = seq + count - 1  # a baseline too, when nothing was heard
+            if heard.last_seq >= 0:
+                self.lost(heard, seq - 1)
+            heard.last_seq = max(heard.last_seq, seq + count - 1)  # or a baseline
         self.stats.oversize += count
         self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
 
@@ -108,10 +111,14 @@ class Ledger:
         self._limited.warning("message_expired", session=session, seq=seq, ttl=ttl)
 
     def fence(self, heard: Heard, seq: int, count: int) -> None:
-        """*count* messages of a heard session, from *seq*, that must not be yielded."""
+        """*count* messages of a heard session, from *seq*, that must not be yielded.
+
+        Those missing before them are counted as lost first (each message once).
+        """
         self.stats.fenced += count
         if seq > heard.last_seq >= 0:
-            heard.last_seq = seq + count - 1
+            self.lost(heard, seq - 1)
+            heard.last_seq = max(heard.last_seq, seq + count - 1)
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
 
     def fence_other(self, session: str, seq: int) -> None:

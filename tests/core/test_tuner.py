@@ -814,3 +814,26 @@ def test_a_rebase_moves_the_messages_yielded_before() -> None:
     assert link.tuner.conversion == pytest.approx(
         link.pub.wall.now - link.sub.mono.now - DELAY, abs=1e-6
     )
+
+
+def test_messages_missing_before_a_fenced_one_are_counted_as_lost() -> None:
+    """A follower hears s1 #1, misses #2-#4, then gets #5 sent after s1 stopped being live:
+    #5 is fenced and #2-#4 are gaps, each message counted once (the simulator's strict
+    profile found the three uncounted)."""
+    tuner = new_tuner("ch", Clock())
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    tuner.handle(data("s1", 1))
+    assert tuner.handle(data("s1", 5, live=False)) == []
+    assert (tuner.stats.fenced, tuner.stats.gaps) == (1, 3)
+
+
+def test_messages_missing_before_an_oversize_one_are_counted_as_lost() -> None:
+    """#1 heard, #2-#3 lost, #4 over the size limit: two gaps and one oversize."""
+    tuner = new_tuner("ch", Clock(), max_message_size=200)
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 1))
+    assert tuner.handle(data("s1", 4, b"x" * 300)) == []
+    assert (tuner.stats.oversize, tuner.stats.gaps) == (1, 2)
+    assert tuner.handle(data("s1", 5)) != []
+    assert tuner.stats.gaps == 2

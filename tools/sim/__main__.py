@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         "--faults",
         default="",
         help="Comma-separated fault kinds to add: clock_steps, clean_switch, "
-        "same_name_restart, slow_reader, oversize, strict.",
+        "same_name_restart, slow_reader, oversize, strict, quick_retune, hostile, "
+        "two_publishers.",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="Processes.")
     parser.add_argument("-v", "--verbose", action="store_true", help="Print every violation.")

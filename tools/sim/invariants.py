@@ -34,6 +34,7 @@ def not_stale(
     interval_start: float | None,
     retuned: bool,
     ended_known: bool,
+    follower_live: bool = True,
 ) -> str | None:
     """(1) Nothing of a session not heard now, ended, sent before a retune, or not live."""
     session = message.session
@@ -46,7 +47,7 @@ def not_stale(
             f"yielded {session} #{message.seq} sent at {sent.true_at:.4f}, before the "
             f"re-tune at {interval_start:.4f}"
         )
-    if session not in before.explicit and not sent.live:
+    if follower_live and session not in before.explicit and not sent.live:
         return f"follower yielded {session} #{message.seq}, sent after it stopped being live"
     return None
 
@@ -111,4 +112,63 @@ def received_exact(yielded: int, stats: Stats) -> str | None:
     """(3c) ``received`` is exactly what was yielded."""
     if stats.received != yielded:
         return f"received {stats.received}, but {yielded} messages were yielded"
+    return None
+
+
+GAP_RATE_BOUND: Final[float] = 4e6
+"""Messages per second a session could carry at most: twice the fastest sender measured
+(a C loop on pyzmq's sockets, 2.8 x 740k msg/s). What a forged or corrupted frame may
+add to ``gaps`` is bounded by this rate times the time since the session's last
+message heard (issue 17: bounded by what the session could have carried)."""
+
+
+def gaps_bounded(added: int, bound: float) -> str | None:
+    """(3b, hostile) One step adds no more gaps than the heard sessions could have carried."""
+    if added > bound:
+        return f"one step added {added} gaps; the sessions heard could have carried {bound:.0f}"
+    return None
+
+
+def expired_plausibly(expired: int, old_enough: int, handed: int) -> str | None:
+    """(4, converse) Nothing counted expired whose true age is below TTL minus the slack.
+
+    The core says how many messages of a step it counted expired, not which:
+    *old_enough* is how many of the *handed* messages with a TTL were old enough to
+    be (true age at least TTL minus the delay bound and the clocks' drift); more
+    expired than that means a young one was.
+    """
+    if expired > old_enough:
+        return (
+            f"counted {expired} of {handed} messages expired, but only {old_enough} "
+            f"were within the delay bound of their TTL"
+        )
+    return None
+
+
+def inbox_rule(kind: str, heard_before: bool, yielded: int, gaps_added: int) -> str | None:
+    """An inbox frame: never a BATCH, a last value only before anything was heard, no gaps."""
+    if gaps_added:
+        return f"an inbox {kind} added {gaps_added} gaps"
+    if kind == "BATCH" and yielded:
+        return f"a BATCH in an inbox yielded {yielded} messages"
+    if heard_before and yielded:
+        return f"a last value yielded {yielded} after the session was heard since tuning in"
+    return None
+
+
+def malformed_counted(what: str, before: Stats, after: Stats) -> str | None:
+    """A frame the protocol calls malformed is counted as such (and acted on no further)."""
+    if after.malformed == before.malformed:
+        return f"{what} was not counted malformed"
+    return None
+
+
+def goes_by_one(
+    accepted: bool, instance: int, goes_by: int | None, on_air: bool, before: View, after: View
+) -> str | None:
+    """(7) A follower goes by one publisher: another's beacons move nothing while it is on air."""
+    if accepted and goes_by is not None and instance != goes_by and on_air:
+        return f"took a beacon of publisher {instance} while going by {goes_by}, on air"
+    if not accepted and (after.live != before.live or after.sessions != before.sessions):
+        return f"a conflicting beacon of publisher {instance} moved it to {after.live}"
     return None

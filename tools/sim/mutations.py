@@ -114,7 +114,7 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "gap_not_counted": (Profile(), (0, 1, 2)),
     "expired_not_counted": (Profile(), (24, 71, 103)),
     "ttl_ignored": (Profile(), (24, 71, 103)),
-    "old_session_stays_live": (Profile(), (157, 299)),
+    "old_session_stays_live": (Profile(), (27, 40, 124)),
     "follower_head_uncounted": (Profile(), (2, 3, 5)),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""

@@ -18,11 +18,14 @@ Modelled (libzmq 4.3.5 as docs/DESIGN.md describes it):
   still queued are dropped).
 
 Hostile peers plug in through `Network.inject`: whatever a peer sends reaches a
-subscriber's queue as if the publisher had (see docs/simulation.md).
+subscriber's queue as if the publisher had (see docs/simulation.md); they read
+the real frames off `Network.recent`. Another publisher on the channel reaches
+the subscribers through a relay's fan-in (`Network.fan_in`).
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +38,8 @@ from tools.sim.truth import Meta
 
 SUBSCRIBE = b"\x01"
 UNSUBSCRIBE = b"\x00"
+RECENT = 32
+"""How many of the last published messages a peer on the wire can copy."""
 
 
 class Packet(NamedTuple):
@@ -115,6 +120,9 @@ class Network:
         self.counters = Counters()
         self.publisher: int | None = None  # the incarnation up now (None: down)
         self.publisher_events: deque[bytes] = deque()  # the XPUB's subscription events
+        self.recent: deque[Packet] = deque(maxlen=RECENT)  # the last messages published
+        self._fan_in_last: dict[int, float] = {}  # per slot: the last fan-in arrival
+        self.fan_in_events: deque[bytes] | None = None  # another publisher's, once it is up
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -136,6 +144,7 @@ class Network:
         """The publisher sends one message: to every pipe whose topics match, or dropped."""
         head = frames[0]
         now = self.timeline.now
+        self.recent.append(Packet(now, frames, meta))
         for index, slot in enumerate(self.slots):
             conn = slot.connection
             if conn is None or not conn.alive or conn.publisher != self.publisher:
@@ -155,6 +164,33 @@ class Network:
     def inject(self, index: int, frames: tuple[bytes, ...], meta: Meta) -> None:
         """A (hostile) peer's message reaches slot *index*'s queue now, filter or not."""
         self.slots[index].queue.append(Packet(self.timeline.now, frames, meta))
+
+    def fan_in(self, frames: tuple[bytes, ...], meta: Meta) -> None:
+        """Another publisher's message, through a relay, to every subscriber subscribed to it.
+
+        The relay forwards each subscriber's subscriptions to every publisher (here: the
+        topics the subscriber holds when the message arrives); it reaches a subscriber's
+        queue one path delay later (FIFO per slot), unless the subscriber is down,
+        frozen or its queue is full (the relay's pipe drops it at its high-water mark).
+        """
+        now = self.timeline.now
+        for index, slot in enumerate(self.slots):
+            arrival = max(self._fan_in_last.get(index, 0.0), now + self._delay(slot.path))
+            self._fan_in_last[index] = arrival
+            self.timeline.at(arrival, functools.partial(self._fan_in_arrive, index, frames, meta))
+
+    def _fan_in_arrive(self, index: int, frames: tuple[bytes, ...], meta: Meta) -> None:
+        slot = self.slots[index]
+        if not slot.end.alive() or slot.end.frozen():
+            self.counters.cut_off += 1
+            return
+        head = frames[0]
+        if not any(head.startswith(topic) for topic in slot.end.subscriptions()):
+            return  # the relay's XPUB filters on the subscriber's subscriptions
+        if len(slot.queue) >= self.hwm:
+            self.counters.hwm += 1
+            return
+        slot.queue.append(Packet(self.timeline.now, frames, meta))
 
     def publisher_up(self, incarnation: int) -> None:
         """A publisher incarnation binds: subscribers connect on their next attempt."""
@@ -230,6 +266,8 @@ class Network:
                 conn.topics.discard(topic)
             if conn.publisher == self.publisher:
                 self.publisher_events.append(event)
+            if self.fan_in_events is not None:
+                self.fan_in_events.append(event)  # the relay forwards it to the other too
 
     def subscriber_crashed(self, index: int) -> None:
         """The subscriber process died: its queue is gone; the publisher hears it leave."""

@@ -11,7 +11,15 @@ from radio.message import Message
 from tools.sim import invariants
 from tools.sim.invariants import View
 from tools.sim.network import Packet
-from tools.sim.truth import Meta, Truth
+from tools.sim.profile import BEACON_INTERVAL_S
+from tools.sim.truth import OTHER, ROGUE, Meta, Sent, Truth
+
+OFF_AIR_BEACONS = 3
+"""Beacon intervals of silence after which a subscriber takes another publisher (the default)."""
+
+ON_AIR_MARGIN_S = 0.1
+"""A publisher counts as on air for the conflict check until this long before the core's
+deadline: the core times silence by its own monotonic clock and read times."""
 
 
 @dataclass
@@ -67,8 +75,12 @@ class Observer:
         delay_bound: float,
         strict_heads: bool = False,
         strict_skips: bool = False,
+        hostile: bool = False,
+        drift: float = 0.0,
     ) -> None:
         self.name = name
+        self.hostile = hostile
+        self.drift = drift  # the largest rate error between two hosts' clocks
         self.tuner = tuner
         self.truth = truth
         self.delay_bound = delay_bound
@@ -87,6 +99,9 @@ class Observer:
         self.tags: dict[str, bytes] = {}
         self.had_live = False
         self.now = 0.0
+        self.last_data: dict[str, float] = {}  # when a data message of a session was handed
+        self.goes_by: int | None = None  # the publisher instance whose beacons it takes
+        self.goes_by_until = 0.0  # ... on air (by its beacons) until then, true time
 
     # -- the view -----------------------------------------------------------------------
 
@@ -135,22 +150,39 @@ class Observer:
             meta = packet.meta
             if meta.is_data:
                 delivered += len(meta.ids) if meta.session in before.sessions else 1
-        self.fail("accounting", invariants.delivered_counted(delivered, before.stats, after.stats))
-        if len(packets) == 1:
-            self._learn(packets[0].meta, before, after)
+        self._expiry(packets, before, after, now)
+        single = packets[0].meta if len(packets) == 1 else None
+        if single is not None and single.listener and single.kind is not Kind.HELLO:
+            self._inbox(single, len(yielded), before, after)
+        else:
+            self.fail(
+                "accounting", invariants.delivered_counted(delivered, before.stats, after.stats)
+            )
+        if single is not None and single.instance == ROGUE:
+            self._forged(single, before, after)
+        elif single is not None:
+            self._learn(single, before, after)
         else:
             for packet in packets:
                 self._delivered(packet.meta, before)
+        if self.hostile:
+            self._bounded(before, after)
+        for packet in packets:
+            if packet.meta.is_data and packet.meta.session in before.sessions:
+                self.last_data[packet.meta.session] = now
         beacon = packets[0].meta.beacon if len(packets) == 1 else None
         moved = (
             beacon is not None
             and before.following
             and (self.had_live if self.strict_heads else before.live is not None)
         )
+        moved = moved and single is not None and single.instance != ROGUE
+        moved = moved and after.stats.conflicts == before.stats.conflicts  # a beacon taken
         self._transitions(before, after, moved=moved)
         if moved and beacon is not None and after.live in self.current:
             self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
-        self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
+        if not self.hostile:
+            self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
 
     def expected_gaps(self) -> int:
         """What the core could know it missed, over every interval so far."""
@@ -160,7 +192,68 @@ class Observer:
         """At the end, after the quiet phase: the totals."""
         stats = self.tuner.snapshot()
         self.fail("accounting", invariants.received_exact(self.yielded, stats))
-        self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), stats))
+        if not self.hostile:
+            self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), stats))
+
+    # -- checks that only a hostile peer, clocks or another publisher exercise --------------
+
+    def _expiry(self, packets: list[Packet], before: View, after: View, now: float) -> None:
+        """(4, converse) No message counted expired whose true age is below TTL minus slack."""
+        expired = after.stats.expired - before.stats.expired
+        if not expired:
+            return
+        slack = self.delay_bound + self.drift * now + invariants.TIME_SLACK_S
+        handed = old_enough = 0
+        for packet in packets:
+            meta = packet.meta
+            if not meta.is_data or meta.session not in before.sessions:
+                continue
+            for ident in meta.ids:
+                sent = self.truth.sent.get(ident)
+                if sent is None or not sent.ttl:
+                    continue
+                handed += 1
+                if sent.instance == ROGUE or now - sent.true_at >= sent.ttl - slack:
+                    old_enough += 1  # a forged send time may make it as old as it likes
+        self.fail("expiry", invariants.expired_plausibly(expired, old_enough, handed))
+
+    def _inbox(self, meta: Meta, yielded: int, before: View, after: View) -> None:
+        """A last value or a BATCH in our inbox (docs/protocol.md's rule)."""
+        interval = self.current.get(meta.session)
+        heard_before = interval is not None and bool(interval.delivered)
+        gaps = after.stats.gaps - before.stats.gaps
+        self.fail("inbox", invariants.inbox_rule(meta.kind.name, heard_before, yielded, gaps))
+
+    def _forged(self, meta: Meta, before: View, after: View) -> None:
+        """A hostile peer's frame: what it may not do; the oracle learns nothing from it."""
+        if meta.attack == "beacon_interval":
+            what = "a beacon with an interval of 0 or 1e9 s"
+            self.fail("malformed", invariants.malformed_counted(what, before.stats, after.stats))
+
+    def _bounded(self, before: View, after: View) -> None:
+        """(3b, hostile) Gaps added by one step: no more than the sessions could have carried."""
+        added = after.stats.gaps - before.stats.gaps
+        if added <= 0:
+            return
+        since = sum(self.now - self.last_data.get(s, 0.0) for s in before.sessions | after.sessions)
+        bound = invariants.GAP_RATE_BOUND * max(since, 1e-3)
+        self.fail("bounded", invariants.gaps_bounded(added, bound))
+
+    def _goes_by(self, meta: Meta, before: View, after: View) -> None:
+        """(7) Beacons of another publisher are conflicts while the one gone by is on air."""
+        beacon = meta.beacon
+        if beacon is None:
+            return
+        accepted = after.stats.conflicts == before.stats.conflicts
+        # On air by the oracle's reckoning, with a margin for the subscriber's own timing.
+        on_air = self.now < self.goes_by_until - ON_AIR_MARGIN_S
+        self.fail(
+            "conflict",
+            invariants.goes_by_one(accepted, meta.instance, self.goes_by, on_air, before, after),
+        )
+        if accepted:
+            self.goes_by = None if beacon.signing_off else meta.instance
+            self.goes_by_until = self.now + OFF_AIR_BEACONS * BEACON_INTERVAL_S
 
     # -- checks -------------------------------------------------------------------------
 
@@ -169,6 +262,9 @@ class Observer:
         sent = self.truth.sent.get(int.from_bytes(message.payload[:8], "big"))
         self.fail("stale", invariants.faithful(message, sent))
         if sent is None:
+            return
+        if sent.instance == ROGUE:
+            self._check_forged_yield(message, sent, before)
             return
         key = (sent.instance, sent.session)
         interval = self.current.get(message.session)
@@ -181,13 +277,37 @@ class Observer:
                 interval_start=interval.start if interval else None,
                 retuned=interval is not None and interval.retune,
                 ended_known=key in self.ended,
+                follower_live=not self.hostile,
             ),
         )
+        # Data frames do not name their publisher: a restart (same names) is heard before
+        # its first beacon. So only the other publisher's messages count here.
+        going_by = self.goes_by
+        follower = message.session not in before.explicit
+        if going_by is not None and follower and (sent.instance == OTHER) != (going_by == OTHER):
+            self.fail(
+                "conflict",
+                f"follower yielded {message.session} #{message.seq} of publisher "
+                f"{sent.instance} while going by {going_by}",
+            )
         last = self.last_seq.get(key)
         self.fail("order", invariants.in_order(message, sent, last, sent.id in self.seen))
         self.fail("ttl", invariants.ttl_honoured(message, sent, now, self.delay_bound))
         self.seen.add(sent.id)
         self.last_seq[key] = message.seq
+
+    def _check_forged_yield(self, message: Message, sent: Sent, before: View) -> None:
+        """A hostile peer's message: of a session heard now, never of one learned ended."""
+        if message.session not in before.sessions:
+            self.fail(
+                "stale", f"yielded forged {message.session} #{message.seq} while not hearing it"
+            )
+        elif any(session == message.session for _, session in self.ended):
+            self.fail(
+                "stale",
+                f"yielded forged {message.session} #{message.seq} after learning "
+                f"{message.session} ended",
+            )
 
     # -- what the core could learn ------------------------------------------------------
 
@@ -232,7 +352,8 @@ class Observer:
                 elif fenced < count:
                     interval.lo, interval.instance = meta.seq + fenced - 1, meta.instance
             elif interval is not None and (oversize or fenced == count) and not self.strict_skips:
-                interval.forgiven += max(0, meta.seq - interval.hi - 1)
+                # The core's last seq is the baseline until something past it is learned.
+                interval.forgiven += max(0, meta.seq - max(interval.hi, interval.lo or 0) - 1)
             self._delivered(meta, before)
         elif meta.kind is Kind.END:
             if interval is not None:
@@ -249,6 +370,7 @@ class Observer:
                     # No instance yet: a publisher that lacks the session says HELLO too.
                     interval.lo = meta.true_seq if self.strict_skips else meta.seq
         elif meta.kind is Kind.BEACON and meta.beacon is not None:
+            self._goes_by(meta, before, after)
             if after.stats.conflicts != before.stats.conflicts:
                 return  # another publisher's: ignored
             beacon = meta.beacon
@@ -283,6 +405,7 @@ class Observer:
                 self.ever_heard.add(session)
         for session in after.sessions - before.sessions:
             interval = Interval(self.now, retune=session in self.ever_heard)
+            self.last_data.pop(session, None)  # a head may be counted: since the run began
             if moved and session == after.live:
                 interval.lo = 0
             self.current[session] = interval

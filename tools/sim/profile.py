@@ -41,7 +41,12 @@ class Profile:
     *strict* checks accounting as issue 17 states it, without the two
     allowances for what the core does not count today (see `Observer`).
     *quick_retune* tunes out of a session and back in within a few delays, with
-    its messages still in flight or queued.
+    its messages still in flight or queued. *hostile* adds a rogue peer on the
+    channel (`tools.sim.rogue`): forged beacons, ENDs and frames copying the
+    publisher's ID, far-future and far-past times, bit-flipped copies, lying
+    two-part heads, inbox frames; accounting is then checked as bounded, not
+    exact. *two_publishers* adds a second publisher live on the same channel,
+    reaching every subscriber through a relay's fan-in.
     """
 
     clock_steps: bool = False
@@ -51,6 +56,8 @@ class Profile:
     oversize: bool = False
     strict: bool = False
     quick_retune: bool = False
+    hostile: bool = False
+    two_publishers: bool = False
 
     @classmethod
     def parse(cls, names: str) -> Profile:

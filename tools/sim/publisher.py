@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from radio.core.transmitter import Transmitter
 from radio.core.wire import Kind
 from tools.sim.clocks import HostClock
@@ -30,6 +32,7 @@ class SimPublisher:
         truth: Truth,
         publisher_id: bytes,
         batch_size: int,
+        fan_in: bool = False,
     ) -> None:
         self.incarnation = incarnation
         self.channel = channel
@@ -38,6 +41,8 @@ class SimPublisher:
         self.network = network
         self.truth = truth
         self.alive = True
+        self.publisher_id = publisher_id
+        self.fan_in = fan_in  # another publisher, reaching subscribers through a relay
         self.core = Transmitter(
             channel,
             batch_size=batch_size,
@@ -46,7 +51,10 @@ class SimPublisher:
             monotonic=clock.monotonic,
             publisher_id=publisher_id,
         )
-        network.publisher_up(incarnation)
+        if fan_in:
+            network.fan_in_events = deque()
+        else:
+            network.publisher_up(incarnation)
         self.timeline.after(0.0, self._service)
 
     def _service(self) -> None:
@@ -55,6 +63,8 @@ class SimPublisher:
             return
         now = self.clock.monotonic()  # as the driver: every stamp monotonic (version 3)
         events = self.network.publisher_events
+        if self.fan_in:
+            events = self.network.fan_in_events or events.__class__()
         while events:
             self.emit(self.core.hear(events.popleft(), now, b""))
         self.emit(self.core.tick(now))
@@ -74,7 +84,10 @@ class SimPublisher:
                 if state is not None
                 else self.truth.ended.get((self.incarnation, meta.session), 0)
             )
-        self.network.publish(frames, meta)
+        if self.fan_in:
+            self.network.fan_in(frames, meta)
+        else:
+            self.network.publish(frames, meta)
 
     def open(self, session: str) -> None:
         """Open *session* (it goes live)."""
@@ -107,4 +120,5 @@ class SimPublisher:
     def crash(self) -> None:
         """The process dies: no ENDs, no last words; every connection ends."""
         self.alive = False
-        self.network.publisher_down()
+        if not self.fan_in:
+            self.network.publisher_down()

@@ -11,8 +11,9 @@ from tools.sim.clocks import HostClock
 from tools.sim.invariants import View
 from tools.sim.network import SUBSCRIBE, UNSUBSCRIBE, Network, Packet
 from tools.sim.oracle import Observer
+from tools.sim.scenario import MAX_DRIFT
 from tools.sim.timeline import Timeline
-from tools.sim.truth import Truth
+from tools.sim.truth import ROGUE, Truth
 
 
 class SimSubscriber:
@@ -43,6 +44,7 @@ class SimSubscriber:
         max_message_size: int | None,
         strict_heads: bool,
         strict_skips: bool,
+        hostile: bool = False,
     ) -> None:
         self.index = index
         self.name = name
@@ -73,10 +75,11 @@ class SimSubscriber:
             delay_bound=network.slots[index].path.max_delay_s + 1.5 * read_interval,
             strict_heads=strict_heads,
             strict_skips=strict_skips,
+            hostile=hostile,
+            drift=2 * MAX_DRIFT,
         )
         self._sync()
-        network.subscriber_started(index)
-        self._schedule_read()
+        self._schedule_read()  # the world connects it (`Network.subscriber_started`) once placed
 
     # -- reading ------------------------------------------------------------------------
 
@@ -94,6 +97,7 @@ class SimSubscriber:
             alone = not meta.is_data or self._needs_baseline(meta.session)
             alone = alone or self._oversize(packet) or len(packet.frames) > 1
             alone = alone or (not meta.live and meta.session not in self.observer.explicit)
+            alone = alone or meta.instance == ROGUE or bool(meta.listener)
             if alone:
                 self._take(run)
                 run = []
@@ -123,7 +127,11 @@ class SimSubscriber:
         before = observer.view()
         yielded: list[Message] = []
         # The core applies the size limit itself (max_message_size), as in the driver.
-        self.tuner.take([frame for packet in run for frame in packet.frames], yielded.append)
+        try:
+            self.tuner.take([frame for packet in run for frame in packet.frames], yielded.append)
+        except Exception as exc:  # noqa: BLE001 - any exception is a finding (guarantee 6)
+            kinds = ",".join(p.meta.attack or p.meta.kind.name for p in run)
+            observer.fail("crash", f"Tuner.take raised {exc!r} on {kinds}")
         observer.took(run, yielded, before, self.timeline.now)
         if self.tuner.changed:
             self._sync()

@@ -10,6 +10,10 @@ from radio.core.wire import HEADER, Beacon, Kind, decode, decode_parts, decode_r
 
 _ID: Final = struct.Struct("!Q")
 INBOX_MARK: Final[bytes] = b"\x00"
+ROGUE: Final[int] = 0
+"""The publisher instance every hostile peer's frame is recorded under (honest ones: 1, 2...)."""
+OTHER: Final[int] = 1000
+"""The publisher instance of a second publisher on the channel (``two_publishers``)."""
 
 
 @dataclass(slots=True)
@@ -43,6 +47,7 @@ class Meta:
     listener: bytes = b""  # an inbox frame's addressee
     tag: bytes = b""  # a HELLO's tag
     true_seq: int = 0  # a HELLO's session's last seq really sent when it went
+    attack: str = ""  # a hostile peer's frame: which attack (see `tools.sim.rogue`)
 
     @property
     def is_data(self) -> bool:

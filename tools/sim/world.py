@@ -11,10 +11,11 @@ from tools.sim.clocks import HostClock
 from tools.sim.network import Network, Path, SubscriberEnd
 from tools.sim.profile import ACTIVE_S, QUIET_S, Profile
 from tools.sim.publisher import SimPublisher
-from tools.sim.scenario import Event, HostPlan, Plan, draw
+from tools.sim.rogue import Rogue
+from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, draw
 from tools.sim.subscriber import SimSubscriber
 from tools.sim.timeline import Timeline
-from tools.sim.truth import Truth
+from tools.sim.truth import OTHER, Truth
 
 CHANNEL = "sim"
 SMALL_PAYLOAD = (16, 64)
@@ -94,6 +95,10 @@ class World:
         for event in self.plan.events:
             self.timeline.at(event.at, functools.partial(self._apply, event))
         self.timeline.at(0.0, self._next_send)
+        if self.plan.profile.hostile:
+            self._start_rogue()
+        if self.plan.profile.two_publishers:
+            self._start_other()
         self.timeline.at(ACTIVE_S, self._quiet)
         self.timeline.run_until(ACTIVE_S + QUIET_S)
         result = Result(self.seed, self.plan.profile)
@@ -149,11 +154,88 @@ class World:
             batch=plan.batch,
             max_message_size=plan.max_message_size,
             strict_heads=True,
-            strict_skips=self.plan.profile.strict,
+            strict_skips=True,
+            hostile=self.plan.profile.hostile,
         )
         self.subscribers[index] = sub
+        # Only now does the network see a live process on the slot: it connects at once.
+        self.network.subscriber_started(index)
         if plan.role in ("follow", "both") and old is not None:
             sub.follow()
+
+    # -- a hostile peer, another publisher ----------------------------------------------
+
+    def _start_rogue(self) -> None:
+        self.rogue = Rogue(
+            channel=CHANNEL,
+            timeline=self.timeline,
+            network=self.network,
+            truth=self.truth,
+            rng=random.Random(f"{self.seed}/rogue"),
+            clock=self.publisher_clock,
+            honest=self._honest_view,
+            targets=self._rogue_targets,
+        )
+        self.rogue.start()
+
+    def _honest_view(self) -> tuple[bytes, dict[str, int], str | None] | None:
+        """What a peer on the wire knows of the honest publisher: ID, sessions and seqs, live."""
+        pub = self.publisher
+        if pub is None or not pub.alive:
+            return None
+        sessions = {name: state.seq for name, state in pub.core.sessions.items()}
+        return pub.publisher_id, sessions, pub.core.live
+
+    def _rogue_targets(self) -> list[tuple[int, bytes, frozenset[str]]]:
+        return [
+            (index, sub.listener_id, sub.tuner.sessions)
+            for index, sub in enumerate(self.subscribers)
+            if sub is not None and sub.alive
+        ]
+
+    def _start_other(self) -> None:
+        """A second publisher on the channel (its own host, ID and sessions), through a relay."""
+        rng = self.other_rng = random.Random(f"{self.seed}/other")
+        host = HostPlan(
+            rng.uniform(-MAX_SKEW_S, MAX_SKEW_S), rng.uniform(-MAX_DRIFT, MAX_DRIFT), 0.0
+        )
+        self.other = SimPublisher(
+            incarnation=OTHER,
+            channel=CHANNEL,
+            clock=self._clock(host),
+            timeline=self.timeline,
+            network=self.network,
+            truth=self.truth,
+            publisher_id=rng.getrandbits(64).to_bytes(8, "big"),
+            batch_size=1,
+            fan_in=True,
+        )
+        self.other_names = 0
+        self.other_rate = rng.uniform(10.0, 60.0)
+        self.timeline.after(rng.uniform(0.0, 0.8), self._other_switch)
+        self.timeline.after(0.0, self._other_send)
+
+    def _other_switch(self) -> None:
+        other, rng = self.other, self.other_rng
+        if self.timeline.now >= ACTIVE_S:
+            return
+        old = other.core.live
+        self.other_names += 1
+        other.open(f"o{self.other_names}")
+        if old is not None:
+            self.timeline.after(rng.uniform(0.0, 0.3), lambda: self._close_if_open(other, old))
+        self.timeline.after(rng.uniform(0.4, 1.2), self._other_switch)
+
+    def _other_send(self) -> None:
+        other, rng = self.other, self.other_rng
+        if self.timeline.now >= ACTIVE_S:
+            return
+        live = other.core.live
+        if live is not None:
+            pick = random.Random(f"{self.seed}/{live}")
+            ttl = 0.0 if pick.random() < 1 / 3 else pick.uniform(0.05, 1.0)
+            other.send(live, ttl, rng.randint(*SMALL_PAYLOAD))
+        self.timeline.after(rng.expovariate(self.other_rate), self._other_send)
 
     def _new_name(self) -> str:
         self.names += 1
@@ -278,6 +360,9 @@ class World:
         self.timeline.after(0.3, self._close_all)
 
     def _close_all(self) -> None:
+        if self.plan.profile.two_publishers:
+            for session in list(self.other.core.sessions):
+                self.other.close(session)
         pub = self.publisher
         if pub is None or not pub.alive:
             return

@@ -1,0 +1,193 @@
+"""Core bugs the simulator found (issue 17), each as a minimal reproduction on the real cores.
+
+A test marked ``xfail(strict=True)`` documents a bug without failing the suite, and
+fails loudly (XPASS) once the core is fixed, so that the mark comes off; the
+unmarked ones are fixed (the wall-clock step: protocol version 3, whose ages are
+judged on monotonic clocks).
+The seeds that found each one are in docs/simulation.md ("Known failures").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from radio.core.names import control_topic, inbox_topic, session_topic
+from radio.core.tuner import Tuner
+from radio.core.wire import Beacon, Kind, encode, encode_batch, encode_beacon
+from radio.message import Message
+
+CHANNEL = "c"
+T0 = 1_700_000_000.0
+PUBLISHER = b"P" * 8
+LISTENER = b"0123456789abcdef"
+
+
+class Clock:
+    """A hand-moved wall clock (and a monotonic one that never steps)."""
+
+    def __init__(self) -> None:
+        self.now = T0
+        self.mono = 100.0
+        self.stepped = 0.0
+
+    def wall(self) -> float:
+        return self.now + self.stepped
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        self.mono += seconds
+
+
+def _tuner(clock: Clock) -> Tuner:
+    return Tuner(CHANNEL, clock=clock.wall, monotonic=clock.monotonic, listener_id=LISTENER)
+
+
+def _data(session: str, seq: int, sent_at: float, ttl: float = 0.0, *, live: bool = True) -> bytes:
+    payload = b"m%d" % seq
+    return encode(session_topic(CHANNEL, session), Kind.DATA, seq, sent_at, payload, ttl, live=live)
+
+
+def _beacon(sent_at: float, live: str, live_seq: int, interval: float = 1.0) -> bytes:
+    beacon = Beacon(PUBLISHER, live, live_seq)
+    return encode_beacon(control_topic(CHANNEL), 1, sent_at, interval, beacon)
+
+
+def _take(tuner: Tuner, *frames: bytes) -> list[Message]:
+    out: list[Message] = []
+    tuner.take(list(frames), out.append)
+    return out
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17: a backlog sets the clock (honest seed 1018168)")
+def test_the_first_beacon_read_from_a_backlog_does_not_make_old_messages_young() -> None:
+    """Honest seeds 1018168, 1000189, ...: a frozen subscriber reads its backlog.
+
+    Its clock offset was right (built from data); the first beacon it ever reads comes
+    from the backlog, resets the estimate and takes its sample from a frame 1.7 s
+    late, so a message 1.7 s old with a TTL of 0.1 s is yielded.
+    """
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    assert len(_take(tuner, _data("s", 1, T0, 0.1))) == 1  # fresh: the estimate is right
+    sent = clock.now + 0.01
+    clock.advance(1.7)  # frozen; then the backlog is read
+    yielded = _take(tuner, _beacon(sent, "s", 1), _data("s", 2, sent, 0.1))
+    assert yielded == []  # 1.7 s old, TTL 0.1 s: expired
+    assert tuner.stats.expired == 1
+
+
+def test_a_subscriber_clock_step_does_not_expire_young_messages() -> None:
+    """clock_steps seeds: the subscriber's wall clock steps +5 s; young messages expire."""
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    assert len(_take(tuner, _data("s", 1, T0, 1.0))) == 1
+    clock.advance(0.1)
+    clock.stepped = 5.0  # NTP, a resumed VM
+    assert len(_take(tuner, _data("s", 2, clock.now, 1.0))) == 1  # 0 s old, TTL 1 s
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17: one far-future frame blinds TTLs (hostile)")
+def test_one_far_future_frame_does_not_expire_everything() -> None:
+    """hostile seeds: one DATA frame stamped 10^6 s ahead sets the offset to -10^6 s."""
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    _take(tuner, _data("s", 1, T0))
+    _take(tuner, _data("s", 2, T0 + 1e6, 60.0))  # a rogue's, or a corrupted send time
+    clock.advance(0.1)
+    assert len(_take(tuner, _data("s", 3, clock.now, 60.0))) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17: one clock offset for every publisher")
+def test_two_publishers_clocks_are_estimated_apart() -> None:
+    """two_publishers seeds: sessions of two publishers (clocks 100 s apart) on one channel.
+
+    One estimate serves the whole channel: the publisher whose clock is ahead sets it,
+    and every TTL message of the other counts as expired at once.
+    """
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("a")
+    tuner.tune_in("b")
+    assert len(_take(tuner, _data("b", 1, T0 + 100.0, 1.0))) == 1  # B's clock is 100 s ahead
+    assert len(_take(tuner, _data("a", 1, T0, 1.0))) == 1  # A's message, 0 s old
+
+
+@pytest.mark.parametrize("interval", [0.0, 1e9])
+def test_a_beacon_interval_of_0_or_1e9_is_malformed(interval: float) -> None:
+    """hostile seeds: a beacon with interval 0 or 10^9 s is taken (issue 17: malformed)."""
+    tuner = _tuner(Clock())
+    tuner.follow()
+    _take(tuner, _beacon(T0, "s", 0, interval))
+    assert tuner.stats.malformed == 1
+
+
+def test_a_beacon_claiming_live_seq_2_32_adds_bounded_gaps() -> None:
+    """hostile seeds: live_seq 2**32, 1 ms after seq 1, adds 2**32 - 1 gaps."""
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    _take(tuner, _beacon(T0, "s", 0), _data("s", 1, T0))
+    clock.advance(0.001)
+    _take(tuner, _beacon(clock.now, "s", 2**32))
+    assert tuner.stats.gaps <= 4e6 * 0.001  # what one session could carry in 1 ms
+
+
+def test_a_flipped_high_seq_bit_adds_bounded_gaps() -> None:
+    """hostile seeds (flip_seq): seq 2 with bit 30 flipped, 1 ms after seq 1."""
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    _take(tuner, _data("s", 1, T0))
+    clock.advance(0.001)
+    _take(tuner, _data("s", 2 | 1 << 30, clock.now))
+    assert tuner.stats.gaps <= 4e6 * 0.001
+
+
+def _inbox(session: str, body: bytes) -> bytes:
+    return inbox_topic(CHANNEL, LISTENER) + session.encode("ascii") + b"/" + body
+
+
+def test_an_inbox_last_value_after_the_session_was_heard_is_ignored() -> None:
+    """hostile seeds (inbox_jump): a last value with seq 60 after seqs 1-2 is yielded."""
+    tuner = _tuner(Clock())
+    tuner.tune_in("s")
+    assert len(_take(tuner, _data("s", 1, T0), _data("s", 2, T0))) == 2
+    last_value = _data("s", 60, T0)[len(session_topic(CHANNEL, "s")) :]
+    assert _take(tuner, _inbox("s", last_value)) == []
+    assert tuner.stats.gaps == 0
+
+
+def test_a_batch_in_an_inbox_is_not_delivered() -> None:
+    """hostile seeds (inbox_batch): a BATCH in an inbox yields its messages."""
+    tuner = _tuner(Clock())
+    tuner.tune_in("s")
+    batch = encode_batch(b"", 1, 0.0, [(T0, b"x"), (T0, b"y")], live=True)
+    assert _take(tuner, _inbox("s", batch)) == []
+
+
+@pytest.mark.xfail(strict=True, reason="issue 17: a HELLO from a publisher lacking the session")
+def test_a_hello_below_what_was_heard_does_not_count_it_again() -> None:
+    """two_publishers seeds 2, ...: behind a relay every publisher answers a tune-in.
+
+    The one that lacks the session says HELLO with seq 0; the subscriber, re-tuned
+    and awaiting, takes it as its baseline, so the next beacon counts as gaps the
+    messages it had received before the re-tune and fenced since.
+    """
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    assert len(_take(tuner, _data("s", 1, T0), _data("s", 2, T0), _data("s", 3, T0))) == 3
+    tuner.tune_out("s")
+    tuner.tune_in("s")  # a re-tune: awaits the HELLO
+    _take(tuner, _data("s", 4, T0))  # sent before the re-tune: fenced
+    tag = next(iter(tuner.dial.heard.values())).tag
+    hello = encode(b"", Kind.HELLO, 0, T0, tag)  # the other publisher's: it has no "s"
+    _take(tuner, _inbox("s", hello))
+    _take(tuner, _beacon(T0, "s", 4))
+    assert tuner.stats.gaps == 0  # 1-3 received, 4 fenced: nothing was lost
