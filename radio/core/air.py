@@ -12,6 +12,11 @@ from radio.logs import RateLimitedLog, get_logger
 
 log = get_logger()
 
+SAME_CLOCK_TOLERANCE_S = 0.05
+"""Two publisher instances whose wall minus monotonic clocks agree this closely share
+their monotonic clock (one host or kernel): the offset estimate outlives a restart.
+Two hosts would need wall clocks in step and boots within this of each other."""
+
 CLOCK_SKEW_WARNING_S = 1.0
 """An estimated wall-clock skew beyond this (either way) is logged once as ``clock_skew``."""
 
@@ -28,8 +33,8 @@ class Air:
     Every time here is a monotonic clock: ours (arrivals, silences) or the
     publisher's (the send times in headers). `offset` estimates the difference
     of the two, per publisher instance (it starts over when the publisher gone
-    by changes: another process, maybe another host and its own monotonic
-    clock); `wall_base` is the publisher's wall clock minus its monotonic one,
+    by changes to one on another host, with its own monotonic clock: see
+    `_same_clock`); `wall_base` is the publisher's wall clock minus its monotonic one,
     from its latest beacon (None before one).
     """
 
@@ -69,9 +74,9 @@ class Air:
             if self.publisher is not None:
                 self._log.info("publisher_changed", previous=self.publisher.hex())
             self.publisher = beacon.publisher
-            self.offset.reset()
-            self.resets += 1
-            self.wall_base = None
+            if not self._same_clock(beacon.wall - sent_at):
+                self.offset.reset()
+                self.resets += 1
         self.last_beacon, self.interval, self.announced = now, interval, beacon
         if not self.on_air:
             self.on_air = True
@@ -83,6 +88,17 @@ class Air:
         if beacon.signing_off:
             self.publisher = None  # it is leaving: whoever comes next is gone by at once
         return True
+
+    def _same_clock(self, wall_base: float) -> bool:
+        """Whether a new publisher instance keeps the monotonic clock of the one before.
+
+        Its wall minus monotonic clock (*wall_base*) is a property of its host (or
+        kernel): the same within `SAME_CLOCK_TOLERANCE_S`, it is the same clock (a
+        restart in place), and the estimate stays, for a beacon read late from a
+        backlog must not set it; else the estimate starts over.
+        """
+        known = self.wall_base
+        return known is not None and abs(wall_base - known) <= SAME_CLOCK_TOLERANCE_S
 
     def observe(self, sent_at: float) -> float:
         """Feed the clock offset with a frame sent at *sent_at* arriving now; return it.

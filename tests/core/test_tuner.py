@@ -837,3 +837,21 @@ def test_messages_missing_before_an_oversize_one_are_counted_as_lost() -> None:
     assert (tuner.stats.oversize, tuner.stats.gaps) == (1, 2)
     assert tuner.handle(data("s1", 5)) != []
     assert tuner.stats.gaps == 2
+
+
+def test_a_publisher_restarted_in_place_keeps_the_clock_estimate() -> None:
+    """A new instance on the same host (its wall minus monotonic clock unchanged) has
+    the same monotonic clock: its first beacon, read 0.3 s late from a backlog, does
+    not make old messages look young (the simulator's slow_reader seed 247)."""
+    link = Link()
+    link.beacon()
+    link.advance(0.5)
+    assert link.message(age=0.042) != []
+    link.advance(3.5)  # crashed (off air after three intervals), restarted: the same host's clocks
+    link.tuner.handle(
+        beacon("", sent_at=link.pub.mono.now - 0.3, wall=link.pub.wall.now - 0.3, publisher=OTHER)
+    )
+    assert link.tuner.air.publisher == OTHER
+    assert link.message(age=0.9) != []
+    assert link.message(age=1.1) == []  # 1.1 s old: expired, however late that beacon was
+    assert link.tuner.offset == pytest.approx(link.sub.mono.now - link.pub.mono.now + DELAY)
