@@ -74,7 +74,7 @@ class Air:
             if self.publisher is not None:
                 self._log.info("publisher_changed", previous=self.publisher.hex())
             self.publisher = beacon.publisher
-            if not self._same_clock(beacon.wall - sent_at):
+            if self.wall_base is not None and not self._same_clock(beacon.wall - sent_at):
                 self.offset.reset()
                 self.resets += 1
         self.last_beacon, self.interval, self.announced = now, interval, beacon
@@ -95,7 +95,9 @@ class Air:
         Its wall minus monotonic clock (*wall_base*) is a property of its host (or
         kernel): the same within `SAME_CLOCK_TOLERANCE_S`, it is the same clock (a
         restart in place), and the estimate stays, for a beacon read late from a
-        backlog must not set it; else the estimate starts over.
+        backlog must not set it; else the estimate starts over. The first beacon
+        ever heard keeps the estimate the data before it built (most likely its
+        own publisher's, and a beacon read from a backlog must not set it).
         """
         known = self.wall_base
         return known is not None and abs(wall_base - known) <= SAME_CLOCK_TOLERANCE_S

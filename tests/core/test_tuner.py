@@ -855,3 +855,16 @@ def test_a_publisher_restarted_in_place_keeps_the_clock_estimate() -> None:
     assert link.message(age=0.9) != []
     assert link.message(age=1.1) == []  # 1.1 s old: expired, however late that beacon was
     assert link.tuner.offset == pytest.approx(link.sub.mono.now - link.pub.mono.now + DELAY)
+
+
+def test_the_first_beacon_keeps_the_estimate_the_data_built() -> None:
+    """The first beacon ever heard, read late from a backlog, does not set the estimate
+    (honest seeds: a frozen subscriber yielded a message 1.7 s old with a TTL of 0.1 s)."""
+    link = Link()
+    assert link.message(age=DELAY) != []  # the estimate, from data
+    link.advance(1.7)  # frozen; the backlog is read now
+    sent = link.pub.mono.now - 1.7
+    link.tuner.handle(beacon("", sent_at=sent, wall=link.pub.wall.now - 1.7))
+    assert link.tuner.air.publisher == PUB
+    assert link.message(age=1.7, ttl=0.1) == []
+    assert link.tuner.offset == pytest.approx(link.sub.mono.now - link.pub.mono.now + DELAY)

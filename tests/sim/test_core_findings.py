@@ -61,7 +61,6 @@ def _take(tuner: Tuner, *frames: bytes) -> list[Message]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a backlog sets the clock (honest seed 1018168)")
 def test_the_first_beacon_read_from_a_backlog_does_not_make_old_messages_young() -> None:
     """Honest seeds 1018168, 1000189, ...: a frozen subscriber reads its backlog.
 
