@@ -10,7 +10,10 @@ from typing import NamedTuple
 class Message(NamedTuple):
     """One message heard on a session.
 
-    ``sent_at`` is the publisher's clock (seconds since the epoch); ``ttl`` is in
+    ``sent_at`` is wall time (seconds since the epoch): the publisher's send time on
+    its monotonic clock plus its wall minus monotonic clock, from its latest beacon
+    (before one, this machine's wall clock minus the message's estimated age); it is
+    for display, TTLs are judged on monotonic clocks. ``ttl`` is in
     seconds, None when the message never expires; ``seq`` counts the session's
     messages from 1, so a jump tells how many were lost.
     """
@@ -48,8 +51,11 @@ class Stats:
     of these reasons.
 
     ``conflicts``: beacons of a second publisher on the channel, ignored while
-    the one gone by is on air. ``clock_offset``: this machine's clock minus the
-    publisher's, as estimated from arrivals (seconds; TTLs are judged with it).
+    the one gone by is on air. ``clock_offset``: this machine's wall clock minus the
+    publisher's wall clock (seconds), estimated from the publisher's beacons (each
+    carries its wall clock) within the one-way delay; 0.0 before a beacon. It is for
+    display and monitoring only: TTLs are judged on monotonic clocks, which wall-clock
+    steps and skews do not move.
     """
 
     received: int = 0

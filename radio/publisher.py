@@ -63,7 +63,7 @@ libzmq may spend tens of milliseconds in one call adding a burst of subscription
 its trie, and a send waits for the whole pass; ``python -m tools.soak.xpub_stall``)."""
 
 _INF: Final[float] = float("inf")
-_now = time.time
+_now = time.monotonic  # every stamp and schedule: the wall clock only for beacons (core)
 _PART_THRESHOLD: Final[int] = PART_THRESHOLD
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 _NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE

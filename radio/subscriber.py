@@ -318,12 +318,15 @@ class Subscriber(SocketOwner):
             except IndexError:
                 message = None
             if message is not None:
-                if queue.generation == generation and not (message[4] and queue.expired(message)):
+                conversion = queue.conversion  # before the generation: see ReadyQueue.rebase
+                if queue.generation == generation and not (
+                    message[4] and _monotonic() + conversion > message[3] + message[4]
+                ):
                     return message
                 with self._lock:  # retuned or closed meanwhile, or expired: careful
                     if self._closed:
                         self.unread += 1  # taken before the close: unread, as the rest
-                    elif queue.still_heard(message):
+                    elif queue.still_heard(message, generation):
                         return message
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
@@ -335,22 +338,32 @@ class Subscriber(SocketOwner):
 
     def _wait(self, timeout: float | None) -> Message | None:
         """Fill the ready queue from the socket, waiting at most *timeout* seconds."""
+        messages = self._wait_many(timeout, 1)[1]
+        return messages[0] if messages else None
+
+    def _wait_many(self, timeout: float | None, count: int) -> tuple[int, list[Message]]:
+        """Up to *count* messages and the queue's generation they were taken at.
+
+        It fills the ready queue from the socket, waiting at most *timeout* seconds.
+        """
         deadline: float | None = None
+        queue = self._queue
         while True:
             with self._lock:
                 self._check_open()
                 self._read_at = _monotonic()  # see _service_locked
                 self._fill()
-                message = self._queue.pop()
-                if message is not None:
-                    return message
+                generation = queue.generation
+                messages = queue.pop_many(count)
+                if messages:
+                    return generation, messages
                 self._tuner.check_air()  # nothing unread: silence is real
                 now = _monotonic()
                 if deadline is None:
                     deadline = _INF if timeout is None else now + timeout
                 remaining = deadline - now
                 if remaining <= 0:
-                    return None
+                    return generation, []
                 self._socket.poll(to_ms(min(remaining, POLL_SLICE_S)))
 
     def recv_many(self, max_count: int = CHUNK, timeout: float | None = None) -> list[Message]:
@@ -367,11 +380,20 @@ class Subscriber(SocketOwner):
             messages = self._queue.pop_many(count)
         if messages:
             return messages
-        first = self._wait(timeout)
-        if first is None:
-            return []
+        return self._wait_many(timeout, count)[1]
+
+    def _chunk(self) -> tuple[int, list[Message]]:
+        """Up to `CHUNK` messages (waiting for one) and the generation they were taken at.
+
+        Both under one lock: a retune or a rebase is either before both or noticed.
+        """
+        queue = self._queue
         with self._lock:
-            return [first, *self._queue.pop_many(count - 1)]
+            generation = queue.generation
+            messages = queue.pop_many(CHUNK)
+        if messages:
+            return generation, messages
+        return self._wait_many(None, CHUNK)
 
     def _fill(self) -> None:
         """Read whole messages (`read_messages`) and decode them, in order, into the ready queue.
@@ -385,6 +407,7 @@ class Subscriber(SocketOwner):
             return
         queue = self._queue
         self._tuner.take(frames, queue.put if self.conflate else queue.queue.append)
+        queue.refresh()
         if self._tuner.changed:
             self._sync()
 
@@ -395,27 +418,26 @@ class Subscriber(SocketOwner):
     def __iter__(self) -> Iterator[Message]:
         """Yield messages as they are heard until the subscriber is closed.
 
-        It takes them `CHUNK` at a time under one lock (`recv_many`) and yields them
-        one by one without it; a retune meanwhile is noticed by a generation
-        counter (what it fenced is not yielded), each one's TTL is checked again as
-        it is yielded, and what is left when the loop stops goes back, in order.
+        It takes them `CHUNK` at a time under one lock (with the generation counter)
+        and yields them one by one without it; a retune or a rebase meanwhile is
+        noticed by the counter (what it fenced is not yielded), each one's TTL is
+        checked again as it is yielded, and what is left when the loop stops goes
+        back, in order.
         """
         queue = self._queue
         while True:
-            # Read before the chunk is taken: a retune between taking it and reading the
-            # counter would otherwise go unnoticed, and its fenced messages be yielded.
-            generation = queue.generation
             try:
-                chunk = self.recv_many(CHUNK)
+                generation, chunk = self._chunk()
             except ClosedError:
                 return
             done = 0  # messages of the chunk yielded or dropped
             try:
                 for message in chunk:
+                    conversion = queue.conversion  # before the generation: see ReadyQueue
                     if queue.generation != generation:
-                        break  # retuned: the rest goes back through the fence
+                        break  # retuned or rebased: the rest goes back through the fence
                     done += 1
-                    if message[4] and queue.expired(message):
+                    if message[4] and queue.expired(message, conversion):
                         with self._lock:
                             self._tuner.retract(message, Loss.EXPIRED)
                         continue
@@ -426,7 +448,7 @@ class Subscriber(SocketOwner):
                         if self._closed:
                             self.unread += len(chunk) - done
                         else:
-                            queue.give_back(chunk[done:])
+                            queue.give_back(chunk[done:], generation)
 
     # -- servicing and closing -----------------------------------------------------------
 

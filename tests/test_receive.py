@@ -89,15 +89,15 @@ def test_a_retune_right_after_a_chunk_was_taken_still_fences_it(
         Subscriber(pub.endpoint, channel="c") as sub,
     ):
         _two_sessions(pub, sub, 20)
-        take = sub.recv_many
+        take = sub._chunk  # what iteration takes a chunk with, and its generation
 
-        def take_then_retune(*args: float) -> list[Message]:
-            chunk = take(*args)
+        def take_then_retune() -> tuple[int, list[Message]]:
+            chunk = take()
             if sub.sessions == {"s1", "s2"}:
                 sub.tune_out("s1")  # another thread's retune, landing right here
             return chunk
 
-        monkeypatch.setattr(sub, "recv_many", take_then_retune)
+        monkeypatch.setattr(sub, "_chunk", take_then_retune)
         yielded = []
         for message in sub:
             yielded.append(message)

@@ -34,28 +34,34 @@ PATH = Path(__file__).parent.parent / "docs" / "protocol" / "vectors.json"
 PUB = b"pub-0001"
 ME = b"0123456789abcdef"
 T0 = 1_800_000_000.0
+"""The publisher's wall clock when its monotonic clock reads `P0` (beacons say so)."""
+P0 = 5_000.0
+"""The publisher's monotonic clock: every header's send time (version 3) is near it."""
+SUB_MONO = 90_000.0
+"""The subscriber's monotonic clock as every frame arrives (unless a sequence says)."""
 
 
-def _data(session: str, seq: int, *, ttl: float = 0.0, live: bool = True, at: float = T0) -> bytes:
+def _data(session: str, seq: int, *, ttl: float = 0.0, live: bool = True, at: float = P0) -> bytes:
     return encode(session_topic("ch", session), Kind.DATA, seq, at, b"m%d" % seq, ttl, live=live)
 
 
 def _beacon(live: str, live_seq: int = 0, **more: Any) -> bytes:
-    at = more.pop("at", T0)
+    at = more.pop("at", P0)
+    more.setdefault("wall", T0 + at - P0)
     return encode_beacon(control_topic("ch"), 1, at, 1.0, Beacon(PUB, live, live_seq, **more))
 
 
 def _end(session: str, last: int) -> bytes:
-    return encode(session_topic("ch", session), Kind.END, last, T0)
+    return encode(session_topic("ch", session), Kind.END, last, P0)
 
 
 def _parts(session: str, seq: int, payload: bytes, *, live: bool = True) -> list[bytes]:
-    return list(encode_parts(session_topic("ch", session), seq, T0, payload, live=live))
+    return list(encode_parts(session_topic("ch", session), seq, P0, payload, live=live))
 
 
 def _hello(session: str, seq: int, tag: bytes) -> bytes:
     return encode_inbox(
-        inbox_topic("ch", ME), session.encode() + b"/", Kind.HELLO, seq, T0, 0.0, tag
+        inbox_topic("ch", ME), session.encode() + b"/", Kind.HELLO, seq, P0, 0.0, tag
     )
 
 
@@ -68,17 +74,20 @@ FRAMES: dict[str, bytes] = {
     "data": _data("s1", 7, ttl=2.5),
     "data not live": _data("s1", 8, live=False),
     "end": _end("s1", 9),
-    "batch": encode_batch(session_topic("ch", "s1"), 3, 0.0, [(T0, b"a"), (T0 + 0.5, b"bc")]),
+    "batch": encode_batch(session_topic("ch", "s1"), 3, 0.0, [(P0, b"a"), (P0 + 0.5, b"bc")]),
     "beacon": _beacon("s2", 40, ended=(("s1", 9),), previous="s0", previous_seq=12),
     "beacon signing off": _beacon("", signing_off=True),
     "bad version": _data("s1", 1).replace(bytes((VERSION,)), b"\x01", 1),
+    "version 2 (wall-clock send times)": _data("s1", 1).replace(bytes((VERSION,)), b"\x02", 1),
     "unknown kind": _data("s1", 1)[:6] + bytes((VERSION, 9)) + _data("s1", 1)[8:],
-    "live flag on END": encode(session_topic("ch", "s1"), Kind.END, 1, T0)[:7]
+    "live flag on END": encode(session_topic("ch", "s1"), Kind.END, 1, P0)[:7]
     + b"\x82"
-    + encode(session_topic("ch", "s1"), Kind.END, 1, T0)[8:],
-    "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, T0, PUB, 1.0),
-    "beacon interval 0": encode_beacon(control_topic("ch"), 1, T0, 0.0, Beacon(PUB, "s1")),
-    "beacon interval 1e9 s": encode_beacon(control_topic("ch"), 1, T0, 1e9, Beacon(PUB, "s1")),
+    + encode(session_topic("ch", "s1"), Kind.END, 1, P0)[8:],
+    "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, P0, PUB, 1.0),
+    "beacon interval 0": encode_beacon(control_topic("ch"), 1, P0, 0.0, Beacon(PUB, "s1", wall=T0)),
+    "beacon interval 1e9 s": encode_beacon(
+        control_topic("ch"), 1, P0, 1e9, Beacon(PUB, "s1", wall=T0)
+    ),
     "no topic": b"junk",
     "parted head alone": _parts("s1", 4, b"big")[0],
 }
@@ -90,9 +99,11 @@ MESSAGES: dict[str, list[bytes]] = {
     "part of another length": [_parts("s1", 6, b"four")[0], b"five!"],
 }
 
-# Each sequence: steps in order (a frame arriving, or the application tuning), with
-# the subscriber's clock running `clock_offset` seconds ahead of the publisher's, and
-# what it must have yielded and counted at the end.
+# Each sequence: steps in order (a frame arriving, or the application tuning), and
+# what it must have yielded (with each message's sent_at) and counted at the end.
+# Every frame arrives when the subscriber's monotonic clock reads `monotonic`
+# (default `SUB_MONO`) and its wall clock `wall` (default `T0`): ages are judged on
+# the monotonic clocks, the wall clocks only show sent_at (version 3).
 Step = bytes | list[bytes] | tuple[str, str]
 TUNE_IN: Step = ("tune_in", "s1")
 FOLLOW: Step = ("follow", "")
@@ -120,13 +131,24 @@ SEQUENCES: list[dict[str, Any]] = [
         "steps": [FOLLOW, _beacon("s1"), _data("s1", 1), _data("s1", 2, live=False)],
     },
     {
-        "name": "TTL on the publisher's clock (ours 5 s ahead)",
-        "clock_offset": 5.0,
+        "name": "TTL on monotonic clocks (ours 85000 s ahead; our wall clock 1 h behind)",
+        "monotonic": SUB_MONO,
+        "wall": T0 - 3600.0,
         "steps": [
             TUNE_IN,
-            _beacon("", at=T0),
-            _data("s1", 1, ttl=2.0, at=T0 - 1.0),
-            _data("s1", 2, ttl=2.0, at=T0 - 3.0),
+            _beacon("", at=P0),  # arrives at once: the offset is SUB_MONO - P0
+            _data("s1", 1, ttl=2.0, at=P0 - 1.0),  # 1 s old: yielded, sent_at T0 - 1
+            _data("s1", 2, ttl=2.0, at=P0 - 3.0),  # 3 s old: expired
+            _beacon("", at=P0, wall=T0 + 5.0),  # the publisher's wall clock stepped 5 s
+            _data("s1", 3, ttl=2.0, at=P0 - 1.0),  # 1 s old still; sent_at T0 + 4
+        ],
+    },
+    {
+        "name": "before any beacon, sent_at is our wall clock less the age",
+        "steps": [
+            TUNE_IN,
+            _data("s1", 1, ttl=2.0, at=P0),  # the first sample sets the offset
+            _data("s1", 2, ttl=2.0, at=P0 - 1.5),  # 1.5 s old: sent_at T0 - 1.5
         ],
     },
     {
@@ -134,7 +156,7 @@ SEQUENCES: list[dict[str, Any]] = [
         "steps": [
             FOLLOW,
             _beacon("s1"),
-            encode_beacon(control_topic("ch"), 1, T0, 1.0, Beacon(b"pub-0002", "x9")),
+            encode_beacon(control_topic("ch"), 1, P0, 1.0, Beacon(b"pub-0002", "x9", wall=T0)),
             _data("s1", 1),
         ],
     },
@@ -162,7 +184,7 @@ SEQUENCES: list[dict[str, Any]] = [
             _in_inbox(_data("s1", 5)),
             _data("s1", 6),
             _in_inbox(_data("s1", 60)),
-            _in_inbox(encode_batch(session_topic("ch", "s1"), 7, 0.0, [(T0, b"x")])),
+            _in_inbox(encode_batch(session_topic("ch", "s1"), 7, 0.0, [(P0, b"x")])),
             _in_inbox(_end("s1", 9)),
             _data("s1", 7),
         ],
@@ -204,14 +226,16 @@ def describe_frame(frame: bytes, part: bytes | None = None) -> dict[str, Any]:
             "previous_seq": beacon.previous_seq,
             "ended": [list(entry) for entry in beacon.ended],
             "signing_off": beacon.signing_off,
+            "wall": beacon.wall,
         }
     return fields
 
 
 def replay(sequence: dict[str, Any]) -> dict[str, Any]:
     """Run *sequence* through radio's subscriber core; what it yields and counts."""
-    offset = float(sequence.get("clock_offset", 0.0))
-    tuner = Tuner("ch", clock=lambda: T0 + offset, monotonic=lambda: 0.0, listener_id=ME)
+    mono = float(sequence.get("monotonic", SUB_MONO))
+    wall = float(sequence.get("wall", T0))
+    tuner = Tuner("ch", clock=lambda: wall, monotonic=lambda: mono, listener_id=ME)
     yielded = []
     for step in sequence["steps"]:
         if isinstance(step, dict):
@@ -229,7 +253,7 @@ def replay(sequence: dict[str, Any]) -> dict[str, Any]:
             frames = [bytes.fromhex(step) if isinstance(step, str) else step]
         got: list[Message] = []
         tuner.take(frames, got.append)
-        yielded += [[m.session, m.seq, m.payload.hex()] for m in got]
+        yielded += [[m.session, m.seq, m.payload.hex(), m.sent_at] for m in got]
     stats = tuner.snapshot()
     counters = {
         name: getattr(stats, name)
@@ -251,7 +275,12 @@ def build() -> dict[str, Any]:
     return {
         "protocol_version": VERSION,
         "notes": "Generated by `python -m tests.vectors`; see docs/protocol.md. Frames are hex.",
-        "subscriber": {"channel": "ch", "listener_id": ME.decode(), "clock": T0},
+        "subscriber": {
+            "channel": "ch",
+            "listener_id": ME.decode(),
+            "monotonic": SUB_MONO,
+            "wall": T0,
+        },
         "frames": [
             {"name": name, "hex": frame.hex(), "expect": describe_frame(frame)}
             for name, frame in FRAMES.items()

@@ -12,8 +12,13 @@ from radio.logs import RateLimitedLog, get_logger
 
 log = get_logger()
 
+SAME_CLOCK_TOLERANCE_S = 0.05
+"""Two publisher instances whose wall minus monotonic clocks agree this closely share
+their monotonic clock (one host or kernel): the offset estimate outlives a restart.
+Two hosts would need wall clocks in step and boots within this of each other."""
+
 CLOCK_SKEW_WARNING_S = 1.0
-"""An estimated offset beyond this (either way) is logged once as ``clock_skew``."""
+"""An estimated wall-clock skew beyond this (either way) is logged once as ``clock_skew``."""
 
 
 class Air:
@@ -24,13 +29,19 @@ class Air:
     *conflict* (counted, logged) and move nothing; once it has been silent for
     ``off_air_after`` beacon intervals, or signs off, the next publisher heard
     is the one gone by.
+
+    Every time here is a monotonic clock: ours (arrivals, silences) or the
+    publisher's (the send times in headers). `offset` estimates the difference
+    of the two, per publisher instance (it starts over when the publisher gone
+    by changes to one on another host, with its own monotonic clock: see
+    `_same_clock`); `wall_base` is the publisher's wall clock minus its monotonic one,
+    from its latest beacon (None before one).
     """
 
     def __init__(
         self,
         channel: str,
         off_air_after: int,
-        clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.off_air_after = off_air_after
@@ -42,8 +53,8 @@ class Air:
         self.announced_at: float | None = None  # its send time (publisher's clock)
         self.conflicts = 0
         self.offset = ClockOffset()
-        self._skew_logged = False
-        self._clock = clock
+        self.wall_base: float | None = None
+        self.resets = 0  # how many times the offset started over (a new publisher instance)
         self._monotonic = monotonic
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -63,12 +74,14 @@ class Air:
                 return False
             if self.publisher is not None:
                 self._log.info("publisher_changed", previous=self.publisher.hex())
-            # The clock estimate stays: the frames heard before this beacon came from the
-            # same clock (a first beacon), or a restart on the same host keeps it, and a
-            # beacon read from a backlog would make old messages look young. A new clock
-            # behind the old one shows within WINDOW_S, erring towards expiring; one
-            # ahead of it, at once.
+            # A first beacon keeps the estimate the data before it built (a beacon read
+            # from a backlog must not make old messages look young), and so does a new
+            # instance on the same clock (a restart in place); another host's monotonic
+            # clock has another origin: the estimate starts over.
             self.publisher = beacon.publisher
+            if self.wall_base is not None and not self._same_clock(beacon.wall - sent_at):
+                self.offset.reset()
+                self.resets += 1
         self.last_beacon, self.interval, self.announced = now, interval, beacon
         self.announced_at = sent_at
         if not self.on_air:
@@ -77,17 +90,30 @@ class Air:
                 "publisher_on_air", publisher=beacon.publisher.hex(), live=beacon.live or None
             )
         self.observe(sent_at)
+        self.wall_base = beacon.wall - sent_at
         if beacon.signing_off:
             self.publisher = None  # it is leaving: whoever comes next is gone by at once
         return True
 
+    def _same_clock(self, wall_base: float) -> bool:
+        """Whether a new publisher instance keeps the monotonic clock of the one before.
+
+        Its wall minus monotonic clock (*wall_base*) is a property of its host (or
+        kernel): the same within `SAME_CLOCK_TOLERANCE_S`, it is the same clock (a
+        restart in place), and the estimate stays, for a beacon read late from a
+        backlog must not set it; else the estimate starts over. The first beacon
+        ever heard keeps the estimate the data before it built (most likely its
+        own publisher's, and a beacon read from a backlog must not set it).
+        """
+        known = self.wall_base
+        return known is not None and abs(wall_base - known) <= SAME_CLOCK_TOLERANCE_S
+
     def observe(self, sent_at: float) -> float:
-        """Feed the clock offset with a frame sent at *sent_at* arriving now; return it."""
-        value = self.offset.observe(sent_at, self._clock())
-        if not self._skew_logged and abs(value) > CLOCK_SKEW_WARNING_S:
-            self._skew_logged = True
-            self._log.warning("clock_skew", offset_s=round(value, 3))
-        return value
+        """Feed the clock offset with a frame sent at *sent_at* arriving now; return it.
+
+        Both are monotonic clocks: the publisher's send time, our arrival time.
+        """
+        return self.offset.observe(sent_at, self._monotonic())
 
     def _silent(self, now: float) -> bool:
         return self.last_beacon is None or (
@@ -124,6 +150,10 @@ _INF: Final[float] = float("inf")
 class ClockOffset:
     """Estimates ``our clock - the publisher's clock`` from (send time, arrival time) pairs.
 
+    The clocks are the two hosts' monotonic clocks (version 3 of the wire
+    format): they never step, so the difference moves only by their drift
+    (parts per million) and the estimate only by the delay floor.
+
     Each frame's arrival time minus its send time is the offset plus the frame's
     one-way delay; the smallest over `WINDOW_S` is the offset plus the delay
     floor. So the publisher's clock reads about ``now - value`` here, and a
@@ -156,3 +186,10 @@ class ClockOffset:
         if self.value is None or sample < self.value:
             self.value = sample
         return self.value
+
+    def reset(self) -> None:
+        """Forget every observation (another publisher instance on another clock)."""
+        self.value = None
+        self.bucket_min = _INF
+        self._bucket_start = -_INF
+        self._buckets.clear()

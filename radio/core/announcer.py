@@ -30,6 +30,9 @@ still learns that its session ended, and how many messages it missed."""
 class Announcer:
     """The beacon side of a publisher's core: pure, times passed in.
 
+    Every time it is given or stamps (*now*) is the publisher's monotonic clock;
+    the wall clock (*clock*) is read only for a beacon's ``wall`` field.
+
     It numbers beacons, knows when the next one is due (every ``interval``, or at
     once for a newcomer), repeats each END on the next `END_REPEATS` scheduled
     beacons, and remembers what beacons report: the sessions closed lately with
@@ -42,9 +45,11 @@ class Announcer:
         interval: float,
         publisher_id: bytes | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.control = control
-        self._monotonic = monotonic  # the schedule and the retention: never steps
+        self._monotonic = monotonic  # the stamps, the schedule and the retention: never steps
+        self._clock = clock  # the beacons' wall field alone
         self.interval = interval
         self.publisher_id = publisher_id or secrets.token_bytes(PUBLISHER_ID_BYTES)
         self._seq = 0
@@ -114,13 +119,16 @@ class Announcer:
         *,
         signing_off: bool = False,
     ) -> Beacon:
-        """What a beacon sent at *now* says.
+        """What a beacon sent at *now* (monotonic) says.
 
         This publisher, the live session and its last seq, the previous live
-        session while still open (*is_open*), and the sessions that ended within
-        `ENDED_RETENTION_S`.
+        session while still open (*is_open*), the sessions that ended within
+        `ENDED_RETENTION_S`, and the wall clock at *now*: the wall clock minus
+        the monotonic one, read back to back, plus *now*.
         """
+        wall = self._clock()
         ended, mono = self._ended, self._monotonic()
+        wall += now - mono
         while ended and mono - ended[0][2] > ENDED_RETENTION_S:
             ended.popleft()
         previous = self._previous if self._previous and self._previous[0] in is_open else None
@@ -131,4 +139,5 @@ class Announcer:
             tuple((name, seq) for name, seq, _ in ended),
             signing_off,
             *(previous or ("", 0)),
+            max(wall, 0.0),
         )

@@ -28,7 +28,7 @@ class Heard:
     explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
     last_seq: int = NO_BASELINE  # 0: count from the session's first message
     awaiting: bool = False  # re-tuned: fenced until the publisher's HELLO (or after floor)
-    floor: float = 0.0  # publisher-clock time of the re-tune, as estimated
+    floor: float = 0.0  # when it was re-tuned (our monotonic clock)
     tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
     last_sent: float = -1.0  # publisher-clock send time at last_seq (-1: unknown): bounds a gap
     heard_at: float = 0.0  # our monotonic clock when last heard of: bounds a gap too
@@ -37,14 +37,15 @@ class Heard:
 class Dial:
     """The set of heard sessions, kept as `heard` (topic to `Heard`); pure.
 
-    *publisher_now* gives the publisher's clock as estimated: a session heard
-    again after a tune-out awaits the publisher's HELLO, with that time as a floor.
+    A session heard again after a tune-out awaits the publisher's HELLO, with
+    the time of the re-tune (our *monotonic* clock) as a floor: the tuner
+    compares it with a message's send time turned into our clock by the
+    estimated offset, which holds across a change of publisher instance.
     """
 
     def __init__(
         self,
         channel: str,
-        publisher_now: Callable[[], float],
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.channel = channel
@@ -58,7 +59,6 @@ class Dial:
         # Sessions tuned out of: the last seq heard (an OrderedDict: oldest dropped first).
         self.left: OrderedDict[str, int] = OrderedDict()
         self._explicit: set[str] = set()
-        self._publisher_now = publisher_now
         self._monotonic = monotonic
         self._tags = itertools.count(1)
 
@@ -143,5 +143,5 @@ class Dial:
         if from_start:
             entry.last_seq = 0
         if session in self.left:
-            entry.awaiting, entry.floor = True, self._publisher_now()
+            entry.awaiting, entry.floor = True, entry.heard_at
         return entry

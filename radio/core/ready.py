@@ -13,6 +13,17 @@ from radio.message import Loss, Message
 CHUNK: Final[int] = 256
 """Most messages `recv_many` returns by default, iteration and `recv` take at a time."""
 
+MAX_SHIFTS: Final[int] = 64
+"""Rebases remembered (see `ReadyQueue.rebase`): a reader that took a message before
+more of them than this went by (never seen: they follow beacons) judges it as is."""
+
+_new_tuple = tuple.__new__
+
+
+def _shifted(message: Message, shift: float) -> Message:
+    """*message* with ``shift`` added to its ``sent_at``."""
+    return _new_tuple(Message, (*message[:3], message[3] + shift, *message[4:]))
+
 
 class ReadyQueue:
     """A subscriber's decoded messages that the application has not had yet, in order.
@@ -24,19 +35,36 @@ class ReadyQueue:
     `fence`, at a retune, raises ``generation`` first, so that a reader that pops
     a taken message meanwhile checks it again (`still_heard`) under the lock. A
     message that is not handed out is counted once by the tuner (`Tuner.retract`):
-    fenced, or expired (its TTL is checked again as it is handed out, on the
-    publisher's clock). Every method but the lock-free pop runs under the lock.
+    fenced, or expired (its TTL is checked again as it is handed out, on our
+    monotonic clock: ``monotonic() + conversion > sent_at + ttl``, see
+    `Tuner.conversion`). Every method but the lock-free pop runs under the lock.
+
+    When the tuner changes what turns send times into ``sent_at`` (a beacon's
+    wall base, a new publisher instance), it calls `rebase`: the messages held
+    here move with it, the generation goes up, and a reader holding a message
+    taken before (a lock-free pop, an iterator's chunk) says which generation it
+    took it at, so that it is judged (`still_heard`) or given back (`give_back`)
+    with the shifts since. ``conversion`` is a copy of the tuner's, for the
+    lock-free checks: set by `refresh` (after each read) and by `rebase` (after
+    the generation); read it before checking the generation.
     """
 
     def __init__(
-        self, tuner: Tuner, *, conflate: bool, clock: Callable[[], float] = time.time
+        self,
+        tuner: Tuner,
+        *,
+        conflate: bool,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.conflate = conflate
         self.queue: deque[Message] = deque(maxlen=1 if conflate else None)
         self.taken: deque[Message] = deque()
         self.generation = 0
         self._tuner = tuner
-        self._clock = clock
+        self._monotonic = monotonic
+        self.conversion = tuner.conversion
+        self._shifts: deque[tuple[int, float]] = deque(maxlen=MAX_SHIFTS)  # (generation, shift)
+        tuner.on_rebase = self.rebase
 
     def put(self, message: Message) -> None:
         """Queue one decoded message; in conflate mode it replaces (and counts) the one waiting."""
@@ -51,20 +79,49 @@ class ReadyQueue:
     def __len__(self) -> int:
         return len(self.taken) + len(self.queue)
 
-    def expired(self, message: Message) -> bool:
-        """Whether *message* is older than its TTL now, on the publisher's clock."""
-        ttl = message[4]
-        return ttl is not None and self._clock() - self._tuner.offset > message[3] + ttl
+    def expired(self, message: Message, conversion: float | None = None) -> bool:
+        """Whether *message* is older than its TTL now (see `Tuner.conversion`).
 
-    def still_heard(self, message: Message) -> bool:
+        Without the lock, pass ``conversion`` as read before the generation check.
+        """
+        ttl = message[4]
+        if conversion is None:
+            conversion = self._tuner.conversion
+        return ttl is not None and self._monotonic() + conversion > message[3] + ttl
+
+    def refresh(self) -> None:
+        """Copy the tuner's conversion for the lock-free checks (after each read)."""
+        self.conversion = self._tuner.conversion
+
+    def rebase(self, shift: float) -> None:
+        """The tuner's send times moved by *shift* (see `Tuner.on_rebase`): so do ours.
+
+        The generation goes up first, as at `fence`: a reader that pops a taken
+        message from now on checks it again under the lock, with the shift.
+        """
+        back = self._swap_taken()
+        self._shifts.append((self.generation, shift))
+        queue = self.queue
+        moved = [_shifted(message, shift) for message in (*back, *queue)]
+        queue.clear()  # in place: the tuner may be appending to it
+        queue.extend(moved)
+        self.conversion = self._tuner.conversion
+
+    def _since(self, generation: int) -> float:
+        """The sum of the shifts after *generation*."""
+        return sum(shift for at, shift in self._shifts if at > generation)
+
+    def still_heard(self, message: Message, generation: int | None = None) -> bool:
         """Whether *message*, taken before a retune or a wait, may still be handed out.
 
-        Counts it (fenced or expired) when it may not.
+        Counts it (fenced or expired) when it may not. *generation* is the one it
+        was taken at (None: now).
         """
         if message.session not in self._tuner.sessions:
             self._tuner.retract(message, Loss.FENCED)
             return False
-        if self.expired(message):
+        shift = 0.0 if generation is None else self._since(generation)
+        if self.expired(_shifted(message, shift) if shift else message):
             self._tuner.retract(message, Loss.EXPIRED)
             return False
         return True
@@ -90,7 +147,7 @@ class ReadyQueue:
     def pop_many(self, count: int) -> list[Message]:
         """Up to *count* messages in order, taken ones first, dropping the expired ones."""
         out: list[Message] = []
-        now = self._clock() - self._tuner.offset  # the publisher's clock
+        now = self._monotonic() + self._tuner.conversion  # as sent_at reads
         for queue in (self.taken, self.queue):
             while len(out) < count:
                 try:  # a lock-free reader may take the last one first: see pop
@@ -149,13 +206,17 @@ class ReadyQueue:
         back.reverse()
         return back
 
-    def give_back(self, messages: list[Message]) -> None:
+    def give_back(self, messages: list[Message], generation: int | None = None) -> None:
         """Put messages taken and not handed out back in front, fencing those not heard.
 
-        In conflate mode a newer message waiting wins: the given-back one is counted
-        conflated.
+        *generation* is the one they were taken at (None: now): they move by the
+        shifts since (`rebase`). In conflate mode a newer message waiting wins:
+        the given-back one is counted conflated.
         """
         sessions = self._tuner.sessions
+        shift = 0.0 if generation is None else self._since(generation)
+        if shift:
+            messages = [_shifted(message, shift) for message in messages]
         for message in reversed(messages):
             if message.session not in sessions:
                 self._tuner.retract(message, Loss.FENCED)

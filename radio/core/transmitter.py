@@ -69,6 +69,11 @@ class Transmitter:
     END frames and their repeats, the beacon schedule, the batching policy, the
     last-value store and presence, fed by XPUB subscription events. Each call
     returns the frames to send, in order; the driver sends them without blocking.
+
+    Every frame is stamped with the *monotonic* clock (so is every *now* given to
+    it): batch delays, last-value TTLs and beacons run on it, and a wall-clock
+    step changes nothing. The wall clock (*clock*) is read only for the beacons'
+    ``wall`` field, which lets subscribers show wall times.
     """
 
     def __init__(
@@ -97,7 +102,7 @@ class Transmitter:
         self.batch_delay = batch_delay
         self.keep_last = keep_last
         self._max_frame = max_frame
-        self._clock = clock
+        self._stamp = monotonic  # every stamp: the wall clock goes to the announcer alone
         self._prefix = channel_prefix(channel)
         self.control = control_topic(channel)
         # Closed names that may not reopen, and the newest closed random IDs, oldest first
@@ -107,7 +112,7 @@ class Transmitter:
         self._ended_random: OrderedDict[str, int] = OrderedDict()
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
-        self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic)
+        self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic, clock)
         self.desk = DeskClients(max_desk_clients)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -151,7 +156,7 @@ class Transmitter:
         frames: list[bytes] = []
         if not private:
             self._public[session] = None
-            frames = self._beacon(self._clock())  # names it live, after the old one's batches
+            frames = self._beacon(self._stamp())  # names it live, after the old one's batches
         self._log.info("session_opened", session=session)
         return frames
 
@@ -160,7 +165,7 @@ class Transmitter:
         state = self.session(session)
         frames = self._forget(session, state)
         if self._public_live() != self.live:
-            frames += self._beacon(self._clock())
+            frames += self._beacon(self._stamp())
         self._log.info("session_closed", session=session, sent=state.seq)
         return frames
 
@@ -186,7 +191,7 @@ class Transmitter:
         It names every session that ended lately, so a subscriber whose END was
         dropped learns it from any copy that gets through.
         """
-        return self._beacon(self._clock(), signing_off=True)[-1]
+        return self._beacon(self._stamp(), signing_off=True)[-1]
 
     def _forget(self, session: str, state: SessionState) -> list[bytes]:
         """Take *session* out of the open ones; return its last batch and its END."""
@@ -220,7 +225,7 @@ class Transmitter:
         The publisher's hot path calls `SessionState.frame` itself, as this does.
         """
         state = self.session(session)
-        frame = state.frame(payload, ttl, self._clock() if now is None else now)
+        frame = state.frame(payload, ttl, self._stamp() if now is None else now)
         if frame is None:
             return []
         return [frame, payload] if state.parted(payload) else [frame]
@@ -241,7 +246,7 @@ class Transmitter:
     def _end(self, state: SessionState) -> list[bytes]:
         frames = [] if (pending := state.flush()) is None else [pending]  # last messages first
         name = topic_session(state.topic)
-        frames.append(self.announcer.ended(state.topic, name, state.seq, self._clock()))
+        frames.append(self.announcer.ended(state.topic, name, state.seq, self._stamp()))
         return frames
 
     # -- the desk ----------------------------------------------------------------------
@@ -301,7 +306,7 @@ class Transmitter:
 
     def tick(self, now: float | None = None) -> list[bytes]:
         """What is due at *now*: a beacon (on the announcer's schedule), else due batches."""
-        now = self._clock() if now is None else now
+        now = self._stamp() if now is None else now
         if self.announcer.due():
             return self._beacon(now, scheduled=True)
         if self.batch_size == 1:
@@ -341,7 +346,7 @@ class Transmitter:
         live = self.live
         live_seq = self.sessions[live].seq if live is not None else 0
         return self.announcer.beacon(
-            self._clock() if now is None else now, live, live_seq, self.sessions
+            self._stamp() if now is None else now, live, live_seq, self.sessions
         )
 
     # -- presence --------------------------------------------------------------------
@@ -414,7 +419,7 @@ class Transmitter:
         """The HELLO, then the last value, for a listener that tuned in (its inbox)."""
         listener_id, tag = split_listener(listener)
         inbox = inbox_topic(self.channel, listener_id) + topic[len(self._prefix) :]
-        now = self._clock() if now is None else now
+        now = self._stamp() if now is None else now
         state = self.sessions.get(session)
         if state is None:  # not open: the HELLO alone, from 0 or from where it ended
             sent = self._ended.get(session, self._ended_random.get(session, 0))

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
-from radio.core.air import Air
+from radio.core.air import CLOCK_SKEW_WARNING_S, Air
 from radio.core.dial import NO_BASELINE, Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.names import (
@@ -52,7 +52,12 @@ OFF_AIR_AFTER_BEACONS: Final[int] = 3
 """Default number of beacon intervals without a beacon before the publisher is off air."""
 HELLO_GRACE_S: Final[float] = 1.0
 """A re-tuned session whose HELLO was lost is heard again from the first message sent
-this long after the re-tune (on the publisher's clock, as estimated)."""
+this long after the re-tune (its send time turned into our monotonic clock by the
+estimated offset)."""
+WALL_BASE_TOLERANCE_S: Final[float] = 0.001
+"""A beacon's wall base (the publisher's wall minus monotonic clock) that differs from
+the one in use by more than this replaces it: a wall-clock step of the publisher, or
+the drift of a slewed clock, shows in `Message.sent_at` to within this."""
 _unpack_from = HEADER.unpack_from
 _new_tuple = tuple.__new__
 
@@ -68,6 +73,18 @@ class Tuner:
     `radio.core.wire.PARTED` head, then its payload) must come as two consecutive
     frames of one `take`; ``max_message_size`` (None: no limit) drops one whose
     topic, header and payload are larger, as the driver drops single frames.
+
+    Ages are judged on monotonic clocks: a header's send time is the publisher's
+    monotonic clock, and a message is expired when ``our monotonic clock - offset
+    - sent_at > ttl``, with the offset between the two clocks estimated per
+    publisher instance (`radio.core.air.ClockOffset`). A step of either wall clock
+    changes no decision. ``Message.sent_at`` is wall time for the user: the send
+    time plus `base`, the publisher's wall minus monotonic clock from its latest
+    beacon (before any, our wall clock minus the message's estimated age). When
+    the base changes (the first beacon, a publisher's wall-clock step, a new
+    publisher instance), `on_rebase` is called with what to add to the
+    ``sent_at`` of messages yielded before, so that whoever holds them (the ready
+    queue) keeps judging them right with `conversion`.
     """
 
     def __init__(
@@ -88,13 +105,21 @@ class Tuner:
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
         self.ledger = Ledger(channel, self._publisher_now, monotonic)
         self.stats = self.ledger.stats
-        self.air = Air(channel, off_air_after, clock, monotonic)
-        self.dial = Dial(channel, self._publisher_now, monotonic)
+        self.air = Air(channel, off_air_after, monotonic)
+        self.dial = Dial(channel, monotonic)
+        # What turns a header's send time into `Message.sent_at` (None: nothing yielded yet).
+        self.base: float | None = None
+        self.on_rebase: Callable[[float], object] | None = None
+        self._skew_logged = False
         self._monotonic = monotonic
         self._clock = clock
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
         self._log = log.bind(channel=channel)
+
+    def _publisher_now(self) -> float:
+        """The publisher's monotonic clock now, as estimated (ours before any estimate)."""
+        return self._monotonic() - (self.air.offset.value or 0.0)
 
     # -- what to hear ----------------------------------------------------------------
 
@@ -129,16 +154,80 @@ class Tuner:
 
     @property
     def offset(self) -> float:
-        """Our clock minus the publisher's, as estimated (0.0 before any frame)."""
+        """Our monotonic clock minus the publisher's, as estimated (0.0 before any frame).
+
+        It includes the one-way delay floor; it means nothing to a user (the two
+        clocks have unrelated origins): `skew` is the wall clocks' difference.
+        """
         return self.air.offset.value or 0.0
 
-    def _publisher_now(self) -> float:
-        """The publisher's clock now, as estimated (our own before any estimate)."""
-        return self._clock() - (self.air.offset.value or 0.0)
+    @property
+    def conversion(self) -> float:
+        """What to add to our monotonic clock to read it as `Message.sent_at` is given.
+
+        A message yielded is expired when ``monotonic() + conversion > sent_at +
+        ttl``: that is `base` minus `offset`.
+        """
+        return (self.base or 0.0) - (self.air.offset.value or 0.0)
+
+    @property
+    def skew(self) -> float:
+        """Our wall clock minus the publisher's, as estimated from its beacons (0.0 before).
+
+        The publisher's wall clock now is its monotonic clock now (ours minus
+        `offset`) plus its wall base from the latest beacon; the estimate errs by
+        the one-way delay floor.
+        """
+        wall_base = self.air.wall_base
+        if wall_base is None:
+            return 0.0
+        return self._clock() - self._monotonic() + self.offset - wall_base
 
     def snapshot(self) -> Stats:
-        """A copy of the counters, with the beacons' conflicts and the clock offset."""
-        return self.ledger.snapshot(self.air.conflicts, self.offset)
+        """A copy of the counters, with the beacons' conflicts and the wall-clock skew."""
+        return self.ledger.snapshot(self.air.conflicts, self.skew)
+
+    def _first_base(self) -> float:
+        """Set `base` when nothing set it yet; call it with an offset estimate at hand.
+
+        From the latest beacon when one was heard; else our wall clock minus the
+        age of a message sent now, so that ``sent_at + base`` is our wall clock
+        minus the message's estimated age.
+        """
+        base = self.air.wall_base
+        if base is None:
+            base = self._clock() - self._monotonic() + (self.air.offset.value or 0.0)
+        self.base = base
+        return base
+
+    def _rebase(self, resets: int, offset_before: float | None) -> None:
+        """A beacon of the publisher gone by was heard: take its wall base.
+
+        Within one publisher instance the base changes only when it moved by more
+        than `WALL_BASE_TOLERANCE_S`; messages yielded before move with it. After
+        a change of instance (its own monotonic clock, the offset started over),
+        they move by the change of `conversion`, so that they are judged as before.
+        """
+        old, new = self.base, self.air.wall_base
+        if new is None:
+            return
+        if self.air.resets != resets:
+            self.base = new
+            if old is not None and offset_before is not None:
+                self._moved(new - self.offset - (old - offset_before))
+        elif old is None:
+            self.base = new
+        elif abs(new - old) > WALL_BASE_TOLERANCE_S:
+            self.base = new
+            self._moved(new - old)
+        skew = self.skew
+        if not self._skew_logged and abs(skew) > CLOCK_SKEW_WARNING_S:
+            self._skew_logged = True
+            self._log.warning("clock_skew", skew_s=round(skew, 3))
+
+    def _moved(self, shift: float) -> None:
+        if shift and self.on_rebase is not None:
+            self.on_rebase(shift)
 
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
@@ -199,20 +288,21 @@ class Tuner:
         """Handle *frames* in order, passing each message to yield to *out*.
 
         A DATA frame of the same session as the frame before costs one
-        ``startswith`` and one ``unpack_from`` (and a clock reading when it has a
-        TTL); anything else (another session, a BATCH, END, a beacon, a two-part
-        message, junk, a re-tuned session awaiting the HELLO) takes the careful
-        path, which takes a two-part message's payload as the next frame.
+        ``startswith``, one ``unpack_from`` and one addition (and a monotonic
+        clock reading when it has a TTL); anything else (another session, a
+        BATCH, END, a beacon, a two-part message, junk, a re-tuned session
+        awaiting the HELLO, no `base` yet) takes the careful path, which takes a
+        two-part message's payload as the next frame.
         """
         channel = self.channel
-        clock = self._clock
+        clock = self._monotonic
         estimate = self.air.offset
         received = 0
         heard: Heard | None = None
         topic = b""
         session = ""
         offset = body = last = plain = live = 0
-        skew = bucket_min = last_sent = 0.0
+        skew = bucket_min = base = last_sent = 0.0
         now = self._monotonic()  # when the sessions of these frames were last heard of
         rest = iter(frames)
         try:
@@ -228,9 +318,11 @@ class Tuner:
                     last, last_sent = heard.last_seq, heard.last_sent
                     offset = len(topic)
                     body = offset + _HEADER_SIZE
-                    live = _DATA_LIVE if not heard.awaiting else _NEVER
-                    plain = live if not heard.explicit else _DATA if not heard.awaiting else _NEVER
+                    careful = heard.awaiting or self.base is None  # no base: `_careful` sets it
+                    live = _DATA_LIVE if not careful else _NEVER
+                    plain = live if not heard.explicit else _DATA if not careful else _NEVER
                     skew, bucket_min = estimate.value or 0.0, estimate.bucket_min
+                    base = self.base or 0.0
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
                 except struct.error:
@@ -250,7 +342,7 @@ class Tuner:
                     self.ledger.jump(heard, seq, sent_at)
                 last, last_sent = seq, sent_at
                 if ttl:
-                    age = clock() - sent_at
+                    age = clock() - sent_at  # both monotonic: offset + delay + true age
                     if age < bucket_min:  # a new low for the clock offset: rare
                         skew, bucket_min = self.air.observe(sent_at), estimate.bucket_min
                     if age - skew > ttl:
@@ -258,7 +350,10 @@ class Tuner:
                         continue
                 received += 1
                 out(
-                    _new_tuple(Message, (channel, session, seq, sent_at, ttl or None, frame[body:]))
+                    _new_tuple(
+                        Message,
+                        (channel, session, seq, sent_at + base, ttl or None, frame[body:]),
+                    )
                 )
         finally:
             if heard is not None:
@@ -342,25 +437,29 @@ class Tuner:
             # when the beacon that says so was dropped at a full queue.
             self.ledger.fence(heard, seq, len(records), sent_at)
             return None
-        channel, session, now = self.channel, heard.session, self._clock()
-        heard_at = self._monotonic()
+        channel, session, now = self.channel, heard.session, self._monotonic()
+        base, estimate = self.base, 0.0
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
+            if ttl or heard.awaiting or base is None:
+                estimate = self.air.observe(sent_at)  # both monotonic: see `ClockOffset`
+                if base is None:
+                    base = self._first_base()
             if heard.awaiting:
-                if sent_at <= heard.floor + HELLO_GRACE_S:
+                if sent_at + estimate <= heard.floor + HELLO_GRACE_S:
                     self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
                     continue
                 heard.awaiting = False  # no HELLO, but clearly sent after the re-tune
             if seq != heard.last_seq + 1:
                 self.ledger.jump(heard, seq, sent_at)
             heard.last_seq, heard.last_sent = seq, sent_at
-            if ttl and now - self.air.observe(sent_at) > sent_at + ttl:
+            if ttl and now - estimate > sent_at + ttl:
                 self.ledger.expired(session, seq, ttl)
                 continue
             received += 1
-            out(_new_tuple(Message, (channel, session, seq, sent_at, ttl or None, payload)))
+            out(_new_tuple(Message, (channel, session, seq, sent_at + base, ttl or None, payload)))
         self.ledger.received(received)
-        heard.heard_at = heard_at
+        heard.heard_at = now
         return None
 
     def _handle_other(
@@ -386,7 +485,9 @@ class Tuner:
         if decoded.beacon is not None and decoded.channel == self.channel:
             # The one before (publisher clock): a session live now went live after it.
             since = self.air.announced_at
+            resets, offset = self.air.resets, self.air.offset.value
             if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
+                self._rebase(resets, offset)
                 self._beacon(decoded.beacon, decoded.sent_at, since)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.

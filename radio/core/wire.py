@@ -10,12 +10,17 @@ from typing import Final, NamedTuple
 from radio.core.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 from radio.errors import InvalidNameError, MalformedMessageError
 
-VERSION: Final[int] = 2
-"""The wire format version this module writes and reads (2: beacons name their
-publisher, the live session's last seq and the sessions that ended lately)."""
+VERSION: Final[int] = 3
+"""The wire format version this module writes and reads (3: every header's send time
+is the publisher's monotonic clock, and a beacon carries its wall clock; 2: beacons
+name their publisher, the live session's last seq and the sessions that ended lately)."""
 
 HEADER: Final = struct.Struct("!BBQdd")
-"""What follows the topic: version, kind, seq, sent_at, ttl (26 bytes)."""
+"""What follows the topic: version, kind, seq, sent_at, ttl (26 bytes).
+
+``sent_at`` is the publisher's monotonic clock (``time.monotonic()``) when it sent
+the frame, in seconds: only differences of it mean anything, and only between
+frames of one publisher instance (a beacon's ``wall`` relates it to wall time)."""
 
 LEAD: Final = struct.Struct("!BB")
 """The header's first part, fixed for a session and kind: version and kind byte."""
@@ -105,7 +110,7 @@ it on air for ever."""
 SIGNING_OFF: Final[int] = 0x01
 """Beacon flag: the publisher is closing; followers may follow another one at once."""
 
-_BEACON_FIXED: Final = struct.Struct(f"!{PUBLISHER_ID_BYTES}sB")
+_BEACON_FIXED: Final = struct.Struct(f"!{PUBLISHER_ID_BYTES}sBd")
 _SEQ: Final = struct.Struct("!Q")
 
 
@@ -119,7 +124,10 @@ class Beacon(NamedTuple):
     while it was live (what its followers should have heard); ``ended`` the
     sessions closed lately, each with its last seq, so that an END lost in a
     full queue or a partition is learned from the next beacon that gets through;
-    ``signing_off`` is set on the last beacons of a closing publisher.
+    ``signing_off`` is set on the last beacons of a closing publisher; ``wall``
+    is the publisher's wall clock (seconds since the epoch) when it sent the
+    beacon, read with the header's monotonic send time: their difference turns
+    the publisher's monotonic send times into wall times, for display.
     """
 
     publisher: bytes
@@ -129,6 +137,7 @@ class Beacon(NamedTuple):
     signing_off: bool = False
     previous: str = ""
     previous_seq: int = 0
+    wall: float = 0.0
 
 
 def encode_beacon_payload(beacon: Beacon) -> bytes:
@@ -136,14 +145,14 @@ def encode_beacon_payload(beacon: Beacon) -> bytes:
 
     Layout::
 
-        | publisher id (8 B) | flags u8 | live: len u8, name, seq u64 |
+        | publisher id (8 B) | flags u8 | wall f64 | live: len u8, name, seq u64 |
         | previous: len u8, name, seq u64 | count u8 | count x (len u8, name, seq u64) |
 
     Names are ASCII (`radio.core.names` rule, so at most 128 bytes); an absent live
-    or previous session has length 0 and seq 0.
+    or previous session has length 0 and seq 0; ``wall`` is a finite number >= 0.
     """
     parts = [
-        _BEACON_FIXED.pack(beacon.publisher, SIGNING_OFF if beacon.signing_off else 0),
+        _BEACON_FIXED.pack(beacon.publisher, SIGNING_OFF if beacon.signing_off else 0, beacon.wall),
         _name_and_seq(beacon.live, beacon.live_seq),
         _name_and_seq(beacon.previous, beacon.previous_seq),
         bytes((len(beacon.ended),)),
@@ -160,7 +169,7 @@ def _name_and_seq(name: str, seq: int) -> bytes:
 def decode_beacon_payload(payload: bytes) -> Beacon:
     """The `Beacon` in a BEACON frame's payload; `MalformedMessageError` if it is not one."""
     try:
-        publisher, flags = _BEACON_FIXED.unpack_from(payload, 0)
+        publisher, flags, wall = _BEACON_FIXED.unpack_from(payload, 0)
         offset = _BEACON_FIXED.size
         live, live_seq, offset = _read_name_and_seq(payload, offset, allow_empty=True)
         previous, previous_seq, offset = _read_name_and_seq(payload, offset, allow_empty=True)
@@ -178,8 +187,17 @@ def decode_beacon_payload(payload: bytes) -> Beacon:
         raise MalformedMessageError(f"{len(payload) - offset} stray bytes after a beacon")
     if flags & ~SIGNING_OFF:
         raise MalformedMessageError(f"unknown beacon flags {flags:#x}")
+    if not (math.isfinite(wall) and wall >= 0.0):
+        raise MalformedMessageError(f"invalid wall time {wall!r} in a beacon")
     return Beacon(
-        publisher, live, live_seq, tuple(ended), bool(flags & SIGNING_OFF), previous, previous_seq
+        publisher,
+        live,
+        live_seq,
+        tuple(ended),
+        bool(flags & SIGNING_OFF),
+        previous,
+        previous_seq,
+        wall,
     )
 
 
@@ -521,13 +539,14 @@ def decode(frame: object) -> Frame:
 
         +---------+---+---------+---+---------+------+------+---------+--------+---------+
         | channel | / | session | / | version | kind | seq  | sent_at | ttl    | payload |
-        | 1-128 B |   | 1-128 B |   | u8 = 2  | u8   | u64  | f64 s   | f64 s  | rest    |
+        | 1-128 B |   | 1-128 B |   | u8 = 3  | u8   | u64  | f64 s   | f64 s  | rest    |
         +---------+---+---------+---+---------+------+------+---------+--------+---------+
 
     ``session`` is ``!`` on the channel's control topic (BEACON frames, whose
     payload is a `Beacon`, returned decoded in ``beacon``, and whose ``ttl`` is
     the beacon interval, from `MIN_BEACON_INTERVAL_S` to `MAX_BEACON_INTERVAL_S`).
-    ``ttl`` 0 means no expiry. The payload of a BATCH frame is returned whole; `decode_records`
+    ``sent_at`` is the publisher's monotonic clock at send; ``ttl`` 0 means no
+    expiry. The payload of a BATCH frame is returned whole; `decode_records`
     splits it.
     """
     if not isinstance(frame, bytes):
@@ -564,7 +583,7 @@ def decode_parts(head: object, part: object) -> Frame:
 
         +-------+---------+------+-----+---------+-----+-------------+
         | topic | version | kind | seq | sent_at | ttl | part length |
-        |       | u8 = 2  | u8   | u64 | f64 s   | f64 | u64         |
+        |       | u8 = 3  | u8   | u64 | f64 s   | f64 | u64         |
         +-------+---------+------+-----+---------+-----+-------------+
 
     where ``kind`` is DATA with the `PARTED` flag (0x41), and `LIVE` (0xC1) or not.

@@ -32,7 +32,7 @@ def setup(*sessions: str, conflate: bool = False) -> tuple[Tuner, ReadyQueue, Cl
         tuner.tune_in(session)
     clock = Clock()
     tuner.stats.received = 1000  # what the queue retracts was counted received first
-    return tuner, ReadyQueue(tuner, conflate=conflate, clock=clock), clock
+    return tuner, ReadyQueue(tuner, conflate=conflate, monotonic=clock), clock
 
 
 def test_taken_messages_come_first_and_in_order() -> None:
@@ -175,3 +175,44 @@ def test_conflation_counts_each_message_replaced() -> None:
         queue.put(message("s1", seq))
     assert tuner.stats.conflated == 2
     assert queue.pop() == message("s1", 3)
+
+
+def test_a_rebase_moves_the_queued_messages_and_judges_them_the_same() -> None:
+    """The tuner's wall base moves (a publisher's wall-clock step): every message held
+    moves with it, taken or not, so each is expired exactly when it was before."""
+    tuner, queue, clock = setup("s1")
+    queue.queue.extend(message("s1", seq, ttl=1.0) for seq in (1, 2))
+    queue.take_chunk()
+    queue.queue.append(message("s1", 3, ttl=1.0))
+    generation = queue.generation
+    tuner.base = 3600.0  # what the tuner does before it calls on_rebase
+    assert tuner.on_rebase is not None
+    tuner.on_rebase(3600.0)
+    assert queue.generation == generation + 1
+    assert queue.conversion == 3600.0
+    assert [m.sent_at for m in queue.queue] == [NOW + 3600.0] * 3
+    clock.now = NOW + 0.9
+    assert [m.seq for m in queue.pop_many(1)] == [1]  # 0.9 s old: not expired
+    clock.now = NOW + 1.1
+    assert queue.pop_many(5) == []
+    assert tuner.stats.expired == 2
+
+
+def test_a_message_taken_before_a_rebase_is_judged_with_the_shift() -> None:
+    """A lock-free reader that popped a message before the rebase says at which
+    generation: the queue judges it (and gives it back) with the shifts since."""
+    tuner, queue, clock = setup("s1")
+    old = message("s1", 1, ttl=1.0)
+    generation = queue.generation
+    tuner.base = -5.0
+    assert tuner.on_rebase is not None
+    tuner.on_rebase(-5.0)
+    clock.now = NOW + 0.5
+    assert queue.still_heard(old, generation)  # 0.5 s old, whatever the wall base
+    queue.give_back([old], generation)
+    assert [m.sent_at for m in queue.taken] == [NOW - 5.0]
+    clock.now = NOW + 1.5
+    assert not queue.expired(old)  # judged as if taken now: 5 s too young
+    assert not queue.still_heard(old, generation)  # with the shift: 1.5 s old
+    assert queue.pop() is None
+    assert tuner.stats.expired == 2

@@ -277,6 +277,38 @@ class TestBeaconsAndBatches:
         mono.now += 0.5
         assert kinds(tx.tick()) == [(Kind.BEACON, "", False)]
 
+    @pytest.mark.parametrize("step", [-3600.0, -5.0, 5.0, 3600.0])
+    def test_frames_carry_the_monotonic_clock_and_beacons_the_wall_clock_too(
+        self, step: float
+    ) -> None:
+        """Version 3: every send time is the monotonic clock, so a wall-clock step moves
+        none of them (nor a batch's delay, nor a last value's TTL); a beacon's wall
+        field is the wall clock when it was sent, step included."""
+        wall, mono = Clock(1.7e9), Clock(50.0)
+        tx = Transmitter(
+            "ch", clock=wall, monotonic=mono, batch_size=10, batch_delay=0.01, keep_last=True
+        )
+        [opening] = tx.open("s1")
+        assert decode(opening).sent_at == 50.0
+        assert decode(opening).beacon.wall == 1.7e9  # type: ignore[union-attr]
+        wall.now += step
+        mono.now += 0.005
+        assert tx.send("s1", b"a", 5.0) == []
+        assert tx.tick() == []  # the batch waits 10 ms on the monotonic clock, step or not
+        mono.now += 0.02
+        [batch] = tx.tick()
+        assert decode(batch).sent_at == 50.005
+        assert [t for t, _ in decode_records(batch, len(batch) - len(decode(batch).payload))] == [
+            50.005
+        ]
+        mono.now += 1.0
+        *_, scheduled = tx.tick()
+        assert decode(scheduled).sent_at == mono.now
+        assert decode(scheduled).beacon.wall == pytest.approx(1.7e9 + step + 1.025)  # type: ignore[union-attr]
+        inbox = inbox_topic("ch", LISTENER) + b"s1/"
+        _hello, last = tx.sessions["s1"].welcome(inbox, b"1", mono.now)  # a last value: young
+        assert split_inbox(last, inbox_topic("ch", LISTENER))[0] == b"s1/"  # 1 s old, ttl 5 s
+
     def test_a_batch_is_sent_when_its_delay_is_over(self) -> None:
         """Batched messages wait at most batch_delay, then tick sends them."""
         clock = Clock()

@@ -68,8 +68,12 @@ beacons = st.builds(
     st.booleans(),
     st.one_of(st.just(""), names),
     seqs,
+    times,
 ).map(lambda b: b._replace(live_seq=b.live_seq if b.live else 0))
 beacons = beacons.map(lambda b: b._replace(previous_seq=b.previous_seq if b.previous else 0))
+
+
+WALL0 = b"\x00" * 8  # a beacon's wall field: 0.0
 
 
 intervals = st.floats(min_value=MIN_BEACON_INTERVAL_S, max_value=MAX_BEACON_INTERVAL_S)
@@ -92,9 +96,17 @@ def test_beacons_round_trip(channel: str, beacon: Beacon, seq: int, interval: fl
         (b"12345678\x00\x00" + b"\x00" * 8, "cut short"),
         (encode_beacon_payload(Beacon(b"12345678")) + b"x", "stray bytes"),
         (b"12345678\x04" + encode_beacon_payload(Beacon(b"12345678"))[9:], "flags"),
-        (b"12345678\x00\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00", "bad name"),
-        (b"12345678\x00\x00" + b"\x00" * 7 + b"\x01" + b"\x00" * 9 + b"\x00", "empty session"),
-        (b"12345678\x00" + b"\x00" * 18 + b"\x09", "9 ended"),
+        (encode_beacon_payload(Beacon(b"12345678", wall=-1.0)), "wall time"),
+        (encode_beacon_payload(Beacon(b"12345678", wall=math.inf)), "wall time"),
+        (
+            b"12345678\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00",
+            "bad name",
+        ),
+        (
+            b"12345678\x00" + WALL0 + b"\x00" + b"\x00" * 7 + b"\x01" + b"\x00" * 9 + b"\x00",
+            "empty session",
+        ),
+        (b"12345678\x00" + WALL0 + b"\x00" * 18 + b"\x09", "9 ended"),
     ],
 )
 def test_bad_beacons_are_malformed(payload: bytes, reason: str) -> None:
@@ -111,7 +123,9 @@ def test_frame_is_topic_then_header_then_payload() -> None:
 
 
 GOOD = encode(b"ch/s1/", Kind.DATA, 1, 1.0, b"payload")
-BAD_NAME_BEACON = b"12345678\x00\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
+BAD_NAME_BEACON = (
+    b"12345678\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
+)
 GOOD_BEACON = encode_beacon_payload(Beacon(b"12345678", "s1"))
 
 
@@ -215,7 +229,7 @@ _HEAD, _PART = encode_parts(session_topic("ch", "s1"), 1, 1.0, b"x" * 10)
         (_HEAD + b"\x00", _PART, "need 8"),
         (_HEAD[:-1], _PART, "need 8"),
         (encode(session_topic("ch", "s1"), Kind.DATA, 1, 1.0), _PART, "parted head was expected"),
-        (_HEAD.replace(b"/\x02\x41", b"/\x02\x42", 1), _PART, "END frame with the parted flag"),
+        (_HEAD.replace(b"/\x03\x41", b"/\x03\x42", 1), _PART, "END frame with the parted flag"),
         (_HEAD.replace(b"ch/s1/", b"ch/!/", 1), _PART, "DATA frame on the control topic"),
         (_HEAD.replace(b"ch/s1/", b"ch/s 1/", 1), _PART, "bad name"),
     ],

@@ -2,7 +2,8 @@
 
 A bug still open is ``xfail(strict=True)``: it documents the bug without failing the
 suite, and fails loudly (XPASS) once the core is fixed, so that the mark comes off.
-The ones without the mark were fixed and stay as regression tests. The seeds that
+The ones without the mark were fixed and stay as regression tests (the wall-clock
+step: protocol version 3, whose ages are judged on monotonic clocks). The seeds that
 found each one are in docs/simulation.md ("Known failures").
 """
 
@@ -78,7 +79,6 @@ def test_the_first_beacon_read_from_a_backlog_does_not_make_old_messages_young()
     assert tuner.stats.expired == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a wall-clock step blacks out TTLs (clock_steps)")
 def test_a_subscriber_clock_step_does_not_expire_young_messages() -> None:
     """clock_steps seeds: the subscriber's wall clock steps +5 s; young messages expire."""
     clock = Clock()

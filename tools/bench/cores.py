@@ -34,7 +34,7 @@ def _tuner_take(ttl: float) -> Callable[[], float]:
     from radio.core.tuner import Tuner
     from radio.core.wire import Kind, encode
 
-    now = time.time()
+    now = time.monotonic()  # send times are the publisher's monotonic clock (version 3)
     topic = session_topic("bench", "s1")
     frames = [encode(topic, Kind.DATA, seq, now, PAYLOAD, ttl) for seq in range(1, FRAMES + 1)]
     runs = [frames[start : start + RUN] for start in range(0, FRAMES, RUN)]
@@ -60,7 +60,7 @@ def _session_frame() -> float:
     from radio.core.session import SessionState
 
     state = SessionState("bench", session_topic("bench", "s1"), max_frame=1 << 20)
-    frame, now = state.frame, time.time()
+    frame, now = state.frame, time.monotonic()
     start = time.process_time()
     for _ in range(FRAMES):
         frame(PAYLOAD, 0.0, now)
@@ -111,7 +111,7 @@ def _send_steps() -> dict[str, Callable[[], float]]:
         "radio_send": _timed(lambda: pub.send("s1", PAYLOAD)),
         "radio_send_many": send_many,
         "step_lock": _timed(locked),
-        "step_clock": _timed(time.time),
+        "step_clock": _timed(time.monotonic),
         "step_cython_send": _timed(lambda: send(frame, zmq.NOBLOCK)),
         "step_call": _timed(lambda: None),
     }
@@ -123,7 +123,7 @@ STEPS: dict[str, str] = {
     "radio_send_many": "radio `Publisher.send_many`, per message (256 a call)",
     "session_frame": "step: `SessionState.frame` (seq, header, frame)",
     "step_lock": "step: the socket's lock taken and released (`with`)",
-    "step_clock": "step: a clock reading (`time.time`)",
+    "step_clock": "step: a clock reading (`time.monotonic`)",
     "step_cython_send": "step: pyzmq's Cython send of the frame",
     "step_call": "(the timing loop's own call, in every figure)",
     "tuner_take": "receive: `Tuner.take` per frame",

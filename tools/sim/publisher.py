@@ -61,7 +61,7 @@ class SimPublisher:
         """Feed subscription events to the core and send what it says is due."""
         if not self.alive:
             return
-        now = self.clock.wall()
+        now = self.clock.monotonic()  # as the driver: every stamp monotonic (version 3)
         events = self.network.publisher_events
         if self.fan_in:
             events = self.network.fan_in_events or events.__class__()

@@ -118,7 +118,7 @@ class Rogue:
     # -- helpers ------------------------------------------------------------------------
 
     def _now(self) -> float:
-        return self.clock.wall()
+        return self.clock.monotonic()  # send times are monotonic clocks (version 3)
 
     def _payload(self, session: str, seq: int, ttl: float, live: bool) -> bytes:
         """A data payload with a fresh message ID, recorded as the rogue's (sent now)."""
