@@ -439,7 +439,7 @@ class Subscriber(SocketOwner):
                     done += 1
                     if message[4] and queue.expired(message, conversion):
                         with self._lock:
-                            self._tuner.retract(message, Loss.EXPIRED)
+                            self._tuner.ledger.retract(message, Loss.EXPIRED)
                         continue
                     yield message
             finally:

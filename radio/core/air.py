@@ -17,6 +17,11 @@ SAME_CLOCK_TOLERANCE_S = 0.05
 their monotonic clock (one host or kernel): the offset estimate outlives a restart.
 Two hosts would need wall clocks in step and boots within this of each other."""
 
+WALL_BASE_TOLERANCE_S: Final[float] = 0.001
+"""A beacon's wall base (the publisher's wall minus monotonic clock) that differs from
+the one in use by more than this replaces it: a wall-clock step of the publisher, or
+the drift of a slewed clock, shows in `Message.sent_at` to within this."""
+
 CLOCK_SKEW_WARNING_S = 1.0
 """An estimated wall-clock skew beyond this (either way) is logged once as ``clock_skew``."""
 
@@ -43,6 +48,7 @@ class Air:
         channel: str,
         off_air_after: int,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.off_air_after = off_air_after
         self.publisher: bytes | None = None
@@ -55,6 +61,12 @@ class Air:
         self.offset = ClockOffset()
         self.wall_base: float | None = None
         self.resets = 0  # how many times the offset started over (a new publisher instance)
+        # What turns a header's send time into `Message.sent_at` (None: nothing yielded yet),
+        # and who moves what was yielded when it changes (the subscriber's ready queue).
+        self.base: float | None = None
+        self.on_rebase: Callable[[float], object] | None = None
+        self._skew_logged = False
+        self._clock = clock
         self._monotonic = monotonic
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -136,6 +148,69 @@ class Air:
                     missed_beacons=self.off_air_after,
                 )
         return self.on_air
+
+    @property
+    def conversion(self) -> float:
+        """What to add to our monotonic clock to read it as `Message.sent_at` is given.
+
+        A message yielded is expired when ``monotonic() + conversion > sent_at +
+        ttl``: that is `base` minus the offset.
+        """
+        return (self.base or 0.0) - (self.offset.value or 0.0)
+
+    def skew(self) -> float:
+        """Our wall clock minus the publisher's, as estimated from its beacons (0.0 before).
+
+        The publisher's wall clock now is its monotonic clock now (ours minus
+        the offset) plus its wall base from the latest beacon; the estimate errs by
+        the one-way delay floor.
+        """
+        wall_base = self.wall_base
+        if wall_base is None:
+            return 0.0
+        return self._clock() - self._monotonic() + (self.offset.value or 0.0) - wall_base
+
+    def first_base(self) -> float:
+        """Set `base` when nothing set it yet; call it with an offset estimate at hand.
+
+        From the latest beacon when one was heard; else our wall clock minus the
+        age of a message sent now, so that ``sent_at + base`` is our wall clock
+        minus the message's estimated age.
+        """
+        base = self.wall_base
+        if base is None:
+            base = self._clock() - self._monotonic() + (self.offset.value or 0.0)
+        self.base = base
+        return base
+
+    def rebase(self, resets: int, offset_before: float | None) -> None:
+        """A beacon of the publisher gone by was heard: take its wall base.
+
+        Within one publisher instance the base changes only when it moved by more
+        than `WALL_BASE_TOLERANCE_S`; messages yielded before move with it. After
+        a change of instance (its own monotonic clock, the offset started over),
+        they move by the change of `conversion`, so that they are judged as before.
+        """
+        old, new = self.base, self.wall_base
+        if new is None:
+            return
+        if self.resets != resets:
+            self.base = new
+            if old is not None and offset_before is not None:
+                self._moved(new - (self.offset.value or 0.0) - (old - offset_before))
+        elif old is None:
+            self.base = new
+        elif abs(new - old) > WALL_BASE_TOLERANCE_S:
+            self.base = new
+            self._moved(new - old)
+        skew = self.skew()
+        if not self._skew_logged and abs(skew) > CLOCK_SKEW_WARNING_S:
+            self._skew_logged = True
+            self._log.warning("clock_skew", skew_s=round(skew, 3))
+
+    def _moved(self, shift: float) -> None:
+        if shift and self.on_rebase is not None:
+            self.on_rebase(shift)
 
 
 WINDOW_S: Final[float] = 60.0

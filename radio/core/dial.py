@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from radio.core.names import session_topic
+from radio.core.names import TAG_SEPARATOR, marker_topic, session_topic
 
 MAX_REMEMBERED: Final[int] = 1024
 """Sessions tuned out of whose last heard seq and leaving time are remembered."""
@@ -66,6 +66,21 @@ class Dial:
     def sessions(self) -> frozenset[str]:
         """Every session heard now (explicit and followed)."""
         return frozenset(heard.session for heard in self.heard.values())
+
+    def topics(self, control: bytes) -> frozenset[bytes]:
+        """The topics to subscribe to: *control* (the channel's) and every heard session."""
+        return frozenset(self.heard) | {control}
+
+    def subscriptions(self, control: bytes, inbox: bytes, listener_id: bytes) -> frozenset[bytes]:
+        """Every subscription the socket must hold.
+
+        The topics; each one's presence marker (``ID.tag`` for a session: the tag
+        names this tune-in, and the publisher's HELLO echoes it); and the *inbox*.
+        """
+        markers = {marker_topic(control, listener_id)}
+        for heard in self.heard.values():
+            markers.add(marker_topic(heard.topic, listener_id + TAG_SEPARATOR + heard.tag))
+        return self.topics(control) | markers | ({inbox} if inbox else set())
 
     def tune_in(self, session: str) -> None:
         """Hear *session* until `tune_out` or its end."""

@@ -34,10 +34,10 @@ class ReadyQueue:
     the lock (``deque.popleft`` is atomic); they come before those in ``queue``.
     `fence`, at a retune, raises ``generation`` first, so that a reader that pops
     a taken message meanwhile checks it again (`still_heard`) under the lock. A
-    message that is not handed out is counted once by the tuner (`Tuner.retract`):
+    message that is not handed out is counted once by the tuner (`Ledger.retract`):
     fenced, or expired (its TTL is checked again as it is handed out, on our
     monotonic clock: ``monotonic() + conversion > sent_at + ttl``, see
-    `Tuner.conversion`). Every method but the lock-free pop runs under the lock.
+    `Air.conversion`). Every method but the lock-free pop runs under the lock.
 
     When the tuner changes what turns send times into ``sent_at`` (a beacon's
     wall base, a new publisher instance), it calls `rebase`: the messages held
@@ -62,9 +62,9 @@ class ReadyQueue:
         self.generation = 0
         self._tuner = tuner
         self._monotonic = monotonic
-        self.conversion = tuner.conversion
+        self.conversion = tuner.air.conversion
         self._shifts: deque[tuple[int, float]] = deque(maxlen=MAX_SHIFTS)  # (generation, shift)
-        tuner.on_rebase = self.rebase
+        tuner.air.on_rebase = self.rebase
 
     def put(self, message: Message) -> None:
         """Queue one decoded message; in conflate mode it replaces (and counts) the one waiting."""
@@ -80,21 +80,21 @@ class ReadyQueue:
         return len(self.taken) + len(self.queue)
 
     def expired(self, message: Message, conversion: float | None = None) -> bool:
-        """Whether *message* is older than its TTL now (see `Tuner.conversion`).
+        """Whether *message* is older than its TTL now (see `Air.conversion`).
 
         Without the lock, pass ``conversion`` as read before the generation check.
         """
         ttl = message[4]
         if conversion is None:
-            conversion = self._tuner.conversion
+            conversion = self._tuner.air.conversion
         return ttl is not None and self._monotonic() + conversion > message[3] + ttl
 
     def refresh(self) -> None:
         """Copy the tuner's conversion for the lock-free checks (after each read)."""
-        self.conversion = self._tuner.conversion
+        self.conversion = self._tuner.air.conversion
 
     def rebase(self, shift: float) -> None:
-        """The tuner's send times moved by *shift* (see `Tuner.on_rebase`): so do ours.
+        """The tuner's send times moved by *shift* (see `Air.on_rebase`): so do ours.
 
         The generation goes up first, as at `fence`: a reader that pops a taken
         message from now on checks it again under the lock, with the shift.
@@ -105,7 +105,7 @@ class ReadyQueue:
         moved = [_shifted(message, shift) for message in (*back, *queue)]
         queue.clear()  # in place: the tuner may be appending to it
         queue.extend(moved)
-        self.conversion = self._tuner.conversion
+        self.conversion = self._tuner.air.conversion
 
     def _since(self, generation: int) -> float:
         """The sum of the shifts after *generation*."""
@@ -118,11 +118,11 @@ class ReadyQueue:
         was taken at (None: now).
         """
         if message.session not in self._tuner.sessions:
-            self._tuner.retract(message, Loss.FENCED)
+            self._tuner.ledger.retract(message, Loss.FENCED)
             return False
         shift = 0.0 if generation is None else self._since(generation)
         if self.expired(_shifted(message, shift) if shift else message):
-            self._tuner.retract(message, Loss.EXPIRED)
+            self._tuner.ledger.retract(message, Loss.EXPIRED)
             return False
         return True
 
@@ -139,7 +139,7 @@ class ReadyQueue:
                 except IndexError:
                     break
                 if self.expired(message):
-                    self._tuner.retract(message, Loss.EXPIRED)
+                    self._tuner.ledger.retract(message, Loss.EXPIRED)
                     continue
                 return message
         return None
@@ -147,7 +147,7 @@ class ReadyQueue:
     def pop_many(self, count: int) -> list[Message]:
         """Up to *count* messages in order, taken ones first, dropping the expired ones."""
         out: list[Message] = []
-        now = self._monotonic() + self._tuner.conversion  # as sent_at reads
+        now = self._monotonic() + self._tuner.air.conversion  # as sent_at reads
         for queue in (self.taken, self.queue):
             while len(out) < count:
                 try:  # a lock-free reader may take the last one first: see pop
@@ -156,7 +156,7 @@ class ReadyQueue:
                     break
                 ttl = message[4]
                 if ttl and now > message[3] + ttl:
-                    self._tuner.retract(message, Loss.EXPIRED)
+                    self._tuner.ledger.retract(message, Loss.EXPIRED)
                     continue
                 out.append(message)
         return out
@@ -187,7 +187,7 @@ class ReadyQueue:
             kept = (m for m in queued if m.session in sessions)
             self.queue = deque(kept, maxlen=self.queue.maxlen)
             for message in stale:
-                self._tuner.retract(message, Loss.FENCED)
+                self._tuner.ledger.retract(message, Loss.FENCED)
 
     def _swap_taken(self) -> list[Message]:
         """Raise the generation, swap ``taken`` for an empty deque; return what it held.
@@ -219,7 +219,7 @@ class ReadyQueue:
             messages = [_shifted(message, shift) for message in messages]
         for message in reversed(messages):
             if message.session not in sessions:
-                self._tuner.retract(message, Loss.FENCED)
+                self._tuner.ledger.retract(message, Loss.FENCED)
             elif not self.conflate:
                 self.taken.appendleft(message)
             elif self.queue:

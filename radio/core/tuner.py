@@ -7,16 +7,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
-from radio.core.air import CLOCK_SKEW_WARNING_S, Air
+from radio.core.air import Air
 from radio.core.dial import NO_BASELINE, Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.names import (
-    TAG_SEPARATOR,
     channel_prefix,
     control_topic,
     inbox_topic,
     leading_topic,
-    marker_topic,
 )
 from radio.core.wire import (
     HEADER,
@@ -38,7 +36,7 @@ from radio.core.wire import (
 )
 from radio.errors import MalformedMessageError
 from radio.logs import get_logger
-from radio.message import Loss, Message, Stats
+from radio.message import Message, Stats
 
 log = get_logger()
 
@@ -54,10 +52,6 @@ HELLO_GRACE_S: Final[float] = 1.0
 """A re-tuned session whose HELLO was lost is heard again from the first message sent
 this long after the re-tune (its send time turned into our monotonic clock by the
 estimated offset)."""
-WALL_BASE_TOLERANCE_S: Final[float] = 0.001
-"""A beacon's wall base (the publisher's wall minus monotonic clock) that differs from
-the one in use by more than this replaces it: a wall-clock step of the publisher, or
-the drift of a slewed clock, shows in `Message.sent_at` to within this."""
 _unpack_from = HEADER.unpack_from
 _new_tuple = tuple.__new__
 
@@ -82,7 +76,7 @@ class Tuner:
     time plus `base`, the publisher's wall minus monotonic clock from its latest
     beacon (before any, our wall clock minus the message's estimated age). When
     the base changes (the first beacon, a publisher's wall-clock step, a new
-    publisher instance), `on_rebase` is called with what to add to the
+    publisher instance), `Air.on_rebase` is called with what to add to the
     ``sent_at`` of messages yielded before, so that whoever holds them (the ready
     queue) keeps judging them right with `conversion`.
     """
@@ -105,12 +99,8 @@ class Tuner:
         self.inbox = inbox_topic(channel, listener_id) if listener_id else b""
         self.ledger = Ledger(channel, self._publisher_now, monotonic)
         self.stats = self.ledger.stats
-        self.air = Air(channel, off_air_after, monotonic)
+        self.air = Air(channel, off_air_after, monotonic, clock)
         self.dial = Dial(channel, monotonic)
-        # What turns a header's send time into `Message.sent_at` (None: nothing yielded yet).
-        self.base: float | None = None
-        self.on_rebase: Callable[[float], object] | None = None
-        self._skew_logged = False
         self._monotonic = monotonic
         self._clock = clock
         self._prefix_len = len(self._prefix)
@@ -152,97 +142,17 @@ class Tuner:
         """Whether the publisher gone by is on air (see `Air`)."""
         return self.air.on_air
 
-    @property
-    def offset(self) -> float:
-        """Our monotonic clock minus the publisher's, as estimated (0.0 before any frame).
-
-        It includes the one-way delay floor; it means nothing to a user (the two
-        clocks have unrelated origins): `skew` is the wall clocks' difference.
-        """
-        return self.air.offset.value or 0.0
-
-    @property
-    def conversion(self) -> float:
-        """What to add to our monotonic clock to read it as `Message.sent_at` is given.
-
-        A message yielded is expired when ``monotonic() + conversion > sent_at +
-        ttl``: that is `base` minus `offset`.
-        """
-        return (self.base or 0.0) - (self.air.offset.value or 0.0)
-
-    @property
-    def skew(self) -> float:
-        """Our wall clock minus the publisher's, as estimated from its beacons (0.0 before).
-
-        The publisher's wall clock now is its monotonic clock now (ours minus
-        `offset`) plus its wall base from the latest beacon; the estimate errs by
-        the one-way delay floor.
-        """
-        wall_base = self.air.wall_base
-        if wall_base is None:
-            return 0.0
-        return self._clock() - self._monotonic() + self.offset - wall_base
-
     def snapshot(self) -> Stats:
         """A copy of the counters, with the beacons' conflicts and the wall-clock skew."""
-        return self.ledger.snapshot(self.air.conflicts, self.skew)
-
-    def _first_base(self) -> float:
-        """Set `base` when nothing set it yet; call it with an offset estimate at hand.
-
-        From the latest beacon when one was heard; else our wall clock minus the
-        age of a message sent now, so that ``sent_at + base`` is our wall clock
-        minus the message's estimated age.
-        """
-        base = self.air.wall_base
-        if base is None:
-            base = self._clock() - self._monotonic() + (self.air.offset.value or 0.0)
-        self.base = base
-        return base
-
-    def _rebase(self, resets: int, offset_before: float | None) -> None:
-        """A beacon of the publisher gone by was heard: take its wall base.
-
-        Within one publisher instance the base changes only when it moved by more
-        than `WALL_BASE_TOLERANCE_S`; messages yielded before move with it. After
-        a change of instance (its own monotonic clock, the offset started over),
-        they move by the change of `conversion`, so that they are judged as before.
-        """
-        old, new = self.base, self.air.wall_base
-        if new is None:
-            return
-        if self.air.resets != resets:
-            self.base = new
-            if old is not None and offset_before is not None:
-                self._moved(new - self.offset - (old - offset_before))
-        elif old is None:
-            self.base = new
-        elif abs(new - old) > WALL_BASE_TOLERANCE_S:
-            self.base = new
-            self._moved(new - old)
-        skew = self.skew
-        if not self._skew_logged and abs(skew) > CLOCK_SKEW_WARNING_S:
-            self._skew_logged = True
-            self._log.warning("clock_skew", skew_s=round(skew, 3))
-
-    def _moved(self, shift: float) -> None:
-        if shift and self.on_rebase is not None:
-            self.on_rebase(shift)
+        return self.ledger.snapshot(self.air.conflicts, self.air.skew())
 
     def topics(self) -> frozenset[bytes]:
         """The topics the socket must be subscribed to: control and every heard session."""
-        return frozenset(self.dial.heard) | {self.control_topic}
+        return self.dial.topics(self.control_topic)
 
     def subscriptions(self, listener_id: bytes) -> frozenset[bytes]:
-        """Every subscription the socket must hold.
-
-        The topics; each one's presence marker (``ID.tag`` for a session: the tag
-        names this tune-in, and the publisher's HELLO echoes it); and the inbox.
-        """
-        markers = {marker_topic(self.control_topic, listener_id)}
-        for heard in self.dial.heard.values():
-            markers.add(marker_topic(heard.topic, listener_id + TAG_SEPARATOR + heard.tag))
-        return self.topics() | markers | ({self.inbox} if self.inbox else set())
+        """Every subscription the socket must hold (see `Dial.subscriptions`)."""
+        return self.dial.subscriptions(self.control_topic, self.inbox, listener_id)
 
     def tune_in(self, session: str) -> None:
         """Hear *session* (a valid name) from now on, until `tune_out` or its end."""
@@ -318,11 +228,11 @@ class Tuner:
                     last, last_sent = heard.last_seq, heard.last_sent
                     offset = len(topic)
                     body = offset + _HEADER_SIZE
-                    careful = heard.awaiting or self.base is None  # no base: `_careful` sets it
+                    careful = heard.awaiting or self.air.base is None  # no base: `_careful` sets it
                     live = _DATA_LIVE if not careful else _NEVER
                     plain = live if not heard.explicit else _DATA if not careful else _NEVER
                     skew, bucket_min = estimate.value or 0.0, estimate.bucket_min
-                    base = self.base or 0.0
+                    base = self.air.base or 0.0
                 try:
                     version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
                 except struct.error:
@@ -438,13 +348,13 @@ class Tuner:
             self.ledger.fence(heard, seq, len(records), sent_at)
             return None
         channel, session, now = self.channel, heard.session, self._monotonic()
-        base, estimate = self.base, 0.0
+        base, estimate = self.air.base, 0.0
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
             if ttl or heard.awaiting or base is None:
                 estimate = self.air.observe(sent_at)  # both monotonic: see `ClockOffset`
                 if base is None:
-                    base = self._first_base()
+                    base = self.air.first_base()
             if heard.awaiting:
                 if sent_at + estimate <= heard.floor + HELLO_GRACE_S:
                     self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
@@ -487,7 +397,7 @@ class Tuner:
             since = self.air.announced_at
             resets, offset = self.air.resets, self.air.offset.value
             if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
-                self._rebase(resets, offset)
+                self.air.rebase(resets, offset)
                 self._beacon(decoded.beacon, decoded.sent_at, since)
         elif decoded.kind in (Kind.DATA, Kind.BATCH):
             # Queued or prefetched before a tune-out, or from another session: never yielded.
@@ -567,10 +477,6 @@ class Tuner:
         ):
             return  # heard already (now or before a re-tune), or out of place: not a last value
         self._careful(heard, topic + body, iter(()), out)  # one DATA frame
-
-    def retract(self, message: Message, reason: Loss) -> None:
-        """Count a message taken earlier as dropped after all: `Loss.EXPIRED` or `Loss.FENCED`."""
-        self.ledger.retract(message, reason)
 
     def _end(self, heard: Heard, last_seq: int, sent_at: float) -> None:
         if heard.last_seq >= 0:  # the tail lost before the END (none after nothing)

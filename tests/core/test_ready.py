@@ -185,9 +185,9 @@ def test_a_rebase_moves_the_queued_messages_and_judges_them_the_same() -> None:
     queue.take_chunk()
     queue.queue.append(message("s1", 3, ttl=1.0))
     generation = queue.generation
-    tuner.base = 3600.0  # what the tuner does before it calls on_rebase
-    assert tuner.on_rebase is not None
-    tuner.on_rebase(3600.0)
+    tuner.air.base = 3600.0  # what the tuner does before it calls on_rebase
+    assert tuner.air.on_rebase is not None
+    tuner.air.on_rebase(3600.0)
     assert queue.generation == generation + 1
     assert queue.conversion == 3600.0
     assert [m.sent_at for m in queue.queue] == [NOW + 3600.0] * 3
@@ -204,9 +204,9 @@ def test_a_message_taken_before_a_rebase_is_judged_with_the_shift() -> None:
     tuner, queue, clock = setup("s1")
     old = message("s1", 1, ttl=1.0)
     generation = queue.generation
-    tuner.base = -5.0
-    assert tuner.on_rebase is not None
-    tuner.on_rebase(-5.0)
+    tuner.air.base = -5.0
+    assert tuner.air.on_rebase is not None
+    tuner.air.on_rebase(-5.0)
     clock.now = NOW + 0.5
     assert queue.still_heard(old, generation)  # 0.5 s old, whatever the wall base
     queue.give_back([old], generation)
