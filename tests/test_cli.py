@@ -17,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner
 from radio.cli import pub as pub_cli
+from radio.cli import relay as relay_cli
 from radio.cli import sub as sub_cli
 from radio.cli.errors import ExitStatus, RuntimeFailure, UsageError, cli_errors
 
@@ -61,6 +62,20 @@ def test_help_reads_well(runner: CliRunner, command: object, usage: str) -> None
     assert result.stdout.startswith(f"Usage: {usage}")
     for option in ("--endpoint", "--bind", "--channel", "--session", "--hwm", "--log-format"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize("command", [pub_cli.command, sub_cli.command, relay_cli.command])
+def test_every_command_takes_every_socket_option(runner: CliRunner, command: object) -> None:
+    """radio-pub, radio-sub and radio-relay share one set of socket options, named after
+    the library's SocketOptions, and refuse a bad value for each with exit 2."""
+    from radio.cli.options import SOCKET_KEYWORDS
+
+    result = runner.invoke(command, ["--help"])  # type: ignore[arg-type]
+    for keyword in SOCKET_KEYWORDS:
+        assert "--" + keyword.replace("_", "-") in result.stdout
+    bad = runner.invoke(command, ["--connect-timeout", "0"])  # type: ignore[arg-type]
+    assert bad.exit_code == ExitStatus.USAGE
+    assert "invalid connect timeout 0.0" in bad.stderr
 
 
 BAD_PUB = [
