@@ -50,6 +50,12 @@ class Stats:
     Each message sent on a heard session and not yielded is counted once, by one
     of these reasons.
 
+    ``unknown_tails``: publisher instances that stopped sending a session without an
+    END while it was heard, and were followed on it by another instance (a publisher
+    killed and restarted under the same session name): what they sent after the last
+    message heard is unknowable, so it is not in ``gaps``; each is also logged as
+    ``publisher_restarted``.
+
     ``conflicts``: beacons of a second publisher on the channel, ignored while
     the one gone by is on air. ``clock_offset``: this machine's wall clock minus the
     publisher's wall clock (seconds), estimated from the publisher's beacons (each
@@ -65,6 +71,7 @@ class Stats:
     malformed: int = 0
     conflated: int = 0
     oversize: int = 0
+    unknown_tails: int = 0
     conflicts: int = 0
     clock_offset: float = 0.0
 

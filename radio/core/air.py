@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Final
 
@@ -25,6 +25,9 @@ the drift of a slewed clock, shows in `Message.sent_at` to within this."""
 CLOCK_SKEW_WARNING_S = 1.0
 """An estimated wall-clock skew beyond this (either way) is logged once as ``clock_skew``."""
 
+MAX_CLOCKS: Final[int] = 64
+"""Publisher instances whose clock offset is kept; the one least recently heard goes first."""
+
 
 class Air:
     """Beacon bookkeeping for one channel: pure, clock-injected.
@@ -35,12 +38,15 @@ class Air:
     ``off_air_after`` beacon intervals, or signs off, the next publisher heard
     is the one gone by.
 
-    Every time here is a monotonic clock: ours (arrivals, silences) or the
-    publisher's (the send times in headers). `offset` estimates the difference
-    of the two, per publisher instance (it starts over when the publisher gone
-    by changes to one on another host, with its own monotonic clock: see
-    `_same_clock`); `wall_base` is the publisher's wall clock minus its monotonic one,
-    from its latest beacon (None before one).
+    Every time here is a monotonic clock: ours (arrivals, silences) or a
+    publisher's (the send times in headers). `clock` estimates the difference
+    of the two per publisher instance (every header names its instance); a new
+    instance on the clock of one heard before (a restart in place: see
+    `_same_clock`) starts from that one's estimate. The *lead* is the instance
+    whose clock turns send times into `Message.sent_at`: the publisher gone by,
+    or before any beacon the first instance a message was yielded of; `offset`
+    is its estimate. `wall_base` is the lead's wall clock minus its monotonic
+    one, from its latest beacon (None before one).
     """
 
     def __init__(
@@ -58,9 +64,11 @@ class Air:
         self.announced: Beacon | None = None  # the last beacon of the publisher gone by
         self.announced_at: float | None = None  # its send time (publisher's clock)
         self.conflicts = 0
-        self.offset = ClockOffset()
+        self.clocks: OrderedDict[bytes, ClockOffset] = OrderedDict()  # least recent first
+        self.walls: dict[bytes, float] = {}  # an instance's wall base, from its beacons
+        self.lead: bytes | None = None
         self.wall_base: float | None = None
-        self.resets = 0  # how many times the offset started over (a new publisher instance)
+        self.resets = 0  # how many times the lead changed (another publisher instance)
         # What turns a header's send time into `Message.sent_at` (None: nothing yielded yet),
         # and who moves what was yielded when it changes (the subscriber's ready queue).
         self.base: float | None = None
@@ -74,8 +82,12 @@ class Air:
     def hear(self, beacon: Beacon, sent_at: float, interval: float) -> bool:
         """Take one beacon; return whether it is from the publisher gone by (now)."""
         now = self._monotonic()
-        if beacon.publisher != self.publisher:
+        instance = beacon.publisher
+        clock = self.clock(instance)
+        self._learn_wall(instance, beacon.wall - sent_at)
+        if instance != self.publisher:
             if self.publisher is not None and not self._silent(now):
+                clock.observe(sent_at, now)  # its own clock: it moves nothing of ours
                 self.conflicts += 1
                 self._limited.warning(
                     "channel_conflict",
@@ -86,13 +98,12 @@ class Air:
                 return False
             if self.publisher is not None:
                 self._log.info("publisher_changed", previous=self.publisher.hex())
-            # A first beacon keeps the estimate the data before it built (a beacon read
-            # from a backlog must not make old messages look young), and so does a new
-            # instance on the same clock (a restart in place); another host's monotonic
-            # clock has another origin: the estimate starts over.
-            self.publisher = beacon.publisher
-            if self.wall_base is not None and not self._same_clock(beacon.wall - sent_at):
-                self.offset.reset()
+            # Its clock leads from now on: its own estimate (from its data, or from an
+            # instance heard before on the same clock), which a beacon read from a
+            # backlog cannot raise.
+            self.publisher = instance
+            if self.lead != instance:
+                self.lead = instance
                 self.resets += 1
         self.last_beacon, self.interval, self.announced = now, interval, beacon
         self.announced_at = sent_at
@@ -101,31 +112,65 @@ class Air:
             self._log.info(
                 "publisher_on_air", publisher=beacon.publisher.hex(), live=beacon.live or None
             )
-        self.observe(sent_at)
+        clock.observe(sent_at, now)
         self.wall_base = beacon.wall - sent_at
         if beacon.signing_off:
             self.publisher = None  # it is leaving: whoever comes next is gone by at once
         return True
 
-    def _same_clock(self, wall_base: float) -> bool:
-        """Whether a new publisher instance keeps the monotonic clock of the one before.
+    def _learn_wall(self, instance: bytes, wall_base: float) -> None:
+        """Note *instance*'s wall base; at its first, share the estimate of its clock.
 
-        Its wall minus monotonic clock (*wall_base*) is a property of its host (or
-        kernel): the same within `SAME_CLOCK_TOLERANCE_S`, it is the same clock (a
-        restart in place), and the estimate stays, for a beacon read late from a
-        backlog must not set it; else the estimate starts over. The first beacon
-        ever heard keeps the estimate the data before it built (most likely its
-        own publisher's, and a beacon read from a backlog must not set it).
+        A wall minus monotonic clock is a property of a host (or kernel): two
+        instances whose wall bases agree within `SAME_CLOCK_TOLERANCE_S` share
+        one monotonic clock (a restart in place), so the new one starts from
+        what the old one's frames showed: a first frame read late from a
+        backlog cannot make old messages look young.
         """
-        known = self.wall_base
-        return known is not None and abs(wall_base - known) <= SAME_CLOCK_TOLERANCE_S
+        if instance not in self.walls:
+            for other, wall in self.walls.items():
+                if abs(wall - wall_base) <= SAME_CLOCK_TOLERANCE_S and other in self.clocks:
+                    self.clock(instance).merge(self.clocks[other])
+                    break
+        self.walls[instance] = wall_base
 
-    def observe(self, sent_at: float) -> float:
-        """Feed the clock offset with a frame sent at *sent_at* arriving now; return it.
+    def clock(self, instance: bytes) -> ClockOffset:
+        """The clock offset estimate of publisher *instance* (a new one when not kept)."""
+        clocks = self.clocks
+        found = clocks.get(instance)
+        if found is not None:
+            clocks.move_to_end(instance)
+            return found
+        found = clocks[instance] = ClockOffset()
+        if len(clocks) > MAX_CLOCKS:
+            for old in clocks:
+                if old != self.lead:
+                    del clocks[old]
+                    self.walls.pop(old, None)
+                    break
+        return found
 
-        Both are monotonic clocks: the publisher's send time, our arrival time.
+    @property
+    def offset(self) -> ClockOffset:
+        """The lead's clock offset estimate (an empty one before any lead)."""
+        lead = self.lead
+        return _NO_ESTIMATE if lead is None else self.clock(lead)
+
+    def value(self, instance: bytes) -> float | None:
+        """*instance*'s clock offset estimate, if any (None: none yet)."""
+        found = self.clocks.get(instance)
+        return None if found is None else found.value
+
+    def display_base(self, clock: ClockOffset) -> float:
+        """What to add to a send time on *clock*'s instance to make `Message.sent_at`.
+
+        The lead's `base`; for another instance, the send time turned into our
+        monotonic clock by its own estimate, then into `sent_at` by `conversion`:
+        every message is judged with the one `conversion`.
         """
-        return self.offset.observe(sent_at, self._monotonic())
+        if clock is self.offset:
+            return self.base or 0.0
+        return self.conversion + (clock.value or 0.0)
 
     def _silent(self, now: float) -> bool:
         return self.last_beacon is None or (
@@ -170,13 +215,15 @@ class Air:
             return 0.0
         return self._clock() - self._monotonic() + (self.offset.value or 0.0) - wall_base
 
-    def first_base(self) -> float:
-        """Set `base` when nothing set it yet; call it with an offset estimate at hand.
+    def first_base(self, instance: bytes) -> float:
+        """Set `base` when nothing set it yet, for a message of *instance* (with an estimate).
 
-        From the latest beacon when one was heard; else our wall clock minus the
-        age of a message sent now, so that ``sent_at + base`` is our wall clock
-        minus the message's estimated age.
+        *instance* leads unless one does. From the latest beacon when one was
+        heard; else our wall clock minus the age of a message sent now, so that
+        ``sent_at + base`` is our wall clock minus the message's estimated age.
         """
+        if self.lead is None:
+            self.lead = instance
         base = self.wall_base
         if base is None:
             base = self._clock() - self._monotonic() + (self.offset.value or 0.0)
@@ -188,8 +235,8 @@ class Air:
 
         Within one publisher instance the base changes only when it moved by more
         than `WALL_BASE_TOLERANCE_S`; messages yielded before move with it. After
-        a change of instance (its own monotonic clock, the offset started over),
-        they move by the change of `conversion`, so that they are judged as before.
+        a change of lead (another instance, its own estimate), they move by the
+        change of `conversion`, so that they are judged as before.
         """
         old, new = self.base, self.wall_base
         if new is None:
@@ -219,15 +266,20 @@ WINDOW_S: Final[float] = 60.0
 BUCKET_S: Final[float] = 5.0
 """The window is kept as the minima of buckets this long."""
 
+SUSPECT_DROP_S: Final[float] = 0.25
+"""A sample this far below the estimate is implausible on its own (a forged or flipped
+send time, stamped ahead): it moves the estimate only when the next sample agrees
+with it within this much, and then by the less extreme of the two."""
+
 _INF: Final[float] = float("inf")
 
 
 class ClockOffset:
     """Estimates ``our clock - the publisher's clock`` from (send time, arrival time) pairs.
 
-    The clocks are the two hosts' monotonic clocks (version 3 of the wire
-    format): they never step, so the difference moves only by their drift
-    (parts per million) and the estimate only by the delay floor.
+    The clocks are two hosts' monotonic clocks (one publisher instance's and
+    ours): they never step, so the difference moves only by their drift (parts
+    per million) and the estimate only by the delay floor.
 
     Each frame's arrival time minus its send time is the offset plus the frame's
     one-way delay; the smallest over `WINDOW_S` is the offset plus the delay
@@ -235,20 +287,37 @@ class ClockOffset:
     message's age on the publisher's clock is ``now - value - sent_at``, right to
     within the one-way delay whatever the two clocks say. The estimate goes down
     at once and up only when the minimum leaves the window: frames read late
-    from a backlog (large delays) never make old messages look young, and a
-    publisher clock stepped back shows only after a window, erring towards
-    expiring. ``value`` is None until the first observation.
+    from a backlog (large delays) never make old messages look young. A single
+    sample more than `SUSPECT_DROP_S` below it moves nothing: it waits for the
+    next sample to agree (frames read after a backlog do; a forged time stamp
+    does not). ``value`` is None until the first observation; the caller's fast
+    path observes a sample only when it is below ``watch``.
     """
 
     def __init__(self) -> None:
         self.value: float | None = None
-        self.bucket_min = _INF  # the current bucket's minimum: observe() when below it
+        self.bucket_min = _INF  # the current bucket's minimum
+        self.watch = _INF  # observe() a sample below this: the bucket's minimum, or all
+        self._suspect: float | None = None  # an implausible sample awaiting the next one
         self._bucket_start = -_INF
         self._buckets: deque[tuple[float, float]] = deque()  # (start, minimum), oldest first
 
     def observe(self, sent_at: float, arrived: float) -> float:
         """Take one frame's send time (publisher's clock) and arrival (ours); return value."""
         sample = arrived - sent_at
+        value, suspect = self.value, self._suspect
+        if value is not None and sample < value - SUSPECT_DROP_S:
+            if suspect is None or abs(sample - suspect) > SUSPECT_DROP_S:
+                self._suspect = sample  # alone, it moves nothing; the next sample decides
+                self.watch = _INF
+                return value
+            sample = max(sample, suspect)  # two agree: the less extreme of them
+        self._suspect = None
+        self._take(sample, arrived)
+        self.watch = self.bucket_min
+        return sample if self.value is None else self.value
+
+    def _take(self, sample: float, arrived: float) -> None:
         if arrived - self._bucket_start >= BUCKET_S:
             if self.bucket_min < _INF:
                 self._buckets.append((self._bucket_start, self.bucket_min))
@@ -260,11 +329,29 @@ class ClockOffset:
             self.bucket_min = sample
         if self.value is None or sample < self.value:
             self.value = sample
-        return self.value
+
+    def merge(self, other: ClockOffset) -> None:
+        """Take *other*'s observations too: an estimate of the same clock (a restart in place)."""
+        if other.value is None or other is self:
+            return
+        buckets = [*self._buckets, *other._buckets]
+        if other.bucket_min < _INF:
+            buckets.append((other._bucket_start, other.bucket_min))
+        self._buckets = deque(sorted(buckets))
+        if self.value is None or other.value < self.value:
+            self.value = other.value
+        if self._bucket_start == -_INF:  # nothing observed yet: the next sample opens a bucket
+            self.bucket_min = _INF
+        self.watch = _INF if self._suspect is not None else self.bucket_min
 
     def reset(self) -> None:
-        """Forget every observation (another publisher instance on another clock)."""
+        """Forget every observation."""
         self.value = None
-        self.bucket_min = _INF
+        self.bucket_min = self.watch = _INF
+        self._suspect = None
         self._bucket_start = -_INF
         self._buckets.clear()
+
+
+_NO_ESTIMATE: Final = ClockOffset()
+"""The estimate before any publisher instance leads: never observed."""

@@ -51,6 +51,10 @@ class Announcer:
         self._monotonic = monotonic  # the stamps, the schedule and the retention: never steps
         self._clock = clock  # the beacons' wall field alone
         self.interval = interval
+        if publisher_id is not None and len(publisher_id) != PUBLISHER_ID_BYTES:
+            raise ValueError(
+                f"publisher ID {publisher_id!r} is not {PUBLISHER_ID_BYTES} bytes long"
+            )
         self.publisher_id = publisher_id or secrets.token_bytes(PUBLISHER_ID_BYTES)
         self._seq = 0
         self._next = 0.0  # the first tick sends one
@@ -75,7 +79,7 @@ class Announcer:
         """A session closed at *now*: return its END frame, and repeat and report it."""
         self._repeats[topic] = [last_seq, END_REPEATS]
         self._ended.append((name, last_seq, self._monotonic()))
-        return encode(topic, Kind.END, last_seq, now)
+        return encode(topic, Kind.END, last_seq, now, publisher=self.publisher_id)
 
     def superseded(self, name: str, seq: int) -> None:
         """*name* stopped being live after its message *seq*: followers heard up to there."""
@@ -100,7 +104,7 @@ class Announcer:
         frames = []
         if scheduled:
             for topic, repeat in list(self._repeats.items()):
-                frames.append(encode(topic, Kind.END, repeat[0], now))
+                frames.append(encode(topic, Kind.END, repeat[0], now, publisher=self.publisher_id))
                 repeat[1] -= 1
                 if not repeat[1]:
                     del self._repeats[topic]

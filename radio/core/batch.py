@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from radio.core.wire import HEADER, RECORD, Kind, frame_prefix, pack_record, pack_tail
+from radio.core.wire import (
+    HEADER,
+    NO_PUBLISHER,
+    RECORD,
+    Kind,
+    frame_prefix,
+    pack_record,
+    pack_tail,
+)
 
 BATCH_DELAY_S: Final[float] = 0.001
 """Default longest time a message waits in a batch before it is sent."""
@@ -26,6 +34,7 @@ class Batch:
         "_max_parts",
         "_parts",
         "_prefix",
+        "_publisher",
         "_since",
         "_size",
         "_topic",
@@ -34,9 +43,17 @@ class Batch:
         "max_bytes",
     )
 
-    def __init__(self, topic: bytes, max_messages: int, max_bytes: int, delay: float) -> None:
+    def __init__(
+        self,
+        topic: bytes,
+        max_messages: int,
+        max_bytes: int,
+        delay: float,
+        publisher: bytes = NO_PUBLISHER,
+    ) -> None:
         self._topic = topic
-        self._prefix = frame_prefix(topic, Kind.BATCH)
+        self._publisher = publisher
+        self._prefix = frame_prefix(topic, Kind.BATCH, publisher=publisher)
         self._max_parts = 2 * max_messages  # a record header and a payload per message
         self.max_bytes = max_bytes - len(topic) - HEADER.size
         self.delay = delay
@@ -52,7 +69,7 @@ class Batch:
         Flush first: the pending messages were sent under the old flag.
         """
         assert not self._parts, "flush before changing the live flag"
-        self._prefix = frame_prefix(self._topic, Kind.BATCH, live=live)
+        self._prefix = frame_prefix(self._topic, Kind.BATCH, live=live, publisher=self._publisher)
 
     def __len__(self) -> int:
         return len(self._parts) // 2

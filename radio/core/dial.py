@@ -14,6 +14,9 @@ from radio.core.names import TAG_SEPARATOR, marker_topic, session_topic
 MAX_REMEMBERED: Final[int] = 1024
 """Sessions tuned out of whose last heard seq and leaving time are remembered."""
 
+MAX_RETIRED: Final[int] = 4
+"""Publisher instances a session remembers having moved on from (a restart each)."""
+
 NO_BASELINE: Final[int] = -1
 """``last_seq`` of a session tuned in to that nothing was heard of yet: its first
 message sets the baseline (what was sent before we tuned in is not our loss)."""
@@ -32,6 +35,25 @@ class Heard:
     tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
     last_sent: float = -1.0  # publisher-clock send time at last_seq (-1: unknown): bounds a gap
     heard_at: float = 0.0  # our monotonic clock when last heard of: bounds a gap too
+    instance: bytes = b""  # the publisher instance its seqs are of (b"": none heard yet)
+    retired: tuple[bytes, ...] = ()  # instances it was heard from before: their frames are stale
+
+    def succeed(self, instance: bytes, now: float) -> bytes:
+        """Hear *instance*'s seqs from now on; return the instance heard before (b"": none).
+
+        The one before is retired. When it had sent the session something (a
+        seq over 0 was heard, or its HELLO said so), we were listening as the new
+        one began: it counts from its first message; else its first sets the
+        baseline. A re-tuned session awaits the new one's HELLO too.
+        """
+        old = self.instance
+        if old:
+            self.retired = (*self.retired[-(MAX_RETIRED - 1) :], old)
+            self.last_seq = 0 if self.last_seq > 0 else NO_BASELINE
+            self.last_sent, self.heard_at = -1.0, now
+            self.awaiting = self.floor > 0.0
+        self.instance = instance
+        return old
 
 
 class Dial:

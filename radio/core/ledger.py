@@ -47,11 +47,11 @@ class Ledger:
     def __init__(
         self,
         channel: str,
-        publisher_now: Callable[[], float] = lambda: float("inf"),
+        publisher_now: Callable[[bytes], float] = lambda instance: float("inf"),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stats = Stats()
-        self._publisher_now = publisher_now  # the publisher's clock now, as estimated
+        self._publisher_now = publisher_now  # an instance's clock now, as estimated
         self._monotonic = monotonic
         self._limited = RateLimitedLog(log.bind(channel=channel))
 
@@ -101,7 +101,7 @@ class Ledger:
                 or (
                     heard.last_sent >= 0.0
                     and missing <= MAX_LOSS_RATE * max(0.0, sent_at - heard.last_sent) + LOSS_SLACK
-                    and sent_at <= self._publisher_now() + FUTURE_S
+                    and sent_at <= self._publisher_now(heard.instance) + FUTURE_S
                 )
             )
         ):
@@ -132,6 +132,25 @@ class Ledger:
         self.stats.oversize += count
         self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
 
+    def succeeded(self, heard: Heard, instance: bytes) -> None:
+        """*heard*'s session goes on from another publisher *instance* (see `Heard.succeed`).
+
+        When the one before had sent it something and no END said where it
+        stopped, what it sent after the last message heard is unknowable: that
+        is counted in ``unknown_tails`` and logged, never guessed into ``gaps``.
+        """
+        last_seq = heard.last_seq
+        old = heard.succeed(instance, self._monotonic())
+        if old and last_seq > 0:
+            self.stats.unknown_tails += 1
+            self._limited.warning(
+                "publisher_restarted",
+                session=heard.session,
+                previous=old.hex(),
+                publisher=instance.hex(),
+                last_seq=last_seq,
+            )
+
     def expired(self, session: str, seq: int, ttl: float) -> None:
         """One message older than its TTL."""
         self.stats.expired += 1
@@ -148,9 +167,10 @@ class Ledger:
             heard.last_seq = max(heard.last_seq, seq + count - 1)
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
 
-    def fence_other(self, session: str, seq: int) -> None:
-        """One frame of a session not heard (queued or read ahead before a tune-out)."""
-        self.stats.fenced += 1
+    def fence_other(self, session: str, seq: int, count: int = 1) -> None:
+        """A frame of a session not heard (queued or read ahead before a tune-out), or of
+        a publisher instance a heard session moved on from (its *count* messages)."""
+        self.stats.fenced += count
         self._limited.warning("message_fenced", session=session, seq=seq)
 
     def malformed(self, frame: bytes, exc: MalformedMessageError) -> None:

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from radio.core.batch import Batch
 from radio.core.wire import (
     HEADER,
+    NO_PUBLISHER,
     PART_THRESHOLD,
     RECORD,
     Kind,
@@ -48,6 +49,7 @@ class SessionState:
         "parted_prefix",
         "prefix",
         "private",
+        "publisher",
         "remembered",
         "seq",
         "small_below",
@@ -64,13 +66,15 @@ class SessionState:
         keep_last: bool = False,
         private: bool = False,
         remembered: bool = True,
+        publisher: bytes = NO_PUBLISHER,
     ) -> None:
         self.channel = channel
         self.topic = topic
+        self.publisher = publisher  # the instance ID every header carries
         self.private = private  # a desk client's own session: never the channel's live one
         self.remembered = remembered  # its name may come back: refuse to reopen it once closed
-        self.prefix = frame_prefix(topic, Kind.DATA)  # not live (yet)
-        self.parted_prefix = frame_prefix(topic, Kind.DATA, parted=True)
+        self.prefix = frame_prefix(topic, Kind.DATA, publisher=publisher)  # not live (yet)
+        self.parted_prefix = frame_prefix(topic, Kind.DATA, parted=True, publisher=publisher)
         self.seq = 0
         self.batch = batch
         self.keep_last = keep_last
@@ -160,17 +164,21 @@ class SessionState:
         if last is not None and last.ttl and now > last.sent_at + last.ttl:
             last = None  # never an expired one
         sent = self.seq if last is None else last.seq - 1  # the last value comes next
-        frames.append(encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag))
+        me = self.publisher
+        frames.append(encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag, me))
         if last is not None:
             frames.append(
-                encode_inbox(inbox, b"", last.kind, last.seq, last.sent_at, last.ttl, last.payload)
+                encode_inbox(
+                    inbox, b"", last.kind, last.seq, last.sent_at, last.ttl, last.payload, me
+                )
             )
         return frames
 
     def label(self, live: bool) -> None:
         """Set the LIVE flag of the frames from now on (flush the batch first)."""
-        self.prefix = frame_prefix(self.topic, Kind.DATA, live=live)
-        self.parted_prefix = frame_prefix(self.topic, Kind.DATA, live=live, parted=True)
+        topic, me = self.topic, self.publisher
+        self.prefix = frame_prefix(topic, Kind.DATA, live=live, publisher=me)
+        self.parted_prefix = frame_prefix(topic, Kind.DATA, live=live, parted=True, publisher=me)
         if self.batch is not None:
             self.batch.set_live(live)
 

@@ -113,6 +113,7 @@ class Transmitter:
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic, clock)
+        self.publisher_id = self.announcer.publisher_id  # in every header we send
         self.desk = DeskClients(max_desk_clients)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -143,7 +144,7 @@ class Transmitter:
         batch = None
         if self.batch_size > 1:
             limit = min(self._max_frame, MAX_FRAME_BYTES)
-            batch = Batch(topic, self.batch_size, limit, self.batch_delay)
+            batch = Batch(topic, self.batch_size, limit, self.batch_delay, self.publisher_id)
         self.sessions[session] = SessionState(
             self.channel,
             topic,
@@ -152,6 +153,7 @@ class Transmitter:
             keep_last=self.keep_last,
             private=private,
             remembered=remembered and not private,
+            publisher=self.publisher_id,
         )
         frames: list[bytes] = []
         if not private:
@@ -423,5 +425,5 @@ class Transmitter:
         state = self.sessions.get(session)
         if state is None:  # not open: the HELLO alone, from 0 or from where it ended
             sent = self._ended.get(session, self._ended_random.get(session, 0))
-            return [encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag)]
+            return [encode_inbox(inbox, b"", Kind.HELLO, sent, now, 0.0, tag, self.publisher_id)]
         return state.welcome(inbox, tag, now)

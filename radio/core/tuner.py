@@ -18,7 +18,9 @@ from radio.core.names import (
 )
 from radio.core.wire import (
     HEADER,
+    LEAD,
     LIVE,
+    TAIL,
     VERSION,
     Beacon,
     Kind,
@@ -40,11 +42,10 @@ from radio.message import Message, Stats
 
 log = get_logger()
 
-_VERSION: Final[int] = VERSION
-_DATA: Final[int] = Kind.DATA
-_DATA_LIVE: Final[int] = Kind.DATA | LIVE
-_NEVER: Final[int] = -1  # a kind byte no frame has: sends every frame the careful way
+_LIVE_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA | LIVE))
+_PLAIN_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA))
 _HEADER_SIZE: Final[int] = HEADER.size
+_LEAD_SIZE: Final[int] = LEAD.size
 _INF: Final[float] = float("inf")
 OFF_AIR_AFTER_BEACONS: Final[int] = 3
 """Default number of beacon intervals without a beacon before the publisher is off air."""
@@ -52,7 +53,7 @@ HELLO_GRACE_S: Final[float] = 1.0
 """A re-tuned session whose HELLO was lost is heard again from the first message sent
 this long after the re-tune (its send time turned into our monotonic clock by the
 estimated offset)."""
-_unpack_from = HEADER.unpack_from
+_unpack_tail = TAIL.unpack_from
 _new_tuple = tuple.__new__
 
 
@@ -107,9 +108,9 @@ class Tuner:
         self.control_topic = control_topic(channel)
         self._log = log.bind(channel=channel)
 
-    def _publisher_now(self) -> float:
-        """The publisher's monotonic clock now, as estimated (ours before any estimate)."""
-        return self._monotonic() - (self.air.offset.value or 0.0)
+    def _publisher_now(self, instance: bytes) -> float:
+        """*instance*'s monotonic clock now, as estimated (ours before any estimate)."""
+        return self._monotonic() - (self.air.value(instance) or 0.0)
 
     # -- what to hear ----------------------------------------------------------------
 
@@ -197,64 +198,61 @@ class Tuner:
     def _take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
         """Handle *frames* in order, passing each message to yield to *out*.
 
-        A DATA frame of the same session as the frame before costs one
+        A DATA frame that starts like the frame before, up to its seq (topic,
+        version, kind and flags, publisher instance: its *lead*), costs one
         ``startswith``, one ``unpack_from`` and one addition (and a monotonic
-        clock reading when it has a TTL); anything else (another session, a
-        BATCH, END, a beacon, a two-part message, junk, a re-tuned session
-        awaiting the HELLO, no `base` yet) takes the careful path, which takes a
-        two-part message's payload as the next frame.
+        clock reading when it has a TTL); anything else (another session or
+        instance, a BATCH, END, a beacon, a two-part message, junk, a re-tuned
+        session awaiting the HELLO, no `base` yet) takes the careful path, which
+        takes a two-part message's payload as the next frame.
         """
         channel = self.channel
         clock = self._monotonic
-        estimate = self.air.offset
         received = 0
         heard: Heard | None = None
-        topic = b""
+        estimate = self.air.offset
+        lead = b""
         session = ""
-        offset = body = last = plain = live = 0
-        skew = bucket_min = base = last_sent = 0.0
+        offset = body = last = 0
+        skew = watch = base = last_sent = 0.0
         now = self._monotonic()  # when the sessions of these frames were last heard of
         rest = iter(frames)
         try:
             for frame in rest:
-                if heard is None or not frame.startswith(topic):
+                if heard is None or not frame.startswith(lead):
                     if heard is not None:
                         heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
                     heard = self._lookup(frame)
-                    if heard is None:
-                        self._slow(None, frame, rest, out)
+                    lead = b"" if heard is None else self._lead(heard, frame)
+                    if heard is None or not lead:  # not a plain DATA frame of a heard instance
+                        self._slow(heard, frame, rest, out)
+                        heard = None  # END changes what is heard
                         continue
-                    topic, session = heard.topic, heard.session
-                    last, last_sent = heard.last_seq, heard.last_sent
-                    offset = len(topic)
-                    body = offset + _HEADER_SIZE
-                    careful = heard.awaiting or self.air.base is None  # no base: `_careful` sets it
-                    live = _DATA_LIVE if not careful else _NEVER
-                    plain = live if not heard.explicit else _DATA if not careful else _NEVER
-                    skew, bucket_min = estimate.value or 0.0, estimate.bucket_min
-                    base = self.air.base or 0.0
+                    session, last, last_sent = heard.session, heard.last_seq, heard.last_sent
+                    offset = len(lead)
+                    body = offset - _LEAD_SIZE + _HEADER_SIZE
+                    estimate = self.air.clock(heard.instance)
+                    skew, watch = estimate.value or 0.0, estimate.watch
+                    base = self.air.display_base(estimate)
                 try:
-                    version, kind, seq, sent_at, ttl = _unpack_from(frame, offset)
+                    seq, sent_at, ttl = _unpack_tail(frame, offset)
                 except struct.error:
-                    version = kind = 0  # too short: `_careful` says so
-                if (
-                    version != _VERSION
-                    or (kind != live and kind != plain)
-                    or not 0.0 <= sent_at < _INF
-                    or not 0.0 <= ttl < _INF
-                ):
+                    sent_at = -1.0  # too short: `_careful` says so
+                if not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF:
                     heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
-                    self._slow(heard, frame, rest, out)  # END, BATCH, parted, awaiting, junk
-                    heard = None  # END changes what is heard
+                    self._slow(heard, frame, rest, out)
+                    heard = None
                     continue
                 if seq != last + 1:
                     heard.last_seq, heard.last_sent = last, last_sent
                     self.ledger.jump(heard, seq, sent_at)
                 last, last_sent = seq, sent_at
                 if ttl:
-                    age = clock() - sent_at  # both monotonic: offset + delay + true age
-                    if age < bucket_min:  # a new low for the clock offset: rare
-                        skew, bucket_min = self.air.observe(sent_at), estimate.bucket_min
+                    arrived = clock()
+                    age = arrived - sent_at  # both monotonic: offset + delay + true age
+                    if age < watch:  # a new low for the clock offset (or one in doubt): rare
+                        skew = estimate.observe(sent_at, arrived)
+                        watch, base = estimate.watch, self.air.display_base(estimate)
                     if age - skew > ttl:
                         self.ledger.expired(session, seq, ttl)
                         continue
@@ -269,6 +267,20 @@ class Tuner:
             if heard is not None:
                 heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
             self.ledger.received(received)
+
+    def _lead(self, heard: Heard, frame: bytes) -> bytes:
+        """The lead of *frame* when the fast path may take it and those after it, else b"".
+
+        Its topic, then the version, the DATA kind (with the `LIVE` flag, which
+        only a session heard by name may lack) and the instance heard.
+        """
+        if heard.awaiting or self.air.base is None or not heard.instance:
+            return b""
+        lead = heard.topic + _LIVE_LEAD + heard.instance
+        if frame.startswith(lead):
+            return lead
+        lead = heard.topic + _PLAIN_LEAD + heard.instance
+        return lead if heard.explicit and frame.startswith(lead) else b""
 
     def _lookup(self, frame: bytes) -> Heard | None:
         """The heard session whose topic *frame* starts with, if any."""
@@ -318,11 +330,11 @@ class Tuner:
         try:
             if is_parted(frame, offset):
                 part = next(rest, None)
-                live, seq, sent_at, ttl, payload = unpack_parts(frame, offset, part)
+                live, instance, seq, sent_at, ttl, payload = unpack_parts(frame, offset, part)
                 kind = Kind.DATA
                 records = [(sent_at, payload)]
             else:
-                kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
+                kind, live, instance, seq, sent_at, ttl = unpack_header(frame, offset)
                 records = (
                     decode_records(frame, offset + _HEADER_SIZE)
                     if kind is Kind.BATCH
@@ -335,12 +347,16 @@ class Tuner:
         if part is not None and limit is not None and parts_size(frame, part) > limit:
             self._oversize(heard, frame, limit)
             return None
-        if kind is Kind.END:
-            self._end(heard, seq, sent_at)
-            return None
         if kind is Kind.BEACON or kind is Kind.HELLO:
             reason = f"{kind.name} frame on a session topic"
             self.ledger.malformed(frame, MalformedMessageError(reason))
+            return None
+        if instance != heard.instance and not self._from(heard, instance):
+            if kind is not Kind.END:  # of an instance this session moved on from: stale
+                self.ledger.fence_other(heard.session, seq, len(records))
+            return None
+        if kind is Kind.END:
+            self._end(heard, seq, sent_at)
             return None
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
@@ -348,13 +364,13 @@ class Tuner:
             self.ledger.fence(heard, seq, len(records), sent_at)
             return None
         channel, session, now = self.channel, heard.session, self._monotonic()
-        base, estimate = self.air.base, 0.0
+        clock, estimate = self.air.clock(instance), 0.0
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
-            if ttl or heard.awaiting or base is None:
-                estimate = self.air.observe(sent_at)  # both monotonic: see `ClockOffset`
-                if base is None:
-                    base = self.air.first_base()
+            if ttl or heard.awaiting or self.air.base is None:
+                estimate = clock.observe(sent_at, now)  # both monotonic: see `ClockOffset`
+                if self.air.base is None:
+                    self.air.first_base(instance)
             if heard.awaiting:
                 if sent_at + estimate <= heard.floor + HELLO_GRACE_S:
                     self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
@@ -367,10 +383,23 @@ class Tuner:
                 self.ledger.expired(session, seq, ttl)
                 continue
             received += 1
+            base = self.air.display_base(clock)
             out(_new_tuple(Message, (channel, session, seq, sent_at + base, ttl or None, payload)))
         self.ledger.received(received)
         heard.heard_at = now
         return None
+
+    def _from(self, heard: Heard, instance: bytes) -> bool:
+        """Whether *heard*'s session may be heard from publisher *instance* now.
+
+        Not from an instance it moved on from (its frames are stale); from a new
+        one, which succeeds the instance heard so far (`Ledger.succeeded`).
+        """
+        if instance in heard.retired:
+            return False
+        if instance != heard.instance:
+            self.ledger.succeeded(heard, instance)
+        return True
 
     def _handle_other(
         self, frame: bytes, rest: Iterator[bytes], out: Callable[[Message], object]
@@ -415,20 +444,31 @@ class Tuner:
         # It was following a session (now, or one that ended since): a move counts the head.
         moved = self.following and (self.live is not None or self.dial.between_sessions)
         heard_by_name = {entry.session: entry for entry in self.dial.heard.values()}
+        me = beacon.publisher  # its seqs are of its own sessions
         for name, last_seq in beacon.ended:
-            if name in heard_by_name:
+            if name in heard_by_name and self._from(heard_by_name[name], me):
                 self._end(heard_by_name.pop(name), last_seq, sent_at)
         live = beacon.live or None
         entry = heard_by_name.get(live) if live else None
-        if entry is not None and entry.last_seq >= 0 and beacon.live_seq > entry.last_seq:
+        if entry is not None and self._from(entry, me) and beacon.live_seq > entry.last_seq >= 0:
             self.ledger.lost(entry, beacon.live_seq, sent_at)
         if self.following and live != self.live:
             self._log.info("session_followed", session=live, previous=self.live)
             left = heard_by_name.get(self.live) if self.live else None
-            if left is not None and left.last_seq >= 0 and beacon.previous == left.session:
+            if (
+                left is not None
+                and beacon.previous == left.session
+                and self._from(left, me)
+                and left.last_seq >= 0
+            ):
                 self.ledger.lost(left, beacon.previous_seq, sent_at)  # its tail while live
             followed = self.dial.move_to(live, from_start=moved)
-            if moved and followed is not None and beacon.live_seq > followed.last_seq >= 0:
+            if (
+                moved
+                and followed is not None
+                and self._from(followed, me)
+                and beacon.live_seq > followed.last_seq >= 0
+            ):
                 # Its head was sent since the beacon before this one (or one interval ago).
                 followed.last_sent = sent_at - self.air.interval if since is None else since
                 followed.heard_at -= self.air.interval  # by our clock: an interval at least
@@ -455,7 +495,7 @@ class Tuner:
             session, body = split_inbox(frame, self.inbox)
             heard = self.dial.heard.get(self._prefix + session)
             topic = heard.topic if heard is not None else b"x/x/"
-            kind, _, seq, sent_at, _ = unpack_header(topic + body, len(topic))
+            kind, _, instance, seq, sent_at, _ = unpack_header(topic + body, len(topic))
             if kind is not Kind.HELLO and kind is not Kind.DATA:
                 raise MalformedMessageError(f"{kind.name} frame in an inbox")
         except MalformedMessageError as exc:
@@ -466,17 +506,34 @@ class Tuner:
                 self.ledger.fence_other(session.decode("ascii", "replace"), seq)
             return
         if kind is Kind.HELLO:
-            if body[_HEADER_SIZE:] != heard.tag:
-                return  # the HELLO of an earlier tune-in, read late
+            if body[_HEADER_SIZE:] != heard.tag or not self._welcomed(heard, instance, seq):
+                return  # the HELLO of an earlier tune-in, read late, or of another instance
             heard.awaiting = False
             if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
                 heard.last_seq, heard.last_sent = seq, sent_at
             return
-        if heard.last_seq not in (NO_BASELINE, seq - 1) or seq <= self.dial.left.get(
-            heard.session, 0
+        if (
+            heard.last_seq not in (NO_BASELINE, seq - 1)
+            or seq <= self.dial.left.get(heard.session, 0)
+            or instance != heard.instance
         ):
             return  # heard already (now or before a re-tune), or out of place: not a last value
         self._careful(heard, topic + body, iter(()), out)  # one DATA frame
+
+    def _welcomed(self, heard: Heard, instance: bytes, seq: int) -> bool:
+        """Whether a HELLO of *instance* (saying *seq*) speaks for *heard*'s session.
+
+        Yes from the instance heard, or when none is; from another one only when
+        nothing was heard of the session yet and it says it sent some (the owner
+        answering after a publisher that lacks the session, behind a relay).
+        """
+        if not heard.instance or instance == heard.instance:
+            heard.instance = instance
+            return True
+        if heard.last_seq > 0 or seq == 0 or instance in heard.retired:
+            return False
+        self.ledger.succeeded(heard, instance)
+        return True
 
     def _end(self, heard: Heard, last_seq: int, sent_at: float) -> None:
         if heard.last_seq >= 0:  # the tail lost before the END (none after nothing)

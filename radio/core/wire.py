@@ -10,20 +10,29 @@ from typing import Final, NamedTuple
 from radio.core.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 from radio.errors import InvalidNameError, MalformedMessageError
 
-VERSION: Final[int] = 3
-"""The wire format version this module writes and reads (3: every header's send time
-is the publisher's monotonic clock, and a beacon carries its wall clock; 2: beacons
-name their publisher, the live session's last seq and the sessions that ended lately)."""
+VERSION: Final[int] = 4
+"""The wire format version this module writes and reads (4: every header names the
+publisher instance that sent it; 3: every header's send time is the publisher's
+monotonic clock, and a beacon carries its wall clock; 2: beacons name their publisher,
+the live session's last seq and the sessions that ended lately)."""
 
-HEADER: Final = struct.Struct("!BBQdd")
-"""What follows the topic: version, kind, seq, sent_at, ttl (26 bytes).
+PUBLISHER_ID_BYTES: Final[int] = 8
+"""Length of the random instance ID a publisher picks at start and puts in every header."""
 
-``sent_at`` is the publisher's monotonic clock (``time.monotonic()``) when it sent
-the frame, in seconds: only differences of it mean anything, and only between
-frames of one publisher instance (a beacon's ``wall`` relates it to wall time)."""
+NO_PUBLISHER: Final[bytes] = bytes(PUBLISHER_ID_BYTES)
+"""The instance ID of frames made without one (tests, tools): eight zero bytes."""
 
-LEAD: Final = struct.Struct("!BB")
-"""The header's first part, fixed for a session and kind: version and kind byte."""
+HEADER: Final = struct.Struct(f"!BB{PUBLISHER_ID_BYTES}sQdd")
+"""What follows the topic: version, kind, publisher, seq, sent_at, ttl (34 bytes).
+
+``publisher`` is the sending instance's ID: seqs and send times mean something only
+between frames of one instance. ``sent_at`` is its monotonic clock
+(``time.monotonic()``) when it sent the frame, in seconds: only differences of it
+mean anything (a beacon's ``wall`` relates it to wall time)."""
+
+LEAD: Final = struct.Struct(f"!BB{PUBLISHER_ID_BYTES}s")
+"""The header's first part, fixed for a session, kind and publisher: version, kind
+byte and the publisher's instance ID (10 bytes)."""
 
 TAIL: Final = struct.Struct("!Qdd")
 """The header's second part, new for every message: seq, sent_at, ttl."""
@@ -92,10 +101,6 @@ _FLAGGABLE: Final = frozenset({Kind.DATA, Kind.BATCH})
 _KINDS: Final = {kind.value: kind for kind in Kind}
 _INF: Final[float] = float("inf")
 
-
-PUBLISHER_ID_BYTES: Final[int] = 8
-"""Length of the random instance ID a publisher picks at start and puts in its beacons."""
-
 MAX_ENDED_IN_BEACON: Final[int] = 8
 """Most recently ended sessions one beacon names (with their last seq)."""
 
@@ -110,7 +115,7 @@ it on air for ever."""
 SIGNING_OFF: Final[int] = 0x01
 """Beacon flag: the publisher is closing; followers may follow another one at once."""
 
-_BEACON_FIXED: Final = struct.Struct(f"!{PUBLISHER_ID_BYTES}sBd")
+_BEACON_FIXED: Final = struct.Struct("!Bd")
 _SEQ: Final = struct.Struct("!Q")
 
 
@@ -118,7 +123,7 @@ class Beacon(NamedTuple):
     """What a BEACON says: who sends it, what is live, what ended lately.
 
     ``publisher`` is the sender's instance ID (`PUBLISHER_ID_BYTES` random
-    bytes, new at every start); ``live`` the live session (``""``: none) and
+    bytes, new at every start: the header's, as in every frame); ``live`` the live session (``""``: none) and
     ``live_seq`` the seq of the last message sent on it; ``previous`` the session
     that was live before it, still open, and ``previous_seq`` its last seq sent
     while it was live (what its followers should have heard); ``ended`` the
@@ -145,14 +150,15 @@ def encode_beacon_payload(beacon: Beacon) -> bytes:
 
     Layout::
 
-        | publisher id (8 B) | flags u8 | wall f64 | live: len u8, name, seq u64 |
+        | flags u8 | wall f64 | live: len u8, name, seq u64 |
         | previous: len u8, name, seq u64 | count u8 | count x (len u8, name, seq u64) |
 
     Names are ASCII (`radio.core.names` rule, so at most 128 bytes); an absent live
     or previous session has length 0 and seq 0; ``wall`` is a finite number >= 0.
+    The publisher's ID is the header's.
     """
     parts = [
-        _BEACON_FIXED.pack(beacon.publisher, SIGNING_OFF if beacon.signing_off else 0, beacon.wall),
+        _BEACON_FIXED.pack(SIGNING_OFF if beacon.signing_off else 0, beacon.wall),
         _name_and_seq(beacon.live, beacon.live_seq),
         _name_and_seq(beacon.previous, beacon.previous_seq),
         bytes((len(beacon.ended),)),
@@ -166,10 +172,11 @@ def _name_and_seq(name: str, seq: int) -> bytes:
     return bytes((len(raw),)) + raw + _SEQ.pack(seq)
 
 
-def decode_beacon_payload(payload: bytes) -> Beacon:
-    """The `Beacon` in a BEACON frame's payload; `MalformedMessageError` if it is not one."""
+def decode_beacon_payload(payload: bytes, publisher: bytes) -> Beacon:
+    """The `Beacon` in a BEACON frame's payload (sent by *publisher*); `MalformedMessageError`
+    if it is not one."""
     try:
-        publisher, flags, wall = _BEACON_FIXED.unpack_from(payload, 0)
+        flags, wall = _BEACON_FIXED.unpack_from(payload, 0)
         offset = _BEACON_FIXED.size
         live, live_seq, offset = _read_name_and_seq(payload, offset, allow_empty=True)
         previous, previous_seq, offset = _read_name_and_seq(payload, offset, allow_empty=True)
@@ -223,7 +230,8 @@ def encode_beacon(
     control: bytes, seq: int, sent_at: float, interval: float, beacon: Beacon
 ) -> bytes:
     """A whole BEACON frame on the *control* topic (`radio.core.names.control_topic`)."""
-    return encode(control, Kind.BEACON, seq, sent_at, encode_beacon_payload(beacon), interval)
+    payload = encode_beacon_payload(beacon)
+    return encode(control, Kind.BEACON, seq, sent_at, payload, interval, publisher=beacon.publisher)
 
 
 class Frame(NamedTuple):
@@ -231,7 +239,7 @@ class Frame(NamedTuple):
 
     ``session`` is the session the frame is about: the topic's session for DATA
     and END, the live session named by a BEACON (``""`` when none is live), whose
-    whole content is in ``beacon``.
+    whole content is in ``beacon``; ``publisher`` the instance that sent it.
     """
 
     channel: str
@@ -243,9 +251,17 @@ class Frame(NamedTuple):
     payload: bytes
     live: bool = False
     beacon: Beacon | None = None
+    publisher: bytes = NO_PUBLISHER
 
 
-def frame_prefix(topic: bytes, kind: Kind, *, live: bool = False, parted: bool = False) -> bytes:
+def frame_prefix(
+    topic: bytes,
+    kind: Kind,
+    *,
+    live: bool = False,
+    parted: bool = False,
+    publisher: bytes = NO_PUBLISHER,
+) -> bytes:
     """*topic* and the header's fixed part: a frame is this, `pack_tail`, then the payload.
 
     The publisher keeps one per session and kind and builds each frame as
@@ -253,12 +269,13 @@ def frame_prefix(topic: bytes, kind: Kind, *, live: bool = False, parted: bool =
     *parted* (DATA only), the head of a two-part message is ``prefix +
     pack_tail(seq, sent_at, ttl) + pack_part_length(len(payload))`` (`encode_parts`).
     """
-    return topic + LEAD.pack(VERSION, kind | (LIVE if live else 0) | (PARTED if parted else 0))
+    flags = (LIVE if live else 0) | (PARTED if parted else 0)
+    return topic + LEAD.pack(VERSION, kind | flags, publisher)
 
 
 def kind_byte(prefix: bytes) -> int:
-    """The kind byte (with its `LIVE` flag) at the end of a `frame_prefix`."""
-    return prefix[-1]
+    """The kind byte (with its `LIVE` flag) of a `frame_prefix`: before the publisher's ID."""
+    return prefix[-1 - PUBLISHER_ID_BYTES]
 
 
 def encode(
@@ -270,13 +287,15 @@ def encode(
     ttl: float = NO_TTL,
     *,
     live: bool = False,
+    publisher: bytes = NO_PUBLISHER,
 ) -> bytes:
     """Return one frame: *topic* (from `radio.core.names`) followed by the header and *payload*.
 
     The caller supplies valid values. It is `frame_prefix` + `pack_tail` + payload,
     the parts the publisher's hot path joins itself.
     """
-    return frame_prefix(topic, kind, live=live) + pack_tail(seq, sent_at, ttl) + payload
+    prefix = frame_prefix(topic, kind, live=live, publisher=publisher)
+    return prefix + pack_tail(seq, sent_at, ttl) + payload
 
 
 def encode_parts(
@@ -287,30 +306,40 @@ def encode_parts(
     ttl: float = NO_TTL,
     *,
     live: bool = False,
+    publisher: bytes = NO_PUBLISHER,
 ) -> tuple[bytes, bytes]:
     """Return a DATA message as two frames: its `PARTED` head and *payload* itself.
 
     Layout of the head (the payload is the message's second and last part)::
 
-        | topic | version | kind | seq | sent_at | ttl | part length u64 |
+        | topic | version | kind | publisher | seq | sent_at | ttl | part length u64 |
 
     The publisher sends a payload of `PART_THRESHOLD` bytes or more this way.
     """
-    head = frame_prefix(topic, Kind.DATA, live=live, parted=True) + pack_tail(seq, sent_at, ttl)
+    prefix = frame_prefix(topic, Kind.DATA, live=live, parted=True, publisher=publisher)
+    head = prefix + pack_tail(seq, sent_at, ttl)
     return head + pack_part_length(len(payload)), payload
 
 
 def encode_inbox(
-    inbox: bytes, session: bytes, kind: int, seq: int, sent_at: float, ttl: float, payload: bytes
+    inbox: bytes,
+    session: bytes,
+    kind: int,
+    seq: int,
+    sent_at: float,
+    ttl: float,
+    payload: bytes,
+    publisher: bytes = NO_PUBLISHER,
 ) -> bytes:
-    r"""A frame for one subscriber's inbox: a session's message (its last value).
+    r"""A frame for one subscriber's inbox: a session's HELLO or message (its last value).
 
     Layout: the inbox topic (`radio.core.names.inbox_topic`), the session's name and
     ``/``, then the header (*kind* is the byte with its `LIVE` flag) and payload::
 
-        | channel/ \x00 id / | session / | version | kind | seq | sent_at | ttl | payload |
+        | channel/ \x00 id / | session / | version | kind | publisher | seq | sent_at | ttl | payload |
     """
-    return inbox + session + LEAD.pack(VERSION, kind) + pack_tail(seq, sent_at, ttl) + payload
+    lead = LEAD.pack(VERSION, kind, publisher)
+    return inbox + session + lead + pack_tail(seq, sent_at, ttl) + payload
 
 
 def split_inbox(frame: bytes, inbox: bytes) -> tuple[bytes, bytes]:
@@ -341,6 +370,7 @@ def encode_batch(
     records: list[tuple[float, bytes]],
     *,
     live: bool = False,
+    publisher: bytes = NO_PUBLISHER,
 ) -> bytes:
     """A BATCH frame of *records* (``(sent_at, payload)``), numbered from *first_seq*.
 
@@ -348,7 +378,9 @@ def encode_batch(
     same bytes incrementally.
     """
     body = b"".join(encode_record(sent_at, payload) for sent_at, payload in records)
-    return encode(topic, Kind.BATCH, first_seq, records[0][0], body, ttl, live=live)
+    return encode(
+        topic, Kind.BATCH, first_seq, records[0][0], body, ttl, live=live, publisher=publisher
+    )
 
 
 def decode_records(frame: bytes, offset: int) -> list[tuple[float, bytes]]:
@@ -391,15 +423,15 @@ def header_offset(frame: bytes) -> int:
     return second + 1
 
 
-def unpack_flagged(frame: bytes, offset: int) -> tuple[Kind, bool, bool, int, float, float]:
-    """Return ``(kind, live, parted, seq, sent_at, ttl)`` from the header at *offset*.
+def unpack_flagged(frame: bytes, offset: int) -> tuple[Kind, bool, bool, bytes, int, float, float]:
+    """Return ``(kind, live, parted, publisher, seq, sent_at, ttl)`` from the header at *offset*.
 
     Raises `MalformedMessageError` for a short frame, another version, an unknown
     kind, the `LIVE` flag on a kind that does not take it, the `PARTED` flag on
     another kind than DATA, or a send time or TTL that is not a finite number >= 0.
     """
     try:
-        version, kind, seq, sent_at, ttl = HEADER.unpack_from(frame, offset)
+        version, kind, publisher, seq, sent_at, ttl = HEADER.unpack_from(frame, offset)
     except struct.error:
         raise MalformedMessageError(
             f"frame too short: {len(frame) - offset} header bytes, need {HEADER.size}"
@@ -419,19 +451,19 @@ def unpack_flagged(frame: bytes, offset: int) -> tuple[Kind, bool, bool, int, fl
         raise MalformedMessageError(f"invalid send time {sent_at!r}")
     if not (math.isfinite(ttl) and ttl >= 0.0):
         raise MalformedMessageError(f"invalid ttl {ttl!r}")
-    return known, live, parted, seq, sent_at, ttl
+    return known, live, parted, publisher, seq, sent_at, ttl
 
 
-def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, int, float, float]:
-    """Return ``(kind, live, seq, sent_at, ttl)`` of a single-frame message's header.
+def unpack_header(frame: bytes, offset: int) -> tuple[Kind, bool, bytes, int, float, float]:
+    """Return ``(kind, live, publisher, seq, sent_at, ttl)`` of a single-frame message's header.
 
     Raises `MalformedMessageError` as `unpack_flagged` does, and for a `PARTED`
     head, which is no whole message on its own.
     """
-    kind, live, parted, seq, sent_at, ttl = unpack_flagged(frame, offset)
+    kind, live, parted, publisher, seq, sent_at, ttl = unpack_flagged(frame, offset)
     if parted:
         raise MalformedMessageError("DATA head with the parted flag and no part")
-    return kind, live, seq, sent_at, ttl
+    return kind, live, publisher, seq, sent_at, ttl
 
 
 def is_parted(frame: bytes, offset: int) -> bool:
@@ -444,15 +476,15 @@ def is_parted(frame: bytes, offset: int) -> bool:
 
 def unpack_parts(
     head: bytes, offset: int, part: bytes | None
-) -> tuple[bool, int, float, float, bytes]:
-    """Return ``(live, seq, sent_at, ttl, payload)`` of a two-part DATA message.
+) -> tuple[bool, bytes, int, float, float, bytes]:
+    """Return ``(live, publisher, seq, sent_at, ttl, payload)`` of a two-part DATA message.
 
     *head* has its header at *offset*, *part* is the frame that came next (None:
     none did). Raises `MalformedMessageError` unless *head* is a `PARTED` DATA
     head ending exactly after its `PART_LENGTH` and *part* has that length; the
     payload is *part* itself, not a copy.
     """
-    kind, live, parted, seq, sent_at, ttl = unpack_flagged(head, offset)
+    kind, live, parted, publisher, seq, sent_at, ttl = unpack_flagged(head, offset)
     if not parted:
         raise MalformedMessageError(f"{kind.name} frame where a parted head was expected")
     end = offset + HEADER.size
@@ -467,7 +499,7 @@ def unpack_parts(
         raise MalformedMessageError(
             f"parted head announces {length} bytes, the part has {len(part)}"
         )
-    return live, seq, sent_at, ttl, part
+    return live, publisher, seq, sent_at, ttl, part
 
 
 def is_head_of(head: bytes, part: bytes) -> bool:
@@ -521,7 +553,7 @@ def span(frame: bytes, offset: int) -> tuple[int, int, float]:
     when the frame is not valid (its seq cannot be trusted).
     """
     try:
-        kind, _, _, seq, sent_at, _ = unpack_flagged(frame, offset)  # a parted head too
+        kind, _, _, _, seq, sent_at, _ = unpack_flagged(frame, offset)  # a parted head too
         if kind is Kind.BATCH:
             return seq, len(decode_records(frame, offset + HEADER.size)), sent_at
     except MalformedMessageError:
@@ -537,22 +569,23 @@ def decode(frame: object) -> Frame:
 
     Layout (multi-byte integers and floats in network byte order)::
 
-        +---------+---+---------+---+---------+------+------+---------+--------+---------+
-        | channel | / | session | / | version | kind | seq  | sent_at | ttl    | payload |
-        | 1-128 B |   | 1-128 B |   | u8 = 3  | u8   | u64  | f64 s   | f64 s  | rest    |
-        +---------+---+---------+---+---------+------+------+---------+--------+---------+
+        +---------+---+---------+---+---------+------+-----------+-----+---------+-------+---------+
+        | channel | / | session | / | version | kind | publisher | seq | sent_at | ttl   | payload |
+        | 1-128 B |   | 1-128 B |   | u8 = 4  | u8   | 8 B       | u64 | f64 s   | f64 s | rest    |
+        +---------+---+---------+---+---------+------+-----------+-----+---------+-------+---------+
 
     ``session`` is ``!`` on the channel's control topic (BEACON frames, whose
     payload is a `Beacon`, returned decoded in ``beacon``, and whose ``ttl`` is
     the beacon interval, from `MIN_BEACON_INTERVAL_S` to `MAX_BEACON_INTERVAL_S`).
-    ``sent_at`` is the publisher's monotonic clock at send; ``ttl`` 0 means no
+    ``publisher`` is the sending instance's ID (`PUBLISHER_ID_BYTES`), ``sent_at``
+    its monotonic clock at send; ``ttl`` 0 means no
     expiry. The payload of a BATCH frame is returned whole; `decode_records`
     splits it.
     """
     if not isinstance(frame, bytes):
         raise MalformedMessageError(f"frame must be bytes, not {type(frame).__name__}")
     offset = header_offset(frame)
-    kind, live, seq, sent_at, ttl = unpack_header(frame, offset)
+    kind, live, publisher, seq, sent_at, ttl = unpack_header(frame, offset)
     channel, raw_session = _topic_names(frame, offset)
     payload = frame[offset + HEADER.size :]
     beacon = None
@@ -564,7 +597,7 @@ def decode(frame: object) -> Frame:
                 f"beacon interval {ttl!r} s is not from {MIN_BEACON_INTERVAL_S:g} "
                 f"to {MAX_BEACON_INTERVAL_S:g} s"
             )
-        beacon = decode_beacon_payload(payload)
+        beacon = decode_beacon_payload(payload, publisher)
         session = beacon.live
     else:
         if kind not in _SESSION_KINDS:
@@ -572,7 +605,7 @@ def decode(frame: object) -> Frame:
         session = _session_name(raw_session)
         if kind is Kind.BATCH:
             decode_records(frame, offset + HEADER.size)
-    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live, beacon)
+    return Frame(channel, session, kind, seq, sent_at, ttl, payload, live, beacon, publisher)
 
 
 def decode_parts(head: object, part: object) -> Frame:
@@ -581,10 +614,10 @@ def decode_parts(head: object, part: object) -> Frame:
     *head* is its first frame, *part* the frame that came after it (None: none
     did). Layout of the head; the payload is *part*, whole and not copied::
 
-        +-------+---------+------+-----+---------+-----+-------------+
-        | topic | version | kind | seq | sent_at | ttl | part length |
-        |       | u8 = 3  | u8   | u64 | f64 s   | f64 | u64         |
-        +-------+---------+------+-----+---------+-----+-------------+
+        +-------+---------+------+-----------+-----+---------+-----+-------------+
+        | topic | version | kind | publisher | seq | sent_at | ttl | part length |
+        |       | u8 = 4  | u8   | 8 B       | u64 | f64 s   | f64 | u64         |
+        +-------+---------+------+-----------+-----+---------+-----+-------------+
 
     where ``kind`` is DATA with the `PARTED` flag (0x41), and `LIVE` (0xC1) or not.
     """
@@ -593,12 +626,12 @@ def decode_parts(head: object, part: object) -> Frame:
     if part is not None and not isinstance(part, bytes):
         raise MalformedMessageError(f"part must be bytes, not {type(part).__name__}")
     offset = header_offset(head)
-    live, seq, sent_at, ttl, payload = unpack_parts(head, offset, part)
+    live, publisher, seq, sent_at, ttl, payload = unpack_parts(head, offset, part)
     channel, raw_session = _topic_names(head, offset)
     if raw_session == CONTROL_MARK:
         raise MalformedMessageError("DATA frame on the control topic")
     session = _session_name(raw_session)
-    return Frame(channel, session, Kind.DATA, seq, sent_at, ttl, payload, live)
+    return Frame(channel, session, Kind.DATA, seq, sent_at, ttl, payload, live, None, publisher)
 
 
 def _topic_names(frame: bytes, offset: int) -> tuple[str, bytes]:

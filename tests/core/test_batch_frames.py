@@ -6,7 +6,7 @@ import pytest
 
 from radio import MalformedMessageError
 from radio.core.batch import Batch
-from radio.core.wire import MAX_BATCH_MESSAGES, Kind, decode, decode_records, encode, encode_record
+from radio.core.wire import HEADER, MAX_BATCH_MESSAGES, Kind, decode, decode_records, encode, encode_record
 
 
 def test_batch_frames_carry_consecutive_messages() -> None:
@@ -18,7 +18,7 @@ def test_batch_frames_carry_consecutive_messages() -> None:
     assert frame is not None
     decoded = decode(frame)
     assert (decoded.kind, decoded.seq, decoded.sent_at) == (Kind.BATCH, 1, 100.0)
-    assert decode_records(frame, len(b"ch/s1/") + 26) == [
+    assert decode_records(frame, len(b"ch/s1/") + HEADER.size) == [
         (100.0, b"a"),
         (100.5, b"bb"),
         (101.0, b"ccc"),
@@ -35,7 +35,7 @@ def test_a_different_ttl_or_size_starts_a_new_batch() -> None:
     assert decode(displaced).ttl == 0.0
     displaced = batch.add(3, 1.0, 5.0, b"z" * 150)
     assert displaced is not None
-    assert len(decode_records(displaced, 6 + 26)) == 1
+    assert len(decode_records(displaced, 6 + HEADER.size)) == 1
     assert len(batch) == 1
 
 

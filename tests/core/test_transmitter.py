@@ -172,7 +172,16 @@ class TestSessions:
             (4, b"", 2.5, 1234.5),
         ]
         assert frames == [
-            encode(session_topic("ch", "s1"), Kind.DATA, f.seq, 1234.5, f.payload, 2.5, live=True)
+            encode(
+                session_topic("ch", "s1"),
+                Kind.DATA,
+                f.seq,
+                1234.5,
+                f.payload,
+                2.5,
+                live=True,
+                publisher=tx.publisher_id,
+            )
             for f in decoded
         ]
 
@@ -192,7 +201,9 @@ class TestSessions:
         state = tx.session("s1")
         topic = session_topic("ch", "s1")
         frame = state.frame(b"hi", 2.5, 1234.5)
-        assert frame == encode(topic, Kind.DATA, 1, 1234.5, b"hi", 2.5, live=True)
+        assert frame == encode(
+            topic, Kind.DATA, 1, 1234.5, b"hi", 2.5, live=True, publisher=tx.publisher_id
+        )
         large = b"x" * PART_THRESHOLD
         head = state.frame(large, 0.0, 1234.5)
         assert state.parted(large)
@@ -206,7 +217,7 @@ class TestSessions:
         keeping = core(keep_last=True)
         keeping.open("s1")
         assert keeping.session("s1").frame(b"hi", 0.0, 1234.5) == encode(
-            topic, Kind.DATA, 1, 1234.5, b"hi", 0.0, live=True
+            topic, Kind.DATA, 1, 1234.5, b"hi", 0.0, live=True, publisher=keeping.publisher_id
         )
         assert keeping.session("s1").last == (1, 1234.5, 0.0, b"hi", Kind.DATA | LIVE)
 
@@ -351,6 +362,7 @@ class TestPresence:
         (hello,) = tx.hear(joined("s1"))  # the newcomer learns from when it is heard
         session, body = split_inbox(hello, inbox_topic("ch", LISTENER))
         as_frame = decode(session_topic("ch", "s1") + body[:1] + b"\x01" + body[2:])
+        assert as_frame.publisher == tx.publisher_id
         assert (session, body[1], as_frame.seq) == (b"s1/", Kind.HELLO, 1)
         assert tx.listeners("s1") == 1
         assert tx.take_presence_changed()
@@ -399,7 +411,7 @@ class TestLastValue:
         _, hello_body = split_inbox(hello, inbox)
         assert hello_body[1] == Kind.HELLO
         assert hello_body[-1:] == b"7"  # the tag of the tune-in it answers
-        assert int.from_bytes(hello_body[2:10], "big") == 1  # the last value comes next
+        assert int.from_bytes(hello_body[10:18], "big") == 1  # the last value comes next
 
     def test_an_expired_last_value_is_never_sent(self) -> None:
         """Past its TTL, the latest message is not handed to anyone."""
@@ -423,9 +435,9 @@ class TestLastValue:
         (hello,) = tx.hear(joined("s1", LISTENER + b".3"))
         body = split_inbox(hello, inbox_topic("ch", LISTENER))[1]
         assert body[1] == Kind.HELLO
-        assert int.from_bytes(body[2:10], "big") == 49
+        assert int.from_bytes(body[10:18], "big") == 49
         (never,) = tx.hear(joined("s9", LISTENER + b".4"))
-        assert int.from_bytes(split_inbox(never, inbox_topic("ch", LISTENER))[1][2:10], "big") == 0
+        assert int.from_bytes(split_inbox(never, inbox_topic("ch", LISTENER))[1][10:18], "big") == 0
 
     def test_waiting_batches_go_before_the_last_value(self) -> None:
         """The last value never overtakes messages sent before it."""
@@ -462,7 +474,10 @@ class TestBytes:
             tx.open("s2")
         (frame,) = tx.send("s1", b"payload", ttl)
         topic = session_topic("ch", "s1")
-        assert frame == encode(topic, Kind.DATA, 1, clock.now, b"payload", ttl, live=live)
+        me = tx.publisher_id
+        assert frame == encode(
+            topic, Kind.DATA, 1, clock.now, b"payload", ttl, live=live, publisher=me
+        )
 
     @pytest.mark.parametrize("live", [False, True])
     def test_a_batch_frame_is_what_encode_batch_writes(self, live: bool) -> None:
@@ -478,7 +493,10 @@ class TestBytes:
             records.append((clock.now, b"m%d" % i))
             frames = tx.send("s1", b"m%d" % i, 1.0)
         (frame,) = frames
-        assert frame == encode_batch(session_topic("ch", "s1"), 1, 1.0, records, live=live)
+        me = tx.publisher_id
+        assert frame == encode_batch(
+            session_topic("ch", "s1"), 1, 1.0, records, live=live, publisher=me
+        )
         assert decode_records(frame, len(session_topic("ch", "s1")) + HEADER.size) == records
 
     def test_an_inbox_frame_splits_back_into_its_parts(self) -> None:

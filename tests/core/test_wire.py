@@ -92,46 +92,50 @@ def test_beacons_round_trip(channel: str, beacon: Beacon, seq: int, interval: fl
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
-        (b"12345678", "cut short"),
-        (b"12345678\x00\x00" + b"\x00" * 8, "cut short"),
+        (b"\x00", "cut short"),
+        (b"\x00" + WALL0 + b"\x00" * 9, "cut short"),
         (encode_beacon_payload(Beacon(b"12345678")) + b"x", "stray bytes"),
-        (b"12345678\x04" + encode_beacon_payload(Beacon(b"12345678"))[9:], "flags"),
+        (b"\x04" + encode_beacon_payload(Beacon(b"12345678"))[1:], "flags"),
         (encode_beacon_payload(Beacon(b"12345678", wall=-1.0)), "wall time"),
         (encode_beacon_payload(Beacon(b"12345678", wall=math.inf)), "wall time"),
         (
-            b"12345678\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00",
+            b"\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00",
             "bad name",
         ),
         (
-            b"12345678\x00" + WALL0 + b"\x00" + b"\x00" * 7 + b"\x01" + b"\x00" * 9 + b"\x00",
+            b"\x00" + WALL0 + b"\x00" + b"\x00" * 7 + b"\x01" + b"\x00" * 9 + b"\x00",
             "empty session",
         ),
-        (b"12345678\x00" + WALL0 + b"\x00" * 18 + b"\x09", "9 ended"),
+        (b"\x00" + WALL0 + b"\x00" * 18 + b"\x09", "9 ended"),
     ],
 )
 def test_bad_beacons_are_malformed(payload: bytes, reason: str) -> None:
     """Each kind of damage to a beacon's payload names itself."""
     with pytest.raises(MalformedMessageError, match=reason):
-        decode_beacon_payload(payload)
+        decode_beacon_payload(payload, b"12345678")
 
 
 def test_frame_is_topic_then_header_then_payload() -> None:
     """The documented layout, byte for byte."""
-    frame = encode(b"ch/s1/", Kind.DATA, 7, 1.5, b"hello", 2.0)
-    assert frame == b"ch/s1/" + struct.pack("!BBQdd", VERSION, 1, 7, 1.5, 2.0) + b"hello"
-    assert HEADER.size == 26
+    frame = encode(b"ch/s1/", Kind.DATA, 7, 1.5, b"hello", 2.0, publisher=b"pub-id-8")
+    header = struct.pack("!BB8sQdd", VERSION, 1, b"pub-id-8", 7, 1.5, 2.0)
+    assert frame == b"ch/s1/" + header + b"hello"
+    assert HEADER.size == 34
+    assert decode(frame).publisher == b"pub-id-8"
 
 
 GOOD = encode(b"ch/s1/", Kind.DATA, 1, 1.0, b"payload")
 BAD_NAME_BEACON = (
-    b"12345678\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
+    b"\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
 )
 GOOD_BEACON = encode_beacon_payload(Beacon(b"12345678", "s1"))
 
 
 def _with_header(**fields: float) -> bytes:
     values = {"version": VERSION, "kind": 1, "seq": 1, "sent_at": 1.0, "ttl": 0.0} | fields
-    return b"ch/s1/" + struct.pack("!BBQdd", *values.values()) + b"p"
+    version, kind, seq, sent_at, ttl = values.values()
+    header = struct.pack("!BB8sQdd", version, kind, bytes(8), seq, sent_at, ttl)
+    return b"ch/s1/" + header + b"p"
 
 
 @pytest.mark.parametrize(
@@ -229,7 +233,7 @@ _HEAD, _PART = encode_parts(session_topic("ch", "s1"), 1, 1.0, b"x" * 10)
         (_HEAD + b"\x00", _PART, "need 8"),
         (_HEAD[:-1], _PART, "need 8"),
         (encode(session_topic("ch", "s1"), Kind.DATA, 1, 1.0), _PART, "parted head was expected"),
-        (_HEAD.replace(b"/\x03\x41", b"/\x03\x42", 1), _PART, "END frame with the parted flag"),
+        (_HEAD.replace(b"/\x04\x41", b"/\x04\x42", 1), _PART, "END frame with the parted flag"),
         (_HEAD.replace(b"ch/s1/", b"ch/!/", 1), _PART, "DATA frame on the control topic"),
         (_HEAD.replace(b"ch/s1/", b"ch/s 1/", 1), _PART, "bad name"),
     ],
