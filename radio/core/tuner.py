@@ -523,12 +523,14 @@ class Tuner:
     def _welcomed(self, heard: Heard, instance: bytes, seq: int) -> bool:
         """Whether a HELLO of *instance* (saying *seq*) speaks for *heard*'s session.
 
-        Yes from the instance heard, or when none is; from another one only when
-        nothing was heard of the session yet and it says it sent some (the owner
-        answering after a publisher that lacks the session, behind a relay).
+        Yes from the instance heard, or when none is (it claims the session when
+        it says it sent some: a HELLO saying 0 may come from a publisher that lacks
+        it, behind a relay, or from one that dies before it opens it); from another
+        one only when nothing was heard of the session yet and it says it sent some.
         """
         if not heard.instance or instance == heard.instance:
-            heard.instance = instance
+            if seq:
+                heard.instance = instance
             return True
         if heard.last_seq > 0 or seq == 0 or instance in heard.retired:
             return False

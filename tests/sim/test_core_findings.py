@@ -45,9 +45,18 @@ def _tuner(clock: Clock) -> Tuner:
     return Tuner(CHANNEL, clock=clock.wall, monotonic=clock.monotonic, listener_id=LISTENER)
 
 
-def _data(session: str, seq: int, sent_at: float, ttl: float = 0.0, *, live: bool = True) -> bytes:
+def _data(
+    session: str,
+    seq: int,
+    sent_at: float,
+    ttl: float = 0.0,
+    *,
+    live: bool = True,
+    publisher: bytes = PUBLISHER,
+) -> bytes:
     payload = b"m%d" % seq
-    return encode(session_topic(CHANNEL, session), Kind.DATA, seq, sent_at, payload, ttl, live=live)
+    topic = session_topic(CHANNEL, session)
+    return encode(topic, Kind.DATA, seq, sent_at, payload, ttl, live=live, publisher=publisher)
 
 
 def _beacon(sent_at: float, live: str, live_seq: int, interval: float = 1.0) -> bytes:
@@ -90,7 +99,6 @@ def test_a_subscriber_clock_step_does_not_expire_young_messages() -> None:
     assert len(_take(tuner, _data("s", 2, clock.now, 1.0))) == 1  # 0 s old, TTL 1 s
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: one far-future frame blinds TTLs (hostile)")
 def test_one_far_future_frame_does_not_expire_everything() -> None:
     """hostile seeds: one DATA frame stamped 10^6 s ahead sets the offset to -10^6 s."""
     clock = Clock()
@@ -102,18 +110,19 @@ def test_one_far_future_frame_does_not_expire_everything() -> None:
     assert len(_take(tuner, _data("s", 3, clock.now, 60.0))) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: one clock offset for every publisher")
 def test_two_publishers_clocks_are_estimated_apart() -> None:
     """two_publishers seeds: sessions of two publishers (clocks 100 s apart) on one channel.
 
-    One estimate serves the whole channel: the publisher whose clock is ahead sets it,
-    and every TTL message of the other counts as expired at once.
+    One estimate served the whole channel: the publisher whose clock is ahead set it,
+    and every TTL message of the other counted as expired at once. Version 4 headers
+    name their publisher instance, and each has its own estimate.
     """
     clock = Clock()
     tuner = _tuner(clock)
     tuner.tune_in("a")
     tuner.tune_in("b")
-    assert len(_take(tuner, _data("b", 1, T0 + 100.0, 1.0))) == 1  # B's clock is 100 s ahead
+    ahead = _data("b", 1, T0 + 100.0, 1.0, publisher=b"B" * 8)  # B's clock is 100 s ahead
+    assert len(_take(tuner, ahead)) == 1
     assert len(_take(tuner, _data("a", 1, T0, 1.0))) == 1  # A's message, 0 s old
 
 
@@ -166,11 +175,10 @@ def test_a_batch_in_an_inbox_is_not_delivered() -> None:
     """hostile seeds (inbox_batch): a BATCH in an inbox yields its messages."""
     tuner = _tuner(Clock())
     tuner.tune_in("s")
-    batch = encode_batch(b"", 1, 0.0, [(T0, b"x"), (T0, b"y")], live=True)
+    batch = encode_batch(b"", 1, 0.0, [(T0, b"x"), (T0, b"y")], live=True, publisher=PUBLISHER)
     assert _take(tuner, _inbox("s", batch)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: a HELLO from a publisher lacking the session")
 def test_a_hello_below_what_was_heard_does_not_count_it_again() -> None:
     """two_publishers seeds 2, ...: behind a relay every publisher answers a tune-in.
 
@@ -186,7 +194,8 @@ def test_a_hello_below_what_was_heard_does_not_count_it_again() -> None:
     tuner.tune_in("s")  # a re-tune: awaits the HELLO
     _take(tuner, _data("s", 4, T0))  # sent before the re-tune: fenced
     tag = next(iter(tuner.dial.heard.values())).tag
-    hello = encode(b"", Kind.HELLO, 0, T0, tag)  # the other publisher's: it has no "s"
+    other = b"Q" * 8  # the other publisher: it has no "s"
+    hello = encode(b"", Kind.HELLO, 0, T0, tag, publisher=other)
     _take(tuner, _inbox("s", hello))
     _take(tuner, _beacon(T0, "s", 4))
     assert tuner.stats.gaps == 0  # 1-3 received, 4 fenced: nothing was lost

@@ -187,7 +187,7 @@ class Rogue:
     def _data(
         self, honest: tuple[bytes, dict[str, int], str | None], heard: frozenset[str], shift: float
     ) -> tuple[tuple[bytes, ...], Meta] | None:
-        _, sessions, live = honest
+        publisher, sessions, live = honest
         session = self._session(sessions, heard)
         if session is None:
             return None
@@ -197,7 +197,9 @@ class Rogue:
         is_live = session == live
         payload = self._payload(session, seq, ttl, is_live)
         topic = session_topic(self.channel, session)
-        frames = (encode(topic, Kind.DATA, seq, sent_at, payload, ttl, live=is_live),)
+        frames = (
+            encode(topic, Kind.DATA, seq, sent_at, payload, ttl, live=is_live, publisher=publisher),
+        )
         return frames, self._meta(frames)
 
     def _data_future(
@@ -213,13 +215,13 @@ class Rogue:
     def _end_forged(
         self, honest: tuple[bytes, dict[str, int], str | None], _: bytes, heard: frozenset[str]
     ) -> tuple[tuple[bytes, ...], Meta] | None:
-        _, sessions, _live = honest
+        publisher, sessions, _live = honest
         session = self._session(sessions, heard)
         if session is None:
             return None
         seq = sessions.get(session, 0) + self.rng.choice([0, 0, 10, 2**33])
         topic = session_topic(self.channel, session)
-        frames = (encode(topic, Kind.END, seq, self._now()),)
+        frames = (encode(topic, Kind.END, seq, self._now(), publisher=publisher),)
         return frames, self._meta(frames)
 
     def _flip(self, field_offset: int, bits: range) -> tuple[tuple[bytes, ...], Meta] | None:
@@ -237,7 +239,7 @@ class Rogue:
         frame[at] ^= 1 << (bit % 8)
         body = offset + HEADER.size
         try:
-            _, _, seq, _, ttl = HEADER.unpack_from(frame, offset)
+            _, _, _, seq, _, ttl = HEADER.unpack_from(frame, offset)
         except struct.error:
             return None
         # Its own message ID: a copy that is not the original message.
@@ -259,14 +261,17 @@ class Rogue:
     def _parted_lie(
         self, honest: tuple[bytes, dict[str, int], str | None], _: bytes, heard: frozenset[str]
     ) -> tuple[tuple[bytes, ...], Meta] | None:
-        _, sessions, live = honest
+        publisher, sessions, live = honest
         session = self._session(sessions, heard)
         if session is None:
             return None
         seq = sessions.get(session, 0) + 1
         payload = self._payload(session, seq, 0.0, session == live)
         topic = session_topic(self.channel, session)
-        head, part = encode_parts(topic, seq, self._now(), payload, live=session == live)
+        is_live = session == live
+        head, part = encode_parts(
+            topic, seq, self._now(), payload, live=is_live, publisher=publisher
+        )
         lie = self.rng.choice(["longer", "shorter", "alone", "two_heads"])
         if lie == "two_heads" and len(head) == len(part):
             lie = "alone"  # the second head would be a valid part: not a lie
@@ -285,14 +290,14 @@ class Rogue:
         listener: bytes,
         heard: frozenset[str],
     ) -> tuple[tuple[bytes, ...], Meta] | None:
-        _, sessions, live = honest
+        publisher, sessions, live = honest
         session = self._session(sessions, heard)
         if session is None:
             return None
         first = sessions.get(session, 0) + 1
         now = self._now()
         records = [(now, self._payload(session, first + n, 0.0, session == live)) for n in range(3)]
-        batch = encode_batch(b"", first, 0.0, records, live=session == live)
+        batch = encode_batch(b"", first, 0.0, records, live=session == live, publisher=publisher)
         frame = inbox_topic(self.channel, listener) + session.encode("ascii") + b"/" + batch
         return (frame,), self._inbox_meta(frame, Kind.BATCH, session, first, listener)
 
@@ -302,7 +307,7 @@ class Rogue:
         listener: bytes,
         heard: frozenset[str],
     ) -> tuple[tuple[bytes, ...], Meta] | None:
-        _, sessions, live = honest
+        publisher, sessions, live = honest
         session = self._session(sessions, heard)
         if session is None:
             return None
@@ -310,7 +315,7 @@ class Rogue:
         now = self._now()
         payload = self._payload(session, seq, 0.0, session == live)
         kind = Kind.DATA | (0x80 if session == live else 0)
-        header = LEAD.pack(VERSION, kind) + pack_tail(seq, now, 0.0)
+        header = LEAD.pack(VERSION, kind, publisher) + pack_tail(seq, now, 0.0)
         frame = inbox_topic(self.channel, listener) + session.encode("ascii") + b"/" + header
         frame += payload
         return (frame,), self._inbox_meta(frame, Kind.DATA, session, seq, listener)

@@ -97,7 +97,7 @@ def _inbox(frame: bytes, instance: int, channel: str) -> Meta:
     id_end = frame.index(b"/", start)
     session_end = frame.index(b"/", id_end + 1)
     offset = session_end + 1
-    _, kind_byte, seq, _, _ = HEADER.unpack_from(frame, offset)
+    _, kind_byte, _, seq, _, _ = HEADER.unpack_from(frame, offset)
     kind = Kind(kind_byte & 0x0F)
     return Meta(
         kind,
