@@ -11,7 +11,7 @@ import zmq
 
 from radio import Message, Publisher, Subscriber
 from radio.core.names import session_topic
-from radio.core.wire import Kind, encode
+from radio.core.wire import HEADER, Kind, encode
 from tests.helpers import DEADLINE_S, drain, recv_all, wait_until
 
 INBOX_MARK = b"\x00"
@@ -178,7 +178,7 @@ def test_an_oversize_frame_is_counted_once_and_later_messages_are_heard(
         while heard[-1].seq < seq:  # the probes still on their way
             heard += recv_all(sub, 1)
         before = sub.stats
-        big = frame(3000 - len(topic) - 26)
+        big = frame(3000 - len(topic) - HEADER.size)
         assert len(big) == 3000
         rogue.send(big)
         for _ in range(10):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from radio import InvalidSettingError, Publisher, Subscriber
+from radio.core.wire import HEADER
 from tests.helpers import DEADLINE_S, drain, recv_all, tuned, wait_until
 
 
@@ -88,7 +89,7 @@ def test_a_payload_at_the_limit_is_refused_not_lost_when_batching() -> None:
     with tuned(
         pub={"batch_size": 10, "max_message_size": limit}, sub={"max_message_size": limit}
     ) as (pub, sub):
-        biggest = limit - len(b"c/s1/") - 26 - 12
+        biggest = limit - len(b"c/s1/") - HEADER.size - 12
         with pytest.raises(MessageTooLargeError):
             pub.send("s1", b"x" * (biggest + 1))
         pub.send("s1", b"x" * biggest)

@@ -9,7 +9,7 @@ import zmq
 
 from radio import MessageTooLargeError, Publisher, Subscriber
 from radio.core.names import session_topic
-from radio.core.wire import PART_THRESHOLD, Kind, decode_parts, encode, encode_parts
+from radio.core.wire import HEADER, PART_THRESHOLD, Kind, decode_parts, encode, encode_parts
 from tests.helpers import DEADLINE_S, drain, recv_all, tuned, wait_until
 
 BIG = PART_THRESHOLD
@@ -93,13 +93,13 @@ def test_a_large_message_over_the_limit_is_refused_or_counted_oversize() -> None
     """The publisher refuses what its limit does not allow, parts or not; a subscriber
     with a smaller limit counts a large message as oversize, once, and no gap."""
     limit = 3 * BIG
-    biggest = limit - len(b"c/s1/") - 26
+    biggest = limit - len(b"c/s1/") - HEADER.size
     with tuned(pub={"max_message_size": limit}, sub={"max_message_size": 2 * BIG}) as (pub, sub):
         with pytest.raises(MessageTooLargeError):
             pub.send("s1", b"x" * (biggest + 1))
         pub.send("s1", b"a" * BIG)
         pub.send("s1", b"b" * biggest)  # over the subscriber's limit
-        pub.send("s1", b"c" * (2 * BIG - len(b"c/s1/") - 26))  # exactly at it
+        pub.send("s1", b"c" * (2 * BIG - len(b"c/s1/") - HEADER.size))  # exactly at it
         pub.send("s1", b"d")
         got = recv_all(sub, 3)
         assert [m.seq for m in got] == [1, 3, 4]

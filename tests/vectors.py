@@ -32,37 +32,54 @@ from radio.message import Message
 
 PATH = Path(__file__).parent.parent / "docs" / "protocol" / "vectors.json"
 PUB = b"pub-0001"
+NEW = b"pub-0002"
+"""A second publisher instance: the first one restarted, or another publisher."""
 ME = b"0123456789abcdef"
 T0 = 1_800_000_000.0
 """The publisher's wall clock when its monotonic clock reads `P0` (beacons say so)."""
 P0 = 5_000.0
-"""The publisher's monotonic clock: every header's send time (version 3) is near it."""
+"""The publisher's monotonic clock: every header's send time (version 3 on) is near it."""
 SUB_MONO = 90_000.0
 """The subscriber's monotonic clock as every frame arrives (unless a sequence says)."""
 
 
-def _data(session: str, seq: int, *, ttl: float = 0.0, live: bool = True, at: float = P0) -> bytes:
-    return encode(session_topic("ch", session), Kind.DATA, seq, at, b"m%d" % seq, ttl, live=live)
+def _data(
+    session: str,
+    seq: int,
+    *,
+    ttl: float = 0.0,
+    live: bool = True,
+    at: float = P0,
+    publisher: bytes = PUB,
+) -> bytes:
+    topic = session_topic("ch", session)
+    return encode(topic, Kind.DATA, seq, at, b"m%d" % seq, ttl, live=live, publisher=publisher)
 
 
 def _beacon(live: str, live_seq: int = 0, **more: Any) -> bytes:
     at = more.pop("at", P0)
+    publisher = more.pop("publisher", PUB)
     more.setdefault("wall", T0 + at - P0)
-    return encode_beacon(control_topic("ch"), 1, at, 1.0, Beacon(PUB, live, live_seq, **more))
+    content = Beacon(publisher, live, live_seq, **more)
+    return encode_beacon(control_topic("ch"), 1, at, 1.0, content)
 
 
 def _end(session: str, last: int) -> bytes:
-    return encode(session_topic("ch", session), Kind.END, last, P0)
+    return encode(session_topic("ch", session), Kind.END, last, P0, publisher=PUB)
 
 
 def _parts(session: str, seq: int, payload: bytes, *, live: bool = True) -> list[bytes]:
-    return list(encode_parts(session_topic("ch", session), seq, P0, payload, live=live))
+    topic = session_topic("ch", session)
+    return list(encode_parts(topic, seq, P0, payload, live=live, publisher=PUB))
 
 
-def _hello(session: str, seq: int, tag: bytes) -> bytes:
-    return encode_inbox(
-        inbox_topic("ch", ME), session.encode() + b"/", Kind.HELLO, seq, P0, 0.0, tag
-    )
+def _hello(session: str, seq: int, tag: bytes, publisher: bytes = PUB) -> bytes:
+    inbox, name = inbox_topic("ch", ME), session.encode() + b"/"
+    return encode_inbox(inbox, name, Kind.HELLO, seq, P0, 0.0, tag, publisher)
+
+
+def _batch(first: int, records: list[tuple[float, bytes]]) -> bytes:
+    return encode_batch(session_topic("ch", "s1"), first, 0.0, records, publisher=PUB)
 
 
 def _in_inbox(frame: bytes) -> bytes:
@@ -74,16 +91,15 @@ FRAMES: dict[str, bytes] = {
     "data": _data("s1", 7, ttl=2.5),
     "data not live": _data("s1", 8, live=False),
     "end": _end("s1", 9),
-    "batch": encode_batch(session_topic("ch", "s1"), 3, 0.0, [(P0, b"a"), (P0 + 0.5, b"bc")]),
+    "batch": _batch(3, [(P0, b"a"), (P0 + 0.5, b"bc")]),
     "beacon": _beacon("s2", 40, ended=(("s1", 9),), previous="s0", previous_seq=12),
     "beacon signing off": _beacon("", signing_off=True),
     "bad version": _data("s1", 1).replace(bytes((VERSION,)), b"\x01", 1),
     "version 2 (wall-clock send times)": _data("s1", 1).replace(bytes((VERSION,)), b"\x02", 1),
+    "version 3 (no publisher in the header)": _data("s1", 1).replace(bytes((VERSION,)), b"\x03", 1),
     "unknown kind": _data("s1", 1)[:6] + bytes((VERSION, 9)) + _data("s1", 1)[8:],
-    "live flag on END": encode(session_topic("ch", "s1"), Kind.END, 1, P0)[:7]
-    + b"\x82"
-    + encode(session_topic("ch", "s1"), Kind.END, 1, P0)[8:],
-    "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, P0, PUB, 1.0),
+    "live flag on END": _end("s1", 1)[:7] + b"\x82" + _end("s1", 1)[8:],
+    "beacon cut short": encode(control_topic("ch"), Kind.BEACON, 1, P0, b"\x00" * 8, 1.0),
     "beacon interval 0": encode_beacon(control_topic("ch"), 1, P0, 0.0, Beacon(PUB, "s1", wall=T0)),
     "beacon interval 1e9 s": encode_beacon(
         control_topic("ch"), 1, P0, 1e9, Beacon(PUB, "s1", wall=T0)
@@ -156,7 +172,7 @@ SEQUENCES: list[dict[str, Any]] = [
         "steps": [
             FOLLOW,
             _beacon("s1"),
-            encode_beacon(control_topic("ch"), 1, P0, 1.0, Beacon(b"pub-0002", "x9", wall=T0)),
+            _beacon("x9", publisher=NEW),
             _data("s1", 1),
         ],
     },
@@ -184,7 +200,7 @@ SEQUENCES: list[dict[str, Any]] = [
             _in_inbox(_data("s1", 5)),
             _data("s1", 6),
             _in_inbox(_data("s1", 60)),
-            _in_inbox(encode_batch(session_topic("ch", "s1"), 7, 0.0, [(P0, b"x")])),
+            _in_inbox(_batch(7, [(P0, b"x")])),
             _in_inbox(_end("s1", 9)),
             _data("s1", 7),
         ],
@@ -196,6 +212,47 @@ SEQUENCES: list[dict[str, Any]] = [
     {
         "name": "a parted head whose part is missing or of another length",
         "steps": [TUNE_IN, [_parts("s1", 1, b"xx")[0], _data("s1", 2)], [_parts("s1", 3, b"x")[0]]],
+    },
+    {
+        "name": "a restart under the same session name: the old instance's tail is unknown, "
+        "the new one's head is counted, the old one's frames are stale",
+        "steps": [
+            TUNE_IN,
+            _data("s1", 1),
+            _data("s1", 2),
+            _data("s1", 3, publisher=NEW),  # 1 and 2 of the new instance were lost
+            _data("s1", 3),  # the old instance: moved on from
+            _data("s1", 4, publisher=NEW),
+        ],
+    },
+    {
+        "name": "one frame stamped far ahead moves no clock estimate",
+        "steps": [
+            TUNE_IN,
+            _data("s1", 1, ttl=2.0, at=P0),
+            _data("s1", 2, ttl=2.0, at=P0 + 1e6),  # forged, or a flipped bit: not believed
+            _data("s1", 3, ttl=2.0, at=P0 - 1.0),  # 1 s old: yielded
+        ],
+    },
+    {
+        "name": "each publisher instance has its own clock estimate",
+        "steps": [
+            TUNE_IN,
+            ("tune_in", "s2"),
+            _data("s1", 1, ttl=2.0, at=P0),
+            _data("s2", 1, ttl=2.0, at=P0 + 100.0, publisher=NEW),  # its clock is 100 s ahead
+            _data("s1", 2, ttl=2.0, at=P0 - 1.0),  # 1 s old: yielded
+            _data("s2", 2, ttl=2.0, at=P0 + 97.0, publisher=NEW),  # 3 s old: expired
+        ],
+    },
+    {
+        "name": "a HELLO says which instance it speaks for: one saying 0 claims nothing",
+        "steps": [
+            TUNE_IN,
+            _hello("s1", 0, b"1", publisher=NEW),  # a publisher that lacks s1 (behind a relay)
+            _hello("s1", 7, b"1"),  # the one that has it: 7 sent before it saw us
+            _data("s1", 9),  # 8 lost (counted from the baseline 0 the first HELLO set)
+        ],
     },
 ]
 
@@ -210,6 +267,7 @@ def describe_frame(frame: bytes, part: bytes | None = None) -> dict[str, Any]:
         "channel": decoded.channel,
         "session": decoded.session,
         "kind": decoded.kind.name,
+        "publisher": decoded.publisher.hex(),
         "live": decoded.live,
         "seq": decoded.seq,
         "sent_at": decoded.sent_at,
@@ -257,7 +315,15 @@ def replay(sequence: dict[str, Any]) -> dict[str, Any]:
     stats = tuner.snapshot()
     counters = {
         name: getattr(stats, name)
-        for name in ("received", "gaps", "expired", "fenced", "malformed", "conflicts")
+        for name in (
+            "received",
+            "gaps",
+            "expired",
+            "fenced",
+            "malformed",
+            "unknown_tails",
+            "conflicts",
+        )
     }
     return {"yielded": yielded, "stats": counters, "sessions": sorted(tuner.sessions)}
 

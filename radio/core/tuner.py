@@ -274,8 +274,8 @@ class Tuner:
         Its topic, then the version, the DATA kind (with the `LIVE` flag, which
         only a session heard by name may lack) and the instance heard.
         """
-        if heard.awaiting or self.air.base is None or not heard.instance:
-            return b""
+        if heard.awaiting or self.air.base is None or self.air.value(heard.instance) is None:
+            return b""  # the careful path sets what these need
         lead = heard.topic + _LIVE_LEAD + heard.instance
         if frame.startswith(lead):
             return lead
@@ -367,7 +367,7 @@ class Tuner:
         clock, estimate = self.air.clock(instance), 0.0
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
-            if ttl or heard.awaiting or self.air.base is None:
+            if ttl or heard.awaiting or self.air.base is None or clock.value is None:
                 estimate = clock.observe(sent_at, now)  # both monotonic: see `ClockOffset`
                 if self.air.base is None:
                     self.air.first_base(instance)

@@ -6,7 +6,15 @@ import pytest
 
 from radio import MalformedMessageError
 from radio.core.batch import Batch
-from radio.core.wire import HEADER, MAX_BATCH_MESSAGES, Kind, decode, decode_records, encode, encode_record
+from radio.core.wire import (
+    HEADER,
+    MAX_BATCH_MESSAGES,
+    Kind,
+    decode,
+    decode_records,
+    encode,
+    encode_record,
+)
 
 
 def test_batch_frames_carry_consecutive_messages() -> None:

@@ -125,9 +125,7 @@ def test_frame_is_topic_then_header_then_payload() -> None:
 
 
 GOOD = encode(b"ch/s1/", Kind.DATA, 1, 1.0, b"payload")
-BAD_NAME_BEACON = (
-    b"\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
-)
+BAD_NAME_BEACON = b"\x00" + WALL0 + b"\x03a/b" + b"\x00" * 8 + b"\x00" + b"\x00" * 8 + b"\x00"
 GOOD_BEACON = encode_beacon_payload(Beacon(b"12345678", "s1"))
 
 

@@ -87,13 +87,14 @@ def _send_steps() -> dict[str, Callable[[], float]]:
 
     from radio import Publisher
     from radio.core.names import session_topic
+    from radio.core.wire import HEADER
 
     raw: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUB)
     raw.bind("tcp://127.0.0.1:*")
     pub = Publisher("tcp://127.0.0.1:*", channel="bench", hwm=0)
     pub.open_session("s1")
     topic, lock, send = session_topic("bench", "s1"), threading.Lock(), pub._send
-    frame = topic + b"h" * 26 + PAYLOAD
+    frame = topic + b"h" * HEADER.size + PAYLOAD
     many = [PAYLOAD] * RUN
 
     def locked() -> None:
