@@ -124,6 +124,7 @@ class SimSubscriber:
         if not run:
             return
         observer = self.observer
+        observer.now = self.timeline.now  # a crash is found (and timed) before `took`
         before = observer.view()
         yielded: list[Message] = []
         # The core applies the size limit itself (max_message_size), as in the driver.

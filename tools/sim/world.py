@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from tools.sim.clocks import HostClock
 from tools.sim.network import Network, Path, SubscriberEnd
-from tools.sim.profile import ACTIVE_S, QUIET_S, Profile
+from tools.sim.profile import ACTIVE_S, END_S, Profile
 from tools.sim.publisher import SimPublisher
 from tools.sim.rogue import Rogue
-from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, draw
+from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, Trim, draw
 from tools.sim.subscriber import SimSubscriber
 from tools.sim.timeline import Timeline
 from tools.sim.truth import OTHER, Truth
@@ -24,7 +24,7 @@ BIG_PAYLOAD = (65_536, 80_000)
 
 @dataclass
 class Result:
-    """What one run found."""
+    """What one run found: its violations in time order (the first at *first_at*), its size."""
 
     seed: int
     profile: Profile
@@ -33,20 +33,30 @@ class Result:
     yielded: int = 0
     steps: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    first_at: float = END_S
+    subscribers: int = 0
+    events: tuple[int, ...] = ()  # the plan events it played, by number
+    forgeries: tuple[int, ...] = ()  # a hostile peer's messages it sent, by number
 
     @property
     def ok(self) -> bool:
         """Whether every invariant held."""
         return not self.violations
 
+    @property
+    def invariant(self) -> str:
+        """The invariant its first violation names (``stale``, ``accounting``...; "" if none)."""
+        return self.violations[0].partition("[")[2].partition("]")[0] if self.violations else ""
+
 
 class World:
     """The hosts, the network and the processes of one run, on one timeline."""
 
-    def __init__(self, seed: int, profile: Profile) -> None:
+    def __init__(self, seed: int, profile: Profile, trim: Trim | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.plan: Plan = draw(seed, profile, self.rng)
+        self.trim = trim or Trim()
+        self.plan: Plan = self.trim.apply(draw(seed, profile, self.rng))
         self.timeline = Timeline()
         self.truth = Truth()
         self.network = Network(self.timeline, self.rng, self.plan.hwm)
@@ -87,7 +97,10 @@ class World:
     # -- running ------------------------------------------------------------------------
 
     def run(self) -> Result:
-        """Play the plan out, then the quiet end; check the totals; return the result."""
+        """Play the plan out, then the quiet end; check the totals; return the result.
+
+        A trimmed run that stops before the end (`Trim.until`) checks no totals.
+        """
         logging.getLogger("radio").setLevel(logging.CRITICAL)
         self._start_publisher(reopen=[])
         for index in range(len(self.plan.subscribers)):
@@ -100,15 +113,24 @@ class World:
         if self.plan.profile.two_publishers:
             self._start_other()
         self.timeline.at(ACTIVE_S, self._quiet)
-        self.timeline.run_until(ACTIVE_S + QUIET_S)
-        result = Result(self.seed, self.plan.profile)
+        until = END_S if self.trim.until is None else min(self.trim.until, END_S)
+        self.timeline.run_until(until)
+        result = Result(self.seed, self.plan.profile, subscribers=len(self.plan.subscribers))
+        found: list[tuple[float, str]] = []
         for sub in [*self.retired, *self.subscribers]:
             if sub is None:
                 continue
-            if sub.alive and sub is not None and sub in self.subscribers:
+            if until >= END_S and sub.alive and sub in self.subscribers:
+                sub.observer.now = self.timeline.now
                 sub.observer.finish()
-            result.violations += sub.observer.violations
+            found += zip(sub.observer.times, sub.observer.violations, strict=True)
             result.yielded += sub.observer.yielded
+        found.sort(key=lambda violation: violation[0])
+        result.violations = [text for _, text in found]
+        result.first_at = found[0][0] if found else END_S
+        result.events = tuple(event.number for event in self.plan.events)
+        if self.plan.profile.hostile:
+            result.forgeries = tuple(self.rogue.played)
         result.sent = len(self.truth.sent)
         result.steps = self.timeline.steps
         counters = self.network.counters
@@ -175,6 +197,7 @@ class World:
             clock=self.publisher_clock,
             honest=self._honest_view,
             targets=self._rogue_targets,
+            keep=self.trim.forgeries,
         )
         self.rogue.start()
 
@@ -373,6 +396,6 @@ class World:
             pub.close(live)
 
 
-def run_seed(seed: int, profile: Profile | None = None) -> Result:
-    """Run seed *seed* under *profile* (the honest baseline by default)."""
-    return World(seed, profile or Profile()).run()
+def run_seed(seed: int, profile: Profile | None = None, trim: Trim | None = None) -> Result:
+    """Run seed *seed* under *profile* (the honest baseline by default), *trim* of its plan."""
+    return World(seed, profile or Profile(), trim).run()
