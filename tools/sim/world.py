@@ -15,6 +15,7 @@ from tools.sim.rogue import Rogue
 from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, Trim, draw
 from tools.sim.subscriber import SimSubscriber
 from tools.sim.timeline import Timeline
+from tools.sim.trace import Trace
 from tools.sim.truth import OTHER, Truth
 
 CHANNEL = "sim"
@@ -52,8 +53,11 @@ class Result:
 class World:
     """The hosts, the network and the processes of one run, on one timeline."""
 
-    def __init__(self, seed: int, profile: Profile, trim: Trim | None = None) -> None:
+    def __init__(
+        self, seed: int, profile: Profile, trim: Trim | None = None, trace: Trace | None = None
+    ) -> None:
         self.seed = seed
+        self.trace = trace  # a verbose replay: each plan event and subscriber step
         self.rng = random.Random(seed)
         self.trim = trim or Trim()
         self.plan: Plan = self.trim.apply(draw(seed, profile, self.rng))
@@ -178,6 +182,7 @@ class World:
             strict_heads=True,
             strict_skips=True,
             hostile=self.plan.profile.hostile,
+            trace=self.trace,
         )
         self.subscribers[index] = sub
         # Only now does the network see a live process on the slot: it connects at once.
@@ -289,6 +294,10 @@ class World:
         return 0.0 if pick.random() < 1 / 3 else pick.uniform(0.05, 1.0)
 
     def _apply(self, event: Event) -> None:
+        if self.trace is not None:
+            target = f" sub{event.target}" if event.target >= 0 else ""
+            amount = f" {event.amount:g}" if event.amount else ""
+            self.trace(f"t={event.at:.4f} plan #{event.number} {event.what}{target}{amount}")
         pub = self.publisher
         up = pub is not None and pub.alive
         what = event.what
