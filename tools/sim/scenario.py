@@ -159,11 +159,17 @@ def draw(seed: int, profile: Profile, rng: random.Random) -> Plan:
     return plan
 
 
-def _numbers(text: str) -> frozenset[int]:
-    """Comma-separated numbers (``none``: no number)."""
+def _numbers(option: str, text: str | None) -> frozenset[int] | None:
+    """Comma-separated numbers (``none``: no number) given as --*option*, if given."""
+    if text is None:
+        return None
     if text.strip() == "none":
         return frozenset()
-    return frozenset(int(number) for number in text.split(",") if number.strip())
+    try:
+        return frozenset(int(number) for number in text.split(",") if number.strip())
+    except ValueError:
+        wanted = "comma-separated numbers or none"
+        raise ValueError(f"--{option} takes {wanted}, not {text!r}") from None
 
 
 def _listed(numbers: frozenset[int]) -> str:
@@ -193,9 +199,9 @@ class Trim:
         """A trim from the command line's values (comma-separated numbers, or ``none``)."""
         return cls(
             until if until is None or until < END_S else None,
-            None if events is None else _numbers(events),
-            None if subscribers is None else _numbers(subscribers),
-            None if forgeries is None else _numbers(forgeries),
+            _numbers("events", events),
+            _numbers("subscribers", subscribers),
+            _numbers("forgeries", forgeries),
         )
 
     def args(self) -> str:
