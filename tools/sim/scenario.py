@@ -206,7 +206,7 @@ class Trim:
 
     def args(self) -> str:
         """The command-line options that give this trim (empty for the whole plan)."""
-        words = [] if self.until is None else [f"--until {self.until:.4f}"]
+        words = [] if self.until is None else [f"--until {self.until!r}"]
         for name in ("events", "subscribers", "forgeries"):
             numbers: frozenset[int] | None = getattr(self, name)
             if numbers is not None:

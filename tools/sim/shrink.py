@@ -12,8 +12,9 @@ from tools.sim.scenario import Event, Trim
 from tools.sim.world import Result, World
 
 MAX_RUNS: Final[int] = 150
-"""Most runs one shrink makes after the original (a cut run takes a few to 30 ms): it
-counts runs, not seconds, so that the same failure always shrinks to the same run."""
+"""Most runs one shrink makes after the original, and one more to name what the shrunk
+run plays (a cut run takes 2-30 ms): it counts runs, not seconds, so that the same
+failure always shrinks to the same run."""
 
 UNTIL_STEP_S: Final[float] = 1e-4
 """A cut run stops at its first violation's time rounded up to this (four decimals)."""
@@ -68,8 +69,11 @@ def _until(result: Result) -> float | None:
     """Where a run failing like *result* may stop: just past its first violation."""
     if result.first_at >= END_S:
         return None  # found by the final totals: the whole run is needed
-    until = math.ceil(result.first_at / UNTIL_STEP_S) * UNTIL_STEP_S
-    return until if until >= result.first_at else until + UNTIL_STEP_S
+    # A short decimal (the command line says it exactly), never before the violation.
+    until = float(f"{math.ceil(result.first_at / UNTIL_STEP_S) * UNTIL_STEP_S:.4f}")
+    while until < result.first_at:
+        until = float(f"{until + UNTIL_STEP_S:.4f}")
+    return until
 
 
 class _Shrinker:
@@ -87,22 +91,29 @@ class _Shrinker:
         """The best trim so far, stopped just past its first violation."""
         return replace(self.trim, until=_until(self.best))
 
-    def attempt(self, trim: Trim) -> bool:
-        """Run *trim*; keep it, and its run, if it fails the same invariant first."""
-        if self.runs >= self.max_runs or trim == self.trim:
+    def attempt(self, trim: Trim, *, last: bool = False) -> bool:
+        """Run *trim*; keep it, and its run, if it fails the same invariant first, no longer.
+
+        Dropping something changes the random draws after it: a run with fewer events
+        may take more steps, and is not kept. Only the *last* run may go past
+        `max_runs` (by one).
+        """
+        if (self.runs >= self.max_runs and not last) or trim == self.trim:
             return False
         self.runs += 1
         result = World(self.seed, self.profile, trim).run()
-        if result.ok or result.invariant != self.invariant:
+        if result.ok or result.invariant != self.invariant or result.steps > self.best.steps:
             return False
         self.best, self.trim = result, trim
         return True
 
-    def reduce(self, items: list[int], trimmed: Callable[[frozenset[int]], Trim]) -> bool:
+    def reduce(
+        self, items: list[int], trimmed: Callable[[frozenset[int]], Trim], least: int = 0
+    ) -> bool:
         """Drop chunks of *items* (halves, quarters... single ones) while the failure stays.
 
         The complement step of delta debugging: *trimmed* makes the trim that keeps
-        a subset. Returns whether anything was dropped.
+        a subset (of at least *least* items). Returns whether anything was dropped.
         """
         dropped = False
         chunk = max(1, len(items) // 2)
@@ -110,7 +121,7 @@ class _Shrinker:
             start = 0
             while start < len(items):
                 kept = items[:start] + items[start + chunk :]
-                if kept and self.attempt(trimmed(frozenset(kept))):
+                if len(kept) >= least and self.attempt(trimmed(frozenset(kept))):
                     items, dropped = kept, True
                 else:
                     start += chunk
@@ -129,15 +140,14 @@ class _Shrinker:
         while changed and self.runs < self.max_runs:
             kept = self.trim.subscribers
             slots = sorted(kept) if kept is not None else list(range(self.slots))
-            changed = self.reduce(slots, self._subscribers)
+            changed = self.reduce(slots, self._subscribers, least=1)
             changed |= self.reduce(list(self.best.events), self._events)
             if self.best.forgeries:
                 changed |= self.reduce(list(self.best.forgeries), self._forgeries)
         played = replace(self.cut, events=frozenset(self.best.events))
         if self.best.forgeries or self.trim.forgeries is not None:
             played = replace(played, forgeries=frozenset(self.best.forgeries))
-        self.runs -= self.runs >= self.max_runs  # always room for this one
-        self.attempt(played)
+        self.attempt(played, last=True)
 
     def _subscribers(self, kept: frozenset[int]) -> Trim:
         return replace(self.cut, subscribers=kept)  # slots as the plan numbers them
