@@ -122,6 +122,7 @@ def _one(seed: int, profile: Profile, trim: Trim, mutation: str, verbose: bool, 
     if shrunk is not None:
         print(f"shortest replay ({shrunk.sizes()}), failing first with")
         print(f"  {shrunk.result.violations[0]}")
+        print(f"  plan: {shrunk.outline() or 'no event'}")
         print(f"  {shrunk.command()}")
     return 1
 

@@ -102,6 +102,7 @@ def report(summary: Summary, *, limit: int = 20) -> str:
         shrunk = summary.shrunk.get(result.seed)
         if shrunk is not None:
             lines.append(f"  shortest ({shrunk.sizes()}):")
+            lines.append(f"    plan: {shrunk.outline() or 'no event'}")
             lines.append(f"    {shrunk.command()}")
     if len(summary.failed) > limit:
         seeds = " ".join(str(r.seed) for r in summary.failed[limit:])

@@ -42,6 +42,14 @@ class Shrunk:
         """The command that replays the shrunk run, step by step (``-v``)."""
         return command(self.seed, self.profile, self.trim, self.mutation)
 
+    def outline(self) -> str:
+        """The shrunk plan on one line: each event's number, time, kind and target."""
+        return ", ".join(
+            f"#{event.number} {event.at:.4f} {event.what}"
+            + (f" sub{event.target}" if event.target >= 0 else "")
+            for event in self.plan
+        )
+
     def sizes(self) -> str:
         """How much smaller the shrunk run is: steps, subscribers, events, messages."""
         old, new = self.original, self.result
