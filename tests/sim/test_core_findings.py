@@ -203,8 +203,10 @@ def test_a_follower_cleared_by_a_restarted_publisher_counts_the_next_head() -> N
     follower reads names no live session (b ended): the follower, still following,
     is moved off a to nothing. Then c goes live; its first messages are sent before
     the follower's subscription to c reaches Q. The follower was following all
-    along, so c's head is its loss, as after an END (`Dial.between_sessions`); but
-    a move to nothing clears that flag, so c is counted from the first message read.
+    along, so c's head is its loss, as after an END (`Dial.between_sessions`), and
+    as when Q's first beacon names c at once (a restart is a move); but a move to
+    nothing clears that flag, so c is counted from the first message read. The fix:
+    `Dial.move_to` keeps ``between_sessions = live is None and from_start``.
     """
     clock = Clock()
     tuner = _tuner(clock)
