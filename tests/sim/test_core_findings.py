@@ -199,3 +199,37 @@ def test_a_hello_below_what_was_heard_does_not_count_it_again() -> None:
     _take(tuner, _inbox("s", hello))
     _take(tuner, _beacon(T0, "s", 4))
     assert tuner.stats.gaps == 0  # 1-3 received, 4 fenced: nothing was lost
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 17: a beacon naming no live session ends 'between sessions'"
+)
+def test_a_follower_cleared_by_a_restarted_publisher_counts_the_next_head() -> None:
+    """clean_switch seeds 262, 279, 515, 534, 618, 685, 779 (every failing one of 0-999).
+
+    A follower hears session a of publisher P. P crashes; it restarts as Q, opens b
+    and closes it at once (a clean switch: close, then open c). Q's first beacon the
+    follower reads names no live session (b ended): the follower, still following,
+    is moved off a to nothing. Then c goes live; its first messages are sent before
+    the follower's subscription to c reaches Q. The follower was following all
+    along, so c's head is its loss, as after an END (`Dial.between_sessions`), and
+    as when Q's first beacon names c at once (a restart is a move); but a move to
+    nothing clears that flag, so c is counted from the first message read. The fix:
+    `Dial.move_to` keeps ``between_sessions = live is None and from_start``.
+    """
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.follow()
+    _take(tuner, _beacon(T0, "a", 0))
+    assert [m.seq for m in _take(tuner, _data("a", 1, T0))] == [1]
+    clock.advance(5.0)  # P crashed: silent for more than three beacon intervals
+    restarted = Beacon(b"Q" * 8, "", 0, ended=(("b", 0),))
+    _take(tuner, encode_beacon(control_topic(CHANNEL), 1, clock.now, 1.0, restarted))
+    assert (tuner.following, tuner.live) == (True, None)
+    clock.advance(0.1)
+    live = Beacon(b"Q" * 8, "c", 0, ended=(("b", 0),))
+    _take(tuner, encode_beacon(control_topic(CHANNEL), 2, clock.now, 1.0, live))
+    assert tuner.live == "c"
+    clock.advance(0.05)
+    assert [m.seq for m in _take(tuner, _data("c", 4, clock.now))] == [4]  # c 1-3: sent before
+    assert tuner.stats.gaps == 3

@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 from tools import child_env
-from tools.sim.mutations import CATCHING, MUTATIONS
+from tools.sim.mutations import BREAKS, CATCHING, MUTATIONS
 
 
 def test_every_mutation_has_catching_seeds() -> None:
-    """No mutation goes untested."""
-    assert set(CATCHING) == set(MUTATIONS)
+    """No mutation goes untested, and each names the invariant it breaks."""
+    assert set(CATCHING) == set(MUTATIONS) == set(BREAKS)
 
 
 def test_the_fixed_seeds_catch_every_mutation() -> None:
@@ -33,4 +33,5 @@ def test_the_fixed_seeds_catch_every_mutation() -> None:
     for name, result in results.items():
         assert result["failed_plain"] == [], f"{name}: seeds fail without the mutation"
         assert result["caught"], f"{name} went unnoticed on seeds {CATCHING[name][1]}"
+        assert result["invariants"] == [BREAKS[name]], f"{name} caught as {result['invariants']}"
     assert out.returncode == 0

@@ -39,7 +39,7 @@ def _no_fence_after_retune() -> list[tuple[Any, str, Any]]:
 def _gap_not_counted() -> list[tuple[Any, str, Any]]:
     """The ledger moves past lost messages without counting them (guarantee 5)."""
 
-    def lost(self: Ledger, heard: Heard, up_to: int) -> None:
+    def lost(self: Ledger, heard: Heard, up_to: int, sent_at: float) -> None:
         heard.last_seq = max(heard.last_seq, up_to)
 
     return [(Ledger, "lost", lost)]
@@ -111,7 +111,7 @@ def mutated(name: str) -> Iterator[None]:
 
 CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "no_fence_after_retune": (Profile(quick_retune=True), (0, 9, 30)),
-    "gap_not_counted": (Profile(), (0, 1, 2)),
+    "gap_not_counted": (Profile(), (0, 2, 3)),
     "expired_not_counted": (Profile(), (24, 71, 103)),
     "ttl_ignored": (Profile(), (24, 71, 103)),
     "old_session_stays_live": (Profile(), (27, 40, 124)),
@@ -119,16 +119,32 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
 
+BREAKS: Final[dict[str, str]] = {
+    "no_fence_after_retune": "stale",
+    "gap_not_counted": "accounting",
+    "expired_not_counted": "accounting",
+    "ttl_ignored": "ttl",
+    "old_session_stays_live": "stale",
+    "follower_head_uncounted": "accounting",
+}
+"""The invariant each mutation must be caught by (a mutation that makes the core raise is
+caught as ``crash``: a slip of the mutation, not the bug it plants)."""
 
-def check(name: str) -> dict[str, list[int]]:
-    """Run mutation *name*'s seeds plain and mutated: the seeds that fail each way."""
+
+def check(name: str) -> dict[str, list[int] | list[str]]:
+    """Run mutation *name*'s seeds plain and mutated: the seeds that fail each way, and how."""
     if radio.compiled.ACTIVE:
         raise RuntimeError("mutations need the pure-Python cores: set RADIO_PURE=1")
     profile, seeds = CATCHING[name]
     plain = [seed for seed in seeds if not run_seed(seed, profile).ok]
     with mutated(name):
-        caught = [seed for seed in seeds if not run_seed(seed, profile).ok]
-    return {"failed_plain": plain, "caught": caught}
+        runs = [run_seed(seed, profile) for seed in seeds]
+    caught = [run for run in runs if not run.ok]
+    return {
+        "failed_plain": plain,
+        "caught": [run.seed for run in caught],
+        "invariants": sorted({run.invariant for run in caught}),
+    }
 
 
 def main() -> int:

@@ -87,6 +87,7 @@ class Observer:
         self.strict_heads = strict_heads
         self.strict_skips = strict_skips
         self.violations: list[str] = []
+        self.times: list[float] = []  # when each violation was found (true time)
         self.failed: set[str] = set()
         self.explicit: set[str] = set()
         self.yielded = 0
@@ -122,6 +123,7 @@ class Observer:
         if text is not None and kind not in self.failed:
             self.failed.add(kind)
             self.violations.append(f"t={self.now:.4f} {self.name}: [{kind}] {text}")
+            self.times.append(self.now)
 
     # -- steps --------------------------------------------------------------------------
 

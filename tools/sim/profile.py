@@ -23,6 +23,9 @@ ACTIVE_S: Final[float] = 3.0
 QUIET_S: Final[float] = 2.5
 """The quiet end: faults healed, every session closed, beacons repeat the ENDs."""
 
+END_S: Final[float] = ACTIVE_S + QUIET_S
+"""When a whole run ends and its totals are checked."""
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -79,6 +79,7 @@ class Rogue:
         clock: HostClock,
         honest: Callable[[], tuple[bytes, dict[str, int], str | None] | None],
         targets: Callable[[], list[tuple[int, bytes, frozenset[str]]]],
+        keep: frozenset[int] | None = None,
     ) -> None:
         self.channel = channel
         self.timeline = timeline
@@ -90,6 +91,9 @@ class Rogue:
         self.targets = targets
         self.control = control_topic(channel)
         self.sent: dict[str, int] = {}  # what it sent, by attack
+        self.keep = keep  # only these of its messages, by number, are sent (None: all)
+        self.made = 0  # messages made so far (the number of the next one)
+        self.played: list[int] = []  # the numbers of those sent
 
     def start(self) -> None:
         """Begin the attacks."""
@@ -109,6 +113,10 @@ class Rogue:
         made = getattr(self, f"_{attack}")(honest, listener, heard)
         if made is None:
             return
+        self.made += 1
+        if self.keep is not None and self.made - 1 not in self.keep:
+            return  # a shrunk run: drawn as before, not sent
+        self.played.append(self.made - 1)
         self.sent[attack] = self.sent.get(attack, 0) + 1
         frames, meta = made
         meta.attack = attack

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tools.sim.profile import Profile
+from tools.sim.shrink import Shrunk, command, shrink
 from tools.sim.world import Result, run_seed
 
 
@@ -23,6 +24,8 @@ class Summary:
     yielded: int = 0
     failed: list[Result] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
+    mutation: str = ""  # a planted bug the seeds ran with
+    shrunk: dict[int, Shrunk] = field(default_factory=dict)  # by seed: the first few failures
 
     @property
     def ok(self) -> bool:
@@ -30,10 +33,9 @@ class Summary:
         return not self.failed
 
 
-def replay(seed: int, profile: Profile) -> str:
-    """The command that replays *seed* under *profile*, verbosely."""
-    faults = "" if profile == Profile() else f" --faults {profile.describe()}"
-    return f"python -m tools.sim --seed {seed}{faults} -v"
+def replay(seed: int, profile: Profile, mutation: str = "") -> str:
+    """The command that replays *seed* under *profile* (with *mutation*), verbosely."""
+    return command(seed, profile, mutation=mutation)
 
 
 def invariant_of(violation: str) -> str:
@@ -43,6 +45,22 @@ def invariant_of(violation: str) -> str:
 
 def _run(job: tuple[int, Profile]) -> Result:
     return run_seed(*job)
+
+
+def _shrink(job: tuple[Result, str]) -> Shrunk | None:
+    original, mutation = job
+    return shrink(original.seed, original.profile, original=original, mutation=mutation)
+
+
+def shrink_failures(summary: Summary, count: int, jobs: int = 1) -> None:
+    """Shrink the first *count* failing seeds of *summary* (in *jobs* processes)."""
+    work = [(result, summary.mutation) for result in summary.failed[:count]]
+    if jobs > 1 and len(work) > 1:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(work))) as pool:
+            found = pool.map(_shrink, work, chunksize=1)
+    else:
+        found = [_shrink(job) for job in work]
+    summary.shrunk.update((shrunk.seed, shrunk) for shrunk in found if shrunk is not None)
 
 
 def run_seeds(seeds: Iterable[int], profile: Profile, jobs: int = 1) -> Summary:
@@ -80,7 +98,12 @@ def report(summary: Summary, *, limit: int = 20) -> str:
         )
     for result in summary.failed[:limit]:
         lines.append(f"seed {result.seed}: {result.violations[0]}")
-        lines.append(f"  replay: {replay(result.seed, summary.profile)}")
+        lines.append(f"  replay: {replay(result.seed, summary.profile, summary.mutation)}")
+        shrunk = summary.shrunk.get(result.seed)
+        if shrunk is not None:
+            lines.append(f"  shortest ({shrunk.sizes()}):")
+            lines.append(f"    plan: {shrunk.outline() or 'no event'}")
+            lines.append(f"    {shrunk.command()}")
     if len(summary.failed) > limit:
         seeds = " ".join(str(r.seed) for r in summary.failed[limit:])
         lines.append(f"... and seeds {seeds}")

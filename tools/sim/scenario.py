@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
-from tools.sim.profile import ACTIVE_S, Profile
+from tools.sim.profile import ACTIVE_S, END_S, Profile
 
 MAX_SKEW_S: Final[float] = 3600.0
 """Largest constant skew of a host's wall clock (either way)."""
@@ -44,12 +44,16 @@ class SubscriberPlan:
 
 @dataclass(frozen=True)
 class Event:
-    """Something scheduled at true time *at*: what, to whom (a slot or -1), with what."""
+    """Something scheduled at true time *at*: what, to whom (a slot or -1), with what.
+
+    *number* is its place in the plan as drawn (in time order): a `Trim` names it so.
+    """
 
     at: float
     what: str
     target: int = -1
     amount: float = 0.0
+    number: int = -1
 
 
 @dataclass
@@ -151,4 +155,78 @@ def draw(seed: int, profile: Profile, rng: random.Random) -> Plan:
             step = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 10.0)
             events.append(Event(rng.uniform(0.2, ACTIVE_S - 0.2), "clock_step", target, step))
     events.sort(key=lambda event: event.at)
+    plan.events = [replace(event, number=number) for number, event in enumerate(events)]
     return plan
+
+
+def _numbers(option: str, text: str | None) -> frozenset[int] | None:
+    """Comma-separated numbers (``none``: no number) given as --*option*, if given."""
+    if text is None:
+        return None
+    if text.strip() == "none":
+        return frozenset()
+    try:
+        return frozenset(int(number) for number in text.split(",") if number.strip())
+    except ValueError:
+        wanted = "comma-separated numbers or none"
+        raise ValueError(f"--{option} takes {wanted}, not {text!r}") from None
+
+
+def _listed(numbers: frozenset[int]) -> str:
+    return ",".join(str(n) for n in sorted(numbers)) or "none"
+
+
+@dataclass(frozen=True)
+class Trim:
+    """Which part of a seed's plan a run plays (by default all of it): what a shrink keeps.
+
+    *until*: the run stops at this true time, before the quiet end (no final
+    totals then); *events*: only these plan events (by `Event.number`);
+    *subscribers*: only these subscriber slots (renumbered from 0 in that order);
+    *forgeries*: only these of a hostile peer's messages (numbered as made: the
+    others are still drawn, not sent). Everything else draws as the seed says.
+    """
+
+    until: float | None = None
+    events: frozenset[int] | None = None
+    subscribers: frozenset[int] | None = None
+    forgeries: frozenset[int] | None = None
+
+    @classmethod
+    def parse(
+        cls, until: float | None, events: str | None, subscribers: str | None, forgeries: str | None
+    ) -> Trim:
+        """A trim from the command line's values (comma-separated numbers, or ``none``)."""
+        return cls(
+            until if until is None or until < END_S else None,
+            _numbers("events", events),
+            _numbers("subscribers", subscribers),
+            _numbers("forgeries", forgeries),
+        )
+
+    def args(self) -> str:
+        """The command-line options that give this trim (empty for the whole plan)."""
+        words = [] if self.until is None else [f"--until {self.until!r}"]
+        for name in ("events", "subscribers", "forgeries"):
+            numbers: frozenset[int] | None = getattr(self, name)
+            if numbers is not None:
+                words.append(f"--{name} {_listed(numbers)}")
+        return " ".join(words)
+
+    def apply(self, plan: Plan) -> Plan:
+        """*plan* with only what this trim keeps (events past `until` never fire: dropped)."""
+        count = len(plan.subscribers)
+        slots = [s for s in range(count) if self.subscribers is None or s in self.subscribers]
+        renumber = {old: new for new, old in enumerate(slots)}
+        events = []
+        for event in plan.events:
+            if self.events is not None and event.number not in self.events:
+                continue
+            if self.until is not None and event.at > self.until:
+                continue
+            if event.target >= 0:
+                if event.target not in renumber:
+                    continue
+                event = replace(event, target=renumber[event.target])
+            events.append(event)
+        return replace(plan, subscribers=[plan.subscribers[s] for s in slots], events=events)

@@ -13,6 +13,7 @@ from tools.sim.network import SUBSCRIBE, UNSUBSCRIBE, Network, Packet
 from tools.sim.oracle import Observer
 from tools.sim.scenario import MAX_DRIFT
 from tools.sim.timeline import Timeline
+from tools.sim.trace import Trace, frames, step
 from tools.sim.truth import ROGUE, Truth
 
 
@@ -45,6 +46,7 @@ class SimSubscriber:
         strict_heads: bool,
         strict_skips: bool,
         hostile: bool = False,
+        trace: Trace | None = None,
     ) -> None:
         self.index = index
         self.name = name
@@ -58,6 +60,7 @@ class SimSubscriber:
         self.max_message_size = max_message_size
         self.alive = True
         self.frozen = False
+        self.trace = trace  # a verbose replay: one line per step
         self.subscribed: frozenset[bytes] = frozenset()
         self.tuner = Tuner(
             channel,
@@ -124,6 +127,7 @@ class SimSubscriber:
         if not run:
             return
         observer = self.observer
+        observer.now = self.timeline.now  # a crash is found (and timed) before `took`
         before = observer.view()
         yielded: list[Message] = []
         # The core applies the size limit itself (max_message_size), as in the driver.
@@ -133,6 +137,8 @@ class SimSubscriber:
             kinds = ",".join(p.meta.attack or p.meta.kind.name for p in run)
             observer.fail("crash", f"Tuner.take raised {exc!r} on {kinds}")
         observer.took(run, yielded, before, self.timeline.now)
+        if self.trace is not None:
+            self._trace(f"took {frames(run)}", before, yielded)
         if self.tuner.changed:
             self._sync()
 
@@ -159,30 +165,39 @@ class SimSubscriber:
         before = self.observer.view()
         self.tuner.tune_in(session)
         self.observer.explicit.add(session)
-        self._tuned(before)
+        self._tuned(before, f"tune_in {session}")
 
     def tune_out(self, session: str) -> None:
         """The application tunes out of *session*."""
         before = self.observer.view()
         self.tuner.tune_out(session)
         self.observer.explicit.discard(session)
-        self._tuned(before)
+        self._tuned(before, f"tune_out {session}")
 
     def follow(self) -> None:
         """The application follows the live session."""
         before = self.observer.view()
         self.tuner.follow()
-        self._tuned(before)
+        self._tuned(before, "follow")
 
     def unfollow(self) -> None:
         """The application stops following."""
         before = self.observer.view()
         self.tuner.unfollow()
-        self._tuned(before)
+        self._tuned(before, "unfollow")
 
-    def _tuned(self, before: View) -> None:
+    def _tuned(self, before: View, what: str) -> None:
         self._sync()
         self.observer.tuned(before, self.timeline.now)
+        if self.trace is not None:
+            self._trace(what, before, [])
+
+    def _trace(self, what: str, before: View, yielded: list[Message]) -> None:
+        assert self.trace is not None
+        observer = self.observer
+        knowable = None if observer.hostile else observer.expected_gaps()
+        now, after = self.timeline.now, observer.view()
+        self.trace(step(now, self.name, what, before, after, yielded, knowable))
 
     # -- faults -------------------------------------------------------------------------
 

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 
 from tools.sim.clocks import HostClock
 from tools.sim.network import Network, Path, SubscriberEnd
-from tools.sim.profile import ACTIVE_S, QUIET_S, Profile
+from tools.sim.profile import ACTIVE_S, END_S, Profile
 from tools.sim.publisher import SimPublisher
 from tools.sim.rogue import Rogue
-from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, draw
+from tools.sim.scenario import MAX_DRIFT, MAX_SKEW_S, Event, HostPlan, Plan, Trim, draw
 from tools.sim.subscriber import SimSubscriber
 from tools.sim.timeline import Timeline
+from tools.sim.trace import Trace
 from tools.sim.truth import OTHER, Truth
 
 CHANNEL = "sim"
@@ -24,7 +25,7 @@ BIG_PAYLOAD = (65_536, 80_000)
 
 @dataclass
 class Result:
-    """What one run found."""
+    """What one run found: its violations in time order (the first at *first_at*), its size."""
 
     seed: int
     profile: Profile
@@ -33,20 +34,33 @@ class Result:
     yielded: int = 0
     steps: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    first_at: float = END_S
+    subscribers: int = 0
+    events: tuple[int, ...] = ()  # the plan events it played, by number
+    forgeries: tuple[int, ...] = ()  # a hostile peer's messages it sent, by number
 
     @property
     def ok(self) -> bool:
         """Whether every invariant held."""
         return not self.violations
 
+    @property
+    def invariant(self) -> str:
+        """The invariant its first violation names (``stale``, ``accounting``...; "" if none)."""
+        return self.violations[0].partition("[")[2].partition("]")[0] if self.violations else ""
+
 
 class World:
     """The hosts, the network and the processes of one run, on one timeline."""
 
-    def __init__(self, seed: int, profile: Profile) -> None:
+    def __init__(
+        self, seed: int, profile: Profile, trim: Trim | None = None, trace: Trace | None = None
+    ) -> None:
         self.seed = seed
+        self.trace = trace  # a verbose replay: each plan event and subscriber step
         self.rng = random.Random(seed)
-        self.plan: Plan = draw(seed, profile, self.rng)
+        self.trim = trim or Trim()
+        self.plan: Plan = self.trim.apply(draw(seed, profile, self.rng))
         self.timeline = Timeline()
         self.truth = Truth()
         self.network = Network(self.timeline, self.rng, self.plan.hwm)
@@ -87,7 +101,10 @@ class World:
     # -- running ------------------------------------------------------------------------
 
     def run(self) -> Result:
-        """Play the plan out, then the quiet end; check the totals; return the result."""
+        """Play the plan out, then the quiet end; check the totals; return the result.
+
+        A trimmed run that stops before the end (`Trim.until`) checks no totals.
+        """
         logging.getLogger("radio").setLevel(logging.CRITICAL)
         self._start_publisher(reopen=[])
         for index in range(len(self.plan.subscribers)):
@@ -100,15 +117,24 @@ class World:
         if self.plan.profile.two_publishers:
             self._start_other()
         self.timeline.at(ACTIVE_S, self._quiet)
-        self.timeline.run_until(ACTIVE_S + QUIET_S)
-        result = Result(self.seed, self.plan.profile)
+        until = END_S if self.trim.until is None else min(self.trim.until, END_S)
+        self.timeline.run_until(until)
+        result = Result(self.seed, self.plan.profile, subscribers=len(self.plan.subscribers))
+        found: list[tuple[float, str]] = []
         for sub in [*self.retired, *self.subscribers]:
             if sub is None:
                 continue
-            if sub.alive and sub is not None and sub in self.subscribers:
+            if until >= END_S and sub.alive and sub in self.subscribers:
+                sub.observer.now = self.timeline.now
                 sub.observer.finish()
-            result.violations += sub.observer.violations
+            found += zip(sub.observer.times, sub.observer.violations, strict=True)
             result.yielded += sub.observer.yielded
+        found.sort(key=lambda violation: violation[0])
+        result.violations = [text for _, text in found]
+        result.first_at = found[0][0] if found else END_S
+        result.events = tuple(event.number for event in self.plan.events)
+        if self.plan.profile.hostile:
+            result.forgeries = tuple(self.rogue.played)
         result.sent = len(self.truth.sent)
         result.steps = self.timeline.steps
         counters = self.network.counters
@@ -156,6 +182,7 @@ class World:
             strict_heads=True,
             strict_skips=True,
             hostile=self.plan.profile.hostile,
+            trace=self.trace,
         )
         self.subscribers[index] = sub
         # Only now does the network see a live process on the slot: it connects at once.
@@ -175,6 +202,7 @@ class World:
             clock=self.publisher_clock,
             honest=self._honest_view,
             targets=self._rogue_targets,
+            keep=self.trim.forgeries,
         )
         self.rogue.start()
 
@@ -266,6 +294,10 @@ class World:
         return 0.0 if pick.random() < 1 / 3 else pick.uniform(0.05, 1.0)
 
     def _apply(self, event: Event) -> None:
+        if self.trace is not None:
+            target = f" sub{event.target}" if event.target >= 0 else ""
+            amount = f" {event.amount:g}" if event.amount else ""
+            self.trace(f"t={event.at:.4f} plan #{event.number} {event.what}{target}{amount}")
         pub = self.publisher
         up = pub is not None and pub.alive
         what = event.what
@@ -373,6 +405,6 @@ class World:
             pub.close(live)
 
 
-def run_seed(seed: int, profile: Profile | None = None) -> Result:
-    """Run seed *seed* under *profile* (the honest baseline by default)."""
-    return World(seed, profile or Profile()).run()
+def run_seed(seed: int, profile: Profile | None = None, trim: Trim | None = None) -> Result:
+    """Run seed *seed* under *profile* (the honest baseline by default), *trim* of its plan."""
+    return World(seed, profile or Profile(), trim).run()
