@@ -39,14 +39,18 @@ def test_sent_frames_equal_wire_encode(
             pub.send("s1", b"one")
             pub.send("s1", b"two", ttl=2.5)
             frames = [sub.recv() for _ in range(2)]
+            instance = pub._core.publisher_id
         finally:
             sub.close(linger=0)
     topic = session_topic("c", "s1")
     for frame, (seq, payload, ttl) in zip(
         frames, [(1, b"one", 0.0), (2, b"two", 2.5)], strict=True
     ):
-        sent_at = decode(frame).sent_at
-        assert frame == encode(topic, Kind.DATA, seq, sent_at, payload, ttl, live=live)
+        sent_at, me = decode(frame).sent_at, decode(frame).publisher
+        assert me == instance
+        assert frame == encode(
+            topic, Kind.DATA, seq, sent_at, payload, ttl, live=live, publisher=me
+        )
 
 
 class _WithoutBackend:

@@ -57,9 +57,10 @@ def test_the_publisher_sends_encode_parts(live: bool) -> None:
             small = raw.recv_multipart()
         finally:
             raw.close(linger=0)
-    sent_at = decode_parts(head, part).sent_at
+    sent_at, me = decode_parts(head, part).sent_at, decode_parts(head, part).publisher
     topic = session_topic("c", "s1")
-    assert [head, part] == list(encode_parts(topic, 1, sent_at, payload, 2.5, live=live))
+    parts = encode_parts(topic, 1, sent_at, payload, 2.5, live=live, publisher=me)
+    assert [head, part] == list(parts)
     assert len(small) == 1
     assert small[0].startswith(topic)
 

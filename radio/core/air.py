@@ -66,6 +66,7 @@ class Air:
         self.conflicts = 0
         self.clocks: OrderedDict[bytes, ClockOffset] = OrderedDict()  # least recent first
         self.walls: dict[bytes, float] = {}  # an instance's wall base, from its beacons
+        self._hinted: dict[bytes, bytes] = {}  # a new instance -> the lead it may share a clock with
         self.lead: bytes | None = None
         self.wall_base: float | None = None
         self.resets = 0  # how many times the lead changed (another publisher instance)
@@ -128,11 +129,19 @@ class Air:
         backlog cannot make old messages look young.
         """
         if instance not in self.walls:
+            clock = self.clock(instance)
+            source = self._hinted.pop(instance, None)
+            if clock.inherited and not self._same_wall(source, wall_base):
+                clock.reset()  # another host after all: its own clock, from its own frames
             for other, wall in self.walls.items():
                 if abs(wall - wall_base) <= SAME_CLOCK_TOLERANCE_S and other in self.clocks:
-                    self.clock(instance).merge(self.clocks[other])
+                    clock.merge(self.clocks[other])
                     break
         self.walls[instance] = wall_base
+
+    def _same_wall(self, instance: bytes | None, wall_base: float) -> bool:
+        known = self.walls.get(instance) if instance is not None else None
+        return known is not None and abs(known - wall_base) <= SAME_CLOCK_TOLERANCE_S
 
     def clock(self, instance: bytes) -> ClockOffset:
         """The clock offset estimate of publisher *instance* (a new one when not kept)."""
@@ -142,11 +151,16 @@ class Air:
             clocks.move_to_end(instance)
             return found
         found = clocks[instance] = ClockOffset()
+        lead = self.lead
+        if lead is not None and lead != instance and lead in clocks:
+            found.hint = clocks[lead]  # most likely a restart in place: see `ClockOffset.hint`
+            self._hinted[instance] = lead
         if len(clocks) > MAX_CLOCKS:
             for old in clocks:
-                if old != self.lead:
+                if old != lead:
                     del clocks[old]
                     self.walls.pop(old, None)
+                    self._hinted.pop(old, None)
                     break
         return found
 
@@ -266,6 +280,10 @@ WINDOW_S: Final[float] = 60.0
 BUCKET_S: Final[float] = 5.0
 """The window is kept as the minima of buckets this long."""
 
+INHERIT_S: Final[float] = WINDOW_S
+"""A new instance's first sample at most this far above the lead's estimate (and not
+below it) shares the lead's estimate until its first beacon says which host it is on."""
+
 SUSPECT_DROP_S: Final[float] = 0.25
 """A sample this far below the estimate is implausible on its own (a forged or flipped
 send time, stamped ahead): it moves the estimate only when the next sample agrees
@@ -292,6 +310,13 @@ class ClockOffset:
     next sample to agree (frames read after a backlog do; a forged time stamp
     does not). ``value`` is None until the first observation; the caller's fast
     path observes a sample only when it is below ``watch``.
+
+    A new publisher instance's estimate has a ``hint``: the estimate of the
+    instance that led before it. A restart in place keeps its host's monotonic
+    clock, and its first frames may come late from a backlog: when its first
+    sample is no lower than the hint and at most `INHERIT_S` above it, the
+    estimate starts from the hint's (``inherited``), until the instance's first
+    beacon shows its wall base (`Air`): another host's, and it starts over.
     """
 
     def __init__(self) -> None:
@@ -299,12 +324,21 @@ class ClockOffset:
         self.bucket_min = _INF  # the current bucket's minimum
         self.watch = _INF  # observe() a sample below this: the bucket's minimum, or all
         self._suspect: float | None = None  # an implausible sample awaiting the next one
+        self.hint: ClockOffset | None = None  # the lead's estimate, before the first sample
+        self.inherited = False  # started from the hint's
         self._bucket_start = -_INF
         self._buckets: deque[tuple[float, float]] = deque()  # (start, minimum), oldest first
 
     def observe(self, sent_at: float, arrived: float) -> float:
         """Take one frame's send time (publisher's clock) and arrival (ours); return value."""
         sample = arrived - sent_at
+        hint = self.hint
+        if hint is not None:
+            self.hint = None
+            low = hint.value
+            if self.value is None and low is not None and low <= sample <= low + INHERIT_S:
+                self.merge(hint)
+                self.inherited = True
         value, suspect = self.value, self._suspect
         if value is not None and sample < value - SUSPECT_DROP_S:
             if suspect is None or abs(sample - suspect) > SUSPECT_DROP_S:
@@ -349,6 +383,7 @@ class ClockOffset:
         self.value = None
         self.bucket_min = self.watch = _INF
         self._suspect = None
+        self.hint, self.inherited = None, False
         self._bucket_start = -_INF
         self._buckets.clear()
 

@@ -133,9 +133,13 @@ class Dial:
         self._rebuild()
 
     def move_to(self, live: str | None, *, from_start: bool) -> Heard | None:
-        """Follow *live* now; count it from its first message if *from_start*."""
+        """Follow *live* now; count it from its first message if *from_start*.
+
+        A move to no session keeps counting the next one from its start (a beacon
+        of a restarted publisher whose first session already closed).
+        """
         self.live = live
-        self.between_sessions = False
+        self.between_sessions = live is None and from_start
         self._rebuild(from_start=live if from_start else None)
         return self.heard.get(session_topic(self.channel, live)) if live else None
 

@@ -168,8 +168,11 @@ class Ledger:
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
 
     def fence_other(self, session: str, seq: int, count: int = 1) -> None:
-        """A frame of a session not heard (queued or read ahead before a tune-out), or of
-        a publisher instance a heard session moved on from (its *count* messages)."""
+        """A frame of a session not heard, or of an instance a heard session moved on from.
+
+        One not heard was queued or read ahead before a tune-out; one of an instance
+        moved on from counts its *count* messages.
+        """
         self.stats.fenced += count
         self._limited.warning("message_fenced", session=session, seq=seq)
 

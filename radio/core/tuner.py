@@ -515,7 +515,7 @@ class Tuner:
         if (
             heard.last_seq not in (NO_BASELINE, seq - 1)
             or seq <= self.dial.left.get(heard.session, 0)
-            or instance != heard.instance
+            or heard.instance not in (b"", instance)
         ):
             return  # heard already (now or before a re-tune), or out of place: not a last value
         self._careful(heard, topic + body, iter(()), out)  # one DATA frame

@@ -123,7 +123,8 @@ class Beacon(NamedTuple):
     """What a BEACON says: who sends it, what is live, what ended lately.
 
     ``publisher`` is the sender's instance ID (`PUBLISHER_ID_BYTES` random
-    bytes, new at every start: the header's, as in every frame); ``live`` the live session (``""``: none) and
+    bytes, new at every start: the header's, as in every frame); ``live`` the
+    live session (``""``: none) and
     ``live_seq`` the seq of the last message sent on it; ``previous`` the session
     that was live before it, still open, and ``previous_seq`` its last seq sent
     while it was live (what its followers should have heard); ``ended`` the
@@ -173,8 +174,10 @@ def _name_and_seq(name: str, seq: int) -> bytes:
 
 
 def decode_beacon_payload(payload: bytes, publisher: bytes) -> Beacon:
-    """The `Beacon` in a BEACON frame's payload (sent by *publisher*); `MalformedMessageError`
-    if it is not one."""
+    """The `Beacon` in a BEACON frame's payload, sent by *publisher*.
+
+    Raises `MalformedMessageError` if it is not one.
+    """
     try:
         flags, wall = _BEACON_FIXED.unpack_from(payload, 0)
         offset = _BEACON_FIXED.size
@@ -336,7 +339,8 @@ def encode_inbox(
     Layout: the inbox topic (`radio.core.names.inbox_topic`), the session's name and
     ``/``, then the header (*kind* is the byte with its `LIVE` flag) and payload::
 
-        | channel/ \x00 id / | session / | version | kind | publisher | seq | sent_at | ttl | payload |
+        | channel/ \x00 id / | session / | version | kind | publisher | seq | sent_at | ttl |
+        | payload |
     """
     lead = LEAD.pack(VERSION, kind, publisher)
     return inbox + session + lead + pack_tail(seq, sent_at, ttl) + payload
