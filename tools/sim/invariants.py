@@ -109,6 +109,17 @@ def gaps_exact(expected: int, stats: Stats) -> str | None:
     return None
 
 
+def tails_reported(expected: int, stats: Stats) -> str | None:
+    """(3d) Every publisher instance succeeded on a session without an END is reported.
+
+    What it sent after the last message heard is unknowable: ``unknown_tails``
+    says how many such tails there are, one per instance and session.
+    """
+    if stats.unknown_tails != expected:
+        return f"unknown_tails {stats.unknown_tails}, but {expected} tails were unknowable"
+    return None
+
+
 def received_exact(yielded: int, stats: Stats) -> str | None:
     """(3c) ``received`` is exactly what was yielded."""
     if stats.received != yielded:

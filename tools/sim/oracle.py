@@ -97,6 +97,7 @@ class Observer:
         self.closed: list[Interval] = []
         self.ever_heard: set[str] = set()
         self.ended: set[tuple[int, str]] = set()
+        self.tails = 0  # instances succeeded on a session whose tail was unknowable
         self.tags: dict[str, bytes] = {}
         self.had_live = False
         self.now = 0.0
@@ -185,6 +186,7 @@ class Observer:
             self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
         if not self.hostile:
             self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
+            self.fail("accounting", invariants.tails_reported(self.tails, after.stats))
 
     def expected_gaps(self) -> int:
         """What the core could know it missed, over every interval so far."""
@@ -314,16 +316,28 @@ class Observer:
     # -- what the core could learn ------------------------------------------------------
 
     def _restarted(self, meta: Meta) -> Interval | None:
+        """`_succeeded` for the session of a data message or END."""
+        return self._succeeded(meta.session, meta.instance, data=meta.is_data)
+
+    def _succeeded(self, session: str, instance: int, *, data: bool = False) -> Interval | None:
         """The session's interval; a new one if *meta* comes from a newer publisher instance.
 
         A publisher restarted under the same name starts its seqs again: a new
-        stream, all of whose messages the subscriber (tuned in all along) hears.
+        stream, all of whose messages the subscriber (tuned in all along) hears,
+        once the instance before had sent it something (a seq over 0 learned);
+        else its first message sets the baseline, as the first of a tune-in does.
+        An interval belongs to the first instance whose data is handed over.
         """
-        interval = self.current.get(meta.session)
-        if interval is not None and interval.instance not in (None, meta.instance):
+        interval = self.current.get(session)
+        if interval is not None and interval.instance not in (None, instance):
             self.closed.append(interval)
-            interval = Interval(self.now, lo=0, instance=meta.instance, hello=True)
-            self.current[meta.session] = interval
+            sent = max(interval.hi, interval.lo or 0) > 0
+            if sent and (interval.instance, session) not in self.ended:
+                self.tails += 1  # the instance before stopped without an END we heard
+            interval = Interval(self.now, lo=0 if sent else None, instance=instance, hello=True)
+            self.current[session] = interval
+        if interval is not None and interval.instance is None and data:
+            interval.instance = instance
         return interval
 
     def _delivered(self, meta: Meta, before: View) -> None:
@@ -380,9 +394,11 @@ class Observer:
             for name, last_seq in beacon.ended:
                 if name in named:
                     named.discard(name)
+                    self._succeeded(name, meta.instance, data=True)
                     self.current[name].learn(last_seq, meta.instance)
                     self.ended.add((meta.instance, name))
             if beacon.live in named:
+                self._succeeded(beacon.live, meta.instance, data=True)
                 self.current[beacon.live].learn(beacon.live_seq, meta.instance)
             left = before.live
             if (
@@ -392,6 +408,7 @@ class Observer:
                 and left in named
                 and beacon.previous == left
             ):
+                self._succeeded(left, meta.instance, data=True)
                 self.current[left].learn(beacon.previous_seq, meta.instance)
 
     def _transitions(self, before: View, after: View, *, moved: bool) -> None:
