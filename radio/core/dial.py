@@ -41,15 +41,15 @@ class Heard:
     def succeed(self, instance: bytes, now: float) -> bytes:
         """Hear *instance*'s seqs from now on; return the instance heard before (b"": none).
 
-        The one before is retired. When it had sent the session something (a
-        seq over 0 was heard, or its HELLO said so), we were listening as the new
-        one began: it counts from its first message; else its first sets the
-        baseline. A re-tuned session awaits the new one's HELLO too.
+        The one before is retired. When the session had a baseline, we were
+        listening as the new one began: it counts from its first message; else
+        its first sets the baseline. A re-tuned session awaits the new one's
+        HELLO too.
         """
         old = self.instance
         if old:
             self.retired = (*self.retired[-(MAX_RETIRED - 1) :], old)
-            self.last_seq = 0 if self.last_seq > 0 else NO_BASELINE
+            self.last_seq = 0 if self.last_seq >= 0 else NO_BASELINE
             self.last_sent, self.heard_at = -1.0, now
             self.awaiting = self.floor > 0.0
         self.instance = instance

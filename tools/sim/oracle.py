@@ -380,6 +380,8 @@ class Observer:
             tag = self.tags.get(session)
             if interval is not None and tag == meta.tag:
                 interval.hello = True
+                if interval.instance is None and meta.seq > 0:
+                    interval.instance = meta.instance  # it says the session is its own
                 if interval.lo is None:
                     # Today the core takes the HELLO's word; strictly, the baseline is
                     # what the session had really sent (a closed one's HELLO says 0).
