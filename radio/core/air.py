@@ -66,7 +66,7 @@ class Air:
         self.conflicts = 0
         self.clocks: OrderedDict[bytes, ClockOffset] = OrderedDict()  # least recent first
         self.walls: dict[bytes, float] = {}  # an instance's wall base, from its beacons
-        self._hinted: dict[bytes, bytes] = {}  # a new instance -> the lead it may share a clock with
+        self._hinted: dict[bytes, bytes] = {}  # a new instance -> the lead it may share a clock
         self.lead: bytes | None = None
         self.wall_base: float | None = None
         self.resets = 0  # how many times the lead changed (another publisher instance)
