@@ -10,12 +10,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from radio.core.names import TAG_SEPARATOR, marker_topic, session_topic
+from radio.core.wire import LIVE, VERSION, Kind
 
 MAX_REMEMBERED: Final[int] = 1024
 """Sessions tuned out of whose last heard seq and leaving time are remembered."""
 
 MAX_RETIRED: Final[int] = 4
 """Publisher instances a session remembers having moved on from (a restart each)."""
+
+_LIVE_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA | LIVE))
+_PLAIN_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA))
 
 NO_BASELINE: Final[int] = -1
 """``last_seq`` of a session tuned in to that nothing was heard of yet: its first
@@ -37,6 +41,21 @@ class Heard:
     heard_at: float = 0.0  # our monotonic clock when last heard of: bounds a gap too
     instance: bytes = b""  # the publisher instance its seqs are of (b"": none heard yet)
     retired: tuple[bytes, ...] = ()  # instances it was heard from before: their frames are stale
+
+    def lead(self, frame: bytes, ready: bool) -> bytes:
+        """The lead of *frame* when the tuner's fast path may take it and those after it.
+
+        Its topic, then the version, the DATA kind (with the `LIVE` flag, which
+        only a session heard by name may lack) and the instance heard; b"" when
+        not *ready* (the careful path sets what the fast path needs) or another.
+        """
+        if not ready:
+            return b""
+        lead = self.topic + _LIVE_LEAD + self.instance
+        if frame.startswith(lead):
+            return lead
+        lead = self.topic + _PLAIN_LEAD + self.instance
+        return lead if self.explicit and frame.startswith(lead) else b""
 
     def succeed(self, instance: bytes, now: float) -> bytes:
         """Hear *instance*'s seqs from now on; return the instance heard before (b"": none).

@@ -132,6 +132,35 @@ class Ledger:
         self.stats.oversize += count
         self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
 
+    def hears_from(self, heard: Heard, instance: bytes) -> bool:
+        """Whether *heard*'s session may be heard from publisher *instance* now.
+
+        Not from an instance it moved on from (its frames are stale); from a new
+        one, which succeeds the instance heard so far (`succeeded`).
+        """
+        if instance in heard.retired:
+            return False
+        if instance != heard.instance:
+            self.succeeded(heard, instance)
+        return True
+
+    def welcomed(self, heard: Heard, instance: bytes, seq: int) -> bool:
+        """Whether a HELLO of *instance* (saying *seq*) speaks for *heard*'s session.
+
+        Yes from the instance heard, or when none is (it claims the session when
+        it says it sent some: a HELLO saying 0 may come from a publisher that lacks
+        it, behind a relay, or from one that dies before it opens it); from another
+        one only when nothing was heard of the session yet and it says it sent some.
+        """
+        if not heard.instance or instance == heard.instance:
+            if seq:
+                heard.instance = instance
+            return True
+        if heard.last_seq > 0 or seq == 0 or instance in heard.retired:
+            return False
+        self.succeeded(heard, instance)
+        return True
+
     def succeeded(self, heard: Heard, instance: bytes) -> None:
         """*heard*'s session goes on from another publisher *instance* (see `Heard.succeed`).
 

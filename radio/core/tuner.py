@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from radio.core.air import Air
-from radio.core.dial import NO_BASELINE, Dial, Heard
+from radio.core.dial import Dial, Heard
+from radio.core.inbox import read_inbox
 from radio.core.ledger import Ledger
 from radio.core.names import (
     channel_prefix,
@@ -19,9 +20,7 @@ from radio.core.names import (
 from radio.core.wire import (
     HEADER,
     LEAD,
-    LIVE,
     TAIL,
-    VERSION,
     Beacon,
     Kind,
     decode,
@@ -31,7 +30,6 @@ from radio.core.wire import (
     is_parted,
     parts_size,
     span,
-    split_inbox,
     split_oversize,
     unpack_header,
     unpack_parts,
@@ -42,8 +40,6 @@ from radio.message import Message, Stats
 
 log = get_logger()
 
-_LIVE_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA | LIVE))
-_PLAIN_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA))
 _HEADER_SIZE: Final[int] = HEADER.size
 _LEAD_SIZE: Final[int] = LEAD.size
 _INF: Final[float] = float("inf")
@@ -223,7 +219,7 @@ class Tuner:
                     if heard is not None:
                         heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
                     heard = self._lookup(frame)
-                    lead = b"" if heard is None else self._lead(heard, frame)
+                    lead = b"" if heard is None else heard.lead(frame, self._ready(heard))
                     if heard is None or not lead:  # not a plain DATA frame of a heard instance
                         self._slow(heard, frame, rest, out)
                         heard = None  # END changes what is heard
@@ -268,19 +264,11 @@ class Tuner:
                 heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
             self.ledger.received(received)
 
-    def _lead(self, heard: Heard, frame: bytes) -> bytes:
-        """The lead of *frame* when the fast path may take it and those after it, else b"".
-
-        Its topic, then the version, the DATA kind (with the `LIVE` flag, which
-        only a session heard by name may lack) and the instance heard.
-        """
-        if heard.awaiting or self.air.base is None or self.air.value(heard.instance) is None:
-            return b""  # the careful path sets what these need
-        lead = heard.topic + _LIVE_LEAD + heard.instance
-        if frame.startswith(lead):
-            return lead
-        lead = heard.topic + _PLAIN_LEAD + heard.instance
-        return lead if heard.explicit and frame.startswith(lead) else b""
+    def _ready(self, heard: Heard) -> bool:
+        """Whether *heard*'s plain DATA frames may take the fast path (see `Heard.lead`)."""
+        return (
+            not heard.awaiting and self.air.base is not None and heard.instance in self.air.clocks
+        )
 
     def _lookup(self, frame: bytes) -> Heard | None:
         """The heard session whose topic *frame* starts with, if any."""
@@ -351,7 +339,7 @@ class Tuner:
             reason = f"{kind.name} frame on a session topic"
             self.ledger.malformed(frame, MalformedMessageError(reason))
             return None
-        if instance != heard.instance and not self._from(heard, instance):
+        if instance != heard.instance and not self.ledger.hears_from(heard, instance):
             if kind is not Kind.END:  # of an instance this session moved on from: stale
                 self.ledger.fence_other(heard.session, seq, len(records))
             return None
@@ -388,18 +376,6 @@ class Tuner:
         self.ledger.received(received)
         heard.heard_at = now
         return None
-
-    def _from(self, heard: Heard, instance: bytes) -> bool:
-        """Whether *heard*'s session may be heard from publisher *instance* now.
-
-        Not from an instance it moved on from (its frames are stale); from a new
-        one, which succeeds the instance heard so far (`Ledger.succeeded`).
-        """
-        if instance in heard.retired:
-            return False
-        if instance != heard.instance:
-            self.ledger.succeeded(heard, instance)
-        return True
 
     def _handle_other(
         self, frame: bytes, rest: Iterator[bytes], out: Callable[[Message], object]
@@ -446,11 +422,15 @@ class Tuner:
         heard_by_name = {entry.session: entry for entry in self.dial.heard.values()}
         me = beacon.publisher  # its seqs are of its own sessions
         for name, last_seq in beacon.ended:
-            if name in heard_by_name and self._from(heard_by_name[name], me):
+            if name in heard_by_name and self.ledger.hears_from(heard_by_name[name], me):
                 self._end(heard_by_name.pop(name), last_seq, sent_at)
         live = beacon.live or None
         entry = heard_by_name.get(live) if live else None
-        if entry is not None and self._from(entry, me) and beacon.live_seq > entry.last_seq >= 0:
+        if (
+            entry is not None
+            and self.ledger.hears_from(entry, me)
+            and beacon.live_seq > entry.last_seq >= 0
+        ):
             self.ledger.lost(entry, beacon.live_seq, sent_at)
         if self.following and live != self.live:
             self._log.info("session_followed", session=live, previous=self.live)
@@ -458,7 +438,7 @@ class Tuner:
             if (
                 left is not None
                 and beacon.previous == left.session
-                and self._from(left, me)
+                and self.ledger.hears_from(left, me)
                 and left.last_seq >= 0
             ):
                 self.ledger.lost(left, beacon.previous_seq, sent_at)  # its tail while live
@@ -466,7 +446,7 @@ class Tuner:
             if (
                 moved
                 and followed is not None
-                and self._from(followed, me)
+                and self.ledger.hears_from(followed, me)
                 and beacon.live_seq > followed.last_seq >= 0
             ):
                 # Its head was sent since the beacon before this one (or one interval ago).
@@ -479,63 +459,10 @@ class Tuner:
         return self.air.check()
 
     def _inbox(self, frame: bytes, out: Callable[[Message], object]) -> None:
-        """A frame for us alone: the HELLO or the last value of a session we tuned in to.
-
-        Layout: the inbox topic, the session's name and ``/``, then an ordinary
-        header (and payload). The HELLO says the publisher saw our tune-in: what
-        comes after it was sent after, so a re-tuned session stops awaiting.
-        A HELLO's seq is the session's last before the tune-in, the baseline when
-        nothing was heard yet; its payload is the tag of the tune-in it answers.
-        A last value (a DATA frame) comes right after its HELLO, so it is taken
-        only as the session's next message (or its first, when nothing set a
-        baseline) and never when it was heard before a re-tune: never twice, and
-        a stray one claims no gap. Any other kind in an inbox is malformed.
-        """
-        try:
-            session, body = split_inbox(frame, self.inbox)
-            heard = self.dial.heard.get(self._prefix + session)
-            topic = heard.topic if heard is not None else b"x/x/"
-            kind, _, instance, seq, sent_at, _ = unpack_header(topic + body, len(topic))
-            if kind is not Kind.HELLO and kind is not Kind.DATA:
-                raise MalformedMessageError(f"{kind.name} frame in an inbox")
-        except MalformedMessageError as exc:
-            self.ledger.malformed(frame, exc)
-            return
-        if heard is None:
-            if kind is not Kind.HELLO:  # a last value of a session tuned out of meanwhile
-                self.ledger.fence_other(session.decode("ascii", "replace"), seq)
-            return
-        if kind is Kind.HELLO:
-            if body[_HEADER_SIZE:] != heard.tag or not self._welcomed(heard, instance, seq):
-                return  # the HELLO of an earlier tune-in, read late, or of another instance
-            heard.awaiting = False
-            if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
-                heard.last_seq, heard.last_sent = seq, sent_at
-            return
-        if (
-            heard.last_seq not in (NO_BASELINE, seq - 1)
-            or seq <= self.dial.left.get(heard.session, 0)
-            or heard.instance not in (b"", instance)
-        ):
-            return  # heard already (now or before a re-tune), or out of place: not a last value
-        self._careful(heard, topic + body, iter(()), out)  # one DATA frame
-
-    def _welcomed(self, heard: Heard, instance: bytes, seq: int) -> bool:
-        """Whether a HELLO of *instance* (saying *seq*) speaks for *heard*'s session.
-
-        Yes from the instance heard, or when none is (it claims the session when
-        it says it sent some: a HELLO saying 0 may come from a publisher that lacks
-        it, behind a relay, or from one that dies before it opens it); from another
-        one only when nothing was heard of the session yet and it says it sent some.
-        """
-        if not heard.instance or instance == heard.instance:
-            if seq:
-                heard.instance = instance
-            return True
-        if heard.last_seq > 0 or seq == 0 or instance in heard.retired:
-            return False
-        self.ledger.succeeded(heard, instance)
-        return True
+        """A frame for us alone: a HELLO, or a last value to take (see `read_inbox`)."""
+        last_value = read_inbox(frame, self.inbox, self._prefix, self.dial, self.ledger)
+        if last_value is not None:
+            self._careful(*last_value, iter(()), out)  # one DATA frame
 
     def _end(self, heard: Heard, last_seq: int, sent_at: float) -> None:
         if heard.last_seq >= 0:  # the tail lost before the END (none after nothing)

@@ -199,15 +199,9 @@ def decode_beacon_payload(payload: bytes, publisher: bytes) -> Beacon:
         raise MalformedMessageError(f"unknown beacon flags {flags:#x}")
     if not (math.isfinite(wall) and wall >= 0.0):
         raise MalformedMessageError(f"invalid wall time {wall!r} in a beacon")
+    signing_off = bool(flags & SIGNING_OFF)
     return Beacon(
-        publisher,
-        live,
-        live_seq,
-        tuple(ended),
-        bool(flags & SIGNING_OFF),
-        previous,
-        previous_seq,
-        wall,
+        publisher, live, live_seq, tuple(ended), signing_off, previous, previous_seq, wall
     )
 
 
