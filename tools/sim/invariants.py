@@ -120,6 +120,19 @@ def tails_reported(expected: int, stats: Stats) -> str | None:
     return None
 
 
+def end_learned(ended: tuple[tuple[str, int], ...], sessions: frozenset[str]) -> str | None:
+    """(9) A beacon of the publisher gone by that names a heard session as ended ends it.
+
+    The publisher names a closed session in every beacon for two minutes (and
+    repeats its END on the next three scheduled ones), so the subscriber learns
+    an END it lost from the first of them it takes, not later.
+    """
+    still = sorted(name for name, _ in ended if name in sessions)
+    if still:
+        return f"still hears {', '.join(still)} after a beacon that says it ended"
+    return None
+
+
 def received_exact(yielded: int, stats: Stats) -> str | None:
     """(3c) ``received`` is exactly what was yielded."""
     if stats.received != yielded:

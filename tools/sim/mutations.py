@@ -18,6 +18,8 @@ from radio.core.air import ClockOffset
 from radio.core.dial import Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.session import SessionState
+from radio.core.tuner import Tuner
+from radio.core.wire import Beacon
 from tools.sim.profile import Profile
 from tools.sim.world import run_seed
 
@@ -84,6 +86,36 @@ def _follower_head_uncounted() -> list[tuple[Any, str, Any]]:
     return [(Dial, "move_to", move_to)]
 
 
+def _tail_unreported() -> list[tuple[Any, str, Any]]:
+    """A session moves to a restarted instance without reporting the old tail (issue 17)."""
+
+    def succeeded(self: Ledger, heard: Heard, instance: bytes) -> None:
+        heard.succeed(instance, self._monotonic())
+
+    return [(Ledger, "succeeded", succeeded)]
+
+
+def _one_sample_moves_the_estimate() -> list[tuple[Any, str, Any]]:
+    """Every sample below the estimate moves it at once: a forged stamp blinds TTLs."""
+    original = ClockOffset.observe
+
+    def observe(self: ClockOffset, sent_at: float, arrived: float) -> float:
+        self._suspect = arrived - sent_at  # as if the sample before had agreed
+        return original(self, sent_at, arrived)
+
+    return [(ClockOffset, "observe", observe)]
+
+
+def _ended_in_beacon_ignored() -> list[tuple[Any, str, Any]]:
+    """The tuner skips a beacon's list of ended sessions (guarantee: END learned)."""
+    original = Tuner._beacon
+
+    def _beacon(self: Tuner, beacon: Beacon, sent_at: float, since: float | None) -> None:
+        original(self, beacon._replace(ended=()), sent_at, since)
+
+    return [(Tuner, "_beacon", _beacon)]
+
+
 MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "no_fence_after_retune": _no_fence_after_retune,
     "gap_not_counted": _gap_not_counted,
@@ -91,6 +123,9 @@ MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "ttl_ignored": _ttl_ignored,
     "old_session_stays_live": _old_session_stays_live,
     "follower_head_uncounted": _follower_head_uncounted,
+    "tail_unreported": _tail_unreported,
+    "one_sample_moves_the_estimate": _one_sample_moves_the_estimate,
+    "ended_in_beacon_ignored": _ended_in_beacon_ignored,
 }
 """Every mutation by name."""
 
@@ -116,6 +151,9 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "ttl_ignored": (Profile(), (24, 71, 103)),
     "old_session_stays_live": (Profile(), (27, 40, 124)),
     "follower_head_uncounted": (Profile(), (2, 3, 5)),
+    "tail_unreported": (Profile(same_name_restart=True), (7, 9, 10)),
+    "one_sample_moves_the_estimate": (Profile(hostile=True), (1, 3, 7)),
+    "ended_in_beacon_ignored": (Profile(), (12, 15, 16)),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
 
@@ -126,6 +164,9 @@ BREAKS: Final[dict[str, str]] = {
     "ttl_ignored": "ttl",
     "old_session_stays_live": "stale",
     "follower_head_uncounted": "accounting",
+    "tail_unreported": "accounting",
+    "one_sample_moves_the_estimate": "expiry",
+    "ended_in_beacon_ignored": "end",
 }
 """The invariant each mutation must be caught by (a mutation that makes the core raise is
 caught as ``crash``: a slip of the mutation, not the bug it plants)."""

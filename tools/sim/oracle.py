@@ -392,6 +392,8 @@ class Observer:
             if after.stats.conflicts != before.stats.conflicts:
                 return  # another publisher's: ignored
             beacon = meta.beacon
+            if after.stats.malformed == before.stats.malformed:
+                self.fail("end", invariants.end_learned(beacon.ended, after.sessions))
             named = set(before.sessions)
             for name, last_seq in beacon.ended:
                 if name in named:
