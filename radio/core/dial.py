@@ -39,6 +39,7 @@ class Heard:
     tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
     last_sent: float = -1.0  # publisher-clock send time at last_seq (-1: unknown): bounds a gap
     heard_at: float = 0.0  # our monotonic clock when last heard of: bounds a gap too
+    since: float = 0.0  # our monotonic clock when tuned in: nothing heard was sent before
     instance: bytes = b""  # the publisher instance its seqs are of (b"": none heard yet)
     retired: tuple[bytes, ...] = ()  # instances it was heard from before: their frames are stale
 
@@ -199,7 +200,7 @@ class Dial:
     def _new(self, session: str, *, from_start: bool) -> Heard:
         tag = str(next(self._tags)).encode("ascii")
         entry = Heard(session, session_topic(self.channel, session), explicit=False, tag=tag)
-        entry.heard_at = self._monotonic()
+        entry.heard_at = entry.since = self._monotonic()
         if from_start:
             entry.last_seq = 0
         if session in self.left:

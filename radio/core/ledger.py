@@ -27,6 +27,10 @@ LOSS_SLACK: Final[int] = 65_536
 """Messages a gap may hold beyond `MAX_LOSS_RATE` times that time (send times are
 taken at the publisher's clock reading, which several messages may share)."""
 
+TUNED_SLACK_S: Final[float] = 1.0
+"""How far before the tune-in (on the publisher's clock, as estimated) a message heard
+may have been sent: no honest frame of a session was sent before we tuned in to it."""
+
 FUTURE_S: Final[float] = 2.0
 """A frame that shows a gap may be sent at most this far ahead of the publisher's clock
 as estimated: one from further ahead is implausible (a forged or flipped time stamp)."""
@@ -86,22 +90,28 @@ class Ledger:
         most what the session could have carried (`MAX_LOSS_RATE`, `LOSS_SLACK`)
         since the last message heard, by either clock: ours, since we last heard
         of it, or the publisher's, between the two send times when the frame is
-        not from the future (`FUTURE_S`); ours alone fails after a backlog read
-        in several reads, the publisher's alone across a step of its wall clock.
+        not from the future (`FUTURE_S`) and counting from no earlier than the
+        tune-in (`TUNED_SLACK_S`: a stamp from the far past is forged); ours alone
+        fails after a backlog read in several reads, the publisher's alone for a
+        new instance.
         A larger claim is logged as ``sequence_implausible`` and moves nothing.
         """
         missing = up_to - heard.last_seq
         if missing <= 0:
             return
         now = self._monotonic()
+        publisher_now = self._publisher_now(heard.instance)
+        # A far-past stamp (forged) must not open a long span: nothing was sent before tune-in.
+        tuned = publisher_now - (now - min(heard.since, heard.heard_at)) - TUNED_SLACK_S
+        span = sent_at - max(heard.last_sent, tuned)
         if not (
             missing <= MAX_GAP
             and (
                 missing <= MAX_LOSS_RATE * max(0.0, now - heard.heard_at) + LOSS_SLACK
                 or (
                     heard.last_sent >= 0.0
-                    and missing <= MAX_LOSS_RATE * max(0.0, sent_at - heard.last_sent) + LOSS_SLACK
-                    and sent_at <= self._publisher_now(heard.instance) + FUTURE_S
+                    and missing <= MAX_LOSS_RATE * max(0.0, span) + LOSS_SLACK
+                    and sent_at <= publisher_now + FUTURE_S
                 )
             )
         ):

@@ -231,3 +231,20 @@ def test_a_follower_cleared_by_a_restarted_publisher_counts_the_next_head() -> N
     heard = _take(tuner, _data("c", 4, clock.now, publisher=b"Q" * 8))
     assert [m.seq for m in heard] == [4]  # c 1-3: sent before
     assert tuner.stats.gaps == 3
+
+
+def test_a_far_past_stamp_opens_no_long_span_for_gaps() -> None:
+    """hostile seed 69: a forged frame stamped 10^6 s in the past sets the session's last
+    send time; a forged beacon's live seq 2^32 then passed the gap bound on the
+    publisher's clock (10^6 s at 10^7 messages a second). Nothing heard was sent
+    before the tune-in, so the span counts from no earlier than that."""
+    clock = Clock()
+    clock.mono = 5e6  # the publisher's clock too: up for two months
+    tuner = _tuner(clock)
+    _take(tuner, _beacon(clock.mono, "", 0))
+    clock.advance(0.5)
+    tuner.tune_in("s")
+    _take(tuner, _data("s", 23, clock.mono - 1e6, 1.0))  # forged, far past: expired
+    clock.advance(0.3)
+    _take(tuner, _beacon(clock.mono, "s", 2**32))
+    assert tuner.stats.gaps <= 4e6 * 1.0
