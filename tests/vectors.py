@@ -226,6 +226,10 @@ SEQUENCES: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "a seq the instance sent before, or one 2^32 on, is fenced and moves nothing",
+        "steps": [TUNE_IN, _data("s1", 5), _data("s1", 5), _data("s1", 2**40), _data("s1", 6)],
+    },
+    {
         "name": "one frame stamped far ahead moves no clock estimate",
         "steps": [
             TUNE_IN,

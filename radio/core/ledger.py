@@ -15,7 +15,7 @@ from radio.message import Loss, Message, Stats
 log = get_logger()
 
 MAX_GAP: Final[int] = 2**32
-"""A larger jump in seq is a restart (or a forged frame), not that many lost messages."""
+"""A larger jump in seq is a forged or corrupted frame, not that many lost messages."""
 
 MAX_LOSS_RATE: Final[float] = 10_000_000.0
 """Most messages a second a session is taken to carry: a gap larger than this rate times
@@ -71,19 +71,26 @@ class Ledger:
         """A copy of the counters, with the beacons' *conflicts* and the *clock_offset*."""
         return replace(self.stats, conflicts=conflicts, clock_offset=clock_offset)
 
-    def jump(self, heard: Heard, seq: int, sent_at: float) -> None:
-        """*seq* (sent at *sent_at*) does not follow the last one: a baseline, a gap, a restart."""
-        last = heard.last_seq
-        if last == NO_BASELINE:
-            return  # the first message heard since tuning in
-        if last < seq <= last + MAX_GAP:
-            self.lost(heard, seq - 1, sent_at)
-        else:
-            self._limited.warning(
-                "sequence_restarted", session=heard.session, seq=seq, last_seq=last
-            )
+    def jump(self, heard: Heard, seq: int, sent_at: float) -> bool:
+        """*seq* (sent at *sent_at*) does not follow the last one: return whether to take it.
 
-    def lost(self, heard: Heard, up_to: int, sent_at: float) -> None:
+        Yes for a baseline (the first message heard since tuning in) and after a
+        plausible gap (counted). Not for a seq at or before the last one (the
+        same publisher instance never sends one again: a replay or a forgery) or
+        implausibly far ahead (`lost`): that message is counted as fenced and
+        moves nothing, so the honest ones after it go on.
+        """
+        last = heard.last_seq
+        if last == NO_BASELINE or (last < seq and self.lost(heard, seq - 1, sent_at)):
+            return True
+        if seq <= last:
+            self._limited.warning(
+                "sequence_repeated", session=heard.session, seq=seq, last_seq=last
+            )
+        self.fence_other(heard.session, seq)
+        return False
+
+    def lost(self, heard: Heard, up_to: int, sent_at: float) -> bool:
         """Messages after the last one heard, up to seq *up_to*, were lost: count them once.
 
         *sent_at* is the publisher-clock send time of the frame that shows it. At
@@ -95,10 +102,11 @@ class Ledger:
         fails after a backlog read in several reads, the publisher's alone for a
         new instance.
         A larger claim is logged as ``sequence_implausible`` and moves nothing.
+        Returns whether the claim was taken (or there was nothing to count).
         """
         missing = up_to - heard.last_seq
         if missing <= 0:
-            return
+            return True
         now = self._monotonic()
         publisher_now = self._publisher_now(heard.instance)
         # A far-past stamp (forged) must not open a long span: nothing was sent before tune-in.
@@ -118,13 +126,14 @@ class Ledger:
             self._limited.warning(
                 "sequence_implausible", session=heard.session, seq=up_to, last_seq=heard.last_seq
             )
-            return
+            return False
         self.stats.gaps += missing
         self._limited.warning(
             "messages_lost", session=heard.session, missing=missing, after_seq=heard.last_seq
         )
         heard.last_seq, heard.heard_at = up_to, now
         heard.last_sent = max(heard.last_sent, sent_at)
+        return True
 
     def oversize(
         self, heard: Heard | None, seq: int, count: int, sent_at: float, limit: int
@@ -136,9 +145,8 @@ class Ledger:
         counted as lost; *seq* 0 means its header was unreadable.
         """
         if heard is not None and seq and seq + count - 1 > heard.last_seq:
-            if heard.last_seq >= 0:
-                self.lost(heard, seq - 1, sent_at)
-            heard.last_seq = max(heard.last_seq, seq + count - 1)  # or a baseline
+            if heard.last_seq < 0 or self.lost(heard, seq - 1, sent_at):
+                heard.last_seq = max(heard.last_seq, seq + count - 1)  # or a baseline
         self.stats.oversize += count
         self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
 
@@ -201,8 +209,7 @@ class Ledger:
         Those missing before them are counted as lost first (each message once).
         """
         self.stats.fenced += count
-        if seq > heard.last_seq >= 0:
-            self.lost(heard, seq - 1, sent_at)
+        if seq > heard.last_seq >= 0 and self.lost(heard, seq - 1, sent_at):
             heard.last_seq = max(heard.last_seq, seq + count - 1)
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
 

@@ -241,7 +241,8 @@ class Tuner:
                     continue
                 if seq != last + 1:
                     heard.last_seq, heard.last_sent = last, last_sent
-                    self.ledger.jump(heard, seq, sent_at)
+                    if not self.ledger.jump(heard, seq, sent_at):
+                        continue  # not after the last one, or implausibly far: dropped
                 last, last_sent = seq, sent_at
                 if ttl:
                     arrived = clock()
@@ -364,8 +365,8 @@ class Tuner:
                     self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
                     continue
                 heard.awaiting = False  # no HELLO, but clearly sent after the re-tune
-            if seq != heard.last_seq + 1:
-                self.ledger.jump(heard, seq, sent_at)
+            if seq != heard.last_seq + 1 and not self.ledger.jump(heard, seq, sent_at):
+                continue
             heard.last_seq, heard.last_sent = seq, sent_at
             if ttl and now - estimate > sent_at + ttl:
                 self.ledger.expired(session, seq, ttl)

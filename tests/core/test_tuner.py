@@ -177,12 +177,26 @@ def test_malformed_frames_are_counted() -> None:
 
 
 def test_sequence_restart_is_accepted() -> None:
-    """A session whose numbering restarts (publisher restarted) keeps being heard."""
+    """A session whose numbering restarts (publisher restarted: a new instance) keeps
+    being heard; the old instance's tail is unknown, not a gap."""
     tuner = new_tuner("ch", Clock())
     tuner.tune_in("s1")
     tuner.handle(data("s1", 7))
-    assert tuner.handle(data("s1", 1)) != []
-    assert tuner.stats.gaps == 0
+    assert tuner.handle(data("s1", 1, publisher=OTHER)) != []
+    assert (tuner.stats.gaps, tuner.stats.unknown_tails) == (0, 1)
+
+
+@pytest.mark.parametrize("seq", [7, 3, 8 + 2**32, 2**63])
+def test_a_seq_one_instance_cannot_send_is_dropped(seq: int) -> None:
+    """One publisher instance never sends a seq again, nor one 2^32 further on: such a
+    frame (a replay, a forgery, a flipped bit) is fenced, and moves nothing, so the
+    honest messages after it are heard and nothing is counted as lost."""
+    tuner = new_tuner("ch", Clock())
+    tuner.tune_in("s1")
+    assert len(tuner.handle(data("s1", 7))) == 1
+    assert tuner.handle(data("s1", seq)) == []
+    assert [m.seq for m in tuner.handle(data("s1", 8))] == [8]
+    assert (tuner.stats.received, tuner.stats.fenced, tuner.stats.gaps) == (2, 1, 0)
 
 
 def batch(session: str, first_seq: int, payloads: list[bytes], ttl: float = 0.0) -> bytes:
