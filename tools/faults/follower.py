@@ -2,8 +2,8 @@
 
 Usage: python -m tools.faults.follower ENDPOINT CHANNEL [TOO_OLD_S]. It
 reports ``ready``, then a ``status`` line every 0.1 s (the last sequence number
-heard per `record.stream`, and the subscriber's stats), and on ``stop`` (or EOF, or SIGINT) a ``final`` line with
-its `Recorder` summary and the subscriber's stats.
+heard per `record.stream`, and the subscriber's stats), and on ``stop`` (or EOF,
+or SIGINT) a ``final`` line with its `Recorder` summary and the subscriber's stats.
 """
 
 from __future__ import annotations

@@ -214,7 +214,8 @@ class Topology:
         """Host A's publisher peer (binds; the relay connects to it): run *run* of the scenario."""
         command = [sys.executable, "-m", "tools.faults.publisher"]
         command += [self.publisher_endpoint, CHANNEL, f"{rate:g}", "--run", str(run)]
-        command += [*(["--ttl", f"{ttl:g}"] if ttl else []), *(["--session", session] * bool(session))]
+        command += ["--ttl", f"{ttl:g}"] if ttl else []
+        command += ["--session", session] if session is not None else []
         command += ["--counter", str(counter)] if counter is not None else []
         name = "publisher" if run == 1 else f"publisher-{run}"
         return self.run("a", name, command, clock, keep=("status",))

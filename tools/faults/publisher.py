@@ -60,7 +60,7 @@ def main() -> None:
     with ExitStack() as stack:
         counter: mmap.mmap | None = None
         if args.counter is not None:
-            file = stack.enter_context(open(args.counter, "w+b"))  # noqa: SIM115
+            file = stack.enter_context(open(args.counter, "w+b"))
             file.write(bytes(COUNTER.size))
             file.flush()
             counter = stack.enter_context(mmap.mmap(file.fileno(), COUNTER.size))

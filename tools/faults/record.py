@@ -60,7 +60,8 @@ class Recorder:
 
     Sessions are `stream` names (a publisher restarted on the same session is
     another one). Stale: a message of a session older than one already heard (a
-    follower never goes back, nor to an instance gone by). Duplicate: a sequence number heard before in its session.
+    follower never goes back, nor to an instance gone by). Duplicate: a
+    sequence number heard before in its session.
     Reordered: a lower sequence number than the last one heard, not a duplicate.
     ``too_old_s``: a message older than this on arrival is counted as too old.
     """
