@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from radio.message import Loss
@@ -38,9 +38,9 @@ def per(heard: dict[str, Heard], figure: Callable[[Heard], int]) -> tuple[int, s
     return sum(values.values()), ", ".join(f"{name} {value:,}" for name, value in values.items())
 
 
-def counted(stats: dict[str, int]) -> int:
+def counted(stats: Mapping[str, float]) -> int:
     """Messages a subscriber's stats count as lost, every reason of `radio.message.Loss`."""
-    return sum(stats.get(loss.value, 0) for loss in Loss)
+    return int(sum(stats.get(loss.value, 0) for loss in Loss))
 
 
 def unaccounted(heard: Heard, sent: int) -> int:

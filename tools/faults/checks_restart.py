@@ -22,7 +22,7 @@ from .record import Heard
 from .scenario import Outcome
 
 
-def split_at(heard: Heard, old: str) -> dict[str, int] | None:
+def split_at(heard: Heard, old: str) -> dict[str, float] | None:
     """The stats *heard*'s subscriber reported once it had taken all of stream *old*, none after.
 
     None when no snapshot fell between the two instances.

@@ -24,13 +24,19 @@ def events(log: Path) -> dict[str, int]:
     return dict(counts)
 
 
-def stats_lines(log: Path) -> list[dict[str, int]]:
-    """The integer counters of every ``radio-sub --stats`` line, in order."""
+def stats_lines(log: Path) -> list[dict[str, float]]:
+    """The counters of every ``radio-sub --stats`` line, in order (not its ``rate=N/s``)."""
     found = []
     for line in _lines(log):
         if line.startswith(STATS_LINE_START):
-            pairs = (word.split("=", 1) for word in line.split() if "=" in word)
-            found.append({key: int(value) for key, value in pairs if value.isdigit()})
+            counters: dict[str, float] = {}
+            for word in line.split():
+                key, _, value = word.partition("=")
+                try:
+                    counters[key] = float(value)
+                except ValueError:
+                    continue  # rate=123/s
+            found.append(counters)
     return found
 
 

@@ -142,7 +142,7 @@ class Heard:
     age_max: float | None
     last_arrival: float | None
     stats: dict[str, int]
-    snapshots: list[dict[str, int]] = field(default_factory=list)
+    snapshots: list[dict[str, float]] = field(default_factory=list)
     events: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -150,7 +150,7 @@ class Heard:
         cls,
         summary: dict[str, Any],
         stats: dict[str, int],
-        snapshots: list[dict[str, int]] | None = None,
+        snapshots: list[dict[str, float]] | None = None,
         events: dict[str, int] | None = None,
     ) -> Heard:
         """Read a summary (as `Recorder.summary` made it, through JSON) and the stats."""
