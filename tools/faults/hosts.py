@@ -136,7 +136,7 @@ class Proc:
 
 
 class CliSubscriber:
-    """A `radio-sub --follow -f json --stats` process; its stdout lines feed a `Recorder` here."""
+    """A `radio-sub --follow -f json` process; its stdout lines feed a `Recorder` here."""
 
     def __init__(self, name: str, argv: list[str], log: Path, too_old_s: float | None) -> None:
         self.record = Recorder(too_old_s=too_old_s)
@@ -243,9 +243,14 @@ class Topology:
         return self.run(host, f"{host}-lib", command, clock, keep=("status",))
 
     def radio_sub(
-        self, host: str, clock: HostClock | None = None, too_old_s: float | None = None
+        self,
+        host: str,
+        clock: HostClock | None = None,
+        too_old_s: float | None = None,
+        *,
+        stats: bool = False,
     ) -> CliSubscriber:
-        """`radio-sub --follow -f json --stats` on *host* (the stats lines go to its log)."""
+        """`radio-sub --follow -f json` on *host* (with *stats*, ``--stats``: lines in its log)."""
         command = [
             str(BIN / "radio-sub"),
             "-e",
@@ -255,7 +260,7 @@ class Topology:
             "--follow",
             "-f",
             "json",
-            "--stats",
+            *(["--stats"] if stats else []),
             "--log-format",
             "json",
         ]

@@ -105,7 +105,11 @@ def _start(on: Stage) -> Proc:
         too_old = None if ttl is None else ttl + hops(host) * HOP_DELAY_S + TTL_MARGIN_S
         on.followers[f"{host}-lib"] = (host, topology.follower(host, clock, too_old))
         if host != "b":
-            on.clis[f"{host}-cli"] = (host, topology.radio_sub(host, clock, too_old))
+            # Its stats along the way split them between two publisher instances (a
+            # status line each second, and a stats copy each message: only when needed).
+            split = scenario.restart is not None
+            cli = topology.radio_sub(host, clock, too_old, stats=split)
+            on.clis[f"{host}-cli"] = (host, cli)
     counter = topology.logs / "publisher-1.sent" if scenario.restart else None
     on.publisher = topology.publisher(RATE, scenario.ttl, counter=counter, clock=on.clocks.get("a"))
     _go(on, on.publisher, len(on.followers) + len(on.clis))
