@@ -43,10 +43,26 @@ def clock_checks(outcome: Outcome) -> Iterator[Check]:
             # The delay of the path when the subscriber started: its estimate keeps the
             # smallest delay seen for a minute, so a cable that slows later changes nothing.
             limit = scenario.ttl + hops(host) * HOP_DELAY_S + TTL_MARGIN_S
+            # A process stopped between taking a message and handing it on (radio-sub
+            # printing it) hands it on after the freeze: say so when that is the oldest.
+            held = (
+                h.too_old > 0
+                and bool(scenario.freeze_s)
+                and any(
+                    end == h.age_max_at and start < outcome.fault_at + scenario.freeze_s < end
+                    for start, end in h.silences
+                )
+            )
             yield check(
                 "ttl_old",
                 f"{label}: delivered older than TTL + delay + 50 ms",
-                f"{h.too_old:,} (oldest {ms(h.age_max)})",
+                f"{h.too_old:,} (oldest {ms(h.age_max)}"
+                + (
+                    "; the first after the thaw, so possibly taken before the freeze"
+                    if held
+                    else ""
+                )
+                + ")",
                 f"0 (<= {ms(limit)})",
                 h.too_old == 0,
             )

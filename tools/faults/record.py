@@ -76,6 +76,7 @@ class Recorder:
     ages: list[float] = field(default_factory=list)
     _seen: dict[str, set[int]] = field(default_factory=dict)
     _last_arrival: float | None = None
+    _oldest: tuple[float, float] = (-1.0, 0.0)  # (age, arrival) of the oldest yielded
 
     def add(self, session: str, seq: int, sent_mono: float, arrived: float) -> None:
         """Record one message of *session* (a `stream`) yielded at *arrived*."""
@@ -84,6 +85,8 @@ class Recorder:
         self._last_arrival = arrived
         age = arrived - sent_mono
         self.ages.append(age)
+        if age > self._oldest[0]:
+            self._oldest = (age, arrived)
         if self.too_old_s is not None and age > self.too_old_s:
             self.too_old += 1
         tally = self.sessions.get(session)
@@ -120,6 +123,7 @@ class Recorder:
             "silences": self.silences,
             "age_median": statistics.median(self.ages) if self.ages else None,
             "age_max": max(self.ages) if self.ages else None,
+            "age_max_at": self._oldest[1] if self.ages else None,
             "last_arrival": self._last_arrival,
         }
 
@@ -142,6 +146,8 @@ class Heard:
     age_max: float | None
     last_arrival: float | None
     stats: dict[str, int]
+    age_max_at: float | None = None
+    """When the oldest message yielded arrived."""
     snapshots: list[dict[str, float]] = field(default_factory=list)
     events: dict[str, int] = field(default_factory=dict)
 
@@ -165,6 +171,7 @@ class Heard:
             age_max=summary["age_max"],
             last_arrival=summary["last_arrival"],
             stats=stats,
+            age_max_at=summary.get("age_max_at"),
             snapshots=snapshots or [],
             events=events or {},
         )
