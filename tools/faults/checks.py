@@ -33,7 +33,10 @@ KINDS: Final = (
 )
 """Every kind of bound; `Check.kind` is one of these, or "info" for a figure with no bound."""
 
-__all__ = ["KINDS", "Check", "checks", "unaccounted"]
+FULL_RUN_KINDS: Final = frozenset({"pause", "off_air", "old_tail"})
+"""Kinds only the full run's scenarios measure (wall-clock steps, a restart)."""
+
+__all__ = ["FULL_RUN_KINDS", "KINDS", "Check", "checks", "unaccounted"]
 
 
 def _switch_losses(heard: dict[str, Heard], sent: dict[str, int]) -> str:
