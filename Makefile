@@ -101,7 +101,7 @@ faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (nee
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime
 
-faults: $(STAMP) ## Multi-host fault harness as root (about 2 minutes); writes docs/faults.md.
+faults: $(STAMP) ## Multi-host fault harness as root (about 4 minutes); writes docs/faults.md.
 	$(BIN)/python -m tools.faults.main --out docs
 
 clean: ## Remove the virtual environment and caches.

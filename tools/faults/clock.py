@@ -1,8 +1,18 @@
-"""Clock skew for a simulated host: libfaketime preloaded into its processes (wall clock only)."""
+"""Wall clocks of simulated hosts: libfaketime preloaded, its offset read from a file we rewrite.
+
+Each skewed or stepped host has a timestamp file (``FAKETIME_TIMESTAMP_FILE``)
+holding its offset, such as ``+5s``; every process on the host reads it afresh
+on each wall-clock call (``FAKETIME_NO_CACHE``), so rewriting the file steps
+the wall clock of every process there at once, like an NTP step. The monotonic
+clock stays true (``FAKETIME_DONT_FAKE_MONOTONIC``): radio judges ages on it,
+and so does the harness.
+"""
 
 from __future__ import annotations
 
 import glob
+import os
+from pathlib import Path
 from typing import Final
 
 LIBFAKETIME_PATTERNS: Final = (
@@ -29,20 +39,40 @@ def why_no_skew() -> str | None:
     return None
 
 
-def skew_env(offset_s: float) -> dict[str, str]:
-    """Environment that moves a process's wall clock by *offset_s* seconds.
+def offset_text(offset_s: float) -> str:
+    """The libfaketime spelling of a relative offset: ``+5s``, ``-30s``, ``+0s``."""
+    return f"{offset_s:+g}s"
 
-    The monotonic clock stays true (the harness measures ages on it), and every
-    clock call reads the offset afresh rather than from a cache.
-    """
-    library = libfaketime()
-    if library is None:
-        raise RuntimeError(why_no_skew())
-    if not offset_s:
-        return {}
-    return {
-        "LD_PRELOAD": library,
-        "FAKETIME": f"{offset_s:+g}s",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        "FAKETIME_NO_CACHE": "1",
-    }
+
+class HostClock:
+    """The wall clock of one host: its offset from the true one, held in a timestamp file."""
+
+    def __init__(self, path: Path, offset_s: float = 0.0) -> None:
+        self.path = path
+        self.offset_s = offset_s
+        self.set(offset_s)
+
+    def __repr__(self) -> str:
+        return f"HostClock({str(self.path)!r}, offset_s={self.offset_s:+g})"
+
+    def set(self, offset_s: float) -> None:
+        """Move the host's wall clock to *offset_s* from the true one (a step, from now on).
+
+        The file is replaced whole (rename), so no process ever reads half of it.
+        """
+        scratch = self.path.with_name(self.path.name + ".new")
+        scratch.write_text(offset_text(offset_s) + "\n")
+        os.replace(scratch, self.path)
+        self.offset_s = offset_s
+
+    def env(self) -> dict[str, str]:
+        """Environment that gives a process this host's wall clock (and the true monotonic one)."""
+        library = libfaketime()
+        if library is None:
+            raise RuntimeError(why_no_skew())
+        return {
+            "LD_PRELOAD": library,
+            "FAKETIME_TIMESTAMP_FILE": str(self.path),
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "FAKETIME_NO_CACHE": "1",
+        }

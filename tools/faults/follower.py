@@ -2,8 +2,8 @@
 
 Usage: python -m tools.faults.follower ENDPOINT CHANNEL [TOO_OLD_S]. It
 reports ``ready``, then a ``status`` line every 0.1 s (the last sequence number
-heard per session), and on ``stop`` (or EOF, or SIGINT) a ``final`` line with
-its `Recorder` summary and the subscriber's stats.
+heard per `record.stream`, and the subscriber's stats), and on ``stop`` (or EOF,
+or SIGINT) a ``final`` line with its `Recorder` summary and the subscriber's stats.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from radio import Subscriber
 from tools.cli import configure_logging
 
 from .peer import commands, emit
-from .record import Recorder, sent_time
+from .record import Recorder, run_of, sent_time, stream
 
 REPORT_EVERY_S: Final[float] = 0.1
 
@@ -26,7 +26,7 @@ def main() -> None:
     """Follow the channel until told to stop; report everything heard."""
     endpoint, channel = sys.argv[1:3]
     too_old_s = float(sys.argv[3]) if len(sys.argv) > 3 else None
-    configure_logging("json", verbosity=-1)
+    configure_logging("json", verbosity=0)  # info: publisher changes and restarts
     inbox = commands()
     record = Recorder(too_old_s=too_old_s)
     with Subscriber(endpoint, channel=channel) as sub:
@@ -37,11 +37,14 @@ def main() -> None:
             message = sub.recv(timeout=0.02)
             now = time.monotonic()
             if message is not None:
-                record.add(message.session, message.seq, sent_time(message.payload), now)
+                payload = message.payload
+                key = stream(message.session, run_of(payload))
+                record.add(key, message.seq, sent_time(payload), now)
             if now >= next_report:
                 next_report = now + REPORT_EVERY_S
                 last = {name: tally.last for name, tally in record.sessions.items()}
-                emit("status", mono=now, last=last, received=record.received)
+                stats = dataclasses.asdict(sub.stats)
+                emit("status", mono=now, last=last, received=record.received, stats=stats)
         stats = dataclasses.asdict(sub.stats)
         sub.unfollow()
     emit("final", summary=record.summary(), stats=stats)

@@ -23,10 +23,11 @@ from typing import Any, Final
 
 from tools import child_env
 
-from .clock import skew_env
+from .clock import HostClock
 from .link import Link, cables
+from .logread import events, stats_lines
 from .netns import Namespace, namespaces
-from .record import Heard, Recorder, sent_time
+from .record import Heard, Recorder, run_of, sent_time, stream
 
 PUBLISHER_PORT: Final[int] = 5556
 RELAY_PORT: Final[int] = 5557
@@ -147,7 +148,8 @@ class CliSubscriber:
         message = json.loads(line)
         with self._lock:
             payload = message["payload"].encode("ascii")
-            self.record.add(message["session"], message["seq"], sent_time(payload), arrived)
+            key = stream(message["session"], run_of(payload))
+            self.record.add(key, message["seq"], sent_time(payload), arrived)
 
     def last(self) -> dict[str, int]:
         """The last sequence number heard, per session."""
@@ -163,8 +165,9 @@ class CliSubscriber:
             if '"subscriber_stats"' in line:
                 record = json.loads(line)
                 stats = {key: value for key, value in record.items() if isinstance(value, int)}
+        snapshots, counted = stats_lines(self.proc.log), events(self.proc.log)
         with self._lock:
-            return Heard.parse(self.record.summary(), stats)
+            return Heard.parse(self.record.summary(), stats, snapshots, counted)
 
 
 @dataclass
@@ -191,18 +194,31 @@ class Topology:
         host: str,
         name: str,
         command: list[str],
-        skew_s: float = 0.0,
+        clock: HostClock | None = None,
         keep: tuple[str, ...] = (),
     ) -> Proc:
-        """Start *command* on *host* (its wall clock *skew_s* off); stderr goes to a log file."""
-        argv = self.hosts[host].argv(command, skew_env(skew_s) if skew_s else None)
+        """Start *command* on *host* (with its wall *clock*); stderr goes to a log file."""
+        argv = self.hosts[host].argv(command, clock.env() if clock else None)
         return Proc(name, argv, self.logs / f"{name}.log", keep=keep)
 
-    def publisher(self, rate: float, ttl: float | None) -> Proc:
-        """Host A's publisher peer (binds; the relay connects to it)."""
-        module = [sys.executable, "-m", "tools.faults.publisher"]
-        args = [self.publisher_endpoint, CHANNEL, f"{rate:g}", *([f"{ttl:g}"] if ttl else [])]
-        return self.run("a", "publisher", [*module, *args], keep=("status",))
+    def publisher(
+        self,
+        rate: float,
+        ttl: float | None,
+        *,
+        session: str | None = None,
+        run: int = 1,
+        counter: Path | None = None,
+        clock: HostClock | None = None,
+    ) -> Proc:
+        """Host A's publisher peer (binds; the relay connects to it): run *run* of the scenario."""
+        command = [sys.executable, "-m", "tools.faults.publisher"]
+        command += [self.publisher_endpoint, CHANNEL, f"{rate:g}", "--run", str(run)]
+        command += ["--ttl", f"{ttl:g}"] if ttl else []
+        command += ["--session", session] if session is not None else []
+        command += ["--counter", str(counter)] if counter is not None else []
+        name = "publisher" if run == 1 else f"publisher-{run}"
+        return self.run("a", name, command, clock, keep=("status",))
 
     def relay(self) -> Proc:
         """Host B's radio-relay: frontend connects to A, backend binds for C and D."""
@@ -217,17 +233,24 @@ class Topology:
         ]
         return self.run("b", "relay", command)
 
-    def follower(self, host: str, skew_s: float = 0.0, too_old_s: float | None = None) -> Proc:
-        """A library follower on *host*."""
+    def follower(
+        self, host: str, clock: HostClock | None = None, too_old_s: float | None = None
+    ) -> Proc:
+        """A library follower on *host*; its ``status`` lines are kept."""
         module = [sys.executable, "-m", "tools.faults.follower"]
         extra = [f"{too_old_s:g}"] if too_old_s is not None else []
         command = [*module, self.relay_endpoint(host), CHANNEL, *extra]
-        return self.run(host, f"{host}-lib", command, skew_s)
+        return self.run(host, f"{host}-lib", command, clock, keep=("status",))
 
     def radio_sub(
-        self, host: str, skew_s: float = 0.0, too_old_s: float | None = None
+        self,
+        host: str,
+        clock: HostClock | None = None,
+        too_old_s: float | None = None,
+        *,
+        stats: bool = False,
     ) -> CliSubscriber:
-        """`radio-sub --follow -f json` on *host*."""
+        """`radio-sub --follow -f json` on *host* (with *stats*, ``--stats``: lines in its log)."""
         command = [
             str(BIN / "radio-sub"),
             "-e",
@@ -237,11 +260,12 @@ class Topology:
             "--follow",
             "-f",
             "json",
+            *(["--stats"] if stats else []),
             "--log-format",
             "json",
         ]
         name = f"{host}-cli"
-        argv = self.hosts[host].argv(command, skew_env(skew_s) if skew_s else None)
+        argv = self.hosts[host].argv(command, clock.env() if clock else None)
         return CliSubscriber(name, argv, self.logs / f"{name}.log", too_old_s)
 
 

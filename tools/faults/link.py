@@ -5,7 +5,8 @@ IFF_TAP | IFF_NO_PI), moves each device into its host's namespace with
 ``ip link set DEV netns NS`` (the file descriptors stay valid) and addresses
 them 10.77.N.1/24 and 10.77.N.2/24: the two hosts see each other and nothing
 else, and no frame leaves the machine. One `Switchboard` thread moves the
-Ethernet frames of every link both ways through a `Line` per direction.
+Ethernet frames of every link both ways through a `Line` per direction: line 0
+carries what the first host sends, line 1 what the second sends.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from .line import Conditions, Line
@@ -101,13 +102,18 @@ class Link:
 
     @property
     def conditions(self) -> Conditions:
-        """The conditions both directions apply now."""
+        """The conditions the direction from end 0 applies now."""
         return self.lines[0].conditions
 
-    def cut(self, cut: bool = True) -> None:
-        """Cut the cable silently (every frame dropped), or heal it with ``cut=False``."""
-        now = self.conditions
-        self.set(Conditions(now.delay_s, now.loss, cut))
+    def cut(self, cut: bool = True, *, sender: int | None = None) -> None:
+        """Cut the cable silently (every frame dropped), or heal it with ``cut=False``.
+
+        With *sender* (0 or 1) only the frames end *sender* sends are dropped: a
+        one-way partition, the other direction keeps its conditions.
+        """
+        for side, line in enumerate(self.lines):
+            if sender is None or side == sender:
+                line.conditions = replace(line.conditions, cut=cut)
 
 
 class Switchboard:

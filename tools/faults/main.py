@@ -9,8 +9,8 @@ import click
 
 from tools.cli import RuntimeFailure, configure_logging
 
+from .catalog import scenarios
 from .report import table, write_block
-from .scenario import scenarios
 from .suite import run_suite
 
 

@@ -17,14 +17,31 @@ SILENCE_S: Final[float] = 0.25
 PAYLOAD_BYTES: Final[int] = 100
 
 
-def stamp(sent_mono: float) -> bytes:
-    """A payload carrying its send time on the shared monotonic clock."""
-    return f"{sent_mono:.6f} ".encode("ascii").ljust(PAYLOAD_BYTES, b"x")
+def stamp(sent_mono: float, run: int = 1) -> bytes:
+    """A payload carrying its send time on the shared monotonic clock and its publisher's run.
+
+    *run* numbers the publisher instances of a scenario (1, then 2 after a restart).
+    """
+    return f"{sent_mono:.6f} {run} ".encode("ascii").ljust(PAYLOAD_BYTES, b"x")
 
 
 def sent_time(payload: bytes) -> float:
     """The monotonic send time a `stamp` payload carries."""
     return float(payload.split(b" ", 1)[0])
+
+
+def run_of(payload: bytes) -> int:
+    """The publisher run a `stamp` payload carries."""
+    return int(payload.split(b" ", 2)[1])
+
+
+def stream(session: str, run: int) -> str:
+    """What the harness tells apart: a session of one publisher instance, as ``session@run``.
+
+    A restarted publisher reuses its session's name and counts seq from 1 again:
+    to a subscriber that is another sequence, possibly stale, on the same topic.
+    """
+    return f"{session}@{run}"
 
 
 @dataclass
@@ -41,8 +58,10 @@ class Tally:
 class Recorder:
     """Checks each message a subscriber yields, in the order it yields them.
 
-    Stale: a message of a session older than one already heard (a follower
-    never goes back). Duplicate: a sequence number heard before in its session.
+    Sessions are `stream` names (a publisher restarted on the same session is
+    another one). Stale: a message of a session older than one already heard (a
+    follower never goes back, nor to an instance gone by). Duplicate: a
+    sequence number heard before in its session.
     Reordered: a lower sequence number than the last one heard, not a duplicate.
     ``too_old_s``: a message older than this on arrival is counted as too old.
     """
@@ -57,14 +76,17 @@ class Recorder:
     ages: list[float] = field(default_factory=list)
     _seen: dict[str, set[int]] = field(default_factory=dict)
     _last_arrival: float | None = None
+    _oldest: tuple[float, float] = (-1.0, 0.0)  # (age, arrival) of the oldest yielded
 
     def add(self, session: str, seq: int, sent_mono: float, arrived: float) -> None:
-        """Record one message yielded at *arrived*."""
+        """Record one message of *session* (a `stream`) yielded at *arrived*."""
         if self._last_arrival is not None and arrived - self._last_arrival > SILENCE_S:
             self.silences.append((self._last_arrival, arrived))
         self._last_arrival = arrived
         age = arrived - sent_mono
         self.ages.append(age)
+        if age > self._oldest[0]:
+            self._oldest = (age, arrived)
         if self.too_old_s is not None and age > self.too_old_s:
             self.too_old += 1
         tally = self.sessions.get(session)
@@ -101,13 +123,18 @@ class Recorder:
             "silences": self.silences,
             "age_median": statistics.median(self.ages) if self.ages else None,
             "age_max": max(self.ages) if self.ages else None,
+            "age_max_at": self._oldest[1] if self.ages else None,
             "last_arrival": self._last_arrival,
         }
 
 
 @dataclass(frozen=True)
 class Heard:
-    """A subscriber's `Recorder.summary` and final `radio.Stats`, as the harness reads them."""
+    """A subscriber's `Recorder.summary` and final `radio.Stats`, as the harness reads them.
+
+    ``snapshots``: its stats as it reported them along the way, in order;
+    ``events``: how many times it logged each event.
+    """
 
     sessions: dict[str, Tally]
     stale: int
@@ -119,9 +146,19 @@ class Heard:
     age_max: float | None
     last_arrival: float | None
     stats: dict[str, int]
+    age_max_at: float | None = None
+    """When the oldest message yielded arrived."""
+    snapshots: list[dict[str, float]] = field(default_factory=list)
+    events: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, summary: dict[str, Any], stats: dict[str, int]) -> Heard:
+    def parse(
+        cls,
+        summary: dict[str, Any],
+        stats: dict[str, int],
+        snapshots: list[dict[str, float]] | None = None,
+        events: dict[str, int] | None = None,
+    ) -> Heard:
         """Read a summary (as `Recorder.summary` made it, through JSON) and the stats."""
         return cls(
             sessions={name: Tally(**tally) for name, tally in summary["sessions"].items()},
@@ -134,6 +171,9 @@ class Heard:
             age_max=summary["age_max"],
             last_arrival=summary["last_arrival"],
             stats=stats,
+            age_max_at=summary.get("age_max_at"),
+            snapshots=snapshots or [],
+            events=events or {},
         )
 
     @property

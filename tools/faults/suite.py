@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .catalog import scenarios
 from .checks import Check, checks
 from .clock import why_no_skew
 from .hosts import topology
 from .netns import leftovers, why_unavailable
-from .scenario import Outcome, Scenario, run, scenarios
+from .play import run
+from .scenario import Outcome, Scenario
 
 
 @dataclass
@@ -48,7 +50,7 @@ def run_suite(
     chosen: list[Scenario] = [s for s in scenarios(quick) if not only or s.name in only]
     with topology(logs) as topo:
         for scenario in chosen:
-            no_skew = why_no_skew() if scenario.skew_s else None
+            no_skew = why_no_skew() if scenario.clocked_hosts else None
             if no_skew is not None:
                 suite.skipped[scenario.title] = no_skew
                 progress(f"{scenario.name}: skipped ({no_skew})")
