@@ -1,13 +1,15 @@
 """radio's loggers: structlog events handed to the standard library's logging, logger ``radio``.
 
-A library must never write to its user's stdout, and structlog left unconfigured
-prints every event there. So radio does not use structlog's global
-configuration: each logger here wraps ``logging.getLogger("radio")`` with a fixed
-chain that drops what the level filters out and hands the event to `logging`,
-its fields as the record's ``extra``. A program that configures nothing sees only
-warnings, on stderr (logging's last resort); one that configures logging, or
-structlog with its stdlib integration (``ProcessorFormatter`` with
-``ExtraAdder``), gets radio's structured events. radio never configures either.
+A library must never write to its user's stdout or stderr, and structlog left
+unconfigured prints every event on stdout. So radio does not use structlog's
+global configuration: each logger here wraps ``logging.getLogger("radio")`` with
+a fixed chain that drops what the level filters out and hands the event to
+`logging`, its fields as the record's ``extra``; the ``radio`` logger's only
+handler is a `logging.NullHandler`, so logging's last resort (warnings on stderr)
+never fires. A program that configures nothing sees nothing; one that configures
+logging (``logging.basicConfig()``), or structlog with its stdlib integration
+(``ProcessorFormatter`` with ``ExtraAdder``), gets radio's structured events.
+radio never configures either.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import structlog
 
 LOGGER_NAME: Final[str] = "radio"
 """The standard library logger every radio event goes to."""
+
+logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
 
 RECORD_ATTRIBUTES: Final = frozenset([*vars(logging.makeLogRecord({})), "message", "asctime"])
 
