@@ -144,9 +144,13 @@ class Ledger:
         it is not counted as a gap too, after the messages missing before it are
         counted as lost; *seq* 0 means its header was unreadable.
         """
-        if heard is not None and seq and seq + count - 1 > heard.last_seq:
-            if heard.last_seq < 0 or self.lost(heard, seq - 1, sent_at):
-                heard.last_seq = max(heard.last_seq, seq + count - 1)  # or a baseline
+        past = heard is not None and seq and seq + count - 1 > heard.last_seq
+        if (
+            past
+            and heard is not None
+            and (heard.last_seq < 0 or self.lost(heard, seq - 1, sent_at))
+        ):
+            heard.last_seq = max(heard.last_seq, seq + count - 1)  # or a baseline
         self.stats.oversize += count
         self._limited.warning("frame_oversize", dropped=count, max_message_size=limit)
 
