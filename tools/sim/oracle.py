@@ -378,6 +378,13 @@ class Observer:
                 self.ended.add((meta.instance, session))
         elif meta.kind is Kind.HELLO:
             tag = self.tags.get(session)
+            if interval is not None and interval.instance not in (None, meta.instance):
+                # Another instance's: it speaks for the session only when it says it sent
+                # some and nothing was learned of the one heard (else: it lacks the session).
+                sent = max(interval.hi, interval.lo or 0) > 0
+                if meta.seq == 0 or sent or tag != meta.tag:
+                    return
+                interval = self._succeeded(session, meta.instance)
             if interval is not None and tag == meta.tag:
                 interval.hello = True
                 if interval.instance is None and meta.seq > 0:
