@@ -210,7 +210,7 @@ class Tuner:
         lead = b""
         session = ""
         offset = body = last = 0
-        skew = watch = base = last_sent = 0.0
+        skew = watch = base = last_sent = age = 0.0
         now = self._monotonic()  # when the sessions of these frames were last heard of
         rest = iter(frames)
         try:
@@ -239,20 +239,20 @@ class Tuner:
                     self._slow(heard, frame, rest, out)
                     heard = None
                     continue
-                if seq != last + 1:
-                    heard.last_seq, heard.last_sent = last, last_sent
-                    if not self.ledger.jump(heard, seq, sent_at):
-                        continue  # not after the last one, or implausibly far: dropped
-                last, last_sent = seq, sent_at
-                if ttl:
+                if ttl or watch == _INF:  # a TTL to judge, or a sample in doubt to settle
                     arrived = clock()
                     age = arrived - sent_at  # both monotonic: offset + delay + true age
                     if age < watch:  # a new low for the clock offset (or one in doubt): rare
                         skew = estimate.observe(sent_at, arrived)
                         watch, base = estimate.watch, self.air.display_base(estimate)
-                    if age - skew > ttl:
-                        self.ledger.expired(session, seq, ttl)
-                        continue
+                if seq != last + 1:
+                    heard.last_seq, heard.last_sent = last, last_sent
+                    if not self.ledger.jump(heard, seq, sent_at):
+                        continue  # not after the last one, or implausibly far: dropped
+                last, last_sent = seq, sent_at
+                if ttl and age - skew > ttl:
+                    self.ledger.expired(session, seq, ttl)
+                    continue
                 received += 1
                 out(
                     _new_tuple(
@@ -356,7 +356,7 @@ class Tuner:
         clock, estimate = self.air.clock(instance), 0.0
         received = 0
         for seq, (sent_at, payload) in enumerate(records, seq):  # noqa: B020 - seq counts on
-            if ttl or heard.awaiting or self.air.base is None or clock.value is None:
+            if ttl or heard.awaiting or self.air.base is None or clock.watch == _INF:
                 estimate = clock.observe(sent_at, now)  # both monotonic: see `ClockOffset`
                 if self.air.base is None:
                     self.air.first_base(instance)
