@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -23,12 +22,43 @@ FIXED_SEEDS = range(2000)
 
 def test_fixed_seeds_hold_every_invariant() -> None:
     """Every invariant holds on every fixed seed of the honest profile."""
-    started = time.perf_counter()
     summary = run_seeds(FIXED_SEEDS, Profile(), jobs=2)
     assert summary.seeds == len(FIXED_SEEDS)
     assert summary.ok, [r.violations[0] for r in summary.failed[:5]]
     assert summary.yielded > 0
-    assert time.perf_counter() - started < 60
+
+
+PROFILE_SEEDS = range(300)
+"""The seeds every test run checks under each fault kind (a few seconds each)."""
+
+KNOWN: dict[str, set[int]] = {"slow_reader": {252}}
+"""Seeds of `PROFILE_SEEDS` that fail for a reason docs/simulation.md lists as known (252:
+a subscriber's very first frames of an instance come from a backlog, and no estimate
+can tell them from fresh ones)."""
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "clock_steps",
+        "clean_switch",
+        "same_name_restart",
+        "oversize",
+        "strict",
+        "quick_retune",
+        "hostile",
+        "two_publishers",
+        "slow_reader",
+    ],
+)
+def test_fixed_seeds_hold_every_invariant_under_each_fault_kind(kind: str) -> None:
+    """Issue 17: every invariant holds under wall-clock steps, clean switches, restarts
+    under the same session name, oversize frames, the strict rules, quick re-tunes, a
+    hostile peer, a second publisher and slow readers, on fixed seeds."""
+    summary = run_seeds(PROFILE_SEEDS, Profile.parse(kind), jobs=2)
+    failed = {r.seed: r.violations[0] for r in summary.failed if r.seed not in KNOWN.get(kind, ())}
+    assert not failed, failed
+    assert summary.yielded > 0
 
 
 def test_a_seed_replays_identically() -> None:
@@ -148,17 +178,3 @@ def test_the_publisher_core_hears_the_subscription_events() -> None:
     core.hear(SUBSCRIBE + control_topic("c") + b"\x00abc", 1e9)
     assert core.tick(1e9)
     assert session_topic("c", "s") == b"c/s/"
-
-
-def test_a_hostile_peer_never_crashes_the_core_nor_reorders_honest_messages() -> None:
-    """Under a rogue peer the core may be fooled (docs/simulation.md), but never crashes."""
-    summary = run_seeds(range(20), Profile(hostile=True), jobs=2)
-    found = {v.partition("[")[2].partition("]")[0] for r in summary.failed for v in r.violations}
-    assert not found & {"crash", "order", "ttl"}, found
-
-
-def test_a_second_publisher_never_moves_a_follower() -> None:
-    """With another publisher on the channel a follower goes by one (conflicts counted)."""
-    summary = run_seeds(range(20), Profile(two_publishers=True), jobs=2)
-    found = {v.partition("[")[2].partition("]")[0] for r in summary.failed for v in r.violations}
-    assert not found & {"conflict", "crash"}, found
