@@ -152,7 +152,7 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "old_session_stays_live": (Profile(), (27, 40, 124)),
     "follower_head_uncounted": (Profile(), (2, 3, 5)),
     "tail_unreported": (Profile(same_name_restart=True), (7, 9, 10)),
-    "one_sample_moves_the_estimate": (Profile(hostile=True), (1, 3, 7)),
+    "one_sample_moves_the_estimate": (Profile(hostile=True), (3, 7, 11)),
     "ended_in_beacon_ignored": (Profile(), (12, 15, 16)),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
