@@ -69,12 +69,12 @@ def restart_checks(outcome: Outcome) -> Iterator[Check]:
     yield Check(
         title,
         "old_tail",
-        "old instance: neither yielded nor counted (Stats.unknown_tails: core change pending)",
+        "old instance: neither yielded nor counted (reported in Stats.unknown_tails)",
         ", ".join(f"{name} {value}" for name, value in tails.items()),
         ">= 0 each; if > 0, unknown_tails >= 1",
         met_old,
     )
-    for event in ("publisher_restarted", "sequence_restarted", "publisher_changed"):
+    for event in ("publisher_restarted", "sequence_repeated", "publisher_changed"):
         seen = {name: h.events.get(event, 0) for name, h in sorted(outcome.heard.items())}
         yield Check(
             title,
