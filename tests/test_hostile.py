@@ -121,6 +121,39 @@ def test_broken_two_part_messages_are_counted_and_never_crash_or_mislead() -> No
     assert sub.stats.fenced == 0  # ZeroMQ filtered out s9's message whole, its part too
 
 
+def test_lying_heads_sent_alone_swallow_no_honest_message() -> None:
+    """Issue 18: the subscriber pairs a parted head with the frame it reads next, which
+    may be the first of another ZeroMQ message. A rogue sends heads alone that announce
+    exactly the length of the honest frames; about 500 of ~2,000 honest messages were
+    yielded as garbage. The head's check of its part's first bytes (which hold the
+    honest frame's send time) pairs it with nothing: every honest message arrives."""
+    endpoint = free_tcp_endpoint()
+    ctx = zmq.Context.instance()
+    count = 2000
+    payloads = [b"valid %04d" % i for i in range(count)]
+    honest_size = len(TOPIC) + HEADER.size + len(payloads[0])
+    liar = encode_parts(TOPIC, 7, 1.0, b"L" * honest_size)[0]
+    with Subscriber(endpoint, channel="c", bind=True, hwm=0) as sub:  # no drop: all arrive
+        sub.tune_in("s1")
+        rogue = ctx.socket(zmq.PUB)
+        rogue.connect(endpoint)
+        wait_until(
+            lambda: rogue.send(liar) is None and sub.recv(0.01) is None and sub.stats.malformed,
+            what="the rogue to be heard",
+        )
+        rogue.setsockopt(zmq.SNDHWM, 0)
+        with Publisher(endpoint, channel="c", bind=False, hwm=0) as pub:
+            pub.open_session("s1")
+            assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            for payload in payloads:
+                rogue.send(liar)
+                pub.send("s1", payload)
+            got = recv_all(sub, count) + drain(sub)
+        rogue.close(linger=0)
+    assert [m.payload for m in got] == payloads
+    assert sub.stats.received == count
+
+
 def test_oversized_frames_cannot_make_the_subscriber_allocate_them() -> None:
     """Above max_message_size libzmq drops the sender's connection; valid peers go on."""
     endpoint = free_tcp_endpoint()

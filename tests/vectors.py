@@ -210,6 +210,14 @@ SEQUENCES: list[dict[str, Any]] = [
         "steps": [TUNE_IN, _data("s1", 1), _parts("s1", 2, _data("s1", 9)), _data("s1", 3)],
     },
     {
+        "name": "a lying head sent alone, of the next message's length, swallows nothing",
+        "steps": [
+            TUNE_IN,
+            [_parts("s1", 1, b"x" * len(_data("s1", 2)))[0], _data("s1", 2)],
+            [_parts("s1", 3, b"y" * len(_data("s1", 3)))[0], _data("s1", 3)],
+        ],
+    },
+    {
         "name": "a parted head whose part is missing or of another length",
         "steps": [TUNE_IN, [_parts("s1", 1, b"xx")[0], _data("s1", 2)], [_parts("s1", 3, b"x")[0]]],
     },

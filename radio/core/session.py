@@ -14,7 +14,7 @@ from radio.core.wire import (
     encode_inbox,
     frame_prefix,
     kind_byte,
-    pack_part_length,
+    pack_part,
     pack_tail,
 )
 from radio.errors import MessageTooLargeError
@@ -118,7 +118,7 @@ class SessionState:
         if self.batch is None:
             if len(payload) >= PART_THRESHOLD:
                 return (
-                    self.parted_prefix + pack_tail(seq, now, ttl) + pack_part_length(len(payload))
+                    self.parted_prefix + pack_tail(seq, now, ttl) + pack_part(payload)
                 )
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from zlib import crc32
 from enum import IntEnum
 from typing import Final, NamedTuple
 
@@ -80,7 +81,7 @@ dropped at a full queue."""
 
 PARTED: Final[int] = 0x40
 """Flag in the kind byte of a DATA message sent as two ZeroMQ frames: this *head*
-(topic, header, then `PART_LENGTH`) and the payload as the next part, untouched, so
+(topic, header, then `PART_TRAILER`) and the payload as the next part, untouched, so
 that neither side copies a large payload into or out of a frame. No kind reaches
 this bit (kinds are 1-5)."""
 
@@ -90,11 +91,20 @@ PART_THRESHOLD: Final[int] = 65536
 It is pyzmq's ``zmq.COPY_THRESHOLD`` (64 KiB), below which pyzmq copies a frame
 sent with ``copy=False`` anyway; a literal here, since this module needs no zmq."""
 
-PART_LENGTH: Final = struct.Struct("!Q")
-"""What follows the header in a `PARTED` head: the payload part's length in bytes."""
+PART_TRAILER: Final = struct.Struct("!QI")
+"""What follows the header in a `PARTED` head: the payload part's length in bytes and
+the CRC-32 of its first `PART_CHECK_BYTES` bytes. The check binds a head to its part:
+a head read without its part (a lying head sent alone) is never paired with the
+frame of another message that comes next, whose first bytes (its send time) it
+cannot know."""
 
-pack_part_length: Final = PART_LENGTH.pack
-"""``pack_part_length(length)``: the end of a `PARTED` head."""
+PART_CHECK_BYTES: Final[int] = 64
+"""How much of a part's start its head's CRC-32 covers (all of a shorter part)."""
+
+
+def pack_part(payload: bytes) -> bytes:
+    """The end of a `PARTED` head whose part is *payload*: see `PART_TRAILER`."""
+    return PART_TRAILER.pack(len(payload), crc32(payload[:PART_CHECK_BYTES]))
 
 _SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END, Kind.BATCH})
 _FLAGGABLE: Final = frozenset({Kind.DATA, Kind.BATCH})
@@ -264,7 +274,7 @@ def frame_prefix(
     The publisher keeps one per session and kind and builds each frame as
     ``prefix + pack_tail(seq, sent_at, ttl) + payload``, which is `encode`; with
     *parted* (DATA only), the head of a two-part message is ``prefix +
-    pack_tail(seq, sent_at, ttl) + pack_part_length(len(payload))`` (`encode_parts`).
+    pack_tail(seq, sent_at, ttl) + pack_part(payload)`` (`encode_parts`).
     """
     flags = (LIVE if live else 0) | (PARTED if parted else 0)
     return topic + LEAD.pack(VERSION, kind | flags, publisher)
@@ -309,13 +319,13 @@ def encode_parts(
 
     Layout of the head (the payload is the message's second and last part)::
 
-        | topic | version | kind | publisher | seq | sent_at | ttl | part length u64 |
+        | topic | version | kind | publisher | seq | sent_at | ttl | part length u64 | check u32 |
 
     The publisher sends a payload of `PART_THRESHOLD` bytes or more this way.
     """
     prefix = frame_prefix(topic, Kind.DATA, live=live, parted=True, publisher=publisher)
     head = prefix + pack_tail(seq, sent_at, ttl)
-    return head + pack_part_length(len(payload)), payload
+    return head + pack_part(payload), payload
 
 
 def encode_inbox(
@@ -479,24 +489,26 @@ def unpack_parts(
 
     *head* has its header at *offset*, *part* is the frame that came next (None:
     none did). Raises `MalformedMessageError` unless *head* is a `PARTED` DATA
-    head ending exactly after its `PART_LENGTH` and *part* has that length; the
-    payload is *part* itself, not a copy.
+    head ending exactly after its `PART_TRAILER`, and *part* has that length and the
+    check of its first bytes; the payload is *part* itself, not a copy.
     """
     kind, live, parted, publisher, seq, sent_at, ttl = unpack_flagged(head, offset)
     if not parted:
         raise MalformedMessageError(f"{kind.name} frame where a parted head was expected")
     end = offset + HEADER.size
-    if len(head) != end + PART_LENGTH.size:
+    if len(head) != end + PART_TRAILER.size:
         raise MalformedMessageError(
-            f"parted head of {len(head) - end} bytes after the header, need {PART_LENGTH.size}"
+            f"parted head of {len(head) - end} bytes after the header, need {PART_TRAILER.size}"
         )
-    (length,) = PART_LENGTH.unpack_from(head, end)
+    length, check = PART_TRAILER.unpack_from(head, end)
     if part is None:
         raise MalformedMessageError("parted head with no part after it")
     if len(part) != length:
         raise MalformedMessageError(
             f"parted head announces {length} bytes, the part has {len(part)}"
         )
+    if crc32(part[:PART_CHECK_BYTES]) != check:
+        raise MalformedMessageError("parted head whose check does not match the frame after it")
     return live, publisher, seq, sent_at, ttl, part
 
 
@@ -515,7 +527,7 @@ def parts_size(head: bytes, part: bytes) -> int:
     ``max_message_size`` applies to it, so a payload is refused or dropped alike
     whether it travels in one frame or two.
     """
-    return len(head) - PART_LENGTH.size + len(part)
+    return len(head) - PART_TRAILER.size + len(part)
 
 
 def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], bytes | None]]:
@@ -612,10 +624,10 @@ def decode_parts(head: object, part: object) -> Frame:
     *head* is its first frame, *part* the frame that came after it (None: none
     did). Layout of the head; the payload is *part*, whole and not copied::
 
-        +-------+---------+------+-----------+-----+---------+-----+-------------+
-        | topic | version | kind | publisher | seq | sent_at | ttl | part length |
-        |       | u8 = 4  | u8   | 8 B       | u64 | f64 s   | f64 | u64         |
-        +-------+---------+------+-----------+-----+---------+-----+-------------+
+        +-------+---------+------+-----------+-----+---------+-----+-------------+-------+
+        | topic | version | kind | publisher | seq | sent_at | ttl | part length | check |
+        |       | u8 = 4  | u8   | 8 B       | u64 | f64 s   | f64 | u64         | u32   |
+        +-------+---------+------+-----------+-----+---------+-----+-------------+-------+
 
     where ``kind`` is DATA with the `PARTED` flag (0x41), and `LIVE` (0xC1) or not.
     """

@@ -18,7 +18,7 @@ from radio.core.wire import (
     MAX_BEACON_INTERVAL_S,
     MAX_ENDED_IN_BEACON,
     MIN_BEACON_INTERVAL_S,
-    PART_LENGTH,
+    PART_TRAILER,
     PART_THRESHOLD,
     PARTED,
     PUBLISHER_ID_BYTES,
@@ -212,7 +212,7 @@ def test_two_part_messages_round_trip_without_copying_the_payload(live: bool) ->
     assert part is payload
     topic = session_topic("ch", "s1")
     assert head[len(topic) + 1] == Kind.DATA | PARTED | (LIVE if live else 0)
-    assert len(head) == len(topic) + HEADER.size + PART_LENGTH.size
+    assert len(head) == len(topic) + HEADER.size + PART_TRAILER.size
     frame = decode_parts(head, part)
     assert frame == Frame("ch", "s1", Kind.DATA, 7, 12.5, 3.0, payload, live)
     assert frame.payload is payload
@@ -228,8 +228,8 @@ _HEAD, _PART = encode_parts(session_topic("ch", "s1"), 1, 1.0, b"x" * 10)
     [
         (_HEAD, None, "no part after it"),
         (_HEAD, b"x" * 9, "announces 10 bytes, the part has 9"),
-        (_HEAD + b"\x00", _PART, "need 8"),
-        (_HEAD[:-1], _PART, "need 8"),
+        (_HEAD + b"\x00", _PART, "need 12"),
+        (_HEAD[:-1], _PART, "need 12"),
         (encode(session_topic("ch", "s1"), Kind.DATA, 1, 1.0), _PART, "parted head was expected"),
         (_HEAD.replace(b"/\x04\x41", b"/\x04\x42", 1), _PART, "END frame with the parted flag"),
         (_HEAD.replace(b"ch/s1/", b"ch/!/", 1), _PART, "DATA frame on the control topic"),

@@ -22,7 +22,7 @@ from radio.core.names import control_topic, inbox_topic, session_topic
 from radio.core.wire import (
     HEADER,
     LEAD,
-    PART_LENGTH,
+    PART_TRAILER,
     VERSION,
     Beacon,
     Kind,
@@ -289,7 +289,8 @@ class Rogue:
             frames = (head, head)
         else:
             length = len(part) + (1 if lie == "longer" else -1)
-            frames = (head[: -PART_LENGTH.size] + PART_LENGTH.pack(length), part)
+            check = PART_TRAILER.unpack_from(head, len(head) - PART_TRAILER.size)[1]
+            frames = (head[: -PART_TRAILER.size] + PART_TRAILER.pack(length, check), part)
         return frames, Meta(Kind.DATA, session, seq, ROGUE)  # malformed: no data to count
 
     def _inbox_batch(
