@@ -117,9 +117,7 @@ class SessionState:
             self.last = LastValue(seq, now, ttl, payload, kind_byte(self.prefix))
         if self.batch is None:
             if len(payload) >= PART_THRESHOLD:
-                return (
-                    self.parted_prefix + pack_tail(seq, now, ttl) + pack_part(payload)
-                )
+                return self.parted_prefix + pack_tail(seq, now, ttl) + pack_part(payload)
             return self.prefix + pack_tail(seq, now, ttl) + payload
         return self.batch.add(seq, now, ttl, payload)
 

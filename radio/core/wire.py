@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import struct
-from zlib import crc32
 from enum import IntEnum
 from typing import Final, NamedTuple
+from zlib import crc32
 
 from radio.core.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
 from radio.errors import InvalidNameError, MalformedMessageError
@@ -105,6 +105,7 @@ PART_CHECK_BYTES: Final[int] = 64
 def pack_part(payload: bytes) -> bytes:
     """The end of a `PARTED` head whose part is *payload*: see `PART_TRAILER`."""
     return PART_TRAILER.pack(len(payload), crc32(payload[:PART_CHECK_BYTES]))
+
 
 _SESSION_KINDS: Final = frozenset({Kind.DATA, Kind.END, Kind.BATCH})
 _FLAGGABLE: Final = frozenset({Kind.DATA, Kind.BATCH})
