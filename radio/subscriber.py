@@ -37,7 +37,6 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import (
-    READ_FRAMES,
     SUBSCRIPTION_HWM,
     attach,
     configure,
@@ -59,6 +58,9 @@ libzmq drops the connection instead (bounding what a hostile peer makes us alloc
 CLOSE_LINGER_S: Final[float] = 0.1
 """How long closing waits to flush the last unsubscriptions."""
 
+SERVICE_READS: Final[int] = 16
+"""Reads (of up to `READ_FRAMES` frames) one turn of the service thread makes at most."""
+
 _INF: Final[float] = float("inf")
 _monotonic = time.monotonic
 
@@ -70,7 +72,11 @@ class Subscriber(SocketOwner):
     message of a session it is not tuned in to, nor one older than its TTL; it
     counts what it drops in `stats`. A background thread services the socket so
     that the publisher sees a tune-in while the application is busy, and reads
-    ahead at most ``hwm`` frames so that a follower moves to a new session on time.
+    everything that arrives, so that a follower moves to a new session on time
+    and libzmq's own queue never fills: ``hwm`` bounds the messages decoded and
+    not yet read, and one that arrives beyond it is dropped and counted as a gap
+    (libzmq 4.3.5 aborts the process when a connection ends while a SUB's queue
+    is full and its reading stopped).
 
     ``security`` (a `CurveClient`) encrypts the connection and pins the
     publisher's public key: a publisher without the matching secret key is not heard.
@@ -139,6 +145,11 @@ class Subscriber(SocketOwner):
             # A SUB sends only subscriptions, and libzmq drops one that does not fit:
             # its send side keeps ZeroMQ's default HWM, whatever the data hwm.
             sock.setsockopt(zmq.SNDHWM, SUBSCRIPTION_HWM)
+            # libzmq never stops reading a connection for us (a full SUB queue whose
+            # connection ends aborts libzmq 4.3.5, upstream #4364, #3937, #4767): the
+            # service thread drains it and applies hwm itself (`_fill`). The publisher's
+            # send queue and TCP bound what can wait here while this process is stopped.
+            sock.setsockopt(zmq.RCVHWM, 0)
             # A SUB's pipe carries no stale data out, and libzmq sends its subscriptions
             # again on reconnect: without IMMEDIATE the I/O thread hands them to a new
             # publisher at once, without waiting for this socket's owner to touch it.
@@ -406,10 +417,21 @@ class Subscriber(SocketOwner):
         if not frames:
             return
         queue = self._queue
-        self._tuner.take(frames, queue.put if self.conflate else queue.queue.append)
+        out: Callable[[Message], object]
+        if self.conflate:
+            out = queue.put
+        elif len(queue.queue) < self._ready_limit:
+            out = queue.queue.append  # at most one read over the limit: `READ_FRAMES`
+        else:
+            out = self._drop  # the application is behind: hwm applies here, not in libzmq
+        self._tuner.take(frames, out)
         queue.refresh()
         if self._tuner.changed:
             self._sync()
+
+    def _drop(self, message: Message) -> None:
+        """A message decoded while the ready queue is full (``hwm``): a gap, counted."""
+        self._tuner.ledger.retract(message, Loss.GAPS)
 
     def _purge(self) -> None:
         """Drop decoded messages of sessions no longer heard (after a retune): fenced."""
@@ -452,26 +474,28 @@ class Subscriber(SocketOwner):
 
     # -- servicing and closing -----------------------------------------------------------
 
-    def _service_locked(self) -> None:
-        """Attach new connections (sending them our subscriptions) and read ahead.
+    def _service_locked(self) -> bool:
+        """Attach new connections (sending them our subscriptions) and read everything.
 
-        Reading ahead decodes frames in order, so a beacon naming a new live session
+        Reading decodes frames in order, so a beacon naming a new live session
         moves a follower (and its subscriptions) while the application is busy, and
-        the publisher sees it tuned in. It stops at ``hwm`` messages, so memory
-        stays bounded; in conflate mode it keeps only the newest. It skips its turn
+        the publisher sees it tuned in. It reads all that waits, in slices of
+        `SERVICE_READS` reads (returning True when more waits: the next slice
+        comes at once, after the lock went back), so libzmq's queue never fills;
+        past ``hwm`` messages not yet read, `_fill` drops and counts (memory stays
+        bounded); in conflate mode it keeps only the newest. It skips its turn
         when the application read the socket itself within the service interval
         (handing the socket's lock and the interpreter back and forth costs both).
         """
         if self._closed or _monotonic() - self._read_at < SERVICE_INTERVAL_S:
-            return  # the application read the socket within the interval: it is serviced
+            return False  # the application read the socket within the interval: serviced
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
-        for _ in range(self._ready_limit // READ_FRAMES + 1):
-            if not self.conflate and len(self._queue.queue) >= self._ready_limit:
-                break
+        for _ in range(SERVICE_READS):
             if not self._socket.poll(0):
                 self._tuner.check_air()  # nothing unread: silence is real
-                break
+                return False
             self._fill()
+        return True
 
     def _wake(self) -> None:
         """Tell the reader that messages are ready (service thread, outside the lock)."""

@@ -232,13 +232,24 @@ class Ledger:
         self._limited.warning("message_malformed", reason=str(exc), size=len(frame))
 
     def retract(self, message: Message, reason: Loss) -> None:
-        """Count a message taken earlier as dropped after all: `Loss.EXPIRED` or `Loss.FENCED`."""
-        if reason is Loss.EXPIRED:
+        """Count a message taken earlier as dropped after all: expired, fenced, or a gap.
+
+        A gap (`Loss.GAPS`) is a message the subscriber's own high-water mark
+        dropped: its application did not read, and the ready queue was full.
+        """
+        if reason is Loss.GAPS:
+            self.stats.gaps += 1
+            self._limited.warning(
+                "messages_lost", session=message.session, missing=1, after_seq=message.seq - 1
+            )
+        elif reason is Loss.EXPIRED:
             self.stats.expired += 1
             self._limited.warning("message_expired", session=message.session, seq=message.seq)
         elif reason is Loss.FENCED:
             self.stats.fenced += 1
             self._limited.warning("message_fenced", session=message.session, seq=message.seq)
         else:
-            raise ValueError(f"a message taken is retracted as expired or fenced, not {reason}")
+            raise ValueError(
+                f"a message taken is retracted as a gap, expired, fenced: not {reason}"
+            )
         self.stats.received -= 1

@@ -1,0 +1,75 @@
+"""A subscriber whose application falls behind keeps its process: libzmq's queue never fills."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.helpers import DEADLINE_S
+
+# libzmq 4.3.5 aborts (SIGABRT, from its I/O thread) when a SUB's queue is full, so that
+# it stopped reading the connection, and the connection ends (`!_io_error`,
+# stream_engine_base.cpp:310), or when the application stalls past the heartbeat timeout
+# with a full queue and then reads (`_input_stopped`, :396): upstream #4364, #3937, #4767.
+# Each scenario runs in a child process, which an abort would kill.
+STALLED = textwrap.dedent(
+    """
+    import sys, time
+    from radio import Publisher, Subscriber
+
+    scenario = sys.argv[1]
+    pub = Publisher("tcp://127.0.0.1:*", channel="c", hwm=100_000)
+    sub = Subscriber(
+        pub.endpoint, channel="c", hwm=10, heartbeat=0.1, heartbeat_timeout=0.5
+    )
+    pub.open_session("s")
+    sub.tune_in("s")
+    assert pub.wait_for_listener("s", timeout=10.0)
+    for i in range(20_000):
+        pub.send("s", b"x" * 200)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:  # the application does not read: the stall under test
+        taken = sub.stats.received + sub.stats.gaps
+        if taken == 20_000:
+            break
+        time.sleep(0.05)  # sync-ok: polling the counters, with a deadline
+    if scenario == "publisher-closes":
+        pub.close()
+        time.sleep(1.5)  # sync-ok: it still does not read as the connection ends
+    else:
+        time.sleep(1.0)  # sync-ok: the stall goes on past the heartbeat timeout, then it reads
+        while sub.recv(timeout=0.5) is not None:
+            pass
+        pub.close()
+    stats = sub.stats
+    sub.close()
+    print("alive", taken, stats.received, stats.gaps)
+    """
+)
+
+
+@pytest.mark.parametrize("scenario", ["publisher-closes", "stall-then-read"])
+def test_a_subscriber_that_falls_behind_keeps_its_process(scenario: str) -> None:
+    """Issue 18: `Subscriber(hwm=10)`, not read while its publisher sends 20,000 messages
+    and then closes (or while it stalls past the heartbeat timeout, then reads), aborted
+    its process 3 times in 3 on a loaded machine: libzmq's queue was full, its reading
+    stopped. The service thread now takes everything off the socket while the
+    application does not read (on the old code about hwm of 20,000 were), drops what
+    passes hwm and counts it as gaps, and the process lives."""
+    result = subprocess.run(
+        [sys.executable, "-c", STALLED, scenario],
+        capture_output=True,
+        timeout=DEADLINE_S * 3,
+        text=True,
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    alive, taken, received, gaps = result.stdout.split()
+    assert alive == "alive"
+    # Everything was taken off the socket while the application did not read (libzmq's
+    # queue never filled): about hwm decoded, the rest dropped past it and counted.
+    assert int(taken) == 20_000
+    assert int(received) + int(gaps) == 20_000
+    assert int(gaps) >= 20_000 - 10 - 256  # hwm, plus at most one read past it
