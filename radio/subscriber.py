@@ -363,7 +363,9 @@ class Subscriber(SocketOwner):
             with self._lock:
                 self._check_open()
                 self._read_at = _monotonic()  # see _service_locked
-                self._fill()
+                for _ in range(SERVICE_READS):  # past hwm, drain what waits: libzmq keeps none
+                    if not self._fill():
+                        break
                 generation = queue.generation
                 messages = queue.pop_many(count)
                 if messages:
@@ -406,21 +408,24 @@ class Subscriber(SocketOwner):
             return generation, messages
         return self._wait_many(None, CHUNK)
 
-    def _fill(self) -> None:
+    def _fill(self) -> bool:
         """Read whole messages (`read_messages`) and decode them, in order, into the ready queue.
 
         Beacons and ENDs take effect in order too: a message sent before a session
         switch is still yielded, one sent after it is fenced. In conflate mode the
-        ready queue holds one message, so only the newest survives.
+        ready queue holds one message, so only the newest survives. Past ``hwm``
+        messages waiting, what it reads is dropped and counted as gaps; it returns
+        whether it did (the reader then drains on: libzmq must hold nothing).
         """
         frames = read_messages(self._socket)
         if not frames:
-            return
+            return False
         queue = self._queue
         out: Callable[[Message], object]
+        dropping = not self.conflate and len(queue.queue) >= self._ready_limit
         if self.conflate:
             out = queue.put
-        elif len(queue.queue) < self._ready_limit:
+        elif not dropping:
             out = queue.queue.append  # at most one read over the limit: `READ_FRAMES`
         else:
             out = self._drop  # the application is behind: hwm applies here, not in libzmq
@@ -428,6 +433,7 @@ class Subscriber(SocketOwner):
         queue.refresh()
         if self._tuner.changed:
             self._sync()
+        return dropping
 
     def _drop(self, message: Message) -> None:
         """A message decoded while the ready queue is full (``hwm``): a gap, counted."""
