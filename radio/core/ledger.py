@@ -213,8 +213,11 @@ class Ledger:
         Those missing before them are counted as lost first (each message once).
         """
         self.stats.fenced += count
-        if seq > heard.last_seq >= 0 and self.lost(heard, seq - 1, sent_at):
+        later = seq > heard.last_seq
+        if later and heard.last_seq >= 0 and self.lost(heard, seq - 1, sent_at):
             heard.last_seq = max(heard.last_seq, seq + count - 1)
+        if later:  # stale or not, the session carried it: a later gap is bounded from here
+            heard.last_sent = max(heard.last_sent, sent_at)
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
 
     def fence_other(self, session: str, seq: int, count: int = 1) -> None:

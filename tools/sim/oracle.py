@@ -171,8 +171,11 @@ class Observer:
         if self.hostile:
             self._bounded(before, after)
         for packet in packets:
-            if packet.meta.is_data and packet.meta.session in before.sessions:
-                self.last_data[packet.meta.session] = now
+            meta = packet.meta
+            if meta.is_data and meta.session in before.sessions:
+                # From when it was sent: the core bounds a gap by the send times it sees.
+                sent = [s for i in meta.ids if (s := self.truth.sent.get(i)) is not None]
+                self.last_data[meta.session] = max((s.true_at for s in sent), default=now)
         beacon = packets[0].meta.beacon if len(packets) == 1 else None
         moved = (
             beacon is not None
