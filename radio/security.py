@@ -253,7 +253,7 @@ def _not_regular(mode: int) -> str:
     return f"not a regular file ({kind})"
 
 
-def read_key_file(path: str) -> bytes:
+def _read_key_file(path: str) -> bytes:
     """The bytes of the regular file *path* (a link to one is followed), without blocking.
 
     It is opened non-blocking and checked with ``fstat`` once open, so a FIFO, a
@@ -277,7 +277,7 @@ def read_key_file(path: str) -> bytes:
     return b"".join(chunks)
 
 
-def parse_public_key(certificate: bytes) -> bytes:
+def _parse_public_key(certificate: bytes) -> bytes:
     """The public key (Z85) in a ZeroMQ certificate's text; `ValueError` if it has none.
 
     The layout (czmq's, as ``zmq.auth.load_certificate`` reads it; the first
@@ -406,7 +406,7 @@ class AllowList:
         try:
             if mode and not stat.S_ISREG(mode):
                 raise ValueError(_not_regular(mode))
-            public = parse_public_key(read_key_file(path))
+            public = _parse_public_key(_read_key_file(path))
         except (OSError, ValueError) as exc:
             self._log.warning("key_file_skipped", file=path, reason=str(exc) or type(exc).__name__)
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TypeVar
 import pytest
 import zmq
 
-from radio.security import RELOAD_CHECK_S, AllowList, create_keys
+from radio.security import MAX_KEY_FILE_BYTES, RELOAD_CHECK_S, AllowList, create_keys
 from radio.testing import capture_logs
 from tests.helpers import DEADLINE_S, release_fifo
 
@@ -267,3 +268,28 @@ def test_an_allowed_key_costs_one_stat_between_looks(
         clock.now += RELOAD_CHECK_S / 64
     assert scans == 9  # at 1 s, 2 s, ... 9 s after the first read
     assert allow.reloads == 1
+
+
+def test_a_file_swapped_for_a_fifo_after_the_look_is_not_read(folder: Path) -> None:
+    """Between the folder's listing (a regular file) and the read, a FIFO takes its place:
+    the open does not block and the FIFO is recognised once open, never read."""
+    allow = AllowList(str(folder))
+    os.mkfifo(folder / "special.key")
+    with capture_logs() as logs:
+        key = returns_in_time(
+            lambda: allow._read(str(folder / "special.key"), stat.S_IFREG), folder
+        )
+    assert key is None
+    assert [e["reason"] for e in logs] == ["not a regular file (a FIFO)"]
+
+
+def test_an_oversized_key_file_is_skipped_unread(folder: Path) -> None:
+    """A *.key file larger than MAX_KEY_FILE_BYTES (a log, an image) is skipped, saying so."""
+    good = public_key(folder, "good")
+    (folder / "huge.key").write_bytes(b"#" * (MAX_KEY_FILE_BYTES + 1))
+    with capture_logs() as logs:
+        allow = AllowList(str(folder))
+    assert allow.keys == {good}
+    assert [e["reason"] for e in logs if e["event"] == "key_file_skipped"] == [
+        f"larger than {MAX_KEY_FILE_BYTES} bytes"
+    ]
