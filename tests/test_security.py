@@ -214,8 +214,8 @@ def test_a_key_added_to_the_allow_list_works_without_a_restart(
 
 @pytest.mark.slow
 def test_curve_publishers_close_and_come_back_fifty_times(keys: dict[str, Path]) -> None:
-    """Close and re-create a CURVE publisher (as docs/security.md says to revoke a key)
-    fifty times in one process: each one starts, and an allowed subscriber hears it."""
+    """Close and re-create a CURVE publisher (as cutting a revoked key's open connections
+    takes) fifty times in one process: each one starts, and an allowed subscriber hears it."""
     server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
     client = CurveClient.from_files(keys["client.secret"], keys["server"])
     for round_ in range(50):
