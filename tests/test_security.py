@@ -313,6 +313,10 @@ def test_curve_relays_and_subscribers_close_and_come_back_fifty_times(
             assert relay.backend.startswith("tcp://127.0.0.1:")
 
 
+HANDSHAKE_MARGIN_S = 1.0
+"""Time a probe's handshake may take on a loaded machine, beyond the allow-list's bound."""
+
+
 def _handshake(endpoint: str, client: CurveClient) -> bool | None:
     """Connect a raw CURVE SUB with *client*'s keys: True when the publisher admits it,
     False when its ZAP handler refuses it, None when neither happens by the deadline."""
@@ -384,9 +388,9 @@ def test_a_revoked_key_is_refused_within_a_second_with_no_stranger_knocking(
         revoked_at = time.monotonic()
         wait_until(
             lambda: _handshake(pub.endpoint, client) is False,
-            timeout=RELOAD_CHECK_S + 0.5,
+            timeout=RELOAD_CHECK_S + HANDSHAKE_MARGIN_S,
             what="a new connection of the revoked key refused",
         )
-        assert time.monotonic() - revoked_at < RELOAD_CHECK_S + 0.5
+        assert time.monotonic() - revoked_at < RELOAD_CHECK_S + HANDSHAKE_MARGIN_S
         pub.send("s1", b"already authenticated")
         assert recv_all(sub, 1)[0].payload == b"already authenticated"
