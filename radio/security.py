@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -221,8 +222,8 @@ ALLOW_ANY: Final[str] = "*"
 """`CurveServer.allow` value that encrypts but lets any client key in."""
 
 RELOAD_CHECK_S: Final[float] = 1.0
-"""Longest time between two looks at the folder for changes (only when an unknown key
-knocks): a flood of strangers costs at most one folder scan per second."""
+"""Longest time a key file changed in place goes unseen: handshakes (any key's) look at
+the folder's files at most once per this interval, so a flood costs one scan a second."""
 
 KEY_SUFFIX: Final[str] = ".key"
 """Client public certificates in the folder end with this (czmq's convention)."""
@@ -230,21 +231,86 @@ KEY_SUFFIX: Final[str] = ".key"
 Z85_KEY_LENGTH: Final[int] = 40
 """Characters of a CURVE public key in Z85 text (32 bytes)."""
 
-_Signature = tuple[tuple[str, int, int], ...]
+MAX_KEY_FILE_BYTES: Final[int] = 65536
+"""Largest allow-list file read (a public certificate is about 200 bytes)."""
+
+_READ_FLAGS: Final[int] = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
+
+_FILE_TYPES: Final = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+_Signature = tuple[tuple[str, int, int, int, int, int], ...]
+"""Per ``*.key`` entry: name, file type, size, mtime, ctime (ns), inode; 0s if unknown."""
+
+
+def _not_regular(mode: int) -> str:
+    kind = _FILE_TYPES.get(stat.S_IFMT(mode), f"file type {stat.S_IFMT(mode):#o}")
+    return f"not a regular file ({kind})"
+
+
+def _read_key_file(path: str) -> bytes:
+    """The bytes of the regular file *path* (a link to one is followed), without blocking.
+
+    It is opened non-blocking and checked with ``fstat`` once open, so a FIFO, a
+    socket or a device put in its place after a look is never read (a FIFO with no
+    writer would block forever). Raises `OSError`, or `ValueError` saying why the
+    file is not one to read (not regular, larger than `MAX_KEY_FILE_BYTES`).
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(_not_regular(info.st_mode))
+        chunks, size = [], 0
+        while size <= MAX_KEY_FILE_BYTES and (chunk := os.read(fd, MAX_KEY_FILE_BYTES + 1)):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_KEY_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_KEY_FILE_BYTES} bytes")
+    return b"".join(chunks)
+
+
+def _parse_public_key(certificate: bytes) -> bytes:
+    """The public key (Z85) in a ZeroMQ certificate's text; `ValueError` if it has none.
+
+    The layout (czmq's, as ``zmq.auth.load_certificate`` reads it; the first
+    ``public-key`` line counts)::
+
+        #   comment lines start with '#'
+        curve
+            public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+            secret-key = "..."          (only in .key_secret files)
+    """
+    for raw in certificate.splitlines():
+        line = raw.strip()
+        if line.startswith(b"public-key"):
+            return line.partition(b"=")[2].strip(b" \t'\"")
+    raise ValueError("no public key found")
 
 
 class AllowList:
     """Answers "may this client key listen?" for one publisher's ZAP domain.
 
     The folder's ``*.key`` files are read at start and again when the folder
-    changes, and only when a key not yet allowed knocks: at once when the folder's
-    own modification time moved (a file added, removed or renamed: one ``stat``
-    per knock), else when a file's size or modification time changed, looked at
-    most once per `RELOAD_CHECK_S`. A stranger never costs a re-read. A file
-    that cannot be read or parsed (half-copied, a typo, gone between listing and
-    reading) is skipped with a rate-limited warning naming it; the others keep
-    working. When the folder itself cannot be listed, the keys read last stay
-    allowed (a warning says so) until it can.
+    changes, checked at each handshake, an allowed key's too: a file added, removed
+    or renamed moves the folder's own modification time (one ``stat`` per
+    handshake) and is read at once; a file changed in place (its size, times or
+    inode) is seen at the next look at the files, at most `RELOAD_CHECK_S` after
+    the last. So a removed key is refused at its next connection, and a key
+    rewritten in place within `RELOAD_CHECK_S`. A stranger never costs a re-read.
+    Only regular files (or links to them) are read, opened non-blocking: a FIFO,
+    socket, device or directory named ``*.key`` is skipped. A file that cannot be
+    read or parsed (half-copied, a typo, gone between listing and reading) is
+    skipped with a rate-limited warning naming it; the others keep working. When
+    the folder itself cannot be listed, the keys read last stay allowed (a
+    warning says so) until it can.
     `callback` never raises: an exception would end the authenticator thread
     and with it every later handshake.
     """
@@ -269,11 +335,13 @@ class AllowList:
     def callback(self, domain: str, key: bytes) -> bool:
         """Whether *key* (Z85) may connect: pyzmq's credentials-provider hook."""
         try:
-            if self.allow == ALLOW_ANY or key in self._keys:
+            if self.allow == ALLOW_ANY:
                 return True
-            # A file added, removed or renamed changes the folder's own mtime: one
-            # stat, then a re-read at once. (libzmq never retries a connection that
-            # ZAP refused, so a key added a moment ago must work at its first knock.)
+            # Every handshake looks, an allowed key's too: a key removed must be refused
+            # at its next connection, not when a stranger happens to knock. A file added,
+            # removed or renamed changes the folder's own mtime: one stat, then a re-read
+            # at once (libzmq never retries a connection that ZAP refused, so a key added
+            # a moment ago must work at its first knock). Else the timed look.
             self.refresh(force=self._folder_mtime() != self._mtime)
             return key in self._keys
         except Exception:  # the authenticator thread must never die
@@ -289,17 +357,16 @@ class AllowList:
         if not force and now < self._next_check:
             return False
         self._next_check = now + RELOAD_CHECK_S
-        self._mtime = self._folder_mtime()
+        self._mtime = self._folder_mtime()  # before the scan: a change during it moves it
         signature = self._scan()
         if signature is None or signature == self._signature:
             return False
-        self._signature = signature
         keys: set[bytes] = set()
-        for name, _, _ in signature:
-            key = self._read(os.path.join(self.allow, name))
+        for name, mode, *_ in signature:
+            key = self._read(os.path.join(self.allow, name), mode)
             if key is not None:
                 keys.add(key)
-        self._keys = frozenset(keys)
+        self._keys, self._signature = frozenset(keys), signature
         self.reloads += 1
         log.info("allow_list_loaded", allow=self.allow, keys=len(keys))
         return True
@@ -312,7 +379,7 @@ class AllowList:
             return -1
 
     def _scan(self) -> _Signature | None:
-        """Name, size and modification time of each ``*.key`` entry; None if unlistable."""
+        """Type, size, times and inode of each ``*.key`` entry; None if unlistable."""
         try:
             with os.scandir(self.allow) as entries:
                 found = []
@@ -320,22 +387,27 @@ class AllowList:
                     if not entry.name.endswith(KEY_SUFFIX):
                         continue
                     try:
-                        info = entry.stat()
-                    except OSError:
-                        info = None  # a dangling link: listed, read (and skipped) below
-                    found.append(
-                        (entry.name, info.st_size if info else -1, info.st_mtime_ns if info else -1)
-                    )
+                        info = entry.stat()  # follows a link; never opens anything
+                        mode = stat.S_IFMT(info.st_mode)
+                        times = info.st_mtime_ns, info.st_ctime_ns
+                        found.append((entry.name, mode, info.st_size, *times, info.st_ino))
+                    except OSError:  # a dangling link: listed, read (and skipped) below
+                        found.append((entry.name, 0, 0, 0, 0, 0))
         except OSError as exc:
             self._log.warning("allow_list_unreadable", reason=str(exc), kept=len(self._keys))
             return None
         return tuple(sorted(found))
 
-    def _read(self, path: str) -> bytes | None:
-        """The public key in certificate *path*, or None (warned) if it has none."""
+    def _read(self, path: str, mode: int) -> bytes | None:
+        """The public key in certificate *path*, or None (warned) if it has none.
+
+        *mode* is the file type the scan saw (0 if unknown): only a regular file is opened.
+        """
         try:
-            public, _ = zmq.auth.load_certificate(path)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            if mode and not stat.S_ISREG(mode):
+                raise ValueError(_not_regular(mode))
+            public = _parse_public_key(_read_key_file(path))
+        except (OSError, ValueError) as exc:
             self._log.warning("key_file_skipped", file=path, reason=str(exc) or type(exc).__name__)
             return None
         if len(public) != Z85_KEY_LENGTH:

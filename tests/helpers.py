@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import socket
@@ -150,3 +151,16 @@ class Peer:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=DEADLINE_S)
+
+
+def release_fifo(path: Path) -> None:
+    """Let go a reader stuck opening the FIFO *path*: open its write end for a moment.
+
+    The reader's open then returns and its read sees the end of the file. A
+    no-op when nobody waits on the FIFO (ENXIO) or it is gone.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    os.close(fd)

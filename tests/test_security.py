@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from radio import (
     CurveClient,
@@ -19,7 +23,8 @@ from radio import (
     Subscriber,
     create_keys,
 )
-from tests.helpers import DEADLINE_S, recv_all
+from radio.security import RELOAD_CHECK_S, apply_client
+from tests.helpers import DEADLINE_S, recv_all, release_fifo, wait_until
 from tools.soak.adversity import desk_flood, knock_flood
 
 SECRET = b"TOP-SECRET-PAYLOAD-0123456789"
@@ -209,8 +214,8 @@ def test_a_key_added_to_the_allow_list_works_without_a_restart(
 
 @pytest.mark.slow
 def test_curve_publishers_close_and_come_back_fifty_times(keys: dict[str, Path]) -> None:
-    """Close and re-create a CURVE publisher (as docs/security.md says to revoke a key)
-    fifty times in one process: each one starts, and an allowed subscriber hears it."""
+    """Close and re-create a CURVE publisher (as cutting a revoked key's open connections
+    takes) fifty times in one process: each one starts, and an allowed subscriber hears it."""
     server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
     client = CurveClient.from_files(keys["client.secret"], keys["server"])
     for round_ in range(50):
@@ -306,3 +311,86 @@ def test_curve_relays_and_subscribers_close_and_come_back_fifty_times(
         ):
             sub.tune_in("s")
             assert relay.backend.startswith("tcp://127.0.0.1:")
+
+
+HANDSHAKE_MARGIN_S = 1.0
+"""Time a probe's handshake may take on a loaded machine, beyond the allow-list's bound."""
+
+
+def _handshake(endpoint: str, client: CurveClient) -> bool | None:
+    """Connect a raw CURVE SUB with *client*'s keys: True when the publisher admits it,
+    False when its ZAP handler refuses it, None when neither happens by the deadline."""
+    with zmq.Context() as context, context.socket(zmq.SUB) as probe:
+        apply_client(probe, client)
+        events = zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        monitor = probe.get_monitor_socket(events)
+        probe.connect(endpoint)
+        try:
+            if not monitor.poll(DEADLINE_S * 1000):
+                return None
+            event = parse_monitor_message(monitor.recv_multipart())["event"]
+            return bool(event == zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        finally:
+            probe.disable_monitor()
+            monitor.close(linger=0)
+            probe.close(linger=0)
+
+
+def test_a_fifo_in_the_allow_list_never_stops_a_handshake(keys: dict[str, Path]) -> None:
+    """A FIFO named *.key appears and a stranger knocks (so the folder is read again): the
+    FIFO is skipped without blocking, the stranger refused, and an allowed client still
+    connects and hears within the deadline."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    fifo = keys["allowed"] / "pipe.key"
+    with Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub:
+        os.mkfifo(fifo)
+        try:
+            pub.open_session("s1")
+            assert _handshake(pub.endpoint, stranger) is False
+            with Subscriber(pub.endpoint, channel="c", security=client) as sub:
+                sub.tune_in("s1")
+                assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+                pub.send("s1", b"still on air")
+                assert recv_all(sub, 1)[0].payload == b"still on air"
+        finally:
+            release_fifo(fifo)  # without the fix, lets the stuck authenticator go
+
+
+def _remove(path: Path, replacement: Path) -> None:
+    path.unlink()
+
+
+def _rewrite_in_place(path: Path, replacement: Path) -> None:
+    path.write_bytes(replacement.read_bytes())  # same file: the folder's mtime stays
+    os.utime(path, ns=(1, 1))  # a different mtime even on a coarse clock
+
+
+@pytest.mark.parametrize("revoke", [_remove, _rewrite_in_place])
+def test_a_revoked_key_is_refused_within_a_second_with_no_stranger_knocking(
+    keys: dict[str, Path], revoke: object
+) -> None:
+    """An allowed key's file is removed (or rewritten with another key): that key's new
+    connections are refused within RELOAD_CHECK_S, though no unknown key knocks, and the
+    connection it had stays up."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub,
+        Subscriber(pub.endpoint, channel="c", security=client) as sub,
+    ):
+        pub.open_session("s1")
+        sub.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        assert _handshake(pub.endpoint, client) is True
+        revoke(keys["allowed"] / "client.key", keys["stranger"])  # type: ignore[operator]
+        revoked_at = time.monotonic()
+        wait_until(
+            lambda: _handshake(pub.endpoint, client) is False,
+            timeout=RELOAD_CHECK_S + HANDSHAKE_MARGIN_S,
+            what="a new connection of the revoked key refused",
+        )
+        assert time.monotonic() - revoked_at < RELOAD_CHECK_S + HANDSHAKE_MARGIN_S
+        pub.send("s1", b"already authenticated")
+        assert recv_all(sub, 1)[0].payload == b"already authenticated"
