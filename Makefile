@@ -10,7 +10,7 @@ CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # the publisher's send path, which calls them, and the core findings of the simulator (its
 # fixed seeds run on the compiled cores in the first pass; its mutations always run on the
 # pure cores, in a child process).
-PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py
+PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py tests/sim/test_shrink.py
 
 .PHONY: install test lint format demo docs dist bench bench-deps soak adversity sim clean
 
