@@ -46,6 +46,10 @@ def apply_heartbeat(socket: zmq.Socket[bytes], heartbeat: Heartbeat) -> None:
 
     The local side drops a connection that sent nothing for ``timeout``; the TTL
     asks the peer to do the same, so a frozen process is noticed from both ends.
+    ``TCP_MAXRT`` (Linux ``TCP_USER_TIMEOUT``) makes a side whose sent data goes
+    unacknowledged for ``timeout`` drop the connection too: in a cut one way only,
+    the side that still hears its peer's heartbeats learns of the cut by itself,
+    not from the peer's FIN, which waits in TCP's retransmission back-off.
     """
     if heartbeat.interval is None:
         return
@@ -53,6 +57,7 @@ def apply_heartbeat(socket: zmq.Socket[bytes], heartbeat: Heartbeat) -> None:
     socket.setsockopt(zmq.HEARTBEAT_IVL, to_ms(heartbeat.interval))
     socket.setsockopt(zmq.HEARTBEAT_TIMEOUT, timeout_ms)
     socket.setsockopt(zmq.HEARTBEAT_TTL, min(max(100, timeout_ms), _MAX_HEARTBEAT_TTL_MS))
+    socket.setsockopt(zmq.TCP_MAXRT, timeout_ms)
 
 
 def configure(socket: zmq.Socket[bytes], settings: SocketSettings, *, connecting: bool) -> None:

@@ -112,6 +112,7 @@ _SETTINGS = SocketSettings(
         (zmq.HEARTBEAT_IVL, 250),
         (zmq.HEARTBEAT_TIMEOUT, 1500),
         (zmq.HEARTBEAT_TTL, 1500),
+        (zmq.TCP_MAXRT, 1500),  # unacknowledged data for the heartbeat timeout: a one-way cut
         (zmq.IMMEDIATE, 1),
         (zmq.CONNECT_TIMEOUT, 700),
         (zmq.RECONNECT_IVL, 50),
