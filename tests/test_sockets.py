@@ -171,7 +171,7 @@ def test_a_connecting_publisher_and_subscriber_get_the_connect_options() -> None
         assert xpub.getsockopt(zmq.LINGER) == 250
         assert xpub.getsockopt(zmq.MAXMSGSIZE) == MAX_SUBSCRIPTION_BYTES
         assert sub_socket.getsockopt(zmq.CONNECT_TIMEOUT) == 3000  # the heartbeat timeout
-        assert sub_socket.getsockopt(zmq.RCVHWM) == 7
+        assert sub_socket.getsockopt(zmq.RCVHWM) == 0  # unbounded: the subscriber applies hwm
         assert sub_socket.getsockopt(zmq.SNDHWM) == SUBSCRIPTION_HWM
         assert sub_socket.getsockopt(zmq.IMMEDIATE) == 0
 
