@@ -327,8 +327,8 @@ class Observer:
 
         A publisher restarted under the same name starts its seqs again: a new
         stream, all of whose messages the subscriber (tuned in all along) hears,
-        once the instance before had sent it something (a seq over 0 learned);
-        else its first message sets the baseline, as the first of a tune-in does.
+        when the session had a baseline (as `Heard.succeed`); else its first
+        message sets the baseline, as the first of a tune-in does.
         An interval belongs to the first instance whose data is handed over.
         """
         interval = self.current.get(session)
@@ -337,7 +337,8 @@ class Observer:
             sent = max(interval.hi, interval.lo or 0) > 0
             if sent and (interval.instance, session) not in self.ended:
                 self.tails += 1  # the instance before stopped without an END we heard
-            interval = Interval(self.now, lo=0 if sent else None, instance=instance, hello=True)
+            lo = 0 if interval.lo is not None else None  # a baseline: we listened as it began
+            interval = Interval(self.now, lo=lo, instance=instance, hello=True)
             self.current[session] = interval
         if interval is not None and interval.instance is None and data:
             interval.instance = instance
