@@ -136,6 +136,7 @@ class _Authenticators:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, tuple[ThreadAuthenticator, set[str]]] = {}
+        self._allow_lists: dict[str, AllowList] = {}
 
     def register(self, context: zmq.Context[zmq.Socket[bytes]], allow: str) -> str:
         """Start (or reuse) the context's authenticator; return a ZAP domain for *allow*."""
@@ -149,7 +150,12 @@ class _Authenticators:
             auth, domains = entry
             auth.configure_curve_callback(domain=domain, credentials_provider=provider)
             domains.add(domain)
+            self._allow_lists[domain] = provider
         return domain
+
+    def allow_list(self, domain: str) -> AllowList | None:
+        """The allow-list that ZAP *domain* checks keys with (None once released)."""
+        return self._allow_lists.get(domain)
 
     def release(self, context: zmq.Context[zmq.Socket[bytes]], domain: str) -> None:
         """Forget *domain*; stop the authenticator when no publisher needs it."""
@@ -159,6 +165,7 @@ class _Authenticators:
                 return
             auth, domains = entry
             domains.discard(domain)
+            self._allow_lists.pop(domain, None)
             auth.credentials_providers.pop(domain, None)
             if not domains:
                 del self._running[id(context)]
@@ -227,6 +234,10 @@ knocks): a flood of strangers costs at most one folder scan per second."""
 KEY_SUFFIX: Final[str] = ".key"
 """Client public certificates in the folder end with this (czmq's convention)."""
 
+RELAY_SUFFIX: Final[str] = ".relay"
+"""A client certificate named so declares a relay: its key is allowed, and presence
+holds it to the total cap only, not to one key's share (`AllowList.relays`)."""
+
 Z85_KEY_LENGTH: Final[int] = 40
 """Characters of a CURVE public key in Z85 text (32 bytes)."""
 
@@ -236,7 +247,8 @@ _Signature = tuple[tuple[str, int, int], ...]
 class AllowList:
     """Answers "may this client key listen?" for one publisher's ZAP domain.
 
-    The folder's ``*.key`` files are read at start and again when the folder
+    The folder's ``*.key`` files (and ``*.relay`` files: declared relays, see
+    `relays`) are read at start and again when the folder
     changes, and only when a key not yet allowed knocks: at once when the folder's
     own modification time moved (a file added, removed or renamed: one ``stat``
     per knock), else when a file's size or modification time changed, looked at
@@ -253,6 +265,7 @@ class AllowList:
         self.allow = allow
         self._clock = clock
         self._keys: frozenset[bytes] = frozenset()
+        self._relays: frozenset[bytes] = frozenset()
         self._signature: _Signature | None = None
         self._next_check = 0.0
         self._mtime = -1
@@ -265,6 +278,11 @@ class AllowList:
     def keys(self) -> frozenset[bytes]:
         """The allowed client public keys (Z85), as read last."""
         return self._keys
+
+    @property
+    def relays(self) -> frozenset[bytes]:
+        """The allowed keys declared relays (``*.relay`` files), as read last."""
+        return self._relays
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Whether *key* (Z85) may connect: pyzmq's credentials-provider hook."""
@@ -295,11 +313,15 @@ class AllowList:
             return False
         self._signature = signature
         keys: set[bytes] = set()
+        relays: set[bytes] = set()
         for name, _, _ in signature:
             key = self._read(os.path.join(self.allow, name))
             if key is not None:
                 keys.add(key)
+                if name.endswith(RELAY_SUFFIX):
+                    relays.add(key)
         self._keys = frozenset(keys)
+        self._relays = frozenset(relays)
         self.reloads += 1
         log.info("allow_list_loaded", allow=self.allow, keys=len(keys))
         return True
@@ -317,7 +339,7 @@ class AllowList:
             with os.scandir(self.allow) as entries:
                 found = []
                 for entry in entries:
-                    if not entry.name.endswith(KEY_SUFFIX):
+                    if not entry.name.endswith((KEY_SUFFIX, RELAY_SUFFIX)):
                         continue
                     try:
                         info = entry.stat()
