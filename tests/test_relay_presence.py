@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,47 +71,63 @@ def z85(public_file: Path) -> str:
     return zmq.auth.load_certificate(public_file)[0].decode("ascii")
 
 
+@pytest.fixture
+def keys(tmp_path: Path) -> dict[str, Path]:
+    """Key pairs for pub, relay, flooder and honest; the publisher's allow-list
+    (``pub-allow``) declares the relay (``relay.relay``), the relay's (``relay-allow``)
+    holds flooder and honest."""
+    made: dict[str, Path] = {}
+    for name in ("pub", "relay", "flooder", "honest"):
+        made[name], made[name + ".secret"] = create_keys(tmp_path / name, name)
+    made["pub-allow"], made["relay-allow"] = tmp_path / "pub-allow", tmp_path / "relay-allow"
+    made["pub-allow"].mkdir()
+    made["relay-allow"].mkdir()
+    (made["pub-allow"] / "relay.relay").write_bytes(made["relay"].read_bytes())  # a relay
+    for name in ("flooder", "honest"):
+        (made["relay-allow"] / f"{name}.key").write_bytes(made[name].read_bytes())
+    return made
+
+
+def keyed_relay(keys: dict[str, Path], pub: Publisher) -> Relay:
+    """A relay to *pub* with CURVE on both hops and its own allow-list downstream."""
+    return Relay(
+        pub.endpoint,
+        "tcp://127.0.0.1:*",
+        frontend_security=CurveClient.from_files(keys["relay.secret"], keys["pub"]),
+        backend_security=CurveServer.from_files(keys["relay.secret"], str(keys["relay-allow"])),
+    )
+
+
+def curve_sub(
+    raw_subs: list[zmq.Socket[bytes]], keys: dict[str, Path], name: str, server: str, endpoint: str
+) -> zmq.Socket[bytes]:
+    """A raw CURVE SUB with *name*'s key pair, pinning *server*'s key, connected to *endpoint*."""
+    public, secret = zmq.auth.load_certificate(keys[name + ".secret"])
+    return raw_sub(
+        raw_subs,
+        endpoint,
+        curve_secretkey=secret,
+        curve_publickey=public,
+        curve_serverkey=zmq.auth.load_certificate(keys[server])[0],
+    )
+
+
 @pytest.mark.slow
 def test_a_flooder_behind_a_declared_relay_leaves_an_honest_listener_counted(
-    tmp_path: Path, raw_subs: list[zmq.Socket[bytes]]
+    keys: dict[str, Path], raw_subs: list[zmq.Socket[bytes]]
 ) -> None:
     """Publisher -> relay -> {flooder, honest}, CURVE on both hops, the relay declared in
     the publisher's allow-list (``relay.relay``). The flooder's key floods more presence
     subscriptions than one key's share: the relay forwards its share only, the publisher
     does not hold the relay's key to one key's share, and an honest subscriber behind the
     same relay is counted at once."""
-    keys: dict[str, Path] = {}
-    for name in ("pub", "relay", "flooder", "honest"):
-        keys[name], keys[name + ".secret"] = create_keys(tmp_path / name, name)
-    pub_allow, relay_allow = tmp_path / "pub-allow", tmp_path / "relay-allow"
-    pub_allow.mkdir()
-    relay_allow.mkdir()
-    (pub_allow / "relay.relay").write_bytes(keys["relay"].read_bytes())  # declared a relay
-    for name in ("flooder", "honest"):
-        (relay_allow / f"{name}.key").write_bytes(keys[name].read_bytes())
-    public, secret = zmq.auth.load_certificate(keys["flooder.secret"])
-    relay_public = zmq.auth.load_certificate(keys["relay"])[0]
+    server = CurveServer.from_files(keys["pub.secret"], str(keys["pub-allow"]))
     with (
-        Publisher(
-            "tcp://127.0.0.1:*",
-            channel="c",
-            security=CurveServer.from_files(keys["pub.secret"], str(pub_allow)),
-        ) as pub,
-        Relay(
-            pub.endpoint,
-            "tcp://127.0.0.1:*",
-            frontend_security=CurveClient.from_files(keys["relay.secret"], keys["pub"]),
-            backend_security=CurveServer.from_files(keys["relay.secret"], str(relay_allow)),
-        ) as hop,
+        Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub,
+        keyed_relay(keys, pub) as hop,
     ):
         pub.open_session("s")
-        flooder = raw_sub(
-            raw_subs,
-            hop.backend,
-            curve_secretkey=secret,
-            curve_publickey=public,
-            curve_serverkey=relay_public,
-        )
+        flooder = curve_sub(raw_subs, keys, "flooder", "relay", hop.backend)
         burst([flooder], FLOOD, b"flood")
         wait_until(
             lambda: pub.listeners("s") >= MAX_LISTENERS_PER_KEY,
@@ -123,3 +140,26 @@ def test_a_flooder_behind_a_declared_relay_leaves_an_honest_listener_counted(
             assert pub.wait_for_listener("s", timeout=DEADLINE_S, count=MAX_LISTENERS_PER_KEY + 1)
             assert pub.listeners("s") == MAX_LISTENERS_PER_KEY + 1  # the flooder's share, no more
             assert pub.listener_keys("s") == {z85(keys["relay"]): MAX_LISTENERS_PER_KEY + 1}
+
+
+@pytest.mark.parametrize("through", ["direct", "keyed relay"])
+def test_under_curve_a_listener_whose_connection_ends_is_no_longer_counted(
+    keys: dict[str, Path], raw_subs: list[zmq.Socket[bytes]], through: str
+) -> None:
+    """A CURVE peer that never unsubscribes (killed, or its connection dropped): the
+    leaves libzmq makes up for it carry no key, and still remove its listener, at the
+    publisher directly and through a relay that keeps keys apart."""
+    (keys["pub-allow"] / "honest.key").write_bytes(keys["honest"].read_bytes())
+    server = CurveServer.from_files(keys["pub.secret"], str(keys["pub-allow"]))
+    with Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub:
+        pub.open_session("s")
+        with contextlib.ExitStack() as stack:
+            if through == "direct":
+                peer = curve_sub(raw_subs, keys, "honest", "pub", pub.endpoint)
+            else:
+                hop = stack.enter_context(keyed_relay(keys, pub))
+                peer = curve_sub(raw_subs, keys, "honest", "relay", hop.backend)
+            peer.subscribe(marker_topic(TOPIC, b"gone-soon"))
+            assert pub.wait_for_listener("s", timeout=DEADLINE_S)
+            peer.close(linger=0)  # no unsubscription sent: the connection just ends
+            wait_until(lambda: pub.listeners("s") == 0, what="the ended listener to be dropped")
