@@ -163,3 +163,29 @@ def test_under_curve_a_listener_whose_connection_ends_is_no_longer_counted(
             assert pub.wait_for_listener("s", timeout=DEADLINE_S)
             peer.close(linger=0)  # no unsubscription sent: the connection just ends
             wait_until(lambda: pub.listeners("s") == 0, what="the ended listener to be dropped")
+
+
+def test_a_keyed_relay_forwards_messages_whole_and_counts_them(keys: dict[str, Path]) -> None:
+    """The relay's own loop (a backend allow-list) forwards two-part messages as one,
+    between small ones, in order, and counts each message once."""
+    from radio.core.wire import PART_THRESHOLD
+
+    payloads = [b"small", b"\x01" * PART_THRESHOLD, b"x" * (4 * PART_THRESHOLD), b"end"]
+    server = CurveServer.from_files(keys["pub.secret"], str(keys["pub-allow"]))
+    honest = CurveClient.from_files(keys["honest.secret"], keys["relay"])
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub,
+        keyed_relay(keys, pub) as hop,
+        Subscriber(hop.backend, channel="c", security=honest) as sub,
+    ):
+        pub.open_session("s")
+        sub.tune_in("s")
+        assert pub.wait_for_listener("s", timeout=DEADLINE_S)
+        before = hop.messages
+        for payload in payloads:
+            pub.send("s", payload)
+        got = [sub.recv(timeout=DEADLINE_S) for _ in payloads]
+        assert [(m.seq, m.payload) for m in got if m is not None] == list(enumerate(payloads, 1))
+        assert (sub.stats.malformed, sub.stats.gaps) == (0, 0)
+        wait_until(lambda: hop.messages - before >= len(payloads), what="the relay's count")
+        assert hop.subscribers == 1
