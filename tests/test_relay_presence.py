@@ -77,7 +77,7 @@ def keys(tmp_path: Path) -> dict[str, Path]:
     (``pub-allow``) declares the relay (``relay.relay``), the relay's (``relay-allow``)
     holds flooder and honest."""
     made: dict[str, Path] = {}
-    for name in ("pub", "relay", "flooder", "honest"):
+    for name in ("pub", "relay", "relay2", "flooder", "honest"):
         made[name], made[name + ".secret"] = create_keys(tmp_path / name, name)
     made["pub-allow"], made["relay-allow"] = tmp_path / "pub-allow", tmp_path / "relay-allow"
     made["pub-allow"].mkdir()
@@ -113,19 +113,35 @@ def curve_sub(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("tiers", [1, 2])
 def test_a_flooder_behind_a_declared_relay_leaves_an_honest_listener_counted(
-    keys: dict[str, Path], raw_subs: list[zmq.Socket[bytes]]
+    keys: dict[str, Path], raw_subs: list[zmq.Socket[bytes]], tiers: int
 ) -> None:
-    """Publisher -> relay -> {flooder, honest}, CURVE on both hops, the relay declared in
-    the publisher's allow-list (``relay.relay``). The flooder's key floods more presence
-    subscriptions than one key's share: the relay forwards its share only, the publisher
-    does not hold the relay's key to one key's share, and an honest subscriber behind the
-    same relay is counted at once."""
+    """Publisher -> relay [-> relay2] -> {flooder, honest}, CURVE on every hop, each relay
+    declared in the allow-list above it (``NAME.relay``). The flooder's key floods more
+    presence subscriptions than one key's share: the last relay forwards its share only,
+    no relay's key is held to one key's share above it, and an honest subscriber behind
+    the same relay is counted at once."""
     server = CurveServer.from_files(keys["pub.secret"], str(keys["pub-allow"]))
-    with (
-        Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub,
-        keyed_relay(keys, pub) as hop,
-    ):
+    with contextlib.ExitStack() as stack:
+        pub = stack.enter_context(Publisher("tcp://127.0.0.1:*", channel="c", security=server))
+        hop = stack.enter_context(keyed_relay(keys, pub))
+        top_relay = z85(keys["relay"])
+        if tiers == 2:  # relay2, declared in relay's allow-list, holds flooder and honest
+            allow2 = keys["relay-allow"].parent / "relay2-allow"
+            allow2.mkdir()
+            for name in ("flooder", "honest"):
+                (keys["relay-allow"] / f"{name}.key").rename(allow2 / f"{name}.key")
+            (keys["relay-allow"] / "relay2.relay").write_bytes(keys["relay2"].read_bytes())
+            hop = stack.enter_context(
+                Relay(
+                    hop.backend,
+                    "tcp://127.0.0.1:*",
+                    frontend_security=CurveClient.from_files(keys["relay2.secret"], keys["relay"]),
+                    backend_security=CurveServer.from_files(keys["relay2.secret"], str(allow2)),
+                )
+            )
+            keys = {**keys, "relay": keys["relay2"]}  # whom flooder and honest pin
         pub.open_session("s")
         flooder = curve_sub(raw_subs, keys, "flooder", "relay", hop.backend)
         burst([flooder], FLOOD, b"flood")
@@ -139,7 +155,7 @@ def test_a_flooder_behind_a_declared_relay_leaves_an_honest_listener_counted(
             sub.tune_in("s")
             assert pub.wait_for_listener("s", timeout=DEADLINE_S, count=MAX_LISTENERS_PER_KEY + 1)
             assert pub.listeners("s") == MAX_LISTENERS_PER_KEY + 1  # the flooder's share, no more
-            assert pub.listener_keys("s") == {z85(keys["relay"]): MAX_LISTENERS_PER_KEY + 1}
+            assert pub.listener_keys("s") == {top_relay: MAX_LISTENERS_PER_KEY + 1}
 
 
 @pytest.mark.parametrize("through", ["direct", "keyed relay"])
