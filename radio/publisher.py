@@ -22,7 +22,7 @@ from radio.desk import DeskServer, check_advertised
 from radio.errors import SessionError
 from radio.logs import get_logger
 from radio.owner import SocketOwner
-from radio.security import CurveServer, apply_server, authenticators, user_id
+from radio.security import AllowList, CurveServer, apply_server, authenticators, user_id
 from radio.service import SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     DEFAULT_LINGER_S,
@@ -155,6 +155,7 @@ class Publisher(SocketOwner):
         self._context = ctx = socket_context(options)
         self.security = security
         self._zap_domain: str | None = None
+        self._allow: AllowList | None = None  # its relays hold no per-key share of presence
         self._socket: zmq.Socket[bytes] = open_socket(ctx, zmq.XPUB, endpoint)
         try:
             configure(self._socket, self._settings, connecting=not self.bind)
@@ -166,6 +167,7 @@ class Publisher(SocketOwner):
             if security is not None:
                 self._zap_domain = authenticators.register(ctx, security.allow)
                 apply_server(self._socket, security, self._zap_domain)  # before bind/connect
+                self._allow = authenticators.allow_list(self._zap_domain)
             self.endpoint = attach(self._socket, endpoint, bind=self.bind)
             self.advertise = validate_endpoint(advertise) if advertise else self.endpoint
             if desk is not None:
@@ -453,6 +455,8 @@ class Publisher(SocketOwner):
         """
         core = self._core
         curve = self.security is not None
+        if self._allow is not None:  # relays declared in the allow-list, as read last
+            core.presence.relays = self._allow.relays
         deadline = time.monotonic() + MAX_EVENTS_PASS_S
         for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
             if time.monotonic() > deadline:

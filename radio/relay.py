@@ -1,4 +1,4 @@
-"""Relay: ZeroMQ's own XSUB/XPUB proxy between hosts, with radio's settings and reports."""
+"""Relay: XSUB/XPUB forwarding between hosts, by ZeroMQ's proxy or a loop keeping keys apart."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ import zmq
 
 from radio.core.names import is_control_topic
 from radio.core.presence import Presence
-from radio.logs import get_logger
+from radio.logs import RateLimitedLog, get_logger
 from radio.owner import SocketOwner
-from radio.security import CurveClient, CurveServer, apply_client, apply_server, authenticators
+from radio.security import (
+    AllowList,
+    CurveClient,
+    CurveServer,
+    apply_client,
+    apply_server,
+    authenticators,
+    user_id,
+)
 from radio.settings import (
     SocketOptions,
     check_options,
@@ -24,7 +32,14 @@ from radio.settings import (
     validate_endpoint,
     validate_seconds,
 )
-from radio.sockets import MAX_SUBSCRIPTION_BYTES, attach, configure, open_socket, setup_error
+from radio.sockets import (
+    MAX_SUBSCRIPTION_BYTES,
+    READ_FRAMES,
+    attach,
+    configure,
+    open_socket,
+    setup_error,
+)
 
 log = get_logger()
 
@@ -35,6 +50,8 @@ CAPTURE_HWM: Final[int] = 100_000
 """Messages the statistics reader may lag behind before the capture copy drops some."""
 
 _ids = iter(range(1, 1 << 62))
+_NOBLOCK: Final[int] = zmq.NOBLOCK
+_NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
 
 
 class Relay(SocketOwner):
@@ -45,14 +62,24 @@ class Relay(SocketOwner):
     XPUB with ``XPUB_VERBOSER`` and the frontend an XSUB, so every subscription,
     including each radio subscriber's presence subscription, reaches the
     publisher: it counts listeners behind relays exactly. A connecting side sets
-    ``IMMEDIATE`` so that nothing queued for a vanished peer is replayed. Each
+    ``IMMEDIATE`` so that nothing queued for a vanished peer is replayed.
+    Subscriptions go upstream through a queue with no high-water mark (the
+    frontend's send side carries nothing else), so a burst of them is never
+    cut short, whatever ``hwm`` the messages coming down keep. Each
     ``report_interval`` the relay logs ``relay_stats``: messages and bytes
     forwarded (counted from the proxy's capture copy, so approximate under
     overload) and the radio subscribers behind it.
 
     CURVE works on each hop: ``frontend_security`` makes the relay a client of
     the publisher (or relay) upstream, pinning its key; ``backend_security``
-    makes it a server with its own allow-list for the subscribers below.
+    makes it a server with its own allow-list for the subscribers below. With
+    a backend allow-list the relay tells its clients apart by key, and applies
+    presence's caps itself before forwarding a presence subscription: each key
+    holds at most `radio.core.presence.MAX_LISTENERS_PER_KEY` listeners (a key
+    declared a relay in that allow-list, ``*.relay``, only the total cap), so
+    the publisher, where this relay is declared, can count everyone behind it
+    exactly. It then forwards messages in its own loop rather than
+    ``zmq.proxy`` (and counts them exactly).
 
     The socket keywords (``hwm``, ``heartbeat``, ``heartbeat_timeout``,
     ``max_message_size``: the largest message it forwards, ``connect_timeout``,
@@ -88,6 +115,7 @@ class Relay(SocketOwner):
         ctx = socket_context(options)
         self._context = ctx
         self._zap_domain: str | None = None
+        self._allow: AllowList | None = None  # keys told apart: presence shares applied here
         name = f"radio-relay-{next(_ids)}"
         where = f"{frontend} -> {backend}"
         sockets: list[zmq.Socket[bytes]] = []
@@ -102,6 +130,9 @@ class Relay(SocketOwner):
         self._control, control_peer = sockets[4:]
         try:
             configure(self._front, front_settings, connecting=not frontend_bind)
+            # Only subscriptions go up, and libzmq drops one that finds the queue full
+            # (dist_t, and xsub_t::send_subscription on a reconnect): no limit there.
+            self._front.setsockopt(zmq.SNDHWM, 0)
             configure(self._back, back_settings, connecting=not backend_bind)
             # Every (un)subscription, so that the publisher counts each listener behind us.
             self._back.setsockopt(zmq.XPUB_VERBOSER, 1)
@@ -110,6 +141,7 @@ class Relay(SocketOwner):
             if backend_security is not None:  # a CURVE server to the subscribers below
                 self._zap_domain = authenticators.register(ctx, backend_security.allow)
                 apply_server(self._back, backend_security, self._zap_domain)
+                self._allow = authenticators.allow_list(self._zap_domain)
             capture.setsockopt(zmq.SNDHWM, CAPTURE_HWM)
             self._capture_reader.setsockopt(zmq.RCVHWM, CAPTURE_HWM)
             self._capture_reader.subscribe(b"")
@@ -130,6 +162,7 @@ class Relay(SocketOwner):
         self.bytes = 0
         self._presence = Presence()
         self._log = log.bind(frontend=self.frontend, backend=self.backend)
+        self._limited = RateLimitedLog(self._log)
         self._proxy = threading.Thread(
             target=self._run_proxy, args=(capture, control_peer), name=name, daemon=True
         )
@@ -149,13 +182,75 @@ class Relay(SocketOwner):
 
     def _run_proxy(self, capture: zmq.Socket[bytes], control: zmq.Socket[bytes]) -> None:
         try:
-            zmq.proxy_steerable(self._front, self._back, capture, control)
+            if self._allow is None:
+                zmq.proxy_steerable(self._front, self._back, capture, control)
+            else:
+                self._run_keyed(control)
         except zmq.ZMQError as exc:  # the context was terminated under us
             self._log.warning("relay_stopped", error=str(exc))
             self._control.close(linger=0)  # nobody will send TERMINATE now
         finally:
             for sock in (self._front, self._back, capture, control):
                 sock.close(linger=0)
+
+    def _run_keyed(self, control: zmq.Socket[bytes]) -> None:
+        """Forward as ``zmq.proxy`` does, with each client key's presence share applied."""
+        poller = zmq.Poller()
+        for sock in (self._front, self._back, control):
+            poller.register(sock, zmq.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if control in ready:
+                control.recv()
+                return  # TERMINATE: nothing else is ever sent on it
+            if self._front in ready:
+                self._forward_down()
+            if self._back in ready:
+                self._forward_up()
+
+    def _forward_down(self) -> None:
+        """Forward up to `READ_FRAMES` messages from the frontend to the backend, whole."""
+        front, back = self._front, self._back
+        for _ in range(READ_FRAMES):
+            try:
+                frame = front.recv(_NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            size = len(frame)
+            while frame.more:  # the parts of a message arrive together
+                back.send(frame, _NOBLOCK_MORE, copy=False)
+                frame = front.recv(_NOBLOCK, copy=False)
+                size += len(frame)
+            back.send(frame, _NOBLOCK, copy=False)
+            self.messages += 1
+            self.bytes += size
+
+    def _forward_up(self) -> None:
+        """Forward up to `READ_FRAMES` events from the backend, presence shares applied."""
+        front, back, presence = self._front, self._back, self._presence
+        if self._allow is not None:  # keys declared relays in the allow-list, as read last
+            presence.relays = self._allow.relays
+        for _ in range(READ_FRAMES):
+            try:
+                frame = back.recv(_NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if frame.more:  # not a subscription: forwarded as it is, like zmq.proxy does
+                while frame.more:
+                    front.send(frame, _NOBLOCK_MORE, copy=False)
+                    frame = back.recv(_NOBLOCK, copy=False)
+                front.send(frame, _NOBLOCK, copy=False)
+                continue
+            refused = presence.refused
+            for event in presence.forward(frame.bytes, user_id(frame)):
+                front.send(event, _NOBLOCK)
+            if presence.refused != refused:
+                self._limited.warning(
+                    "listeners_refused",
+                    refused=presence.refused,
+                    max_per_key=presence.max_per_key,
+                    max_listeners=presence.max_listeners,
+                )
 
     def _run_stats(self) -> None:
         reader = self._capture_reader

@@ -137,6 +137,7 @@ class _Authenticators:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: dict[int, tuple[ThreadAuthenticator, set[str]]] = {}
+        self._allow_lists: dict[str, AllowList] = {}
 
     def register(self, context: zmq.Context[zmq.Socket[bytes]], allow: str) -> str:
         """Start (or reuse) the context's authenticator; return a ZAP domain for *allow*."""
@@ -150,7 +151,12 @@ class _Authenticators:
             auth, domains = entry
             auth.configure_curve_callback(domain=domain, credentials_provider=provider)
             domains.add(domain)
+            self._allow_lists[domain] = provider
         return domain
+
+    def allow_list(self, domain: str) -> AllowList | None:
+        """The allow-list that ZAP *domain* checks keys with (None once released)."""
+        return self._allow_lists.get(domain)
 
     def release(self, context: zmq.Context[zmq.Socket[bytes]], domain: str) -> None:
         """Forget *domain*; stop the authenticator when no publisher needs it."""
@@ -160,6 +166,7 @@ class _Authenticators:
                 return
             auth, domains = entry
             domains.discard(domain)
+            self._allow_lists.pop(domain, None)
             auth.credentials_providers.pop(domain, None)
             if not domains:
                 del self._running[id(context)]
@@ -227,6 +234,10 @@ the folder's files at most once per this interval, so a flood costs one scan a s
 
 KEY_SUFFIX: Final[str] = ".key"
 """Client public certificates in the folder end with this (czmq's convention)."""
+
+RELAY_SUFFIX: Final[str] = ".relay"
+"""A client certificate named so declares a relay: its key is allowed, and presence
+holds it to the total cap only, not to one key's share (`AllowList.relays`)."""
 
 Z85_KEY_LENGTH: Final[int] = 40
 """Characters of a CURVE public key in Z85 text (32 bytes)."""
@@ -298,18 +309,19 @@ def _parse_public_key(certificate: bytes) -> bytes:
 class AllowList:
     """Answers "may this client key listen?" for one publisher's ZAP domain.
 
-    The folder's ``*.key`` files are read at start and again when the folder
-    changes, checked at each handshake, an allowed key's too: a file added, removed
-    or renamed moves the folder's own modification time (one ``stat`` per
-    handshake) and is read at once; a file changed in place (its size, times or
-    inode) is seen at the next look at the files, at most `RELOAD_CHECK_S` after
-    the last. So a removed key is refused at its next connection, and a key
-    rewritten in place within `RELOAD_CHECK_S`. A stranger never costs a re-read.
-    Only regular files (or links to them) are read, opened non-blocking: a FIFO,
-    socket, device or directory named ``*.key`` is skipped. A file that cannot be
-    read or parsed (half-copied, a typo, gone between listing and reading) is
-    skipped with a rate-limited warning naming it; the others keep working. When
-    the folder itself cannot be listed, the keys read last stay allowed (a
+    The folder's ``*.key`` files (and ``*.relay`` files: declared relays, see
+    `relays`) are read at start and again when the folder changes, checked at
+    each handshake, an allowed key's too: a file added, removed or renamed moves
+    the folder's own modification time (one ``stat`` per handshake) and is read
+    at once; a file changed in place (its size, times or inode) is seen at the
+    next look at the files, at most `RELOAD_CHECK_S` after the last. So a
+    removed key is refused at its next connection, and a key rewritten in place
+    within `RELOAD_CHECK_S`. A stranger never costs a re-read. Only regular
+    files (or links to them) are read, opened non-blocking: a FIFO, socket,
+    device or directory named ``*.key`` is skipped. A file that cannot be read
+    or parsed (half-copied, a typo, gone between listing and reading) is
+    skipped with a rate-limited warning naming it; the others keep working.
+    When the folder itself cannot be listed, the keys read last stay allowed (a
     warning says so) until it can.
     `callback` never raises: an exception would end the authenticator thread
     and with it every later handshake.
@@ -319,6 +331,7 @@ class AllowList:
         self.allow = allow
         self._clock = clock
         self._keys: frozenset[bytes] = frozenset()
+        self._relays: frozenset[bytes] = frozenset()
         self._signature: _Signature | None = None
         self._next_check = 0.0
         self._mtime = -1
@@ -331,6 +344,11 @@ class AllowList:
     def keys(self) -> frozenset[bytes]:
         """The allowed client public keys (Z85), as read last."""
         return self._keys
+
+    @property
+    def relays(self) -> frozenset[bytes]:
+        """The allowed keys declared relays (``*.relay`` files), as read last."""
+        return self._relays
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Whether *key* (Z85) may connect: pyzmq's credentials-provider hook."""
@@ -362,11 +380,14 @@ class AllowList:
         if signature is None or signature == self._signature:
             return False
         keys: set[bytes] = set()
+        relays: set[bytes] = set()
         for name, mode, *_ in signature:
             key = self._read(os.path.join(self.allow, name), mode)
             if key is not None:
                 keys.add(key)
-        self._keys, self._signature = frozenset(keys), signature
+                if name.endswith(RELAY_SUFFIX):
+                    relays.add(key)
+        self._keys, self._relays, self._signature = frozenset(keys), frozenset(relays), signature
         self.reloads += 1
         log.info("allow_list_loaded", allow=self.allow, keys=len(keys))
         return True
@@ -384,7 +405,7 @@ class AllowList:
             with os.scandir(self.allow) as entries:
                 found = []
                 for entry in entries:
-                    if not entry.name.endswith(KEY_SUFFIX):
+                    if not entry.name.endswith((KEY_SUFFIX, RELAY_SUFFIX)):
                         continue
                     try:
                         info = entry.stat()  # follows a link; never opens anything

@@ -293,3 +293,19 @@ def test_an_oversized_key_file_is_skipped_unread(folder: Path) -> None:
     assert [e["reason"] for e in logs if e["event"] == "key_file_skipped"] == [
         f"larger than {MAX_KEY_FILE_BYTES} bytes"
     ]
+
+
+def test_a_relay_file_allows_its_key_and_declares_it_a_relay(folder: Path) -> None:
+    """``NAME.relay`` is read like ``NAME.key`` and also lands in ``relays``; renaming
+    it back to ``.key`` takes the declaration away at the next knock of a stranger."""
+    plain = public_key(folder, "alice")
+    relay = public_key(folder, "hop")
+    (folder / "hop.key").rename(folder / "hop.relay")
+    allow = AllowList(str(folder))
+    assert allow.keys == {plain, relay}
+    assert allow.relays == {relay}
+    assert allow.callback("radio-1", relay)
+    (folder / "hop.relay").rename(folder / "hop.key")
+    assert not allow.callback("radio-1", b"x" * 40)  # a stranger: the folder is read again
+    assert allow.keys == {plain, relay}
+    assert allow.relays == frozenset()

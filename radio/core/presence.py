@@ -19,7 +19,9 @@ subscriptions costs bounded memory; the excess is refused and counted."""
 
 MAX_LISTENERS_PER_KEY: Final[int] = 10_000
 """Default most pairs one authenticated key (CURVE) may hold, so that one allowed
-peer's flood cannot fill the whole cap (without CURVE, peers cannot be told apart)."""
+peer's flood cannot fill the whole cap (without CURVE, peers cannot be told apart).
+A declared relay's key (`Presence.relays`) is held to the total cap only: the relay
+applies this share to each of its own clients' keys before it forwards their joins."""
 
 _OWNER_END: Final[bytes] = b"\x00"  # between owner and ID in a key: in neither of them
 _TOPIC_END: Final[bytes] = b"\x01"  # between topic and key of a waiting join: in no topic
@@ -68,11 +70,16 @@ class Presence:
         self.max_listeners = max_listeners
         self.max_per_key = max_per_key
         self.size = 0  # (topic, listener) pairs tracked
+        # Keys of declared relays: each speaks for many keys, and holds no per-key share.
+        self.relays: frozenset[bytes] = frozenset()
         self.refused = 0  # joins refused at a cap
         # Refused joins still subscribed (topic + 1 + key), oldest first: admitted as room
         # frees, since libzmq reports a subscription once. Bounded like the tracked ones.
         # An OrderedDict: a plain dict used as a queue slows down as its head is deleted.
         self._waiting: OrderedDict[bytes, None] = OrderedDict()
+        # topic + 1 + ID -> the keys holding or waiting for it, in join order (CURVE only):
+        # libzmq's own leave when a connection ends carries no key; it is the latest one's.
+        self._keyed: dict[bytes, list[bytes]] = {}
 
     def apply(self, event: bytes, owner: bytes = b"") -> Change | None:
         """Apply one XPUB event; return the change it made, or None for a no-op.
@@ -91,28 +98,44 @@ class Presence:
             return None  # not channel/session/ or channel/!/: e.g. a subscriber's inbox
         ids = self._listeners.get(topic)
         joined = event[0] == SUBSCRIBE
+        pair = topic + _TOPIC_END + listener
+        if not owner and not joined and pair in self._keyed:
+            # No key: libzmq's own leave for a connection that ended (it carries no
+            # User-Id). It is that connection's: the latest key to have joined it.
+            owner = self._keyed[pair][-1]
         key = owner + _OWNER_END + listener
         held = self._per_owner.get(owner, 0)
         if joined:
             if ids is not None and key in ids:
                 return None
-            if self.size >= self.max_listeners or (owner and held >= self.max_per_key):
+            if self.size >= self.max_listeners or (
+                owner and held >= self.max_per_key and owner not in self.relays
+            ):
                 self.refused += 1
-                self._waiting[topic + _TOPIC_END + key] = None
+                waiting = topic + _TOPIC_END + key
+                if waiting not in self._waiting:
+                    self._waiting[waiting] = None
+                    self._hold(pair, owner)
                 if len(self._waiting) > self.max_listeners:
-                    self._waiting.popitem(last=False)
+                    dropped = self._waiting.popitem(last=False)[0]
+                    self._unhold(dropped)
                 return None
             if ids is None:
                 ids = self._listeners[topic] = set()
             ids.add(key)
             self.size += 1
             self._per_owner[owner] = held + 1
+            self._hold(pair, owner)
         else:
             if ids is None or key not in ids:
-                self._waiting.pop(topic + _TOPIC_END + key, None)
+                waiting = topic + _TOPIC_END + key
+                if waiting in self._waiting:
+                    del self._waiting[waiting]
+                    self._unhold(waiting)
                 return None
             ids.remove(key)
             self.size -= 1
+            self._unhold(topic + _TOPIC_END + key)
             if held > 1:
                 self._per_owner[owner] = held - 1
             else:
@@ -120,6 +143,25 @@ class Presence:
             if not ids:
                 del self._listeners[topic]
         return Change(topic, joined, len(ids), self._clock(), listener, owner)
+
+    def _hold(self, pair: bytes, owner: bytes) -> None:
+        """Note that *owner* holds or waits for *pair* (topic + 1 + ID), keys only."""
+        if owner:
+            self._keyed.setdefault(pair, []).append(owner)
+
+    def _unhold(self, entry: bytes) -> None:
+        """Forget one hold of entry (topic + 1 + owner + 0 + ID) in the keyed index."""
+        topic, _, key = entry.partition(_TOPIC_END)
+        owner, _, listener = key.partition(_OWNER_END)
+        pair = topic + _TOPIC_END + listener
+        owners = self._keyed.get(pair)
+        if owners is None or owner not in owners:
+            return
+        owners.reverse()  # the latest hold goes first
+        owners.remove(owner)
+        owners.reverse()
+        if not owners:
+            del self._keyed[pair]
 
     def count(self, topic: bytes) -> int:
         """Return how many radio subscribers are subscribed to *topic* now."""
@@ -133,11 +175,38 @@ class Presence:
             owner, _, listener = key.partition(_OWNER_END)
             if self.size >= self.max_listeners:
                 return None
-            if owner and self._per_owner.get(owner, 0) >= self.max_per_key:
+            if (
+                owner
+                and self._per_owner.get(owner, 0) >= self.max_per_key
+                and owner not in self.relays
+            ):
                 continue
             del self._waiting[waiting]
+            self._unhold(waiting)
             return self.apply(bytes((SUBSCRIBE,)) + marker_topic(topic, listener), owner)
         return None
+
+    def forward(self, event: bytes, owner: bytes = b"") -> list[bytes]:
+        """What a relay sends upstream for one event from its downstream XPUB.
+
+        A relay applies the presence caps itself, per key of its own clients
+        (*owner*), before anything goes upstream: a presence join is forwarded only
+        if it counts here, and its leave only if it did; a refused join goes up
+        once room frees (after a leave of the same share). Any other event (a
+        plain subscription, which routes messages, or a non-presence one) goes
+        up as it is.
+        """
+        marker = split_marker(event[1:]) if event[:1] in (b"\x00", b"\x01") else None
+        if marker is None or not is_channel_topic(marker[0]):
+            return [event]
+        change = self.apply(event, owner)
+        if change is None:
+            return []
+        sent = [event]
+        if not change.joined:
+            while (admitted := self.admit()) is not None:
+                sent.append(bytes((SUBSCRIBE,)) + marker_topic(admitted.topic, admitted.listener))
+        return sent
 
     def owners(self, topic: bytes) -> dict[bytes, int]:
         """How many listeners of *topic* each owner (authenticated key) has now."""

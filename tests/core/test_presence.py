@@ -99,3 +99,69 @@ def test_a_join_refused_at_the_cap_is_admitted_once_room_frees() -> None:
     assert admitted is not None
     assert (admitted.listener, admitted.joined) == (b"waiting", True)
     assert presence.count(b"c/s1/") == 1
+
+
+def test_a_declared_relay_key_is_held_to_the_total_cap_only() -> None:
+    """A relay speaks for many keys: a key in ``relays`` holds more than max_per_key
+    listeners (up to max_listeners), a key that is not stays at its share, and a
+    refused join of a relay's key is admitted as soon as the total has room."""
+    presence = Presence(clock, max_listeners=5, max_per_key=2)
+    presence.relays = frozenset({b"RELAY"})
+    for listener in (b"a", b"b", b"c", b"d"):
+        presence.apply(sub(b"c/s1/", listener), owner=b"RELAY")
+        presence.apply(sub(b"c/s1/", listener), owner=b"KEY")
+    assert presence.owners(b"c/s1/") == {b"RELAY": 3, b"KEY": 2}  # the total cap: 5
+    presence.apply(unsub(b"c/s1/", b"a"), owner=b"KEY")
+    admitted = presence.admit()  # the oldest waiting: KEY's c, back within its share
+    assert admitted is not None
+    assert (admitted.owner, admitted.listener) == (b"KEY", b"c")
+    presence.apply(unsub(b"c/s1/", b"a"), owner=b"RELAY")
+    admitted = presence.admit()  # KEY's d stays out: KEY holds its share
+    assert admitted is not None
+    assert (admitted.owner, admitted.listener) == (b"RELAY", b"d")
+    assert presence.owners(b"c/s1/") == {b"RELAY": 3, b"KEY": 2}
+
+
+def test_a_relay_forwards_a_presence_join_only_within_its_share() -> None:
+    """Presence.forward, a relay's decision: plain subscriptions and other events go up
+    as they are; a presence join goes up only if it counts, its leave only if it went
+    up; a refused join goes up once a leave makes room in its key's share."""
+    presence = Presence(clock, max_listeners=10, max_per_key=2)
+    plain = b"\x01c/s1/"
+    assert presence.forward(plain, b"KEY") == [plain]
+    assert presence.forward(b"\x02junk", b"KEY") == [b"\x02junk"]
+    inbox = b"\x01" + marker_topic(b"\x00inbox", b"a")
+    assert presence.forward(inbox, b"KEY") == [inbox]
+    assert presence.forward(sub(b"c/s1/", b"a"), b"KEY") == [sub(b"c/s1/", b"a")]
+    assert presence.forward(sub(b"c/s1/", b"b"), b"KEY") == [sub(b"c/s1/", b"b")]
+    assert presence.forward(sub(b"c/s1/", b"c"), b"KEY") == []  # over its share
+    assert presence.forward(sub(b"c/s1/", b"d"), b"KEY") == []
+    assert presence.forward(sub(b"c/s1/", b"x"), b"OTHER") == [sub(b"c/s1/", b"x")]
+    assert presence.forward(unsub(b"c/s1/", b"d"), b"KEY") == []  # never went up
+    assert presence.forward(unsub(b"c/s1/", b"a"), b"KEY") == [
+        unsub(b"c/s1/", b"a"),
+        sub(b"c/s1/", b"c"),  # the refused join, now within the share
+    ]
+    assert presence.owners(b"c/s1/") == {b"KEY": 2, b"OTHER": 1}
+
+
+def test_libzmqs_keyless_leave_removes_the_latest_key_holding_the_listener() -> None:
+    """Under CURVE, the leaves libzmq makes up when a connection ends carry no key.
+    Such a leave removes the pair of the latest key that joined (held or waiting), so a
+    killed subscriber stops being counted and a refused join of a gone peer is never
+    admitted later; without any key (no CURVE) nothing changes."""
+    presence = Presence(clock, max_listeners=10, max_per_key=1)
+    presence.apply(sub(b"c/s1/", b"a"), owner=b"A")
+    presence.apply(sub(b"c/s1/", b"a"), owner=b"B")  # a leaked ID, joined later
+    presence.apply(sub(b"c/s1/", b"b"), owner=b"B")  # refused: over B's share, waits
+    assert presence.apply(unsub(b"c/s1/", b"b")) is None  # B's connection ended
+    left = presence.apply(unsub(b"c/s1/", b"a"))
+    assert left is not None
+    assert (left.owner, left.joined) == (b"B", False)
+    assert presence.admit() is None  # B's waiting join went with its connection
+    assert presence.owners(b"c/s1/") == {b"A": 1}
+    left = presence.apply(unsub(b"c/s1/", b"a"))
+    assert left is not None
+    assert left.owner == b"A"
+    assert presence.size == 0
+    assert presence.apply(unsub(b"c/s1/", b"a")) is None
