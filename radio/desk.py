@@ -16,7 +16,7 @@ from radio.core.desk import (
 )
 from radio.core.names import validate_name
 from radio.errors import DeskError, InvalidSettingError
-from radio.security import CurveClient, CurveServer, apply_client, apply_server
+from radio.security import CurveClient, CurveServer, apply_client, apply_server, user_id
 from radio.settings import Heartbeat, SocketSettings, is_ipv6_endpoint, to_ms
 from radio.sockets import attach, configure, open_socket
 
@@ -58,7 +58,9 @@ class DeskServer:
     """The desk's ROUTER socket: reads requests, sends the replies it is given; plain I/O.
 
     What a request gets is decided by the publisher's core
-    (`radio.core.transmitter.Transmitter.answer_desk`); only the publisher's
+    (`radio.core.transmitter.Transmitter.answer_desk`), told which peer asked:
+    its authenticated key with CURVE, else its connection (the routing ID the
+    ROUTER gave it, after a zero byte that no Z85 key holds). Only the publisher's
     service thread calls `serve` (under the publisher's lock), so a request never
     costs the application's `send`.
     """
@@ -84,28 +86,36 @@ class DeskServer:
             sock.close(linger=0)
             raise
         self._socket = sock
+        self._curve = security is not None
 
-    def serve(self, answer: Callable[[bytes], bytes]) -> None:
-        """Reply to the waiting requests (a bounded number) with what *answer* says."""
+    def serve(self, answer: Callable[[bytes, bytes], bytes]) -> None:
+        """Reply to the waiting requests (a bounded number) with what *answer* says.
+
+        *answer* is given the request and the peer that sent it (see the class).
+        """
         for _ in range(MAX_REQUESTS_PER_PASS):
             try:
-                request = self._receive()
+                request, owner = self._receive()
             except zmq.Again:
                 break
             if len(request) < 2:
                 continue  # a ROUTER always prepends the peer's identity: nothing to answer
             envelope, body = request[:-1], request[-1]
-            self._socket.send_multipart([*envelope, answer(body)], _NOBLOCK)
+            self._socket.send_multipart([*envelope, answer(body, owner)], _NOBLOCK)
 
-    def _receive(self) -> list[bytes]:
-        """One request, frame by frame: a request of many frames is cut, not buffered."""
-        frames: list[bytes] = []
-        while True:
+    def _receive(self) -> tuple[list[bytes], bytes]:
+        """One request, frame by frame (a request of many frames is cut, not buffered),
+        and the peer that sent it."""
+        first = self._socket.recv(_NOBLOCK, copy=False)  # the routing ID: the connection
+        owner = user_id(first) if self._curve else b""
+        frames = [first.bytes]
+        more = first.more
+        while more:
             frame = self._socket.recv(_NOBLOCK)
             if len(frames) < MAX_ENVELOPE_FRAMES:
                 frames.append(frame)
-            if not self._socket.getsockopt(zmq.RCVMORE):
-                return frames
+            more = bool(self._socket.getsockopt(zmq.RCVMORE))
+        return frames, owner or b"\x00" + frames[0]
 
     def close(self) -> None:
         """Close the desk's socket."""
