@@ -104,8 +104,10 @@ class DeskServer:
             self._socket.send_multipart([*envelope, answer(body, owner)], _NOBLOCK)
 
     def _receive(self) -> tuple[list[bytes], bytes]:
-        """One request, frame by frame (a request of many frames is cut, not buffered),
-        and the peer that sent it."""
+        """One request, frame by frame, and the peer that sent it.
+
+        A request of many frames is cut, not buffered.
+        """
         first = self._socket.recv(_NOBLOCK, copy=False)  # the routing ID: the connection
         owner = user_id(first) if self._curve else b""
         frames = [first.bytes]

@@ -476,8 +476,10 @@ class Publisher(SocketOwner):
         return True
 
     def _answer_desk(self, request: bytes, owner: bytes) -> bytes:
-        """The core's reply to one desk request from *owner* (a key, or a connection);
-        sends the frames it makes due (under the lock)."""
+        """The core's reply to one desk request from *owner*; sends the frames it makes due.
+
+        *owner* is a CURVE key, or a connection. Called under the lock.
+        """
         reply, frames = self._core.answer_desk(request, self.advertise, owner)
         self._emit(frames)
         return reply

@@ -52,7 +52,7 @@ def _flood(pub: Publisher, keys: CurveClient | None, *, reconnect: bool) -> Iter
             admitted += 1
             topic = session_topic(pub.channel, session)
             listener.setsockopt(zmq.SUBSCRIBE, marker_topic(topic, b"rogue-%d" % i))
-            wait_until(lambda: pub.listeners(session) == 1, what="the rogue's marker")
+            wait_until(lambda s=session: pub.listeners(s) == 1, what="the rogue's marker")
         yield admitted
     finally:
         desk.close()

@@ -112,7 +112,8 @@ class DeskClients:
     listener or loses its last (`heard`). At most ``max_clients`` clients are
     kept, and at most ``max_per_owner`` of them (never more than half the
     table) joined by one owner: the peer that asked (its CURVE key, or its
-    connection; an empty owner, a caller that names none, has no quota). A newcomer beyond its owner's quota evicts that owner's client
+    connection; an empty owner, a caller that names none, has no quota). A
+    newcomer beyond its owner's quota evicts that owner's client
     unlistened the longest; a newcomer to a full table evicts the client
     unlistened the longest, whoever joined it. Unlistened clients are kept in
     their own queues (one per owner too), so either costs O(1), and every
@@ -219,9 +220,7 @@ class DeskClients:
             return self._evict(next(iter(queue)))
         if entry is None and self.full:
             if not self._unlistened:
-                raise DeskError(
-                    f"the desk is full ({self.max_clients} clients, all listened to)"
-                )
+                raise DeskError(f"the desk is full ({self.max_clients} clients, all listened to)")
             return self._evict(next(iter(self._unlistened)))
         return None  # a client joined by another peer frees its place: no need
 

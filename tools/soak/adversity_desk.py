@@ -49,9 +49,12 @@ class LockFigures:
 
 
 def desk_lock(joins: int = 10_000, max_clients: int = MAX_DESK_CLIENTS) -> LockFigures:
-    """One allowed CURVE key joins *joins* made-up names, listening to each session it
-    gets (one presence marker each) before it asks for more; then an honest key
-    joins five times. Issue 18: the desk used to refuse all five."""
+    """Measure one allowed CURVE key's attempt to lock the desk, then honest joins.
+
+    The key joins *joins* made-up names, listening to each session it gets (one
+    presence marker each) before it asks for more; then another key joins five
+    times. Issue 18: the desk used to refuse all five.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         server_public, server_secret = create_keys(folder / "server", "server")
@@ -81,7 +84,7 @@ def desk_lock(joins: int = 10_000, max_clients: int = MAX_DESK_CLIENTS) -> LockF
 def _flood(pub: Publisher, keys: CurveClient, joins: int) -> tuple[int, int]:
     """The rogue key's joins, in batches; returns how many it kept and how many were refused."""
     assert pub.desk is not None
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
     desk: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
     listener: zmq.Socket[bytes] = ctx.socket(zmq.SUB)
     refused = 0
