@@ -177,7 +177,7 @@ class Publisher(SocketOwner):
             if desk is not None:
                 check_advertised(self.advertise, given=advertise is not None)
                 self._desk = DeskServer(
-                    ctx, validate_endpoint(desk), security=security, zap_domain=self._zap_domain
+                    ctx, validate_endpoint(desk), self.advertise, security, self._zap_domain
                 )
                 self.desk = self._desk.endpoint
             self._send = fast_send(self._socket)
@@ -196,7 +196,7 @@ class Publisher(SocketOwner):
             min(SERVICE_INTERVAL_S, batch_delay) if self.batch_size > 1 else SERVICE_INTERVAL_S,
             after=self._after_service,
             # Desk requests: the service thread alone answers them, never a sender.
-            own=None if self._desk is None else partial(self._desk.serve, self._answer_desk),
+            own=None if self._desk is None else partial(self._desk.serve, self._core, self._emit),
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
@@ -474,15 +474,6 @@ class Publisher(SocketOwner):
             if emit:
                 self._emit(frames)
         return True
-
-    def _answer_desk(self, request: bytes, owner: bytes) -> bytes:
-        """The core's reply to one desk request from *owner*; sends the frames it makes due.
-
-        *owner* is a CURVE key, or a connection. Called under the lock.
-        """
-        reply, frames = self._core.answer_desk(request, self.advertise, owner)
-        self._emit(frames)
-        return reply
 
     def _after_service(self) -> None:
         """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""
