@@ -230,34 +230,27 @@ class TestEviction:
         assert all(core.desk_session(f"c{i}") == sessions[i] for i in range(64))
         assert all(core.desk_session(f"c{i}") is not None for i in range(65, 100))
 
-    def test_a_heard_client_whose_listener_leaves_becomes_evictable(self) -> None:
-        """Unheard again: evictable, after the clients unheard for longer."""
+    def test_a_client_whose_last_listener_leaves_is_the_newest_unheard(self) -> None:
+        """While one listener remains a client is kept; once its last listener leaves it
+        is evictable, after the clients that have gone unheard for longer."""
         core = Transmitter("ch", max_desk_clients=3)
-        a, _ = core.join("a")
-        _listen(core, a, b"la")
-        core.join("b")
-        core.join("c")
-        _leave(core, a, b"la")
-        core.join("d")  # b has been unheard the longest
-        assert core.desk_session("b") is None
-        core.join("e")  # then c, then a
-        assert core.desk_session("c") is None
-        core.join("f")
-        assert core.desk_session("a") is None
-        assert core.desk.unlistened() == 3
-
-    def test_a_second_listener_leaving_keeps_the_client_heard(self) -> None:
-        """A client stays heard while one of its listeners remains."""
-        core = Transmitter("ch", max_desk_clients=1)
         a, _ = core.join("a")
         _listen(core, a, b"one")
         _listen(core, a, b"two")
-        _leave(core, a, b"one")
-        with pytest.raises(DeskError, match="full"):
-            core.join("b")
-        _leave(core, a, b"two")
         core.join("b")
+        core.join("c")
+        _leave(core, a, b"one")  # still heard by "two"
+        core.join("d")
+        assert (core.desk_session("a"), core.desk_session("b")) == (a, None)
+        _leave(core, a, b"two")  # unheard from now: after c and d
+        core.join("e")
+        assert core.desk_session("c") is None
+        core.join("f")
+        assert core.desk_session("d") is None
+        assert core.desk_session("a") == a
+        core.join("g")
         assert core.desk_session("a") is None
+        assert core.desk.unlistened() == 3
 
     def test_eviction_cost_does_not_grow_with_heard_clients(self) -> None:
         """A desk of 20,000 heard clients and one unheard at the back: 20,000 joins
