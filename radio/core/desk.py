@@ -113,9 +113,9 @@ class DeskClients:
     kept, and at most ``max_per_owner`` of them (never more than half the
     table) joined by one owner: the peer that asked (its CURVE key, or its
     connection; an empty owner, a caller that names none, has no quota). A
-    newcomer beyond its owner's quota evicts that owner's client
-    unlistened the longest; a newcomer to a full table evicts the client
-    unlistened the longest, whoever joined it. Unlistened clients are kept in
+    newcomer beyond its owner's quota evicts that owner's client unlistened the
+    longest; a newcomer to a full table evicts the client unlistened the
+    longest, whoever joined it. Unlistened clients are kept in
     their own queues (one per owner too), so either costs O(1), and every
     unlistened client can be evicted: a newcomer is refused only when every
     client (of its owner, or of the table) is listened to.
