@@ -93,17 +93,6 @@ MAX_DESK_CLIENTS_PER_KEY: Final[int] = 1000
 its connection without (never more than half the desk, see `DeskClients`)."""
 
 
-class _Entry:
-    """One client at the desk: its session, the peer that joined it, whether it is heard."""
-
-    __slots__ = ("listened", "owner", "session")
-
-    def __init__(self, session: str, owner: bytes, listened: bool) -> None:
-        self.session = session
-        self.owner = owner
-        self.listened = listened
-
-
 class DeskClients:
     """The desk's table of clients and the session each was given last; pure.
 
@@ -127,7 +116,9 @@ class DeskClients:
         self.max_clients = max(1, max_clients)
         # so that one peer can never fill the table alone
         self.max_per_owner = max(1, min(max_per_owner, self.max_clients // 2))
-        self._entries: dict[str, _Entry] = {}  # client -> its entry
+        # Plain dicts of strings and bytes, which the garbage collector never scans.
+        self._sessions: dict[str, str] = {}  # client -> its session
+        self._owners: dict[str, bytes] = {}  # client -> the peer that joined it
         self._clients: dict[str, str] = {}  # session -> client
         # Clients nobody listens to, unlistened the longest first: in the whole table, and
         # per owner (OrderedDicts: cheap to pop from the front after many deletions).
@@ -137,17 +128,16 @@ class DeskClients:
         self.evicted = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._sessions)
 
     @property
     def full(self) -> bool:
         """Whether a newcomer needs a client evicted first."""
-        return len(self._entries) >= self.max_clients
+        return len(self._sessions) >= self.max_clients
 
     def session_of(self, client: str) -> str | None:
         """The session *client* was given last (open or not), or None."""
-        entry = self._entries.get(client)
-        return None if entry is None else entry.session
+        return self._sessions.get(client)
 
     def held(self, owner: bytes) -> int:
         """How many clients *owner* holds at the desk."""
@@ -159,7 +149,8 @@ class DeskClients:
 
     def add(self, client: str, session: str, owner: bytes = b"", listened: bool = False) -> None:
         """*client*, not in the table, was given *session* at *owner*'s request."""
-        self._entries[client] = _Entry(session, owner, listened)
+        self._sessions[client] = session
+        self._owners[client] = owner
         self._clients[session] = client
         self._owned[owner] = self._owned.get(owner, 0) + 1
         if not listened:
@@ -167,18 +158,19 @@ class DeskClients:
 
     def forget_client(self, client: str) -> str | None:
         """Take *client* out of the table; return the session it had, if any."""
-        entry = self._entries.pop(client, None)
-        if entry is None:
+        session = self._sessions.pop(client, None)
+        if session is None:
             return None
-        self._clients.pop(entry.session, None)
-        held = self._owned[entry.owner] - 1
+        owner = self._owners.pop(client)
+        del self._clients[session]
+        held = self._owned[owner] - 1
         if held:
-            self._owned[entry.owner] = held
+            self._owned[owner] = held
         else:
-            del self._owned[entry.owner]
-        if not entry.listened:
-            self._unqueue(client, entry.owner)
-        return entry.session
+            del self._owned[owner]
+        if client in self._unlistened:
+            self._unqueue(client, owner)
+        return session
 
     def forget(self, session: str) -> None:
         """*session* was closed: its client, if it still has it, is forgotten."""
@@ -189,16 +181,12 @@ class DeskClients:
     def heard(self, session: str, listened: bool) -> None:
         """*session* gained its first listener (*listened*) or lost its last one."""
         client = self._clients.get(session)
-        if client is None:
-            return
-        entry = self._entries[client]
-        if entry.listened == listened:
-            return
-        entry.listened = listened
+        if client is None or listened != (client in self._unlistened):
+            return  # not a desk client's, or no change
         if listened:
-            self._unqueue(client, entry.owner)
+            self._unqueue(client, self._owners[client])
         else:
-            self._queue(client, entry.owner)  # unlistened from now: the newest of them
+            self._queue(client, self._owners[client])  # unlistened from now: the newest
 
     def make_room(self, client: str, owner: bytes) -> tuple[str, str] | None:
         """Room for *client* to join at *owner*'s request, in O(1).
@@ -207,8 +195,8 @@ class DeskClients:
         its session (taken out of the table). Raises `DeskError` when *owner* holds
         its quota, or the table is full, and every such client is listened to.
         """
-        entry = self._entries.get(client)
-        if entry is not None and entry.owner == owner:
+        known = self._owners.get(client)
+        if known == owner:
             return None  # it joins again: takes the place it frees
         if owner and self.held(owner) >= self.max_per_owner:
             queue = self._owner_unlistened.get(owner)
@@ -218,7 +206,7 @@ class DeskClients:
                     "all listened to"
                 )
             return self._evict(next(iter(queue)))
-        if entry is None and self.full:
+        if known is None and self.full:
             if not self._unlistened:
                 raise DeskError(f"the desk is full ({self.max_clients} clients, all listened to)")
             return self._evict(next(iter(self._unlistened)))
