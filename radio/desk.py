@@ -15,8 +15,9 @@ from radio.core.desk import (
     parse_reply,
 )
 from radio.core.names import validate_name
+from radio.core.transmitter import Transmitter
 from radio.errors import DeskError, InvalidSettingError
-from radio.security import CurveClient, CurveServer, apply_client, apply_server
+from radio.security import CurveClient, CurveServer, apply_client, apply_server, user_id
 from radio.settings import Heartbeat, SocketSettings, is_ipv6_endpoint, to_ms
 from radio.sockets import attach, configure, open_socket
 
@@ -58,7 +59,10 @@ class DeskServer:
     """The desk's ROUTER socket: reads requests, sends the replies it is given; plain I/O.
 
     What a request gets is decided by the publisher's core
-    (`radio.core.transmitter.Transmitter.answer_desk`); only the publisher's
+    (`radio.core.transmitter.Transmitter.answer_desk`), told where clients listen
+    (*advertise*) and which peer asked:
+    its authenticated key with CURVE, else its connection (the routing ID the
+    ROUTER gave it, after a zero byte that no Z85 key holds). Only the publisher's
     service thread calls `serve` (under the publisher's lock), so a request never
     costs the application's `send`.
     """
@@ -67,7 +71,7 @@ class DeskServer:
         self,
         context: zmq.Context[zmq.Socket[bytes]],
         endpoint: str,
-        *,
+        advertise: str,
         security: CurveServer | None = None,
         zap_domain: str | None = None,
     ) -> None:
@@ -84,28 +88,42 @@ class DeskServer:
             sock.close(linger=0)
             raise
         self._socket = sock
+        self._curve = security is not None
+        self.advertise = advertise  # where its clients are told to listen
 
-    def serve(self, answer: Callable[[bytes], bytes]) -> None:
-        """Reply to the waiting requests (a bounded number) with what *answer* says."""
+    def serve(self, core: Transmitter, publish: Callable[[list[bytes]], None]) -> None:
+        """Reply to the waiting requests (a bounded number) as *core* answers them.
+
+        *core* is told which peer asked (see the class); *publish* sends the frames
+        an answer makes due (ENDs, beacons), before its reply goes.
+        """
         for _ in range(MAX_REQUESTS_PER_PASS):
             try:
-                request = self._receive()
+                request, owner = self._receive()
             except zmq.Again:
                 break
             if len(request) < 2:
                 continue  # a ROUTER always prepends the peer's identity: nothing to answer
             envelope, body = request[:-1], request[-1]
-            self._socket.send_multipart([*envelope, answer(body)], _NOBLOCK)
+            reply, frames = core.answer_desk(body, self.advertise, owner)
+            publish(frames)
+            self._socket.send_multipart([*envelope, reply], _NOBLOCK)
 
-    def _receive(self) -> list[bytes]:
-        """One request, frame by frame: a request of many frames is cut, not buffered."""
-        frames: list[bytes] = []
-        while True:
+    def _receive(self) -> tuple[list[bytes], bytes]:
+        """One request, frame by frame, and the peer that sent it.
+
+        A request of many frames is cut, not buffered.
+        """
+        first = self._socket.recv(_NOBLOCK, copy=False)  # the routing ID: the connection
+        owner = user_id(first) if self._curve else b""
+        frames = [first.bytes]
+        more = first.more
+        while more:
             frame = self._socket.recv(_NOBLOCK)
             if len(frames) < MAX_ENVELOPE_FRAMES:
                 frames.append(frame)
-            if not self._socket.getsockopt(zmq.RCVMORE):
-                return frames
+            more = bool(self._socket.getsockopt(zmq.RCVMORE))
+        return frames, owner or b"\x00" + frames[0]
 
     def close(self) -> None:
         """Close the desk's socket."""

@@ -12,7 +12,7 @@ from typing import Final, Unpack
 import zmq
 
 from radio.core.batch import BATCH_DELAY_S
-from radio.core.desk import MAX_DESK_CLIENTS
+from radio.core.desk import MAX_DESK_CLIENTS, MAX_DESK_CLIENTS_PER_KEY
 from radio.core.names import new_session_id, validate_name
 from radio.core.presence import ListenerEvent
 from radio.core.session import SessionState
@@ -84,7 +84,9 @@ class Publisher(SocketOwner):
 
     ``desk`` (an endpoint it binds) serves the session desk: a client that asks
     gets a fresh session, its previous one closed, and the endpoint to listen on
-    (``advertise``, default the publisher's own endpoint).
+    (``advertise``, default the publisher's own endpoint). It keeps at most
+    ``max_desk_clients`` clients, at most ``max_desk_clients_per_key`` (and half
+    the desk) for one peer: its CURVE key, or its connection without CURVE.
 
     ``last_value=True`` hands a subscriber that tunes in late the session's latest
     message at once, if it is still within its TTL, and to that subscriber only.
@@ -117,6 +119,7 @@ class Publisher(SocketOwner):
         advertise: str | None = None,
         last_value: bool = False,
         max_desk_clients: int = MAX_DESK_CLIENTS,
+        max_desk_clients_per_key: int = MAX_DESK_CLIENTS_PER_KEY,
         **options: Unpack[SocketOptions],
     ) -> None:
         check_options(options, "Publisher")
@@ -140,6 +143,9 @@ class Publisher(SocketOwner):
             beacon_interval=validate_beacon_interval(beacon_interval),
             keep_last=bool(last_value),
             max_desk_clients=validate_count(max_desk_clients, "max desk clients"),
+            max_desk_clients_per_key=validate_count(
+                max_desk_clients_per_key, "max desk clients per key"
+            ),
         )
         self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener
@@ -173,7 +179,7 @@ class Publisher(SocketOwner):
             if desk is not None:
                 check_advertised(self.advertise, given=advertise is not None)
                 self._desk = DeskServer(
-                    ctx, validate_endpoint(desk), security=security, zap_domain=self._zap_domain
+                    ctx, validate_endpoint(desk), self.advertise, security, self._zap_domain
                 )
                 self.desk = self._desk.endpoint
             self._send = fast_send(self._socket)
@@ -192,7 +198,7 @@ class Publisher(SocketOwner):
             min(SERVICE_INTERVAL_S, batch_delay) if self.batch_size > 1 else SERVICE_INTERVAL_S,
             after=self._after_service,
             # Desk requests: the service thread alone answers them, never a sender.
-            own=None if self._desk is None else partial(self._desk.serve, self._answer_desk),
+            own=None if self._desk is None else partial(self._desk.serve, self._core, self._emit),
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
@@ -472,12 +478,6 @@ class Publisher(SocketOwner):
             if emit:
                 self._emit(frames)
         return True
-
-    def _answer_desk(self, request: bytes) -> bytes:
-        """The core's reply to one desk request; sends the frames it makes due (under the lock)."""
-        reply, frames = self._core.answer_desk(request, self.advertise)
-        self._emit(frames)
-        return reply
 
     def _after_service(self) -> None:
         """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""

@@ -334,6 +334,7 @@ class PublisherSettings(SocketOptions, total=False):
     advertise: str | None
     last_value: bool
     max_desk_clients: int
+    max_desk_clients_per_key: int
 
 
 class JoinSettings(SocketOptions, total=False):

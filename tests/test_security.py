@@ -26,6 +26,7 @@ from radio import (
 from radio.security import RELOAD_CHECK_S, apply_client
 from tests.helpers import DEADLINE_S, recv_all, release_fifo, wait_until
 from tools.soak.adversity import desk_flood, knock_flood
+from tools.soak.adversity_desk import desk_lock
 
 SECRET = b"TOP-SECRET-PAYLOAD-0123456789"
 
@@ -289,6 +290,17 @@ def test_a_desk_flood_neither_locks_out_nor_stalls_send() -> None:
     figures = desk_flood(10_000)
     assert figures.admitted_max_s < 1.0
     assert figures.longest_send_ms < 250.0
+
+
+@pytest.mark.slow
+def test_one_allowed_key_that_listens_to_all_its_clients_cannot_lock_the_desk() -> None:
+    """Issue 18 at scale: an allowed key joins 3,000 names into a desk of 1,000 and
+    listens to each session it gets; it keeps its quota (half the desk) and five
+    honest joins of another key are each counted within 1 s."""
+    figures = desk_lock(3000, max_clients=1000)
+    assert figures.kept == 500
+    assert figures.refused == 2500
+    assert figures.honest_admitted == 5
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from radio.core.announcer import Announcer
 from radio.core.batch import BATCH_DELAY_S, Batch
 from radio.core.desk import (
     MAX_DESK_CLIENTS,
+    MAX_DESK_CLIENTS_PER_KEY,
     DeskAnswer,
     DeskClients,
     encode_refusal,
@@ -89,6 +90,7 @@ class Transmitter:
         monotonic: Callable[[], float] = time.monotonic,
         publisher_id: bytes | None = None,
         max_desk_clients: int = MAX_DESK_CLIENTS,
+        max_desk_clients_per_key: int = MAX_DESK_CLIENTS_PER_KEY,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_MESSAGES:
             raise ValueError(f"batch size {batch_size} is not 1 to {MAX_BATCH_MESSAGES}")
@@ -114,7 +116,7 @@ class Transmitter:
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic, clock)
         self.publisher_id = self.announcer.publisher_id  # in every header we send
-        self.desk = DeskClients(max_desk_clients)
+        self.desk = DeskClients(max_desk_clients, max_desk_clients_per_key)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
 
@@ -253,45 +255,48 @@ class Transmitter:
 
     # -- the desk ----------------------------------------------------------------------
 
-    def answer_desk(self, request: bytes, advertise: str) -> tuple[bytes, list[bytes]]:
-        """Answer one desk request: the reply, and the frames to publish (ENDs, beacons).
+    def answer_desk(
+        self, request: bytes, advertise: str, owner: bytes = b""
+    ) -> tuple[bytes, list[bytes]]:
+        """Answer one desk request from *owner*: the reply, and the frames to publish.
 
         A valid JOIN gets a fresh session (see `join`) to listen to at *advertise*;
-        anything else, or a full desk, gets a refusal saying why.
+        anything else, a full desk or a peer over its quota gets a refusal saying why.
+        *owner* is the peer that asked: its CURVE key, or its connection.
         """
         try:
-            session, frames = self.join(parse_request(request))
+            session, frames = self.join(parse_request(request), owner)
         except DeskError as exc:
             self._limited.warning("desk_request_refused", reason=str(exc))
             return encode_refusal(str(exc)), []
         return encode_reply(DeskAnswer(advertise, self.channel, session)), frames
 
-    def join(self, client: str) -> tuple[str, list[bytes]]:
+    def join(self, client: str, owner: bytes = b"") -> tuple[str, list[bytes]]:
         """Close *client*'s previous desk session and open a fresh private one, in O(1).
 
-        Returns the new session and the frames to send. A full desk first evicts
-        (closes) the least recently joined client's session nobody listens to;
-        raises `DeskError` when it finds none (see `DeskClients.evictable`).
+        Returns the new session and the frames to send. An *owner* (the peer that
+        asks) at its quota, or a full desk, first evicts (closes) the session of the
+        client unlistened the longest, of that owner or of anyone; raises `DeskError`
+        when there is none (see `DeskClients.make_room`).
         """
         frames: list[bytes] = []
+        evicted = self.desk.make_room(client, owner)
+        if evicted is not None:
+            self.desk.evicted += 1
+            if evicted[1] in self.sessions:
+                frames += self.close(evicted[1])
+            self._limited.warning(
+                "desk_client_evicted",
+                client=evicted[0],
+                session=evicted[1],
+                evicted=self.desk.evicted,
+            )
         previous = self.desk.forget_client(client)  # joins again: the most recent now
-        if previous is not None:
-            if previous in self.sessions:
-                frames += self.close(previous)
-        elif self.desk.full:
-            evicted, session = self.desk.evictable(self._listened)
-            if session in self.sessions:
-                frames += self.close(session)
-                self.desk.evicted += 1
-                self._limited.warning(
-                    "desk_client_evicted",
-                    client=evicted,
-                    session=session,
-                    evicted=self.desk.evicted,
-                )
+        if previous is not None and previous in self.sessions:
+            frames += self.close(previous)
         session = new_session_id()
         frames += self.open(session, private=True, remembered=False)
-        self.desk.add(client, session)
+        self.desk.add(client, session, owner, self._listened(session))
         self._limited.info("desk_joined", client=client, session=session, previous=previous)
         return session, frames
 
@@ -386,6 +391,8 @@ class Transmitter:
         if not change.topic.startswith(self._prefix):
             return []  # another channel's subscriber: counted, not announced
         session = topic_session(change.topic)
+        if change.listeners == int(change.joined):  # its first listener came, or its last left
+            self.desk.heard(session, change.joined)
         self._limited.info(
             "listener_joined" if change.joined else "listener_left",
             session=session,

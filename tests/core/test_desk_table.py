@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -124,3 +125,145 @@ class TestClients:
         with pytest.raises(DeskError, match="not JSON"):
             parse_reply(reply, "desk")
         assert frames == []
+
+
+def _listen(core: Transmitter, session: str, listener: bytes, owner: bytes = b"") -> None:
+    """A presence marker for *session*, as the XPUB reports it (from *owner*)."""
+    core.hear(b"\x01" + marker_topic(session_topic(core.channel, session), listener), owner=owner)
+
+
+def _leave(core: Transmitter, session: str, listener: bytes, owner: bytes = b"") -> None:
+    core.hear(b"\x00" + marker_topic(session_topic(core.channel, session), listener), owner=owner)
+
+
+class TestQuota:
+    """Issue 18, finding 1: one peer that listens to all of its clients locked the desk."""
+
+    def test_one_peer_that_listens_to_every_client_cannot_lock_others_out(self) -> None:
+        """A key joins 10,000 names into a desk of 100, listening to each session as it
+        gets it (within its presence cap): it keeps its quota, and five honest joins of
+        other keys all get in."""
+        core = Transmitter("ch", max_desk_clients=100, max_desk_clients_per_key=30)
+        refused = 0
+        for i in range(10_000):
+            try:
+                session, _ = core.join(f"rogue-{i}", b"rogue")
+            except DeskError:
+                refused += 1
+                continue
+            _listen(core, session, b"r%d" % i, b"rogue")
+        assert core.desk.held(b"rogue") == 30
+        assert refused == 10_000 - 30
+        for i in range(5):
+            session, _ = core.join(f"honest-{i}", b"honest-%d" % i)
+            assert core.desk_session(f"honest-{i}") == session
+
+    def test_the_quota_is_at_most_half_the_desk(self) -> None:
+        """Whatever quota is asked for, one peer never holds more than half the desk."""
+        core = Transmitter("ch", max_desk_clients=10, max_desk_clients_per_key=1000)
+        for i in range(10):
+            with contextlib.suppress(DeskError):
+                session, _ = core.join(f"rogue-{i}", b"rogue")
+                _listen(core, session, b"r%d" % i, b"rogue")
+        assert core.desk.held(b"rogue") == 5
+        core.join("honest", b"honest")
+
+    def test_a_peer_at_its_quota_evicts_its_own_client_unlistened_the_longest(self) -> None:
+        """Beyond its quota a peer evicts its own unheard client, never another peer's."""
+        core = Transmitter("ch", max_desk_clients=10, max_desk_clients_per_key=3)
+        other, _ = core.join("other", b"other")  # unheard, and the oldest of all
+        a, _ = core.join("a", b"peer")
+        b, _ = core.join("b", b"peer")
+        core.join("c", b"peer")
+        _listen(core, a, b"la", b"peer")
+        _, frames = core.join("d", b"peer")
+        assert core.desk_session("b") is None  # the peer's own oldest unheard client
+        assert (Kind.END, b) in {(f.kind, f.session) for f in map(decode, frames)}
+        assert core.desk_session("a") == a
+        assert core.desk_session("other") == other
+        assert core.desk.held(b"peer") == 3
+        assert core.desk.evicted == 1
+
+    def test_a_peer_at_its_quota_of_heard_clients_is_refused_but_may_rejoin(self) -> None:
+        """Every one of its clients heard: a newcomer of that peer is refused, one of
+        its known clients rejoins, and another peer still gets in."""
+        core = Transmitter("ch", max_desk_clients=10, max_desk_clients_per_key=2)
+        for name in ("a", "b"):
+            session, _ = core.join(name, b"peer")
+            _listen(core, session, name.encode(), b"peer")
+        with pytest.raises(DeskError, match="quota of 2"):
+            core.join("c", b"peer")
+        core.join("a", b"peer")
+        core.join("c", b"other")
+        assert core.desk.held(b"peer") == 2
+
+    def test_a_client_taken_over_by_another_peer_counts_for_that_peer(self) -> None:
+        """A name joined again by another peer moves to that peer's quota."""
+        core = Transmitter("ch", max_desk_clients=10, max_desk_clients_per_key=2)
+        core.join("a", b"first")
+        core.join("a", b"second")
+        assert (core.desk.held(b"first"), core.desk.held(b"second")) == (0, 1)
+        assert len(core.desk) == 1
+
+    def test_callers_that_name_no_peer_have_no_quota(self) -> None:
+        """join() without an owner (a caller of the core alone) is bounded by the desk."""
+        core = Transmitter("ch", max_desk_clients=10, max_desk_clients_per_key=2)
+        for i in range(10):
+            core.join(f"c{i}")
+        assert len(core.desk) == 10
+
+
+class TestEviction:
+    """Issue 18, finding 2: eviction looked only at the 64 least recently joined clients."""
+
+    def test_any_unheard_client_is_evicted_however_many_heard_ones_come_first(self) -> None:
+        """64 heard clients, then 36 unheard ones: a newcomer evicts the oldest unheard."""
+        core = Transmitter("ch", max_desk_clients=100)
+        sessions = []
+        for i in range(100):
+            session, _ = core.join(f"c{i}")
+            sessions.append(session)
+            if i < 64:
+                _listen(core, session, b"l%d" % i)
+        core.join("newcomer")
+        assert core.desk_session("c64") is None
+        assert all(core.desk_session(f"c{i}") == sessions[i] for i in range(64))
+        assert all(core.desk_session(f"c{i}") is not None for i in range(65, 100))
+
+    def test_a_client_whose_last_listener_leaves_is_the_newest_unheard(self) -> None:
+        """While one listener remains a client is kept; once its last listener leaves it
+        is evictable, after the clients that have gone unheard for longer."""
+        core = Transmitter("ch", max_desk_clients=3)
+        a, _ = core.join("a")
+        _listen(core, a, b"one")
+        _listen(core, a, b"two")
+        core.join("b")
+        core.join("c")
+        _leave(core, a, b"one")  # still heard by "two"
+        core.join("d")
+        assert (core.desk_session("a"), core.desk_session("b")) == (a, None)
+        _leave(core, a, b"two")  # unheard from now: after c and d
+        core.join("e")
+        assert core.desk_session("c") is None
+        core.join("f")
+        assert core.desk_session("d") is None
+        assert core.desk_session("a") == a
+        core.join("g")
+        assert core.desk_session("a") is None
+        assert core.desk.unlistened() == 3
+
+    def test_eviction_cost_does_not_grow_with_heard_clients(self) -> None:
+        """A desk of 20,000 heard clients and one unheard at the back: 20,000 joins
+        each evict the one unheard client without looking at the heard ones."""
+        core = Transmitter("ch", max_desk_clients=20_001)
+        for i in range(20_000):
+            session, _ = core.join(f"heard-{i}")
+            _listen(core, session, b"l%d" % i)
+        core.join("spare")
+        start = time.perf_counter()
+        for i in range(20_000):
+            core.join(f"c{i}")
+        elapsed = time.perf_counter() - start
+        assert core.desk.evicted == 20_000
+        assert core.desk.unlistened() == 1
+        assert elapsed < 10.0  # generous: about 0.5 s here

@@ -1,4 +1,4 @@
-"""Hostile-load measurements: a flood of unknown CURVE keys and a flood of desk joins."""
+"""Hostile-load measurements: floods of unknown CURVE keys, desk joins, forged presence."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import click
 import zmq
 
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
-from radio.core.desk import encode_request
+from radio.core.desk import MAX_DESK_CLIENTS_PER_KEY, encode_request
 from radio.core.names import marker_topic, session_topic
 from tools.cli import configure_logging
+from tools.soak.adversity_desk import HONEST_BOUND_S, LockFigures, desk_lock
 from tools.soak.main import _rss  # one reading of resident memory for both tools
 
 KNOCKERS_OPEN: Final[int] = 50
@@ -296,7 +297,10 @@ END: Final[str] = "<!-- adversity:end -->"
 
 
 def render(
-    knock: FloodFigures, desk: FloodFigures, presence: tuple[FloodFigures, int, float]
+    knock: FloodFigures,
+    desk: FloodFigures,
+    presence: tuple[FloodFigures, int, float],
+    lock: LockFigures,
 ) -> str:
     """The Markdown block written into docs/security.md."""
     forged, refused, growth = presence
@@ -319,6 +323,12 @@ def render(
         f"| forged presence subscriptions (cap 100,000) | {forged.attempts:,} "
         f"({refused:,} refused) | {_ms(forged.admitted_median_s)} after the flooder left "
         f"| {forged.longest_send_ms:.1f} ms |",
+        "",
+        f"Desk lock (issue 18): one allowed key joined {lock.joins:,} made-up names in "
+        f"{lock.seconds:.1f} s, listening to each session it got; it kept {lock.kept:,} "
+        f"(its quota), {lock.refused:,} were refused, and {lock.honest_admitted} of "
+        f"{len(lock.honest_s)} honest joins of another key got in and were counted "
+        f"(median {_ms(lock.honest_median_s)}, max {_ms(lock.honest_max_s)}).",
         "",
         f"Publisher growth during the presence flood: {growth:+.1f} MiB.",
         END,
@@ -348,15 +358,24 @@ def write(page: Path, block: str) -> None:
 def command(out: Path, quick: bool) -> None:
     """Flood a publisher with strangers' keys, desk joins and forged presence.
 
-    The figures go into OUT/security.md, between its adversity markers.
+    Then one allowed key tries to lock the desk. The figures go into
+    OUT/security.md, between its adversity markers; the run fails when that key
+    kept more than its quota or an honest join was not counted within 1 s.
     """
     configure_logging("console", verbosity=-1)
     knock = knock_flood(200.0, 2.0 if quick else 10.0, 500 if quick else 5000)
     desk = desk_flood(1000 if quick else 10_000)
     presence = presence_flood(20_000 if quick else 200_000)
-    block = render(knock, desk, presence)
+    lock = desk_lock(2000 if quick else 10_000)
+    block = render(knock, desk, presence, lock)
     write(out / "security.md", block)
     click.echo(block)
+    if lock.kept > MAX_DESK_CLIENTS_PER_KEY or lock.honest_admitted < len(lock.honest_s):
+        raise click.ClickException(
+            f"the desk lock bound is broken: the rogue key kept {lock.kept} clients (at most "
+            f"{MAX_DESK_CLIENTS_PER_KEY}) and {lock.honest_admitted} of {len(lock.honest_s)} "
+            f"honest joins were counted within {HONEST_BOUND_S:g} s"
+        )
 
 
 def main() -> None:
