@@ -686,14 +686,16 @@ def test_stats_sum_their_losses_by_reason() -> None:
 
 
 def test_a_retraction_names_a_reason_a_taken_message_can_have() -> None:
-    """A message taken for the application goes back as expired or fenced, nothing else."""
+    """A message taken for the application goes back as expired, fenced, or a gap (the
+    subscriber's own hwm dropped it), nothing else."""
     tuner = new_tuner("ch", Clock())
     message = Message("ch", "s1", 1, 1000.0, None, b"")
-    tuner.ledger.received(1)
+    tuner.ledger.received(2)
     tuner.ledger.retract(message, Loss.FENCED)
-    assert (tuner.stats.received, tuner.stats.fenced) == (0, 1)
-    with pytest.raises(ValueError, match="gaps"):
-        tuner.ledger.retract(message, Loss.GAPS)
+    tuner.ledger.retract(message, Loss.GAPS)
+    assert (tuner.stats.received, tuner.stats.fenced, tuner.stats.gaps) == (0, 1, 1)
+    with pytest.raises(ValueError, match="conflated"):
+        tuner.ledger.retract(message, Loss.CONFLATED)
 
 
 def in_inbox(frame: bytes) -> bytes:
