@@ -494,18 +494,20 @@ class Publisher(SocketOwner):
         drops for that subscriber alone, and libzmq reports nothing). So the ENDs
         and the signing-off beacon go again every `CLOSE_RETRY_S` until every
         listener of the closed sessions has left them (a subscriber that reads its
-        END tunes out at once) or ``linger`` has passed.
+        END tunes out at once) or ``linger`` has passed. Every wait, reading
+        subscription events included, stops at that deadline: a peer churning
+        subscriptions faster than they are read cannot hold the close.
         """
         core = self._core
         closing = list(core.sessions)
         self._emit(core.close_all())
         deadline = time.monotonic() + self._settings.linger
-        while closing and time.monotonic() < deadline:
-            while self._drain_events(_now(), emit=False):
+        while closing and (left := deadline - time.monotonic()) > 0:
+            while self._drain_events(_now(), emit=False) and time.monotonic() < deadline:
                 pass
             if not any(core.listeners(session) for session in closing):
                 return
-            time.sleep(CLOSE_RETRY_S)  # sync-ok: giving a full queue time to drain
+            time.sleep(min(CLOSE_RETRY_S, left))  # sync-ok: giving a full queue time to drain
             self._emit(core.last_words())
 
     def close(self) -> None:
