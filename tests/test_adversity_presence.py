@@ -10,7 +10,7 @@ import pytest
 import zmq
 import zmq.auth
 
-import radio.publisher
+import radio.service
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.core.names import marker_topic, session_topic
 from radio.core.presence import MAX_LISTENERS
@@ -152,10 +152,10 @@ def test_a_service_pass_stops_reading_subscription_events_at_its_time_bound(
             rogue.subscribe(marker_topic(TOPIC, b"forged-%d" % i))
         with pub._lock:
             wait_until(lambda: pub._socket.poll(0), what="subscription events waiting")
-            monkeypatch.setattr(radio.publisher, "MAX_EVENTS_PASS_S", -1.0)
+            monkeypatch.setattr(radio.service, "MAX_EVENTS_PASS_S", -1.0)
             assert pub._drain_events(time.time()) is True  # out of time before the first
             assert pub._core.presence.size == 0
-            monkeypatch.setattr(radio.publisher, "MAX_EVENTS_PASS_S", 1.0)
+            monkeypatch.setattr(radio.service, "MAX_EVENTS_PASS_S", 1.0)
 
             def passes() -> bool:
                 pub._drain_events(time.time())
