@@ -22,8 +22,14 @@ from radio.desk import DeskServer, check_advertised
 from radio.errors import SessionError
 from radio.logs import get_logger
 from radio.owner import SocketOwner
-from radio.security import AllowList, CurveServer, apply_server, authenticators, user_id
-from radio.service import SERVICE_INTERVAL_S, ServiceThread
+from radio.security import AllowList, CurveServer, apply_server, authenticators
+from radio.service import (
+    BUSY_PAUSE_S,
+    MAX_EVENTS_PER_PASS,
+    SERVICE_INTERVAL_S,
+    ServiceThread,
+    drain_events,
+)
 from radio.settings import (
     DEFAULT_LINGER_S,
     SocketOptions,
@@ -54,13 +60,13 @@ log = get_logger()
 CLOSE_RETRY_S: Final[float] = 0.05
 """How often closing sends the ENDs again while a listener may not have them."""
 
-MAX_EVENTS_PER_PASS: Final[int] = 256
-"""Most subscription events handled while holding the lock at a time."""
+SEND_SERVICE_AFTER_S: Final[float] = 2 * SERVICE_INTERVAL_S
+"""A `Publisher.send` services the socket itself only when no pass ran for this long
+(the service thread is late: say the application keeps the lock busy)."""
 
-MAX_EVENTS_PASS_S: Final[float] = 0.005
-"""Longest a pass keeps reading subscription events while holding the lock (a flood:
-libzmq may spend tens of milliseconds in one call adding a burst of subscriptions to
-its trie, and a send waits for the whole pass; ``python -m tools.soak.xpub_stall``)."""
+MAX_EVENTS_PER_SEND: Final[int] = 8
+"""Most subscription events such a send handles itself: the service thread reads the
+rest, so that a flood of them costs a sender little."""
 
 _INF: Final[float] = float("inf")
 _now = time.monotonic  # every stamp and schedule: the wall clock only for beacons (core)
@@ -199,6 +205,7 @@ class Publisher(SocketOwner):
             after=self._after_service,
             # Desk requests: the service thread alone answers them, never a sender.
             own=None if self._desk is None else partial(self._desk.serve, self._core, self._emit),
+            busy_pause=BUSY_PAUSE_S,  # a sender waiting for the lock gets it between passes
         )
         self._service.start()
         self._log.info("publisher_started", endpoint=self.endpoint, bind=self.bind)
@@ -281,7 +288,7 @@ class Publisher(SocketOwner):
                 else:
                     self._send_parts(frame, payload)
             if now >= self._next_service:
-                self._service_locked()
+                self._service_locked(MAX_EVENTS_PER_SEND)
             return state.seq
 
     def send_many(self, session: str, payloads: Iterable[bytes], ttl: float | None = None) -> int:
@@ -313,7 +320,7 @@ class Publisher(SocketOwner):
                 for frame in frames:
                     send(frame, _NOBLOCK)
             if now >= self._next_service:
-                self._service_locked()
+                self._service_locked(MAX_EVENTS_PER_SEND)
             return state.seq
 
     def _open_state(self, session: str) -> SessionState:
@@ -436,48 +443,40 @@ class Publisher(SocketOwner):
         for frame in frames:
             send(frame, _NOBLOCK)
 
-    def _service_locked(self) -> bool:
-        """Feed subscription events to the core and send what it says is due.
+    def _service_locked(self, limit: int = MAX_EVENTS_PER_PASS) -> bool:
+        """Feed up to *limit* subscription events to the core; send what it says is due.
 
-        Returns whether it stopped at `MAX_EVENTS_PER_PASS` with events maybe left.
+        Returns whether it stopped at a bound with events maybe left.
         """
         now = _now()
-        self._next_service = now + SERVICE_INTERVAL_S
+        self._next_service = now + SEND_SERVICE_AFTER_S
         if self._closed:
             return False
         core = self._core
-        busy = self._drain_events(now)
+        busy = self._drain_events(now, limit=limit)
         self._emit(core.tick(now))
         if core.take_presence_changed():
             self._presence_changed = True
             self._changed.notify_all()
         return busy
 
-    def _drain_events(self, now: float, *, emit: bool = True) -> bool:
-        """Hand up to `MAX_EVENTS_PER_PASS` subscription events to the core.
+    def _drain_events(
+        self, now: float, *, emit: bool = True, limit: int = MAX_EVENTS_PER_PASS
+    ) -> bool:
+        """Hand up to *limit* subscription events to the core (`radio.service.drain_events`).
 
-        Sends what they make due unless not *emit*; returns whether it stopped at
-        a bound (that count, or `MAX_EVENTS_PASS_S`) with events maybe left.
+        Sends what they make due unless not *emit*; True: stopped at a bound.
         """
-        core = self._core
-        curve = self.security is not None
         if self._allow is not None:  # relays declared in the allow-list, as read last
-            core.presence.relays = self._allow.relays
-        deadline = time.monotonic() + MAX_EVENTS_PASS_S
-        for _ in range(MAX_EVENTS_PER_PASS):  # a flood of (un)subscriptions cannot hog the lock
-            if time.monotonic() > deadline:
-                return True  # the rest next pass, after the lock was released
-            try:
-                if curve:  # presence is bound to the key that authenticated the event
-                    frame = self._socket.recv(_NOBLOCK, copy=False)
-                    frames = core.hear(frame.bytes, now, user_id(frame))
-                else:
-                    frames = core.hear(self._socket.recv(_NOBLOCK), now)
-            except zmq.Again:
-                return False
-            if emit:
-                self._emit(frames)
-        return True
+            self._core.presence.relays = self._allow.relays
+        return drain_events(
+            self._socket,
+            self._core.hear,
+            self._emit if emit else None,
+            now=now,
+            curve=self.security is not None,
+            limit=limit,
+        )
 
     def _after_service(self) -> None:
         """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""
@@ -498,18 +497,20 @@ class Publisher(SocketOwner):
         drops for that subscriber alone, and libzmq reports nothing). So the ENDs
         and the signing-off beacon go again every `CLOSE_RETRY_S` until every
         listener of the closed sessions has left them (a subscriber that reads its
-        END tunes out at once) or ``linger`` has passed.
+        END tunes out at once) or ``linger`` has passed. Every wait, reading
+        subscription events included, stops at that deadline: a peer churning
+        subscriptions faster than they are read cannot hold the close.
         """
         core = self._core
         closing = list(core.sessions)
         self._emit(core.close_all())
         deadline = time.monotonic() + self._settings.linger
-        while closing and time.monotonic() < deadline:
-            while self._drain_events(_now(), emit=False):
+        while closing and (left := deadline - time.monotonic()) > 0:
+            while self._drain_events(_now(), emit=False) and time.monotonic() < deadline:
                 pass
             if not any(core.listeners(session) for session in closing):
                 return
-            time.sleep(CLOSE_RETRY_S)  # sync-ok: giving a full queue time to drain
+            time.sleep(min(CLOSE_RETRY_S, left))  # sync-ok: giving a full queue time to drain
             self._emit(core.last_words())
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from radio.logs import get_logger
 from radio.message import Loss, Message, Stats
 from radio.owner import SocketOwner
 from radio.security import CurveClient, apply_client
-from radio.service import SERVICE_INTERVAL_S, ServiceThread
+from radio.service import BUSY_PAUSE_S, SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     DEFAULT_HWM,
     MAX_COUNT,
@@ -164,7 +164,11 @@ class Subscriber(SocketOwner):
                 raise setup_error(exc, endpoint) from None
             raise
         self._service = ServiceThread(
-            self._lock, self._service_locked, f"radio-sub-{self.channel}", after=self._wake
+            self._lock,
+            self._service_locked,
+            f"radio-sub-{self.channel}",
+            after=self._wake,
+            busy_pause=BUSY_PAUSE_S,  # slices of a backlog, the reader gets the lock between
         )
         self._service.start()
         self._log.info("subscriber_started", endpoint=self.endpoint, bind=self.bind)

@@ -11,6 +11,7 @@ import zmq
 import zmq.auth
 
 import radio.publisher
+import radio.service
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.core.names import marker_topic, session_topic
 from radio.core.presence import MAX_LISTENERS
@@ -152,16 +153,38 @@ def test_a_service_pass_stops_reading_subscription_events_at_its_time_bound(
             rogue.subscribe(marker_topic(TOPIC, b"forged-%d" % i))
         with pub._lock:
             wait_until(lambda: pub._socket.poll(0), what="subscription events waiting")
-            monkeypatch.setattr(radio.publisher, "MAX_EVENTS_PASS_S", -1.0)
+            monkeypatch.setattr(radio.service, "MAX_EVENTS_PASS_S", -1.0)
             assert pub._drain_events(time.time()) is True  # out of time before the first
             assert pub._core.presence.size == 0
-            monkeypatch.setattr(radio.publisher, "MAX_EVENTS_PASS_S", 1.0)
+            monkeypatch.setattr(radio.service, "MAX_EVENTS_PASS_S", 1.0)
 
             def passes() -> bool:
                 pub._drain_events(time.time())
                 return pub._core.presence.size == 50
 
             wait_until(passes, what="every event handled, pass after pass")
+
+
+def test_a_send_reads_a_few_subscription_events_at_most_and_leaves_the_rest(
+    raw_subs: list[zmq.Socket[bytes]],
+) -> None:
+    """A send never handles a flood of subscription events inline: when the service
+    thread is late (no pass for SEND_SERVICE_AFTER_S) a send reads MAX_EVENTS_PER_SEND
+    of them at most, and the next service pass reads the rest."""
+    endpoint = f"inproc://presence-{id(raw_subs)}"
+    with Publisher(endpoint, channel="c") as pub:
+        pub.open_session("s")
+        pub._service.stop()  # passes are made by hand below
+        rogue = pub._context.socket(zmq.SUB)  # inproc: all 50 are queued once subscribe returns
+        raw_subs.append(rogue)
+        rogue.connect(endpoint)
+        for i in range(50):
+            rogue.subscribe(marker_topic(TOPIC, b"forged-%d" % i))
+        presence = pub._core.presence
+        pub._next_service = 0.0  # the service thread is late: the send services the socket
+        pub.send("s", b"x")
+        assert presence.size == radio.publisher.MAX_EVENTS_PER_SEND
+        assert pub.listeners("s") == 50  # a pass reads the rest
 
 
 def flood(raw_subs: list[zmq.Socket[bytes]], pub: Publisher) -> None:

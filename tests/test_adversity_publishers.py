@@ -201,3 +201,42 @@ def test_closing_waits_for_room_so_a_full_subscriber_still_gets_the_end() -> Non
     assert stats.gaps > 0, "the queue never filled: the scenario did not happen"
     assert not sub.sessions
     assert accounted(sub) == sent - got[0].seq + 1, stats
+
+
+CLOSE_LINGER_S = 1.0
+CI_MARGIN_S = 1.0  # two cores shared with other jobs: scheduling, not the close, costs this
+CLOSE_BOUND_S = CLOSE_LINGER_S + 1.0 + CI_MARGIN_S
+
+
+def test_close_returns_within_linger_while_a_peer_churns_subscriptions(
+    peers: Callable[..., Peer],
+) -> None:
+    """A raw peer in another process holds a listener on the session (it never reads
+    the END, so it never tunes out) and subscribes and unsubscribes made-up listeners
+    as fast as it can. close() with linger 1 s still returns within linger + 1 s
+    (CLOSE_BOUND_S adds CI_MARGIN_S for a loaded machine): it stops reading the
+    churn's events at its deadline instead of until they run out."""
+    heard = [0]  # listener events seen: the churn reaching the publisher
+    pub = Publisher(
+        "tcp://127.0.0.1:*",
+        channel="c",
+        linger=CLOSE_LINGER_S,
+        on_listener=lambda event: heard.__setitem__(0, heard[0] + 1),
+    )
+    churner = peers("churner.py", pub.endpoint, "c", "s")
+    closer = threading.Thread(target=pub.close, daemon=True)
+    try:
+        pub.open_session("s")
+        churner.expect("ready")
+        assert pub.wait_for_listener("s", timeout=DEADLINE_S)
+        wait_until(lambda: heard[0] > 1000, what="the churn to reach the publisher")
+        start = time.monotonic()
+        closer.start()
+        closer.join(CLOSE_BOUND_S)
+        took = time.monotonic() - start
+        assert not closer.is_alive(), f"close() still running after {took:.1f} s"
+        assert took < CLOSE_BOUND_S
+    finally:
+        churner.stop()  # ends the churn: an unbounded close (the bug) can then finish
+        closer.join(DEADLINE_S)
+        pub.close()

@@ -1,8 +1,9 @@
-"""Hostile-load measurements: floods of unknown CURVE keys, desk joins, forged presence."""
+"""Hostile-load measurements: floods of unknown CURVE keys, desk joins and forged presence."""
 
 from __future__ import annotations
 
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -18,10 +19,21 @@ import zmq
 
 from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.core.desk import MAX_DESK_CLIENTS_PER_KEY, encode_request
-from radio.core.names import marker_topic, session_topic
+from radio.core.names import session_topic
 from tools.cli import configure_logging
 from tools.soak.adversity_desk import HONEST_BOUND_S, LockFigures, desk_lock
 from tools.soak.main import _rss  # one reading of resident memory for both tools
+from tools.soak.xpub_stall import (
+    P99_FACTOR,
+    PAYLOAD,
+    REPEATS,
+    Flooder,
+    SendTimes,
+    StallFigures,
+    bound_met,
+    compare,
+    wait_for,
+)
 
 KNOCKERS_OPEN: Final[int] = 50
 """Unknown-key sockets kept connected at once during a knock flood (the oldest closes)."""
@@ -50,34 +62,9 @@ class FloodFigures:
         return max(self.admitted_s)
 
 
-class _SendWatch:
-    """Sends on a session as fast as it can and keeps the longest single `send` call."""
-
-    def __init__(self, pub: Publisher, session: str) -> None:
-        self.longest = 0.0
-        self.sends = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(pub, session), daemon=True)
-
-    def __enter__(self) -> _SendWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self, pub: Publisher, session: str) -> None:
-        clock = time.perf_counter
-        payload = b"x" * 100
-        while not self._stop.is_set():
-            for _ in range(100):
-                start = clock()
-                pub.send(session, payload)
-                took = clock() - start
-                self.longest = max(self.longest, took)
-            self.sends += 100
-            time.sleep(0.0005)  # sync-ok: paces the sender so the flood gets its share
+def _sending(pub: Publisher, session: str) -> SendTimes:
+    """A thread sending 100-byte messages on *session* in bursts, timing each `send`."""
+    return SendTimes(lambda: pub.send(session, PAYLOAD), lambda: None)
 
 
 def _paced(rate: float, seconds: float, stop: threading.Event) -> Iterator[int]:
@@ -159,7 +146,7 @@ def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) ->
                         sock.close()
 
             flooder = threading.Thread(target=flood, daemon=True)
-            with _SendWatch(pub, session) as watch:
+            with _sending(pub, session) as watch:
                 flooder.start()
                 time.sleep(min(1.0, seconds / 4))  # sync-ok: let the flood build up first
                 admitted = _admission_times(
@@ -175,8 +162,8 @@ def knock_flood(rate: float = 200.0, seconds: float = 10.0, keys: int = 1000) ->
                 rate,
                 seconds,
                 attempts,
-                watch.longest * 1000,
-                watch.sends,
+                max(watch.times) * 1000,
+                len(watch.times),
                 admitted,
             )
 
@@ -222,7 +209,7 @@ def desk_flood(joins: int = 10_000, max_clients: int = 1000) -> FloodFigures:
                 sock.close(linger=0)
 
         flooder = threading.Thread(target=flood, daemon=True)
-        with _SendWatch(pub, session) as watch:
+        with _sending(pub, session) as watch:
             flooder.start()
             admitted = _admission_times(
                 pub,
@@ -237,8 +224,8 @@ def desk_flood(joins: int = 10_000, max_clients: int = 1000) -> FloodFigures:
             0.0,
             time.monotonic() - start,
             joins,
-            watch.longest * 1000,
-            watch.sends,
+            max(watch.times) * 1000,
+            len(watch.times),
             admitted,
         )
 
@@ -246,50 +233,40 @@ def desk_flood(joins: int = 10_000, max_clients: int = 1000) -> FloodFigures:
 def presence_flood(markers: int = 200_000) -> tuple[FloodFigures, int, float]:
     """Measure a flood of forged presence subscriptions (made-up listener IDs).
 
-    Without CURVE peers cannot be told apart, so a full cap refuses honest
-    listeners too, until the flood's connection ends: the honest client is timed
-    from the moment the flooding peer leaves. Returns the figures, how many were
-    refused at the cap, and the publisher's growth in MiB (resident memory).
+    They come from another process (`tools.soak.flooder`). Without CURVE peers
+    cannot be told apart, so a full cap refuses honest listeners too, until the
+    flood's connection ends: the honest client is timed from the moment the
+    flooding peer leaves. Returns the figures, how many were refused at the cap,
+    and the publisher's growth in MiB (resident memory).
     """
     with Publisher("tcp://127.0.0.1:*", channel="flood") as pub:
         session = pub.open_session("s")
+        presence = pub._core.presence
         before = _rss()
         start = time.monotonic()
-        sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-        sock.setsockopt(zmq.SNDHWM, 0)
-        sock.connect(pub.endpoint)
         topic = session_topic("flood", "flooded")  # the honest client tunes in to "s"
-        try:
-            with _SendWatch(pub, session) as watch:
-                for i in range(markers):
-                    sock.subscribe(marker_topic(topic, b"forged-%d" % i))
-                deadline = time.monotonic() + DEADLINE_S * 3
-                presence = pub._core.presence
-                while presence.size + presence.refused < markers:
-                    if time.monotonic() > deadline:
-                        break
-                    time.sleep(0.05)  # sync-ok: polling a condition with a deadline
-                growth = (_rss() - before) / 2**20
-                sock.close(linger=0)  # the flooder leaves: its listeners with it
-                admitted = _admission_times(
-                    pub,
-                    lambda: _tuned(Subscriber(pub.endpoint, channel="flood")),
-                    lambda sub: session,
-                    times=1,
-                    stop=threading.Event(),
-                )
-            figures = FloodFigures(
-                "forged presence subscriptions",
-                0.0,
-                time.monotonic() - start,
-                markers,
-                watch.longest * 1000,
-                watch.sends,
-                admitted,
+        with Flooder(pub.endpoint, topic, markers) as flooder, _sending(pub, session) as watch:
+            flooder.expect("sent")
+            wait_for(lambda: presence.size + presence.refused >= markers, "the flood heard")
+            growth = (_rss() - before) / 2**20
+            flooder.leave()  # its listeners go with its connection
+            admitted = _admission_times(
+                pub,
+                lambda: _tuned(Subscriber(pub.endpoint, channel="flood")),
+                lambda sub: session,
+                times=1,
+                stop=threading.Event(),
             )
-            return figures, presence.refused, growth
-        finally:
-            sock.close(linger=0)
+        figures = FloodFigures(
+            "forged presence subscriptions",
+            0.0,
+            time.monotonic() - start,
+            markers,
+            max(watch.times) * 1000,
+            len(watch.times),
+            admitted,
+        )
+        return figures, presence.refused, growth
 
 
 START: Final[str] = "<!-- adversity:start -->"
@@ -301,9 +278,12 @@ def render(
     desk: FloodFigures,
     presence: tuple[FloodFigures, int, float],
     lock: LockFigures,
+    stalls: tuple[StallFigures, StallFigures],
 ) -> str:
     """The Markdown block written into docs/security.md."""
     forged, refused, growth = presence
+    raw, ours = stalls
+    longest_met, p99_met = bound_met(raw, ours)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         START,
@@ -331,6 +311,25 @@ def render(
         f"(median {_ms(lock.honest_median_s)}, max {_ms(lock.honest_max_s)}).",
         "",
         f"Publisher growth during the presence flood: {growth:+.1f} MiB.",
+        "",
+        f"The same presence flood ({raw.subscriptions:,} forged subscriptions from another "
+        f"process, then the flooder leaves), {REPEATS} runs each, raw libzmq and radio in "
+        "turn, pooled (`python -m tools.soak.xpub_stall`). Raw: an XPUB set up as radio's, "
+        "whose one thread sends in bursts and reads the subscription events between them; "
+        "radio: a `Publisher` and the same sending thread, radio's service thread reading "
+        "the events.",
+        "",
+        "| | sends | longest `send()` | p99 `send()` | longest call (`send` or `recv`) |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {run.who} | {run.sends:,} | {run.longest_send_s * 1000:.1f} ms "
+            f"| {run.p99_send_s * 1000:.3f} ms | {run.longest_call_s * 1000:.1f} ms |"
+            for run in (raw, ours)
+        ),
+        "",
+        f"Bounds: radio's longest send no longer than raw's longest call: "
+        f"{'met' if longest_met else 'NOT met'}; radio's p99 send within "
+        f"{P99_FACTOR:.0f}x raw's: {'met' if p99_met else 'NOT met'}.",
         END,
     ]
     return "\n".join(lines)
@@ -359,15 +358,17 @@ def command(out: Path, quick: bool) -> None:
     """Flood a publisher with strangers' keys, desk joins and forged presence.
 
     Then one allowed key tries to lock the desk. The figures go into
-    OUT/security.md, between its adversity markers; the run fails when that key
-    kept more than its quota or an honest join was not counted within 1 s.
+    OUT/security.md, between its adversity markers. Exits 1 when that key kept
+    more than its quota, an honest join was not counted within 1 s, or radio's
+    sends under the presence flood are over their bounds (`bound_met`).
     """
     configure_logging("console", verbosity=-1)
     knock = knock_flood(200.0, 2.0 if quick else 10.0, 500 if quick else 5000)
     desk = desk_flood(1000 if quick else 10_000)
     presence = presence_flood(20_000 if quick else 200_000)
     lock = desk_lock(2000 if quick else 10_000)
-    block = render(knock, desk, presence, lock)
+    stalls = compare(20_000 if quick else 200_000, REPEATS)
+    block = render(knock, desk, presence, lock, stalls)
     write(out / "security.md", block)
     click.echo(block)
     if lock.kept > MAX_DESK_CLIENTS_PER_KEY or lock.honest_admitted < len(lock.honest_s):
@@ -376,6 +377,8 @@ def command(out: Path, quick: bool) -> None:
             f"{MAX_DESK_CLIENTS_PER_KEY}) and {lock.honest_admitted} of {len(lock.honest_s)} "
             f"honest joins were counted within {HONEST_BOUND_S:g} s"
         )
+    if not all(bound_met(*stalls)):
+        sys.exit("adversity: radio's sends under the presence flood are over their bounds")
 
 
 def main() -> None:
