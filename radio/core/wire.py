@@ -531,32 +531,6 @@ def parts_size(head: bytes, part: bytes) -> int:
     return len(head) - PART_TRAILER.size + len(part)
 
 
-def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], bytes | None]]:
-    """Cut *frames* at each message over *limit* bytes: ``(frames before it, its head)`` pairs.
-
-    A two-part message (a head and the part it announces) is weighed whole, as
-    `parts_size` says, and left out whole; the last pair holds the frames after the
-    last one left out, and None.
-    """
-    cuts: list[tuple[list[bytes], bytes | None]] = []
-    run: list[bytes] = []
-    index, count = 0, len(frames)
-    while index < count:
-        frame = frames[index]
-        index += 1
-        parted = index < count and is_head_of(frame, frames[index])
-        size = parts_size(frame, frames[index]) if parted else len(frame)
-        if size <= limit:
-            run += frames[index - 1 : index + 1] if parted else (frame,)
-        else:
-            cuts.append((run, frame))
-            run = []
-        if parted:
-            index += 1  # its payload part went with it
-    cuts.append((run, None))
-    return cuts
-
-
 def span(frame: bytes, offset: int) -> tuple[int, int, float]:
     """The first seq, the number of messages and the send time of a frame (header at *offset*).
 
