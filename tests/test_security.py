@@ -286,10 +286,13 @@ def test_a_knock_flood_neither_delays_admission_nor_stalls_send() -> None:
 @pytest.mark.slow
 def test_a_desk_flood_neither_locks_out_nor_stalls_send() -> None:
     """10,000 joins with made-up names: an honest client is counted within 1 s each
-    time, and send() never stalls long (generous bound here)."""
+    time, and send() is never held for seconds (the desk is answered by the service
+    thread alone). How long a send may take under the flood is a speed figure, which
+    `make adversity` measures (tens of milliseconds): held at 250 ms here, it failed
+    under a machine loaded by other test runs (298-584 ms), with nothing wrong."""
     figures = desk_flood(10_000)
     assert figures.admitted_max_s < 1.0
-    assert figures.longest_send_ms < 250.0
+    assert figures.longest_send_ms < 2000.0
 
 
 @pytest.mark.slow
