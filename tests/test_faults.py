@@ -177,6 +177,7 @@ def test_follower_moves_to_a_restarted_publishers_session_hearing_nothing_old() 
 
 
 @pytest.mark.slow
+@pytest.mark.wallclock
 def test_short_soak_finds_every_guarantee_kept(tmp_path: Path) -> None:
     """`python -m tools.soak.main --quick`: faults while broadcasting; 0 only if all checks pass."""
     result = subprocess.run(

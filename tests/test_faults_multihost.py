@@ -15,7 +15,7 @@ from tools.faults.checks import FULL_RUN_KINDS, KINDS, Check
 from tools.faults.netns import leftovers, why_unavailable
 from tools.faults.suite import Suite, run_suite
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.slow, pytest.mark.wallclock, pytest.mark.timeout(400)]
 
 UNAVAILABLE = why_unavailable()
 
