@@ -73,3 +73,56 @@ def test_a_subscriber_that_falls_behind_keeps_its_process(scenario: str) -> None
     assert int(taken) == 20_000
     assert int(received) + int(gaps) == 20_000
     assert int(gaps) >= 20_000 - 10 - 256  # hwm, plus at most one read past it
+
+
+STALLING = textwrap.dedent(
+    """
+    import random, sys, threading, time
+    from radio import Publisher, Subscriber
+
+    random.seed(int(sys.argv[2]))
+    beats = {"heartbeat": 0.05, "heartbeat_timeout": 0.15}
+    pub = Publisher("tcp://127.0.0.1:*", channel="c", hwm=1000, **beats)
+    sub = Subscriber(pub.endpoint, channel="c", hwm=1, reconnect_interval=0.01, **beats)
+    pub.open_session("s")
+    sub.tune_in("s")
+    assert pub.wait_for_listener("s", timeout=10.0)
+    done = threading.Event()
+
+    def send():
+        while not done.is_set():
+            pub.send("s", b"x" * 2000)
+
+    threading.Thread(target=send, daemon=True).start()
+    end = time.monotonic() + float(sys.argv[1])
+    read = 0
+    while time.monotonic() < end:
+        time.sleep(random.uniform(0.1, 0.4))  # sync-ok: the stall under test
+        for _ in range(random.randint(1, 50)):
+            if sub.recv(timeout=0) is None:
+                break
+            read += 1
+    done.set()
+    print("alive", read, sub.stats.gaps)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_subscriber_that_stalls_again_and_again_keeps_its_process() -> None:
+    """Issue 18: an application that stalls past the heartbeat timeout again and again
+    (0.1-0.4 s, heartbeats 0.05/0.15 s), reading a few messages between stalls, with
+    `hwm=1` and a fast publisher. On the old code libzmq aborted the process within
+    7-15 s, 5 runs in 5, with either assertion: `_input_stopped`
+    (stream_engine_base.cpp:396, the race of upstream PR #4830) or `!_io_error`
+    (:310). libzmq's queue never fills now, so its reading never stops: 20 s, alive."""
+    result = subprocess.run(
+        [sys.executable, "-c", STALLING, "20", "17"],
+        capture_output=True,
+        timeout=DEADLINE_S * 6,
+        text=True,
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
+    alive, read, gaps = result.stdout.split()
+    assert alive == "alive"
+    assert int(read) > 0 and int(gaps) > 0  # it read between stalls; the rest was counted
