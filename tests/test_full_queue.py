@@ -125,4 +125,5 @@ def test_a_subscriber_that_stalls_again_and_again_keeps_its_process() -> None:
     assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
     alive, read, gaps = result.stdout.split()
     assert alive == "alive"
-    assert int(read) > 0 and int(gaps) > 0  # it read between stalls; the rest was counted
+    assert int(read) > 0  # it read between stalls
+    assert int(gaps) > 0  # and what passed hwm meanwhile was counted
