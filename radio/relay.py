@@ -46,6 +46,12 @@ log = get_logger()
 REPORT_INTERVAL_S: Final[float] = 5.0
 """Default time between two ``relay_stats`` log events."""
 
+SUBSCRIPTION_QUEUE: Final[int] = 1_000_000
+"""(Un)subscriptions a relay queues towards its upstream publisher: ten times the
+publisher's presence cap, so no honest burst is dropped (the data hwm dropped a
+burst of 10,000), while a flood of made-up subscriptions from below costs bounded
+memory (about 100 MB at 100 bytes each) instead of growing for ever."""
+
 CAPTURE_HWM: Final[int] = 100_000
 """Messages the statistics reader may lag behind before the capture copy drops some."""
 
@@ -131,8 +137,9 @@ class Relay(SocketOwner):
         try:
             configure(self._front, front_settings, connecting=not frontend_bind)
             # Only subscriptions go up, and libzmq drops one that finds the queue full
-            # (dist_t, and xsub_t::send_subscription on a reconnect): no limit there.
-            self._front.setsockopt(zmq.SNDHWM, 0)
+            # (dist_t, and xsub_t::send_subscription on a reconnect): a bound far above
+            # any honest burst (`SUBSCRIPTION_QUEUE`), not the data hwm.
+            self._front.setsockopt(zmq.SNDHWM, SUBSCRIPTION_QUEUE)
             configure(self._back, back_settings, connecting=not backend_bind)
             # Every (un)subscription, so that the publisher counts each listener behind us.
             self._back.setsockopt(zmq.XPUB_VERBOSER, 1)
