@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 
 from tests.helpers import Peer, free_tcp_endpoint
 
@@ -37,3 +38,12 @@ def peers() -> Iterator[Callable[..., Peer]]:
     yield start
     for peer in started:
         peer.stop()
+
+
+@pytest.fixture
+def raw_subs() -> Iterator[list[zmq.Socket[bytes]]]:
+    """Raw pyzmq SUB sockets made by the test; all closed at the end."""
+    made: list[zmq.Socket[bytes]] = []
+    yield made
+    for sock in made:
+        sock.close(linger=0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,6 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS in /proc/self/status")
-
-
-@pytest.fixture
-def raw_subs() -> Iterator[list[zmq.Socket[bytes]]]:
-    """Raw pyzmq SUB sockets made by the test; all closed at the end."""
-    made: list[zmq.Socket[bytes]] = []
-    yield made
-    for sock in made:
-        sock.close(linger=0)
 
 
 def raw_sub(made: list[zmq.Socket[bytes]], endpoint: str, **curve: bytes) -> zmq.Socket[bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,6 @@ TOPIC = session_topic("c", "s")
 BURST = 10_000
 BURST_SOCKETS = 4
 FLOOD = MAX_LISTENERS_PER_KEY + 500  # more than one key's share
-
-
-@pytest.fixture
-def raw_subs() -> Iterator[list[zmq.Socket[bytes]]]:
-    """Raw pyzmq SUB sockets made by the test; all closed at the end."""
-    made: list[zmq.Socket[bytes]] = []
-    yield made
-    for sock in made:
-        sock.close(linger=0)
 
 
 def burst(sockets: list[zmq.Socket[bytes]], count: int, prefix: bytes = b"") -> None:

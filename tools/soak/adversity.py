@@ -21,7 +21,7 @@ from radio import CurveClient, CurveServer, Publisher, Subscriber, create_keys
 from radio.core.desk import MAX_DESK_CLIENTS_PER_KEY, encode_request
 from radio.core.names import session_topic
 from tools.cli import configure_logging
-from tools.soak.adversity_desk import HONEST_BOUND_S, LockFigures, desk_lock
+from tools.soak.adversity_desk import DEADLINE_S, HONEST_BOUND_S, LockFigures, desk_lock
 from tools.soak.main import _rss  # one reading of resident memory for both tools
 from tools.soak.xpub_stall import (
     P99_FACTOR,
@@ -37,8 +37,6 @@ from tools.soak.xpub_stall import (
 
 KNOCKERS_OPEN: Final[int] = 50
 """Unknown-key sockets kept connected at once during a knock flood (the oldest closes)."""
-
-DEADLINE_S: Final[float] = 20.0
 
 
 @dataclass(frozen=True)
