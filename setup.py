@@ -1,4 +1,4 @@
-"""Build radio, compiling its pure cores with mypyc when it can: never a failed install.
+"""Build radio, compiling its cores (mypyc) and hot loops (Cython) when it can; never failing."""
 
 setup.cfg holds the metadata; this file only adds the optional extension modules.
 Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`, the
@@ -6,9 +6,11 @@ modules of ``radio/core/``) are
 compiled with mypyc into one shared library (``radio/_cores__mypyc``) and a shim per
 module, which Python imports instead of the ``.py`` file beside it. Anything that
 goes wrong (no mypy, a mypyc error, no C compiler, a failed compile or link) leaves
-the pure-Python package, with a warning. The build writes ``radio/_build.txt``: what
-was compiled, with a hash of each source, or why nothing was (`radio.compiled`
-reads it).
+the pure-Python package, with a warning. The hot loops (``radio/_hot.pyx``) are
+compiled with Cython into ``radio._hot`` on their own: if that fails, the rest is
+installed and the drivers stay on pyzmq's paths. The build writes
+``radio/_build.txt``: what was compiled, with a hash of each source, or why nothing
+was (`radio.compiled` and `radio.hot` read it).
 """
 
 from __future__ import annotations
@@ -75,7 +77,35 @@ def _compiled_cores() -> tuple[list[Any], str]:
         return [], f"pure: mypyc could not compile the cores ({exc!r})\n"
 
 
-EXTENSIONS, BUILD_NOTE = _compiled_cores()
+HOT = "radio/_hot.pyx"
+"""radio's hot loops in C (Cython), built beside the cores: `radio.hot` binds it to libzmq."""
+
+
+def _hot_loops() -> tuple[list[Any], str]:
+    """The Cython extension of the hot loops and its note line, or none and why not."""
+    if os.environ.get("RADIO_PURE", "") not in ("", "0"):
+        return [], ""
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError as exc:
+        _warn(f"Cython is not available ({exc}): the hot loops stay on pyzmq")
+        return [], f"hot-pure: Cython is not available ({exc})\n"
+    digest = hashlib.sha256((ROOT / HOT).read_bytes()).hexdigest()
+    try:
+        modules = cythonize(
+            [Extension("radio._hot", [HOT])], language_level=3, quiet=True, force=True
+        )
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a Cython error of any kind
+        _warn(f"Cython could not compile the hot loops ({exc!r})")
+        return [], f"hot-pure: Cython could not compile the hot loops ({exc!r})\n"
+    return list(modules), f"{HOT.removeprefix('radio/')} {digest}\n"
+
+
+CORE_EXTENSIONS, CORE_NOTE = _compiled_cores()
+HOT_EXTENSIONS, HOT_NOTE = _hot_loops()
+EXTENSIONS = CORE_EXTENSIONS + HOT_EXTENSIONS
+BUILD_NOTE = CORE_NOTE + HOT_NOTE
 
 
 def _note_dirs(command: Any) -> list[Path]:
@@ -95,21 +125,37 @@ class NotingBuildPy(build_py):
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that falls back to pure Python when any extension fails, all or nothing.
+    """build_ext that falls back to pure Python when any extension fails.
 
-    A shim without its shared library (or the reverse) would break ``import radio``,
-    so one failure removes every module this build made and says so in the note.
+    The hot loops are one module of their own: if it fails, the build goes on
+    without it. The cores are all or nothing: a shim without its shared library (or
+    the reverse) would break ``import radio``, so one failure removes every core
+    module this build made. The note says what was left out, and why.
     """
 
+    hot_failure = ""
+
     def run(self) -> None:
-        note = BUILD_NOTE
+        core_note, hot_note = CORE_NOTE, HOT_NOTE
         try:
             super().run()
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - CompileError, LinkError, ...
             _warn(f"compiling the cores failed ({exc!r})")
             self._remove_outputs()
-            note = f"pure: compiling the cores failed ({exc!r})\n"
-        _write_note(note, *_note_dirs(self))
+            core_note = f"pure: compiling the cores failed ({exc!r})\n"
+        if self.hot_failure:
+            hot_note = f"hot-pure: {self.hot_failure}\n"
+        _write_note(core_note + hot_note, *_note_dirs(self))
+
+    def build_extension(self, ext: Any) -> None:
+        if ext.name != "radio._hot":
+            super().build_extension(ext)
+            return
+        try:
+            super().build_extension(ext)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - CompileError, LinkError, ...
+            _warn(f"compiling the hot loops failed ({exc!r}): they stay on pyzmq")
+            self.hot_failure = f"compiling the hot loops failed ({exc!r})"
 
     def _remove_outputs(self) -> None:
         for ext in self.extensions:

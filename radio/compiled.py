@@ -108,3 +108,18 @@ REASON: Final[str] = (
     "" if ACTIVE else _why or "no compiled modules beside the sources (a pure build)"
 )
 """Why the cores run as pure Python ("" when they are compiled)."""
+
+from radio import hot as _hot  # noqa: E402 - after the cores: the hot loops, bound to libzmq
+
+HOT: Final[bool] = _hot.MODULE is not None
+"""Whether radio's hot loops (send, read) run in C (``radio._hot``) rather than on pyzmq."""
+
+HOT_REASON: Final[str] = _hot.REASON
+"""Why the hot loops run on pyzmq ("" when they run in C)."""
+
+
+def describe() -> str:
+    """One line for a report: what runs compiled, and why not what does not."""
+    cores = "cores compiled (mypyc)" if ACTIVE else f"cores pure Python ({REASON})"
+    loops = "hot loops in C (Cython)" if HOT else f"hot loops on pyzmq ({HOT_REASON})"
+    return f"{cores}; {loops}"

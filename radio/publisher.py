@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Final, Unpack
+from typing import Any, Final, Unpack
 
 import zmq
 
@@ -20,6 +20,7 @@ from radio.core.transmitter import BEACON_INTERVAL_S, Transmitter
 from radio.core.wire import NO_TTL, PART_THRESHOLD
 from radio.desk import DeskServer, check_advertised
 from radio.errors import SessionError
+from radio.hot import MODULE as HOT
 from radio.logs import get_logger
 from radio.owner import SocketOwner
 from radio.security import AllowList, CurveServer, apply_server, authenticators
@@ -189,6 +190,20 @@ class Publisher(SocketOwner):
                 )
                 self.desk = self._desk.endpoint
             self._send = fast_send(self._socket)
+            self._hot: Any = None  # radio._hot's Socket, when the hot loops are in C
+            self._sender: Any = None
+            if HOT is not None:
+                self._hot = HOT.Socket(self._socket)
+                # The common case in C; what it does not take goes to the methods below.
+                self._sender = HOT.Sender(
+                    self._hot,
+                    self._lock,
+                    self._sessions,
+                    partial(Publisher.send, self),
+                    partial(Publisher.send_many, self),
+                )
+                self.send = self._sender.send  # type: ignore[method-assign]
+                self.send_many = self._sender.send_many  # type: ignore[method-assign]
         except BaseException as exc:
             self._socket.close(linger=0)
             if self._desk is not None:
@@ -450,6 +465,8 @@ class Publisher(SocketOwner):
         """
         now = _now()
         self._next_service = now + SEND_SERVICE_AFTER_S
+        if self._sender is not None:
+            self._sender.next_service = self._next_service
         if self._closed:
             return False
         core = self._core
@@ -523,6 +540,8 @@ class Publisher(SocketOwner):
                 return
             self._last_words()
             self._closed = True
+            if self._hot is not None:
+                self._hot.detach()
             self._socket.close(linger=self._linger_ms)
             if self._desk is not None:
                 self._desk.close()

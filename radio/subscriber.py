@@ -7,7 +7,8 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Final, Unpack
+from functools import partial
+from typing import Any, Final, Unpack
 
 import zmq
 
@@ -16,6 +17,7 @@ from radio.core.ready import CHUNK, ReadyQueue
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS, Tuner
 from radio.desk import REQUEST_TIMEOUT_S, ask
 from radio.errors import ClosedError
+from radio.hot import MODULE as HOT
 from radio.logs import get_logger
 from radio.message import Loss, Message, Stats
 from radio.owner import SocketOwner
@@ -158,6 +160,11 @@ class Subscriber(SocketOwner):
                 apply_client(sock, security)  # before bind/connect
             self._sync()
             self.endpoint = attach(sock, endpoint, bind=self.bind)
+            # Whole messages off the socket: in C when the hot loops are built.
+            self._hot: Any = None if HOT is None else HOT.Socket(sock)
+            self._read: Callable[[], list[bytes]] = (
+                partial(read_messages, sock) if self._hot is None else self._hot.read
+            )
         except BaseException as exc:
             self._socket.close(linger=0)
             if isinstance(exc, zmq.ZMQError):
@@ -421,7 +428,7 @@ class Subscriber(SocketOwner):
         messages waiting, what it reads is dropped and counted as gaps; it returns
         whether it did (the reader then drains on: libzmq must hold nothing).
         """
-        frames = read_messages(self._socket)
+        frames = self._read()
         if not frames:
             return False
         queue = self._queue
@@ -528,6 +535,8 @@ class Subscriber(SocketOwner):
             if self._closed:
                 return
             self._closed = True
+            if self._hot is not None:
+                self._hot.detach()
             self.unread = self._queue.clear()
             with contextlib.suppress(zmq.ZMQError):
                 for topic in sorted(self._subscribed, key=lambda t: not is_marker(t)):

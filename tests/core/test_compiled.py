@@ -58,7 +58,22 @@ def test_the_cores_are_compiled_unless_the_build_fell_back() -> None:
     assert radio.compiled.ACTIVE, radio.compiled.REASON
     assert all(radio.compiled.MODULES.values())
     shared = "radio._cores__mypyc"  # the cores' one shared library, which the shims load
-    assert _report("0") == {"active": True, "compiled": sorted([*CORES, shared])}
+    hot = ["radio._hot"] if radio.compiled.HOT else []
+    assert _report("0") == {"active": True, "compiled": sorted([*CORES, shared, *hot])}
+
+
+def test_the_hot_loops_are_in_c_unless_the_build_fell_back() -> None:
+    """In the normal run the hot loops are built and bound, unless the build said why not."""
+    if PURE:
+        assert not radio.compiled.HOT
+        assert radio.compiled.HOT_REASON == "RADIO_PURE is set"
+        return
+    note = (ROOT / "radio" / "_build.txt").read_text(encoding="ascii").splitlines()
+    fell_back = [line for line in note if line.startswith("hot-pure:")]
+    if fell_back:
+        pytest.skip(f"the build left the hot loops on pyzmq: {fell_back[0]}")
+    assert radio.compiled.HOT, radio.compiled.HOT_REASON
+    assert radio.compiled.describe().endswith("hot loops in C (Cython)")
 
 
 def test_this_run_uses_the_twin_it_asked_for() -> None:

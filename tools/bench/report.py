@@ -163,8 +163,8 @@ def _cores() -> str:
     """Which build of radio's cores the systems without "pure Python" in their name ran."""
     import radio.compiled
 
-    if radio.compiled.ACTIVE:
-        return "compiled (mypyc); the pure-Python systems ran with RADIO_PURE=1"
+    if radio.compiled.ACTIVE or radio.compiled.HOT:
+        return f"{radio.compiled.describe()}; the pure-Python systems ran with RADIO_PURE=1"
     return f"pure Python ({radio.compiled.REASON})"
 
 

@@ -1,0 +1,382 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""radio's hot loops in C, calling libzmq itself: framing, sending and reading frames."""
+
+# This is the C twin of the paths radio/publisher.py and radio/sockets.py take with
+# pyzmq: it writes a DATA frame exactly as radio/core/wire.py's `frame_prefix` +
+# `pack_tail` + payload does (tests/test_hot.py checks it against the protocol
+# vectors) and reads whole messages as `sockets.read_messages` does. Decisions stay
+# in the cores: a send this code cannot make the cheap way (a batching or a
+# last-value session, a payload past the small limit, a due service pass, anything
+# not plainly bytes and a float) goes to the Python path, untouched.
+#
+# No header and no link: libzmq is the copy pyzmq has already loaded (its own, in
+# pyzmq.libs, or the system's), found in this process's memory map, and its few
+# functions are reached through pointers `bind` takes from ctypes. A socket is
+# reached through pyzmq's public ``Socket.underlying``.
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.object cimport PyObject
+from libc.stdint cimport uint64_t, uintptr_t
+from libc.string cimport memcpy
+
+cdef extern from *:
+    """
+    #include <time.h>
+    #if defined(_MSC_VER)
+    #error "radio's hot loops are built with GCC or Clang"
+    #endif
+    typedef struct radio_msg_t {
+        unsigned char _[64] __attribute__((aligned(sizeof(void *))));
+    } radio_msg_t;
+    typedef int (*radio_msg_init_t)(radio_msg_t *);
+    typedef int (*radio_msg_init_size_t)(radio_msg_t *, size_t);
+    typedef int (*radio_msg_io_t)(radio_msg_t *, void *, int);
+    typedef int (*radio_msg_close_t)(radio_msg_t *);
+    typedef void *(*radio_msg_data_t)(radio_msg_t *);
+    typedef size_t (*radio_msg_size_t)(const radio_msg_t *);
+    typedef int (*radio_msg_more_t)(const radio_msg_t *);
+    typedef int (*radio_errno_t)(void);
+
+    static radio_msg_init_t radio_msg_init;
+    static radio_msg_init_size_t radio_msg_init_size;
+    static radio_msg_io_t radio_msg_send;
+    static radio_msg_io_t radio_msg_recv;
+    static radio_msg_close_t radio_msg_close;
+    static radio_msg_data_t radio_msg_data;
+    static radio_msg_size_t radio_msg_size;
+    static radio_msg_more_t radio_msg_more;
+    static radio_errno_t radio_errno;
+
+    static double radio_monotonic(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    }
+
+    static void radio_put_u64(char *out, unsigned long long value) {
+        int i;
+        for (i = 7; i >= 0; i--) { out[i] = (char)(value & 0xff); value >>= 8; }
+    }
+
+    static void radio_put_f64(char *out, double value) {
+        unsigned long long bits;
+        memcpy(&bits, &value, 8);
+        radio_put_u64(out, bits);
+    }
+    """
+    ctypedef struct radio_msg_t:
+        pass
+    ctypedef int (*radio_msg_init_t)(radio_msg_t *) noexcept nogil
+    ctypedef int (*radio_msg_init_size_t)(radio_msg_t *, size_t) noexcept nogil
+    ctypedef int (*radio_msg_io_t)(radio_msg_t *, void *, int) noexcept nogil
+    ctypedef int (*radio_msg_close_t)(radio_msg_t *) noexcept nogil
+    ctypedef void *(*radio_msg_data_t)(radio_msg_t *) noexcept nogil
+    ctypedef size_t (*radio_msg_size_t)(const radio_msg_t *) noexcept nogil
+    ctypedef int (*radio_msg_more_t)(const radio_msg_t *) noexcept nogil
+    ctypedef int (*radio_errno_t)() noexcept nogil
+    radio_msg_init_t radio_msg_init
+    radio_msg_init_size_t radio_msg_init_size
+    radio_msg_io_t radio_msg_send
+    radio_msg_io_t radio_msg_recv
+    radio_msg_close_t radio_msg_close
+    radio_msg_data_t radio_msg_data
+    radio_msg_size_t radio_msg_size
+    radio_msg_more_t radio_msg_more
+    radio_errno_t radio_errno
+    double radio_monotonic() noexcept nogil
+    void radio_put_u64(char *out, unsigned long long value) noexcept nogil
+    void radio_put_f64(char *out, double value) noexcept nogil
+
+import zmq
+
+cdef enum:
+    TAIL = 24  # seq (8), sent_at (8), ttl (8): wire's "!Qdd" after the prefix
+    MAX_READ = 256  # frames one read takes at most: sockets.READ_FRAMES
+
+cdef int _DONTWAIT = zmq.DONTWAIT
+cdef int _SNDMORE = zmq.SNDMORE
+cdef int _EAGAIN = zmq.EAGAIN
+import errno as _errno
+cdef int _EINTR = _errno.EINTR
+cdef bint _bound = False
+cdef double _INF = float("inf")
+
+
+def bind(dict functions):
+    """Take libzmq's functions: a dict of name -> address (`radio.hot` finds them)."""
+    global radio_msg_init, radio_msg_init_size, radio_msg_send, radio_msg_recv
+    global radio_msg_close, radio_msg_data, radio_msg_size, radio_msg_more, radio_errno
+    global _bound
+    radio_msg_init = <radio_msg_init_t><uintptr_t>functions["zmq_msg_init"]
+    radio_msg_init_size = <radio_msg_init_size_t><uintptr_t>functions["zmq_msg_init_size"]
+    radio_msg_send = <radio_msg_io_t><uintptr_t>functions["zmq_msg_send"]
+    radio_msg_recv = <radio_msg_io_t><uintptr_t>functions["zmq_msg_recv"]
+    radio_msg_close = <radio_msg_close_t><uintptr_t>functions["zmq_msg_close"]
+    radio_msg_data = <radio_msg_data_t><uintptr_t>functions["zmq_msg_data"]
+    radio_msg_size = <radio_msg_size_t><uintptr_t>functions["zmq_msg_size"]
+    radio_msg_more = <radio_msg_more_t><uintptr_t>functions["zmq_msg_more"]
+    radio_errno = <radio_errno_t><uintptr_t>functions["zmq_errno"]
+    _bound = True
+
+
+cdef object _error(int errno):
+    """The pyzmq exception for *errno*, as pyzmq's own calls raise it."""
+    if errno == _EAGAIN:
+        return zmq.Again(errno)
+    if errno == zmq.ETERM:
+        return zmq.ContextTerminated(errno)
+    return zmq.ZMQError(errno)
+
+
+cdef inline double _monotonic() noexcept nogil:
+    return radio_monotonic()
+
+
+def monotonic():
+    """The clock the fast path stamps with: ``time.monotonic`` (CLOCK_MONOTONIC)."""
+    return radio_monotonic()
+
+
+cdef inline void _write(char *out, bytes prefix, uint64_t seq, double now, double ttl,
+                        const char *payload, Py_ssize_t size) noexcept:
+    """Write a DATA frame into *out*: *prefix*, the tail ("!Qdd"), *payload*."""
+    cdef Py_ssize_t head = PyBytes_GET_SIZE(prefix)
+    memcpy(out, PyBytes_AS_STRING(prefix), head)
+    radio_put_u64(out + head, seq)
+    radio_put_f64(out + head + 8, now)
+    radio_put_f64(out + head + 16, ttl)
+    if size:
+        memcpy(out + head + TAIL, payload, size)
+
+
+def encode(bytes prefix, uint64_t seq, double sent_at, double ttl, bytes payload):
+    """The frame the fast path sends: ``wire``'s ``prefix + pack_tail(...) + payload``."""
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(payload)
+    cdef bytes frame = PyBytes_FromStringAndSize(
+        NULL, PyBytes_GET_SIZE(prefix) + TAIL + size
+    )
+    _write(PyBytes_AS_STRING(frame), prefix, seq, sent_at, ttl, PyBytes_AS_STRING(payload), size)
+    return frame
+
+
+cdef class Socket:
+    """A libzmq socket's handle, usable while its owner keeps it open (see `detach`).
+
+    Every call is made under the owner's lock, as radio makes all its socket calls:
+    the owner calls `detach` under that lock before it closes the pyzmq socket.
+    """
+
+    cdef void *handle
+    cdef object socket  # the pyzmq socket: kept alive while attached
+
+    def __cinit__(self, socket):
+        if not _bound:
+            raise RuntimeError("radio._hot.bind was not called")
+        self.socket = socket
+        self.handle = <void *><uintptr_t>socket.underlying
+
+    def detach(self):
+        """Forget the handle: the owner is closing the socket (call under its lock)."""
+        self.handle = NULL
+        self.socket = None
+
+    @property
+    def attached(self):
+        return self.handle != NULL
+
+    cdef int _send_frame(self, bytes prefix, uint64_t seq, double now, double ttl,
+                         const char *payload, Py_ssize_t size, int flags) except -1:
+        """Send prefix + tail + payload as one frame (`wire.encode`'s bytes)."""
+        cdef radio_msg_t msg
+        cdef Py_ssize_t head = PyBytes_GET_SIZE(prefix)
+        cdef int rc, errno
+        if self.handle == NULL:
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        if radio_msg_init_size(&msg, <size_t>(head + TAIL + size)) != 0:
+            raise MemoryError()
+        _write(<char *>radio_msg_data(&msg), prefix, seq, now, ttl, payload, size)
+        with nogil:
+            rc = radio_msg_send(&msg, self.handle, flags)
+        if rc < 0:
+            errno = radio_errno()
+            radio_msg_close(&msg)
+            raise _error(errno)
+        return 0
+
+    def send_bytes(self, bytes frame, int flags=0):
+        """Send *frame* as it is (``flags``: DONTWAIT, SNDMORE), copying it."""
+        cdef radio_msg_t msg
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(frame)
+        cdef int rc, errno
+        if self.handle == NULL:
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        if radio_msg_init_size(&msg, <size_t>size) != 0:
+            raise MemoryError()
+        memcpy(radio_msg_data(&msg), PyBytes_AS_STRING(frame), size)
+        with nogil:
+            rc = radio_msg_send(&msg, self.handle, flags)
+        if rc < 0:
+            errno = radio_errno()
+            radio_msg_close(&msg)
+            raise _error(errno)
+
+    def read(self, Py_ssize_t max_frames=MAX_READ, Py_ssize_t max_bytes=256 * 1024):
+        """The frames of the whole messages waiting, up to a bound; none: ``[]``.
+
+        `sockets.read_messages` in C: up to *max_frames* frames and about
+        *max_bytes* bytes, never stopping between the parts of a message (a
+        message of more parts than `MAX_READ` is read in several rounds). It never
+        blocks, and lets go of the interpreter while libzmq reads each round.
+        """
+        cdef radio_msg_t msgs[MAX_READ]
+        cdef Py_ssize_t count, total = 0, taken = 0, i
+        cdef int rc = 0, errno = 0, more = 0
+        cdef void *handle = self.handle
+        cdef list frames = []
+        if handle == NULL:
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        if max_frames > MAX_READ:
+            max_frames = MAX_READ
+        while True:
+            count = 0
+            with nogil:
+                while count < MAX_READ:
+                    radio_msg_init(&msgs[count])
+                    rc = radio_msg_recv(&msgs[count], handle, _DONTWAIT)
+                    if rc < 0:
+                        errno = radio_errno()
+                        radio_msg_close(&msgs[count])
+                        break
+                    more = radio_msg_more(&msgs[count])
+                    total += rc
+                    count += 1
+                    if not more and (taken + count >= max_frames or total >= max_bytes):
+                        break
+            try:
+                for i in range(count):
+                    frames.append(PyBytes_FromStringAndSize(
+                        <char *>radio_msg_data(&msgs[i]), <Py_ssize_t>radio_msg_size(&msgs[i])
+                    ))
+            finally:  # a MemoryError above leaks none of libzmq's messages
+                for i in range(count):
+                    radio_msg_close(&msgs[i])
+            taken += count
+            if rc < 0 or not more:
+                break  # nothing more waits, or a bound was reached between two messages
+        if rc < 0 and errno != _EAGAIN and errno != _EINTR and not frames:
+            raise _error(errno)
+        return frames
+
+
+cdef class Sender:
+    """`Publisher.send`'s common case in C; anything else goes to *slow*, as given.
+
+    *lock* is the publisher's lock, *sessions* its core's table of open sessions
+    (name -> `SessionState`), *slow* and *slow_many* the Python `send` and `send_many`. The fast case: a bytes
+    payload under its session's ``small_below`` (a session that neither batches nor
+    keeps its last value), a float TTL or None, and no service pass due.
+    """
+
+    cdef Socket socket
+    cdef object acquire, release
+    cdef dict sessions
+    cdef object slow, slow_many
+    cdef public double next_service
+
+    def __cinit__(self, Socket socket, lock, dict sessions, slow, slow_many):
+        self.socket = socket
+        self.acquire = lock.acquire
+        self.release = lock.release
+        self.sessions = sessions
+        self.slow = slow
+        self.slow_many = slow_many
+        self.next_service = 0.0
+
+    def send(self, session, payload, ttl=None):
+        """`Publisher.send`: number and broadcast *payload* on *session*; its seq."""
+        cdef double ttl_value = 0.0
+        cdef PyObject *found
+        cdef object state
+        cdef Py_ssize_t size
+        cdef uint64_t seq
+        cdef double now
+        if type(payload) is not bytes:
+            return self.slow(session, payload, ttl)
+        if ttl is not None:
+            if type(ttl) is not float:
+                return self.slow(session, payload, ttl)
+            ttl_value = <double>ttl
+            if not (0.0 < ttl_value < _INF):
+                return self.slow(session, payload, ttl)
+        size = PyBytes_GET_SIZE(payload)
+        self.acquire()
+        try:
+            found = PyDict_GetItem(self.sessions, session)
+            now = radio_monotonic()
+            if found == NULL or now >= self.next_service:
+                state = None
+            else:
+                state = <object>found
+                if size >= <Py_ssize_t>state.small_below:
+                    state = None
+            if state is not None:
+                seq = <uint64_t>state.seq + 1
+                state.seq = seq
+                self.socket._send_frame(
+                    state.prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload), size,
+                    _DONTWAIT,
+                )
+                return seq
+        finally:
+            self.release()
+        return self.slow(session, payload, ttl)
+
+    def send_many(self, session, payloads, ttl=None):
+        """`Publisher.send_many`'s common case (every payload small bytes); else *slow_many*."""
+        cdef double ttl_value = 0.0
+        cdef PyObject *found
+        cdef object state, payload
+        cdef list items = payloads if type(payloads) is list else list(payloads)
+        cdef Py_ssize_t count = PyList_GET_SIZE(items), i, small
+        cdef uint64_t seq
+        cdef double now
+        cdef bytes prefix
+        cdef Socket socket = self.socket
+        if ttl is not None:
+            if type(ttl) is not float:
+                return self.slow_many(session, items, ttl)
+            ttl_value = <double>ttl
+            if not (0.0 < ttl_value < _INF):
+                return self.slow_many(session, items, ttl)
+        for i in range(count):
+            if type(<object>PyList_GET_ITEM(items, i)) is not bytes:
+                return self.slow_many(session, items, ttl)
+        self.acquire()
+        try:
+            found = PyDict_GetItem(self.sessions, session)
+            now = radio_monotonic()
+            state = None
+            if found != NULL and now < self.next_service:
+                state = <object>found
+                small = state.small_below
+                for i in range(count):
+                    if PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(items, i)) >= small:
+                        state = None
+                        break
+            if state is not None:
+                seq = <uint64_t>state.seq
+                state.seq = seq + <uint64_t>count  # all numbered first, as `SessionState.frames`
+                prefix = state.prefix
+                for i in range(count):
+                    payload = <object>PyList_GET_ITEM(items, i)
+                    seq += 1
+                    socket._send_frame(
+                        prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload),
+                        PyBytes_GET_SIZE(payload), _DONTWAIT,
+                    )
+                return seq
+        finally:
+            self.release()
+        return self.slow_many(session, items, ttl)

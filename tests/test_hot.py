@@ -1,0 +1,245 @@
+"""radio._hot, the hot loops in C: the bytes they write, the frames they read, the fallbacks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import zmq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import radio.compiled
+from radio import ClosedError, Publisher
+from radio.core.names import session_topic
+from radio.core.wire import Kind, decode, encode, frame_prefix
+from radio.hot import MODULE
+from tests.helpers import wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS: dict[str, Any] = json.loads((ROOT / "docs" / "protocol" / "vectors.json").read_text())
+PURE = os.environ.get("RADIO_PURE", "") not in ("", "0")
+
+
+@pytest.fixture
+def hot() -> ModuleType:
+    """The bound C module; this test does not apply to the pyzmq paths (RADIO_PURE=1)."""
+    if PURE:
+        pytest.skip("RADIO_PURE is set: the pyzmq paths run, tested by the rest of the suite")
+    assert MODULE is not None, radio.compiled.HOT_REASON
+    return MODULE
+
+
+_PAIRS = itertools.count()
+
+
+@contextmanager
+def _pair() -> Iterator[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]]:
+    """A PUSH and a PULL connected over inproc (a fresh name: an endpoint outlives close)."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context.instance()
+    push, pull = ctx.socket(zmq.PUSH), ctx.socket(zmq.PULL)
+    name = f"inproc://radio-hot-{next(_PAIRS)}"
+    try:
+        push.bind(name)
+        pull.connect(name)
+        yield push, pull
+    finally:
+        push.close(linger=0)
+        pull.close(linger=0)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[zmq.Socket[bytes], zmq.Socket[bytes]]]:
+    """A raw peer that sends what it is told, and the socket that reads it."""
+    with _pair() as sockets:
+        yield sockets
+
+
+def _data_vectors() -> list[dict[str, Any]]:
+    return [v for v in VECTORS["frames"] if v["expect"].get("kind") == "DATA"]
+
+
+@pytest.mark.parametrize("vector", _data_vectors(), ids=lambda v: v["name"])
+def test_the_fast_path_writes_each_data_vector(hot: ModuleType, vector: dict[str, Any]) -> None:
+    """The C writer's DATA frame is the recorded one, byte for byte."""
+    want = vector["expect"]
+    topic = session_topic(want["channel"], want["session"])
+    prefix = frame_prefix(
+        topic, Kind.DATA, live=want["live"], publisher=bytes.fromhex(want["publisher"])
+    )
+    frame = hot.encode(
+        prefix, want["seq"], want["sent_at"], want["ttl"], bytes.fromhex(want["payload"])
+    )
+    assert frame.hex() == vector["hex"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(0, 2**64 - 1),
+    sent_at=st.floats(allow_nan=False, allow_infinity=False),
+    ttl=st.floats(0.0, 1e9),
+    payload=st.binary(max_size=300),
+    live=st.booleans(),
+    publisher=st.binary(min_size=8, max_size=8),
+)
+def test_the_fast_path_writes_what_wire_writes(
+    seq: int, sent_at: float, ttl: float, payload: bytes, live: bool, publisher: bytes
+) -> None:
+    """For any fields, the C writer's frame equals `wire.encode`'s."""
+    if MODULE is None:
+        pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
+    topic = session_topic("ch", "s1")
+    prefix = frame_prefix(topic, Kind.DATA, live=live, publisher=publisher)
+    want = encode(topic, Kind.DATA, seq, sent_at, payload, ttl, live=live, publisher=publisher)
+    assert MODULE.encode(prefix, seq, sent_at, ttl, payload) == want
+
+
+def _sent(push: zmq.Socket[bytes], messages: list[list[bytes]]) -> list[bytes]:
+    for parts in messages:
+        push.send_multipart(parts)
+    return [frame for parts in messages for frame in parts]
+
+
+def _read_all(socket: Any, count: int, **bounds: int) -> list[list[bytes]]:
+    """Every read until *count* frames came, each read's frames a list of its own."""
+    reads: list[list[bytes]] = []
+
+    def more() -> bool:
+        frames = socket.read(**bounds)
+        if frames:
+            reads.append(frames)
+        return sum(map(len, reads)) >= count
+
+    wait_until(more, what=f"{count} frames read")
+    return reads
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(
+        st.lists(st.binary(max_size=2000), min_size=1, max_size=5), min_size=1, max_size=40
+    ),
+    max_frames=st.integers(1, 300),
+)
+def test_reads_return_the_frames_sent_in_order_never_half_a_message(
+    messages: list[list[bytes]], max_frames: int
+) -> None:
+    """Any messages read in any bounds come back whole, in order, each read ending a message."""
+    if MODULE is None:
+        pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
+    with _pair() as (push, pull):
+        frames = _sent(push, messages)
+        reads = _read_all(MODULE.Socket(pull), len(frames), max_frames=max_frames)
+        assert [frame for read in reads for frame in read] == frames
+        ends = set()  # the frame counts at which a message ends
+        total = 0
+        for parts in messages:
+            total += len(parts)
+            ends.add(total)
+        done = 0
+        for read in reads:
+            done += len(read)
+            assert done in ends  # no read stops inside a message
+
+
+def test_a_message_of_more_parts_than_one_round_comes_whole(
+    hot: ModuleType, pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
+) -> None:
+    """A junk message of 1,000 parts (a round holds 256) is read whole, in order, in one read."""
+    push, pull = pair
+    parts = [b"%d" % i for i in range(1000)]
+    frames = _sent(push, [parts, [b"after"]])
+    reads = _read_all(hot.Socket(pull), len(frames))
+    assert reads[0][:1000] == parts
+    assert [frame for read in reads for frame in read] == frames
+
+
+def test_large_frames_end_a_read_at_the_byte_bound(
+    hot: ModuleType, pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
+) -> None:
+    """Frames of 1 MiB each: a read stops after the one that reached its byte bound."""
+    push, pull = pair
+    big = [os.urandom(2**20) for _ in range(3)]
+    frames = _sent(push, [[frame] for frame in big])
+    reads = _read_all(hot.Socket(pull), len(frames))
+    assert reads == [[frame] for frame in big]
+
+
+def test_empty_frames_and_an_idle_socket(
+    hot: ModuleType, pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
+) -> None:
+    """Empty frames are frames; a socket with nothing waiting reads ``[]``."""
+    push, pull = pair
+    socket = hot.Socket(pull)
+    assert socket.read() == []
+    frames = _sent(push, [[b""], [b"", b""]])
+    assert [frame for read in _read_all(socket, 3) for frame in read] == frames
+
+
+def test_a_detached_socket_raises_instead_of_touching_libzmq(
+    hot: ModuleType, pair: tuple[zmq.Socket[bytes], zmq.Socket[bytes]]
+) -> None:
+    """After its owner detached it (closing), a read or send raises ENOTSOCK."""
+    socket = hot.Socket(pair[1])
+    socket.detach()
+    assert not socket.attached
+    with pytest.raises(zmq.ZMQError) as read:
+        socket.read()
+    assert read.value.errno == zmq.ENOTSOCK
+    with pytest.raises(zmq.ZMQError) as sent:
+        socket.send_bytes(b"x")
+    assert sent.value.errno == zmq.ENOTSOCK
+
+
+def test_the_publisher_sends_through_c_the_frame_wire_would(
+    hot: ModuleType, raw_subs: list[zmq.Socket[bytes]]
+) -> None:
+    """A raw SUB receives from `Publisher.send`'s C path the frame `wire.encode` makes."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        session = pub.open_session("s1")
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        raw_subs.append(sub)
+        sub.subscribe(session_topic("ch", "s1"))
+        sub.connect(pub.endpoint)
+        assert pub.send.__self__.__class__.__name__ == "Sender"  # type: ignore[attr-defined]
+
+        def heard() -> bytes | None:
+            pub.send(session, b"payload", ttl=2.5)
+            return sub.recv(zmq.NOBLOCK) if sub.poll(50) else None
+
+        frame = wait_until(heard, what="a frame of the session")
+        fields = decode(frame)
+        assert fields.kind == Kind.DATA
+        assert fields.payload == b"payload"
+        assert fields.ttl == 2.5
+        assert math.isfinite(fields.sent_at)
+        prefix = frame[: len(frame) - 24 - len(b"payload")]
+        assert hot.encode(prefix, fields.seq, fields.sent_at, 2.5, b"payload") == frame
+
+
+def test_what_the_c_path_does_not_take_goes_the_python_way(hot: ModuleType) -> None:
+    """bytearray payloads, int TTLs, a bad TTL and a closed session behave as in Python."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
+        session = pub.open_session("s1")
+        assert pub.send(session, bytearray(b"a")) == 1
+        assert pub.send(session, b"b", ttl=2) == 2
+        assert pub.send_many(session, [b"c", memoryview(b"d")], ttl=1) == 4
+        assert pub.send_many(session, iter([b"e", b"f"])) == 6
+        assert pub.send_many(session, []) == 6
+        with pytest.raises(ValueError, match="ttl"):
+            pub.send(session, b"x", ttl=-1.0)
+        with pytest.raises(TypeError, match="payload must be bytes"):
+            pub.send(session, "text")  # type: ignore[arg-type]
+        pub.close_session(session)
+        with pytest.raises(Exception, match="s1"):
+            pub.send(session, b"late")
+    with pytest.raises(ClosedError):
+        pub.send(session, b"after close")
