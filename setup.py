@@ -1,4 +1,4 @@
-"""Build radio, compiling its cores (mypyc) and hot loops (Cython) when it can; never failing."""
+"""Build radio, compiling its cores (mypyc) and hot loops (Cython) when it can; never failing.
 
 setup.cfg holds the metadata; this file only adds the optional extension modules.
 Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`, the
