@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,6 @@ from radio.owner import SocketOwner
 from radio.security import CurveClient, apply_client
 from radio.service import BUSY_PAUSE_S, SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
-    DEFAULT_HWM,
     MAX_COUNT,
     JoinSettings,
     SocketOptions,
@@ -133,7 +133,7 @@ class Subscriber(SocketOwner):
         self._subscribed: frozenset[bytes] = frozenset()
         # Messages decoded (in order) and not yet yielded; conflate keeps the newest only.
         self._queue = ReadyQueue(self._tuner, conflate=self.conflate)
-        self._ready_limit = self.hwm or DEFAULT_HWM
+        self._ready_limit = self.hwm or sys.maxsize  # hwm 0: no limit, as in ZeroMQ
         self._read_at = 0.0  # when the application last read the socket (monotonic)
         # Called (from the service thread) when messages are ready: see set_wakeup.
         self._wakeup: Callable[[], object] | None = None

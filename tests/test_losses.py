@@ -33,6 +33,22 @@ def test_a_stalled_subscriber_costs_at_most_its_hwm_and_counts_the_gap() -> None
         assert stats.received + stats.gaps == sent - seqs[0] + 1
 
 
+def test_hwm_0_holds_every_message_an_idle_reader_has_not_read() -> None:
+    """``hwm=0`` is no limit on both sides, as in ZeroMQ: nothing is dropped while nobody reads.
+
+    The subscriber's service thread decodes 20 times ``DEFAULT_HWM`` messages while the
+    application reads none; each is then yielded, with no gap.
+    """
+    with tuned(pub={"hwm": 0}, sub={"hwm": 0}) as (pub, sub):
+        sent = 20_000
+        for _ in range(sent):
+            pub.send("s1", b"x" * 100)
+        wait_until(lambda: sub.stats.received >= sent, what="every message decoded, none read")
+        heard = recv_all(sub, sent)
+        assert [m.seq for m in heard] == list(range(1, sent + 1))
+        assert sub.stats.gaps == 0
+
+
 def test_ttl_expired_messages_are_never_yielded() -> None:
     """Messages that outlive their TTL while queued are dropped and counted as expired."""
     with tuned() as (pub, sub):
