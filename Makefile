@@ -25,9 +25,10 @@ $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 
 install: $(STAMP) ## Create .venv: radio (cores compiled when gcc is there; RADIO_PURE=1: none), test, lint and tools requirements.
 
-# An editable install compiles the cores in place; rebuild them when one changes, so that
-# a stale build never runs (radio.compiled would fall back to the sources, and say so).
-radio/_build.txt: $(CORES) | $(STAMP)
+# An editable install compiles the cores and the hot loops in place; rebuild them when one
+# changes, so that a stale build never runs (radio.compiled would fall back to the sources,
+# or to pyzmq's paths, and say so).
+radio/_build.txt: $(CORES) radio/_hot.pyx | $(STAMP)
 	$(BIN)/python setup.py -q build_ext --inplace
 
 LIBFAKETIME := $(wildcard /usr/lib/*-linux-gnu/faketime/libfaketime.so.1)

@@ -17,9 +17,11 @@
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_DECREF, Py_INCREF
+from cpython.tuple cimport PyTuple_SET_ITEM
 from libc.stdint cimport uint64_t, uintptr_t
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 cdef extern from *:
     """
@@ -60,6 +62,24 @@ cdef extern from *:
         for (i = 7; i >= 0; i--) { out[i] = (char)(value & 0xff); value >>= 8; }
     }
 
+    static PyObject *radio_alloc_tuple(PyTypeObject *type, Py_ssize_t size) {
+        return type->tp_alloc(type, size);
+    }
+
+    static unsigned long long radio_get_u64(const char *in) {
+        unsigned long long value = 0;
+        int i;
+        for (i = 0; i < 8; i++) value = (value << 8) | (unsigned char)in[i];
+        return value;
+    }
+
+    static double radio_get_f64(const char *in) {
+        unsigned long long bits = radio_get_u64(in);
+        double value;
+        memcpy(&value, &bits, 8);
+        return value;
+    }
+
     static void radio_put_f64(char *out, double value) {
         unsigned long long bits;
         memcpy(&bits, &value, 8);
@@ -88,8 +108,13 @@ cdef extern from *:
     double radio_monotonic() noexcept nogil
     void radio_put_u64(char *out, unsigned long long value) noexcept nogil
     void radio_put_f64(char *out, double value) noexcept nogil
+    unsigned long long radio_get_u64(const char *src) noexcept nogil
+    double radio_get_f64(const char *src) noexcept nogil
+    PyObject *radio_alloc_tuple(PyTypeObject *type, Py_ssize_t size)
 
 import zmq
+
+from radio.message import Message
 
 cdef enum:
     TAIL = 24  # seq (8), sent_at (8), ttl (8): wire's "!Qdd" after the prefix
@@ -380,3 +405,68 @@ cdef class Sender:
         finally:
             self.release()
         return self.slow_many(session, items, ttl)
+
+
+cdef inline void _set(object message, Py_ssize_t index, object item) noexcept:
+    Py_INCREF(item)  # PyTuple_SET_ITEM steals a reference
+    PyTuple_SET_ITEM(message, index, item)
+
+
+cdef object _message(PyTypeObject *kind, str channel, str session, uint64_t seq,
+                     double sent_at, double ttl, const char *payload, Py_ssize_t size):
+    """A `Message` (a tuple subclass) made as ``tuple.__new__(Message, (...))`` makes it."""
+    cdef object number = seq
+    cdef object stamp = sent_at
+    cdef object expiry = ttl if ttl else None
+    cdef object data = PyBytes_FromStringAndSize(payload, size)
+    cdef PyObject *made = radio_alloc_tuple(kind, 6)  # its items set before any other call
+    if made == NULL:
+        raise MemoryError()
+    cdef object message = <object>made
+    Py_DECREF(message)  # <object> took a reference of its own
+    _set(message, 0, channel)
+    _set(message, 1, session)
+    _set(message, 2, number)
+    _set(message, 3, stamp)
+    _set(message, 4, expiry)
+    _set(message, 5, data)
+    return message
+
+
+def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session, last,
+             double last_sent, double skew, double watch, double base, clock, out):
+    """`radio.core.tuner.take_run` in C: the same frames taken, the same results."""
+    cdef Py_ssize_t count = PyList_GET_SIZE(frames), offset = PyBytes_GET_SIZE(lead)
+    cdef Py_ssize_t body = offset + TAIL, size, taken = 0
+    cdef const char *data
+    cdef const char *want = PyBytes_AS_STRING(lead)
+    cdef object frame
+    cdef uint64_t seq, previous
+    cdef double sent_at, ttl, age
+    cdef PyTypeObject *kind = <PyTypeObject *>Message
+    if last < 0 or last >= 0xFFFFFFFFFFFFFFFF:
+        return index, last, last_sent, 0  # no baseline, or no next seq: the tuner decides
+    previous = last
+    while index < count:
+        frame = <object>PyList_GET_ITEM(frames, index)
+        if type(frame) is not bytes:
+            break
+        size = PyBytes_GET_SIZE(frame)
+        data = PyBytes_AS_STRING(frame)
+        if size < body or memcmp(data, want, offset) != 0:
+            break
+        seq = radio_get_u64(data + offset)
+        sent_at = radio_get_f64(data + offset + 8)
+        ttl = radio_get_f64(data + offset + 16)
+        if not (0.0 <= sent_at < _INF) or not (0.0 <= ttl < _INF) or seq != previous + 1:
+            break
+        if ttl or watch == _INF:
+            age = <double>clock() - sent_at
+            if age < watch or (ttl and age - skew > ttl):
+                break
+        out(_message(kind, channel, session, seq, sent_at + base, ttl, data + body, size - body))
+        index += 1
+        previous = seq
+        last_sent = sent_at
+        taken += 1
+    return index, (previous if taken else last), last_sent, taken

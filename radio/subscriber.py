@@ -162,6 +162,8 @@ class Subscriber(SocketOwner):
             self.endpoint = attach(sock, endpoint, bind=self.bind)
             # Whole messages off the socket: in C when the hot loops are built.
             self._hot: Any = None if HOT is None else HOT.Socket(sock)
+            if HOT is not None:
+                self._tuner.run = HOT.take_run  # the plain runs of frames, decoded in C
             self._read: Callable[[], list[bytes]] = (
                 partial(read_messages, sock) if self._hot is None else self._hot.read
             )

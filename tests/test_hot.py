@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import os
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import radio.compiled
-from radio import ClosedError, Publisher
+from radio import ClosedError, Message, Publisher
 from radio.core.names import session_topic
+from radio.core.tuner import take_run
 from radio.core.wire import Kind, decode, encode, frame_prefix
 from radio.hot import MODULE
 from tests.helpers import wait_until
@@ -243,3 +245,70 @@ def test_what_the_c_path_does_not_take_goes_the_python_way(hot: ModuleType) -> N
             pub.send(session, b"late")
     with pytest.raises(ClosedError):
         pub.send(session, b"after close")
+
+
+_LEAD = frame_prefix(session_topic("ch", "s1"), Kind.DATA, live=True, publisher=b"pub-0001")
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> tuple[list[bytes], int, float, float]:
+    """Frames of a run as a publisher (or a liar) sends them, and the state before them."""
+    last = draw(st.sampled_from([-1, 0, 5, 2**64 - 2, 2**64 - 1]) | st.integers(0, 1000))
+    frames: list[bytes] = []
+    seq = max(last, 0)
+    for _ in range(draw(st.integers(0, 12))):
+        shape = draw(st.sampled_from(["next", "next", "next", "skip", "repeat", "junk", "other"]))
+        seq = min(seq + 1, 2**64 - 1) if shape != "skip" else min(seq + 3, 2**64 - 1)
+        number = seq - 1 if shape == "repeat" else seq
+        sent_at = draw(
+            st.sampled_from([100.0, 99.0, 0.0, -1.0, math.inf, math.nan, 1e300])
+            | st.floats(0.0, 200.0)
+        )
+        ttl = draw(st.sampled_from([0.0, 0.5, 5.0, -1.0, math.nan, math.inf]))
+        payload = draw(st.binary(max_size=20))
+        lead = _LEAD if shape != "other" else _LEAD[:-1] + b"X"
+        frame = lead + struct.pack("!Qdd", number, sent_at, ttl) + payload
+        frames.append(frame[: draw(st.integers(0, len(frame)))] if shape == "junk" else frame)
+    watch = draw(st.sampled_from([-math.inf, 0.0, 1.0, 50.0, math.inf]))
+    skew = draw(st.sampled_from([0.0, -3.0, 2.5]))
+    return frames, last, watch, skew
+
+
+@settings(max_examples=1500, deadline=None)
+@given(run=_runs(), index=st.integers(0, 3), now=st.floats(90.0, 110.0))
+def test_the_c_run_takes_what_take_run_takes(
+    run: tuple[list[bytes], int, float, float], index: int, now: float
+) -> None:
+    """Differential fuzz: the C twin takes the same frames, makes the same messages and
+    returns the same state as the pure `take_run`, whatever the frames (gaps, repeats,
+    junk, another lead, NaN and infinite stamps and TTLs, seqs at 2^64)."""
+    if MODULE is None:
+        pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
+    frames, last, watch, skew = run
+    results = []
+    for take in (take_run, MODULE.take_run):
+        out: list[Message] = []
+        state = take(
+            frames, index, _LEAD, "ch", "s1", last, 7.0, skew, watch, 1000.0, lambda: now,
+            out.append,
+        )  # fmt: skip
+        results.append((state, out))
+    (pure_state, pure_out), (c_state, c_out) = results
+    assert c_state == pure_state
+    assert c_out == pure_out
+    assert all(type(message) is Message for message in c_out)
+
+
+def test_an_honest_run_goes_through_c_whole(hot: ModuleType) -> None:
+    """1,000 in-order frames, TTLs and all: the C run takes every one, as `take_run` does."""
+    frames = [
+        _LEAD + struct.pack("!Qdd", seq, 100.0 + seq / 1000, 5.0 if seq % 2 else 0.0) + b"p%d" % seq
+        for seq in range(1, 1001)
+    ]
+    out: list[Message] = []
+    state = hot.take_run(
+        frames, 0, _LEAD, "ch", "s1", 0, 0.0, 0.0, 0.0, 10.0, lambda: 101.0, out.append
+    )
+    assert state == (1000, 1000, 101.0, 1000)
+    assert out[0] == Message("ch", "s1", 1, 110.001, 5.0, b"p1")
+    assert out[1] == Message("ch", "s1", 2, 110.002, None, b"p2")

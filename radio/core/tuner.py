@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 from radio.core.air import Air
@@ -79,6 +79,85 @@ def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], b
     return cuts
 
 
+class Cursor:
+    """An iterator over a read's frames that knows where it is.
+
+    The careful path takes a two-part message's payload from it, and the fast path
+    goes on after it.
+    """
+
+    def __init__(self, frames: list[bytes]) -> None:
+        self.frames = frames
+        self.index = 0
+
+    def __iter__(self) -> Cursor:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.index >= len(self.frames):
+            raise StopIteration
+        frame = self.frames[self.index]
+        self.index += 1
+        return frame
+
+
+Run = Callable[
+    [
+        list[bytes], int, bytes, str, str, int, float, float, float, float,
+        Callable[[], float], Callable[[Message], object],
+    ],
+    tuple[int, int, float, int],
+]  # fmt: skip
+"""`take_run`'s signature, which its C twin in ``radio._hot`` shares."""
+
+
+def take_run(
+    frames: list[bytes],
+    index: int,
+    lead: bytes,
+    channel: str,
+    session: str,
+    last: int,
+    last_sent: float,
+    skew: float,
+    watch: float,
+    base: float,
+    clock: Callable[[], float],
+    out: Callable[[Message], object],
+) -> tuple[int, int, float, int]:
+    """Pass on the frames from *index* that are the plain next DATA of *lead*; stop at another.
+
+    `Tuner.run` by default; ``radio._hot.take_run`` is its C twin, held to the same
+    results by the tests (tests/test_hot.py). From ``frames[index]`` on, each frame
+    that starts with *lead*, has a valid tail, needs no clock sample (its age is not
+    under *watch*), is the next seq after *last* and has not expired goes to *out*
+    as a `Message`, exactly as `Tuner._take` would make it. Returns the index of
+    the first frame not taken (the tuner handles it the way it handles any), the
+    last seq and send time taken, and how many were taken.
+    """
+    count = len(frames)
+    offset = len(lead)
+    body = offset - _LEAD_SIZE + _HEADER_SIZE
+    taken = 0
+    while index < count:
+        frame = frames[index]
+        if last < 0 or not frame.startswith(lead) or len(frame) < body:
+            break
+        seq, sent_at, ttl = _unpack_tail(frame, offset)
+        if not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF or seq != last + 1:
+            break
+        age = 0.0
+        if ttl or watch == _INF:
+            age = clock() - sent_at
+            if age < watch or (ttl and age - skew > ttl):
+                break
+        index += 1
+        last, last_sent = seq, sent_at
+        taken += 1
+        out(_new_tuple(Message, (channel, session, seq, sent_at + base, ttl or None, frame[body:])))
+    return index, last, last_sent, taken
+
+
 class Tuner:
     """Decides, frame by frame, what a subscriber yields; no sockets, no threads.
 
@@ -126,6 +205,8 @@ class Tuner:
         self.dial = Dial(channel, monotonic)
         self._monotonic = monotonic
         self._clock = clock
+        self.run: Run = take_run
+        """What takes the plain runs of frames: `take_run`, or its C twin (set by a driver)."""
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
         self._log = log.bind(channel=channel)
@@ -217,7 +298,7 @@ class Tuner:
         seq, count, sent_at = span(frame, len(heard.topic)) if heard is not None else (0, 1, 0.0)
         self.ledger.oversize(heard, seq, count, sent_at, limit)
 
-    def _take(self, frames: Iterable[bytes], out: Callable[[Message], object]) -> None:
+    def _take(self, frames: list[bytes], out: Callable[[Message], object]) -> None:
         """Handle *frames* in order, passing each message to yield to *out*.
 
         A DATA frame that starts like the frame before, up to its seq (topic,
@@ -226,11 +307,14 @@ class Tuner:
         clock reading when it has a TTL); anything else (another session or
         instance, a BATCH, END, a beacon, a two-part message, junk, a re-tuned
         session awaiting the HELLO, no `base` yet) takes the careful path, which
-        takes a two-part message's payload as the next frame.
+        takes a two-part message's payload as the next frame. Once a lead is
+        set, `run` (`take_run`, or its C twin) takes the frames that need nothing
+        more, many at a time; the frame it stops at is handled here.
         """
         channel = self.channel
         clock = self._monotonic
-        received = 0
+        run = self.run
+        received = taken = 0
         heard: Heard | None = None
         estimate = self.air.offset
         lead = b""
@@ -238,9 +322,20 @@ class Tuner:
         offset = body = last = 0
         skew = watch = base = last_sent = age = 0.0
         now = self._monotonic()  # when the sessions of these frames were last heard of
-        rest = iter(frames)
+        rest = Cursor(frames)
+        count = len(frames)
         try:
-            for frame in rest:
+            while rest.index < count:
+                if heard is not None:
+                    rest.index, last, last_sent, taken = run(
+                        frames, rest.index, lead, channel, session, last, last_sent,
+                        skew, watch, base, clock, out,
+                    )  # fmt: skip
+                    received += taken
+                    if rest.index >= count:
+                        break
+                frame = frames[rest.index]
+                rest.index += 1
                 if heard is None or not frame.startswith(lead):
                     if heard is not None:
                         heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
