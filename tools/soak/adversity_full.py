@@ -1,0 +1,98 @@
+"""Hostile-load measurement of full subscribers: N processes that stop reading, none aborts."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Final
+
+from tools import child_env
+from tools.soak.bounds import Row
+from tools.soak.stalled_sub import SCENARIOS, SENT
+
+RUN_DEADLINE_S: Final[float] = 60.0
+"""Longest one stalled subscriber's process may take (it takes a few seconds)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One process: its scenario, exit status and what its subscriber counted."""
+
+    scenario: str
+    returncode: int  # negative: killed by that signal (-6: SIGABRT)
+    taken: int  # messages taken off the socket while the application did not read
+    received: int
+    gaps: int
+
+    @property
+    def normal(self) -> bool:
+        return self.returncode == 0 and self.received + self.gaps == SENT == self.taken
+
+
+@dataclass(frozen=True)
+class FullFigures:
+    """Every run of every scenario."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def aborted(self) -> int:
+        return sum(run.returncode == -signal.SIGABRT for run in self.runs)
+
+    @property
+    def normal(self) -> int:
+        return sum(run.normal for run in self.runs)
+
+    @property
+    def met(self) -> bool:
+        return self.normal == len(self.runs)
+
+    def row(self) -> Row:
+        gaps = sorted(run.gaps for run in self.runs)
+        spread = f"{gaps[0]:,}-{gaps[-1]:,}" if gaps else "none"
+        others = len(self.runs) - self.normal - self.aborted
+        return Row(
+            f"a full subscriber (`hwm=10`, not read) while its publisher closes, and one "
+            f"stalled past the heartbeat timeout then read; {len(self.runs)} processes",
+            f"{self.normal} of {len(self.runs)} exited normally, {self.aborted} aborted "
+            f"(SIGABRT), {others} failed otherwise; gaps counted {spread} of {SENT:,} each",
+            "every process exits normally, every message received or counted as a gap",
+            self.met,
+        )
+
+
+def full_subscribers(runs: int = 5) -> FullFigures:
+    """Run each scenario of `tools.soak.stalled_sub` *runs* times, both scenarios at once."""
+    done: list[Run] = []
+    for _ in range(runs):
+        procs = [
+            (
+                scenario,
+                subprocess.Popen(  # noqa: S603 - this interpreter, radio's own module
+                    [sys.executable, "-m", "tools.soak.stalled_sub", scenario],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                    env=child_env(),
+                ),
+            )
+            for scenario in SCENARIOS
+        ]
+        for scenario, proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=RUN_DEADLINE_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            done.append(_run(scenario, proc.returncode, out))
+    return FullFigures(tuple(done))
+
+
+def _run(scenario: str, returncode: int, out: str) -> Run:
+    words = out.split()
+    if returncode != 0 or len(words) != 4 or words[0] != "alive":
+        return Run(scenario, returncode if returncode != 0 else 1, 0, 0, 0)
+    taken, received, gaps = (int(word) for word in words[1:])
+    return Run(scenario, returncode, taken, received, gaps)
