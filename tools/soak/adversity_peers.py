@@ -34,20 +34,22 @@ class LyingFigures:
     """What the subscriber made of honest messages with a liar's heads between them."""
 
     honest: int
-    intact: int  # honest messages yielded, equal to what was sent, in order
+    intact: int  # honest messages yielded, equal to what was sent
     garbage: int  # messages yielded that the publisher never sent
+    in_order: bool  # what was yielded is exactly what was sent, in order
     lies: int
     lies_counted: int  # lying heads counted as malformed
 
     @property
     def met(self) -> bool:
-        return self.intact == self.honest and self.garbage == 0 and self.lies_counted == self.lies
+        return self.in_order and self.garbage == 0 and self.lies_counted == self.lies
 
     def row(self) -> Row:
         return Row(
             f"lying two-part heads from a raw peer, one before each of {self.honest:,} "
             "honest messages",
-            f"{self.intact:,} intact, {self.garbage} garbage; {self.lies_counted:,} of "
+            f"{self.intact:,} intact{'' if self.in_order else ' (not all, or not in order)'}, "
+            f"{self.garbage:,} garbage; {self.lies_counted:,} of "
             f"{self.lies:,} lies counted as malformed",
             "every honest message yielded intact, 0 garbage, every lie counted as a drop",
             self.met,
@@ -102,10 +104,9 @@ def lying_heads(honest: int = 2000) -> LyingFigures:
     finally:
         rogue.close()
     yielded = [m.payload for m in got]
-    intact = sum(a == b for a, b in zip(yielded, payloads, strict=False))
     sent = set(payloads)
-    garbage = sum(payload not in sent for payload in yielded)
-    return LyingFigures(honest, intact, garbage, honest, counted)
+    intact = sum(payload in sent for payload in yielded)
+    return LyingFigures(honest, intact, len(yielded) - intact, yielded == payloads, honest, counted)
 
 
 @dataclass(frozen=True)

@@ -120,9 +120,9 @@ def relay_flood(extra: int = FLOOD_EXTRA) -> RelayFloodFigures:
             )
             _burst([flooder], session_topic(pub.channel, "s"), flood, b"flood")
             presence = hop._presence  # the relay's own count of what it refused
-            heard = waited(lambda: pub.listeners("s") >= share and presence.refused >= extra, 60.0)
-            if heard == float("inf"):
-                raise RuntimeError("the flood did not cross the relay within 60 s")
+            # the relay refuses what passes the share; the publisher counts the rest (on
+            # code that does not, this gives up at the deadline and the figures say so)
+            waited(lambda: pub.listeners("s") >= share and presence.refused >= extra, DEADLINE_S)
             honest = CurveClient.from_files(keys["honest.secret"], keys["relay"])
             with Subscriber(hop.backend, channel="relayed", security=honest) as sub:
                 start = time.monotonic()
