@@ -120,6 +120,10 @@ class ChurnFigures:
         return max(self.close_s)
 
     @property
+    def stuck(self) -> int:
+        return sum(took == float("inf") for took in self.close_s)
+
+    @property
     def met(self) -> bool:
         return self.longest_s < CLOSE_BOUND_S
 
@@ -128,7 +132,8 @@ class ChurnFigures:
             f"close() (linger {CLOSE_LINGER_S:g} s) while a raw peer churns subscriptions "
             f"as fast as it can; {len(self.close_s)} runs",
             f"longest close {seconds(self.longest_s)}, "
-            f"median {seconds(statistics.median(self.close_s))}",
+            f"median {seconds(statistics.median(self.close_s))}"
+            + (f"; {self.stuck} still running at the bound" if self.stuck else ""),
             f"within linger + 1 s ({seconds(CLOSE_BOUND_S)}) every run",
             self.met,
         )
