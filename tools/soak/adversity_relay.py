@@ -69,7 +69,7 @@ class RelayFloodFigures:
     share: int
     kept: int  # the flooder's markers the publisher counts
     refused: int  # refused by the relay, at the flooder's share
-    honest_s: float  # from tune-in until the publisher counted the honest subscriber
+    honest_s: float  # from its creation until the publisher counted the honest subscriber
 
     @property
     def met(self) -> bool:
@@ -123,13 +123,13 @@ def relay_flood(extra: int = FLOOD_EXTRA) -> RelayFloodFigures:
             # the relay refuses what passes the share; the publisher counts the rest (on
             # code that does not, this gives up at the deadline and the figures say so)
             waited(lambda: pub.listeners("s") >= share and presence.refused >= extra, DEADLINE_S)
+            kept = pub.listeners("s")  # the relay forwarded all it would: the flooder's count
             honest = CurveClient.from_files(keys["honest.secret"], keys["relay"])
+            start = time.monotonic()  # its handshake with the relay included
             with Subscriber(hop.backend, channel="relayed", security=honest) as sub:
-                start = time.monotonic()
                 sub.tune_in("s")
-                counted = pub.wait_for_listener("s", timeout=DEADLINE_S, count=share + 1)
+                counted = pub.wait_for_listener("s", timeout=DEADLINE_S, count=kept + 1)
                 honest_s = time.monotonic() - start if counted else float("inf")
-                kept = pub.listeners("s") - (1 if counted else 0)
             return RelayFloodFigures(flood, share, kept, presence.refused, honest_s)
 
 
