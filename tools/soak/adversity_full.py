@@ -25,6 +25,7 @@ class Run:
     taken: int  # messages taken off the socket while the application did not read
     received: int
     gaps: int
+    detail: str = ""  # the last line of a failed process's stderr (libzmq names its assertion)
 
     @property
     def normal(self) -> bool:
@@ -59,7 +60,8 @@ class FullFigures:
             f"stalled past the heartbeat timeout then read; {runs} processes",
             f"{exited} of {runs} exited normally, {self.aborted} aborted (SIGABRT); "
             f"{self.normal} of {runs} took all {SENT:,} off the socket, each received or "
-            f"counted as a gap (gaps {spread})",
+            f"counted as a gap (gaps {spread})"
+            + "".join(f"; {run.scenario}: {run.detail}" for run in self.runs if run.detail)[:400],
             "every process exits normally, every message received or counted as a gap",
             self.met,
         )
@@ -75,7 +77,7 @@ def full_subscribers(runs: int = 5) -> FullFigures:
                 subprocess.Popen(  # noqa: S603 - this interpreter, radio's own module
                     [sys.executable, "-m", "tools.soak.stalled_sub", scenario],
                     stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
                     text=True,
                     env=child_env(),
                 ),
@@ -84,17 +86,19 @@ def full_subscribers(runs: int = 5) -> FullFigures:
         ]
         for scenario, proc in procs:
             try:
-                out, _ = proc.communicate(timeout=RUN_DEADLINE_S)
+                out, err = proc.communicate(timeout=RUN_DEADLINE_S)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                out, _ = proc.communicate()
-            done.append(_run(scenario, proc.returncode, out))
+                out, err = proc.communicate()
+            done.append(_run(scenario, proc.returncode, out, err))
     return FullFigures(tuple(done))
 
 
-def _run(scenario: str, returncode: int, out: str) -> Run:
+def _run(scenario: str, returncode: int, out: str, err: str) -> Run:
     words = out.split()
     if returncode != 0 or len(words) != 4 or words[0] != "alive":
-        return Run(scenario, returncode if returncode != 0 else 1, 0, 0, 0)
+        lines = [line for line in err.splitlines() if line.strip()]
+        detail = lines[-1][:160] if lines else f"printed {out[:80]!r}"
+        return Run(scenario, returncode if returncode != 0 else 1, 0, 0, 0, detail)
     taken, received, gaps = (int(word) for word in words[1:])
     return Run(scenario, returncode, taken, received, gaps)
