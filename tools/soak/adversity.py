@@ -1,4 +1,4 @@
-"""Hostile-load measurements: floods of unknown CURVE keys, desk joins and forged presence."""
+"""Hostile-load measurements: floods, desk joins, forged presence and issue 18, with bounds."""
 
 from __future__ import annotations
 
