@@ -74,7 +74,7 @@ bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes doc
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
 	$(BIN)/python -m tools.soak.main --out docs
 
-adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence; writes docs/security.md.
+adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence, and issue 18's attacks, each held to a bound; writes docs/security.md.
 	$(BIN)/python -m tools.soak.adversity --out docs
 
 SEEDS ?= 1000
