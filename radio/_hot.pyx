@@ -73,6 +73,11 @@ cdef extern from *:
         return value;
     }
 
+    static unsigned long radio_get_u32(const char *in) {
+        return ((unsigned long)(unsigned char)in[0] << 24) | ((unsigned long)(unsigned char)in[1] << 16)
+             | ((unsigned long)(unsigned char)in[2] << 8) | (unsigned long)(unsigned char)in[3];
+    }
+
     static double radio_get_f64(const char *in) {
         unsigned long long bits = radio_get_u64(in);
         double value;
@@ -110,15 +115,23 @@ cdef extern from *:
     void radio_put_f64(char *out, double value) noexcept nogil
     unsigned long long radio_get_u64(const char *src) noexcept nogil
     double radio_get_f64(const char *src) noexcept nogil
+    unsigned long radio_get_u32(const char *src) noexcept nogil
     PyObject *radio_alloc_tuple(PyTypeObject *type, Py_ssize_t size)
 
 import zmq
 
+from radio.core.wire import MAX_BATCH_MESSAGES, RECORD as _RECORD, TAIL as _TAIL
+from radio.errors import MalformedMessageError
 from radio.message import Message
+
+if (_TAIL.size, _RECORD.size, MAX_BATCH_MESSAGES) != (TAIL, RECORD, MAX_BATCH):
+    raise ImportError("radio._hot was built for another wire format: rebuild it")
 
 cdef enum:
     TAIL = 24  # seq (8), sent_at (8), ttl (8): wire's "!Qdd" after the prefix
     MAX_READ = 256  # frames one read takes at most: sockets.READ_FRAMES
+    RECORD = 12  # a batch record's header: wire.RECORD, "!dI"
+    MAX_BATCH = 256  # wire.MAX_BATCH_MESSAGES
 
 cdef int _DONTWAIT = zmq.DONTWAIT
 cdef int _SNDMORE = zmq.SNDMORE
@@ -323,7 +336,7 @@ cdef class Sender:
         """`Publisher.send`: number and broadcast *payload* on *session*; its seq."""
         cdef double ttl_value = 0.0
         cdef PyObject *found
-        cdef object state
+        cdef object state, frame
         cdef Py_ssize_t size
         cdef uint64_t seq
         cdef double now
@@ -340,20 +353,23 @@ cdef class Sender:
         try:
             found = PyDict_GetItem(self.sessions, session)
             now = radio_monotonic()
-            if found == NULL or now >= self.next_service:
-                state = None
-            else:
+            if found != NULL and now < self.next_service:
                 state = <object>found
-                if size >= <Py_ssize_t>state.small_below:
-                    state = None
-            if state is not None:
-                seq = <uint64_t>state.seq + 1
-                state.seq = seq
-                self.socket._send_frame(
-                    state.prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload), size,
-                    _DONTWAIT,
-                )
-                return seq
+                if size < <Py_ssize_t>state.small_below:
+                    seq = <uint64_t>state.seq + 1
+                    state.seq = seq
+                    self.socket._send_frame(
+                        state.prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload), size,
+                        _DONTWAIT,
+                    )
+                    return seq
+                if size < <Py_ssize_t>state.batched_below:  # `SessionState.frame`'s batch
+                    seq = <uint64_t>state.seq + 1
+                    state.seq = seq
+                    frame = state.batch.add(seq, now, ttl_value, payload)
+                    if frame is not None:
+                        self.socket.send_bytes(frame, _DONTWAIT)
+                    return seq
         finally:
             self.release()
         return self.slow(session, payload, ttl)
@@ -470,3 +486,88 @@ def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session
         last_sent = sent_at
         taken += 1
     return index, (previous if taken else last), last_sent, taken
+
+
+def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, double base,
+               out):
+    """`radio.core.tuner.take_batch` in C: every record checked first, then passed on."""
+    cdef Py_ssize_t end = PyBytes_GET_SIZE(frame), at = offset, start, count = 0, i
+    cdef const char *data = PyBytes_AS_STRING(frame)
+    cdef unsigned long long length
+    cdef double sent_at = 0.0
+    cdef uint64_t first
+    cdef PyTypeObject *kind = <PyTypeObject *>Message
+    while at < end:  # decode_records' checks, in its order, with its words
+        if count == MAX_BATCH:
+            raise MalformedMessageError(f"batch of more than {MAX_BATCH} messages")
+        if at + RECORD > end:
+            raise MalformedMessageError(f"batch record header cut short at byte {at}")
+        sent_at = radio_get_f64(data + at)
+        length = radio_get_u32(data + at + 8)
+        start = at + RECORD
+        if <unsigned long long>(end - start) < length:
+            raise MalformedMessageError(
+                f"batch record of {length} bytes overruns the frame"
+            )
+        at = start + <Py_ssize_t>length
+        if not (0.0 <= sent_at < _INF):
+            raise MalformedMessageError(f"invalid send time {sent_at!r} in a batch record")
+        count += 1
+    if not count:
+        raise MalformedMessageError("empty batch")
+    first = seq
+    at = offset
+    for i in range(count):
+        sent_at = radio_get_f64(data + at)
+        length = radio_get_u32(data + at + 8)
+        start = at + RECORD
+        at = start + <Py_ssize_t>length
+        out(_message(kind, channel, session, first + i, sent_at + base, 0.0, data + start,
+                     <Py_ssize_t>length))
+    return count, sent_at
+
+
+cdef class Receiver:
+    """`Subscriber.recv`'s hot path in C: a message already taken, checked and returned.
+
+    Anything else (a timeout to validate, a retune or rebase meanwhile, an expired
+    message, nothing taken) goes to the subscriber's own ``_recv_checked`` and
+    ``_recv_waiting``, as its Python `recv` does.
+    """
+
+    cdef object subscriber, queue, checked, waiting
+
+    def __cinit__(self, subscriber):
+        self.subscriber = subscriber
+        self.queue = subscriber._queue
+        self.checked = subscriber._recv_checked
+        self.waiting = subscriber._recv_waiting
+
+    def recv(self, timeout=None):
+        """`Subscriber.recv`: the next message heard, or None after *timeout* seconds."""
+        cdef object queue = self.queue, generation, taken, message, conversion, ttl
+        cdef double limit
+        if timeout is not None:
+            if type(timeout) is not float:
+                return self.subscriber.__class__.recv(self.subscriber, timeout)  # validates
+            limit = <double>timeout
+            if not (0.0 <= limit < _INF):
+                return self.subscriber.__class__.recv(self.subscriber, timeout)
+        generation = queue.generation  # read before the pop: see ReadyQueue.fence
+        taken = queue.taken
+        if taken:
+            try:
+                message = taken.popleft()
+            except IndexError:
+                message = None
+            if message is not None:
+                conversion = queue.conversion  # before the generation: see ReadyQueue.rebase
+                if queue.generation == generation:
+                    ttl = message[4]
+                    if ttl is None or not (
+                        radio_monotonic() + <double>conversion
+                        > <double>message[3] + <double>ttl
+                    ):
+                        return message
+                return self.checked(message, generation, timeout)
+        return self.waiting(timeout)

@@ -164,6 +164,8 @@ class Subscriber(SocketOwner):
             self._hot: Any = None if HOT is None else HOT.Socket(sock)
             if HOT is not None:
                 self._tuner.run = HOT.take_run  # the plain runs of frames, decoded in C
+                self._tuner.batch = HOT.take_batch  # and plain BATCH frames
+                self.recv = HOT.Receiver(self).recv  # type: ignore[method-assign]
             self._read: Callable[[], list[bytes]] = (
                 partial(read_messages, sock) if self._hot is None else self._hot.read
             )
@@ -330,6 +332,7 @@ class Subscriber(SocketOwner):
         Messages are taken `CHUNK` at a time under the lock and popped one by one
         without it; a retune meanwhile is noticed by the generation counter (what it
         fenced is not returned), and each one's TTL is checked as it is returned.
+        ``radio._hot.Receiver.recv`` is this method's hot path in C, when built.
         """
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
@@ -347,13 +350,25 @@ class Subscriber(SocketOwner):
                     message[4] and _monotonic() + conversion > message[3] + message[4]
                 ):
                     return message
-                with self._lock:  # retuned or closed meanwhile, or expired: careful
-                    if self._closed:
-                        self.unread += 1  # taken before the close: unread, as the rest
-                    elif queue.still_heard(message, generation):
-                        return message
+                return self._recv_checked(message, generation, timeout)
+        return self._recv_waiting(timeout)
+
+    def _recv_checked(
+        self, message: Message, generation: int, timeout: float | None
+    ) -> Message | None:
+        """`recv` of a message taken as the queue was retuned or rebased, or expired: careful."""
+        with self._lock:
+            if self._closed:
+                self.unread += 1  # taken before the close: unread, as the rest
+            elif self._queue.still_heard(message, generation):
+                return message
+        return self._recv_waiting(timeout)
+
+    def _recv_waiting(self, timeout: float | None) -> Message | None:
+        """`recv` with nothing taken ready: the next from the queue, or wait for one."""
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
         # lock held for ever (CPython checks for signals right after a call returns).
+        queue = self._queue
         with self._lock:
             message = queue.pop()
             if message is not None:

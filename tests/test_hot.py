@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 import radio.compiled
 from radio import ClosedError, Message, Publisher
 from radio.core.names import session_topic
-from radio.core.tuner import take_run
+from radio.core.tuner import take_batch, take_run
 from radio.core.wire import Kind, decode, encode, frame_prefix
+from radio.errors import MalformedMessageError
 from radio.hot import MODULE
 from tests.helpers import wait_until
 
@@ -312,3 +313,38 @@ def test_an_honest_run_goes_through_c_whole(hot: ModuleType) -> None:
     assert state == (1000, 1000, 101.0, 1000)
     assert out[0] == Message("ch", "s1", 1, 110.001, 5.0, b"p1")
     assert out[1] == Message("ch", "s1", 2, 110.002, None, b"p2")
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> bytes:
+    """The records of a BATCH frame, honest or damaged (cut, overrunning, bad stamps, too many)."""
+    records = b""
+    count = draw(st.sampled_from([0, 1, 2, 5, 64, 256, 257]))
+    stamps = st.sampled_from([1.0, 0.0, -0.5, math.inf, math.nan]) | st.floats(0.0, 1e6)
+    for _ in range(count):
+        payload = draw(st.binary(max_size=8)) if count < 64 else b"p"
+        records += struct.pack("!dI", draw(stamps) if count < 64 else 2.0, len(payload)) + payload
+    damage = draw(st.sampled_from(["none", "none", "cut", "overrun"]))
+    if damage == "cut" and records:
+        records = records[: draw(st.integers(0, len(records) - 1))]
+    elif damage == "overrun":
+        records += struct.pack("!dI", 1.0, draw(st.integers(1, 2**32 - 1)))
+    return b"head" + records
+
+
+@settings(max_examples=800, deadline=None)
+@given(frame=_batches(), seq=st.integers(1, 2**60))
+def test_the_c_batch_takes_what_take_batch_takes(frame: bytes, seq: int) -> None:
+    """Differential fuzz: the C twin passes on the same messages, or raises the same error
+    having passed on none, as the pure `take_batch`, for honest and damaged batches."""
+    if MODULE is None:
+        pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
+    results = []
+    for take in (take_batch, MODULE.take_batch):
+        out: list[Message] = []
+        try:
+            results.append((take(frame, 4, seq, "ch", "s1", 10.0, out.append), out))
+        except MalformedMessageError as exc:
+            results.append((str(exc), out))
+    assert results[1] == results[0]
+    assert all(type(message) is Message for message in results[1][1])

@@ -41,6 +41,7 @@ class SessionState:
 
     __slots__ = (
         "batch",
+        "batched_below",
         "channel",
         "keep_last",
         "last",
@@ -86,6 +87,10 @@ class SessionState:
         # Below this size a message is one plain frame, nothing kept: `frame`'s first branch.
         plain = batch is None and not keep_last
         self.small_below = min(self.max_payload + 1, PART_THRESHOLD) if plain else 0
+        # Below this size a message only goes into the batch (a batching session that
+        # keeps no last value): what `frame` does then is `batch.add`, nothing else.
+        only_batched = batch is not None and not keep_last
+        self.batched_below = self.max_payload + 1 if only_batched else 0
 
     def parted(self, payload: bytes) -> bool:
         """Whether *payload* goes as the second part of a two-part message.

@@ -20,6 +20,7 @@ from radio.core.names import (
 from radio.core.wire import (
     HEADER,
     LEAD,
+    MAX_BATCH_MESSAGES,
     TAIL,
     Beacon,
     Kind,
@@ -41,6 +42,7 @@ from radio.message import Message, Stats
 log = get_logger()
 
 _HEADER_SIZE: Final[int] = HEADER.size
+_SEQ_LIMIT: Final[int] = 2**64
 _LEAD_SIZE: Final[int] = LEAD.size
 _INF: Final[float] = float("inf")
 OFF_AIR_AFTER_BEACONS: Final[int] = 3
@@ -158,6 +160,31 @@ def take_run(
     return index, last, last_sent, taken
 
 
+def take_batch(
+    frame: bytes,
+    offset: int,
+    seq: int,
+    channel: str,
+    session: str,
+    base: float,
+    out: Callable[[Message], object],
+) -> tuple[int, float]:
+    """Pass on every record of a BATCH *frame* (from *offset*) as messages *seq*, *seq* + 1, ...
+
+    `Tuner.batch` by default; ``radio._hot.take_batch`` is its C twin, held to the
+    same results by the tests. Raises `MalformedMessageError` (passing on none) as
+    `decode_records` does; returns how many it passed on and the last one's send time.
+    """
+    records = decode_records(frame, offset)
+    for number, (sent_at, payload) in enumerate(records, seq):
+        out(_new_tuple(Message, (channel, session, number, sent_at + base, None, payload)))
+    return len(records), records[-1][0]
+
+
+Batch = Callable[[bytes, int, int, str, str, float, Callable[[Message], object]], tuple[int, float]]
+"""`take_batch`'s signature, which its C twin in ``radio._hot`` shares."""
+
+
 class Tuner:
     """Decides, frame by frame, what a subscriber yields; no sockets, no threads.
 
@@ -207,6 +234,8 @@ class Tuner:
         self._clock = clock
         self.run: Run = take_run
         """What takes the plain runs of frames: `take_run`, or its C twin (set by a driver)."""
+        self.batch: Batch = take_batch
+        """What takes a plain BATCH frame whole: `take_batch`, or its C twin."""
         self._prefix_len = len(self._prefix)
         self.control_topic = control_topic(channel)
         self._log = log.bind(channel=channel)
@@ -445,6 +474,15 @@ class Tuner:
                 records = [(sent_at, payload)]
             else:
                 kind, live, instance, seq, sent_at, ttl = unpack_header(frame, offset)
+                if kind is Kind.BATCH and self._plain_batch(heard, live, instance, seq, ttl):
+                    count, sent_at = self.batch(
+                        frame, offset + _HEADER_SIZE, seq, self.channel, heard.session,
+                        self.air.display_base(self.air.clock(instance)), out,
+                    )  # fmt: skip
+                    heard.last_seq, heard.last_sent = seq + count - 1, sent_at
+                    heard.heard_at = self._monotonic()
+                    self.ledger.received(count)
+                    return None
                 records = (
                     decode_records(frame, offset + _HEADER_SIZE)
                     if kind is Kind.BATCH
@@ -498,6 +536,24 @@ class Tuner:
         self.ledger.received(received)
         heard.heard_at = now
         return None
+
+    def _plain_batch(self, heard: Heard, live: bool, instance: bytes, seq: int, ttl: float) -> bool:
+        """Whether a BATCH frame with this header may go to `batch` whole.
+
+        When it holds, the per-message loop of `_careful` would take every message
+        of the batch as it comes (the next seq of the instance heard, no TTL, no
+        clock sample, nothing awaited), so `take_batch` does just that.
+        """
+        return (
+            not ttl
+            and instance == heard.instance
+            and (live or heard.explicit)
+            and not heard.awaiting
+            and seq == heard.last_seq + 1
+            and seq + MAX_BATCH_MESSAGES < _SEQ_LIMIT
+            and self.air.base is not None
+            and self.air.clock(instance).watch != _INF
+        )
 
     def _handle_other(
         self, frame: bytes, rest: Iterator[bytes], out: Callable[[Message], object]
