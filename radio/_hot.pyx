@@ -17,8 +17,12 @@
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(object)
 from cpython.tuple cimport PyTuple_SET_ITEM
 from libc.stdint cimport uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy
@@ -73,6 +77,11 @@ cdef extern from *:
         return value;
     }
 
+    static void radio_put_u32(char *out, unsigned long value) {
+        out[0] = (char)((value >> 24) & 0xff); out[1] = (char)((value >> 16) & 0xff);
+        out[2] = (char)((value >> 8) & 0xff); out[3] = (char)(value & 0xff);
+    }
+
     static unsigned long radio_get_u32(const char *in) {
         return ((unsigned long)(unsigned char)in[0] << 24) | ((unsigned long)(unsigned char)in[1] << 16)
              | ((unsigned long)(unsigned char)in[2] << 8) | (unsigned long)(unsigned char)in[3];
@@ -116,21 +125,24 @@ cdef extern from *:
     unsigned long long radio_get_u64(const char *src) noexcept nogil
     double radio_get_f64(const char *src) noexcept nogil
     unsigned long radio_get_u32(const char *src) noexcept nogil
+    void radio_put_u32(char *out, unsigned long value) noexcept nogil
     PyObject *radio_alloc_tuple(PyTypeObject *type, Py_ssize_t size)
 
 import zmq
 
-from radio.core.wire import MAX_BATCH_MESSAGES, RECORD as _RECORD, TAIL as _TAIL
+from radio.core.wire import HEADER as _HEADER, MAX_BATCH_MESSAGES, NO_PUBLISHER, Kind
+from radio.core.wire import RECORD as _RECORD, TAIL as _TAIL, frame_prefix
 from radio.errors import MalformedMessageError
 from radio.message import Message
 
-if (_TAIL.size, _RECORD.size, MAX_BATCH_MESSAGES) != (TAIL, RECORD, MAX_BATCH):
+if (_TAIL.size, _RECORD.size, _HEADER.size, MAX_BATCH_MESSAGES) != (TAIL, RECORD, HEADER, MAX_BATCH):
     raise ImportError("radio._hot was built for another wire format: rebuild it")
 
 cdef enum:
     TAIL = 24  # seq (8), sent_at (8), ttl (8): wire's "!Qdd" after the prefix
     MAX_READ = 256  # frames one read takes at most: sockets.READ_FRAMES
     RECORD = 12  # a batch record's header: wire.RECORD, "!dI"
+    HEADER = 34  # wire.HEADER: version, kind, instance, then the tail
     MAX_BATCH = 256  # wire.MAX_BATCH_MESSAGES
 
 cdef int _DONTWAIT = zmq.DONTWAIT
@@ -336,7 +348,7 @@ cdef class Sender:
         """`Publisher.send`: number and broadcast *payload* on *session*; its seq."""
         cdef double ttl_value = 0.0
         cdef PyObject *found
-        cdef object state, frame
+        cdef object state, frame, batch
         cdef Py_ssize_t size
         cdef uint64_t seq
         cdef double now
@@ -366,7 +378,13 @@ cdef class Sender:
                 if size < <Py_ssize_t>state.batched_below:  # `SessionState.frame`'s batch
                     seq = <uint64_t>state.seq + 1
                     state.seq = seq
-                    frame = state.batch.add(seq, now, ttl_value, payload)
+                    batch = state.batch
+                    if type(batch) is Batch:  # ours: no Python call
+                        frame = (<Batch>batch)._add(
+                            seq, now, ttl_value, PyBytes_AS_STRING(payload), size
+                        )
+                    else:
+                        frame = batch.add(seq, now, ttl_value, payload)
                     if frame is not None:
                         self.socket.send_bytes(frame, _DONTWAIT)
                     return seq
@@ -446,6 +464,10 @@ cdef object _message(PyTypeObject *kind, str channel, str session, uint64_t seq,
     _set(message, 3, stamp)
     _set(message, 4, expiry)
     _set(message, 5, data)
+    # Strings, numbers, bytes and None hold nothing that could make a cycle: the cyclic
+    # collector need never visit it (a tuple subclass is never untracked by itself, and
+    # a reader keeps thousands of them queued, each visited at every collection).
+    PyObject_GC_UnTrack(message)
     return message
 
 
@@ -535,13 +557,14 @@ cdef class Receiver:
     ``_recv_waiting``, as its Python `recv` does.
     """
 
-    cdef object subscriber, queue, checked, waiting
+    cdef object subscriber, queue, checked, waiting, taken, popleft
 
     def __cinit__(self, subscriber):
         self.subscriber = subscriber
         self.queue = subscriber._queue
         self.checked = subscriber._recv_checked
         self.waiting = subscriber._recv_waiting
+        self.taken = self.popleft = None
 
     def recv(self, timeout=None):
         """`Subscriber.recv`: the next message heard, or None after *timeout* seconds."""
@@ -555,9 +578,11 @@ cdef class Receiver:
                 return self.subscriber.__class__.recv(self.subscriber, timeout)
         generation = queue.generation  # read before the pop: see ReadyQueue.fence
         taken = queue.taken
+        if taken is not self.taken:  # swapped (ReadyQueue._swap_taken): its own popleft
+            self.taken, self.popleft = taken, taken.popleft
         if taken:
             try:
-                message = taken.popleft()
+                message = self.popleft()
             except IndexError:
                 message = None
             if message is not None:
@@ -571,3 +596,95 @@ cdef class Receiver:
                         return message
                 return self.checked(message, generation, timeout)
         return self.waiting(timeout)
+
+
+cdef class Batch:
+    """`radio.core.batch.Batch` in C, frame for frame: its records in one growing buffer.
+
+    The publisher's core makes its sessions' batches with this class when the hot
+    loops are built (`Transmitter.batch_type`); `Sender` then adds a message to one
+    without a Python call. The tests hold it to the pure class's frames.
+    """
+
+    cdef bytes _topic, _publisher, _prefix
+    cdef Py_ssize_t _max_messages, _count, _size, _capacity
+    cdef char *_records
+    cdef uint64_t _first_seq
+    cdef double _since, _ttl
+    cdef public Py_ssize_t max_bytes
+    cdef public double delay
+
+    def __cinit__(self, bytes topic, Py_ssize_t max_messages, Py_ssize_t max_bytes,
+                  double delay, bytes publisher=NO_PUBLISHER):
+        self._topic = topic
+        self._publisher = publisher
+        self._prefix = frame_prefix(topic, Kind.BATCH, publisher=publisher)
+        self._max_messages = max_messages
+        self.max_bytes = max_bytes - PyBytes_GET_SIZE(topic) - HEADER
+        self.delay = delay
+        self._records = NULL
+        self._count = self._size = self._capacity = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self._records)
+
+    def set_live(self, live):
+        """Flag the frames from now on as sent while the session is (or is not) live."""
+        assert not self._count, "flush before changing the live flag"
+        self._prefix = frame_prefix(
+            self._topic, Kind.BATCH, live=bool(live), publisher=self._publisher
+        )
+
+    def __len__(self):
+        return self._count
+
+    def add(self, seq, double sent_at, double ttl, bytes payload):
+        """Add one message; return a frame to send now (the batch it completed or displaced)."""
+        return self._add(seq, sent_at, ttl, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+
+    cdef object _add(self, uint64_t seq, double sent_at, double ttl, const char *payload,
+                     Py_ssize_t length):
+        cdef Py_ssize_t size = self._size + RECORD + length
+        cdef object ready
+        cdef char *grown
+        cdef Py_ssize_t capacity
+        if not self._count:
+            self._first_seq, self._since, self._ttl = seq, sent_at, ttl
+        elif ttl != self._ttl or size > self.max_bytes:
+            ready = self.flush()
+            self._add(seq, sent_at, ttl, payload, length)  # starts the next: cannot complete it
+            return ready
+        if size > self._capacity:
+            capacity = max(size, 2 * self._capacity, 4096)
+            grown = <char *>PyMem_Realloc(self._records, capacity)
+            if grown == NULL:
+                raise MemoryError()
+            self._records, self._capacity = grown, capacity
+        radio_put_f64(self._records + self._size, sent_at)
+        radio_put_u32(self._records + self._size + 8, <unsigned long>length)
+        if length:
+            memcpy(self._records + self._size + RECORD, payload, length)
+        self._size = size
+        self._count += 1
+        if self._count >= self._max_messages or sent_at - self._since >= self.delay:
+            return self.flush()
+        return None
+
+    def due(self, double now):
+        """Whether the oldest message has waited ``delay`` seconds."""
+        return self._count > 0 and now - self._since >= self.delay
+
+    def flush(self):
+        """The pending messages as one frame (None when empty); the batch starts over."""
+        if not self._count:
+            return None
+        cdef Py_ssize_t head = PyBytes_GET_SIZE(self._prefix)
+        cdef bytes frame = PyBytes_FromStringAndSize(NULL, head + TAIL + self._size)
+        cdef char *out = PyBytes_AS_STRING(frame)
+        memcpy(out, PyBytes_AS_STRING(self._prefix), head)
+        radio_put_u64(out + head, self._first_seq)
+        radio_put_f64(out + head + 8, self._since)
+        radio_put_f64(out + head + 16, self._ttl)
+        memcpy(out + head + TAIL, self._records, self._size)
+        self._count = self._size = 0
+        return frame

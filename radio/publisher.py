@@ -194,6 +194,7 @@ class Publisher(SocketOwner):
             self._sender: Any = None
             if HOT is not None:
                 self._hot = HOT.Socket(self._socket)
+                self._core.batch_type = HOT.Batch  # batches built in C, frame for frame
                 # The common case in C; what it does not take goes to the methods below.
                 self._sender = HOT.Sender(
                     self._hot,

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import radio.compiled
 from radio import ClosedError, Message, Publisher
+from radio.core.batch import Batch
 from radio.core.names import session_topic
 from radio.core.tuner import take_batch, take_run
 from radio.core.wire import Kind, decode, encode, frame_prefix
@@ -348,3 +349,48 @@ def test_the_c_batch_takes_what_take_batch_takes(frame: bytes, seq: int) -> None
             results.append((str(exc), out))
     assert results[1] == results[0]
     assert all(type(message) is Message for message in results[1][1])
+
+
+_BATCH_OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("add"),
+            st.sampled_from([0.0, 0.0, 2.5]),  # ttl: a change displaces the batch
+            st.floats(0.0, 0.01),  # time since the previous message
+            st.binary(max_size=300),
+        ),
+        st.tuples(st.just("flush")),
+        st.tuples(st.just("due"), st.floats(0.0, 0.01)),
+        st.tuples(st.just("live"), st.booleans()),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=_BATCH_OPS, size=st.integers(2, 64), max_bytes=st.sampled_from([400, 2000, 65536]))
+def test_the_c_batch_makes_the_frames_batch_makes(
+    ops: list[tuple[Any, ...]], size: int, max_bytes: int
+) -> None:
+    """Differential fuzz: any adds, flushes, due checks and live flips give the same
+    frames, lengths and answers from the C twin as from `radio.core.batch.Batch`."""
+    if MODULE is None:
+        pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
+    topic = session_topic("ch", "s1")
+    batches = [kind(topic, size, max_bytes, 0.001, b"pub-0001") for kind in (Batch, MODULE.Batch)]
+    seq, now = 0, 100.0
+    for op in ops:
+        answers = []
+        for batch in batches:
+            if op[0] == "add":
+                answers.append(batch.add(seq + 1, now + op[2], op[1], op[3]))
+            elif op[0] == "flush":
+                answers.append(batch.flush())
+            elif op[0] == "due":
+                answers.append(batch.due(now + op[1]))
+            elif batch.flush() is None:  # flush before a live flip, as SessionState does
+                batch.set_live(op[1])
+            answers.append(len(batch))
+        if op[0] == "add":
+            seq, now = seq + 1, now + op[2]
+        assert answers[: len(answers) // 2] == answers[len(answers) // 2 :]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Protocol
 
 from radio.core.wire import (
     HEADER,
@@ -18,6 +18,16 @@ BATCH_DELAY_S: Final[float] = 0.001
 """Default longest time a message waits in a batch before it is sent."""
 
 _RECORD_SIZE: Final[int] = RECORD.size
+
+
+class Batcher(Protocol):
+    """What a session needs of its batch: `Batch`, or its C twin in ``radio._hot``."""
+
+    def set_live(self, live: bool) -> None: ...
+    def __len__(self) -> int: ...
+    def add(self, seq: int, sent_at: float, ttl: float, payload: bytes) -> bytes | None: ...
+    def due(self, now: float) -> bool: ...
+    def flush(self) -> bytes | None: ...
 
 
 class Batch:

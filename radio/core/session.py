@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from radio.core.batch import Batch
+from radio.core.batch import Batcher
 from radio.core.wire import (
     HEADER,
     NO_PUBLISHER,
@@ -63,7 +63,7 @@ class SessionState:
         topic: bytes,
         *,
         max_frame: int,
-        batch: Batch | None = None,
+        batch: Batcher | None = None,
         keep_last: bool = False,
         private: bool = False,
         remembered: bool = True,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Final
 
 from radio.core.announcer import Announcer
-from radio.core.batch import BATCH_DELAY_S, Batch
+from radio.core.batch import BATCH_DELAY_S, Batch, Batcher
 from radio.core.desk import (
     MAX_DESK_CLIENTS,
     MAX_DESK_CLIENTS_PER_KEY,
@@ -102,6 +102,8 @@ class Transmitter:
         self.presence_changed = False
         self.batch_size = batch_size
         self.batch_delay = batch_delay
+        self.batch_type: Callable[[bytes, int, int, float, bytes], Batcher] = Batch
+        """What makes a session's batch: `Batch`, or its C twin (set by a driver that has it)."""
         self.keep_last = keep_last
         self._max_frame = max_frame
         self._stamp = monotonic  # every stamp: the wall clock goes to the announcer alone
@@ -146,7 +148,9 @@ class Transmitter:
         batch = None
         if self.batch_size > 1:
             limit = min(self._max_frame, MAX_FRAME_BYTES)
-            batch = Batch(topic, self.batch_size, limit, self.batch_delay, self.publisher_id)
+            batch = self.batch_type(
+                topic, self.batch_size, limit, self.batch_delay, self.publisher_id
+            )
         self.sessions[session] = SessionState(
             self.channel,
             topic,
