@@ -17,12 +17,30 @@
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.pythread cimport (
+    NOWAIT_LOCK,
+    PyThread_acquire_lock,
+    PyThread_allocate_lock,
+    PyThread_free_lock,
+    PyThread_release_lock,
+    PyThread_type_lock,
+)
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(object)
+
+cdef extern from "pythread.h":
+    ctypedef enum PyLockStatus:
+        PY_LOCK_FAILURE
+        PY_LOCK_ACQUIRED
+        PY_LOCK_INTR
+    PyLockStatus PyThread_acquire_lock_timed(
+        PyThread_type_lock lock, long long microseconds, int intr_flag
+    ) nogil
 from cpython.tuple cimport PyTuple_SET_ITEM
 from libc.stdint cimport uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy
@@ -64,6 +82,23 @@ cdef extern from *:
     static void radio_put_u64(char *out, unsigned long long value) {
         int i;
         for (i = 7; i >= 0; i--) { out[i] = (char)(value & 0xff); value >>= 8; }
+    }
+
+    static int radio_is_getset(PyObject *descr, int settable) {
+        PyGetSetDef *def;
+        if (!Py_IS_TYPE(descr, &PyGetSetDescr_Type)) return 0;
+        def = ((PyGetSetDescrObject *)descr)->d_getset;
+        return def->get != NULL && (!settable || def->set != NULL);
+    }
+
+    static PyObject *radio_getset_get(PyObject *descr, PyObject *obj) {
+        PyGetSetDef *def = ((PyGetSetDescrObject *)descr)->d_getset;
+        return def->get(obj, def->closure);
+    }
+
+    static int radio_getset_set(PyObject *descr, PyObject *obj, PyObject *value) {
+        PyGetSetDef *def = ((PyGetSetDescrObject *)descr)->d_getset;
+        return def->set(obj, value, def->closure);
     }
 
     static PyObject *radio_alloc_tuple(PyTypeObject *type, Py_ssize_t size) {
@@ -127,11 +162,16 @@ cdef extern from *:
     unsigned long radio_get_u32(const char *src) noexcept nogil
     void radio_put_u32(char *out, unsigned long value) noexcept nogil
     PyObject *radio_alloc_tuple(PyTypeObject *type, Py_ssize_t size)
+    bint radio_is_getset(object descr, int settable)
+    object radio_getset_get(object descr, object obj)
+    int radio_getset_set(object descr, object obj, object value) except -1
 
 import zmq
 
 from radio.core.wire import HEADER as _HEADER, MAX_BATCH_MESSAGES, NO_PUBLISHER, Kind
 from radio.core.wire import RECORD as _RECORD, TAIL as _TAIL, frame_prefix
+from radio.core.ready import ReadyQueue
+from radio.core.session import SessionState
 from radio.errors import MalformedMessageError
 from radio.message import Message
 
@@ -178,6 +218,45 @@ cdef object _error(int errno):
     if errno == zmq.ETERM:
         return zmq.ContextTerminated(errno)
     return zmq.ZMQError(errno)
+
+
+cdef class Field:
+    """One attribute of a core's objects, read (and written) the quickest way there is.
+
+    A core compiled with mypyc keeps its attributes in C, behind getset
+    descriptors: calling the descriptor's functions skips the attribute lookup
+    (type dictionary, descriptor protocol) that ``getattr`` makes each time.
+    Anything else (pure Python cores, another type) takes ``getattr``.
+    """
+
+    cdef object owner, name, descr
+
+    def __cinit__(self, owner, str name, bint settable=False):
+        self.owner = owner
+        self.name = name
+        descr = owner.__dict__.get(name)
+        self.descr = descr if descr is not None and radio_is_getset(descr, settable) else None
+
+    cdef inline object get(self, obj):
+        if self.descr is not None and type(obj) is self.owner:
+            return radio_getset_get(self.descr, obj)
+        return getattr(obj, self.name)
+
+    cdef inline int set(self, obj, value) except -1:
+        if self.descr is not None and type(obj) is self.owner:
+            return radio_getset_set(self.descr, obj, value)
+        setattr(obj, self.name, value)
+        return 0
+
+
+cdef Field _SEQ = Field(SessionState, "seq", True)
+cdef Field _PREFIX = Field(SessionState, "prefix")
+cdef Field _SMALL_BELOW = Field(SessionState, "small_below")
+cdef Field _BATCHED_BELOW = Field(SessionState, "batched_below")
+cdef Field _BATCH = Field(SessionState, "batch")
+cdef Field _GENERATION = Field(ReadyQueue, "generation")
+cdef Field _TAKEN = Field(ReadyQueue, "taken")
+cdef Field _CONVERSION = Field(ReadyQueue, "conversion")
 
 
 cdef inline double _monotonic() noexcept nogil:
@@ -320,6 +399,89 @@ cdef class Socket:
         return frames
 
 
+cdef class Lock:
+    """A lock as ``threading.Lock`` is one, taken and released in C by the hot paths.
+
+    Python code uses it as it would ``threading.Lock`` (``with``, `acquire`,
+    `release`, `locked`, and inside ``threading.Condition``); `Sender` takes it with
+    no Python call. A blocking `acquire` lets go of the interpreter while it waits
+    and can be interrupted by a signal (Ctrl-C), as ``threading.Lock``'s can.
+    """
+
+    cdef PyThread_type_lock _lock
+    cdef bint _held
+
+    def __cinit__(self):
+        self._lock = PyThread_allocate_lock()
+        if self._lock == NULL:
+            raise MemoryError()
+        self._held = False
+
+    def __dealloc__(self):
+        if self._lock != NULL:
+            if self._held:
+                PyThread_release_lock(self._lock)
+            PyThread_free_lock(self._lock)
+
+    cdef inline bint take(self) except -1:
+        """Acquire, waiting as long as it takes (interruptible): the hot paths' call."""
+        if PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
+            self._held = True
+            return True
+        return self._wait(-1)
+
+    cdef inline void give(self) noexcept:
+        self._held = False
+        PyThread_release_lock(self._lock)
+
+    cdef bint _wait(self, long long microseconds) except -1:
+        cdef PyLockStatus status
+        cdef double deadline = radio_monotonic() + microseconds / 1e6
+        while True:
+            with nogil:
+                status = PyThread_acquire_lock_timed(self._lock, microseconds, 1)
+            if status == PY_LOCK_ACQUIRED:
+                self._held = True
+                return True
+            if status == PY_LOCK_FAILURE:
+                return False
+            PyErr_CheckSignals()  # interrupted: a handler that raises ends the wait
+            if microseconds > 0:
+                microseconds = <long long>((deadline - radio_monotonic()) * 1e6)
+                if microseconds < 0:
+                    microseconds = 0
+
+    def acquire(self, blocking=True, timeout=-1):
+        """Take the lock; False when not *blocking* (or after *timeout* s) and it is taken."""
+        cdef double seconds = timeout
+        if not blocking and seconds != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        if seconds < 0 and seconds != -1:
+            raise ValueError("timeout value must be a non-negative number")
+        if PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
+            self._held = True
+            return True
+        if not blocking:
+            return False
+        return self._wait(-1 if seconds == -1 else <long long>(seconds * 1e6))
+
+    def release(self):
+        """Let the lock go (any thread may, as with ``threading.Lock``)."""
+        if not self._held:
+            raise RuntimeError("release unlocked lock")
+        self.give()
+
+    def locked(self):
+        """Whether the lock is taken."""
+        return self._held
+
+    def __enter__(self):
+        return self.take()
+
+    def __exit__(self, *exc):
+        self.give()
+
+
 cdef class Sender:
     """`Publisher.send`'s common case in C; anything else goes to *slow*, as given.
 
@@ -331,6 +493,7 @@ cdef class Sender:
 
     cdef Socket socket
     cdef object acquire, release
+    cdef Lock fast_lock  # the lock, when it is ours: taken with no Python call
     cdef dict sessions
     cdef object slow, slow_many
     cdef public double next_service
@@ -339,10 +502,24 @@ cdef class Sender:
         self.socket = socket
         self.acquire = lock.acquire
         self.release = lock.release
+        self.fast_lock = lock if type(lock) is Lock else None
         self.sessions = sessions
         self.slow = slow
         self.slow_many = slow_many
         self.next_service = 0.0
+
+    cdef inline int _take(self) except -1:
+        if self.fast_lock is not None:
+            self.fast_lock.take()
+        else:
+            self.acquire()
+        return 0
+
+    cdef inline void _give(self) noexcept:
+        if self.fast_lock is not None:
+            self.fast_lock.give()
+        else:
+            self.release()
 
     def send(self, session, payload, ttl=None):
         """`Publisher.send`: number and broadcast *payload* on *session*; its seq."""
@@ -361,24 +538,24 @@ cdef class Sender:
             if not (0.0 < ttl_value < _INF):
                 return self.slow(session, payload, ttl)
         size = PyBytes_GET_SIZE(payload)
-        self.acquire()
+        self._take()
         try:
             found = PyDict_GetItem(self.sessions, session)
             now = radio_monotonic()
             if found != NULL and now < self.next_service:
                 state = <object>found
-                if size < <Py_ssize_t>state.small_below:
-                    seq = <uint64_t>state.seq + 1
-                    state.seq = seq
+                if size < <Py_ssize_t>_SMALL_BELOW.get(state):
+                    seq = <uint64_t>_SEQ.get(state) + 1
+                    _SEQ.set(state, seq)
                     self.socket._send_frame(
-                        state.prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload), size,
-                        _DONTWAIT,
+                        _PREFIX.get(state), seq, now, ttl_value, PyBytes_AS_STRING(payload),
+                        size, _DONTWAIT,
                     )
                     return seq
-                if size < <Py_ssize_t>state.batched_below:  # `SessionState.frame`'s batch
-                    seq = <uint64_t>state.seq + 1
-                    state.seq = seq
-                    batch = state.batch
+                if size < <Py_ssize_t>_BATCHED_BELOW.get(state):  # `SessionState.frame`'s
+                    seq = <uint64_t>_SEQ.get(state) + 1
+                    _SEQ.set(state, seq)
+                    batch = _BATCH.get(state)
                     if type(batch) is Batch:  # ours: no Python call
                         frame = (<Batch>batch)._add(
                             seq, now, ttl_value, PyBytes_AS_STRING(payload), size
@@ -389,7 +566,7 @@ cdef class Sender:
                         self.socket.send_bytes(frame, _DONTWAIT)
                     return seq
         finally:
-            self.release()
+            self._give()
         return self.slow(session, payload, ttl)
 
     def send_many(self, session, payloads, ttl=None):
@@ -412,22 +589,22 @@ cdef class Sender:
         for i in range(count):
             if type(<object>PyList_GET_ITEM(items, i)) is not bytes:
                 return self.slow_many(session, items, ttl)
-        self.acquire()
+        self._take()
         try:
             found = PyDict_GetItem(self.sessions, session)
             now = radio_monotonic()
             state = None
             if found != NULL and now < self.next_service:
                 state = <object>found
-                small = state.small_below
+                small = _SMALL_BELOW.get(state)
                 for i in range(count):
                     if PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(items, i)) >= small:
                         state = None
                         break
             if state is not None:
-                seq = <uint64_t>state.seq
-                state.seq = seq + <uint64_t>count  # all numbered first, as `SessionState.frames`
-                prefix = state.prefix
+                seq = <uint64_t>_SEQ.get(state)
+                _SEQ.set(state, seq + <uint64_t>count)  # all numbered first, as `SessionState.frames`
+                prefix = _PREFIX.get(state)
                 for i in range(count):
                     payload = <object>PyList_GET_ITEM(items, i)
                     seq += 1
@@ -437,7 +614,7 @@ cdef class Sender:
                     )
                 return seq
         finally:
-            self.release()
+            self._give()
         return self.slow_many(session, items, ttl)
 
 
@@ -576,8 +753,8 @@ cdef class Receiver:
             limit = <double>timeout
             if not (0.0 <= limit < _INF):
                 return self.subscriber.__class__.recv(self.subscriber, timeout)
-        generation = queue.generation  # read before the pop: see ReadyQueue.fence
-        taken = queue.taken
+        generation = _GENERATION.get(queue)  # read before the pop: see ReadyQueue.fence
+        taken = _TAKEN.get(queue)
         if taken is not self.taken:  # swapped (ReadyQueue._swap_taken): its own popleft
             self.taken, self.popleft = taken, taken.popleft
         if taken:
@@ -586,8 +763,8 @@ cdef class Receiver:
             except IndexError:
                 message = None
             if message is not None:
-                conversion = queue.conversion  # before the generation: see ReadyQueue.rebase
-                if queue.generation == generation:
+                conversion = _CONVERSION.get(queue)  # before the generation: see rebase
+                if _GENERATION.get(queue) == generation:
                     ttl = message[4]
                     if ttl is None or not (
                         radio_monotonic() + <double>conversion

@@ -158,7 +158,8 @@ class Publisher(SocketOwner):
         self._on_listener = on_listener
         self._watchers: tuple[Callable[[], object], ...] = ()  # see watch()
         self._presence_changed = False  # set under the lock, read by the service thread
-        self._lock = threading.Lock()
+        # radio._hot's lock when built: the C hot path takes it with no Python call.
+        self._lock: threading.Lock = threading.Lock() if HOT is None else HOT.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
         self._next_service = 0.0
@@ -203,8 +204,12 @@ class Publisher(SocketOwner):
                     partial(Publisher.send, self),
                     partial(Publisher.send_many, self),
                 )
-                self.send = self._sender.send  # type: ignore[method-assign]
-                self.send_many = self._sender.send_many  # type: ignore[method-assign]
+                # The C calls shadow the methods only where they are this class's own: a
+                # subclass (or a test) that overrides one keeps it.
+                if type(self).send is _PYTHON_SEND:
+                    self.send = self._sender.send  # type: ignore[method-assign]
+                if type(self).send_many is _PYTHON_SEND_MANY:
+                    self.send_many = self._sender.send_many  # type: ignore[method-assign]
         except BaseException as exc:
             self._socket.close(linger=0)
             if self._desk is not None:
@@ -549,3 +554,7 @@ class Publisher(SocketOwner):
             self._changed.notify_all()
         self._release_zap()
         self._log.info("publisher_closed", endpoint=self.endpoint)
+
+
+_PYTHON_SEND: Final = Publisher.send
+_PYTHON_SEND_MANY: Final = Publisher.send_many

@@ -165,7 +165,8 @@ class Subscriber(SocketOwner):
             if HOT is not None:
                 self._tuner.run = HOT.take_run  # the plain runs of frames, decoded in C
                 self._tuner.batch = HOT.take_batch  # and plain BATCH frames
-                self.recv = HOT.Receiver(self).recv  # type: ignore[method-assign]
+                if type(self).recv is _PYTHON_RECV:  # not overridden: the C hot path
+                    self.recv = HOT.Receiver(self).recv  # type: ignore[method-assign]
             self._read: Callable[[], list[bytes]] = (
                 partial(read_messages, sock) if self._hot is None else self._hot.read
             )
@@ -563,3 +564,6 @@ class Subscriber(SocketOwner):
         if sessions:
             self._log.info("tuned_out", sessions=sessions, unread=self.unread)
         self._log.info("subscriber_closed", endpoint=self.endpoint)
+
+
+_PYTHON_RECV: Final = Subscriber.recv

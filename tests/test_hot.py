@@ -6,7 +6,9 @@ import itertools
 import json
 import math
 import os
+import signal
 import struct
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,14 +21,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import radio.compiled
-from radio import ClosedError, Message, Publisher
+from radio import ClosedError, Message, Publisher, Subscriber
 from radio.core.batch import Batch
 from radio.core.names import session_topic
 from radio.core.tuner import take_batch, take_run
 from radio.core.wire import Kind, decode, encode, frame_prefix
 from radio.errors import MalformedMessageError
 from radio.hot import MODULE
-from tests.helpers import wait_until
+from tests.helpers import DEADLINE_S, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS: dict[str, Any] = json.loads((ROOT / "docs" / "protocol" / "vectors.json").read_text())
@@ -394,3 +396,76 @@ def test_the_c_batch_makes_the_frames_batch_makes(
         if op[0] == "add":
             seq, now = seq + 1, now + op[2]
         assert answers[: len(answers) // 2] == answers[len(answers) // 2 :]
+
+
+def test_the_c_lock_is_a_lock(hot: ModuleType) -> None:
+    """acquire/release/locked/with, non-blocking and timed acquires, as threading.Lock."""
+    lock = hot.Lock()
+    assert not lock.locked()
+    with lock:
+        assert lock.locked()
+        assert lock.acquire(blocking=False) is False
+        assert lock.acquire(timeout=0.01) is False
+    assert lock.acquire() is True
+    lock.release()
+    with pytest.raises(RuntimeError, match="release unlocked lock"):
+        lock.release()
+    with pytest.raises(ValueError, match="non-blocking"):
+        lock.acquire(False, 1.0)
+
+
+def test_a_condition_waits_and_wakes_on_the_c_lock(hot: ModuleType) -> None:
+    """threading.Condition over the C lock (as the publisher's wait_for_listener uses it)."""
+    condition = threading.Condition(hot.Lock())
+    ready: list[int] = []
+
+    def later() -> None:
+        with condition:
+            ready.append(1)
+            condition.notify_all()
+
+    with condition:
+        threading.Timer(0.05, later).start()
+        assert condition.wait_for(lambda: ready, timeout=DEADLINE_S)
+
+
+def test_ctrl_c_interrupts_a_blocked_acquire_of_the_c_lock(hot: ModuleType) -> None:
+    """A SIGINT while the main thread waits for the C lock raises KeyboardInterrupt there."""
+    lock = hot.Lock()
+    lock.acquire()
+    handler = signal.signal(
+        signal.SIGINT, signal.default_int_handler
+    )  # even if run in the background
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lock.acquire(timeout=DEADLINE_S)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, handler)
+        lock.release()
+
+
+def test_a_subclass_that_overrides_send_and_recv_keeps_them(hot: ModuleType) -> None:
+    """The C calls shadow only the library's own methods, never an override."""
+    calls: list[str] = []
+
+    class Counting(Publisher):
+        def send(self, session: str, payload: bytes, ttl: float | None = None) -> int:
+            calls.append("send")
+            return super().send(session, payload, ttl)
+
+    class Listening(Subscriber):
+        def recv(self, timeout: float | None = None) -> Message | None:
+            calls.append("recv")
+            return super().recv(timeout)
+
+    with Counting("tcp://127.0.0.1:*", channel="ch") as pub:
+        session = pub.open_session("s1")
+        with Listening(pub.endpoint, channel="ch") as sub:
+            sub.tune_in("s1")
+            assert pub.wait_for_listener(session, timeout=DEADLINE_S)
+            pub.send(session, b"x")
+            assert sub.recv(DEADLINE_S) is not None
+    assert calls[:2] == ["send", "recv"]
