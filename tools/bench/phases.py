@@ -19,7 +19,7 @@ class Plan:
     systems: tuple[str, ...]
     sizes: tuple[int, ...] = (16, 100, KIB, 64 * KIB)
     repeat: int = 5
-    zmq_count: int = 200_000
+    zmq_count: int = 600_000  # long enough runs that a scheduling hiccup is not the figure
     broker_count: int = 50_000
     bytes_cap: int = 400 * KIB * KIB  # most bytes one throughput run moves
     latency_rate: float = 10_000.0
