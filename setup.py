@@ -41,8 +41,8 @@ NOTE = "_build.txt"
 """Written into the package by every build: ``compiled`` and a hash per core, or ``pure: why``."""
 
 
-def _warn(message: str) -> None:
-    print(f"radio: {message}; installing pure Python", file=sys.stderr, flush=True)
+def _warn(message: str, then: str = "installing pure Python") -> None:
+    print(f"radio: {message}; {then}", file=sys.stderr, flush=True)
 
 
 def _note_compiled() -> str:
@@ -77,6 +77,8 @@ def _compiled_cores() -> tuple[list[Any], str]:
         return [], f"pure: mypyc could not compile the cores ({exc!r})\n"
 
 
+_ON_PYZMQ = "the hot loops stay on pyzmq"
+
 HOT = "radio/_hot.pyx"
 """radio's hot loops in C (Cython), built beside the cores: `radio.hot` binds it to libzmq."""
 
@@ -89,15 +91,15 @@ def _hot_loops() -> tuple[list[Any], str]:
         from Cython.Build import cythonize
         from setuptools import Extension
     except ImportError as exc:
-        _warn(f"Cython is not available ({exc}): the hot loops stay on pyzmq")
+        _warn(f"Cython is not available ({exc})", then=_ON_PYZMQ)
         return [], f"hot-pure: Cython is not available ({exc})\n"
-    digest = hashlib.sha256((ROOT / HOT).read_bytes()).hexdigest()
     try:
+        digest = hashlib.sha256((ROOT / HOT).read_bytes()).hexdigest()
         modules = cythonize(
             [Extension("radio._hot", [HOT])], language_level=3, quiet=True, force=True
         )
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a Cython error of any kind
-        _warn(f"Cython could not compile the hot loops ({exc!r})")
+        _warn(f"Cython could not compile the hot loops ({exc!r})", then=_ON_PYZMQ)
         return [], f"hot-pure: Cython could not compile the hot loops ({exc!r})\n"
     return list(modules), f"{HOT.removeprefix('radio/')} {digest}\n"
 
@@ -108,12 +110,23 @@ EXTENSIONS = CORE_EXTENSIONS + HOT_EXTENSIONS
 BUILD_NOTE = CORE_NOTE + HOT_NOTE
 
 
-def _note_dirs(command: Any) -> list[Path]:
-    """Where a build command's note goes: its build folder, and the sources when in place."""
+def _note_dirs(command: Any, inplace: bool | None = None) -> list[Path]:
+    """Where a build command's note goes: its build folder, and the sources when in place.
+
+    *inplace* as it was when the command started: setuptools' build_ext clears its
+    own flag while it builds, and leaves it cleared when a build fails.
+    """
     dirs = [Path(command.build_lib) / "radio"]
-    if getattr(command, "inplace", False) or getattr(command, "editable_mode", False):
+    if inplace is None:
+        inplace = bool(getattr(command, "inplace", False))
+    if inplace or getattr(command, "editable_mode", False):
         dirs.append(ROOT / "radio")
     return dirs
+
+
+def _group(ext: Any) -> str:
+    """Which part of the build *ext* is: the hot loops, or the cores (all or nothing)."""
+    return "hot" if ext.name == "radio._hot" else "cores"
 
 
 class NotingBuildPy(build_py):
@@ -125,45 +138,58 @@ class NotingBuildPy(build_py):
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that falls back to pure Python when any extension fails.
+    """build_ext that leaves out what fails to compile and says so, never failing itself.
 
-    The hot loops are one module of their own: if it fails, the build goes on
-    without it. The cores are all or nothing: a shim without its shared library (or
-    the reverse) would break ``import radio``, so one failure removes every core
-    module this build made. The note says what was left out, and why.
+    The hot loops are one module of their own: if they fail, the cores are still
+    built, and the reverse. The cores are all or nothing: a shim without its shared
+    library (or the reverse) would break ``import radio``, so one failure removes
+    every core module this build made. The note says what was left out, and why.
     """
 
-    hot_failure = ""
-
     def run(self) -> None:
-        core_note, hot_note = CORE_NOTE, HOT_NOTE
+        inplace = bool(self.inplace)
+        self.failed: dict[str, str] = {}
         try:
             super().run()
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - CompileError, LinkError, ...
-            _warn(f"compiling the cores failed ({exc!r})")
-            self._remove_outputs()
-            core_note = f"pure: compiling the cores failed ({exc!r})\n"
-        if self.hot_failure:
-            hot_note = f"hot-pure: {self.hot_failure}\n"
-        _write_note(core_note + hot_note, *_note_dirs(self))
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a failure outside one module
+            self.failed.setdefault("cores", repr(exc))
+            self.failed.setdefault("hot", repr(exc))
+        core_note, hot_note = CORE_NOTE, HOT_NOTE
+        if "cores" in self.failed and CORE_NOTE.startswith("compiled"):
+            _warn(f"compiling the cores failed ({self.failed['cores']})")
+            core_note = f"pure: compiling the cores failed ({self.failed['cores']})\n"
+        if "hot" in self.failed and HOT_NOTE and not HOT_NOTE.startswith("hot-pure"):
+            _warn(f"compiling the hot loops failed ({self.failed['hot']})", then=_ON_PYZMQ)
+            hot_note = f"hot-pure: compiling the hot loops failed ({self.failed['hot']})\n"
+        for group in self.failed:
+            self._remove_outputs(group, inplace)
+        _write_note(core_note + hot_note, *_note_dirs(self, inplace))
 
     def build_extension(self, ext: Any) -> None:
-        if ext.name != "radio._hot":
-            super().build_extension(ext)
-            return
+        group = _group(ext)
+        if group in self.failed:
+            return  # the cores are all or nothing: the rest of them would be removed
         try:
             super().build_extension(ext)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - CompileError, LinkError, ...
-            _warn(f"compiling the hot loops failed ({exc!r}): they stay on pyzmq")
-            self.hot_failure = f"compiling the hot loops failed ({exc!r})"
+            self.failed[group] = repr(exc)
 
-    def _remove_outputs(self) -> None:
+    def copy_extensions_to_source(self) -> None:
+        """Copy in place what was built (setuptools' step), never what failed."""
+        built = [ext for ext in self.extensions if _group(ext) not in self.failed]
+        self.extensions, every = built, self.extensions
+        try:
+            super().copy_extensions_to_source()
+        finally:
+            self.extensions = every
+
+    def _remove_outputs(self, group: str, inplace: bool) -> None:
         for ext in self.extensions:
+            if _group(ext) != group:
+                continue
             name = self.get_ext_filename(self.get_ext_fullname(ext.name))
-            for folder in _note_dirs(self):  # the build folder, and the sources in place
+            for folder in _note_dirs(self, inplace):  # the build folder, the sources in place
                 (folder.parent / name).unlink(missing_ok=True)
-        self.extensions = []
-        self.distribution.ext_modules = []
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,3 +138,27 @@ def test_the_package_still_imports() -> None:
     """The public API is there whichever twin runs."""
     assert radio.Message._fields == ("channel", "session", "seq", "sent_at", "ttl", "payload")
     assert vars(radio.Stats())["received"] == 0
+
+
+@pytest.mark.slow
+def test_a_build_without_a_working_compiler_installs_and_says_why(tmp_path: Path) -> None:
+    """CC=false: setup.py still succeeds, builds no module, and its note says, for the
+    cores and for the hot loops, that compiling failed (radio.compiled reads it)."""
+    for name in ("radio", "setup.py", "setup.cfg", "pyproject.toml", "README.md"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.so", "*.c"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    (tmp_path / "radio" / "_build.txt").unlink(missing_ok=True)
+    env = {**os.environ, "CC": "false", "RADIO_PURE": "0"}
+    build = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    note = (tmp_path / "radio" / "_build.txt").read_text(encoding="ascii").splitlines()
+    assert note[0].startswith("pure: compiling the cores failed"), note
+    assert any(line.startswith("hot-pure: compiling the hot loops failed") for line in note)
+    assert not list((tmp_path / "radio").rglob("*.so"))
+    assert "the hot loops stay on pyzmq" in build.stderr
