@@ -6,11 +6,14 @@ STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools
 # The pure cores, compiled by setup.py with mypyc (in place: the .so files sit beside them):
 # every module of radio/core/.
 CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
-# Run again on the pure-Python cores (RADIO_PURE=1) by `make test`: the cores' own tests,
-# the publisher's send path, which calls them, and the core findings of the simulator (its
-# fixed seeds run on the compiled cores in the first pass; its mutations always run on the
-# pure cores, in a child process).
-PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py tests/sim/test_shrink.py
+# Run again on the pure-Python twin (RADIO_PURE=1: the cores from source, and the drivers on
+# pyzmq's paths instead of the C hot loops) by `make test`: the cores' own tests, the
+# drivers' send, read and receive paths, which the C loops replace in the first pass, and
+# the core findings of the simulator (its fixed seeds run on the compiled cores in the first
+# pass; its mutations always run on the pure cores, in a child process).
+PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py tests/sim/test_shrink.py \
+	tests/test_pubsub.py tests/test_receive.py tests/test_batch.py tests/test_parts.py tests/test_hostile.py \
+	tests/test_stale.py tests/test_losses.py
 
 .PHONY: install test test-wallclock lint format demo docs dist bench bench-deps soak adversity sim asan clean
 
