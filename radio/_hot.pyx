@@ -62,6 +62,13 @@ cdef extern from *:
     typedef size_t (*radio_msg_size_t)(const radio_msg_t *);
     typedef int (*radio_msg_more_t)(const radio_msg_t *);
     typedef int (*radio_errno_t)(void);
+    typedef struct radio_pollitem_t {
+        void *socket;
+        int fd;
+        short events;
+        short revents;
+    } radio_pollitem_t;
+    typedef int (*radio_poll_t)(radio_pollitem_t *, int, long);
 
     static radio_msg_init_t radio_msg_init;
     static radio_msg_init_size_t radio_msg_init_size;
@@ -72,6 +79,7 @@ cdef extern from *:
     static radio_msg_size_t radio_msg_size;
     static radio_msg_more_t radio_msg_more;
     static radio_errno_t radio_errno;
+    static radio_poll_t radio_poll;
 
     static double radio_monotonic(void) {
         struct timespec ts;
@@ -145,6 +153,12 @@ cdef extern from *:
     ctypedef size_t (*radio_msg_size_t)(const radio_msg_t *) noexcept nogil
     ctypedef int (*radio_msg_more_t)(const radio_msg_t *) noexcept nogil
     ctypedef int (*radio_errno_t)() noexcept nogil
+    ctypedef struct radio_pollitem_t:
+        void *socket
+        int fd
+        short events
+        short revents
+    ctypedef int (*radio_poll_t)(radio_pollitem_t *, int, long) noexcept nogil
     radio_msg_init_t radio_msg_init
     radio_msg_init_size_t radio_msg_init_size
     radio_msg_io_t radio_msg_send
@@ -154,6 +168,7 @@ cdef extern from *:
     radio_msg_size_t radio_msg_size
     radio_msg_more_t radio_msg_more
     radio_errno_t radio_errno
+    radio_poll_t radio_poll
     double radio_monotonic() noexcept nogil
     void radio_put_u64(char *out, unsigned long long value) noexcept nogil
     void radio_put_f64(char *out, double value) noexcept nogil
@@ -188,6 +203,7 @@ cdef enum:
 cdef int _DONTWAIT = zmq.DONTWAIT
 cdef int _SNDMORE = zmq.SNDMORE
 cdef int _EAGAIN = zmq.EAGAIN
+cdef short _POLLIN = zmq.POLLIN
 import errno as _errno
 cdef int _EINTR = _errno.EINTR
 cdef bint _bound = False
@@ -198,6 +214,7 @@ def bind(dict functions):
     """Take libzmq's functions: a dict of name -> address (`radio.hot` finds them)."""
     global radio_msg_init, radio_msg_init_size, radio_msg_send, radio_msg_recv
     global radio_msg_close, radio_msg_data, radio_msg_size, radio_msg_more, radio_errno
+    global radio_poll
     global _bound
     radio_msg_init = <radio_msg_init_t><uintptr_t>functions["zmq_msg_init"]
     radio_msg_init_size = <radio_msg_init_size_t><uintptr_t>functions["zmq_msg_init_size"]
@@ -208,6 +225,7 @@ def bind(dict functions):
     radio_msg_size = <radio_msg_size_t><uintptr_t>functions["zmq_msg_size"]
     radio_msg_more = <radio_msg_more_t><uintptr_t>functions["zmq_msg_more"]
     radio_errno = <radio_errno_t><uintptr_t>functions["zmq_errno"]
+    radio_poll = <radio_poll_t><uintptr_t>functions["zmq_poll"]
     _bound = True
 
 
@@ -350,6 +368,30 @@ cdef class Socket:
             errno = radio_errno()
             radio_msg_close(&msg)
             raise _error(errno)
+
+    def wait(self, long milliseconds):
+        """Whether a message is there to read within *milliseconds* (``Socket.poll``'s job).
+
+        It lets go of the interpreter while it waits; a signal wakes it, and its
+        handler's exception (Ctrl-C's KeyboardInterrupt) is raised here.
+        """
+        cdef radio_pollitem_t item
+        cdef int rc, errno
+        if self.handle == NULL:
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        item.socket = self.handle
+        item.fd = 0
+        item.events = _POLLIN
+        item.revents = 0
+        with nogil:
+            rc = radio_poll(&item, 1, milliseconds)
+        if rc < 0:
+            errno = radio_errno()
+            if errno == _EINTR:
+                PyErr_CheckSignals()  # Ctrl-C: the handler's exception goes up from here
+                return False
+            raise _error(errno)
+        return rc > 0
 
     def read(self, Py_ssize_t max_frames=MAX_READ, Py_ssize_t max_bytes=256 * 1024):
         """The frames of the whole messages waiting, up to a bound; none: ``[]``.

@@ -30,6 +30,7 @@ FUNCTIONS: Final[tuple[str, ...]] = (
     "zmq_msg_size",
     "zmq_msg_more",
     "zmq_errno",
+    "zmq_poll",
 )
 """The libzmq functions ``radio._hot`` calls."""
 

@@ -170,6 +170,7 @@ class Subscriber(SocketOwner):
             self._read: Callable[[], list[bytes]] = (
                 partial(read_messages, sock) if self._hot is None else self._hot.read
             )
+            self._poll: Callable[[int], object] = sock.poll if self._hot is None else self._hot.wait
         except BaseException as exc:
             self._socket.close(linger=0)
             if isinstance(exc, zmq.ZMQError):
@@ -406,7 +407,7 @@ class Subscriber(SocketOwner):
                 remaining = deadline - now
                 if remaining <= 0:
                     return generation, []
-                self._socket.poll(to_ms(min(remaining, POLL_SLICE_S)))
+                self._poll(to_ms(min(remaining, POLL_SLICE_S)))
 
     def recv_many(self, max_count: int = CHUNK, timeout: float | None = None) -> list[Message]:
         """Up to *max_count* messages heard, in order: the throughput call.

@@ -469,3 +469,21 @@ def test_a_subclass_that_overrides_send_and_recv_keeps_them(hot: ModuleType) -> 
             pub.send(session, b"x")
             assert sub.recv(DEADLINE_S) is not None
     assert calls[:2] == ["send", "recv"]
+
+
+def test_ctrl_c_interrupts_a_recv_waiting_in_c(hot: ModuleType) -> None:
+    """A SIGINT while `recv` waits for a message (in the C wait) raises KeyboardInterrupt,
+    and the subscriber's lock is free after it."""
+    with Subscriber("tcp://127.0.0.1:1", channel="ch") as sub:  # nobody there: it waits
+        sub.tune_in("s1")
+        handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                sub.recv(DEADLINE_S)
+        finally:
+            timer.cancel()
+            signal.signal(signal.SIGINT, handler)
+        assert sub._lock.acquire(timeout=DEADLINE_S)
+        sub._lock.release()
