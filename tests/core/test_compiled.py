@@ -57,9 +57,14 @@ def test_the_cores_are_compiled_unless_the_build_fell_back() -> None:
         pytest.skip(f"the build installed pure Python: {first.removeprefix('pure: ')}")
     assert radio.compiled.ACTIVE, radio.compiled.REASON
     assert all(radio.compiled.MODULES.values())
-    shared = "radio._cores__mypyc"  # the cores' one shared library, which the shims load
+    compiler = radio.compiled.COMPILER
+    assert f"compiler {compiler}" in note.read_text(encoding="ascii").splitlines()
+    # mypyc puts the cores in one shared library, which its shims load; Cython makes one
+    # extension module per core and nothing else.
+    shared = {"mypyc": ["radio._cores__mypyc"], "cython": []}[compiler]
     hot = ["radio._hot"] if radio.compiled.HOT else []
-    assert _report("0") == {"active": True, "compiled": sorted([*CORES, shared, *hot])}
+    assert _report("0") == {"active": True, "compiled": sorted([*CORES, *shared, *hot])}
+    assert radio.compiled.describe().startswith(f"cores compiled ({compiler});")
 
 
 def test_the_hot_loops_are_in_c_unless_the_build_fell_back() -> None:
@@ -83,6 +88,7 @@ def test_this_run_uses_the_twin_it_asked_for() -> None:
         assert not any(radio.compiled.MODULES.values())
     assert len(set(radio.compiled.MODULES.values())) == 1
     assert radio.compiled.ACTIVE is not bool(radio.compiled.REASON)
+    assert (radio.compiled.COMPILER in ("cython", "mypyc")) is radio.compiled.ACTIVE
 
 
 def test_the_cores_are_the_core_folder(monkeypatch: pytest.MonkeyPatch) -> None:
