@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools/requirements.txt | cksum | cut -d' ' -f1)
-# The pure cores, compiled by setup.py with mypyc (in place: the .so files sit beside them):
-# every module of radio/core/.
+# The pure cores, compiled by setup.py with mypyc, or Cython when RADIO_CORES_COMPILER=cython
+# (in place: the .so files sit beside them): every module of radio/core/.
 CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # Run again on the pure-Python cores (RADIO_PURE=1) by `make test`: the cores' own tests,
 # the publisher's send path, which calls them, and the core findings of the simulator (its
@@ -12,7 +12,7 @@ CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # pure cores, in a child process).
 PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py tests/sim/test_shrink.py
 
-.PHONY: install test test-wallclock lint format demo docs dist bench bench-deps soak adversity sim clean
+.PHONY: install test test-wallclock lint format demo docs dist bench bench-compilers bench-deps soak adversity sim clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,9 @@ bench-deps: ## Install the peer brokers the benchmark compares with (needs root,
 
 bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
 	$(BIN)/python -m tools.bench.main --out docs
+
+bench-compilers: $(STAMP) ## The cores compiled by mypyc beside Cython: per-message CPU and the simulator, alternating.
+	$(BIN)/python -m tools.bench.compilers
 
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
 	$(BIN)/python -m tools.soak.main --out docs

@@ -1,16 +1,20 @@
-"""Build radio, compiling its cores (mypyc) and hot loops (Cython) when it can; never failing.
+"""Build radio, compiling its cores (mypyc or Cython) and hot loops (Cython) when it can.
 
 setup.cfg holds the metadata; this file only adds the optional extension modules.
 Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`, the
-modules of ``radio/core/``) are
-compiled with mypyc into one shared library (``radio/_cores__mypyc``) and a shim per
-module, which Python imports instead of the ``.py`` file beside it. Anything that
-goes wrong (no mypy, a mypyc error, no C compiler, a failed compile or link) leaves
-the pure-Python package, with a warning. The hot loops (``radio/_hot.pyx``) are
-compiled with Cython into ``radio._hot`` on their own: if that fails, the rest is
-installed and the drivers stay on pyzmq's paths. The build writes
-``radio/_build.txt``: what was compiled, with a hash of each source, or why nothing
-was (`radio.compiled` and `radio.hot` read it).
+modules of ``radio/core/``) are compiled by the compiler ``RADIO_CORES_COMPILER``
+names (`DEFAULT_COMPILER`, mypyc, when unset): mypyc makes one shared library
+(``radio/_cores__mypyc``) and a shim per module; Cython, from the same ``.py``
+sources in its pure-Python mode, one extension module per core. Python imports
+either instead of the ``.py`` file beside it. mypyc stays the default because it
+measured faster on the simulator and ``SessionState.frame`` (docs/architecture.md:
+"Which compiler"). Anything that goes wrong (no mypy or Cython, a compiler error, no C
+compiler, a failed compile or link) leaves the pure-Python package, with a warning,
+never a failed install. The hot loops (``radio/_hot.pyx``) are compiled with Cython
+into ``radio._hot`` on their own: if that fails, the rest is installed and the
+drivers stay on pyzmq's paths. The build writes ``radio/_build.txt``: what was
+compiled, by which compiler, with a hash of each source, or why nothing was
+(`radio.compiled` and `radio.hot` read it).
 """
 
 from __future__ import annotations
@@ -45,7 +49,8 @@ COMPILER_VARIABLE = "RADIO_CORES_COMPILER"
 """The environment variable that picks the cores' compiler at build time: cython or mypyc."""
 
 DEFAULT_COMPILER = "mypyc"
-"""The cores' compiler when `COMPILER_VARIABLE` is unset."""
+"""The cores' compiler when `COMPILER_VARIABLE` is unset: mypyc, measured the faster overall
+(``python -m tools.bench.compilers``; the figures are in docs/architecture.md)."""
 
 
 def _warn(message: str) -> None:
