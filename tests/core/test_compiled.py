@@ -143,3 +143,20 @@ def test_the_package_still_imports() -> None:
     """The public API is there whichever twin runs."""
     assert radio.Message._fields == ("channel", "session", "seq", "sent_at", "ttl", "payload")
     assert vars(radio.Stats())["received"] == 0
+
+
+@pytest.mark.parametrize(("line", "compiler"), [("compiler cython", "cython"), (None, "mypyc")])
+def test_the_note_names_the_compiler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str | None, compiler: str
+) -> None:
+    """The build note's ``compiler`` line says which compiled the cores; none: mypyc's."""
+    note = ["compiled", *([line] if line else [])]
+    for name in CORES:
+        leaf = f"{name.rpartition('.')[2]}.py"
+        digest = hashlib.sha256((ROOT / "radio" / "core" / leaf).read_bytes()).hexdigest()
+        note.append(f"core/{leaf} {digest}")
+    (tmp_path / "_build.txt").write_text("\n".join(note) + "\n", encoding="ascii")
+    monkeypatch.setenv("RADIO_PURE", "0")
+    monkeypatch.setattr(radio.compiled, "_NOTE", tmp_path / "_build.txt")
+    monkeypatch.setattr(radio.compiled, "_CORE_DIR", ROOT / "radio" / "core")
+    assert radio.compiled._build_note() == (True, "", compiler)
