@@ -116,4 +116,4 @@ faults: $(STAMP) ## Multi-host fault harness as root (about 4 minutes); writes d
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
-	rm -f radio/*.so radio/core/*.so radio/_build.txt
+	rm -f radio/*.so radio/core/*.so radio/_build.txt radio/_hot.c radio/core/*.c
