@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools/requirements.txt | cksum | cut -d' ' -f1)
-# The pure cores, compiled by setup.py with mypyc (in place: the .so files sit beside them):
-# every module of radio/core/.
+# The pure cores, compiled by setup.py with mypyc, or Cython when RADIO_CORES_COMPILER=cython
+# (in place: the .so files sit beside them): every module of radio/core/.
 CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # Run again on the pure-Python twin (RADIO_PURE=1: the cores from source, and the drivers on
 # pyzmq's paths instead of the C hot loops) by `make test`: the cores' own tests, the
@@ -15,7 +15,7 @@ PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py
 	tests/test_pubsub.py tests/test_receive.py tests/test_batch.py tests/test_parts.py tests/test_hostile.py \
 	tests/test_stale.py tests/test_losses.py
 
-.PHONY: install test test-wallclock lint format demo docs dist bench bench-deps soak adversity sim asan clean
+.PHONY: install test test-wallclock lint format demo docs dist bench bench-compilers bench-deps soak adversity sim asan clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,6 +97,9 @@ bench-deps: ## Install the peer brokers the benchmark compares with (needs root,
 bench: $(STAMP) ## Measure radio beside raw pyzmq, Redis, NATS, MQTT; writes docs/benchmarks.md.
 	$(BIN)/python -m tools.bench.main --out docs
 
+bench-compilers: $(STAMP) ## The cores compiled by mypyc beside Cython: per-message CPU and the simulator, alternating.
+	$(BIN)/python -m tools.bench.compilers
+
 soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability.md.
 	$(BIN)/python -m tools.soak.main --out docs
 
@@ -139,4 +142,4 @@ faults: $(STAMP) ## Multi-host fault harness as root (about 4 minutes); writes d
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
-	rm -f radio/*.so radio/core/*.so radio/_build.txt
+	rm -f radio/*.so radio/core/*.so radio/_build.txt radio/_hot.c radio/core/*.c

@@ -1,16 +1,20 @@
-"""Build radio, compiling its cores (mypyc) and hot loops (Cython) when it can; never failing.
+"""Build radio, compiling its cores (mypyc or Cython) and hot loops (Cython) when it can.
 
 setup.cfg holds the metadata; this file only adds the optional extension modules.
 Unless ``RADIO_PURE=1`` is set at build time, the socket-free cores (`CORES`, the
-modules of ``radio/core/``) are
-compiled with mypyc into one shared library (``radio/_cores__mypyc``) and a shim per
-module, which Python imports instead of the ``.py`` file beside it. Anything that
-goes wrong (no mypy, a mypyc error, no C compiler, a failed compile or link) leaves
-the pure-Python package, with a warning. The hot loops (``radio/_hot.pyx``) are
-compiled with Cython into ``radio._hot`` on their own: if that fails, the rest is
-installed and the drivers stay on pyzmq's paths. The build writes
-``radio/_build.txt``: what was compiled, with a hash of each source, or why nothing
-was (`radio.compiled` and `radio.hot` read it).
+modules of ``radio/core/``) are compiled by the compiler ``RADIO_CORES_COMPILER``
+names (`DEFAULT_COMPILER`, mypyc, when unset): mypyc makes one shared library
+(``radio/_cores__mypyc``) and a shim per module; Cython, from the same ``.py``
+sources in its pure-Python mode, one extension module per core. Python imports
+either instead of the ``.py`` file beside it. mypyc stays the default because it
+measured faster on the simulator and ``SessionState.frame`` (docs/architecture.md:
+"Which compiler"). Anything that goes wrong (no mypy or Cython, a compiler error, no C
+compiler, a failed compile or link) leaves the pure-Python package, with a warning,
+never a failed install. The hot loops (``radio/_hot.pyx``) are compiled with Cython
+into ``radio._hot`` on their own: if that fails, the rest is installed and the
+drivers stay on pyzmq's paths. The build writes ``radio/_build.txt``: what was
+compiled, by which compiler, with a hash of each source, or why nothing was
+(`radio.compiled` and `radio.hot` read it).
 """
 
 from __future__ import annotations
@@ -38,15 +42,23 @@ GROUP = "radio._cores"
 """The shared library's module: inside the package, so it lands wherever radio does."""
 
 NOTE = "_build.txt"
-"""Written into the package by every build: ``compiled`` and a hash per core, or ``pure: why``."""
+"""Written into the package by every build: ``compiled``, the compiler and a hash per core,
+or ``pure: why``."""
+
+COMPILER_VARIABLE = "RADIO_CORES_COMPILER"
+"""The environment variable that picks the cores' compiler at build time: cython or mypyc."""
+
+DEFAULT_COMPILER = "mypyc"
+"""The cores' compiler when `COMPILER_VARIABLE` is unset: mypyc, measured the faster overall
+(``python -m tools.bench.compilers``; the figures are in docs/architecture.md)."""
 
 
 def _warn(message: str, then: str = "installing pure Python") -> None:
     print(f"radio: {message}; {then}", file=sys.stderr, flush=True)
 
 
-def _note_compiled() -> str:
-    lines = ["compiled"]
+def _note_compiled(compiler: str) -> str:
+    lines = ["compiled", f"compiler {compiler}"]
     for path in CORES:
         digest = hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
         lines.append(f"{path.removeprefix('radio/')} {digest}")
@@ -60,9 +72,20 @@ def _write_note(text: str, *dirs: Path) -> None:
 
 
 def _compiled_cores() -> tuple[list[Any], str]:
-    """The mypyc extension modules and the note to write, or none and why not."""
+    """The extension modules of the cores and the note to write, or none and why not."""
     if os.environ.get("RADIO_PURE", "") not in ("", "0"):
         return [], "pure: RADIO_PURE=1 at build time\n"
+    compiler = os.environ.get(COMPILER_VARIABLE, "") or DEFAULT_COMPILER
+    if compiler == "cython":
+        return _cython_cores()
+    if compiler == "mypyc":
+        return _mypyc_cores()
+    _warn(f"{COMPILER_VARIABLE}={compiler!r} is neither cython nor mypyc")
+    return [], f"pure: {COMPILER_VARIABLE}={compiler!r} is neither cython nor mypyc\n"
+
+
+def _mypyc_cores() -> tuple[list[Any], str]:
+    """The cores compiled by mypyc: one shared library and a shim per module."""
     try:
         from mypyc.build import mypycify
     except ImportError as exc:
@@ -71,10 +94,40 @@ def _compiled_cores() -> tuple[list[Any], str]:
     try:
         # Silent: the cores import radio, whose drivers need pyzmq and structlog, which a
         # build environment lacks; only the cores' own type errors stop their compilation.
-        return mypycify(["--follow-imports=silent", *CORES], group_name=GROUP), _note_compiled()
+        modules = mypycify(["--follow-imports=silent", *CORES], group_name=GROUP)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - mypyc exits on type errors
         _warn(f"mypyc could not compile the cores ({exc!r})")
         return [], f"pure: mypyc could not compile the cores ({exc!r})\n"
+    return modules, _note_compiled("mypyc")
+
+
+CYTHON_DIRECTIVES: dict[str, object] = {
+    "language_level": 3,
+    "binding": False,
+    "annotation_typing": True,
+    "embedsignature": False,
+}
+"""How Cython compiles the cores (pure-Python mode: the same .py sources, their annotations
+typing the C; bounds and negative indexes checked as in Python)."""
+
+
+def _cython_cores() -> tuple[list[Any], str]:
+    """The cores compiled by Cython from their .py sources: one extension module each."""
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError as exc:
+        _warn(f"Cython is not available ({exc})")
+        return [], f"pure: Cython is not available ({exc})\n"
+    extensions = [Extension(path.removesuffix(".py").replace("/", "."), [path]) for path in CORES]
+    try:
+        modules = cythonize(
+            extensions, compiler_directives=CYTHON_DIRECTIVES, quiet=True, force=True
+        )
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a Cython error of any kind
+        _warn(f"Cython could not compile the cores ({exc!r})")
+        return [], f"pure: Cython could not compile the cores ({exc!r})\n"
+    return list(modules), _note_compiled("cython")
 
 
 _ON_PYZMQ = "the hot loops stay on pyzmq"

@@ -1,9 +1,9 @@
-"""Which of radio's pure cores run compiled (mypyc) now; ``RADIO_PURE=1`` runs none.
+"""Which of radio's pure cores run compiled (Cython or mypyc) now; ``RADIO_PURE=1`` runs none.
 
 The cores are the modules of ``radio/core/`` (`CORES`, read off the folder). The
-build (setup.py) may compile them with mypyc into extension modules beside their
-``.py`` sources, which Python then imports instead,
-and notes in ``_build.txt`` what it compiled, with a hash of each source. The
+build (setup.py) may compile them, with Cython or mypyc (``RADIO_CORES_COMPILER``),
+into extension modules beside their ``.py`` sources, which Python then imports instead,
+and notes in ``_build.txt`` what it compiled, with which compiler and a hash of each source. The
 compiled modules are used only when all of them can be: ``RADIO_PURE`` is unset (or
 ``0``) and every core's source is the one compiled (an edited ``.py`` in a
 development tree is never shadowed by a stale build). Otherwise a finder placed
@@ -44,18 +44,19 @@ CORES: Final = tuple(
 """The modules the build compiles when it can: every module of ``radio/core/``."""
 
 
-def _build_note() -> tuple[bool, str]:
-    """Whether the compiled cores may be used, and why not when they may not."""
+def _build_note() -> tuple[bool, str, str]:
+    """Whether the compiled cores may be used, why not when they may not, and the compiler."""
     if os.environ.get("RADIO_PURE", "") not in ("", "0"):
-        return False, "RADIO_PURE is set"
+        return False, "RADIO_PURE is set", ""
     try:
         lines = _NOTE.read_text(encoding="ascii").splitlines()
     except OSError:
-        return False, "no build note (radio/_build.txt): built without setup.py"
+        return False, "no build note (radio/_build.txt): built without setup.py", ""
     if not lines or lines[0] != "compiled":
         why = (lines or ["?"])[0].removeprefix("pure: ")
-        return False, f"the build installed pure Python ({why})"
+        return False, f"the build installed pure Python ({why})", ""
     hashes = dict(line.split(" ", 1) for line in lines[1:])
+    compiler = hashes.get("compiler", "mypyc")  # a note without the line is mypyc's
     for name in CORES:
         source = _CORE_DIR / f"{name.rpartition('.')[2]}.py"
         try:
@@ -63,8 +64,9 @@ def _build_note() -> tuple[bool, str]:
         except OSError:
             continue  # no source beside the compiled module: nothing to prefer
         if hashes.get(f"core/{source.name}") != digest:
-            return False, f"core/{source.name} changed since it was compiled (run make install)"
-    return True, ""
+            why = f"core/{source.name} changed since it was compiled (run make install)"
+            return False, why, compiler
+    return True, "", compiler
 
 
 class _SourceFirst(importlib.abc.MetaPathFinder):
@@ -92,7 +94,7 @@ def _is_compiled(module: ModuleType) -> bool:
     )
 
 
-_usable, _why = _build_note()
+_usable, _why, _compiler = _build_note()
 if not _usable and not any(isinstance(finder, _SourceFirst) for finder in sys.meta_path):
     sys.meta_path.insert(0, _SourceFirst())
 
@@ -109,6 +111,9 @@ REASON: Final[str] = (
 )
 """Why the cores run as pure Python ("" when they are compiled)."""
 
+COMPILER: Final[str] = _compiler if ACTIVE else ""
+"""What compiled the cores in use: ``cython`` or ``mypyc`` ("" when they run as pure Python)."""
+
 from radio import hot as _hot  # noqa: E402 - after the cores: the hot loops, bound to libzmq
 
 HOT: Final[bool] = _hot.MODULE is not None
@@ -120,6 +125,6 @@ HOT_REASON: Final[str] = _hot.REASON
 
 def describe() -> str:
     """One line for a report: what runs compiled, and why not what does not."""
-    cores = "cores compiled (mypyc)" if ACTIVE else f"cores pure Python ({REASON})"
+    cores = f"cores compiled ({COMPILER})" if ACTIVE else f"cores pure Python ({REASON})"
     loops = "hot loops in C (Cython)" if HOT else f"hot loops on pyzmq ({HOT_REASON})"
     return f"{cores}; {loops}"

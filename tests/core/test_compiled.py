@@ -58,9 +58,14 @@ def test_the_cores_are_compiled_unless_the_build_fell_back() -> None:
         pytest.skip(f"the build installed pure Python: {first.removeprefix('pure: ')}")
     assert radio.compiled.ACTIVE, radio.compiled.REASON
     assert all(radio.compiled.MODULES.values())
-    shared = "radio._cores__mypyc"  # the cores' one shared library, which the shims load
+    compiler = radio.compiled.COMPILER
+    assert f"compiler {compiler}" in note.read_text(encoding="ascii").splitlines()
+    # mypyc puts the cores in one shared library, which its shims load; Cython makes one
+    # extension module per core and nothing else.
+    shared = {"mypyc": ["radio._cores__mypyc"], "cython": []}[compiler]
     hot = ["radio._hot"] if radio.compiled.HOT else []
-    assert _report("0") == {"active": True, "compiled": sorted([*CORES, shared, *hot])}
+    assert _report("0") == {"active": True, "compiled": sorted([*CORES, *shared, *hot])}
+    assert radio.compiled.describe().startswith(f"cores compiled ({compiler});")
 
 
 def test_the_hot_loops_are_in_c_unless_the_build_fell_back() -> None:
@@ -84,6 +89,7 @@ def test_this_run_uses_the_twin_it_asked_for() -> None:
         assert not any(radio.compiled.MODULES.values())
     assert len(set(radio.compiled.MODULES.values())) == 1
     assert radio.compiled.ACTIVE is not bool(radio.compiled.REASON)
+    assert (radio.compiled.COMPILER in ("cython", "mypyc")) is radio.compiled.ACTIVE
 
 
 def test_the_cores_are_the_core_folder(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,3 +168,20 @@ def test_a_build_without_a_working_compiler_installs_and_says_why(tmp_path: Path
     assert any(line.startswith("hot-pure: compiling the hot loops failed") for line in note)
     assert not list((tmp_path / "radio").rglob("*.so"))
     assert "the hot loops stay on pyzmq" in build.stderr
+
+
+@pytest.mark.parametrize(("line", "compiler"), [("compiler cython", "cython"), (None, "mypyc")])
+def test_the_note_names_the_compiler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str | None, compiler: str
+) -> None:
+    """The build note's ``compiler`` line says which compiled the cores; none: mypyc's."""
+    note = ["compiled", *([line] if line else [])]
+    for name in CORES:
+        leaf = f"{name.rpartition('.')[2]}.py"
+        digest = hashlib.sha256((ROOT / "radio" / "core" / leaf).read_bytes()).hexdigest()
+        note.append(f"core/{leaf} {digest}")
+    (tmp_path / "_build.txt").write_text("\n".join(note) + "\n", encoding="ascii")
+    monkeypatch.setenv("RADIO_PURE", "0")
+    monkeypatch.setattr(radio.compiled, "_NOTE", tmp_path / "_build.txt")
+    monkeypatch.setattr(radio.compiled, "_CORE_DIR", ROOT / "radio" / "core")
+    assert radio.compiled._build_note() == (True, "", compiler)
