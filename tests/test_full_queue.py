@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -15,40 +16,8 @@ from tests.helpers import DEADLINE_S
 # stream_engine_base.cpp:310), or when the application stalls past the heartbeat timeout
 # with a full queue and then reads (`_input_stopped`, :396): upstream #4364, #3937, #4767.
 # Each scenario runs in a child process, which an abort would kill.
-STALLED = textwrap.dedent(
-    """
-    import sys, time
-    from radio import Publisher, Subscriber
-
-    scenario = sys.argv[1]
-    pub = Publisher("tcp://127.0.0.1:*", channel="c", hwm=100_000)
-    sub = Subscriber(
-        pub.endpoint, channel="c", hwm=10, heartbeat=0.1, heartbeat_timeout=0.5
-    )
-    pub.open_session("s")
-    sub.tune_in("s")
-    assert pub.wait_for_listener("s", timeout=10.0)
-    for i in range(20_000):
-        pub.send("s", b"x" * 200)
-    deadline = time.monotonic() + 10.0
-    while time.monotonic() < deadline:  # the application does not read: the stall under test
-        taken = sub.stats.received + sub.stats.gaps
-        if taken == 20_000:
-            break
-        time.sleep(0.05)  # sync-ok: polling the counters, with a deadline
-    if scenario == "publisher-closes":
-        pub.close()
-        time.sleep(1.5)  # sync-ok: it still does not read as the connection ends
-    else:
-        time.sleep(1.0)  # sync-ok: the stall goes on past the heartbeat timeout, then it reads
-        while sub.recv(timeout=0.5) is not None:
-            pass
-        pub.close()
-    stats = sub.stats
-    sub.close()
-    print("alive", taken, stats.received, stats.gaps)
-    """
-)
+# The first two run `python -m tools.soak.stalled_sub SCENARIO` (make adversity runs it too).
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("scenario", ["publisher-closes", "stall-then-read"])
@@ -60,7 +29,8 @@ def test_a_subscriber_that_falls_behind_keeps_its_process(scenario: str) -> None
     application does not read (on the old code about hwm of 20,000 were), drops what
     passes hwm and counts it as gaps, and the process lives."""
     result = subprocess.run(
-        [sys.executable, "-c", STALLED, scenario],
+        [sys.executable, "-m", "tools.soak.stalled_sub", scenario],
+        cwd=ROOT,
         capture_output=True,
         timeout=DEADLINE_S * 3,
         text=True,

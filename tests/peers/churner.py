@@ -1,29 +1,13 @@
-"""Test peer: a raw pyzmq SUB in its own process that churns presence subscriptions.
+"""Test peer: the churner `make adversity` runs (tools/soak/churner.py), run as a script.
 
-It holds one listener on the session for good (a raw SUB never reads an END, so it
-never tunes out), prints ``ready``, then subscribes and unsubscribes made-up
-listeners on the session as fast as it can until it is killed.
+It holds one listener on the session for good, prints ``ready``, then subscribes and
+unsubscribes made-up listeners on the session as fast as it can until it is killed.
 """
 
-from __future__ import annotations
-
-import itertools
+import runpy
 import sys
+from pathlib import Path
 
-import zmq
-
-from radio.core.names import marker_topic, session_topic
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: its tools/
 # argv: endpoint channel session
-endpoint, channel, session = sys.argv[1:4]
-topic = session_topic(channel, session)
-sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
-sock.setsockopt(zmq.SNDHWM, 0)  # subscriptions are messages: never cut the churn short
-sock.setsockopt(zmq.LINGER, 0)
-sock.connect(endpoint)
-sock.subscribe(marker_topic(topic, b"steady"))
-print("ready", flush=True)
-churned = [marker_topic(topic, b"churn-%d" % i) for i in range(64)]
-for marker in itertools.cycle(churned):
-    sock.subscribe(marker)
-    sock.unsubscribe(marker)
+runpy.run_module("tools.soak.churner", run_name="__main__")
