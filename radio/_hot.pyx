@@ -333,41 +333,39 @@ cdef class Socket:
     def attached(self):
         return self.handle != NULL
 
+    cdef char *_new_msg(self, radio_msg_t *msg, Py_ssize_t size) except NULL:
+        """Make *msg* a message of *size* bytes to fill; its data (raises when detached)."""
+        if self.handle == NULL:
+            raise zmq.ZMQError(zmq.ENOTSOCK)
+        if radio_msg_init_size(msg, <size_t>size) != 0:
+            raise MemoryError()
+        return <char *>radio_msg_data(msg)
+
+    cdef int _send(self, radio_msg_t *msg, int flags) except -1:
+        """Hand *msg* to libzmq, the interpreter let go; on failure close it and raise."""
+        cdef int rc, errno
+        with nogil:
+            rc = radio_msg_send(msg, self.handle, flags)
+        if rc < 0:
+            errno = radio_errno()
+            radio_msg_close(msg)
+            raise _error(errno)
+        return 0
+
     cdef int _send_frame(self, bytes prefix, uint64_t seq, double now, double ttl,
                          const char *payload, Py_ssize_t size, int flags) except -1:
         """Send prefix + tail + payload as one frame (`wire.encode`'s bytes)."""
         cdef radio_msg_t msg
-        cdef Py_ssize_t head = PyBytes_GET_SIZE(prefix)
-        cdef int rc, errno
-        if self.handle == NULL:
-            raise zmq.ZMQError(zmq.ENOTSOCK)
-        if radio_msg_init_size(&msg, <size_t>(head + TAIL + size)) != 0:
-            raise MemoryError()
-        _write(<char *>radio_msg_data(&msg), prefix, seq, now, ttl, payload, size)
-        with nogil:
-            rc = radio_msg_send(&msg, self.handle, flags)
-        if rc < 0:
-            errno = radio_errno()
-            radio_msg_close(&msg)
-            raise _error(errno)
-        return 0
+        cdef char *data = self._new_msg(&msg, PyBytes_GET_SIZE(prefix) + TAIL + size)
+        _write(data, prefix, seq, now, ttl, payload, size)
+        return self._send(&msg, flags)
 
     def send_bytes(self, bytes frame, int flags=0):
         """Send *frame* as it is (``flags``: DONTWAIT, SNDMORE), copying it."""
         cdef radio_msg_t msg
         cdef Py_ssize_t size = PyBytes_GET_SIZE(frame)
-        cdef int rc, errno
-        if self.handle == NULL:
-            raise zmq.ZMQError(zmq.ENOTSOCK)
-        if radio_msg_init_size(&msg, <size_t>size) != 0:
-            raise MemoryError()
-        memcpy(radio_msg_data(&msg), PyBytes_AS_STRING(frame), size)
-        with nogil:
-            rc = radio_msg_send(&msg, self.handle, flags)
-        if rc < 0:
-            errno = radio_errno()
-            radio_msg_close(&msg)
-            raise _error(errno)
+        memcpy(self._new_msg(&msg, size), PyBytes_AS_STRING(frame), size)
+        self._send(&msg, flags)
 
     def wait(self, long milliseconds):
         """Whether a message is there to read within *milliseconds* (``Socket.poll``'s job).
@@ -692,7 +690,7 @@ cdef object _message(PyTypeObject *kind, str channel, str session, uint64_t seq,
 
 def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session, last,
              double last_sent, double skew, double watch, double base, clock, out):
-    """`radio.core.tuner.take_run` in C: the same frames taken, the same results."""
+    """`radio.core.runs.take_run` in C: the same frames taken, the same results."""
     cdef Py_ssize_t count = PyList_GET_SIZE(frames), offset = PyBytes_GET_SIZE(lead)
     cdef Py_ssize_t body = offset + TAIL, size, taken = 0
     cdef const char *data
@@ -731,7 +729,7 @@ def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session
 
 def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, double base,
                out):
-    """`radio.core.tuner.take_batch` in C: every record checked first, then passed on."""
+    """`radio.core.runs.take_batch` in C: every record checked first, then passed on."""
     cdef Py_ssize_t end = PyBytes_GET_SIZE(frame), at = offset, start, count = 0, i
     cdef const char *data = PyBytes_AS_STRING(frame)
     cdef unsigned long long length

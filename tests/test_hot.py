@@ -24,7 +24,7 @@ import radio.compiled
 from radio import ClosedError, Message, Publisher, Subscriber
 from radio.core.batch import Batch
 from radio.core.names import session_topic
-from radio.core.tuner import take_batch, take_run
+from radio.core.runs import take_batch, take_run
 from radio.core.wire import Kind, decode, encode, frame_prefix
 from radio.errors import MalformedMessageError
 from radio.hot import MODULE

@@ -17,6 +17,7 @@ from radio.core.names import (
     inbox_topic,
     leading_topic,
 )
+from radio.core.runs import Batch, Cursor, Run, take_batch, take_run
 from radio.core.wire import (
     HEADER,
     LEAD,
@@ -79,110 +80,6 @@ def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], b
             index += 1  # its payload part went with it
     cuts.append((run, None))
     return cuts
-
-
-class Cursor:
-    """An iterator over a read's frames that knows where it is.
-
-    The careful path takes a two-part message's payload from it, and the fast path
-    goes on after it.
-    """
-
-    def __init__(self, frames: list[bytes]) -> None:
-        self.frames = frames
-        self.index = 0
-
-    def __iter__(self) -> Cursor:
-        return self
-
-    def __next__(self) -> bytes:
-        if self.index >= len(self.frames):
-            raise StopIteration
-        frame = self.frames[self.index]
-        self.index += 1
-        return frame
-
-
-Run = Callable[
-    [
-        list[bytes], int, bytes, str, str, int, float, float, float, float,
-        Callable[[], float], Callable[[Message], object],
-    ],
-    tuple[int, int, float, int],
-]  # fmt: skip
-"""`take_run`'s signature, which its C twin in ``radio._hot`` shares."""
-
-
-def take_run(
-    frames: list[bytes],
-    index: int,
-    lead: bytes,
-    channel: str,
-    session: str,
-    last: int,
-    last_sent: float,
-    skew: float,
-    watch: float,
-    base: float,
-    clock: Callable[[], float],
-    out: Callable[[Message], object],
-) -> tuple[int, int, float, int]:
-    """Pass on the frames from *index* that are the plain next DATA of *lead*; stop at another.
-
-    `Tuner.run` by default; ``radio._hot.take_run`` is its C twin, held to the same
-    results by the tests (tests/test_hot.py). From ``frames[index]`` on, each frame
-    that starts with *lead*, has a valid tail, needs no clock sample (its age is not
-    under *watch*), is the next seq after *last* and has not expired goes to *out*
-    as a `Message`, exactly as `Tuner._take` would make it. Returns the index of
-    the first frame not taken (the tuner handles it the way it handles any), the
-    last seq and send time taken, and how many were taken.
-    """
-    count = len(frames)
-    offset = len(lead)
-    body = offset - _LEAD_SIZE + _HEADER_SIZE
-    taken = 0
-    while index < count:
-        frame = frames[index]
-        if last < 0 or not frame.startswith(lead) or len(frame) < body:
-            break
-        seq, sent_at, ttl = _unpack_tail(frame, offset)
-        if not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF or seq != last + 1:
-            break
-        age = 0.0
-        if ttl or watch == _INF:
-            age = clock() - sent_at
-            if age < watch or (ttl and age - skew > ttl):
-                break
-        index += 1
-        last, last_sent = seq, sent_at
-        taken += 1
-        out(_new_tuple(Message, (channel, session, seq, sent_at + base, ttl or None, frame[body:])))
-    return index, last, last_sent, taken
-
-
-def take_batch(
-    frame: bytes,
-    offset: int,
-    seq: int,
-    channel: str,
-    session: str,
-    base: float,
-    out: Callable[[Message], object],
-) -> tuple[int, float]:
-    """Pass on every record of a BATCH *frame* (from *offset*) as messages *seq*, *seq* + 1, ...
-
-    `Tuner.batch` by default; ``radio._hot.take_batch`` is its C twin, held to the
-    same results by the tests. Raises `MalformedMessageError` (passing on none) as
-    `decode_records` does; returns how many it passed on and the last one's send time.
-    """
-    records = decode_records(frame, offset)
-    for number, (sent_at, payload) in enumerate(records, seq):
-        out(_new_tuple(Message, (channel, session, number, sent_at + base, None, payload)))
-    return len(records), records[-1][0]
-
-
-Batch = Callable[[bytes, int, int, str, str, float, Callable[[Message], object]], tuple[int, float]]
-"""`take_batch`'s signature, which its C twin in ``radio._hot`` shares."""
 
 
 class Tuner:
