@@ -1,11 +1,11 @@
-"""The subscriber's fast paths as pure functions: plain runs of DATA frames, plain batches."""
+"""The runs of a read's frames as pure functions: plain DATA runs, plain batches, size cuts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Final
 
-from radio.core.wire import HEADER, LEAD, TAIL, decode_records
+from radio.core.wire import HEADER, LEAD, TAIL, decode_records, is_head_of, parts_size
 from radio.message import Message
 
 _HEADER_SIZE: Final[int] = HEADER.size
@@ -13,6 +13,32 @@ _LEAD_SIZE: Final[int] = LEAD.size
 _INF: Final[float] = float("inf")
 _unpack_tail = TAIL.unpack_from
 _new_tuple = tuple.__new__
+
+
+def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], bytes | None]]:
+    """Cut *frames* at each message over *limit* bytes: ``(frames before it, its head)`` pairs.
+
+    A two-part message (a head and the part it announces) is weighed whole, as
+    `parts_size` says, and left out whole; the last pair holds the frames after the
+    last one left out, and None.
+    """
+    cuts: list[tuple[list[bytes], bytes | None]] = []
+    run: list[bytes] = []
+    index, count = 0, len(frames)
+    while index < count:
+        frame = frames[index]
+        index += 1
+        parted = index < count and is_head_of(frame, frames[index])
+        size = parts_size(frame, frames[index]) if parted else len(frame)
+        if size <= limit:
+            run += frames[index - 1 : index + 1] if parted else (frame,)
+        else:
+            cuts.append((run, frame))
+            run = []
+        if parted:
+            index += 1  # its payload part went with it
+    cuts.append((run, None))
+    return cuts
 
 
 class Cursor:

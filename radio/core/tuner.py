@@ -17,7 +17,7 @@ from radio.core.names import (
     inbox_topic,
     leading_topic,
 )
-from radio.core.runs import Batch, Cursor, Run, take_batch, take_run
+from radio.core.runs import Batch, Cursor, Run, split_oversize, take_batch, take_run
 from radio.core.wire import (
     HEADER,
     LEAD,
@@ -29,7 +29,6 @@ from radio.core.wire import (
     decode_parts,
     decode_records,
     header_offset,
-    is_head_of,
     is_parted,
     parts_size,
     span,
@@ -54,32 +53,6 @@ this long after the re-tune (its send time turned into our monotonic clock by th
 estimated offset)."""
 _unpack_tail = TAIL.unpack_from
 _new_tuple = tuple.__new__
-
-
-def split_oversize(frames: list[bytes], limit: int) -> list[tuple[list[bytes], bytes | None]]:
-    """Cut *frames* at each message over *limit* bytes: ``(frames before it, its head)`` pairs.
-
-    A two-part message (a head and the part it announces) is weighed whole, as
-    `parts_size` says, and left out whole; the last pair holds the frames after the
-    last one left out, and None.
-    """
-    cuts: list[tuple[list[bytes], bytes | None]] = []
-    run: list[bytes] = []
-    index, count = 0, len(frames)
-    while index < count:
-        frame = frames[index]
-        index += 1
-        parted = index < count and is_head_of(frame, frames[index])
-        size = parts_size(frame, frames[index]) if parted else len(frame)
-        if size <= limit:
-            run += frames[index - 1 : index + 1] if parted else (frame,)
-        else:
-            cuts.append((run, frame))
-            run = []
-        if parted:
-            index += 1  # its payload part went with it
-    cuts.append((run, None))
-    return cuts
 
 
 class Tuner:
