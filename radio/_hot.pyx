@@ -470,6 +470,13 @@ cdef class Lock:
             return True
         return self._wait(-1)
 
+    cdef inline bint try_take(self) noexcept:
+        """Acquire if free, never waiting: whether it was taken."""
+        if PyThread_acquire_lock(self._lock, NOWAIT_LOCK):
+            self._held = True
+            return True
+        return False
+
     cdef inline void give(self) noexcept:
         self._held = False
         PyThread_release_lock(self._lock)
@@ -525,28 +532,54 @@ cdef class Lock:
 cdef class Sender:
     """`Publisher.send`'s common case in C; anything else goes to *slow*, as given.
 
-    *lock* is the publisher's lock, *sessions* its core's table of open sessions
-    (name -> `SessionState`), *slow* and *slow_many* the Python `send` and `send_many`. The fast case: a bytes
-    payload under its session's ``small_below`` (a session that neither batches nor
-    keeps its last value), a float TTL or None, and no service pass due.
+    *lock* is the publisher's state lock and *wire* its socket's, *pending* its
+    outbox's queue (`radio.outbox.Outbox`), *sessions* its core's table of open
+    sessions (name -> `SessionState`), *slow* and *slow_many* the Python `send` and
+    `send_many`. The fast case: a bytes payload under its session's
+    ``small_below`` (a session that neither batches nor keeps its last value), a
+    float TTL or None, no service pass due, the socket free and nothing waiting
+    in the outbox. *wire* is only tried for, never waited for.
     """
 
     cdef Socket socket
-    cdef object acquire, release
+    cdef object acquire, release, wire_acquire, wire_release, pending
     cdef Lock fast_lock  # the lock, when it is ours: taken with no Python call
+    cdef Lock fast_wire
     cdef dict sessions
     cdef object slow, slow_many
     cdef public double next_service
 
-    def __cinit__(self, Socket socket, lock, dict sessions, slow, slow_many):
+    def __cinit__(self, Socket socket, lock, wire, pending, dict sessions, slow, slow_many):
         self.socket = socket
         self.acquire = lock.acquire
         self.release = lock.release
         self.fast_lock = lock if type(lock) is Lock else None
+        self.wire_acquire = wire.acquire
+        self.wire_release = wire.release
+        self.fast_wire = wire if type(wire) is Lock else None
+        self.pending = pending
         self.sessions = sessions
         self.slow = slow
         self.slow_many = slow_many
         self.next_service = 0.0
+
+    cdef inline bint _wired(self) except -1:
+        """Take the socket's lock if it is free and nothing waits in the outbox."""
+        if self.fast_wire is not None:
+            if not self.fast_wire.try_take():
+                return False
+        elif not self.wire_acquire(False):
+            return False
+        if len(self.pending):
+            self._unwire()
+            return False
+        return True
+
+    cdef inline void _unwire(self) noexcept:
+        if self.fast_wire is not None:
+            self.fast_wire.give()
+        else:
+            self.wire_release()
 
     cdef inline int _take(self) except -1:
         if self.fast_lock is not None:
@@ -582,29 +615,32 @@ cdef class Sender:
         try:
             found = PyDict_GetItem(self.sessions, session)
             now = radio_monotonic()
-            if found != NULL and now < self.next_service:
-                state = <object>found
-                if size < <Py_ssize_t>_SMALL_BELOW.get(state):
-                    seq = <uint64_t>_SEQ.get(state) + 1
-                    _SEQ.set(state, seq)
-                    self.socket._send_frame(
-                        _PREFIX.get(state), seq, now, ttl_value, PyBytes_AS_STRING(payload),
-                        size, _DONTWAIT,
-                    )
-                    return seq
-                if size < <Py_ssize_t>_BATCHED_BELOW.get(state):  # `SessionState.frame`'s
-                    seq = <uint64_t>_SEQ.get(state) + 1
-                    _SEQ.set(state, seq)
-                    batch = _BATCH.get(state)
-                    if type(batch) is Batch:  # ours: no Python call
-                        frame = (<Batch>batch)._add(
-                            seq, now, ttl_value, PyBytes_AS_STRING(payload), size
+            if found != NULL and now < self.next_service and self._wired():
+                try:
+                    state = <object>found
+                    if size < <Py_ssize_t>_SMALL_BELOW.get(state):
+                        seq = <uint64_t>_SEQ.get(state) + 1
+                        _SEQ.set(state, seq)
+                        self.socket._send_frame(
+                            _PREFIX.get(state), seq, now, ttl_value, PyBytes_AS_STRING(payload),
+                            size, _DONTWAIT,
                         )
-                    else:
-                        frame = batch.add(seq, now, ttl_value, payload)
-                    if frame is not None:
-                        self.socket.send_bytes(frame, _DONTWAIT)
-                    return seq
+                        return seq
+                    if size < <Py_ssize_t>_BATCHED_BELOW.get(state):  # `SessionState.frame`'s
+                        seq = <uint64_t>_SEQ.get(state) + 1
+                        _SEQ.set(state, seq)
+                        batch = _BATCH.get(state)
+                        if type(batch) is Batch:  # ours: no Python call
+                            frame = (<Batch>batch)._add(
+                                seq, now, ttl_value, PyBytes_AS_STRING(payload), size
+                            )
+                        else:
+                            frame = batch.add(seq, now, ttl_value, payload)
+                        if frame is not None:
+                            self.socket.send_bytes(frame, _DONTWAIT)
+                        return seq
+                finally:
+                    self._unwire()
         finally:
             self._give()
         return self.slow(session, payload, ttl)
@@ -641,18 +677,21 @@ cdef class Sender:
                     if PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(items, i)) >= small:
                         state = None
                         break
-            if state is not None:
-                seq = <uint64_t>_SEQ.get(state)
-                _SEQ.set(state, seq + <uint64_t>count)  # all numbered first, as `SessionState.frames`
-                prefix = _PREFIX.get(state)
-                for i in range(count):
-                    payload = <object>PyList_GET_ITEM(items, i)
-                    seq += 1
-                    socket._send_frame(
-                        prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload),
-                        PyBytes_GET_SIZE(payload), _DONTWAIT,
-                    )
-                return seq
+            if state is not None and self._wired():
+                try:
+                    seq = <uint64_t>_SEQ.get(state)
+                    _SEQ.set(state, seq + <uint64_t>count)  # all numbered first, as `frames`
+                    prefix = _PREFIX.get(state)
+                    for i in range(count):
+                        payload = <object>PyList_GET_ITEM(items, i)
+                        seq += 1
+                        socket._send_frame(
+                            prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload),
+                            PyBytes_GET_SIZE(payload), _DONTWAIT,
+                        )
+                    return seq
+                finally:
+                    self._unwire()
         finally:
             self._give()
         return self.slow_many(session, items, ttl)

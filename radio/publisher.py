@@ -22,6 +22,7 @@ from radio.desk import DeskServer, check_advertised
 from radio.errors import SessionError
 from radio.hot import MODULE as HOT
 from radio.logs import get_logger
+from radio.outbox import Item, Outbox
 from radio.owner import SocketOwner
 from radio.security import AllowList, CurveServer, apply_server, authenticators
 from radio.service import (
@@ -73,7 +74,6 @@ _INF: Final[float] = float("inf")
 _now = time.monotonic  # every stamp and schedule: the wall clock only for beacons (core)
 _PART_THRESHOLD: Final[int] = PART_THRESHOLD
 _NOBLOCK: Final[int] = zmq.NOBLOCK
-_NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
 
 
 class Publisher(SocketOwner):
@@ -158,8 +158,11 @@ class Publisher(SocketOwner):
         self._on_listener = on_listener
         self._watchers: tuple[Callable[[], object], ...] = ()  # see watch()
         self._presence_changed = False  # set under the lock, read by the service thread
-        # radio._hot's lock when built: the C hot path takes it with no Python call.
+        # Two locks (`radio.outbox.Outbox`): the state's (the core) and the socket's, so that
+        # a send never waits for the service thread's socket call. radio._hot's when built:
+        # the C hot path takes them with no Python call.
         self._lock: threading.Lock = threading.Lock() if HOT is None else HOT.Lock()
+        self._wire: threading.Lock = threading.Lock() if HOT is None else HOT.Lock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
         self._next_service = 0.0
@@ -191,6 +194,8 @@ class Publisher(SocketOwner):
                 )
                 self.desk = self._desk.endpoint
             self._send = fast_send(self._socket)
+            self._outbox = Outbox(self._lock, self._wire, self._send, self.hwm)
+            self._send_service = partial(self._service_locked, MAX_EVENTS_PER_SEND)
             self._hot: Any = None  # radio._hot's Socket, when the hot loops are in C
             self._sender: Any = None
             if HOT is not None:
@@ -200,6 +205,8 @@ class Publisher(SocketOwner):
                 self._sender = HOT.Sender(
                     self._hot,
                     self._lock,
+                    self._wire,
+                    self._outbox.pending,
                     self._sessions,
                     partial(Publisher.send, self),
                     partial(Publisher.send_many, self),
@@ -219,13 +226,14 @@ class Publisher(SocketOwner):
                 raise setup_error(exc, endpoint) from None
             raise
         self._service = ServiceThread(
-            self._lock,
-            self._service_locked,
+            self._wire,
+            self._service_pass,
             f"radio-pub-{self.channel}",
             min(SERVICE_INTERVAL_S, batch_delay) if self.batch_size > 1 else SERVICE_INTERVAL_S,
             after=self._after_service,
             # Desk requests: the service thread alone answers them, never a sender.
-            own=None if self._desk is None else partial(self._desk.serve, self._core, self._emit),
+            own=None if self._desk is None else partial(self._serve_desk, self._desk),
+            release=self._outbox.let_go,
             busy_pause=BUSY_PAUSE_S,  # a sender waiting for the lock gets it between passes
         )
         self._service.start()
@@ -260,14 +268,15 @@ class Publisher(SocketOwner):
         session = validate_name(session, "session") if named else new_session_id()
         with self._lock:
             self._check_open()
-            self._emit(self._core.open(session, remembered=named))  # a random ID never returns
+            # A random ID never comes back: only a named session is remembered once closed.
+            self._outbox.put(self._core.open(session, remembered=named))
         return session
 
     def close_session(self, session: str) -> None:
         """Announce the end of *session* to its subscribers; later sends on it raise."""
         with self._lock:
             self._check_open()
-            self._emit(self._core.close(session))
+            self._outbox.put(self._core.close(session))
 
     def last_seq(self, session: str) -> int:
         """The sequence number of the last message sent on open *session* (0: none yet)."""
@@ -303,13 +312,24 @@ class Publisher(SocketOwner):
                 state = self._open_state(session)
             now = _now()
             frame = state.frame(payload, ttl, now)  # None: it waits in a batch
-            if frame is not None:
-                if len(payload) < _PART_THRESHOLD or not state.parted(payload):
-                    self._send(frame, _NOBLOCK)
-                else:
-                    self._send_parts(frame, payload)
-            if now >= self._next_service:
-                self._service_locked(MAX_EVENTS_PER_SEND)
+            item: Item = frame  # type: ignore[assignment]  # None: nothing
+            if frame is not None and len(payload) >= _PART_THRESHOLD and state.parted(payload):
+                item = (frame, payload)
+            # The socket's lock, tried for, never waited for (`radio.outbox`): the frame is
+            # sent now, or left to the thread in the socket to send before it lets go.
+            wire = self._wire
+            if wire.acquire(False):
+                try:
+                    if self._outbox.pending or item.__class__ is not bytes:
+                        self._outbox.emit(() if frame is None else (item,))
+                    else:
+                        self._send(item, _NOBLOCK)
+                    if now >= self._next_service:
+                        self._service_locked(MAX_EVENTS_PER_SEND)
+                finally:
+                    wire.release()
+            elif frame is not None:
+                self._outbox.put((item,), data=True)
             return state.seq
 
     def send_many(self, session: str, payloads: Iterable[bytes], ttl: float | None = None) -> int:
@@ -327,21 +347,15 @@ class Publisher(SocketOwner):
         with self._lock:
             state = self._open_state(session)
             now = _now()
-            frames = state.frames(items, ttl, now)
-            if frames is None:  # one goes in two parts: each goes its own way
+            out: list[Item] | None = state.frames(items, ttl, now)  # type: ignore[assignment]
+            if out is None:  # one goes in two parts: each goes its own way
+                out = []
                 for payload in items:
                     if (frame := state.frame(payload, ttl, now)) is None:
                         continue  # batching sends no two-part message: unreachable
-                    if state.parted(payload):
-                        self._send_parts(frame, payload)
-                    else:
-                        self._send(frame, _NOBLOCK)
-            else:
-                send = self._send
-                for frame in frames:
-                    send(frame, _NOBLOCK)
-            if now >= self._next_service:
-                self._service_locked(MAX_EVENTS_PER_SEND)
+                    out.append((frame, payload) if state.parted(payload) else frame)
+            due = now >= self._next_service
+            self._outbox.put(out, data=True, then=self._send_service if due else None)
             return state.seq
 
     def _open_state(self, session: str) -> SessionState:
@@ -351,14 +365,6 @@ class Publisher(SocketOwner):
             self._check_open()
             state = self._core.session(session)  # raises: closed or unknown
         return state
-
-    def _send_parts(self, head: bytes, payload: bytes) -> None:
-        """Send a two-part message: *head*, then *payload* not copied (under the lock).
-
-        copy=False: pyzmq hands the bytes to libzmq; both parts leave as one message.
-        """
-        self._send(head, _NOBLOCK_MORE)
-        self._send(payload, _NOBLOCK, False)
 
     def send_all(self, payload: bytes, ttl: float | None = None) -> int:
         """Broadcast *payload* on every open session (desk clients' too); return how many.
@@ -378,14 +384,14 @@ class Publisher(SocketOwner):
         """Send every message waiting in a batch now (batching only; a no-op otherwise)."""
         with self._lock:
             self._check_open()
-            self._emit(self._core.flush())
+            self._outbox.put(self._core.flush())
 
     # -- presence ------------------------------------------------------------------
 
     def listeners(self, session: str) -> int:
         """Return how many subscribers are tuned in to *session* now (followers included)."""
         validate_name(session, "session")
-        with self._lock:
+        with self._outbox.both():
             return self._serviced().listeners(session)
 
     def listener_keys(self, session: str) -> dict[str, int]:
@@ -396,16 +402,16 @@ class Publisher(SocketOwner):
         that authenticated it, so no peer adds or removes another key's listener.
         """
         validate_name(session, "session")
-        with self._lock:
+        with self._outbox.both():
             return self._serviced().listener_keys(session)
 
     def channel_listeners(self) -> int:
         """Return how many subscribers are connected to the channel, in any session or none."""
-        with self._lock:
+        with self._outbox.both():
             return self._serviced().channel_listeners()
 
     def _serviced(self) -> Transmitter:
-        """The core, after a service pass: presence as it is now (under the lock)."""
+        """The core, after a service pass: presence as it is now (both locks held)."""
         self._check_open()
         self._service_locked()
         return self._core
@@ -422,19 +428,19 @@ class Publisher(SocketOwner):
         count = validate_count(count, "listener count") or 1
         timeout_s = validate_timeout(timeout)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        with self._changed:
-            while True:
-                self._check_open()
-                self._service_locked()
-                if self._core.listeners(session) >= count:
+        while True:
+            with self._outbox.both():
+                if self._serviced().listeners(session) >= count:
                     return True
-                wait = SERVICE_INTERVAL_S
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    wait = min(wait, remaining)
-                self._changed.wait(wait)
+            wait = SERVICE_INTERVAL_S
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                wait = min(wait, remaining)
+            with self._changed:  # the state's lock only: the service thread works meanwhile
+                if self._core.listeners(session) < count:
+                    self._changed.wait(wait)
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Call *callback* after presence changes; return a function that stops the calls.
@@ -456,32 +462,79 @@ class Publisher(SocketOwner):
 
         return unwatch
 
-    # -- servicing (always under the lock) -------------------------------------------
+    # -- servicing ---------------------------------------------------------------------
 
     def _emit(self, frames: list[bytes]) -> None:
-        """Send the core's frames, in order, never blocking."""
-        send = self._send
-        for frame in frames:
-            send(frame, _NOBLOCK)
+        """Send what waits, then the core's frames, in order, never blocking (both locks held)."""
+        self._outbox.emit(frames)
 
     def _service_locked(self, limit: int = MAX_EVENTS_PER_PASS) -> bool:
         """Feed up to *limit* subscription events to the core; send what it says is due.
 
-        Returns whether it stopped at a bound with events maybe left.
+        Both locks held. Returns whether it stopped at a bound with events maybe left.
         """
+        now = self._pass_begins()
+        if self._closed:
+            return False
+        busy = self._drain_events(now, limit=limit)
+        self._emit(self._core.tick(now))
+        self._note_presence()
+        return busy
+
+    def _service_pass(self) -> bool:
+        """`_service_locked` for the service thread, which holds the socket's lock only.
+
+        It takes the state's lock for the core's decisions, never across a socket
+        call: libzmq can spend tens of milliseconds in one (adding a flood of
+        subscriptions to its trie), and a sender meanwhile leaves its frames in
+        the outbox instead of waiting.
+        """
+        with self._lock:
+            now = self._pass_begins()
+            if self._closed:
+                return False
+            if self._allow is not None:
+                self._core.presence.relays = self._allow.relays
+        busy = drain_events(
+            self._socket,
+            self._hear,
+            self._outbox.send_all,
+            now=now,
+            curve=self.security is not None,
+            limit=MAX_EVENTS_PER_PASS,
+        )
+        with self._lock:
+            items = self._outbox.take()
+            items += self._core.tick(now)
+            self._note_presence()
+        self._outbox.send_all(items)
+        return busy
+
+    def _hear(self, event: bytes, now: float, key: bytes) -> list[Item]:
+        """The core's answer to a subscription event, after what waits (socket's lock held)."""
+        with self._lock:
+            items = self._outbox.take() if self._outbox.pending else []
+            items += self._core.hear(event, now, key)
+            return items
+
+    def _serve_desk(self, desk: DeskServer) -> None:
+        """Answer desk requests (service thread, the socket's lock held)."""
+        with self._lock:
+            desk.serve(self._core, self._emit)
+
+    def _pass_begins(self) -> float:
+        """The time of a service pass beginning; the next is due after it (state held)."""
         now = _now()
         self._next_service = now + SEND_SERVICE_AFTER_S
         if self._sender is not None:
             self._sender.next_service = self._next_service
-        if self._closed:
-            return False
-        core = self._core
-        busy = self._drain_events(now, limit=limit)
-        self._emit(core.tick(now))
-        if core.take_presence_changed():
+        return now
+
+    def _note_presence(self) -> None:
+        """Wake `wait_for_listener` and the watchers if presence changed (state held)."""
+        if self._core.take_presence_changed():
             self._presence_changed = True
             self._changed.notify_all()
-        return busy
 
     def _drain_events(
         self, now: float, *, emit: bool = True, limit: int = MAX_EVENTS_PER_PASS
@@ -541,7 +594,7 @@ class Publisher(SocketOwner):
         if self._closed:
             return
         self._service.stop()
-        with self._lock:
+        with self._outbox.both():
             if self._closed:
                 return
             self._last_words()

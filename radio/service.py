@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Final, TypeVar
 
 import zmq
 
@@ -35,6 +35,8 @@ and a sending thread is not made to hand over the GIL at every one of its sends
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
+Frames = TypeVar("Frames")
+
 
 class ServiceThread:
     """Calls *work*, then *own*, under *lock* every *interval* seconds until `stop`.
@@ -47,7 +49,8 @@ class ServiceThread:
     XPUB subscription events over only when the socket's owner calls into it. This
     thread does that while the application is busy elsewhere. It skips a turn when
     the lock is taken: an application that holds it is calling into the socket
-    itself. When *work* returns True (it stopped at its bound with more waiting,
+    itself. *release* lets the lock go after a turn (default its ``release``).
+    When *work* returns True (it stopped at its bound with more waiting,
     say a flood of subscription events) the next turn comes after *busy_pause*
     seconds without the lock, and comes that soon again while the lock is taken:
     work is done in bounded slices, never in one long hold, and an application
@@ -64,8 +67,10 @@ class ServiceThread:
         after: Callable[[], None] | None = None,
         own: Callable[[], None] | None = None,
         busy_pause: float = 0.0,
+        release: Callable[[], None] | None = None,
     ) -> None:
         self._lock = lock
+        self._release = lock.release if release is None else release
         self._work = work
         self._own = own
         self._after = after
@@ -100,7 +105,7 @@ class ServiceThread:
                 except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
                     _log_failure("service_failed", self._thread.name)
                 finally:
-                    self._lock.release()
+                    self._release()
             if self._after is not None:  # outside the lock: it may call back into the owner
                 try:
                     self._after()
@@ -116,14 +121,14 @@ def _log_failure(event: str, thread: str) -> None:
 
 def drain_events(
     socket: zmq.Socket[bytes],
-    hear: Callable[[bytes, float, bytes], list[bytes]],
-    emit: Callable[[list[bytes]], None] | None,
+    hear: Callable[[bytes, float, bytes], Frames],
+    emit: Callable[[Frames], object] | None,
     *,
     now: float,
     curve: bool,
     limit: int = MAX_EVENTS_PER_PASS,
 ) -> bool:
-    """Hand up to *limit* XPUB subscription events to *hear* (under the owner's lock).
+    """Hand up to *limit* XPUB subscription events to *hear* (the socket held).
 
     *hear* takes the event, *now* and the key that authenticated its sender
     (``User-Id`` under CURVE, *curve*; else empty) and returns frames, which go to
