@@ -13,7 +13,7 @@ CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
 # pass; its mutations always run on the pure cores, in a child process).
 PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py tests/sim/test_shrink.py \
 	tests/test_pubsub.py tests/test_receive.py tests/test_batch.py tests/test_parts.py tests/test_hostile.py \
-	tests/test_stale.py tests/test_losses.py
+	tests/test_stale.py tests/test_losses.py tests/test_outbox.py
 
 .PHONY: install test test-wallclock lint format demo docs dist bench bench-compilers bench-deps soak adversity sim asan clean
 

@@ -15,7 +15,6 @@ from radio.core.desk import (
     parse_reply,
 )
 from radio.core.names import validate_name
-from radio.core.transmitter import Transmitter
 from radio.errors import DeskError, InvalidSettingError
 from radio.security import CurveClient, CurveServer, apply_client, apply_server, user_id
 from radio.settings import Heartbeat, SocketSettings, is_ipv6_endpoint, to_ms
@@ -91,11 +90,12 @@ class DeskServer:
         self._curve = security is not None
         self.advertise = advertise  # where its clients are told to listen
 
-    def serve(self, core: Transmitter, publish: Callable[[list[bytes]], None]) -> None:
-        """Reply to the waiting requests (a bounded number) as *core* answers them.
+    def serve(self, answer: Callable[[bytes, str, bytes], bytes]) -> None:
+        """Reply to the waiting requests (a bounded number) as *answer* says.
 
-        *core* is told which peer asked (see the class); *publish* sends the frames
-        an answer makes due (ENDs, beacons), before its reply goes.
+        *answer* is `Transmitter.answer_desk` as the owner calls it (under its lock,
+        publishing the frames an answer makes due, ENDs and beacons, before it
+        returns the reply), told which peer asked (see the class).
         """
         for _ in range(MAX_REQUESTS_PER_PASS):
             try:
@@ -105,8 +105,7 @@ class DeskServer:
             if len(request) < 2:
                 continue  # a ROUTER always prepends the peer's identity: nothing to answer
             envelope, body = request[:-1], request[-1]
-            reply, frames = core.answer_desk(body, self.advertise, owner)
-            publish(frames)
+            reply = answer(body, self.advertise, owner)
             self._socket.send_multipart([*envelope, reply], _NOBLOCK)
 
     def _receive(self) -> tuple[list[bytes], bytes]:

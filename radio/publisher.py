@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, Final, Unpack
@@ -30,7 +31,7 @@ from radio.service import (
     MAX_EVENTS_PER_PASS,
     SERVICE_INTERVAL_S,
     ServiceThread,
-    drain_events,
+    read_events,
 )
 from radio.settings import (
     DEFAULT_LINGER_S,
@@ -46,6 +47,7 @@ from radio.settings import (
     validate_endpoint,
     validate_seconds,
     validate_timeout,
+    validate_ttl,
 )
 from radio.sockets import (
     MAX_SUBSCRIPTION_BYTES,
@@ -69,6 +71,9 @@ SEND_SERVICE_AFTER_S: Final[float] = 2 * SERVICE_INTERVAL_S
 MAX_EVENTS_PER_SEND: Final[int] = 8
 """Most subscription events such a send handles itself: the service thread reads the
 rest, so that a flood of them costs a sender little."""
+
+MAX_WARNED_SESSIONS: Final[int] = 16
+"""Most names `wait_for_listener` warns about as not open (once each), and names listed."""
 
 _INF: Final[float] = float("inf")
 _now = time.monotonic  # every stamp and schedule: the wall clock only for beacons (core)
@@ -157,6 +162,8 @@ class Publisher(SocketOwner):
         self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener
         self._watchers: tuple[Callable[[], object], ...] = ()  # see watch()
+        self._events: deque[tuple[bytes, bytes]] = deque()  # read, not yet heard: servicing
+        self._warned: set[str] = set()  # sessions named while not open: see wait_for_listener
         self._presence_changed = False  # set under the lock, read by the service thread
         # Two locks (`radio.outbox.Outbox`): the state's (the core) and the socket's, so that
         # a send never waits for the service thread's socket call. radio._hot's when built:
@@ -194,12 +201,19 @@ class Publisher(SocketOwner):
                 )
                 self.desk = self._desk.endpoint
             self._send = fast_send(self._socket)
-            self._outbox = Outbox(self._lock, self._wire, self._send, self.hwm)
             self._send_service = partial(self._service_locked, MAX_EVENTS_PER_SEND)
             self._hot: Any = None  # radio._hot's Socket, when the hot loops are in C
             self._sender: Any = None
             if HOT is not None:
                 self._hot = HOT.Socket(self._socket)
+            self._outbox = Outbox(
+                self._lock,
+                self._wire,
+                self._send,
+                self.hwm,
+                None if self._hot is None else self._hot.send_bytes,
+            )
+            if HOT is not None:
                 self._core.batch_type = HOT.Batch  # batches built in C, frame for frame
                 # The common case in C; what it does not take goes to the methods below.
                 self._sender = HOT.Sender(
@@ -232,7 +246,7 @@ class Publisher(SocketOwner):
             min(SERVICE_INTERVAL_S, batch_delay) if self.batch_size > 1 else SERVICE_INTERVAL_S,
             after=self._after_service,
             # Desk requests: the service thread alone answers them, never a sender.
-            own=None if self._desk is None else partial(self._serve_desk, self._desk),
+            own=None if self._desk is None else partial(self._desk.serve, self._answer_desk),
             release=self._outbox.let_go,
             busy_pause=BUSY_PAUSE_S,  # a sender waiting for the lock gets it between passes
         )
@@ -301,7 +315,7 @@ class Publisher(SocketOwner):
         if ttl is None:
             ttl = NO_TTL
         elif not (ttl.__class__ is float and 0.0 < ttl < _INF):
-            ttl = validate_seconds(ttl, "ttl")
+            ttl = validate_ttl(ttl)
         if payload.__class__ is not bytes:
             payload = as_payload(payload)
         # `with`, not acquire() then try: a Ctrl-C between those two would leave the
@@ -317,19 +331,11 @@ class Publisher(SocketOwner):
                 item = (frame, payload)
             # The socket's lock, tried for, never waited for (`radio.outbox`): the frame is
             # sent now, or left to the thread in the socket to send before it lets go.
-            wire = self._wire
-            if wire.acquire(False):
-                try:
-                    if self._outbox.pending or item.__class__ is not bytes:
-                        self._outbox.emit(() if frame is None else (item,))
-                    else:
-                        self._send(item, _NOBLOCK)
-                    if now >= self._next_service:
-                        self._service_locked(MAX_EVENTS_PER_SEND)
-                finally:
-                    wire.release()
-            elif frame is not None:
-                self._outbox.put((item,), data=True)
+            self._outbox.put(
+                () if frame is None else (item,),
+                data=True,
+                then=self._send_service if now >= self._next_service else None,
+            )
             return state.seq
 
     def send_many(self, session: str, payloads: Iterable[bytes], ttl: float | None = None) -> int:
@@ -342,7 +348,7 @@ class Publisher(SocketOwner):
         nothing is sent. Never blocks, as `send`; a list of a few hundred at a time
         keeps the latency of the first one low.
         """
-        ttl = NO_TTL if ttl is None else validate_seconds(ttl, "ttl")
+        ttl = NO_TTL if ttl is None else validate_ttl(ttl)
         items = [p if p.__class__ is bytes else as_payload(p) for p in payloads]
         with self._lock:
             state = self._open_state(session)
@@ -391,8 +397,9 @@ class Publisher(SocketOwner):
     def listeners(self, session: str) -> int:
         """Return how many subscribers are tuned in to *session* now (followers included)."""
         validate_name(session, "session")
-        with self._outbox.both():
-            return self._serviced().listeners(session)
+        core = self._serviced()
+        with self._lock:
+            return core.listeners(session)
 
     def listener_keys(self, session: str) -> dict[str, int]:
         """How many subscribers tuned in to *session* each authenticated key has.
@@ -402,18 +409,28 @@ class Publisher(SocketOwner):
         that authenticated it, so no peer adds or removes another key's listener.
         """
         validate_name(session, "session")
-        with self._outbox.both():
-            return self._serviced().listener_keys(session)
+        core = self._serviced()
+        with self._lock:
+            return core.listener_keys(session)
 
     def channel_listeners(self) -> int:
         """Return how many subscribers are connected to the channel, in any session or none."""
-        with self._outbox.both():
-            return self._serviced().channel_listeners()
+        core = self._serviced()
+        with self._lock:
+            return core.channel_listeners()
 
     def _serviced(self) -> Transmitter:
-        """The core, after a service pass: presence as it is now (both locks held)."""
+        """The core, after a service pass made now: presence as it is (no lock held).
+
+        As the service thread's: the socket's lock to read, then the state's to hear.
+        """
         self._check_open()
-        self._service_locked()
+        try:
+            with self._wire:
+                self._service_pass()
+        finally:
+            self._outbox.recheck()  # what a sender left as the socket's lock went
+        self._service_decide()
         return self._core
 
     def wait_for_listener(
@@ -423,14 +440,20 @@ class Publisher(SocketOwner):
 
         Once this returns True, every message sent on *session* reaches those
         subscribers unless their own queue is full. ``timeout`` None waits for ever.
+        A *session* not open on this publisher (a typo?) is waited for all the
+        same (subscribers may tune in first), and logged once as a
+        ``session_not_open`` warning naming the open ones.
         """
         validate_name(session, "session")
+        if session not in self._sessions:
+            self._warn_not_open(session)
         count = validate_count(count, "listener count") or 1
         timeout_s = validate_timeout(timeout)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            with self._outbox.both():
-                if self._serviced().listeners(session) >= count:
+            core = self._serviced()
+            with self._lock:
+                if core.listeners(session) >= count:
                     return True
             wait = SERVICE_INTERVAL_S
             if deadline is not None:
@@ -441,6 +464,18 @@ class Publisher(SocketOwner):
             with self._changed:  # the state's lock only: the service thread works meanwhile
                 if self._core.listeners(session) < count:
                     self._changed.wait(wait)
+
+    def _warn_not_open(self, session: str) -> None:
+        """Log once that *session* is not open here: a mistyped name waits in silence else."""
+        if session in self._warned or len(self._warned) >= MAX_WARNED_SESSIONS:
+            return
+        self._warned.add(session)
+        self._log.warning(
+            "session_not_open",
+            session=session,
+            open=list(self.sessions[:MAX_WARNED_SESSIONS]),
+            hint="waiting all the same: subscribers may tune in before it opens",
+        )
 
     def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
         """Call *callback* after presence changes; return a function that stops the calls.
@@ -463,64 +498,73 @@ class Publisher(SocketOwner):
         return unwatch
 
     # -- servicing ---------------------------------------------------------------------
+    #
+    # Reading subscription events is a socket call (the socket's lock); hearing them is
+    # the core's (the state lock). They are two steps, joined by `_events` (read in
+    # order by whoever holds the socket, heard in order by whoever holds the state),
+    # so that the service thread never holds the socket while it waits for the state:
+    # a sender looping on `send` takes the state again and again, and would keep the
+    # socket from everyone while the service thread waited.
 
     def _emit(self, frames: list[bytes]) -> None:
         """Send what waits, then the core's frames, in order, never blocking (both locks held)."""
         self._outbox.emit(frames)
 
     def _service_locked(self, limit: int = MAX_EVENTS_PER_PASS) -> bool:
-        """Feed up to *limit* subscription events to the core; send what it says is due.
+        """Read up to *limit* subscription events, hear them, send what is due (both held).
 
-        Both locks held. Returns whether it stopped at a bound with events maybe left.
+        Returns whether it stopped at a bound with events maybe left.
         """
-        now = self._pass_begins()
         if self._closed:
             return False
-        busy = self._drain_events(now, limit=limit)
-        self._emit(self._core.tick(now))
-        self._note_presence()
+        busy = self._drain_events(_now(), limit=limit)
+        self._decide(self._emit)
         return busy
 
     def _service_pass(self) -> bool:
-        """`_service_locked` for the service thread, which holds the socket's lock only.
+        """The service thread's turn with the socket (its lock held, not the state's).
 
-        It takes the state's lock for the core's decisions, never across a socket
-        call: libzmq can spend tens of milliseconds in one (adding a flood of
-        subscriptions to its trie), and a sender meanwhile leaves its frames in
-        the outbox instead of waiting.
+        It reads subscription events and sends what senders left; the core hears
+        them in `_service_decide`, after the socket is let go.
         """
-        with self._lock:
-            now = self._pass_begins()
-            if self._closed:
-                return False
-            if self._allow is not None:
-                self._core.presence.relays = self._allow.relays
-        busy = drain_events(
-            self._socket,
-            self._hear,
-            self._outbox.send_all,
-            now=now,
-            curve=self.security is not None,
-            limit=MAX_EVENTS_PER_PASS,
+        if self._closed:
+            return False
+        self._outbox.emit(())
+        return read_events(
+            self._socket, self._events, curve=self.security is not None, limit=MAX_EVENTS_PER_PASS
         )
-        with self._lock:
-            items = self._outbox.take()
-            items += self._core.tick(now)
-            self._note_presence()
-        self._outbox.send_all(items)
-        return busy
 
-    def _hear(self, event: bytes, now: float, key: bytes) -> list[Item]:
-        """The core's answer to a subscription event, after what waits (socket's lock held)."""
+    def _service_decide(self) -> None:
+        """Hear the events read and send what is due (no lock held: takes the state's)."""
         with self._lock:
-            items = self._outbox.take() if self._outbox.pending else []
-            items += self._core.hear(event, now, key)
-            return items
+            if not self._closed:
+                self._decide(self._outbox.put)
 
-    def _serve_desk(self, desk: DeskServer) -> None:
-        """Answer desk requests (service thread, the socket's lock held)."""
+    def _decide(self, send: Callable[[list[bytes]], object]) -> None:
+        """Hear the events read, in order, and tick; *send* the frames due (state held)."""
+        now = self._pass_begins()
+        self._hear_events(now, send)
+        if frames := self._core.tick(now):
+            send(frames)
+        self._note_presence()
+
+    def _hear_events(self, now: float, send: Callable[[list[bytes]], object] | None) -> None:
+        """Hand the events read to the core, in order; *send* what they make due (state held)."""
+        core, events = self._core, self._events
+        if self._allow is not None:  # relays declared in the allow-list, as read last
+            core.presence.relays = self._allow.relays
+        while events:
+            event, key = events.popleft()
+            frames = core.hear(event, now, key)
+            if send is not None and frames:
+                send(frames)
+
+    def _answer_desk(self, body: bytes, advertise: str, owner: bytes) -> bytes:
+        """The core's reply to a desk request; the frames it makes due go out first."""
         with self._lock:
-            desk.serve(self._core, self._emit)
+            reply, frames = self._core.answer_desk(body, advertise, owner)
+            self._outbox.put(frames)
+            return reply
 
     def _pass_begins(self) -> float:
         """The time of a service pass beginning; the next is due after it (state held)."""
@@ -539,23 +583,21 @@ class Publisher(SocketOwner):
     def _drain_events(
         self, now: float, *, emit: bool = True, limit: int = MAX_EVENTS_PER_PASS
     ) -> bool:
-        """Hand up to *limit* subscription events to the core (`radio.service.drain_events`).
+        """Read up to *limit* subscription events and hear them (both locks held).
 
         Sends what they make due unless not *emit*; True: stopped at a bound.
         """
-        if self._allow is not None:  # relays declared in the allow-list, as read last
-            self._core.presence.relays = self._allow.relays
-        return drain_events(
-            self._socket,
-            self._core.hear,
-            self._emit if emit else None,
-            now=now,
-            curve=self.security is not None,
-            limit=limit,
-        )
+        busy = read_events(self._socket, self._events, curve=self.security is not None, limit=limit)
+        self._hear_events(now, self._emit if emit else None)
+        return busy
 
     def _after_service(self) -> None:
-        """Run the callbacks (service thread, outside the lock): on_listener, then watchers."""
+        """Hear what the pass read, then run the callbacks: on_listener, then watchers.
+
+        On the service thread, after the socket's lock is let go; the callbacks
+        outside any lock.
+        """
+        self._service_decide()
         on_listener, events = self._on_listener, self._core.events
         while on_listener is not None and events:
             on_listener(events.popleft())
@@ -594,7 +636,7 @@ class Publisher(SocketOwner):
         if self._closed:
             return
         self._service.stop()
-        with self._outbox.both():
+        with self._wire, self._lock:
             if self._closed:
                 return
             self._last_words()

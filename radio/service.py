@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final
 
 import zmq
 
@@ -35,15 +36,14 @@ and a sending thread is not made to hand over the GIL at every one of its sends
 
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
-Frames = TypeVar("Frames")
-
 
 class ServiceThread:
-    """Calls *work*, then *own*, under *lock* every *interval* seconds until `stop`.
+    """Calls *work* under *lock*, then *own* and *after*, every *interval* seconds until `stop`.
 
     *work* is the servicing the owner also does itself from any thread (it calls
     it from its own methods); *own* is work that only this thread ever does (say,
-    answering requests on a second socket, which must never cost a sender).
+    answering requests on a second socket, which must never cost a sender), run
+    after *lock* is let go, as *after* is.
 
     libzmq attaches new connections, sends a SUB's subscriptions to them and hands
     XPUB subscription events over only when the socket's owner calls into it. This
@@ -100,12 +100,15 @@ class ServiceThread:
                 try:
                     if not self._stopped.is_set():
                         busy = self._work()
-                        if self._own is not None:
-                            self._own()
                 except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
                     _log_failure("service_failed", self._thread.name)
                 finally:
                     self._release()
+            if self._own is not None and not self._stopped.is_set():
+                try:
+                    self._own()
+                except Exception:  # noqa: BLE001 - a peer's bad input must not end the thread
+                    _log_failure("service_failed", self._thread.name)
             if self._after is not None:  # outside the lock: it may call back into the owner
                 try:
                     self._after()
@@ -119,34 +122,31 @@ def _log_failure(event: str, thread: str) -> None:
         log.exception(event, thread=thread)
 
 
-def drain_events(
+def read_events(
     socket: zmq.Socket[bytes],
-    hear: Callable[[bytes, float, bytes], Frames],
-    emit: Callable[[Frames], object] | None,
+    out: deque[tuple[bytes, bytes]],
     *,
-    now: float,
     curve: bool,
     limit: int = MAX_EVENTS_PER_PASS,
 ) -> bool:
-    """Hand up to *limit* XPUB subscription events to *hear* (the socket held).
+    """Read up to *limit* XPUB subscription events into *out*, in order (the socket held).
 
-    *hear* takes the event, *now* and the key that authenticated its sender
-    (``User-Id`` under CURVE, *curve*; else empty) and returns frames, which go to
-    *emit* (None: dropped). Returns whether it stopped at a bound (*limit*, or
-    `MAX_EVENTS_PASS_S`) with events maybe left.
+    Each goes in with the key that authenticated its sender (``User-Id`` under
+    CURVE, *curve*; else empty), for the owner's core to hear under its own lock
+    (never across a socket call). Returns whether it stopped at a bound (*limit*,
+    or `MAX_EVENTS_PASS_S`) with events maybe left.
     """
     deadline = time.monotonic() + MAX_EVENTS_PASS_S
-    for _ in range(limit):  # a flood of (un)subscriptions cannot hog the lock
+    append = out.append
+    for _ in range(limit):  # a flood of (un)subscriptions cannot hog the socket
         if time.monotonic() > deadline:
-            return True  # the rest next pass, after the lock was released
+            return True  # the rest next pass, after the socket was let go
         try:
             if curve:  # presence is bound to the key that authenticated the event
                 frame = socket.recv(_NOBLOCK, copy=False)
-                frames = hear(frame.bytes, now, user_id(frame))
+                append((frame.bytes, user_id(frame)))
             else:
-                frames = hear(socket.recv(_NOBLOCK), now, b"")
+                append((socket.recv(_NOBLOCK), b""))
         except zmq.Again:
             return False
-        if emit is not None:
-            emit(frames)
     return True

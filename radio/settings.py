@@ -123,6 +123,15 @@ def validate_count(value: object, what: str) -> int:
     return value
 
 
+def validate_max_count(value: object) -> int:
+    """Return *value* as the most messages one call returns: a whole number from 1."""
+    if validate_count(value, "max count") == 0:
+        raise InvalidSettingError(
+            f"invalid max count {value!r}: expected a whole number from 1 to {MAX_COUNT}"
+        )
+    return value  # type: ignore[return-value]  # validate_count checked it is an int
+
+
 def validate_batch_size(value: object) -> int:
     """Return *value* as a batch size: 1 to `MAX_BATCH_MESSAGES` messages a frame (0: 1)."""
     size = validate_count(value, "batch size") or 1
@@ -144,6 +153,15 @@ def validate_beacon_interval(value: object) -> float:
             f"invalid beacon interval {value!r}: at least {MIN_BEACON_INTERVAL_S:g} seconds"
         )
     return seconds
+
+
+def validate_ttl(value: object) -> float:
+    """Return *value* as a time to live in seconds (> 0); the error for 0 names None."""
+    if value == 0 and not isinstance(value, bool):
+        raise InvalidSettingError(
+            f"invalid ttl {value!r}: expected seconds > 0, or None for no expiry"
+        )
+    return validate_seconds(value, "ttl")
 
 
 def validate_seconds(

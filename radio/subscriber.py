@@ -35,6 +35,7 @@ from radio.settings import (
     to_ms,
     validate_count,
     validate_endpoint,
+    validate_max_count,
     validate_seconds,
     validate_timeout,
 )
@@ -416,7 +417,7 @@ class Subscriber(SocketOwner):
         (taken under one lock), or ``[]`` after *timeout* seconds (None: wait for
         ever). Each was checked against its TTL as it was taken.
         """
-        count = validate_count(max_count, "max count") or 1
+        count = validate_max_count(max_count)
         if timeout is not None and not (timeout.__class__ is float and 0.0 <= timeout < _INF):
             timeout = validate_timeout(timeout)
         with self._lock:

@@ -141,7 +141,7 @@ def test_a_service_pass_stops_reading_subscription_events_at_its_time_bound(
         rogue = raw_sub(raw_subs, pub.endpoint)
         for i in range(50):
             rogue.subscribe(marker_topic(TOPIC, b"forged-%d" % i))
-        with pub._lock:
+        with pub._wire, pub._lock:
             wait_until(lambda: pub._socket.poll(0), what="subscription events waiting")
             monkeypatch.setattr(radio.service, "MAX_EVENTS_PASS_S", -1.0)
             assert pub._drain_events(time.time()) is True  # out of time before the first

@@ -7,9 +7,11 @@ import time
 from collections.abc import Callable
 
 import pytest
+import zmq
 
 from radio import Message, Subscriber
 from radio.core.wire import Kind, decode
+from radio.outbox import Outbox
 from tests.helpers import DEADLINE_S, recv_all, tuned
 
 
@@ -110,3 +112,40 @@ def pump(
             got.append(message)
         else:
             poke()
+
+
+def test_an_interrupt_inside_a_put_lets_the_socket_go() -> None:
+    """Whatever *then* raises (Ctrl-C's KeyboardInterrupt among them), the socket's lock
+    is let go: nothing is left unable to send. In C when built, so that no signal can
+    land between taking the lock and the code that lets it go."""
+    with tuned("s") as (pub, sub):
+
+        def interrupted() -> None:
+            raise KeyboardInterrupt
+
+        with pub._lock, pytest.raises(KeyboardInterrupt):
+            pub._outbox.put([b"not a frame anyone reads"], then=interrupted)
+        assert pub._wire.acquire(blocking=False)
+        pub._wire.release()
+        pub.send("s", b"after")
+        assert [m.payload for m in recv_all(sub, 1)] == [b"after"]
+
+
+def test_frames_a_failed_send_did_not_send_go_back_first_in_order() -> None:
+    """If a send raises midway (a closed context, say), the frames not sent go back to the
+    front of the outbox, in order, for the next holder of the socket."""
+    sent: list[bytes] = []
+
+    def send(frame: bytes, flags: int, copy: bool = True) -> None:
+        if frame == b"2" and not sent.count(b"retry"):
+            sent.append(b"retry")
+            raise zmq.ZMQError(zmq.ETERM)
+        sent.append(frame)
+
+    outbox = Outbox(threading.Lock(), threading.Lock(), send, 0)
+    outbox.pending.append(b"0")
+    with pytest.raises(zmq.ZMQError):
+        outbox.emit([b"1", b"2", b"3"])
+    assert list(outbox.pending) == [b"2", b"3"]
+    outbox.emit([b"4"])
+    assert sent == [b"0", b"1", b"retry", b"2", b"3", b"4"]
