@@ -48,6 +48,8 @@ def test_a_ttl_of_zero_is_refused_with_a_pointer_to_none(ttl: float) -> None:
 
 @pytest.mark.parametrize("count", [0, -1, True, 1.5])
 def test_recv_many_refuses_a_count_below_one(count: object) -> None:
-    with Subscriber("tcp://127.0.0.1:9", channel="c", bind=False) as sub:
-        with pytest.raises(InvalidSettingError, match=rf"invalid max count {count!r}"):
-            sub.recv_many(count, timeout=0.0)  # type: ignore[arg-type]
+    with (
+        Subscriber("tcp://127.0.0.1:9", channel="c", bind=False) as sub,
+        pytest.raises(InvalidSettingError, match=rf"invalid max count {count!r}"),
+    ):
+        sub.recv_many(count, timeout=0.0)  # type: ignore[arg-type]
