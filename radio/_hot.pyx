@@ -317,6 +317,7 @@ cdef class Socket:
 
     cdef void *handle
     cdef object socket  # the pyzmq socket: kept alive while attached
+    cdef public Py_ssize_t largest  # the largest frame of the last `read`
 
     def __cinit__(self, socket):
         if not _bound:
@@ -410,7 +411,7 @@ cdef class Socket:
         blocks, and lets go of the interpreter while libzmq reads each round.
         """
         cdef radio_msg_t msgs[MAX_READ]
-        cdef Py_ssize_t count, total = 0, taken = 0, i
+        cdef Py_ssize_t count, total = 0, taken = 0, i, largest = 0
         cdef int rc = 0, errno = 0, more = 0
         cdef void *handle = self.handle
         cdef list frames = []
@@ -430,6 +431,8 @@ cdef class Socket:
                         break
                     more = radio_msg_more(&msgs[count])
                     total += rc
+                    if rc > largest:
+                        largest = rc
                     count += 1
                     if not more and (taken + count >= max_frames or total >= max_bytes):
                         break
@@ -444,6 +447,7 @@ cdef class Socket:
             taken += count
             if rc < 0 or not more:
                 break  # nothing more waits, or a bound was reached between two messages
+        self.largest = largest
         if rc < 0 and errno != _EAGAIN and errno != _EINTR and not frames:
             raise _error(errno)
         return frames

@@ -460,7 +460,7 @@ class Subscriber(SocketOwner):
             out = queue.queue.append  # at most one read over the limit: `READ_FRAMES`
         else:
             out = self._drop  # the application is behind: hwm applies here, not in libzmq
-        self._tuner.take(frames, out)
+        self._tuner.take(frames, out, -1 if self._hot is None else self._hot.largest)
         queue.refresh()
         if self._tuner.changed:
             self._sync()
@@ -492,7 +492,8 @@ class Subscriber(SocketOwner):
             done = 0  # messages of the chunk yielded or dropped
             try:
                 for message in chunk:
-                    conversion = queue.conversion  # before the generation: see ReadyQueue
+                    # Read before the generation (see ReadyQueue); needed only with a TTL.
+                    conversion = queue.conversion if message[4] else 0.0
                     if queue.generation != generation:
                         break  # retuned or rebased: the rest goes back through the fence
                     done += 1

@@ -115,13 +115,15 @@ def _sent(push: zmq.Socket[bytes], messages: list[list[bytes]]) -> list[bytes]:
 
 
 def _read_all(socket: Any, count: int, **bounds: int) -> list[list[bytes]]:
-    """Every read until *count* frames came, each read's frames a list of its own."""
+    """Every read until *count* frames came, each read's frames a list of its own (each
+    read's largest frame as the socket says)."""
     reads: list[list[bytes]] = []
 
     def more() -> bool:
         frames = socket.read(**bounds)
         if frames:
             reads.append(frames)
+            assert socket.largest == max(map(len, frames))  # what Tuner.take trusts
         return sum(map(len, reads)) >= count
 
     wait_until(more, what=f"{count} frames read")

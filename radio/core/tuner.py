@@ -176,15 +176,20 @@ class Tuner:
 
     # -- frames ------------------------------------------------------------------------
 
-    def take(self, frames: list[bytes], out: Callable[[Message], object]) -> None:
+    def take(
+        self, frames: list[bytes], out: Callable[[Message], object], largest: int = -1
+    ) -> None:
         """Handle *frames* (whole messages, as read off the socket) in order: the hot path.
 
         Each message to yield goes to *out*. A frame over ``max_message_size``, or a
         two-part message over it (topic, header and payload), is dropped and counted
-        as oversize in its turn: the size rule lives here alone.
+        as oversize in its turn: the size rule lives here alone. *largest*: the
+        size of the largest of *frames*, when the reader knows it (-1: measured here).
         """
         limit = self.max_message_size
-        if limit is None or not frames or max(map(len, frames)) <= limit:
+        if largest < 0 and frames:
+            largest = max(map(len, frames))
+        if limit is None or not frames or largest <= limit:
             self._take(frames, out)
             return
         for run, dropped in split_oversize(frames, limit):
