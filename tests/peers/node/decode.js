@@ -2,6 +2,14 @@
 // An independent reading of docs/protocol.md (radio wire protocol, version 4):
 // a frame decoder and a small subscriber state machine ("Tuner"). Written from the
 // document and the conformance vectors only. Seqs are BigInt (u64); times are seconds.
+//
+// Beyond the page (learned from the vectors, or from watching a live radio peer):
+// - kind 5 is HELLO, valid only in an inbox: seq = the session's last seq (one less than
+//   the last value that follows it), payload = the tune-in tag of the subscription it answers;
+// - a session's presence marker is `T \0 ID . TAG`, TAG a per-subscriber tune-in counter
+//   in decimal from 1, which the publisher echoes as the HELLO's payload;
+// - after a re-tune every DATA is fenced until the HELLO with the new TAG, whose seq is a
+//   fresh baseline; a decoded BEACON's `session` is its live session's name.
 
 const VERSION = 4;
 const HEADER = 34; // !BB8sQdd
