@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Final
 
@@ -60,13 +60,13 @@ class Outbox:
         self._limit = limit or sys.maxsize
         self.dropped = 0
         """Data frames dropped because too many waited here."""
-        self._attempt: Callable[[Iterable[Item], Callable[[], object] | None], bool] = (
+        self._attempt: Callable[[Sequence[Item], Callable[[], object] | None], bool] = (
             partial(HOT.put_now, wire, self)
             if HOT is not None and type(wire) is HOT.Lock
             else self._put_now
         )
 
-    def emit(self, items: Iterable[Item]) -> None:
+    def emit(self, items: Sequence[Item]) -> None:
         """Send what waits here, then *items* (*wire* held, and *state*)."""
         if self.pending:
             self.send_all(self.take())
@@ -93,12 +93,14 @@ class Outbox:
             else:
                 pending.append(item)
 
-    def _put_now(self, items: Iterable[Item], then: Callable[[], object] | None) -> bool:
+    def _put_now(self, items: Sequence[Item], then: Callable[[], object] | None) -> bool:
         """`put`'s attempt in Python: send if *wire* is free (pure builds: see the class)."""
         if not self.wire.acquire(blocking=False):
             return False
         try:
-            self.emit(items)
+            if self.pending:
+                self.send_all(self.take())
+            self.send_all(items)
             if then is not None:
                 then()
         finally:
@@ -114,24 +116,25 @@ class Outbox:
         pending = self.pending
         return [pending.popleft() for _ in range(len(pending))]
 
-    def send_all(self, items: Iterable[Item]) -> None:
+    def send_all(self, items: Sequence[Item]) -> None:
         """Send *items* in order, never blocking (*wire* held).
 
         If a send raises, the items not sent go back to the front of the queue.
         """
         send, send_frame = self._send, self._send_frame
-        items = list(items)
-        for index, item in enumerate(items):
-            try:
+        sent = 0
+        try:
+            for item in items:
                 if isinstance(item, bytes):
                     send_frame(item, _NOBLOCK)
                 else:
                     head, payload = item
                     send_frame(head, _NOBLOCK_MORE)
                     send(payload, _NOBLOCK, False)  # handed to libzmq, not copied
-            except BaseException:
-                self.pending.extendleft(reversed(items[index:]))
-                raise
+                sent += 1
+        except BaseException:
+            self.pending.extendleft(reversed(items[sent:]))
+            raise
 
     def let_go(self) -> None:
         """Release *wire* (held, *state* not), then send what a sender left meanwhile.

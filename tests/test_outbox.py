@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import zmq
 
-from radio import Message, Subscriber
+from radio import Message, Publisher, Subscriber
 from radio.core.wire import Kind, decode
 from radio.outbox import Outbox
 from tests.helpers import DEADLINE_S, recv_all, tuned
@@ -149,3 +149,13 @@ def test_frames_a_failed_send_did_not_send_go_back_first_in_order() -> None:
     assert list(outbox.pending) == [b"2", b"3"]
     outbox.emit([b"4"])
     assert sent == [b"0", b"1", b"retry", b"2", b"3", b"4"]
+
+
+def test_close_does_not_hang_on_a_socket_lock_left_taken() -> None:
+    """A pure build's send interrupted (Ctrl-C) right as it took the socket's lock leaves
+    it taken: close still returns, after WIRE_LEFT_S, and closes the socket."""
+    pub = Publisher("tcp://127.0.0.1:*", channel="c", linger=0)
+    pub.open_session("s")
+    assert pub._wire.acquire(timeout=DEADLINE_S)  # and never let go, as the interrupted send
+    in_thread(pub.close)
+    assert pub._socket.closed
