@@ -324,7 +324,8 @@ SEQUENCES: list[dict[str, Any]] = [
         ],
     },
     {
-        "name": "a fenced message past the last seq counts the gap before it and moves the last seq",
+        "name": "a fenced message past the last seq counts the gap before it "
+        "and moves the last seq",
         "steps": [
             FOLLOW,
             _beacon("s1"),
