@@ -266,6 +266,83 @@ SEQUENCES: list[dict[str, Any]] = [
             _data("s1", 9),  # 8 lost (counted from the baseline 0 the first HELLO set)
         ],
     },
+    {
+        "name": "a HELLO past the last seq counts nothing; the next message counts the gap",
+        "steps": [
+            TUNE_IN,
+            _data("s1", 1),  # the baseline
+            _hello("s1", 5, b"1"),  # 2 to 5 were sent before the publisher saw us: no count
+            _data("s1", 6),  # the jump counts 2 to 5
+        ],
+    },
+    {
+        "name": "a BATCH under a TTL: each record's own send time, the TTL shared",
+        "steps": [
+            TUNE_IN,
+            _beacon("", at=P0),
+            encode_batch(
+                session_topic("ch", "s1"),
+                1,
+                2.0,
+                [(P0 - 3.0, b"a"), (P0 - 1.0, b"b")],  # 3 s old: expired; 1 s old: yielded
+                publisher=PUB,
+            ),
+        ],
+    },
+    {
+        "name": "a beacon is a clock sample; a sample in doubt is dropped by an ordinary one",
+        "steps": [
+            TUNE_IN,
+            _beacon("", at=P0),  # the estimate: SUB_MONO - P0
+            _data("s1", 1, ttl=2.0, at=P0 + 1.0),  # 1 s below the estimate: in doubt
+            _data("s1", 2, ttl=2.0, at=P0 - 1.5),  # ordinary: drops the one in doubt; 1.5 s old
+            _data("s1", 3, ttl=2.0, at=P0 + 0.9),  # in doubt, alone (the first was dropped)
+            _data("s1", 4, ttl=2.0, at=P0 - 1.5),  # 1.5 s old still: yielded
+        ],
+    },
+    {
+        "name": "the first session followed counts from its first message",
+        "steps": [
+            FOLLOW,
+            _beacon("s1", 5),  # no baseline yet: nothing counted
+            _data("s1", 7),  # the baseline
+            _beacon("s2", 3, previous="s1", previous_seq=9),  # s1's tail 8, 9; s2's head 1 to 3
+            _data("s2", 4),
+        ],
+    },
+    {
+        "name": "a follower: a beacon naming no live session drops the one followed; "
+        "the next one counts from seq 0",
+        "steps": [
+            FOLLOW,
+            _beacon("s1"),
+            _data("s1", 1),
+            _beacon(""),  # s1 is no longer heard
+            _data("s1", 2),  # fenced: a session not heard
+            _beacon("s2", 2),  # its head 1, 2: gaps
+            _data("s2", 3),
+        ],
+    },
+    {
+        "name": "a fenced message past the last seq counts the gap before it "
+        "and moves the last seq",
+        "steps": [
+            FOLLOW,
+            _beacon("s1"),
+            _data("s1", 1),
+            _data("s1", 4, live=False),  # fenced; 2 and 3: gaps
+            _data("s1", 5),  # next after 4: no gap
+        ],
+    },
+    {
+        "name": "an inbox: a PARTED head, and another listener's inbox, are malformed",
+        "steps": [
+            TUNE_IN,
+            [_in_inbox(_parts("s1", 1, b"xx")[0]), b"xx"],  # the head, then junk of its own
+            inbox_topic("ch", b"fedcba9876543210") + _data("s1", 1)[len(b"ch/") :],
+            _data("s1", 2),
+        ],
+    },
 ]
 
 

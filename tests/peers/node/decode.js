@@ -247,6 +247,7 @@ class Tuner {
     this.tags = 0;
     this.following = false;
     this.followed = null;
+    this.between = false; // moved to no live session: the next one counts from seq 0
     this.goneBy = null; // {id, lastMono, interval, signingOff, prevMono}
     this.stats = { received: 0, gaps: 0, expired: 0, fenced: 0, malformed: 0, oversize: 0, unknown_tails: 0, conflicts: 0 };
   }
@@ -271,7 +272,10 @@ class Tuner {
     const st = this.states.get(session);
     if (st) st.tuned = false;
   }
-  follow() { this.following = true; }
+  follow() {
+    if (!this.following) this.between = false;
+    this.following = true;
+  }
 
   newState(name, more) {
     return {
@@ -389,12 +393,17 @@ class Tuner {
   }
 
   handle(f, emit) {
-    if (f.channel !== this.channel || (f.inbox && f.id !== this.id)) return;
+    // Another listener's (or channel's) inbox is no frame of ours: malformed.
+    if (f.inbox && (f.channel !== this.channel || f.id !== this.id)) { this.stats.malformed += 1; return; }
+    if (f.channel !== this.channel) return;
     const pid = hex(f.publisher);
     this.sample(pid, f.sentAt);
     if (f.kind === 'BEACON') return this.onBeacon(f, pid);
     const st = this.heard(f.session);
-    if (!st) return;
+    if (!st) { // a session not heard now: its DATA (a last value too) and BATCH frames are fenced
+      if (f.kind === 'DATA' || f.kind === 'BATCH') this.stats.fenced += 1;
+      return;
+    }
     if (f.kind === 'HELLO') return this.onHello(st, f, pid);
     if (f.kind === 'END') {
       if (st.retired.has(pid)) return;
@@ -486,7 +495,8 @@ class Tuner {
 
   switchLive(b, pid, beforeMono) {
     const old = this.followed !== null ? this.states.get(this.followed) : null;
-    const moved = this.followed !== null;
+    const moved = this.followed !== null || this.between; // after a move to none too
+    this.between = false;
     if (old && this.hears(old)) {
       if (b.previous === old.name && old.last !== null && b.previousSeq > old.last) {
         if (this.count(old, b.previousSeq - old.last, undefined, pid)) old.last = b.previousSeq;
@@ -494,7 +504,7 @@ class Tuner {
       old.followed = false;
     }
     this.followed = b.live || null;
-    if (!b.live) return;
+    if (!b.live) { this.between = moved; return; } // the next live session counts from 0
     let st = this.states.get(b.live);
     if (st && this.hears(st)) { st.followed = true; return; }
     if (!st) { st = this.newState(b.live, {}); this.states.set(b.live, st); } else st.tag = String(++this.tags);
