@@ -349,13 +349,13 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     if results.throughput:
-        fig, ax = plt.subplots(figsize=(11, 4.5))
+        fig, ax = plt.subplots(figsize=(10, 7))
         _grouped_bars(ax, results.throughput, list(plan.sizes), [_size(s) for s in plan.sizes])
         ax.set_ylabel("delivered messages / s")
         ax.set_title("Throughput, one subscriber (median of runs, range as error bars)")
         written.append(_save(plt, fig, ax, directory / "throughput.png"))
     if results.latency_us:
-        fig, ax = plt.subplots(figsize=(11, 4.5))
+        fig, ax = plt.subplots(figsize=(10, 7))
         names = ["p50", "p99", "p99.9"]
         _grouped_bars(ax, results.latency_us, names, names)
         ax.set_ylabel("one-way latency, microseconds")
@@ -364,7 +364,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         )
         written.append(_save(plt, fig, ax, directory / "latency.png"))
     if results.fanout:
-        fig, ax = plt.subplots(figsize=(11, 4.5))
+        fig, ax = plt.subplots(figsize=(10, 7))
         all_ns: set[int] = set()
         for system, by_n in results.fanout.items():
             ns = sorted(by_n)
@@ -388,7 +388,7 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         ax.set_title("Fan-out, 100 B (median of runs, range as error bars)")
         written.append(_save(plt, fig, ax, directory / "fanout.png"))
     if results.memory:
-        fig, ax = plt.subplots(figsize=(11, 4.5))
+        fig, ax = plt.subplots(figsize=(10, 7))
         styles = ["-", "--", ":", "-."]
         markers = ["o", "s", "^", "x", "d", "v"]
         for index, (system, samples) in enumerate(results.memory.items()):
@@ -438,7 +438,7 @@ def _grouped_bars(
 
 
 def _save(plt: Any, fig: Any, ax: Any, path: Path) -> str:
-    """Put the legend beside the plot, write it to *path*, close it; return its file name."""
+    """Put the legend below the plot, write it to *path*, close it; return its file name."""
     _legend_outside(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -464,8 +464,18 @@ def _bar_style(system: str) -> dict[str, Any]:
 
 
 def _legend_outside(ax: Any) -> None:
-    """The legend to the right of the plot, never over the data."""
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+    """The legend below the plot, in columns, at the axis labels' size: over no data.
+
+    Readable where the page shows the image at its own width.
+    """
+    ax.legend(
+        fontsize=11,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=3,
+        borderaxespad=0.0,
+        frameon=False,
+    )
 
 
 KEPT: Final[str] = "<!-- kept by make bench -->"
