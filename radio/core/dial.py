@@ -35,6 +35,7 @@ class Heard:
     explicit: bool  # tuned in to by name: hears it live or not; else followed: live only
     last_seq: int = NO_BASELINE  # 0: count from the session's first message
     awaiting: bool = False  # re-tuned: fenced until the publisher's HELLO (or after floor)
+    hello_from: bytes = b""  # awaiting: an instance whose HELLO said 0: its frames are after
     floor: float = 0.0  # when it was re-tuned (our monotonic clock)
     tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
     last_sent: float = -1.0  # publisher-clock send time at last_seq (-1: unknown): bounds a gap
@@ -72,6 +73,7 @@ class Heard:
             self.last_seq = 0 if self.last_seq >= 0 else NO_BASELINE
             self.last_sent, self.heard_at = -1.0, now
             self.awaiting = self.floor > 0.0
+            self.hello_from = b""
         self.instance = instance
         return old
 

@@ -42,7 +42,10 @@ def read_inbox(
     if kind is Kind.HELLO:
         if body[HEADER.size :] != heard.tag or not ledger.welcomed(heard, instance, seq):
             return None  # the HELLO of an earlier tune-in, read late, or of another instance
-        heard.awaiting = False
+        if seq or heard.instance:
+            heard.awaiting = False
+        else:  # it sent nothing on the session: its own frames come after the fence, and
+            heard.hello_from = instance  # another instance's (two publishers) may not
         if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
             heard.last_seq, heard.last_sent = seq, sent_at
         return None

@@ -395,7 +395,9 @@ class Tuner:
                 if self.air.base is None:
                     self.air.first_base(instance)
             if heard.awaiting:
-                if sent_at + estimate <= heard.floor + HELLO_GRACE_S:
+                if instance == heard.hello_from:
+                    heard.awaiting = False  # its HELLO said it had sent nothing before
+                elif sent_at + estimate <= heard.floor + HELLO_GRACE_S:
                     self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
                     continue
                 heard.awaiting = False  # no HELLO, but clearly sent after the re-tune

@@ -248,3 +248,47 @@ def test_a_far_past_stamp_opens_no_long_span_for_gaps() -> None:
     clock.advance(0.3)
     _take(tuner, _beacon(clock.mono, "s", 2**32))
     assert tuner.stats.gaps <= 4e6 * 1.0
+
+
+def _retuned(clock: Clock, publisher: bytes) -> Tuner:
+    """A tuner that heard seq 1 of "s" from *publisher*, then re-tuned to "s"."""
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    assert len(_take(tuner, _data("s", 1, T0, publisher=publisher))) == 1
+    clock.advance(0.01)
+    tuner.tune_out("s")
+    tuner.tune_in("s")  # a re-tune: awaits the HELLO
+    return tuner
+
+
+def _hello(tuner: Tuner, seq: int, sent_at: float, publisher: bytes) -> bytes:
+    tag = next(iter(tuner.dial.heard.values())).tag
+    return _inbox("s", encode(b"", Kind.HELLO, seq, sent_at, tag, publisher=publisher))
+
+
+def test_a_hello_saying_0_ends_the_wait_for_its_own_publishers_frames_only() -> None:
+    """Seeds 899838211148, ... (clock_steps,clean_switch,same_name_restart,quick_retune,
+    two_publishers): two publishers answer a re-tune; the one that lacks the session says
+    HELLO 0 first. That ended the wait for every publisher, so the other one's message,
+    sent before the re-tune and read late (a cut), was yielded: stale. A HELLO saying 0
+    now ends the wait for its own publisher's frames only."""
+    clock = Clock()
+    owner, other = b"O" * 8, b"Q" * 8  # the session's publisher; one that lacks it
+    tuner = _retuned(clock, owner)
+    stale = _data("s", 2, clock.now - 0.005, publisher=owner)  # sent before the re-tune
+    _take(tuner, _hello(tuner, 0, clock.now, other))
+    clock.advance(0.01)
+    assert _take(tuner, stale) == []  # read after the other's HELLO: still fenced
+    assert tuner.stats.fenced == 1
+
+
+def test_a_hello_saying_0_lets_its_publishers_first_message_through() -> None:
+    """The ordinary case the fix keeps: one publisher, re-tuned to before its next message;
+    its HELLO says 0 (nothing of the session yet since it restarted, say), its message
+    sent right after is yielded, not fenced for a second."""
+    clock = Clock()
+    only = b"O" * 8
+    tuner = _retuned(clock, b"R" * 8)  # heard from an instance before a restart
+    _take(tuner, _hello(tuner, 0, clock.now, only))
+    clock.advance(0.01)
+    assert [m.seq for m in _take(tuner, _data("s", 1, clock.now, publisher=only))] == [1]

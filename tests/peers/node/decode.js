@@ -261,6 +261,7 @@ class Tuner {
       st.highBeforeRetune = max(st.highBeforeRetune, st.last);
       st.last = null;
       st.awaitingHello = true;
+      st.helloFrom = null;
       st.lastWasHello = false;
       st.tuned = true;
       st.tag = String(++this.tags);
@@ -279,7 +280,7 @@ class Tuner {
 
   newState(name, more) {
     return {
-      name, tuned: false, followed: false, tag: String(++this.tags), awaitingHello: false,
+      name, tuned: false, followed: false, tag: String(++this.tags), awaitingHello: false, helloFrom: null,
       instance: null, retired: new Set(), last: null, lastWasHello: false, highBeforeRetune: null,
       lossMono: this.monotonic(), lossSent: null, ...more,
     };
@@ -424,6 +425,7 @@ class Tuner {
     }
     if (st.retired.has(pid)) { this.stats.fenced += 1; return; }
     if (st.instance !== pid) this.moveInstance(st, pid);
+    if (st.awaitingHello && pid === st.helloFrom) st.awaitingHello = false;
     if (st.awaitingHello) { this.stats.fenced += 1; return; }
     if (st.last !== null) {
       const k = r.seq - st.last;
@@ -447,7 +449,10 @@ class Tuner {
       this.moveInstance(st, pid);
     }
     if (f.seq > 0n) st.instance = pid;
-    st.awaitingHello = false;
+    // A HELLO saying 0 with no instance heard: its publisher sent nothing on the session;
+    // only its own frames come after the fence (another publisher's may not).
+    if (f.seq > 0n || st.instance !== null) st.awaitingHello = false;
+    else st.helloFrom = pid;
     if (st.last === null) st.last = f.seq;
     else if (f.seq > st.last) {
       if (!this.count(st, f.seq - st.last, f.sentAt, pid)) return;
