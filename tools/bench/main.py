@@ -26,6 +26,7 @@ QUICK = Plan(
     latency_count=500,
     fanout=(1, 2),
     fanout_count=500,
+    fanout_zmq_count=500,
     memory_count=20_000,
     profile_frames=5_000,
 )

@@ -25,7 +25,9 @@ class Plan:
     latency_rate: float = 10_000.0
     latency_count: int = 30_000
     fanout: tuple[int, ...] = (1, 10, 50)
-    fanout_count: int = 20_000
+    fanout_count: int = 20_000  # brokers
+    fanout_zmq_count: int = 100_000  # ZeroMQ-based systems: 20,000 took about 10 ms, noise
+    fanout_repeat: int = 3  # runs of each (at most `repeat`), in rounds as the others
     memory_count: int = 1_000_000
     profile_frames: int = 200_000  # calls per measurement of the hot paths step by step
 
@@ -146,12 +148,21 @@ def latency(plan: Plan, results: Results, step: Step) -> None:
 
 
 def fanout(plan: Plan, results: Results, step: Step) -> None:
-    """Aggregate delivered rate to 1, 10 and 50 subscriber processes."""
+    """Aggregate delivered rate to 1, 10 and 50 subscriber processes, in rounds."""
+    rates: dict[tuple[str, int], list[float]] = {}
+    for subscribers in plan.fanout:
+        for _ in range(min(plan.repeat, plan.fanout_repeat)):
+            for system in plan.systems:
+                step(f"fan-out {system} x{subscribers}")
+                zmq = system.startswith(("zmq", "radio"))
+                count = plan.fanout_zmq_count if zmq else plan.fanout_count
+                run: Run = measure(system, 100, count, subscribers=subscribers)
+                rates.setdefault((system, subscribers), []).append(run.rate)
     for system in plan.systems:
         for subscribers in plan.fanout:
-            step(f"fan-out {system} x{subscribers}")
-            run: Run = measure(system, 100, plan.fanout_count, subscribers=subscribers)
-            results.fanout.setdefault(system, {})[subscribers] = Spread.of([run.rate])
+            results.fanout.setdefault(system, {})[subscribers] = Spread.of(
+                rates[system, subscribers]
+            )
 
 
 def memory(plan: Plan, results: Results, step: Step) -> None:

@@ -216,7 +216,9 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
         f" {plan.latency_count:,} messages; the publisher stamps CLOCK_MONOTONIC, the"
         " subscriber subtracts it on arrival (one clock, one host).",
         f"- Fan-out: {', '.join(map(str, plan.fanout))} subscriber processes,"
-        f" {plan.fanout_count:,} messages of 100 bytes; the aggregate delivered rate.",
+        f" {plan.fanout_zmq_count:,} messages of 100 bytes for the ZeroMQ-based systems"
+        f" and {plan.fanout_count:,} for the brokers, {min(plan.repeat, plan.fanout_repeat)}"
+        " runs of each in rounds; the aggregate delivered rate (median of the runs).",
         f"- Memory: one subscriber frozen with SIGSTOP, {plan.memory_count:,} messages of"
         " 100 bytes, publisher (and broker) resident memory sampled 20 times.",
         "- Redis: throughput runs pipeline PUBLISH 100 at a time (a lone PUBLISH waits for a"
