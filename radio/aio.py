@@ -14,7 +14,13 @@ from radio.desk import REQUEST_TIMEOUT_S
 from radio.errors import ClosedError
 from radio.message import Message, Stats
 from radio.publisher import Publisher
-from radio.settings import JoinSettings, PublisherSettings, SubscriberSettings, validate_timeout
+from radio.settings import (
+    JoinSettings,
+    PublisherSettings,
+    SubscriberSettings,
+    next_wait,
+    validate_timeout,
+)
 from radio.subscriber import POLL_SLICE_S, Subscriber
 
 _INF: Final[float] = float("inf")
@@ -253,12 +259,9 @@ class AsyncSubscriber(_Async):
             message = self._sub.recv(0)
             if message is not None:
                 return message
-            wait = POLL_SLICE_S
-            if deadline is not None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return None
-                wait = min(wait, remaining)
+            wait = next_wait(deadline, loop.time(), POLL_SLICE_S)
+            if wait is None:
+                return None
             await self._readable(loop, wait)
 
     async def recv_many(

@@ -37,6 +37,7 @@ from radio.settings import (
     SocketOptions,
     check_options,
     message_limit,
+    next_wait,
     socket_context,
     socket_settings,
     to_ms,
@@ -462,12 +463,9 @@ class Publisher(Servicing, SocketOwner):
             with self._lock:
                 if core.listeners(session) >= count:
                     return True
-            wait = SERVICE_INTERVAL_S
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                wait = min(wait, remaining)
+            wait = next_wait(deadline, time.monotonic(), SERVICE_INTERVAL_S)
+            if wait is None:
+                return False
             with self._changed:  # the state's lock only: the service thread works meanwhile
                 if self._core.listeners(session) < count:
                     self._changed.wait(wait)

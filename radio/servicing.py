@@ -65,8 +65,8 @@ class Servicing:
         """
         if self._closed:
             return False
-        busy = self._drain_events(_now(), limit=limit)
-        self._decide(self._emit)
+        busy = self._read_events(limit)
+        self._decide(self._emit)  # hears what was read, then ticks
         return busy
 
     def _service_pass(self) -> bool:
@@ -78,9 +78,11 @@ class Servicing:
         if self._closed:
             return False
         self._outbox.emit(())
-        return read_events(
-            self._socket, self._events, curve=self.security is not None, limit=MAX_EVENTS_PER_PASS
-        )
+        return self._read_events(MAX_EVENTS_PER_PASS)
+
+    def _read_events(self, limit: int) -> bool:
+        """Read up to *limit* subscription events into ``_events`` (the socket's lock held)."""
+        return read_events(self._socket, self._events, curve=self.security is not None, limit=limit)
 
     def _service_decide(self) -> None:
         """Hear the events read and send what is due (no lock held: takes the state's)."""
@@ -135,7 +137,7 @@ class Servicing:
 
         Sends what they make due unless not *emit*; True: stopped at a bound.
         """
-        busy = read_events(self._socket, self._events, curve=self.security is not None, limit=limit)
+        busy = self._read_events(limit)
         self._hear_events(now, self._emit if emit else None)
         return busy
 

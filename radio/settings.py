@@ -201,6 +201,18 @@ def validate_timeout(value: object) -> float | None:
     return None if value is None else validate_seconds(value, "timeout", allow_zero=True)
 
 
+def next_wait(deadline: float | None, now: float, longest: float) -> float | None:
+    """How long to wait next: at most *longest*, not past *deadline* (None: no deadline).
+
+    None once *deadline* has passed: the caller gives up. *now* is on the clock of
+    *deadline* (a monotonic clock, or an event loop's).
+    """
+    if deadline is None:
+        return longest
+    remaining = deadline - now
+    return None if remaining <= 0 else min(longest, remaining)
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     """ZMTP heartbeat settings; ``interval`` None turns heartbeats off."""

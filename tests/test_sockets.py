@@ -22,7 +22,7 @@ from radio import (
     Subscriber,
 )
 from radio.owner import SocketOwner
-from radio.settings import Heartbeat, SocketSettings, to_ms
+from radio.settings import Heartbeat, SocketSettings, next_wait, to_ms
 from radio.sockets import MAX_SUBSCRIPTION_BYTES, SUBSCRIPTION_HWM, configure
 from tests.helpers import DEADLINE_S, recv_all, tuned, wait_until
 
@@ -345,3 +345,13 @@ def test_watch_calls_back_outside_the_lock_on_presence_changes_until_unwatched()
         assert counts["dropped"] == before
     with pytest.raises(ClosedError):
         pub.watch(kept)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "now", "expected"),
+    [(None, 5.0, 0.02), (10.0, 5.0, 0.02), (10.0, 9.99, pytest.approx(0.01)), (10.0, 10.0, None)],
+)
+def test_next_wait_slices_a_wait_and_gives_up_at_the_deadline(
+    deadline: float | None, now: float, expected: object
+) -> None:
+    assert next_wait(deadline, now, 0.02) == expected
