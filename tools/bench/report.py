@@ -347,7 +347,8 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
             " yardstick. On a narrow screen, open a plot on its own to read it at full size.",
             "",
         ]
-        out += [f"[![{name}](bench/{name})](bench/{name})" for name in plots]
+        for name in plots:  # a paragraph each: space between the plots
+            out += [f"[![{name}](bench/{name})](bench/{name})", ""]
     out.append("")
     return "\n".join(out)
 
