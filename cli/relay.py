@@ -10,6 +10,7 @@ from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay, SocketOpti
 
 from .errors import UsageError, cli_errors
 from .logs import configure_logging
+from .metrics import metrics_option, serving
 from .options import (
     MIN_TICK_S,
     check_endpoint,
@@ -80,6 +81,7 @@ from .options import (
     metavar="DIR|*",
     help="CURVE downstream: directory of the subscriber keys allowed, or '*'.",
 )
+@metrics_option()
 @socket_options()
 @log_options()
 def command(
@@ -93,6 +95,7 @@ def command(
     frontend_curve_server: str | None,
     backend_curve_secret: str | None,
     backend_curve_allow: str | None,
+    metrics: str | None,
     log_format: str,
     quiet: bool,
     verbose: bool,
@@ -129,7 +132,7 @@ def command(
             frontend_security=upstream,
             backend_security=downstream,
             **socket,
-        ):
+        ) as relay, serving(metrics, relay):
             signal.pause()  # until Ctrl-C or SIGTERM: cli_errors maps them to their ExitStatus
 
 
