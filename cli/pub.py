@@ -264,20 +264,23 @@ def command(
             if curve_secret is not None and curve_allow is not None
             else None
         )
-        with Publisher(
-            endpoint,
-            channel=channel,
-            bind=bind,
-            beacon_interval=beacon_interval,
-            linger=linger,
-            batch_size=batch_size,
-            batch_delay=batch_delay,
-            security=security,
-            desk=desk,
-            advertise=advertise,
-            last_value=last_value,
-            **socket,
-        ) as pub, serving(metrics, pub):
+        with (
+            Publisher(
+                endpoint,
+                channel=channel,
+                bind=bind,
+                beacon_interval=beacon_interval,
+                linger=linger,
+                batch_size=batch_size,
+                batch_delay=batch_delay,
+                security=security,
+                desk=desk,
+                advertise=advertise,
+                last_value=last_value,
+                **socket,
+            ) as pub,
+            serving(metrics, pub),
+        ):
             session = pub.open_session(session)
             if wait_for is not None and not pub.wait_for_listener(
                 session, timeout=wait_for, count=listeners

@@ -123,16 +123,19 @@ def command(
             if backend_curve_secret is not None and backend_curve_allow is not None
             else None
         )
-        with Relay(
-            frontend,
-            backend,
-            frontend_bind=frontend_bind,
-            backend_bind=backend_bind,
-            report_interval=report_interval,
-            frontend_security=upstream,
-            backend_security=downstream,
-            **socket,
-        ) as relay, serving(metrics, relay):
+        with (
+            Relay(
+                frontend,
+                backend,
+                frontend_bind=frontend_bind,
+                backend_bind=backend_bind,
+                report_interval=report_interval,
+                frontend_security=upstream,
+                backend_security=downstream,
+                **socket,
+            ) as relay,
+            serving(metrics, relay),
+        ):
             signal.pause()  # until Ctrl-C or SIGTERM: cli_errors maps them to their ExitStatus
 
 

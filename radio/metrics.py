@@ -16,7 +16,7 @@ from radio.relay import Relay, RelayCounters
 from radio.subscriber import Subscriber
 
 if TYPE_CHECKING:  # prometheus_client is optional: imported when metrics are served
-    from prometheus_client.metrics_core import Metric
+    from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
     from prometheus_client.registry import CollectorRegistry
 
 log = get_logger()
@@ -113,7 +113,7 @@ METRICS: Final[dict[str, Spec]] = {
 """Every metric radio serves, by name (docs/operations.md lists them)."""
 
 
-def _prometheus_core() -> tuple[type[Metric], type[Metric]]:
+def _prometheus_core() -> tuple[type[CounterMetricFamily], type[GaugeMetricFamily]]:
     """prometheus_client's counter and gauge families; `MetricsUnavailableError` if missing."""
     try:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -129,7 +129,7 @@ class _Families:
 
     def __init__(self) -> None:
         self._counter, self._gauge = _prometheus_core()
-        self._made: dict[str, Metric] = {}
+        self._made: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
 
     def add(self, name: str, value: float, *labels: str) -> None:
         family = self._made.get(name)
@@ -137,7 +137,7 @@ class _Families:
             spec = METRICS[name]
             kind = self._counter if spec.kind == "counter" else self._gauge
             family = self._made[name] = kind(name, spec.help, labels=spec.labels)
-        family.add_metric(list(labels), value)  # type: ignore[attr-defined]
+        family.add_metric(list(labels), value)
 
     def done(self) -> list[Metric]:
         return [self._made[name] for name in METRICS if name in self._made]

@@ -43,7 +43,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def scrape(url: str) -> Samples:
     """Every sample of the page at *url*, parsed by prometheus_client's own text parser."""
-    with urllib.request.urlopen(url, timeout=DEADLINE_S) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=DEADLINE_S) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode("utf-8")
@@ -95,7 +95,9 @@ def test_listeners_per_session_follow_subscribers_in_and_out() -> None:
             samples = scraped(
                 metrics.url, "radio_publisher_session_listeners", 2, channel="c", session="s1"
             )
-            assert value(samples, "radio_publisher_session_listeners", channel="c", session="s2") == 0
+            assert (
+                value(samples, "radio_publisher_session_listeners", channel="c", session="s2") == 0
+            )
             assert value(samples, "radio_publisher_channel_listeners", channel="c") == 2
             for i in range(7):
                 pub.send("s1", b"m%d" % i)
@@ -117,7 +119,9 @@ def test_listeners_per_session_follow_subscribers_in_and_out() -> None:
         assert value(samples, "radio_publisher_open_sessions", channel="c") == 1
         # A closed session's messages still count; its gauge is gone with it.
         assert value(samples, "radio_publisher_messages_sent_total", channel="c") == 10
-        assert value(samples, "radio_publisher_session_listeners", channel="c", session="s1") is None
+        assert (
+            value(samples, "radio_publisher_session_listeners", channel="c", session="s1") is None
+        )
         # Without CURVE there is no CURVE counter to misread as "nobody refused".
         assert value(samples, "radio_publisher_curve_refusals_total", channel="c") is None
 
@@ -130,7 +134,7 @@ def test_every_metric_has_its_declared_type_and_help() -> None:
         serve_metrics("127.0.0.1:0", pub, sub) as metrics,
     ):
         pub.open_session("s1")
-        with urllib.request.urlopen(metrics.url, timeout=DEADLINE_S) as response:  # noqa: S310
+        with urllib.request.urlopen(metrics.url, timeout=DEADLINE_S) as response:
             text = response.read().decode("utf-8")
     seen = set()
     for family in text_string_to_metric_families(text):
@@ -183,7 +187,8 @@ def test_presence_refusals_are_counted() -> None:
             metrics.url, "radio_publisher_presence_refusals_total", 1, at_least=True, channel="c"
         )
         listeners = value(samples, "radio_publisher_session_listeners", channel="c", session="s1")
-        assert listeners is not None and listeners <= 1
+        assert listeners is not None
+        assert listeners <= 1
 
 
 @pytest.fixture
@@ -241,7 +246,9 @@ def test_a_relay_serves_its_listeners_and_what_it_forwarded(tmp_path: Path) -> N
             pub.send("s1", b"%d" % i)
         recv_all(one, 5)
         recv_all(two, 5)
-        samples = scraped(relay_metrics.url, "radio_relay_forwarded_messages_total", 5, at_least=True)
+        samples = scraped(
+            relay_metrics.url, "radio_relay_forwarded_messages_total", 5, at_least=True
+        )
         assert value(samples, "radio_relay_channel_listeners", channel="c") == 2
         assert (value(samples, "radio_relay_forwarded_bytes_total") or 0) > 0
         assert value(samples, "radio_relay_presence_refusals_total") == 0
@@ -272,9 +279,10 @@ def test_a_subscriber_serves_received_and_lost_by_reason() -> None:
         )
         assert value(samples, "radio_subscriber_received_messages_total", channel="c") == 2
         for reason in ("gaps", "expired", "fenced", "conflated"):
-            assert value(
-                samples, "radio_subscriber_lost_messages_total", channel="c", reason=reason
-            ) == 0
+            assert (
+                value(samples, "radio_subscriber_lost_messages_total", channel="c", reason=reason)
+                == 0
+            )
         assert value(samples, "radio_subscriber_malformed_frames_total", channel="c") == 0
         scraped(metrics.url, "radio_subscriber_on_air", 1, channel="c")
 
@@ -317,7 +325,7 @@ def test_a_taken_port_is_an_endpoint_error_and_close_frees_the_port() -> None:
     server.close()
     server.close()  # twice is harmless
     with pytest.raises(urllib.error.URLError):
-        urllib.request.urlopen(server.url, timeout=DEADLINE_S)  # noqa: S310
+        urllib.request.urlopen(server.url, timeout=DEADLINE_S)
     with serve_metrics(f"127.0.0.1:{port}") as again:  # the port was freed
         assert "serving" in repr(again)
 
@@ -387,8 +395,11 @@ def test_without_prometheus_client_the_library_says_what_to_install() -> None:
 
 @pytest.mark.parametrize("command", ["pub", "sub", "relay"])
 def test_without_prometheus_client_metrics_is_a_one_line_usage_error(command: str) -> None:
-    args = {"pub": ["x"], "sub": [], "relay": ["--frontend", "tcp://127.0.0.1:1", "--backend",
-                                                "tcp://127.0.0.1:*"]}[command]
+    args = {
+        "pub": ["x"],
+        "sub": [],
+        "relay": ["--frontend", "tcp://127.0.0.1:1", "--backend", "tcp://127.0.0.1:*"],
+    }[command]
     result = _python(
         BLOCKED + f"from radio.cli.{command} import main; "
         f"sys.argv = ['radio-{command}', '--metrics', '127.0.0.1:0', *{args!r}]; main()"
@@ -458,12 +469,21 @@ def test_radio_pub_metrics_on_a_free_port(commands: list[Command]) -> None:
     and the lines sent."""
     endpoint = free_tcp_endpoint()
     pub = Command(
-        "radio-pub", "-e", endpoint, "-c", "c", "-s", "s1", "--metrics", "127.0.0.1:0",
+        "radio-pub",
+        "-e",
+        endpoint,
+        "-c",
+        "c",
+        "-s",
+        "s1",
+        "--metrics",
+        "127.0.0.1:0",
         stdin=subprocess.PIPE,
     )
     commands.append(pub)
     url = str(pub.wait_for("metrics_serving")["url"])
-    assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics")
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("/metrics")
     with Subscriber(endpoint, channel="c") as sub:
         sub.tune_in("s1")
         scraped(url, "radio_publisher_session_listeners", 1, channel="c", session="s1")
@@ -482,8 +502,17 @@ def test_radio_sub_metrics(commands: list[Command]) -> None:
     with Publisher("tcp://127.0.0.1:*", channel="c") as pub:
         pub.open_session("s1")
         sub = Command(
-            "radio-sub", "-e", pub.endpoint, "-c", "c", "-s", "s1",
-            "--max-message-size", "100", "--metrics", "127.0.0.1:0",
+            "radio-sub",
+            "-e",
+            pub.endpoint,
+            "-c",
+            "c",
+            "-s",
+            "s1",
+            "--max-message-size",
+            "100",
+            "--metrics",
+            "127.0.0.1:0",
         )
         commands.append(sub)
         url = str(sub.wait_for("metrics_serving")["url"])
@@ -492,9 +521,10 @@ def test_radio_sub_metrics(commands: list[Command]) -> None:
         pub.send("s1", b"b" * 300)
         pub.send("s1", b"c")
         samples = scraped(url, "radio_subscriber_received_messages_total", 2, channel="c")
-        assert value(
-            samples, "radio_subscriber_lost_messages_total", channel="c", reason="oversize"
-        ) == 1
+        assert (
+            value(samples, "radio_subscriber_lost_messages_total", channel="c", reason="oversize")
+            == 1
+        )
         pub.close_session("s1")  # radio-sub -s exits once its sessions end
         assert sub.proc.wait(timeout=DEADLINE_S) == 0
 
@@ -504,8 +534,13 @@ def test_radio_relay_metrics(commands: list[Command], tmp_path: Path) -> None:
     with Publisher(f"ipc://{tmp_path}/pub.sock", channel="c") as pub:
         backend = f"ipc://{tmp_path}/relay.sock"
         relay = Command(
-            "radio-relay", "--frontend", pub.endpoint, "--backend", backend,
-            "--metrics", "127.0.0.1:0",
+            "radio-relay",
+            "--frontend",
+            pub.endpoint,
+            "--backend",
+            backend,
+            "--metrics",
+            "127.0.0.1:0",
         )
         commands.append(relay)
         url = str(relay.wait_for("metrics_serving")["url"])  # after relay_started
@@ -521,7 +556,10 @@ def test_radio_relay_metrics(commands: list[Command], tmp_path: Path) -> None:
 def test_a_command_names_a_bad_or_taken_metrics_address() -> None:
     bad = subprocess.run(
         [str(BIN / "radio-pub"), "--metrics", "localhost", "x"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert bad.returncode == 2
     assert "invalid metrics address 'localhost': expected HOST:PORT" in bad.stderr
@@ -530,9 +568,18 @@ def test_a_command_names_a_bad_or_taken_metrics_address() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         busy = subprocess.run(
-            [str(BIN / "radio-pub"), "-e", free_tcp_endpoint(), "--metrics",
-             f"127.0.0.1:{port}", "x"],
-            capture_output=True, text=True, timeout=60, check=False,
+            [
+                str(BIN / "radio-pub"),
+                "-e",
+                free_tcp_endpoint(),
+                "--metrics",
+                f"127.0.0.1:{port}",
+                "x",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert busy.returncode == 1
     assert f"cannot serve metrics on '127.0.0.1:{port}'" in busy.stderr
@@ -547,4 +594,5 @@ def test_the_operations_page_lists_every_metric() -> None:
     missing = [name for name in METRICS if f"`{name}`" not in page]
     assert not missing, f"docs/operations.md does not list {missing}"
     assert "radio.serve_metrics" in page or "serve_metrics" in page
-    assert isinstance(radio.MetricsServer, type) and MetricsServer is radio.MetricsServer
+    assert isinstance(radio.MetricsServer, type)
+    assert MetricsServer is radio.MetricsServer

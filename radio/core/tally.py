@@ -88,4 +88,3 @@ def session_listeners(topics: dict[bytes, int]) -> dict[tuple[str, str | None], 
         else:
             found[(channel, topic[cut + 1 : -1].decode("ascii", "replace"))] = count
     return found
-
