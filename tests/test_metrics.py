@@ -218,7 +218,9 @@ def test_curve_admissions_and_refusals_are_counted(keys: dict[str, Path]) -> Non
         pub.open_session("s1")
         allowed.tune_in("s1")
         assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
-        samples = scraped(metrics.url, "radio_publisher_curve_refusals_total", 1, channel="c")
+        samples = scraped(
+            metrics.url, "radio_publisher_curve_refusals_total", 1, at_least=True, channel="c"
+        )
         assert value(samples, "radio_publisher_curve_admissions_total", channel="c") == 1
         assert value(samples, "radio_publisher_session_listeners", channel="c", session="s1") == 1
 
@@ -255,6 +257,28 @@ def test_a_relay_serves_its_listeners_and_what_it_forwarded(tmp_path: Path) -> N
         one.close()
         two.close()
         scraped(relay_metrics.url, "radio_relay_channel_listeners", None, channel="c")
+
+
+def test_a_relay_counts_its_curve_handshakes(keys: dict[str, Path]) -> None:
+    """With a backend allow-list, the relay counts the keys it admits and refuses, and
+    the subscribers behind it by session (its own loop, keys told apart)."""
+    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
+    client = CurveClient.from_files(keys["client.secret"], keys["server"])
+    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Relay(pub.endpoint, "tcp://127.0.0.1:*", backend_security=server) as relay,
+        serve_metrics("127.0.0.1:0", relay) as metrics,
+        Subscriber(relay.backend, channel="c", security=client) as allowed,
+        Subscriber(relay.backend, channel="c", security=stranger),
+    ):
+        pub.open_session("s1")
+        allowed.tune_in("s1")
+        assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+        samples = scraped(metrics.url, "radio_relay_curve_refusals_total", 1, at_least=True)
+        assert value(samples, "radio_relay_curve_admissions_total") == 1
+        assert value(samples, "radio_relay_session_listeners", channel="c", session="s1") == 1
+        assert value(samples, "radio_relay_presence_refusals_total") == 0
 
 
 # -- a subscriber ---------------------------------------------------------------------------
