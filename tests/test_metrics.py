@@ -577,6 +577,18 @@ def test_radio_relay_metrics(commands: list[Command], tmp_path: Path) -> None:
         assert relay.proc.wait(timeout=DEADLINE_S) == 143
 
 
+@pytest.mark.parametrize("command", ["pub", "sub", "relay"])
+def test_every_command_offers_metrics(command: str) -> None:
+    from click.testing import CliRunner
+    from radio.cli import pub, relay, sub
+
+    main = {"pub": pub, "sub": sub, "relay": relay}[command].command
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    assert "--metrics HOST:PORT" in result.stdout
+    assert "radio-zmq[metrics]" in result.stdout
+
+
 def test_a_command_names_a_bad_or_taken_metrics_address() -> None:
     bad = subprocess.run(
         [str(BIN / "radio-pub"), "--metrics", "localhost", "x"],
