@@ -19,6 +19,7 @@ from radio.errors import (
     KeyFileError,
     MalformedMessageError,
     MessageTooLargeError,
+    MetricsUnavailableError,
     RadioError,
     SessionClosedError,
     SessionError,
@@ -26,6 +27,12 @@ from radio.errors import (
 )
 from radio.logs import LOGGER_NAME
 from radio.message import Loss, Message, Stats
+from radio.metrics import (
+    MetricsServer,
+    RadioCollector,
+    serve_metrics,
+    validate_metrics_address,
+)
 from radio.publisher import Publisher
 from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer, create_keys
@@ -80,8 +87,11 @@ __all__ = [
     "MalformedMessageError",
     "Message",
     "MessageTooLargeError",
+    "MetricsServer",
+    "MetricsUnavailableError",
     "Publisher",
     "PublisherSettings",
+    "RadioCollector",
     "RadioError",
     "Relay",
     "SessionClosedError",
@@ -94,8 +104,10 @@ __all__ = [
     "__version__",
     "create_keys",
     "new_session_id",
+    "serve_metrics",
     "validate_count",
     "validate_endpoint",
+    "validate_metrics_address",
     "validate_name",
     "validate_seconds",
 ]
