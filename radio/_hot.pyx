@@ -187,7 +187,7 @@ from radio.core.wire import HEADER as _HEADER, MAX_BATCH_MESSAGES, NO_PUBLISHER,
 from radio.core.wire import RECORD as _RECORD, TAIL as _TAIL, frame_prefix
 from radio.core.ready import ReadyQueue
 from radio.core.session import SessionState
-from radio.errors import MalformedMessageError
+from radio.errors import ClosedError, MalformedMessageError
 from radio.message import Message
 
 if (_TAIL.size, _RECORD.size, _HEADER.size, MAX_BATCH_MESSAGES) != (TAIL, RECORD, HEADER, MAX_BATCH):
@@ -892,6 +892,86 @@ cdef class Receiver:
                         return message
                 return self.checked(message, generation, timeout)
         return self.waiting(timeout)
+
+
+cdef class Iteration:
+    """``for message in subscriber``'s loop in C: `Subscriber.__iter__`, step for step.
+
+    It takes `CHUNK` messages at a time (the subscriber's ``_chunk``: under its
+    lock, with the generation) and hands them out one by one without the lock; a
+    retune or a rebase meanwhile is noticed by the generation (what it fenced is not
+    handed out: the rest goes back through ``_put_back``), each one's TTL is checked
+    again as it is handed out (an expired one goes to ``_expire``, counted), and
+    what is left when the loop stops goes back, in order, when the iterator goes
+    (``close``, or its finalizer).
+    """
+
+    cdef object queue, take, put_back, expire, generation
+    cdef list chunk
+    cdef Py_ssize_t index
+
+    def __cinit__(self, subscriber):
+        self.queue = subscriber._queue
+        self.take = subscriber._chunk
+        self.put_back = subscriber._put_back
+        self.expire = subscriber._expire
+        self.chunk = None
+        self.generation = None
+        self.index = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef object queue = self.queue, message, conversion
+        cdef bint mine
+        cdef list chunk
+        while True:
+            chunk = self.chunk
+            if chunk is None:
+                try:
+                    self.generation, chunk = self.take()
+                except ClosedError:
+                    raise StopIteration
+                self.chunk = chunk
+                self.index = 0
+            while self.index < PyList_GET_SIZE(chunk):
+                message = <object>PyList_GET_ITEM(chunk, self.index)
+                # Its fields read as a tuple's (see Receiver.recv); the conversion
+                # before the generation, and only for a message with a TTL.
+                mine = PyTuple_Check(message) and PyTuple_GET_SIZE(message) == 6
+                if mine and PyTuple_GET_ITEM(message, 4) == <PyObject *>None:
+                    if _GENERATION.get(queue) != self.generation:
+                        break  # retuned or rebased: the rest goes back through the fence
+                    self.index += 1
+                    return message
+                conversion = _CONVERSION.get(queue)
+                if _GENERATION.get(queue) != self.generation:
+                    break
+                self.index += 1
+                if mine:
+                    if (
+                        radio_monotonic() + <double>conversion
+                        > <double><object>PyTuple_GET_ITEM(message, 3)
+                        + <double><object>PyTuple_GET_ITEM(message, 4)
+                    ):
+                        self.expire(message)
+                        continue
+                elif queue.expired(message, conversion):  # not a tuple: judged in Python
+                    self.expire(message)
+                    continue
+                return message
+            self.close()  # the rest (if any) goes back; the next chunk is taken
+
+    def close(self):
+        """Put back what was taken and not handed out (the loop stopped)."""
+        cdef list chunk = self.chunk
+        self.chunk = None
+        if chunk is not None and self.index < PyList_GET_SIZE(chunk):
+            self.put_back(chunk[self.index:], self.generation)
+
+    def __del__(self):
+        self.close()
 
 
 cdef class Batch:

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any, Final, Unpack
+from typing import Any, Final, Unpack, cast
 
 import zmq
 
@@ -481,8 +481,14 @@ class Subscriber(SocketOwner):
         and yields them one by one without it; a retune or a rebase meanwhile is
         noticed by the counter (what it fenced is not yielded), each one's TTL is
         checked again as it is yielded, and what is left when the loop stops goes
-        back, in order.
+        back, in order. ``radio._hot.Iteration`` is this loop in C, when built.
         """
+        if HOT is not None and type(self).__iter__ is _PYTHON_ITER:
+            return cast(Iterator[Message], HOT.Iteration(self))
+        return self._messages()
+
+    def _messages(self) -> Iterator[Message]:
+        """`__iter__`'s loop in Python."""
         queue = self._queue
         while True:
             try:
@@ -498,17 +504,28 @@ class Subscriber(SocketOwner):
                         break  # retuned or rebased: the rest goes back through the fence
                     done += 1
                     if message[4] and queue.expired(message, conversion):
-                        with self._lock:
-                            self._tuner.ledger.retract(message, Loss.EXPIRED)
+                        self._expire(message)
                         continue
                     yield message
             finally:
                 if done < len(chunk):
-                    with self._lock:  # what it took and did not yield goes back
-                        if self._closed:
-                            self.unread += len(chunk) - done
-                        else:
-                            queue.give_back(chunk[done:], generation)
+                    self._put_back(chunk[done:], generation)
+
+    def _expire(self, message: Message) -> None:
+        """A message taken by an iterator and expired before it was handed out: counted."""
+        with self._lock:
+            self._tuner.ledger.retract(message, Loss.EXPIRED)
+
+    def _put_back(self, rest: list[Message], generation: int) -> None:
+        """Messages an iterator took and did not hand out go back in front, in order.
+
+        After a close they are counted unread, as the rest.
+        """
+        with self._lock:
+            if self._closed:
+                self.unread += len(rest)
+            else:
+                self._queue.give_back(rest, generation)
 
     # -- servicing and closing -----------------------------------------------------------
 
@@ -570,3 +587,4 @@ class Subscriber(SocketOwner):
 
 
 _PYTHON_RECV: Final = Subscriber.recv
+_PYTHON_ITER: Final = Subscriber.__iter__

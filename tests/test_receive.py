@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import radio.compiled
 import radio.subscriber
 from radio import Message, Publisher, Subscriber
 from radio.aio import AsyncPublisher, AsyncSubscriber
@@ -158,6 +159,48 @@ def test_recv_checks_the_ttl_of_a_taken_message_as_it_returns_it() -> None:
         wait_until(lambda: time.time() > deadline + 0.05, what="the TTL to pass")
         assert sub.recv(0.05) is None
         assert sub.stats.expired == 39
+
+
+def test_iteration_checks_the_ttl_of_a_taken_message_as_it_yields_it() -> None:
+    """Iteration takes a chunk while its messages are fresh; those expired by the time
+    the loop reaches them are not yielded, and are counted expired."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Subscriber(pub.endpoint, channel="c") as sub,
+    ):
+        _two_sessions(pub, sub, 20, ttl=1.0)
+        pub.send("s1", b"no ttl")  # the 41st: never expires
+        wait_until(lambda: len(sub._queue.queue) >= 41, what="41 messages read ahead")
+        yielded = []
+        for message in sub:
+            yielded.append(message)
+            if len(yielded) == 1:
+                deadline = message.sent_at + 1.05
+                wait_until(lambda: time.time() > deadline, what="the TTL to pass")  # noqa: B023
+            if message.payload == b"no ttl":
+                break
+        assert [m.payload for m in yielded] == [b"one 0", b"no ttl"]
+        assert sub.stats.expired == 39
+
+
+def test_a_built_subscriber_receives_and_iterates_in_c() -> None:
+    """With the hot loops built, recv and iteration are their C twins (a subclass
+    that overrides either keeps its own)."""
+    hot = radio.subscriber.HOT
+    if hot is None:
+        pytest.skip(f"the hot loops are not built here: {radio.compiled.HOT_REASON}")
+
+    class Mine(Subscriber):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(())
+
+    with (
+        Subscriber("inproc://c-twins", channel="c") as sub,
+        Mine("inproc://c-mine", channel="c") as mine,
+    ):
+        assert isinstance(iter(sub), hot.Iteration)
+        assert isinstance(sub.recv.__self__, hot.Receiver)
+        assert list(mine) == []
 
 
 def test_readers_on_several_threads_get_each_message_once() -> None:

@@ -57,7 +57,9 @@ def test_take_chunk_swaps_the_queue_in_and_nothing_moves_when_conflating() -> No
     queue.queue.extend(message("s1", seq) for seq in range(1, CHUNK + 11))
     old_taken, old_queue = queue.taken, queue.queue
     queue.take_chunk()
-    assert queue.taken is old_queue and not old_taken and queue.queue is not old_taken
+    assert queue.taken is old_queue
+    assert not old_taken
+    assert queue.queue is not old_taken
     assert (len(queue.taken), len(queue.queue), len(queue)) == (CHUNK + 10, 0, CHUNK + 10)
     queue.queue.extend(message("s1", seq) for seq in range(CHUNK + 11, 2 * CHUNK + 21))
     queue.take_chunk()  # taken not empty: up to CHUNK more move behind it, in order
