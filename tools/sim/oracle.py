@@ -95,6 +95,7 @@ class Observer:
         self.last_seq: dict[tuple[int, str], int] = {}
         self.current: dict[str, Interval] = {}
         self.closed: list[Interval] = []
+        self.away: dict[str, Interval] = {}  # each session's last interval, once not heard
         self.ever_heard: set[str] = set()
         self.ended: set[tuple[int, str]] = set()
         self.tails = 0  # instances succeeded on a session whose tail was unknowable
@@ -436,10 +437,28 @@ class Observer:
             interval = self.current.pop(session, None)
             if interval is not None:
                 self.closed.append(interval)
+                self.away[session] = interval
                 self.ever_heard.add(session)
         for session in after.sessions - before.sessions:
             interval = Interval(self.now, retune=session in self.ever_heard)
             self.last_data.pop(session, None)  # a head may be counted: since the run began
             if moved and session == after.live:
                 interval.lo = 0
+                self._resume(interval, session)
+            self.away.pop(session, None)
             self.current[session] = interval
+
+    def _resume(self, interval: Interval, session: str) -> None:
+        """A follower back on a session it heard (s1, s2, s1) counts on from where it was.
+
+        What it heard or counted of that instance before (up to the highest seq
+        learned, or the baseline) is not missed again: the new interval is of the
+        same instance and starts there, unless the session ended meanwhile (a
+        session of that name again is another one) or nothing set a baseline.
+        """
+        before = self.away.get(session)
+        if before is None or before.lo is None or before.instance is None:
+            return
+        if (before.instance, session) in self.ended:
+            return
+        interval.lo, interval.instance = max(before.hi, before.lo), before.instance
