@@ -187,6 +187,8 @@ class Observer:
         moved = moved and after.stats.conflicts == before.stats.conflicts  # a beacon taken
         self._transitions(before, after, moved=moved)
         if moved and beacon is not None and after.live in self.current:
+            if self.current[after.live].instance is not None:  # resumed: the beacon's instance?
+                self._succeeded(after.live, packets[0].meta.instance, data=True)
             self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
         if not self.hostile:
             self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
