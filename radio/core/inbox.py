@@ -46,6 +46,7 @@ def read_inbox(
             heard.awaiting = False
         else:  # it sent nothing on the session: its own frames come after the fence, and
             heard.hello_from = instance  # another instance's (two publishers) may not
+            return None  # its baseline of 0 is for its own frames (`Ledger.hears_from`)
         if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
             heard.last_seq, heard.last_sent = seq, sent_at
         return None

@@ -163,6 +163,8 @@ class Ledger:
         if instance in heard.retired:
             return False
         if instance != heard.instance:
+            if not heard.instance and instance == heard.hello_from:
+                heard.last_seq = max(heard.last_seq, 0)  # its HELLO said 0: we heard it begin
             self.succeeded(heard, instance)
         return True
 

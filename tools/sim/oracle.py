@@ -40,6 +40,7 @@ class Interval:
     delivered: set[int] = field(default_factory=set)
     forgiven: int = 0  # skipped by a fenced or oversize frame: uncounted today
     hello: bool = False  # the HELLO of this tune-in was handed over
+    zero_from: int | None = None  # the instance whose HELLO said 0 (no instance yet)
 
     def missed(self) -> int:
         """Messages in ``(lo, hi]`` never handed over (less those forgiven)."""
@@ -321,18 +322,23 @@ class Observer:
 
     # -- what the core could learn ------------------------------------------------------
 
-    def _restarted(self, meta: Meta) -> Interval | None:
+    def _restarted(self, meta: Meta, *, begun: bool = True) -> Interval | None:
         """`_succeeded` for the session of a data message or END."""
-        return self._succeeded(meta.session, meta.instance, data=meta.is_data)
+        return self._succeeded(meta.session, meta.instance, data=meta.is_data, begun=begun)
 
-    def _succeeded(self, session: str, instance: int, *, data: bool = False) -> Interval | None:
+    def _succeeded(
+        self, session: str, instance: int, *, data: bool = False, begun: bool = True
+    ) -> Interval | None:
         """The session's interval; a new one if *meta* comes from a newer publisher instance.
 
         A publisher restarted under the same name starts its seqs again: a new
         stream, all of whose messages the subscriber (tuned in all along) hears,
         when the session had a baseline (as `Heard.succeed`); else its first
         message sets the baseline, as the first of a tune-in does.
-        An interval belongs to the first instance whose data is handed over.
+        An interval belongs to the first instance whose data is handed over. A HELLO
+        saying 0 before any instance (`Interval.zero_from`) is a baseline of 0 for
+        its own instance's frames only, as `Ledger.hears_from` takes it (*begun*:
+        not for a frame the core drops for its size, unweighed by instance).
         """
         interval = self.current.get(session)
         if interval is not None and interval.instance not in (None, instance):
@@ -343,6 +349,9 @@ class Observer:
             lo = 0 if interval.lo is not None else None  # a baseline: we listened as it began
             interval = Interval(self.now, lo=lo, instance=instance, hello=True)
             self.current[session] = interval
+        if interval is not None and interval.instance is None and interval.lo is None:
+            if begun and interval.zero_from == instance:  # its HELLO said 0: we heard it begin
+                interval.lo = 0
         if interval is not None and interval.instance is None and data:
             interval.instance = instance
         return interval
@@ -363,7 +372,8 @@ class Observer:
         session = meta.session
         heard = session in before.sessions
         if heard and meta.kind in (Kind.DATA, Kind.BATCH, Kind.END):
-            self._restarted(meta)
+            # A frame dropped for its size is not weighed by instance (`Ledger.oversize`).
+            self._restarted(meta, begun=after.stats.oversize == before.stats.oversize)
         interval = self.current.get(session) if heard else None
         if meta.is_data:
             fenced = after.stats.fenced - before.stats.fenced
@@ -396,10 +406,13 @@ class Observer:
                 interval.hello = True
                 if interval.instance is None and meta.seq > 0:
                     interval.instance = meta.instance  # it says the session is its own
-                if interval.lo is None:
+                if interval.lo is None and interval.instance is None and meta.seq == 0:
+                    # A publisher that lacks the session says HELLO 0 too (behind a
+                    # relay): the baseline of 0 is for its own instance's frames only.
+                    interval.zero_from = meta.instance
+                elif interval.lo is None:
                     # Today the core takes the HELLO's word; strictly, the baseline is
                     # what the session had really sent (a closed one's HELLO says 0).
-                    # No instance yet: a publisher that lacks the session says HELLO too.
                     interval.lo = meta.true_seq if self.strict_skips else meta.seq
         elif meta.kind is Kind.BEACON and meta.beacon is not None:
             self._goes_by(meta, before, after)
