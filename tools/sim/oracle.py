@@ -349,9 +349,9 @@ class Observer:
             lo = 0 if interval.lo is not None else None  # a baseline: we listened as it began
             interval = Interval(self.now, lo=lo, instance=instance, hello=True)
             self.current[session] = interval
-        if interval is not None and interval.instance is None and interval.lo is None:
-            if begun and interval.zero_from == instance:  # its HELLO said 0: we heard it begin
-                interval.lo = 0
+        fresh = interval is not None and interval.instance is None and interval.lo is None
+        if fresh and interval is not None and begun and interval.zero_from == instance:
+            interval.lo = 0  # its HELLO said 0: we heard it begin
         if interval is not None and interval.instance is None and data:
             interval.instance = instance
         return interval
