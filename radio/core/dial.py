@@ -59,6 +59,17 @@ class Heard:
         lead = self.topic + _PLAIN_LEAD + self.instance
         return lead if self.explicit and frame.startswith(lead) else b""
 
+    def last_for(self, instance: bytes) -> int:
+        """The last seq that *instance*'s frames count from.
+
+        `last_seq`; but while no instance is heard, a HELLO of *instance* that
+        said 0 (`hello_from`) is a baseline of 0 for its frames alone: another
+        instance's HELLO or first message sets that one's.
+        """
+        if not self.instance and instance == self.hello_from:
+            return max(self.last_seq, 0)
+        return self.last_seq
+
     def succeed(self, instance: bytes, now: float) -> bytes:
         """Hear *instance*'s seqs from now on; return the instance heard before (b"": none).
 

@@ -51,7 +51,7 @@ def read_inbox(
             heard.last_seq, heard.last_sent = seq, sent_at
         return None
     if (
-        heard.last_seq not in (NO_BASELINE, seq - 1)
+        heard.last_for(instance) not in (NO_BASELINE, seq - 1)
         or seq <= dial.left.get(heard.session, 0)
         or heard.instance not in (b"", instance)
     ):

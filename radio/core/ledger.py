@@ -163,8 +163,7 @@ class Ledger:
         if instance in heard.retired:
             return False
         if instance != heard.instance:
-            if not heard.instance and instance == heard.hello_from:
-                heard.last_seq = max(heard.last_seq, 0)  # its HELLO said 0: we heard it begin
+            heard.last_seq = heard.last_for(instance)  # its HELLO said 0: we heard it begin
             self.succeeded(heard, instance)
         return True
 
