@@ -759,7 +759,8 @@ cdef object _message(PyTypeObject *kind, str channel, str session, uint64_t seq,
 
 
 def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session, last,
-             double last_sent, double skew, double watch, double base, clock, out):
+             double last_sent, double skew, double watch, double due, double base, clock,
+             out):
     """`radio.core.runs.take_run` in C: the same frames taken, the same results."""
     cdef Py_ssize_t count = PyList_GET_SIZE(frames), offset = PyBytes_GET_SIZE(lead)
     cdef Py_ssize_t body = offset + TAIL, size, taken = 0
@@ -767,7 +768,7 @@ def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session
     cdef const char *want = PyBytes_AS_STRING(lead)
     cdef object frame
     cdef uint64_t seq, previous
-    cdef double sent_at, ttl, age
+    cdef double sent_at, ttl, age, arrived
     cdef PyTypeObject *kind = <PyTypeObject *>Message
     if last < 0 or last >= 0xFFFFFFFFFFFFFFFF:
         return index, last, last_sent, 0  # no baseline, or no next seq: the tuner decides
@@ -786,9 +787,10 @@ def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session
         if not (0.0 <= sent_at < _INF) or not (0.0 <= ttl < _INF) or seq != previous + 1:
             break
         if ttl or watch == _INF:
-            age = <double>clock() - sent_at
-            if age < watch or (ttl and age - skew > ttl):
-                break
+            arrived = <double>clock()
+            age = arrived - sent_at
+            if age < watch or arrived >= due or (ttl and age - skew > ttl):
+                break  # a sample to take (`ClockOffset.wants`), or expired: the tuner's
         out(_message(kind, channel, session, seq, sent_at + base, ttl, data + body, size - body))
         index += 1
         previous = seq

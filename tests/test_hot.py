@@ -281,9 +281,14 @@ def _runs(draw: st.DrawFn) -> tuple[list[bytes], int, float, float]:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(run=_runs(), index=st.integers(0, 3), now=st.floats(90.0, 110.0))
+@given(
+    run=_runs(),
+    index=st.integers(0, 3),
+    now=st.floats(90.0, 110.0),
+    due=st.sampled_from([math.inf, -math.inf]) | st.floats(90.0, 110.0),
+)
 def test_the_c_run_takes_what_take_run_takes(
-    run: tuple[list[bytes], int, float, float], index: int, now: float
+    run: tuple[list[bytes], int, float, float], index: int, now: float, due: float
 ) -> None:
     """Differential fuzz: the C twin takes the same frames, makes the same messages and
     returns the same state as the pure `take_run`, whatever the frames (gaps, repeats,
@@ -295,8 +300,8 @@ def test_the_c_run_takes_what_take_run_takes(
     for take in (take_run, MODULE.take_run):
         out: list[Message] = []
         state = take(
-            frames, index, _LEAD, "ch", "s1", last, 7.0, skew, watch, 1000.0, lambda: now,
-            out.append,
+            frames, index, _LEAD, "ch", "s1", last, 7.0, skew, watch, due, 1000.0,
+            lambda: now, out.append,
         )  # fmt: skip
         results.append((state, out))
     (pure_state, pure_out), (c_state, c_out) = results
@@ -313,7 +318,7 @@ def test_an_honest_run_goes_through_c_whole(hot: ModuleType) -> None:
     ]
     out: list[Message] = []
     state = hot.take_run(
-        frames, 0, _LEAD, "ch", "s1", 0, 0.0, 0.0, 0.0, 10.0, lambda: 101.0, out.append
+        frames, 0, _LEAD, "ch", "s1", 0, 0.0, 0.0, 0.0, math.inf, 10.0, lambda: 101.0, out.append
     )
     assert state == (1000, 1000, 101.0, 1000)
     assert out[0] == Message("ch", "s1", 1, 110.001, 5.0, b"p1")

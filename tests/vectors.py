@@ -262,8 +262,8 @@ SEQUENCES: list[dict[str, Any]] = [
         "steps": [
             TUNE_IN,
             _hello("s1", 0, b"1", publisher=NEW),  # a publisher that lacks s1 (behind a relay)
-            _hello("s1", 7, b"1"),  # the one that has it: 7 sent before it saw us
-            _data("s1", 9),  # 8 lost (counted from the baseline 0 the first HELLO set)
+            _hello("s1", 7, b"1"),  # the one that has it: 7 sent before it saw us, the baseline
+            _data("s1", 9),  # 8 lost (the first HELLO's 0 was a baseline for NEW's frames alone)
         ],
     },
     {
@@ -308,6 +308,21 @@ SEQUENCES: list[dict[str, Any]] = [
             _data("s1", 7),  # the baseline
             _beacon("s2", 3, previous="s1", previous_seq=9),  # s1's tail 8, 9; s2's head 1 to 3
             _data("s2", 4),
+        ],
+    },
+    {
+        "name": "a follower back on a session it heard (s1, s2, s1) counts on from there",
+        "steps": [
+            FOLLOW,
+            _beacon("s1"),
+            _data("s1", 1),
+            _data("s1", 2),
+            _beacon("s2", previous="s1", previous_seq=2),
+            _data("s2", 1),
+            _end("s2", 1),  # s1 is live again: the next beacon says so
+            _beacon("s1", 4, previous="s1", previous_seq=2),  # 3, 4 lost: not 1 to 4
+            _hello("s1", 4, b"3"),  # the return's tune-in (the third)
+            _data("s1", 5),
         ],
     },
     {

@@ -308,8 +308,10 @@ class ClockOffset:
     from a backlog (large delays) never make old messages look young. A single
     sample more than `SUSPECT_DROP_S` below it moves nothing: it waits for the
     next sample to agree (frames read after a backlog do; a forged time stamp
-    does not). ``value`` is None until the first observation; the caller's fast
-    path observes a sample only when it is below ``watch``.
+    does not). ``value`` is None until the first observation. A sample moves
+    something only when it is below ``watch`` or arrives at or after ``due``
+    (it opens a bucket): `wants` says so, and `observe` takes no other, so
+    that every path of the tuner samples by this one rule.
 
     A new publisher instance's estimate has a ``hint``: the estimate of the
     instance that led before it. A restart in place keeps its host's monotonic
@@ -323,15 +325,27 @@ class ClockOffset:
         self.value: float | None = None
         self.bucket_min = _INF  # the current bucket's minimum
         self.watch = _INF  # observe() a sample below this: the bucket's minimum, or all
+        self.due = -_INF  # ... or one arriving from then on (ours): it opens a bucket
         self._suspect: float | None = None  # an implausible sample awaiting the next one
         self.hint: ClockOffset | None = None  # the lead's estimate, before the first sample
         self.inherited = False  # started from the hint's
         self._bucket_start = -_INF
         self._buckets: deque[tuple[float, float]] = deque()  # (start, minimum), oldest first
 
+    def wants(self, sample: float, arrived: float) -> bool:
+        """Whether a *sample* arriving at *arrived* (ours) may move anything.
+
+        Below `watch` (a new low, a first sample, one in doubt to settle), or
+        arriving at or after `due` (it closes the current bucket and opens one).
+        Any other sample changes nothing: a path may skip it, and `observe` does.
+        """
+        return sample < self.watch or arrived >= self.due
+
     def observe(self, sent_at: float, arrived: float) -> float:
         """Take one frame's send time (publisher's clock) and arrival (ours); return value."""
         sample = arrived - sent_at
+        if not self.wants(sample, arrived):
+            return sample if self.value is None else self.value
         hint = self.hint
         if hint is not None:
             self.hint = None
@@ -352,10 +366,11 @@ class ClockOffset:
         return sample if self.value is None else self.value
 
     def _take(self, sample: float, arrived: float) -> None:
-        if arrived - self._bucket_start >= BUCKET_S:
+        if arrived >= self.due:  # `_bucket_start` + `BUCKET_S`: `wants` reads the same number
             if self.bucket_min < _INF:
                 self._buckets.append((self._bucket_start, self.bucket_min))
             self._bucket_start, self.bucket_min = arrived, _INF
+            self.due = arrived + BUCKET_S
             while self._buckets and arrived - self._buckets[0][0] > WINDOW_S:
                 self._buckets.popleft()
             self.value = min((low for _, low in self._buckets), default=None)
@@ -376,6 +391,7 @@ class ClockOffset:
             self.value = other.value
         if self._bucket_start == -_INF:  # nothing observed yet: the next sample opens a bucket
             self.bucket_min = _INF
+            self.due = -_INF
         self.watch = _INF if self._suspect is not None else self.bucket_min
 
     def reset(self) -> None:
@@ -384,7 +400,7 @@ class ClockOffset:
         self.bucket_min = self.watch = _INF
         self._suspect = None
         self.hint, self.inherited = None, False
-        self._bucket_start = -_INF
+        self._bucket_start = self.due = -_INF
         self._buckets.clear()
 
 

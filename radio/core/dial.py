@@ -59,6 +59,17 @@ class Heard:
         lead = self.topic + _PLAIN_LEAD + self.instance
         return lead if self.explicit and frame.startswith(lead) else b""
 
+    def last_for(self, instance: bytes) -> int:
+        """The last seq that *instance*'s frames count from.
+
+        `last_seq`; but while no instance is heard, a HELLO of *instance* that
+        said 0 (`hello_from`) is a baseline of 0 for its frames alone: another
+        instance's HELLO or first message sets that one's.
+        """
+        if not self.instance and instance == self.hello_from:
+            return max(self.last_seq, 0)
+        return self.last_seq
+
     def succeed(self, instance: bytes, now: float) -> bytes:
         """Hear *instance*'s seqs from now on; return the instance heard before (b"": none).
 
@@ -102,6 +113,9 @@ class Dial:
         self.changed = True  # the heard topics moved since the socket was last synced
         # Sessions tuned out of: the last seq heard (an OrderedDict: oldest dropped first).
         self.left: OrderedDict[str, int] = OrderedDict()
+        # ... and, of those that did not end, how far and from which instance they were heard:
+        # a follower moved back to one counts on from there (`_new`), never from 0 again.
+        self.away: OrderedDict[str, Heard] = OrderedDict()
         self._explicit: set[str] = set()
         self._monotonic = monotonic
         self._tags = itertools.count(1)
@@ -172,14 +186,16 @@ class Dial:
             self.live = None
             self.between_sessions = self.following
         self._rebuild()
+        self.away.pop(session, None)  # over: a session of that name again is another one
 
     def _rebuild(self, *, from_start: str | None = None) -> None:
         """Hear exactly the explicit sessions and the followed one.
 
         A session newly heard counts from its baseline (its first message heard),
-        or from its start when it is *from_start* (a follower moved to it). One
-        heard before and tuned out of meanwhile awaits the publisher's HELLO: what
-        comes before it was sent before this re-tune, and is stale.
+        or from its start when it is *from_start* (a follower moved to it; one it
+        heard before, from the last seq heard: see `_new`). One heard before and
+        tuned out of meanwhile awaits the publisher's HELLO: what comes before it
+        was sent before this re-tune, and is stale.
         """
         wanted = set(self._explicit)
         if self.following and self.live:
@@ -192,18 +208,36 @@ class Dial:
             heard[entry.topic] = entry
         for entry in self.heard.values():
             if entry.topic not in heard:
-                self.left[entry.session] = max(entry.last_seq, 0)
-                while len(self.left) > MAX_REMEMBERED:
-                    self.left.popitem(last=False)
+                self._remember(entry)
         if heard.keys() != self.heard.keys():
             self.changed = True
         self.heard = heard
 
+    def _remember(self, entry: Heard) -> None:
+        """*entry* is tuned out of: keep its last seq (and how it was heard), oldest dropped."""
+        self.left[entry.session] = max(entry.last_seq, 0)
+        self.away[entry.session] = entry
+        self.left.move_to_end(entry.session)
+        self.away.move_to_end(entry.session)
+        for remembered in (self.left, self.away):
+            while len(remembered) > MAX_REMEMBERED:
+                remembered.popitem(last=False)
+
     def _new(self, session: str, *, from_start: bool) -> Heard:
+        """A new entry for *session*, heard from now on.
+
+        *from_start* (a follower moved to it) counts from seq 0, or, for a session
+        heard before with a baseline and not ended since (the publisher switched
+        back to it), from the last seq heard of that instance: each message once.
+        """
         tag = str(next(self._tags)).encode("ascii")
         entry = Heard(session, session_topic(self.channel, session), explicit=False, tag=tag)
         entry.heard_at = entry.since = self._monotonic()
-        if from_start:
+        before = self.away.pop(session, None)
+        if from_start and before is not None and before.last_seq >= 0 and before.instance:
+            entry.last_seq, entry.last_sent = before.last_seq, before.last_sent
+            entry.instance, entry.retired = before.instance, before.retired
+        elif from_start:
             entry.last_seq = 0
         if session in self.left:
             entry.awaiting, entry.floor = True, entry.heard_at

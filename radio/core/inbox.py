@@ -46,11 +46,12 @@ def read_inbox(
             heard.awaiting = False
         else:  # it sent nothing on the session: its own frames come after the fence, and
             heard.hello_from = instance  # another instance's (two publishers) may not
+            return None  # its baseline of 0 is for its own frames (`Ledger.hears_from`)
         if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
             heard.last_seq, heard.last_sent = seq, sent_at
         return None
     if (
-        heard.last_seq not in (NO_BASELINE, seq - 1)
+        heard.last_for(instance) not in (NO_BASELINE, seq - 1)
         or seq <= dial.left.get(heard.session, 0)
         or heard.instance not in (b"", instance)
     ):

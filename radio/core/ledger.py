@@ -163,6 +163,7 @@ class Ledger:
         if instance in heard.retired:
             return False
         if instance != heard.instance:
+            heard.last_seq = heard.last_for(instance)  # its HELLO said 0: we heard it begin
             self.succeeded(heard, instance)
         return True
 

@@ -65,7 +65,7 @@ class Cursor:
 
 Run = Callable[
     [
-        list[bytes], int, bytes, str, str, int, float, float, float, float,
+        list[bytes], int, bytes, str, str, int, float, float, float, float, float,
         Callable[[], float], Callable[[Message], object],
     ],
     tuple[int, int, float, int],
@@ -83,6 +83,7 @@ def take_run(
     last_sent: float,
     skew: float,
     watch: float,
+    due: float,
     base: float,
     clock: Callable[[], float],
     out: Callable[[Message], object],
@@ -92,7 +93,8 @@ def take_run(
     `Tuner.run` by default; ``radio._hot.take_run`` is its C twin, held to the same
     results by the tests (tests/test_hot.py). From ``frames[index]`` on, each frame
     that starts with *lead*, has a valid tail, needs no clock sample (its age is not
-    under *watch*), is the next seq after *last* and has not expired goes to *out*
+    under *watch* and it arrives before *due*: `radio.core.air.ClockOffset.wants`
+    says no), is the next seq after *last* and has not expired goes to *out*
     as a `Message`, exactly as `Tuner._take` would make it. Returns the index of
     the first frame not taken (the tuner handles it the way it handles any), the
     last seq and send time taken, and how many were taken.
@@ -110,9 +112,10 @@ def take_run(
             break
         age = 0.0
         if ttl or watch == _INF:
-            age = clock() - sent_at
-            if age < watch or (ttl and age - skew > ttl):
-                break
+            arrived = clock()
+            age = arrived - sent_at
+            if age < watch or arrived >= due or (ttl and age - skew > ttl):
+                break  # a sample to take (`ClockOffset.wants`), or expired: the tuner's
         index += 1
         last, last_sent = seq, sent_at
         taken += 1

@@ -224,7 +224,7 @@ class Tuner:
         lead = b""
         session = ""
         offset = body = last = 0
-        skew = watch = base = last_sent = age = 0.0
+        skew = watch = due = base = last_sent = age = 0.0
         now = self._monotonic()  # when the sessions of these frames were last heard of
         rest = Cursor(frames)
         count = len(frames)
@@ -233,7 +233,7 @@ class Tuner:
                 if heard is not None:
                     rest.index, last, last_sent, taken = run(
                         frames, rest.index, lead, channel, session, last, last_sent,
-                        skew, watch, base, clock, out,
+                        skew, watch, due, base, clock, out,
                     )  # fmt: skip
                     received += taken
                     if rest.index >= count:
@@ -253,7 +253,7 @@ class Tuner:
                     offset = len(lead)
                     body = offset - _LEAD_SIZE + _HEADER_SIZE
                     estimate = self.air.clock(heard.instance)
-                    skew, watch = estimate.value or 0.0, estimate.watch
+                    skew, watch, due = estimate.value or 0.0, estimate.watch, estimate.due
                     base = self.air.display_base(estimate)
                 try:
                     seq, sent_at, ttl = _unpack_tail(frame, offset)
@@ -267,9 +267,10 @@ class Tuner:
                 if ttl or watch == _INF:  # a TTL to judge, or a sample in doubt to settle
                     arrived = clock()
                     age = arrived - sent_at  # both monotonic: offset + delay + true age
-                    if age < watch:  # a new low for the clock offset (or one in doubt): rare
+                    if estimate.wants(age, arrived):  # a new low, one in doubt, a new bucket
                         skew = estimate.observe(sent_at, arrived)
-                        watch, base = estimate.watch, self.air.display_base(estimate)
+                        watch, due = estimate.watch, estimate.due
+                        base = self.air.display_base(estimate)
                 if seq != last + 1:
                     heard.last_seq, heard.last_sent = last, last_sent
                     if not self.ledger.jump(heard, seq, sent_at):

@@ -464,6 +464,32 @@ def test_a_clean_switch_counts_the_head_of_the_next_session() -> None:
     assert tuner.stats.gaps == 12
 
 
+def test_a_follower_switched_back_counts_from_the_last_seq_it_heard() -> None:
+    """s1, then s2, then s1 again (s2 closed while s1 stayed open): the follower comes
+    back to s1 and counts its losses from the last seq it heard of it, not from 0.
+    Seqs 1-10 were handed over and 11-12 (sent while s2 was live) are counted once;
+    nothing twice, and the frames from before the return are fenced."""
+    clock = Clock(1000.0)
+    tuner = new_tuner("ch", clock, listener_id=b"me")
+    tuner.follow()
+    tuner.handle(beacon("s1"))
+    assert [m.seq for seq in range(1, 11) for m in tuner.handle(data("s1", seq))] == list(
+        range(1, 11)
+    )
+    tuner.handle(beacon("s2", previous=("s1", 10)))
+    assert tuner.live == "s2"
+    assert tuner.handle(data("s2", 1)) != []
+    tuner.handle(end("s2", 1))
+    tuner.handle(beacon("s1", 12, previous=("s1", 10)))  # live again: s1 sent 11 and 12
+    assert tuner.live == "s1"
+    assert tuner.stats.gaps == 2  # counted from 0 again, it was 12
+    assert tuner.handle(data("s1", 12, live=False)) == []  # sent before the return: stale
+    assert tuner.handle(hello("s1", 12, b"3")) == []  # the return's tune-in (tag 3)
+    clock.now = 1000.5
+    assert [m.seq for m in tuner.handle(data("s1", 14, sent_at=1000.5))] == [14]
+    assert (tuner.stats.gaps, tuner.stats.fenced, tuner.stats.received) == (3, 1, 12)
+
+
 def test_a_new_follower_does_not_count_what_was_sent_before_it_came() -> None:
     """follow() on a busy session: the first message heard is the baseline."""
     tuner = new_tuner("ch", Clock())

@@ -292,3 +292,35 @@ def test_a_hello_saying_0_lets_its_publishers_first_message_through() -> None:
     _take(tuner, _hello(tuner, 0, clock.now, only))
     clock.advance(0.01)
     assert [m.seq for m in _take(tuner, _data("s", 1, clock.now, publisher=only))] == [1]
+
+
+def test_a_hello_saying_0_sets_no_baseline_for_another_publishers_frames() -> None:
+    """What was left of seeds 899838211148 (an overcount the accounting invariant took
+    for the rule): two publishers answer a re-tune and the one that lacks the session
+    says HELLO 0 first. Its baseline of 0 made seq 1, heard before the re-tune, count
+    as a gap when the owner's stale seq 2 was fenced. A HELLO saying 0 that names no
+    instance now sets the baseline for its own publisher's frames only; the owner's
+    HELLO sets the owner's."""
+    clock = Clock()
+    owner, other = b"O" * 8, b"Q" * 8
+    tuner = _retuned(clock, owner)
+    stale = _data("s", 2, clock.now - 0.005, publisher=owner)  # sent before the re-tune
+    _take(tuner, _hello(tuner, 0, clock.now, other))
+    clock.advance(0.01)
+    assert _take(tuner, stale) == []
+    _take(tuner, _hello(tuner, 2, clock.now, owner))
+    clock.advance(0.01)
+    assert [m.seq for m in _take(tuner, _data("s", 3, clock.now, publisher=owner))] == [3]
+    assert (tuner.stats.gaps, tuner.stats.fenced, tuner.stats.received) == (0, 1, 2)
+
+
+def test_a_hello_saying_0_still_counts_its_own_publishers_head() -> None:
+    """The baseline of 0 stands for the publisher that said it: its first message heard
+    is seq 3, so 1 and 2 were sent after the tune-in and lost."""
+    clock = Clock()
+    only = b"O" * 8
+    tuner = _retuned(clock, b"R" * 8)
+    _take(tuner, _hello(tuner, 0, clock.now, only))
+    clock.advance(0.01)
+    assert [m.seq for m in _take(tuner, _data("s", 3, clock.now, publisher=only))] == [3]
+    assert tuner.stats.gaps == 2

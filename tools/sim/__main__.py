@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         default="",
         help="Comma-separated fault kinds to add: clock_steps, clean_switch, "
         "same_name_restart, slow_reader, oversize, strict, quick_retune, hostile, "
-        "two_publishers.",
+        "two_publishers, switch_back.",
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="Processes.")
     parser.add_argument(

@@ -116,6 +116,28 @@ def _ended_in_beacon_ignored() -> list[tuple[Any, str, Any]]:
     return [(Tuner, "_beacon", _beacon)]
 
 
+def _return_counted_from_start() -> list[tuple[Any, str, Any]]:
+    """A follower back on a session it heard (s1, s2, s1) counts it from 0 again."""
+    original = Dial._new
+
+    def _new(self: Dial, session: str, *, from_start: bool) -> Heard:
+        self.away.pop(session, None)  # forgets how far it was heard
+        return original(self, session, from_start=from_start)
+
+    return [(Dial, "_new", _new)]
+
+
+def _hello_zero_for_everyone() -> list[tuple[Any, str, Any]]:
+    """A HELLO saying 0 (a publisher that lacks the session) is every instance's baseline."""
+
+    def last_for(self: Heard, instance: bytes) -> int:
+        if not self.instance and self.hello_from:
+            return max(self.last_seq, 0)
+        return self.last_seq
+
+    return [(Heard, "last_for", last_for)]
+
+
 MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "no_fence_after_retune": _no_fence_after_retune,
     "gap_not_counted": _gap_not_counted,
@@ -126,6 +148,8 @@ MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "tail_unreported": _tail_unreported,
     "one_sample_moves_the_estimate": _one_sample_moves_the_estimate,
     "ended_in_beacon_ignored": _ended_in_beacon_ignored,
+    "return_counted_from_start": _return_counted_from_start,
+    "hello_zero_for_everyone": _hello_zero_for_everyone,
 }
 """Every mutation by name."""
 
@@ -154,6 +178,8 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "tail_unreported": (Profile(same_name_restart=True), (7, 9, 10)),
     "one_sample_moves_the_estimate": (Profile(hostile=True), (3, 7, 11)),
     "ended_in_beacon_ignored": (Profile(), (12, 15, 16)),
+    "return_counted_from_start": (Profile(switch_back=True), (3, 7, 10)),
+    "hello_zero_for_everyone": (Profile(two_publishers=True), (6, 17, 23)),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
 
@@ -167,6 +193,8 @@ BREAKS: Final[dict[str, str]] = {
     "tail_unreported": "accounting",
     "one_sample_moves_the_estimate": "expiry",
     "ended_in_beacon_ignored": "end",
+    "return_counted_from_start": "accounting",
+    "hello_zero_for_everyone": "accounting",
 }
 """The invariant each mutation must be caught by (a mutation that makes the core raise is
 caught as ``crash``: a slip of the mutation, not the bug it plants)."""

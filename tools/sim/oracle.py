@@ -40,6 +40,7 @@ class Interval:
     delivered: set[int] = field(default_factory=set)
     forgiven: int = 0  # skipped by a fenced or oversize frame: uncounted today
     hello: bool = False  # the HELLO of this tune-in was handed over
+    zero_from: int | None = None  # the instance whose HELLO said 0 (no instance yet)
 
     def missed(self) -> int:
         """Messages in ``(lo, hi]`` never handed over (less those forgiven)."""
@@ -95,6 +96,7 @@ class Observer:
         self.last_seq: dict[tuple[int, str], int] = {}
         self.current: dict[str, Interval] = {}
         self.closed: list[Interval] = []
+        self.away: dict[str, Interval] = {}  # each session's last interval, once not heard
         self.ever_heard: set[str] = set()
         self.ended: set[tuple[int, str]] = set()
         self.tails = 0  # instances succeeded on a session whose tail was unknowable
@@ -186,6 +188,8 @@ class Observer:
         moved = moved and after.stats.conflicts == before.stats.conflicts  # a beacon taken
         self._transitions(before, after, moved=moved)
         if moved and beacon is not None and after.live in self.current:
+            if self.current[after.live].instance is not None:  # resumed: the beacon's instance?
+                self._succeeded(after.live, packets[0].meta.instance, data=True)
             self.current[after.live].learn(beacon.live_seq, packets[0].meta.instance)
         if not self.hostile:
             self.fail("accounting", invariants.gaps_exact(self.expected_gaps(), after.stats))
@@ -318,18 +322,23 @@ class Observer:
 
     # -- what the core could learn ------------------------------------------------------
 
-    def _restarted(self, meta: Meta) -> Interval | None:
+    def _restarted(self, meta: Meta, *, begun: bool = True) -> Interval | None:
         """`_succeeded` for the session of a data message or END."""
-        return self._succeeded(meta.session, meta.instance, data=meta.is_data)
+        return self._succeeded(meta.session, meta.instance, data=meta.is_data, begun=begun)
 
-    def _succeeded(self, session: str, instance: int, *, data: bool = False) -> Interval | None:
+    def _succeeded(
+        self, session: str, instance: int, *, data: bool = False, begun: bool = True
+    ) -> Interval | None:
         """The session's interval; a new one if *meta* comes from a newer publisher instance.
 
         A publisher restarted under the same name starts its seqs again: a new
         stream, all of whose messages the subscriber (tuned in all along) hears,
         when the session had a baseline (as `Heard.succeed`); else its first
         message sets the baseline, as the first of a tune-in does.
-        An interval belongs to the first instance whose data is handed over.
+        An interval belongs to the first instance whose data is handed over. A HELLO
+        saying 0 before any instance (`Interval.zero_from`) is a baseline of 0 for
+        its own instance's frames only, as `Ledger.hears_from` takes it (*begun*:
+        not for a frame the core drops for its size, unweighed by instance).
         """
         interval = self.current.get(session)
         if interval is not None and interval.instance not in (None, instance):
@@ -340,6 +349,9 @@ class Observer:
             lo = 0 if interval.lo is not None else None  # a baseline: we listened as it began
             interval = Interval(self.now, lo=lo, instance=instance, hello=True)
             self.current[session] = interval
+        fresh = interval is not None and interval.instance is None and interval.lo is None
+        if fresh and interval is not None and begun and interval.zero_from == instance:
+            interval.lo = 0  # its HELLO said 0: we heard it begin
         if interval is not None and interval.instance is None and data:
             interval.instance = instance
         return interval
@@ -360,7 +372,8 @@ class Observer:
         session = meta.session
         heard = session in before.sessions
         if heard and meta.kind in (Kind.DATA, Kind.BATCH, Kind.END):
-            self._restarted(meta)
+            # A frame dropped for its size is not weighed by instance (`Ledger.oversize`).
+            self._restarted(meta, begun=after.stats.oversize == before.stats.oversize)
         interval = self.current.get(session) if heard else None
         if meta.is_data:
             fenced = after.stats.fenced - before.stats.fenced
@@ -393,10 +406,13 @@ class Observer:
                 interval.hello = True
                 if interval.instance is None and meta.seq > 0:
                     interval.instance = meta.instance  # it says the session is its own
-                if interval.lo is None:
+                if interval.lo is None and interval.instance is None and meta.seq == 0:
+                    # A publisher that lacks the session says HELLO 0 too (behind a
+                    # relay): the baseline of 0 is for its own instance's frames only.
+                    interval.zero_from = meta.instance
+                elif interval.lo is None:
                     # Today the core takes the HELLO's word; strictly, the baseline is
                     # what the session had really sent (a closed one's HELLO says 0).
-                    # No instance yet: a publisher that lacks the session says HELLO too.
                     interval.lo = meta.true_seq if self.strict_skips else meta.seq
         elif meta.kind is Kind.BEACON and meta.beacon is not None:
             self._goes_by(meta, before, after)
@@ -436,10 +452,28 @@ class Observer:
             interval = self.current.pop(session, None)
             if interval is not None:
                 self.closed.append(interval)
+                self.away[session] = interval
                 self.ever_heard.add(session)
         for session in after.sessions - before.sessions:
             interval = Interval(self.now, retune=session in self.ever_heard)
             self.last_data.pop(session, None)  # a head may be counted: since the run began
             if moved and session == after.live:
                 interval.lo = 0
+                self._resume(interval, session)
+            self.away.pop(session, None)
             self.current[session] = interval
+
+    def _resume(self, interval: Interval, session: str) -> None:
+        """A follower back on a session it heard (s1, s2, s1) counts on from where it was.
+
+        What it heard or counted of that instance before (up to the highest seq
+        learned, or the baseline) is not missed again: the new interval is of the
+        same instance and starts there, unless the session ended meanwhile (a
+        session of that name again is another one) or nothing set a baseline.
+        """
+        before = self.away.get(session)
+        if before is None or before.lo is None or before.instance is None:
+            return
+        if (before.instance, session) in self.ended:
+            return
+        interval.lo, interval.instance = max(before.hi, before.lo), before.instance

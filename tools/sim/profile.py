@@ -49,7 +49,9 @@ class Profile:
     publisher's ID, far-future and far-past times, bit-flipped copies, lying
     two-part heads, inbox frames; accounting is then checked as bounded, not
     exact. *two_publishers* adds a second publisher live on the same channel,
-    reaching every subscriber through a relay's fan-in.
+    reaching every subscriber through a relay's fan-in. *switch_back* makes half
+    the switches an interlude: a new session goes live and closes again while the
+    one before stays open, which is live again (s1, s2, s1: a follower comes back).
     """
 
     clock_steps: bool = False
@@ -61,6 +63,7 @@ class Profile:
     quick_retune: bool = False
     hostile: bool = False
     two_publishers: bool = False
+    switch_back: bool = False
 
     @classmethod
     def parse(cls, names: str) -> Profile:

@@ -318,8 +318,17 @@ class World:
             self._apply_subscriber(event)
 
     def _switch(self, pub: SimPublisher, lag: float) -> None:
-        """A new live session: opened before the old one closes (closed first if clean)."""
+        """A new live session: opened before the old one closes (closed first if clean).
+
+        With *switch_back*, half of them are an interlude instead: the new one closes
+        again (after 50 ms plus *lag*) while the old one stays open and is live again.
+        """
         old = pub.core.live
+        if self.plan.profile.switch_back and old is not None and self.rng.random() < 0.5:
+            interlude = self._new_name()
+            pub.open(interlude)
+            self.timeline.after(0.05 + lag, lambda: self._close_if_up(pub, interlude))
+            return
         if self.plan.profile.clean_switch:
             if old is not None:
                 pub.close(old)
@@ -332,6 +341,10 @@ class World:
     def _open_if_up(self, pub: SimPublisher) -> None:
         if pub.alive:
             pub.open(self._new_name())
+
+    def _close_if_up(self, pub: SimPublisher, session: str) -> None:
+        if pub.alive and session in pub.core.sessions:
+            pub.close(session)
 
     def _close_if_open(self, pub: SimPublisher, session: str) -> None:
         if pub.alive and session in pub.core.sessions and pub.core.live != session:

@@ -360,6 +360,7 @@ class Tuner {
       this.stats.unknown_tails += 1;
       st.last = st.last === null ? null : 0n;
     }
+    else if (st.last === null && pid === st.helloFrom) st.last = 0n; // its HELLO said 0
     st.instance = pid;
   }
   endSession(st, last, sentAt, pid) {
@@ -367,6 +368,7 @@ class Tuner {
     st.last = max(st.last, last);
     st.tuned = false;
     st.followed = false;
+    st.ended = true; // a follower coming back to a session of that name counts from 0
   }
 
   // ---- frames
@@ -418,8 +420,9 @@ class Tuner {
   onData(st, r, f, pid, emit) {
     if (f.inbox) { // the last value: only right after its HELLO, or before any baseline
       if (st.instance !== null && st.instance !== pid) return;
-      const first = st.last === null && (st.highBeforeRetune === null || r.seq > st.highBeforeRetune);
-      const next = st.lastWasHello && st.last !== null && r.seq === st.last + 1n;
+      const zero = st.instance === null && st.last === null && pid === st.helloFrom; // HELLO 0
+      const first = !zero && st.last === null && (st.highBeforeRetune === null || r.seq > st.highBeforeRetune);
+      const next = (zero && r.seq === 1n) || (st.lastWasHello && st.last !== null && r.seq === st.last + 1n);
       if (!first && !next) return;
       st.awaitingHello = false;
     }
@@ -452,7 +455,7 @@ class Tuner {
     // A HELLO saying 0 with no instance heard: its publisher sent nothing on the session;
     // only its own frames come after the fence (another publisher's may not).
     if (f.seq > 0n || st.instance !== null) st.awaitingHello = false;
-    else st.helloFrom = pid;
+    else { st.helloFrom = pid; return; } // its baseline of 0 is for its own frames (moveInstance)
     if (st.last === null) st.last = f.seq;
     else if (f.seq > st.last) {
       if (!this.count(st, f.seq - st.last, f.sentAt, pid)) return;
@@ -515,12 +518,17 @@ class Tuner {
     if (!st) { st = this.newState(b.live, {}); this.states.set(b.live, st); } else st.tag = String(++this.tags);
     st.followed = true;
     st.awaitingHello = false;
-    if (moved) { // we were listening as it began: its missed head is ours
+    if (moved && st.last !== null && st.instance !== null && !st.ended) {
+      // back on a session it heard (s1, s2, s1): on from the last seq heard, never from 0
+      if (st.instance !== pid && !st.retired.has(pid)) this.moveInstance(st, pid);
+      st.lossMono = beforeMono;
+    } else if (moved) { // we were listening as it began: its missed head is ours
       st.last = 0n;
       st.instance = pid;
       st.lossMono = beforeMono;
       st.lossSent = null;
     }
+    st.ended = false;
   }
 }
 
