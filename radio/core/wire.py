@@ -734,8 +734,10 @@ def decode_parts(head: object, part: object) -> Frame:
     offset = header_offset(head)
     live, publisher, seq, sent_at, ttl, payload = unpack_parts(head, offset, part)
     channel, raw_session = _topic_names(head, offset)
-    if raw_session == CONTROL_MARK or raw_session == AUDIENCE_MARK:
-        raise MalformedMessageError("DATA frame on the control or audience topic")
+    if raw_session == CONTROL_MARK:
+        raise MalformedMessageError("DATA frame on the control topic")
+    if raw_session == AUDIENCE_MARK:
+        raise MalformedMessageError("DATA frame on the audience topic")
     session = _session_name(raw_session)
     return Frame(channel, session, Kind.DATA, seq, sent_at, ttl, payload, live, None, publisher)
 
