@@ -9,6 +9,7 @@ from radio.core.names import new_session_id, validate_name
 from radio.core.presence import ListenerEvent
 from radio.core.transmitter import BEACON_INTERVAL_S
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS
+from radio.core.watch import PublisherRow, SessionRow, Snapshot, snapshot_dict
 from radio.core.wire import MAX_BEACON_INTERVAL_S, MIN_BEACON_INTERVAL_S
 from radio.errors import (
     ClosedError,
@@ -26,6 +27,7 @@ from radio.errors import (
 )
 from radio.logs import LOGGER_NAME
 from radio.message import Loss, Message, Stats
+from radio.observer import Observer
 from radio.publisher import Publisher
 from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer, create_keys
@@ -80,12 +82,16 @@ __all__ = [
     "MalformedMessageError",
     "Message",
     "MessageTooLargeError",
+    "Observer",
     "Publisher",
+    "PublisherRow",
     "PublisherSettings",
     "RadioError",
     "Relay",
     "SessionClosedError",
     "SessionError",
+    "SessionRow",
+    "Snapshot",
     "SocketOptions",
     "Stats",
     "Subscriber",
@@ -94,6 +100,7 @@ __all__ = [
     "__version__",
     "create_keys",
     "new_session_id",
+    "snapshot_dict",
     "validate_count",
     "validate_endpoint",
     "validate_name",
