@@ -5,6 +5,7 @@ from __future__ import annotations
 import curses
 import json
 import logging
+import os
 import sys
 import time
 from typing import Final
@@ -112,6 +113,7 @@ def command(
             if once:
                 _once(observer, wait, as_json)
             else:
+                curses.use_env(False)  # the terminal's own size, not LINES and COLUMNS
                 curses.wrapper(_live, observer, refresh)
 
 
@@ -151,13 +153,29 @@ def _live(screen: curses.window, observer: Observer, refresh: float) -> None:
         key = screen.getch()
         if key in QUIT_KEYS:
             return
-        if key == curses.KEY_RESIZE:
+        if key == curses.KEY_RESIZE or _resized(screen):
             next_draw = 0.0
         now = time.monotonic()
         if now >= next_draw:
             _draw(screen, observer)
             next_draw = now + refresh
         observer.poll(min(KEY_WAIT_S, max(next_draw - time.monotonic(), 0.0)))
+
+
+def _resized(screen: curses.window) -> bool:
+    """Whether the terminal's size changed since ncurses last looked; if so, tell it.
+
+    ncurses learns of a resize from SIGWINCH, and not at all when LINES and COLUMNS
+    are set in the environment: the terminal itself is asked (one ioctl).
+    """
+    try:
+        size = os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        return False
+    if (size.lines, size.columns) == screen.getmaxyx():
+        return False
+    curses.resizeterm(size.lines, size.columns)
+    return True
 
 
 def _draw(screen: curses.window, observer: Observer) -> None:
