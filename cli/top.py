@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import curses
 import json
 import logging
@@ -144,10 +145,8 @@ def _once(observer: Observer, wait: float, as_json: bool) -> None:
 def _live(screen: curses.window, observer: Observer, refresh: float) -> None:
     """The full-screen view: redraw every *refresh* seconds and at a resize; q quits."""
     screen.nodelay(True)
-    try:
+    with contextlib.suppress(curses.error):  # a terminal that cannot hide its cursor
         curses.curs_set(0)
-    except curses.error:
-        pass  # a terminal that cannot hide its cursor
     next_draw = 0.0
     while True:
         key = screen.getch()
@@ -184,10 +183,8 @@ def _draw(screen: curses.window, observer: Observer) -> None:
     screen.erase()
     lines = render(observer.snapshot(), observer.endpoint, max(cols - 1, 1), live=True)
     for index, line in enumerate(lines[:rows]):
-        try:
+        with contextlib.suppress(curses.error):  # it shrank meanwhile: the next draw fits
             screen.addnstr(index, 0, line, max(cols - 1, 0))
-        except curses.error:
-            pass  # the window shrank meanwhile: the next draw fits it
     screen.refresh()
 
 

@@ -13,6 +13,7 @@ from radio.core.watch import Snapshot, Watch
 from radio.owner import SocketOwner
 from radio.security import CurveClient, apply_client
 from radio.settings import (
+    MAX_COUNT,
     SocketOptions,
     check_options,
     message_limit,
@@ -22,7 +23,6 @@ from radio.settings import (
     validate_count,
     validate_endpoint,
 )
-from radio.settings import MAX_COUNT
 from radio.sockets import (
     SUBSCRIPTION_HWM,
     attach,

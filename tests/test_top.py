@@ -1,4 +1,4 @@
-"""radio-top against real publishers, relays and subscribers: counts, the observer, a real terminal."""
+"""radio-top against real publishers, relays and subscribers, and in a real terminal (tmux)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,8 @@ def test_the_observer_shows_the_publishers_counts_and_adds_no_listener(relayed: 
         # the publisher counts the same three listeners (through the relay too).
         row = observer.snapshot().publishers[0]
         assert {s.name: s.listeners for s in row.sessions} == {"news": 2, "sport": 1}
-        assert row.channel_listeners == 3 and row.live == "news"
+        assert row.channel_listeners == 3
+        assert row.live == "news"
         assert [s.state for s in row.sessions] == ["live", "open"]
         assert publisher.channel_listeners() == 3
         assert (publisher.listeners("news"), publisher.listeners("sport")) == (2, 1)
@@ -126,9 +127,10 @@ def test_a_publisher_can_turn_its_audience_off() -> None:
         port = raw.bind_to_random_port("tcp://127.0.0.1")
         for topic in (control_topic("ch"), audience_topic("ch")):
             raw.setsockopt(zmq.SUBSCRIBE, topic)
+        endpoint = f"tcp://127.0.0.1:{port}"
+        args = ["--connect", "-c", "ch", "--no-audience", "--beacon-interval", str(BEACON_S)]
         pub = subprocess.Popen(
-            [*PUB, "-e", f"tcp://127.0.0.1:{port}", "--connect", "-c", "ch", "--no-audience"]
-            + ["--beacon-interval", str(BEACON_S), "-q"],
+            [*PUB, "-e", endpoint, *args, "-q"],
             stdin=subprocess.PIPE,
             env=child_env(),
             cwd=ROOT,
@@ -150,7 +152,8 @@ def test_without_audience_the_counts_are_unknown_not_zero() -> None:
         result = run_top("-e", where, "-c", "ch", "--once", "--json", "--wait", "1")
         assert result.returncode == 0, result.stderr
         (row,) = json.loads(result.stdout)["publishers"]
-        assert row["audience"] is False and row["channel_listeners"] is None
+        assert row["audience"] is False
+        assert row["channel_listeners"] is None
         assert set(listeners(row).values()) <= {None}
 
 
@@ -174,7 +177,8 @@ def test_once_with_nobody_on_air_says_so_in_one_line() -> None:
 def test_usage_errors_are_one_line(args: list[str], error: str) -> None:
     result = run_top("-e", "tcp://127.0.0.1:9", *args)
     assert result.returncode == 2
-    assert error in result.stderr and "Traceback" not in result.stderr
+    assert error in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_curve_with_the_same_key_options_as_radio_sub(tmp_path: Path) -> None:
@@ -193,7 +197,8 @@ def test_curve_with_the_same_key_options_as_radio_sub(tmp_path: Path) -> None:
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         (row,) = json.loads(result.stdout)["publishers"]
-        assert listeners(row) == {"news": 2, "sport": 1} and row["channel_listeners"] == 3
+        assert listeners(row) == {"news": 2, "sport": 1}
+        assert row["channel_listeners"] == 3
         stranger = run_top(
             "-e", where, "-c", "ch", "--once", "--json", "--wait", "1",
             "--curve-secret", str(keys["stranger.secret"]), "--curve-server", str(keys["server"]),
@@ -255,7 +260,8 @@ def test_live_view_in_a_real_terminal_resizes_and_quits_restoring_it(tmux: Tmux)
         tmux("new-session", "-d", "-s", tmux.target, "-x", "100", "-y", "30", shell + "; exec cat")
         screen = tmux.wait_for(r"^\s+news\s+live\s+2\s")
         assert any(re.search(r"^\s+sport\s+open\s+1\s", line) for line in screen)
-        assert screen[0].startswith("radio-top  channel ch") and screen[0].endswith("q: quit")
+        assert screen[0].startswith("radio-top  channel ch")
+        assert screen[0].endswith("q: quit")
         tmux("resize-window", "-t", tmux.target, "-x", "50", "-y", "20")
         # Redrawn to the new width: the title is cut at 49 characters, no line is wider.
         screen = tmux.wait_for(r"^radio-top  channel ch.{27}~$")

@@ -695,7 +695,9 @@ def decode(frame: object) -> Frame:
             raise MalformedMessageError(f"{kind.name} frame on the audience topic")
         _check_interval(ttl, "audience")
         audience = decode_audience_payload(payload)
-        return Frame(channel, "", kind, seq, sent_at, ttl, payload, False, None, publisher, audience)
+        return Frame(
+            channel, "", kind, seq, sent_at, ttl, payload, False, None, publisher, audience
+        )
     else:
         if kind not in _SESSION_KINDS:
             raise MalformedMessageError(f"{kind.name} frame on a session topic")

@@ -68,7 +68,8 @@ def test_a_damaged_payload_is_malformed(payload: bytes) -> None:
 def test_the_frame_decodes_only_on_the_audience_topic() -> None:
     frame = encode_audience(audience_topic("ch"), 2, 5.0, 1.0, Audience(1), b"pub-0001")
     decoded = decode(frame)
-    assert decoded.kind is Kind.AUDIENCE and decoded.audience == Audience(1)
+    assert decoded.kind is Kind.AUDIENCE
+    assert decoded.audience == Audience(1)
     assert (decoded.channel, decoded.session, decoded.seq) == ("ch", "", 2)
     for topic in (control_topic("ch"), session_topic("ch", "s1")):
         with pytest.raises(MalformedMessageError):

@@ -48,12 +48,14 @@ def watch() -> tuple[Watch, Clock]:
 
 
 def test_sessions_with_state_seq_and_listeners_from_beacons_and_the_audience() -> None:
-    model, clock = watch()
+    model, _clock = watch()
     model.take([beacon("s2", 0, previous="s1", previous_seq=4, ended=(("s0", 9),))])
     model.take([audience(Audience(4, (("s2", 3, 0), ("s1", 1, 4)), 0, 2, 1))])
     model.take([data("s2", 1), data("s2", 2)])
     (row,) = model.snapshot().publishers
-    assert row.publisher == PUB.hex() and row.on_air and row.live == "s2"
+    assert row.publisher == PUB.hex()
+    assert row.on_air
+    assert row.live == "s2"
     assert (row.channel_listeners, row.desk_sessions, row.desk_listeners) == (4, 2, 1)
     by_name = {s.name: s for s in row.sessions}
     assert [s.name for s in row.sessions] == ["s2", "s1", "s0"]  # live, open, ended
@@ -66,13 +68,16 @@ def test_no_audience_means_no_counts_and_an_old_one_expires() -> None:
     model, clock = watch()
     model.take([beacon("s1"), data("s1", 1)])
     (row,) = model.snapshot().publishers
-    assert not row.audience and row.channel_listeners is None
+    assert not row.audience
+    assert row.channel_listeners is None
     assert row.sessions[0].listeners is None
     model.take([audience(Audience(1, (("s1", 1, 1),)))])
     assert model.snapshot().publishers[0].sessions[0].listeners == 1
     clock.now += 10.0  # no audience for ten intervals: turned off, or lost
     row = model.snapshot().publishers[0]
-    assert not row.audience and row.sessions[0].listeners is None and not row.on_air
+    assert not row.audience
+    assert row.sessions[0].listeners is None
+    assert not row.on_air
 
 
 def test_rate_over_the_window_and_gaps_counted_by_the_tuner() -> None:
@@ -84,17 +89,21 @@ def test_rate_over_the_window_and_gaps_counted_by_the_tuner() -> None:
     model.take([data("s1", 15)])  # 11 to 14 never came
     snap = model.snapshot()
     session = snap.publishers[0].sessions[0]
-    assert session.heard == 11 and session.last_seq == 15
+    assert session.heard == 11
+    assert session.last_seq == 15
     assert 10.0 <= session.rate <= 11.0 / 0.99
-    assert snap.losses["gaps"] == 4 and snap.received == 11
+    assert snap.losses["gaps"] == 4
+    assert snap.received == 11
     clock.now += RATE_WINDOW_S + 0.5
     assert model.snapshot().publishers[0].sessions[0].rate == 0.0
 
 
 def test_a_batch_counts_each_message_and_an_end_ends_the_session() -> None:
-    model, clock = watch()
+    model, _clock = watch()
     topic = session_topic("ch", "s1")
-    model.take([encode_batch(topic, 1, 0.0, [(5.0, b"a"), (5.0, b"b"), (5.0, b"c")], publisher=PUB)])
+    model.take(
+        [encode_batch(topic, 1, 0.0, [(5.0, b"a"), (5.0, b"b"), (5.0, b"c")], publisher=PUB)]
+    )
     model.take([encode(topic, Kind.END, 3, 5.0, publisher=PUB)])
     session = model.snapshot().publishers[0].sessions[0]
     assert (session.state, session.heard, session.last_seq) == ("ended", 3, 3)
@@ -110,7 +119,9 @@ def test_two_publisher_instances_are_kept_apart_and_junk_is_malformed() -> None:
     snap = model.snapshot()
     assert [row.publisher for row in snap.publishers] == [OTHER.hex(), PUB.hex()]
     assert snap.malformed == 2
-    assert json.loads(json.dumps(snapshot_dict(snap)))["publishers"][0]["sessions"][0]["name"] == "s1"
+    assert (
+        json.loads(json.dumps(snapshot_dict(snap)))["publishers"][0]["sessions"][0]["name"] == "s1"
+    )
 
 
 def test_sessions_and_ended_ones_are_bounded() -> None:
