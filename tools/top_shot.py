@@ -1,4 +1,4 @@
-"""radio-top's screenshot for docs/operations.md: a real channel, radio-top in tmux, the pane captured.
+"""radio-top's screenshot for docs/operations.md: a real channel, radio-top in tmux, its pane.
 
 ``python -m tools.top_shot`` (``make top-shot``) starts a publisher with two
 sessions and a desk, subscribers (one behind a relay), radio-top in a detached
@@ -39,8 +39,9 @@ WANTED: Final[tuple[str, ...]] = (
 
 
 def _tmux(server: str, *args: str) -> str:
-    done = subprocess.run(
-        ["tmux", "-L", server, "-f", "/dev/null", *args],
+    command = ["tmux", "-L", server, "-f", "/dev/null", *args]  # tmux from PATH, as a user runs it
+    done = subprocess.run(  # noqa: S603 - tmux, with arguments of this module's own
+        command,
         capture_output=True,
         text=True,
         timeout=10,

@@ -235,12 +235,12 @@ def _read_name_and_seq(payload: bytes, offset: int, *, allow_empty: bool) -> tup
     (seq,) = _SEQ.unpack_from(payload, start + length)
     if not length:
         if not allow_empty or seq:
-            raise MalformedMessageError("empty session name in a beacon")
+            raise MalformedMessageError("empty session name in a beacon or an audience")
         return "", 0, start + _SEQ.size
     try:
         name = validate_name(raw.decode("ascii"), "session")
     except (UnicodeDecodeError, InvalidNameError) as exc:
-        raise MalformedMessageError(f"bad name in beacon: {exc}") from None
+        raise MalformedMessageError(f"bad name in a beacon or an audience: {exc}") from None
     return name, seq, start + length + _SEQ.size
 
 
@@ -259,7 +259,7 @@ MAX_AUDIENCE_COUNT: Final[int] = 2**32 - 1
 """Largest count an AUDIENCE frame carries (u32): larger ones are sent as this."""
 
 _AUDIENCE_FIXED: Final = struct.Struct("!IIIIB")
-_AUDIENCE_ENTRY: Final = struct.Struct("!IQ")
+_U32: Final = struct.Struct("!I")
 
 
 class Audience(NamedTuple):
@@ -282,64 +282,45 @@ class Audience(NamedTuple):
     private_listeners: int = 0
 
 
-def _capped(count: int) -> int:
-    return min(max(count, 0), MAX_AUDIENCE_COUNT)
-
-
 def encode_audience_payload(audience: Audience) -> bytes:
     """The payload of an AUDIENCE frame.
 
     Layout::
 
         | channel u32 | unlisted u32 | private sessions u32 | private listeners u32 |
-        | count u8 (0-32) | count x (name len u8, name, listeners u32, last seq u64) |
+        | count u8 (0-32) | count x (name len u8, name, last seq u64, listeners u32) |
 
     Names follow the name rule; counts above `MAX_AUDIENCE_COUNT` are sent capped.
     """
-    parts = [
-        _AUDIENCE_FIXED.pack(
-            _capped(audience.channel),
-            _capped(audience.unlisted),
-            _capped(audience.private_sessions),
-            _capped(audience.private_listeners),
-            len(audience.sessions),
-        )
-    ]
-    for name, listeners, seq in audience.sessions:
-        raw = name.encode("ascii")
-        parts.append(bytes((len(raw),)) + raw + _AUDIENCE_ENTRY.pack(_capped(listeners), seq))
-    return b"".join(parts)
+    counts = (audience.channel, audience.unlisted, audience.private_sessions)
+    capped = [min(count, MAX_AUDIENCE_COUNT) for count in (*counts, audience.private_listeners)]
+    fixed = _AUDIENCE_FIXED.pack(*capped, len(audience.sessions))
+    entries = (
+        _name_and_seq(name, seq) + _U32.pack(min(listeners, MAX_AUDIENCE_COUNT))
+        for name, listeners, seq in audience.sessions
+    )
+    return fixed + b"".join(entries)
 
 
 def decode_audience_payload(payload: bytes) -> Audience:
     """The `Audience` in an AUDIENCE frame's payload; raises `MalformedMessageError` if none."""
     try:
-        channel, unlisted, private, private_listeners, count = _AUDIENCE_FIXED.unpack_from(
-            payload, 0
-        )
-        if count > MAX_AUDIENCE_SESSIONS:
-            raise MalformedMessageError(f"audience lists {count} sessions")
+        fixed = _AUDIENCE_FIXED.unpack_from(payload, 0)
+        if fixed[4] > MAX_AUDIENCE_SESSIONS:
+            raise MalformedMessageError(f"audience lists {fixed[4]} sessions")
         offset = _AUDIENCE_FIXED.size
         sessions: list[tuple[str, int, int]] = []
-        for _ in range(count):
-            length = payload[offset]
-            raw = payload[offset + 1 : offset + 1 + length]
-            if len(raw) != length:
-                raise IndexError(length)
-            listeners, seq = _AUDIENCE_ENTRY.unpack_from(payload, offset + 1 + length)
-            offset += 1 + length + _AUDIENCE_ENTRY.size
-            try:
-                name = validate_name(raw.decode("ascii"), "session")
-            except (UnicodeDecodeError, InvalidNameError) as exc:
-                raise MalformedMessageError(f"bad name in an audience: {exc}") from None
-            if any(name == entry[0] for entry in sessions):
-                raise MalformedMessageError(f"audience lists session {name!r} twice")
-            sessions.append((name, listeners, seq))
+        for _ in range(fixed[4]):
+            name, seq, offset = _read_name_and_seq(payload, offset, allow_empty=False)
+            sessions.append((name, _U32.unpack_from(payload, offset)[0], seq))
+            offset += _U32.size
     except (struct.error, IndexError):
         raise MalformedMessageError(f"audience payload cut short ({len(payload)} bytes)") from None
     if offset != len(payload):
         raise MalformedMessageError(f"{len(payload) - offset} stray bytes after an audience")
-    return Audience(channel, tuple(sessions), unlisted, private, private_listeners)
+    if len({entry[0] for entry in sessions}) != len(sessions):
+        raise MalformedMessageError("audience lists a session twice")
+    return Audience(fixed[0], tuple(sessions), *fixed[1:4])
 
 
 def encode_audience(

@@ -111,7 +111,7 @@ function parseBeacon(p) {
 }
 
 // | channel u32 | unlisted u32 | private sessions u32 | private listeners u32 |
-// | count u8 (0-32) | count x (name len u8, name, listeners u32, last seq u64) |
+// | count u8 (0-32) | count x (name len u8, name, last seq u64, listeners u32) |
 function parseAudience(p) {
   let at = 0;
   const need = (n) => { if (at + n > p.length) fail(`audience payload cut short (${p.length} bytes)`); };
@@ -131,11 +131,10 @@ function parseAudience(p) {
     const name = checkName(p.toString('latin1', at, at + n), 'audience session');
     at += n;
     if (sessions.some((entry) => entry[0] === name)) fail(`audience lists session ${name} twice`);
-    const listeners = u32();
     need(8);
     const seq = p.readBigUInt64BE(at);
     at += 8;
-    sessions.push([name, listeners, seq]);
+    sessions.push([name, u32(), seq]);
   }
   if (at !== p.length) fail(`audience payload has ${p.length - at} bytes too many`);
   return { channel, sessions, unlisted, privateSessions, privateListeners };
