@@ -252,7 +252,12 @@ def tmux(request: pytest.FixtureRequest) -> Iterator[Tmux]:
     session.kill()
 
 
-def test_live_view_in_a_real_terminal_resizes_and_quits_restoring_it(tmux: Tmux) -> None:
+@pytest.mark.parametrize(("key", "status"), [("q", 0), ("C-c", 130)])
+def test_live_view_in_a_real_terminal_resizes_and_quits_restoring_it(
+    tmux: Tmux, key: str, status: int
+) -> None:
+    """Drawn, redrawn at the new width after a resize; q (exit 0) or Ctrl-C (130) gives
+    the shell its screen back."""
     with audience() as (_, where, _subs):
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in child_env().items() if k == "PYTHONPATH")
         command = " ".join(shlex.quote(arg) for arg in [*TOP, "-e", where, "-c", "ch"])
@@ -267,8 +272,27 @@ def test_live_view_in_a_real_terminal_resizes_and_quits_restoring_it(tmux: Tmux)
         screen = tmux.wait_for(r"^radio-top  channel ch.{27}~$")
         assert all(len(line) <= 49 for line in screen), screen
         tmux.wait_for(r"^\s+news\s")
-        tmux("send-keys", "-t", tmux.target, "q")
+        tmux("send-keys", "-t", tmux.target, key)
         screen = tmux.wait_for(r"^radio-top exited \d+$")
-        assert "radio-top exited 0" in screen
+        assert f"radio-top exited {status}" in screen
         # The terminal is the shell's again: the view's screen is gone (curses left it).
         assert not any("q: quit" in line or "LISTENERS" in line for line in screen), screen
+
+
+def test_the_screenshot_in_the_docs_is_the_captured_pane() -> None:
+    """docs/operations.md shows docs/top/screen.txt as tools/top_shot.py wrote it."""
+    from tools.top_shot import BEGIN, END, OUT, PAGE
+
+    page = PAGE.read_text()
+    block = page[page.index(BEGIN) + len(BEGIN) : page.index(END)]
+    text = (OUT / "screen.txt").read_text()
+    assert block == f"\n```text\n{text}```\n"
+    assert "\x1b[" in (OUT / "screen.ansi").read_text()  # capture-pane -e: with its escapes
+
+
+def test_the_screenshot_tool_captures_a_real_pane(tmux: Tmux, tmp_path: Path) -> None:
+    from tools.top_shot import shoot
+
+    text = shoot(tmp_path, page=None)
+    assert re.search(r"^\s+news\s+live\s+3\s", text, re.M)
+    assert (tmp_path / "screen.txt").read_text() == text
