@@ -172,6 +172,8 @@ def test_once_with_nobody_on_air_says_so_in_one_line() -> None:
         ([], "the live view needs a terminal"),
         (["--refresh", "2"], "--refresh 2 is over 1 s"),
         (["--once", "--curve-secret", "x"], "--curve-secret and --curve-server go together"),
+        (["--once", "--heartbeat", "0"], "invalid heartbeat interval 0.0"),  # radio-sub's options
+        (["--once", "--wait", "0"], "invalid wait 0"),
     ],
 )
 def test_usage_errors_are_one_line(args: list[str], error: str) -> None:
