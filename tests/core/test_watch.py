@@ -14,6 +14,7 @@ from radio.core.wire import (
     encode_audience,
     encode_batch,
     encode_beacon,
+    encode_parts,
 )
 
 PUB = b"pub-0001"
@@ -136,3 +137,14 @@ def test_sessions_and_ended_ones_are_bounded() -> None:
         ended = tuple((name + "x", seq) for name, seq in ended)
     rows = model.snapshot().publishers[0].sessions
     assert sum(row.state == "ended" for row in rows) == MAX_ENDED
+
+
+def test_a_two_part_message_counts_once() -> None:
+    model, _clock = watch()
+    head, part = encode_parts(session_topic("ch", "s1"), 1, 5.0, b"p" * 100, publisher=PUB)
+    model.take([head, part, data("s1", 2)])
+    snap = model.snapshot()
+    session = snap.publishers[0].sessions[0]
+    assert (session.heard, session.last_seq) == (2, 2)
+    assert snap.received == 2
+    assert snap.malformed == 0
