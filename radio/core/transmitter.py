@@ -393,9 +393,9 @@ class Transmitter:
         sessions = self.sessions
         return count_audience(
             count(self.control),
-            ((name, count(sessions[name].topic), sessions[name].seq) for name in self._public),
+            [(name, count(sessions[name].topic), sessions[name].seq) for name in self._public],
             self.live,
-            (count(state.topic) for state in sessions.values() if state.private),
+            [count(state.topic) for state in sessions.values() if state.private],
         )
 
     def beacon(self, now: float | None = None) -> Beacon:

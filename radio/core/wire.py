@@ -295,10 +295,10 @@ def encode_audience_payload(audience: Audience) -> bytes:
     counts = (audience.channel, audience.unlisted, audience.private_sessions)
     capped = [min(count, MAX_AUDIENCE_COUNT) for count in (*counts, audience.private_listeners)]
     fixed = _AUDIENCE_FIXED.pack(*capped, len(audience.sessions))
-    entries = (
+    entries = [
         _name_and_seq(name, seq) + _U32.pack(min(listeners, MAX_AUDIENCE_COUNT))
         for name, listeners, seq in audience.sessions
-    )
+    ]
     return fixed + b"".join(entries)
 
 
