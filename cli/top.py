@@ -115,7 +115,10 @@ def command(
                 _once(observer, wait, as_json)
             else:
                 curses.use_env(False)  # the terminal's own size, not LINES and COLUMNS
-                curses.wrapper(_live, observer, refresh)
+                try:
+                    curses.wrapper(_live, observer, refresh)
+                except curses.error as exc:  # say, TERM names a terminal with no terminfo
+                    raise RuntimeFailure(f"cannot draw on this terminal: {exc}") from None
 
 
 def _once(observer: Observer, wait: float, as_json: bool) -> None:

@@ -212,6 +212,9 @@ def test_curve_with_the_same_key_options_as_radio_sub(tmp_path: Path) -> None:
 # -- a real terminal (tmux) ------------------------------------------------------------
 
 
+_EXITED = "; echo radio-top exited $?; exec cat"  # the shell's own line, after radio-top
+
+
 class Tmux:
     """A tmux server of its own (-L), one detached session of a fixed size."""
 
@@ -263,8 +266,8 @@ def test_live_view_in_a_real_terminal_resizes_and_quits_restoring_it(
     with audience() as (_, where, _subs):
         env = " ".join(f"{k}={shlex.quote(v)}" for k, v in child_env().items() if k == "PYTHONPATH")
         command = " ".join(shlex.quote(arg) for arg in [*TOP, "-e", where, "-c", "ch"])
-        shell = f"cd {shlex.quote(str(ROOT))}; env {env} {command}; echo radio-top exited $?"
-        tmux("new-session", "-d", "-s", tmux.target, "-x", "100", "-y", "30", shell + "; exec cat")
+        shell = f"cd {shlex.quote(str(ROOT))}; env {env} {command}"
+        tmux("new-session", "-d", "-s", tmux.target, "-x", "100", "-y", "30", shell + _EXITED)
         screen = tmux.wait_for(r"^\s+news\s+live\s+2\s")
         assert any(re.search(r"^\s+sport\s+open\s+1\s", line) for line in screen)
         assert screen[0].startswith("radio-top  channel ch")
@@ -298,3 +301,14 @@ def test_the_screenshot_tool_captures_a_real_pane(tmux: Tmux, tmp_path: Path) ->
     text = shoot(tmp_path, page=None)
     assert re.search(r"^\s+news\s+live\s+3\s", text, re.M)
     assert (tmp_path / "screen.txt").read_text() == text
+
+
+def test_a_terminal_it_cannot_draw_on_is_one_line_not_a_traceback(tmux: Tmux) -> None:
+    path = shlex.quote(child_env()["PYTHONPATH"])
+    command = " ".join(shlex.quote(arg) for arg in [*TOP, "-e", "tcp://127.0.0.1:9"])
+    shell = f"cd {shlex.quote(str(ROOT))}; env TERM=nosuchterm PYTHONPATH={path} {command}"
+    tmux("new-session", "-d", "-s", tmux.target, "-x", "100", "-y", "30", shell + _EXITED)
+    screen = tmux.wait_for(r"^radio-top exited \d+$")
+    assert "Error: cannot draw on this terminal: setupterm: could not find terminal" in screen
+    assert "radio-top exited 1" in screen
+    assert not any("Traceback" in line for line in screen)
