@@ -186,8 +186,9 @@ def _draw(screen: curses.window, observer: Observer) -> None:
     screen.erase()
     lines = render(observer.snapshot(), observer.endpoint, max(cols - 1, 1), live=True)
     for index, line in enumerate(lines[:rows]):
+        heading = index == 0 or line.startswith("publisher ") or line.lstrip().startswith("SESSION")
         with contextlib.suppress(curses.error):  # it shrank meanwhile: the next draw fits
-            screen.addnstr(index, 0, line, max(cols - 1, 0))
+            screen.addnstr(index, 0, line, max(cols - 1, 0), curses.A_BOLD if heading else 0)
     screen.refresh()
 
 
