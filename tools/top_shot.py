@@ -1,7 +1,7 @@
 """radio-top's screenshot for docs/operations.md: a real channel, radio-top in tmux, its pane.
 
 ``python -m tools.top_shot`` (``make top-shot``) starts a publisher with two
-sessions and a desk, subscribers (one behind a relay), radio-top in a detached
+sessions (and one ended) and a desk, subscribers (one behind a relay), radio-top in a detached
 tmux session of 100x24, waits until the screen shows every listener count, and
 writes the pane: ``docs/top/screen.ansi`` (``tmux capture-pane -p -e``: with its
 escape sequences, for ``cat`` in a terminal) and ``docs/top/screen.txt`` (the
@@ -35,6 +35,7 @@ WANTED: Final[tuple[str, ...]] = (
     r"^\s+news\s+live\s+3\s+[1-9]",  # three listeners, one of them behind the relay
     r"^\s+sport\s+open\s+1\s+[1-9]",
     r"desk 1 in 1 sessions",
+    r"^\s+weather\s+ended\s+0\s",
 )
 
 
@@ -71,6 +72,9 @@ def shoot(out: Path = OUT, page: Path | None = PAGE) -> str:
             Publisher("tcp://127.0.0.1:*", channel="radio", desk="tcp://127.0.0.1:*")
         )
         relay = stack.enter_context(Relay(pub.endpoint, "tcp://127.0.0.1:*"))
+        pub.open_session("weather")  # over already: beacons name it among the ended
+        pub.send("weather", b"sunny")
+        pub.close_session("weather")
         pub.open_session("sport")
         pub.open_session("news")
         for session, endpoint in (
