@@ -15,7 +15,7 @@ PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py
 	tests/test_pubsub.py tests/test_receive.py tests/test_batch.py tests/test_parts.py tests/test_hostile.py \
 	tests/test_stale.py tests/test_losses.py tests/test_outbox.py
 
-.PHONY: install test test-wallclock lint format demo docs dist bench bench-compilers bench-deps soak adversity sim asan top-shot clean
+.PHONY: install test test-wallclock lint format demo docs docs-shots dist bench bench-compilers bench-deps soak adversity sim asan top-shot clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -118,6 +118,10 @@ sim: $(STAMP) ## The deterministic simulator: SEEDS seeds from START (make sim S
 docs: $(STAMP) ## Build the documentation into site/ (mkdocs, strict).
 	$(BIN)/python -m pip install -q -e '.[docs]'
 	$(BIN)/mkdocs build --strict
+
+docs-shots: $(STAMP) ## Build the docs and screenshot every page at 1280 and 390 px into build/docs-shots (Chromium).
+	$(BIN)/python -m pip install -q -e '.[docs]' playwright
+	$(BIN)/python -m tools.docshots --out build/docs-shots
 
 dist: $(STAMP) ## Build the wheel and the sdist into dist/ and check them (twine check --strict).
 	$(BIN)/python -m pip install -q build twine

@@ -25,6 +25,7 @@ from radio import (
 
 from .errors import RuntimeFailure, UsageError, cli_errors
 from .logs import configure_logging
+from .metrics import metrics_option, serving
 from .options import (
     MAX_RATE,
     MIN_RATE,
@@ -224,6 +225,7 @@ class _Pacer:
     metavar="DIR|*",
     help="With --curve-secret: directory of the client public keys allowed to listen, or '*'.",
 )
+@metrics_option()
 def command(
     messages: tuple[str, ...],
     endpoint: str,
@@ -249,6 +251,7 @@ def command(
     advertise: str | None,
     curve_secret: str | None,
     curve_allow: str | None,
+    metrics: str | None,
 ) -> None:
     """Publish each MESSAGE, or each line of stdin when none is given, on a radio channel.
 
@@ -267,21 +270,24 @@ def command(
             if curve_secret is not None and curve_allow is not None
             else None
         )
-        with Publisher(
-            endpoint,
-            channel=channel,
-            bind=bind,
-            beacon_interval=beacon_interval,
-            linger=linger,
-            batch_size=batch_size,
-            batch_delay=batch_delay,
-            security=security,
-            desk=desk,
-            advertise=advertise,
-            last_value=last_value,
-            audience=not no_audience,
-            **socket,
-        ) as pub:
+        with (
+            Publisher(
+                endpoint,
+                channel=channel,
+                bind=bind,
+                beacon_interval=beacon_interval,
+                linger=linger,
+                batch_size=batch_size,
+                batch_delay=batch_delay,
+                security=security,
+                desk=desk,
+                advertise=advertise,
+                last_value=last_value,
+                audience=not no_audience,
+                **socket,
+            ) as pub,
+            serving(metrics, pub),
+        ):
             session = pub.open_session(session)
             if wait_for is not None and not pub.wait_for_listener(
                 session, timeout=wait_for, count=listeners

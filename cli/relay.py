@@ -10,6 +10,7 @@ from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay, SocketOpti
 
 from .errors import UsageError, cli_errors
 from .logs import configure_logging
+from .metrics import metrics_option, serving
 from .options import (
     MIN_TICK_S,
     check_endpoint,
@@ -80,6 +81,7 @@ from .options import (
     metavar="DIR|*",
     help="CURVE downstream: directory of the subscriber keys allowed, or '*'.",
 )
+@metrics_option()
 @socket_options()
 @log_options()
 def command(
@@ -93,6 +95,7 @@ def command(
     frontend_curve_server: str | None,
     backend_curve_secret: str | None,
     backend_curve_allow: str | None,
+    metrics: str | None,
     log_format: str,
     quiet: bool,
     verbose: bool,
@@ -120,15 +123,18 @@ def command(
             if backend_curve_secret is not None and backend_curve_allow is not None
             else None
         )
-        with Relay(
-            frontend,
-            backend,
-            frontend_bind=frontend_bind,
-            backend_bind=backend_bind,
-            report_interval=report_interval,
-            frontend_security=upstream,
-            backend_security=downstream,
-            **socket,
+        with (
+            Relay(
+                frontend,
+                backend,
+                frontend_bind=frontend_bind,
+                backend_bind=backend_bind,
+                report_interval=report_interval,
+                frontend_security=upstream,
+                backend_security=downstream,
+                **socket,
+            ) as relay,
+            serving(metrics, relay),
         ):
             signal.pause()  # until Ctrl-C or SIGTERM: cli_errors maps them to their ExitStatus
 

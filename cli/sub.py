@@ -25,6 +25,7 @@ from radio import (
 
 from .errors import UsageError, cli_errors
 from .logs import LiveLineHandler, configure_logging
+from .metrics import metrics_option, serving
 from .options import (
     check_client,
     check_endpoint,
@@ -162,6 +163,7 @@ class _StatusLine:
     help="With --desk: who this subscriber is; a new join ends the client's old session.",
 )
 @curve_client_options()
+@metrics_option()
 def command(
     endpoint: str,
     bind: bool,
@@ -182,6 +184,7 @@ def command(
     client_id: str | None,
     curve_secret: str | None,
     curve_server: str | None,
+    metrics: str | None,
 ) -> None:
     """Print each message heard on a radio channel on stdout (logs go to stderr).
 
@@ -220,7 +223,7 @@ def command(
             else Subscriber(endpoint, channel=channel, **settings)
         )
         try:
-            with sub:  # closing tunes out; what was read ahead is `unread`, not fenced
+            with sub, serving(metrics, sub):  # closing tunes out; read-ahead is `unread`
                 _run(
                     sub,
                     sessions,

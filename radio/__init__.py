@@ -20,6 +20,7 @@ from radio.errors import (
     KeyFileError,
     MalformedMessageError,
     MessageTooLargeError,
+    MetricsUnavailableError,
     RadioError,
     SessionClosedError,
     SessionError,
@@ -27,6 +28,12 @@ from radio.errors import (
 )
 from radio.logs import LOGGER_NAME
 from radio.message import Loss, Message, Stats
+from radio.metrics import (
+    MetricsServer,
+    RadioCollector,
+    serve_metrics,
+    validate_metrics_address,
+)
 from radio.observer import Observer
 from radio.publisher import Publisher
 from radio.relay import REPORT_INTERVAL_S, Relay
@@ -82,10 +89,13 @@ __all__ = [
     "MalformedMessageError",
     "Message",
     "MessageTooLargeError",
+    "MetricsServer",
+    "MetricsUnavailableError",
     "Observer",
     "Publisher",
     "PublisherRow",
     "PublisherSettings",
+    "RadioCollector",
     "RadioError",
     "Relay",
     "SessionClosedError",
@@ -100,9 +110,11 @@ __all__ = [
     "__version__",
     "create_keys",
     "new_session_id",
+    "serve_metrics",
     "snapshot_dict",
     "validate_count",
     "validate_endpoint",
+    "validate_metrics_address",
     "validate_name",
     "validate_seconds",
 ]

@@ -41,7 +41,7 @@ cdef extern from "pythread.h":
     PyLockStatus PyThread_acquire_lock_timed(
         PyThread_type_lock lock, long long microseconds, int intr_flag
     ) nogil
-from cpython.tuple cimport PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_Check, PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_SET_ITEM
 from libc.stdint cimport uint64_t, uintptr_t
 from libc.string cimport memcmp, memcpy
 
@@ -873,12 +873,21 @@ cdef class Receiver:
             except IndexError:
                 message = None
             if message is not None:
+                # Its fields read as a tuple's: indexing a tuple subclass (`Message`)
+                # through the sequence protocol calls its ``__getitem__`` in Python.
+                if not PyTuple_Check(message) or PyTuple_GET_SIZE(message) != 6:
+                    return self.checked(message, generation, timeout)
+                item = PyTuple_GET_ITEM(message, 4)
+                if item == <PyObject *>None:  # no TTL: no conversion needed
+                    if _GENERATION.get(queue) == generation:
+                        return message
+                    return self.checked(message, generation, timeout)
                 conversion = _CONVERSION.get(queue)  # before the generation: see rebase
                 if _GENERATION.get(queue) == generation:
-                    ttl = message[4]
-                    if ttl is None or not (
+                    ttl = <object>item
+                    if not (
                         radio_monotonic() + <double>conversion
-                        > <double>message[3] + <double>ttl
+                        > <double><object>PyTuple_GET_ITEM(message, 3) + <double>ttl
                     ):
                         return message
                 return self.checked(message, generation, timeout)

@@ -53,3 +53,7 @@ class KeyFileError(RadioError, OSError):
 
 class DeskError(RadioError):
     """The session desk refused a request, or did not answer in time."""
+
+
+class MetricsUnavailableError(RadioError, ImportError):
+    """Metrics need ``prometheus_client``: ``pip install 'radio-zmq[metrics]'``."""

@@ -17,6 +17,7 @@ from radio.core.desk import MAX_DESK_CLIENTS, MAX_DESK_CLIENTS_PER_KEY
 from radio.core.names import new_session_id, validate_name
 from radio.core.presence import ListenerEvent
 from radio.core.session import SessionState
+from radio.core.tally import Tally, tally
 from radio.core.transmitter import BEACON_INTERVAL_S, Transmitter
 from radio.core.wire import NO_TTL, PART_THRESHOLD
 from radio.desk import DeskServer, check_advertised
@@ -432,6 +433,16 @@ class Publisher(Servicing, SocketOwner):
         core = self._serviced()
         with self._lock:
             return core.channel_listeners()
+
+    def counters(self) -> Tally:
+        """What this publisher counted so far, as one snapshot (`radio.serve_metrics`).
+
+        Listeners as the service thread last heard them (it does not service the socket).
+        """
+        allow = self._allow
+        curve = None if allow is None else (allow.admitted, allow.refused)
+        with self._lock:
+            return tally(self._core, self._outbox.dropped, curve)
 
     def _serviced(self) -> Transmitter:
         """The core, after a service pass made now: presence as it is (no lock held).

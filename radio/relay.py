@@ -6,12 +6,13 @@ import contextlib
 import dataclasses
 import threading
 import time
-from typing import Final, Unpack
+from typing import Final, NamedTuple, Unpack
 
 import zmq
 
 from radio.core.names import is_control_topic
 from radio.core.presence import Presence
+from radio.core.tally import session_listeners
 from radio.logs import RateLimitedLog, get_logger
 from radio.owner import SocketOwner
 from radio.security import (
@@ -58,6 +59,23 @@ CAPTURE_HWM: Final[int] = 100_000
 _ids = iter(range(1, 1 << 62))
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 _NOBLOCK_MORE: Final[int] = zmq.NOBLOCK | zmq.SNDMORE
+
+
+class RelayCounters(NamedTuple):
+    """What a relay counted so far (`Relay.counters`).
+
+    ``messages`` and ``bytes`` forwarded downstream; ``listeners`` behind it by
+    (channel, session), session None for the subscribers connected to a channel;
+    ``presence_refusals``: presence joins refused at a cap (with a backend
+    allow-list: not forwarded upstream); ``curve``: the handshakes its backend
+    allow-list admitted and refused (None without CURVE downstream).
+    """
+
+    messages: int
+    bytes: int
+    listeners: dict[tuple[str, str | None], int]
+    presence_refusals: int
+    curve: tuple[int, int] | None
 
 
 class Relay(SocketOwner):
@@ -186,6 +204,17 @@ class Relay(SocketOwner):
         """Radio subscribers behind this relay now (their channel presence subscriptions)."""
         topics = self._presence.topics()  # a copy: the stats thread goes on changing it
         return sum(n for topic, n in topics.items() if is_control_topic(topic))
+
+    def counters(self) -> RelayCounters:
+        """What this relay counted so far, as one snapshot (`radio.serve_metrics`)."""
+        allow = self._allow
+        return RelayCounters(
+            self.messages,
+            self.bytes,
+            session_listeners(self._presence.topics()),  # a copy, safe from any thread
+            self._presence.refused,
+            None if allow is None else (allow.admitted, allow.refused),
+        )
 
     def _run_proxy(self, capture: zmq.Socket[bytes], control: zmq.Socket[bytes]) -> None:
         try:

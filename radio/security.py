@@ -337,6 +337,8 @@ class AllowList:
         self._mtime = -1
         self._log = RateLimitedLog(log.bind(allow=allow))
         self.reloads = 0
+        self.admitted = 0  # CURVE handshakes whose key was allowed (`callback`)
+        self.refused = 0  # and whose key was refused
         if allow != ALLOW_ANY:
             self.refresh(force=True)
 
@@ -352,19 +354,26 @@ class AllowList:
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Whether *key* (Z85) may connect: pyzmq's credentials-provider hook."""
+        allowed = False
         try:
             if self.allow == ALLOW_ANY:
-                return True
-            # Every handshake looks, an allowed key's too: a key removed must be refused
-            # at its next connection, not when a stranger happens to knock. A file added,
-            # removed or renamed changes the folder's own mtime: one stat, then a re-read
-            # at once (libzmq never retries a connection that ZAP refused, so a key added
-            # a moment ago must work at its first knock). Else the timed look.
-            self.refresh(force=self._folder_mtime() != self._mtime)
-            return key in self._keys
+                allowed = True
+            else:
+                # Every handshake looks, an allowed key's too: a key removed must be refused
+                # at its next connection, not when a stranger happens to knock. A file added,
+                # removed or renamed changes the folder's own mtime: one stat, then a re-read
+                # at once (libzmq never retries a connection that ZAP refused, so a key added
+                # a moment ago must work at its first knock). Else the timed look.
+                self.refresh(force=self._folder_mtime() != self._mtime)
+                allowed = key in self._keys
         except Exception:  # the authenticator thread must never die
             log.exception("allow_list_failed", allow=self.allow)
-            return False
+        # Written by the authenticator's thread alone; read by anyone (metrics).
+        if allowed:
+            self.admitted += 1
+        else:
+            self.refused += 1
+        return allowed
 
     def refresh(self, *, force: bool = False) -> bool:
         """Reload the keys if the folder changed; return whether they were reloaded.

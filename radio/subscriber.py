@@ -453,7 +453,7 @@ class Subscriber(SocketOwner):
             return False
         queue = self._queue
         out: Callable[[Message], object]
-        dropping = not self.conflate and len(queue.queue) >= self._ready_limit
+        dropping = not self.conflate and len(queue) >= self._ready_limit
         if self.conflate:
             out = queue.put
         elif not dropping:

@@ -126,6 +126,8 @@ class DeskClients:
         self._owner_unlistened: dict[bytes, OrderedDict[str, None]] = {}
         self._owned: dict[bytes, int] = {}  # owner -> how many clients it holds
         self.evicted = 0
+        self.joined = 0  # requests answered with a session (counted by the transmitter)
+        self.refused = 0  # requests answered with a refusal (idem)
 
     def __len__(self) -> int:
         return len(self._sessions)

@@ -11,7 +11,7 @@ from radio.core.tuner import Tuner
 from radio.message import Loss, Message
 
 CHUNK: Final[int] = 256
-"""Most messages `recv_many` returns by default, iteration and `recv` take at a time."""
+"""Most messages `recv_many` returns by default and iteration takes at a time."""
 
 MAX_SHIFTS: Final[int] = 64
 """Rebases remembered (see `ReadyQueue.rebase`): a reader that took a message before
@@ -162,13 +162,19 @@ class ReadyQueue:
         return out
 
     def take_chunk(self) -> None:
-        """Move up to `CHUNK` decoded messages to ``taken`` (not in conflate mode).
+        """Move the decoded messages to ``taken`` (not in conflate mode).
 
-        Their TTL is checked as each is handed out, not now.
+        Their TTL is checked as each is handed out, not now. With ``taken`` empty,
+        the whole queue becomes ``taken`` and a fresh deque the queue (no message
+        moves; a lock-free reader still holding the old, empty ``taken`` finds it
+        empty); else up to `CHUNK` move over one by one.
         """
         if self.conflate:
             return
         queue, taken = self.queue, self.taken
+        if not taken:
+            self.taken, self.queue = queue, deque()
+            return
         for _ in range(min(CHUNK, len(queue))):
             taken.append(queue.popleft())
 

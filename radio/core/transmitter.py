@@ -121,6 +121,9 @@ class Transmitter:
         self._ended_random: OrderedDict[str, int] = OrderedDict()
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
+        self.opened = 0  # sessions opened, desk clients' too
+        self.closed = 0  # sessions closed (ended), desk clients' too
+        self.sent_closed = 0  # messages numbered on the sessions closed so far
         self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic, clock)
         self.publisher_id = self.announcer.publisher_id  # in every header we send
         # An AUDIENCE frame with each scheduled beacon (for observers), unless turned off.
@@ -171,6 +174,7 @@ class Transmitter:
             remembered=remembered and not private,
             publisher=self.publisher_id,
         )
+        self.opened += 1
         frames: list[bytes] = []
         if not private:
             self._public[session] = None
@@ -216,6 +220,8 @@ class Transmitter:
         del self.sessions[session]
         self._public.pop(session, None)
         self.desk.forget(session)
+        self.closed += 1
+        self.sent_closed += state.seq
         ended, cap = (
             (self._ended, MAX_REMEMBERED_ENDED)
             if state.remembered
@@ -281,8 +287,10 @@ class Transmitter:
         try:
             session, frames = self.join(parse_request(request), owner)
         except DeskError as exc:
+            self.desk.refused += 1
             self._limited.warning("desk_request_refused", reason=str(exc))
             return encode_refusal(str(exc)), []
+        self.desk.joined += 1
         return encode_reply(DeskAnswer(advertise, self.channel, session)), frames
 
     def join(self, client: str, owner: bytes = b"") -> tuple[str, list[bytes]]:

@@ -49,12 +49,20 @@ def test_taken_messages_come_first_and_in_order() -> None:
     assert not queue
 
 
-def test_take_chunk_takes_at_most_a_chunk_and_nothing_when_conflating() -> None:
-    """recv takes CHUNK at a time; in conflate mode the newest waits in the queue."""
+def test_take_chunk_swaps_the_queue_in_and_nothing_moves_when_conflating() -> None:
+    """recv takes the whole queue when nothing is taken (a swap: no message moves, the
+    old deque stays empty for a reader still holding it), CHUNK at a time behind taken
+    ones; in conflate mode the newest waits in the queue."""
     _, queue, _ = setup("s1")
     queue.queue.extend(message("s1", seq) for seq in range(1, CHUNK + 11))
+    old_taken, old_queue = queue.taken, queue.queue
     queue.take_chunk()
-    assert (len(queue.taken), len(queue.queue), len(queue)) == (CHUNK, 10, CHUNK + 10)
+    assert queue.taken is old_queue and not old_taken and queue.queue is not old_taken
+    assert (len(queue.taken), len(queue.queue), len(queue)) == (CHUNK + 10, 0, CHUNK + 10)
+    queue.queue.extend(message("s1", seq) for seq in range(CHUNK + 11, 2 * CHUNK + 21))
+    queue.take_chunk()  # taken not empty: up to CHUNK more move behind it, in order
+    assert (len(queue.taken), len(queue.queue)) == (2 * CHUNK + 10, 10)
+    assert [m.seq for m in queue.pop_many(3 * CHUNK)] == list(range(1, 2 * CHUNK + 21))
     _, conflating, _ = setup("s1", conflate=True)
     conflating.queue.extend(message("s1", seq) for seq in range(1, 4))
     conflating.take_chunk()

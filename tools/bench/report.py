@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,10 @@ from .servers import version
 from .systems import SYSTEMS
 
 BASELINE: Final[str] = "zmq-1frame"
+
+RANGE_DASH: Final = "\u2011"
+"""Between the two ends of a range in the tables ("1.57M\u20111.88M"): a non-breaking
+hyphen, so that a narrow column wraps before the range, never inside it."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
         "",
         "## Machine and versions",
         "",
-        "| | |",
+        "| item | this run |",
         "|---|---|",
     ]
     out += [f"| {key} | {value} |" for key, value in info.items()]
@@ -295,7 +300,8 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
                 continue
             lost = results.delivered[system][size]
             note = "" if lost >= 0.999 else f", {lost:.0%} delivered"
-            cells.append(f"{_rate(spread.median)} ({_rate(spread.low)}-{_rate(spread.high)}{note})")
+            low, high = _rate(spread.low), _rate(spread.high)
+            cells.append(f"{_rate(spread.median)} ({low}{RANGE_DASH}{high}{note})")
         out.append(f"| {SYSTEMS[system].label} | " + " | ".join(cells) + " |")
     out += ["", "Ratio to raw pyzmq single-frame, same run:", ""]
     out += [header, "|---|" + "---|" * len(plan.sizes)]
@@ -309,7 +315,9 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
         out += ["", f"## Latency at {plan.latency_rate:,.0f} msg/s offered (microseconds)", ""]
         out += ["| system | p50 | p99 | p99.9 | achieved send rate |", "|---|---|---|---|---|"]
         for system, spreads in results.latency_us.items():
-            cells = [f"{s.median:,.0f} ({s.low:,.0f}-{s.high:,.0f})" for s in spreads.values()]
+            cells = [
+                f"{s.median:,.0f} ({s.low:,.0f}{RANGE_DASH}{s.high:,.0f})" for s in spreads.values()
+            ]
             rate = results.latency_rate.get(system, 0.0)
             out.append(f"| {SYSTEMS[system].label} | " + " | ".join(cells) + f" | {rate:,.0f}/s |")
     if results.fanout:
@@ -334,9 +342,70 @@ def markdown(plan: Plan, results: Results, info: dict[str, str], plots: list[str
             )
     if plots:
         out += ["", "## Plots", ""]
-        out += [f"![{name}](bench/{name})" for name in plots]
+        out += [
+            "One panel per group of systems; raw pyzmq single-frame is in each, as the"
+            " yardstick. On a narrow screen, open a plot on its own to read it at full size.",
+            "",
+        ]
+        for name in plots:  # a paragraph each: space between the plots
+            out += [f"[![{name}](bench/{name})](bench/{name})", ""]
     out.append("")
     return "\n".join(out)
+
+
+PANELS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    (
+        "radio's ways of sending, against raw pyzmq",
+        (BASELINE, "zmq-2frames", "radio", "radio-bulk", "radio-batch"),
+    ),
+    (
+        "asyncio and pure Python",
+        (BASELINE, "zmq-asyncio", "radio-aio", "radio-pure", "radio-bulk-pure"),
+    ),
+    ("brokers", (BASELINE, "radio", "redis", "nats", "mqtt")),
+)
+"""Each plot is one panel per row here, with at most five systems in a panel (more cannot
+be told apart at page width); raw pyzmq single-frame is in each, as the yardstick. A
+measured system no panel names gets a panel of its own ("other systems")."""
+
+PLOT_STYLE: Final[dict[str, Any]] = {
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "figure.titlesize": 13,
+}
+"""Point sizes: at `PLOT_DPI` the lettering is about as large as the page's text when the
+plot is shown at its own width (`PLOT_WIDTH_IN`)."""
+
+PLOT_DPI: Final = 110
+PLOT_WIDTH_IN: Final = 8.5
+"""935 pixels: the text column's width on a laptop screen, so the plot is not shrunk."""
+PANEL_HEIGHT_IN: Final = 3.0
+
+
+def panels(measured: list[str]) -> list[tuple[str, list[str]]]:
+    """The panels of `PANELS` with the systems of *measured* in them, in the panels' order.
+
+    A panel that would show no system beside the yardstick that an earlier panel did not
+    show already is left out; systems no panel names make one more panel.
+    """
+    chosen: list[tuple[str, list[str]]] = []
+    named = {BASELINE}
+    for title, systems in PANELS:
+        present = [system for system in systems if system in measured]
+        if set(present) - named:
+            chosen.append((title, present))
+            named.update(present)
+    rest = [system for system in measured if system not in named]
+    if rest:
+        yardstick = [BASELINE] if BASELINE in measured else []
+        chosen.append(("other systems", yardstick + rest))
+    if not chosen and measured:
+        chosen.append(("", list(measured)))
+    return chosen
 
 
 def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
@@ -350,81 +419,80 @@ def plot(plan: Plan, results: Results, directory: Path) -> list[str]:
         return []
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    if results.throughput:
-        fig, ax = plt.subplots(figsize=(10, 7))
-        _grouped_bars(ax, results.throughput, list(plan.sizes), [_size(s) for s in plan.sizes])
-        ax.set_ylabel("delivered messages / s")
-        ax.set_title("Throughput, one subscriber (median of runs, range as error bars)")
-        written.append(_save(plt, fig, ax, directory / "throughput.png"))
-    if results.latency_us:
-        fig, ax = plt.subplots(figsize=(10, 7))
-        names = ["p50", "p99", "p99.9"]
-        _grouped_bars(ax, results.latency_us, names, names)
-        ax.set_ylabel("one-way latency, microseconds")
-        ax.set_title(
-            f"Latency at {plan.latency_rate:,.0f} msg/s offered, 100 B (range of runs as bars)"
-        )
-        written.append(_save(plt, fig, ax, directory / "latency.png"))
-    if results.fanout:
-        fig, ax = plt.subplots(figsize=(10, 7))
-        all_ns: set[int] = set()
-        for system, by_n in results.fanout.items():
-            ns = sorted(by_n)
-            all_ns.update(ns)
-            spreads = [by_n[n] for n in ns]
-            ax.errorbar(
-                ns,
-                [s.median for s in spreads],
-                yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
-                marker="o",
-                capsize=3,
-                label=SYSTEMS[system].label,
-                color=_color(system),
-                linestyle="--" if SYSTEMS[system].pure else "-",
+    style: Any = PLOT_STYLE  # matplotlib types the keys as a Literal of every rc name
+    with plt.rc_context(style):
+        if results.throughput:
+            fig, axes = _figure(plt, results.throughput)
+            for ax, (title, systems) in zip(axes, panels(list(results.throughput)), strict=True):
+                sizes = list(plan.sizes)
+                _grouped_bars(ax, results.throughput, systems, sizes, [_size(s) for s in sizes])
+                ax.set_ylabel("messages / s")
+                _log_ticks(ax, _count)
+                ax.set_title(title)
+            fig.suptitle("Throughput, one subscriber (median of runs, range as error bars)")
+            written.append(_save(plt, fig, axes, directory / "throughput.png"))
+        if results.latency_us:
+            fig, axes = _figure(plt, results.latency_us)
+            names = ["p50", "p99", "p99.9"]
+            for ax, (title, systems) in zip(axes, panels(list(results.latency_us)), strict=True):
+                _grouped_bars(ax, results.latency_us, systems, names, names)
+                ax.set_ylabel("microseconds")
+                _log_ticks(ax, lambda value: f"{value:,.0f}")
+                ax.set_title(title)
+            fig.suptitle(
+                f"One-way latency at {plan.latency_rate:,.0f} msg/s offered, 100 B"
+                " (median of runs, range as error bars)"
             )
-        ax.set_xscale("log")
-        ax.set_xticks(sorted(all_ns), [str(n) for n in sorted(all_ns)])
-        ax.set_xlabel("subscriber processes (log scale)")
-        ax.set_ylabel("aggregate delivered messages / s")
-        ax.set_yscale("log")
-        ax.set_title("Fan-out, 100 B (median of runs, range as error bars)")
-        written.append(_save(plt, fig, ax, directory / "fanout.png"))
-    if results.memory:
-        fig, ax = plt.subplots(figsize=(10, 7))
-        styles = ["-", "--", ":", "-."]
-        markers = ["o", "s", "^", "x", "d", "v"]
-        for index, (system, samples) in enumerate(results.memory.items()):
-            if samples:
-                growth = (samples[-1][1] - samples[0][1]) / 2**20
-                ax.plot(
-                    [s[0] for s in samples],
-                    [s[1] / 2**20 for s in samples],
-                    marker=markers[index % len(markers)],
-                    linestyle=styles[index % len(styles)],
-                    color=_color(system),
-                    alpha=0.8,
-                    label=f"{SYSTEMS[system].label} (publisher, {growth:+.1f} MiB)",
-                )
-                if samples[-1][2]:
-                    ax.plot(
-                        [s[0] for s in samples],
-                        [s[2] / 2**20 for s in samples],
-                        linestyle="--",
-                        label=f"{SYSTEMS[system].label} (broker)",
-                    )
-        ax.set_xlabel("messages sent to a frozen subscriber")
-        ax.set_ylabel("resident memory, MiB")
-        ax.set_title("Memory with one frozen subscriber (lines that overlap grew alike)")
-        written.append(_save(plt, fig, ax, directory / "memory.png"))
+            written.append(_save(plt, fig, axes, directory / "latency.png"))
+        if results.fanout:
+            fig, axes = _figure(plt, results.fanout)
+            for ax, (title, systems) in zip(axes, panels(list(results.fanout)), strict=True):
+                _fanout_lines(ax, results, systems)
+                ax.set_ylabel("messages / s")
+                _log_ticks(ax, _count)
+                ax.set_title(title)
+            axes[-1].set_xlabel("subscriber processes (log scale)")
+            fig.suptitle("Fan-out, 100 B: aggregate delivered rate (median of runs, range as bars)")
+            written.append(_save(plt, fig, axes, directory / "fanout.png"))
+        measured = {system: samples for system, samples in results.memory.items() if samples}
+        if measured:
+            fig, axes = _figure(plt, measured)
+            for ax, (title, systems) in zip(axes, panels(list(measured)), strict=True):
+                _memory_lines(ax, results, systems)
+                ax.set_ylabel("resident MiB")
+                ax.set_title(title)
+            axes[-1].set_xlabel("messages sent to a frozen subscriber (millions)")
+            fig.suptitle(
+                "Resident memory of the publisher (and broker, dotted) with one frozen subscriber"
+            )
+            written.append(_save(plt, fig, axes, directory / "memory.png"))
     return written
 
 
+def _figure(plt: Any, table: dict[str, Any]) -> tuple[Any, list[Any]]:
+    """A figure of page width with one row per panel of *table*'s systems."""
+    rows = max(1, len(panels(list(table))))
+    fig, axes = plt.subplots(
+        rows,
+        1,
+        figsize=(PLOT_WIDTH_IN, 0.6 + PANEL_HEIGHT_IN * rows),
+        squeeze=False,
+        layout="constrained",
+    )
+    return fig, [row[0] for row in axes]
+
+
 def _grouped_bars(
-    ax: Any, table: dict[str, dict[Any, Spread]], groups: list[Any], labels: list[str]
+    ax: Any,
+    table: dict[str, dict[Any, Spread]],
+    systems: list[str],
+    groups: list[Any],
+    labels: list[str],
 ) -> None:
     """One bar per system in each group (log scale), the range of runs as error bars."""
-    width = 0.8 / len(table)
-    for index, (system, by_group) in enumerate(table.items()):
+    width = 0.8 / len(systems)
+    for index, system in enumerate(systems):
+        by_group = table[system]
         present = [g for g in groups if g in by_group]
         spreads = [by_group[g] for g in present]
         ax.bar(
@@ -433,17 +501,94 @@ def _grouped_bars(
             width,
             label=SYSTEMS[system].label,
             yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+            error_kw={"elinewidth": 1.2, "capsize": 2},
             **_bar_style(system),
         )
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], labels)
     ax.set_yscale("log")
+    ax.grid(axis="y", which="major", alpha=0.3)
 
 
-def _save(plt: Any, fig: Any, ax: Any, path: Path) -> str:
-    """Put the legend below the plot, write it to *path*, close it; return its file name."""
-    _legend_outside(ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def _count(value: float) -> str:
+    """A tick's count in few characters: 500, 20k, 1.5M."""
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def _log_ticks(ax: Any, shown: Callable[[float], str]) -> None:
+    """Label a log-scale y axis at 1, 2 and 5 times each power of ten, written by *shown*."""
+    from matplotlib import ticker
+
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: shown(value)))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _fanout_lines(ax: Any, results: Results, systems: list[str]) -> None:
+    """One line per system: aggregate rate against subscribers, both on log scales."""
+    all_ns: set[int] = set()
+    for system in systems:
+        by_n = results.fanout[system]
+        ns = sorted(by_n)
+        all_ns.update(ns)
+        spreads = [by_n[n] for n in ns]
+        ax.errorbar(
+            ns,
+            [s.median for s in spreads],
+            yerr=[[s.median - s.low for s in spreads], [s.high - s.median for s in spreads]],
+            marker="o",
+            capsize=3,
+            label=SYSTEMS[system].label,
+            color=_color(system),
+            linestyle="--" if SYSTEMS[system].pure else "-",
+        )
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(all_ns), [str(n) for n in sorted(all_ns)])
+    ax.minorticks_off()
+    ax.set_yscale("log")
+    ax.grid(which="major", alpha=0.3)
+
+
+def _memory_lines(ax: Any, results: Results, systems: list[str]) -> None:
+    """The publisher's resident memory per system (and the broker's, where there is one).
+
+    From zero, so that a flat line looks flat: the growth itself is in the table above.
+    """
+    markers = ["o", "s", "^", "v", "d", "x"]
+    for index, system in enumerate(systems):
+        samples = results.memory[system]
+        sent = [s[0] / 1e6 for s in samples]
+        label = SYSTEMS[system].label
+        ax.plot(
+            sent,
+            [s[1] / 2**20 for s in samples],
+            marker=markers[index % len(markers)],
+            markersize=4,
+            linestyle="--" if SYSTEMS[system].pure else "-",
+            color=_color(system),
+            alpha=0.8,
+            label=label,
+        )
+        if samples[-1][2]:
+            ax.plot(
+                sent,
+                [s[2] / 2**20 for s in samples],
+                linestyle=":",
+                linewidth=2,
+                color=_color(system),
+                label=f"{label}: broker",
+            )
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
+    ax.grid(alpha=0.3)
+
+
+def _save(plt: Any, fig: Any, axes: list[Any], path: Path) -> str:
+    """Put each panel's legend at its right, write the figure to *path*, close it."""
+    for ax in axes:
+        _legend_outside(ax)
+    fig.savefig(path, dpi=PLOT_DPI)
     plt.close(fig)
     return path.name
 
@@ -466,15 +611,10 @@ def _bar_style(system: str) -> dict[str, Any]:
 
 
 def _legend_outside(ax: Any) -> None:
-    """The legend below the plot, in columns, at the axis labels' size: over no data.
-
-    Readable where the page shows the image at its own width.
-    """
+    """The panel's legend at its right, one system a line: over no data."""
     ax.legend(
-        fontsize=11,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.14),
-        ncol=3,
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
         borderaxespad=0.0,
         frameon=False,
     )
