@@ -216,11 +216,11 @@ _EXITED = "; echo radio-top exited $?; exec cat"  # the shell's own line, after 
 
 
 class Tmux:
-    """A tmux server of its own (-L), one detached session of a fixed size."""
+    """A tmux server of its own (its socket in the test's folder), one detached session."""
 
-    def __init__(self, name: str) -> None:
-        self.base = ["tmux", "-L", name, "-f", "/dev/null"]
-        self.target = name
+    def __init__(self, socket: Path) -> None:
+        self.base = ["tmux", "-S", str(socket), "-f", "/dev/null"]
+        self.target = "top"
 
     def __call__(self, *args: str) -> str:
         done = subprocess.run(
@@ -249,10 +249,10 @@ class Tmux:
 
 
 @pytest.fixture
-def tmux(request: pytest.FixtureRequest) -> Iterator[Tmux]:
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed")
-    session = Tmux(f"radio-top-test-{request.node.name[-20:].strip('[]')}-{id(request)}")
+    session = Tmux(tmp_path / "tmux.sock")
     yield session
     session.kill()
 

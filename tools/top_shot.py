@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import ExitStack
@@ -40,7 +41,7 @@ WANTED: Final[tuple[str, ...]] = (
 
 
 def _tmux(server: str, *args: str) -> str:
-    command = ["tmux", "-L", server, "-f", "/dev/null", *args]  # tmux from PATH, as a user runs it
+    command = ["tmux", "-S", server, "-f", "/dev/null", *args]  # tmux from PATH, as a user runs it
     done = subprocess.run(  # noqa: S603 - tmux, with arguments of this module's own
         command,
         capture_output=True,
@@ -65,9 +66,9 @@ def shoot(out: Path = OUT, page: Path | None = PAGE) -> str:
     """Run the scene, capture the pane, write the files; return the text."""
     if shutil.which("tmux") is None:
         sys.exit("top_shot: tmux is not installed (apt-get install tmux)")
-    server = "radio-top-shot"
     stop = threading.Event()
     with ExitStack() as stack:
+        server = str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "tmux.sock")
         pub = stack.enter_context(
             Publisher("tcp://127.0.0.1:*", channel="radio", desk="tcp://127.0.0.1:*")
         )
