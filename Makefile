@@ -15,7 +15,7 @@ PURE_TESTS := tests/core tests/test_fast_path.py tests/sim/test_core_findings.py
 	tests/test_pubsub.py tests/test_receive.py tests/test_batch.py tests/test_parts.py tests/test_hostile.py \
 	tests/test_stale.py tests/test_losses.py tests/test_outbox.py
 
-.PHONY: install test test-wallclock lint format demo docs docs-shots dist bench bench-compilers bench-deps soak adversity sim asan clean
+.PHONY: install test test-wallclock lint format demo docs docs-shots dist bench bench-compilers bench-deps soak adversity sim asan top-shot clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml tools/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -105,6 +105,9 @@ soak: $(STAMP) ## Fault-injection run (about 2 minutes); writes docs/reliability
 
 adversity: $(STAMP) ## Floods of strangers' keys, desk joins, forged presence, and issue 18's attacks, each held to a bound; writes docs/security.md.
 	$(BIN)/python -m tools.soak.adversity --out docs
+
+top-shot: $(STAMP) ## radio-top's screenshot: a real channel, radio-top in tmux, the pane into docs/top/ and docs/operations.md.
+	$(BIN)/python -m tools.top_shot
 
 SEEDS ?= 1000
 START ?= 0

@@ -19,6 +19,7 @@ from radio import (
     MAX_MESSAGE_BYTES,
     MAX_SOCKET_SECONDS,
     RECONNECT_INTERVAL_S,
+    CurveClient,
     InvalidSettingError,
     SocketOptions,
     validate_count,
@@ -325,6 +326,38 @@ def common_options(*, bind_default: bool) -> Callable[[F], F]:
             log_options(),
         ]
     )
+
+
+def curve_client_options() -> Callable[[F], F]:
+    """Add --curve-secret and --curve-server: a client's CURVE keys (radio-sub, radio-top)."""
+    return _apply(
+        [
+            click.option(
+                "--curve-secret",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="Encrypt with CURVE: this subscriber's .key_secret file (see radio-keys).",
+            ),
+            click.option(
+                "--curve-server",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help=(
+                    "With --curve-secret: the publisher's public .key file; "
+                    "no other publisher is heard."
+                ),
+            ),
+        ]
+    )
+
+
+def curve_client(secret: str | None, server: str | None) -> CurveClient | None:
+    """The `CurveClient` of --curve-secret and --curve-server (None: neither given)."""
+    if (secret is None) != (server is None):
+        raise UsageError("--curve-secret and --curve-server go together")
+    if secret is None or server is None:
+        return None
+    return CurveClient.from_files(secret, server)
 
 
 def verbosity(quiet: bool, verbose: bool) -> int:

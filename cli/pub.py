@@ -198,6 +198,11 @@ class _Pacer:
     help="Hand a subscriber that tunes in late the latest message at once (within its TTL).",
 )
 @click.option(
+    "--no-audience",
+    is_flag=True,
+    help="Send no AUDIENCE frames: observers (radio-top) then see no listener counts.",
+)
+@click.option(
     "--desk",
     callback=check_endpoint,
     metavar="ENDPOINT",
@@ -241,6 +246,7 @@ def command(
     batch_size: int,
     batch_delay: float,
     last_value: bool,
+    no_audience: bool,
     desk: str | None,
     advertise: str | None,
     curve_secret: str | None,
@@ -277,6 +283,7 @@ def command(
                 desk=desk,
                 advertise=advertise,
                 last_value=last_value,
+                audience=not no_audience,
                 **socket,
             ) as pub,
             serving(metrics, pub),

@@ -16,7 +16,6 @@ import structlog
 
 from radio import (
     OFF_AIR_AFTER_BEACONS,
-    CurveClient,
     JoinSettings,
     Message,
     SocketOptions,
@@ -35,6 +34,8 @@ from .options import (
     check_seconds,
     check_sessions,
     common_options,
+    curve_client,
+    curve_client_options,
     verbosity,
 )
 
@@ -161,18 +162,7 @@ class _StatusLine:
     metavar="ID",
     help="With --desk: who this subscriber is; a new join ends the client's old session.",
 )
-@click.option(
-    "--curve-secret",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Encrypt with CURVE: this subscriber's .key_secret file (see radio-keys).",
-)
-@click.option(
-    "--curve-server",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="With --curve-secret: the publisher's public .key file; no other publisher is heard.",
-)
+@curve_client_options()
 @metrics_option()
 def command(
     endpoint: str,
@@ -215,11 +205,7 @@ def command(
             check_reachable(desk, bind=False, option="--desk")
         else:
             check_reachable(endpoint, bind=bind)
-        security = (
-            CurveClient.from_files(curve_secret, curve_server)
-            if curve_secret is not None and curve_server is not None
-            else None
-        )
+        security = curve_client(curve_secret, curve_server)
         settings = JoinSettings(
             bind=bind,
             conflate=conflate,

@@ -9,6 +9,7 @@ from radio.core.names import new_session_id, validate_name
 from radio.core.presence import ListenerEvent
 from radio.core.transmitter import BEACON_INTERVAL_S
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS
+from radio.core.watch import PublisherRow, SessionRow, Snapshot, snapshot_dict
 from radio.core.wire import MAX_BEACON_INTERVAL_S, MIN_BEACON_INTERVAL_S
 from radio.errors import (
     ClosedError,
@@ -33,6 +34,7 @@ from radio.metrics import (
     serve_metrics,
     validate_metrics_address,
 )
+from radio.observer import Observer
 from radio.publisher import Publisher
 from radio.relay import REPORT_INTERVAL_S, Relay
 from radio.security import CurveClient, CurveServer, create_keys
@@ -89,13 +91,17 @@ __all__ = [
     "MessageTooLargeError",
     "MetricsServer",
     "MetricsUnavailableError",
+    "Observer",
     "Publisher",
+    "PublisherRow",
     "PublisherSettings",
     "RadioCollector",
     "RadioError",
     "Relay",
     "SessionClosedError",
     "SessionError",
+    "SessionRow",
+    "Snapshot",
     "SocketOptions",
     "Stats",
     "Subscriber",
@@ -105,6 +111,7 @@ __all__ = [
     "create_keys",
     "new_session_id",
     "serve_metrics",
+    "snapshot_dict",
     "validate_count",
     "validate_endpoint",
     "validate_metrics_address",

@@ -97,6 +97,10 @@ class Publisher(Servicing, SocketOwner):
     ``max_desk_clients`` clients, at most ``max_desk_clients_per_key`` (and half
     the desk) for one peer: its CURVE key, or its connection without CURVE.
 
+    ``audience=False`` stops the AUDIENCE frames it sends with each scheduled
+    beacon on the channel's audience topic: its listener counts per session, for
+    observers such as ``radio-top`` (no radio subscriber receives them).
+
     ``last_value=True`` hands a subscriber that tunes in late the session's latest
     message at once, if it is still within its TTL, and to that subscriber only.
 
@@ -129,6 +133,7 @@ class Publisher(Servicing, SocketOwner):
         last_value: bool = False,
         max_desk_clients: int = MAX_DESK_CLIENTS,
         max_desk_clients_per_key: int = MAX_DESK_CLIENTS_PER_KEY,
+        audience: bool = True,
         **options: Unpack[SocketOptions],
     ) -> None:
         check_options(options, "Publisher")
@@ -155,6 +160,7 @@ class Publisher(Servicing, SocketOwner):
             max_desk_clients_per_key=validate_count(
                 max_desk_clients_per_key, "max desk clients per key"
             ),
+            audience=bool(audience),
         )
         self._sessions = self._core.sessions  # the hot path reads the core's table
         self._on_listener = on_listener

@@ -96,6 +96,8 @@ class Servicing:
         self._hear_events(now, send)
         if frames := self._core.tick(now):
             send(frames)
+        if audience := self._core.take_audience(now):
+            send(audience)  # after its beacon, for observers (radio-top)
         self._note_presence()
 
     def _hear_events(self, now: float, send: Callable[[list[bytes]], object] | None) -> None:

@@ -365,6 +365,7 @@ class PublisherSettings(SocketOptions, total=False):
     last_value: bool
     max_desk_clients: int
     max_desk_clients_per_key: int
+    audience: bool
 
 
 class JoinSettings(SocketOptions, total=False):

@@ -13,15 +13,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from radio.core.names import control_topic, inbox_topic, session_topic
+from radio.core.names import audience_topic, control_topic, inbox_topic, session_topic
 from radio.core.tuner import Tuner
 from radio.core.wire import (
     VERSION,
+    Audience,
     Beacon,
     Kind,
     decode,
     decode_parts,
     encode,
+    encode_audience,
+    encode_audience_payload,
     encode_batch,
     encode_beacon,
     encode_inbox,
@@ -82,6 +85,14 @@ def _batch(first: int, records: list[tuple[float, bytes]]) -> bytes:
     return encode_batch(session_topic("ch", "s1"), first, 0.0, records, publisher=PUB)
 
 
+def _audience(audience: Audience, interval: float = 1.0) -> bytes:
+    return encode_audience(audience_topic("ch"), 3, P0, interval, audience, PUB)
+
+
+AUDIENCE = Audience(5, (("s2", 3, 40), ("s0", 1, 12)), 0, 2, 1)
+"""5 subscribers on the channel; s2 (live) has 3 listeners, s0 one; 2 desk sessions, 1 listener."""
+
+
 def _in_inbox(frame: bytes) -> bytes:
     """*frame*, of a session topic of channel ch, sent to our inbox instead."""
     return inbox_topic("ch", ME) + frame[len(b"ch/") :]
@@ -103,6 +114,19 @@ FRAMES: dict[str, bytes] = {
     "beacon interval 0": encode_beacon(control_topic("ch"), 1, P0, 0.0, Beacon(PUB, "s1", wall=T0)),
     "beacon interval 1e9 s": encode_beacon(
         control_topic("ch"), 1, P0, 1e9, Beacon(PUB, "s1", wall=T0)
+    ),
+    "audience": _audience(AUDIENCE),
+    "audience of nobody": _audience(Audience()),
+    "audience with a stray byte": encode(
+        audience_topic("ch"), Kind.AUDIENCE, 1, P0, encode_audience_payload(AUDIENCE) + b"\x00", 1.0
+    ),
+    "audience naming a session twice": _audience(Audience(2, (("s1", 1, 1), ("s1", 1, 1)))),
+    "audience interval 0": _audience(AUDIENCE, 0.0),
+    "audience on the control topic": encode(
+        control_topic("ch"), Kind.AUDIENCE, 1, P0, encode_audience_payload(AUDIENCE), 1.0
+    ),
+    "beacon on the audience topic": encode_beacon(
+        audience_topic("ch"), 1, P0, 1.0, Beacon(PUB, "s1", wall=T0)
     ),
     "no topic": b"junk",
     "parted head alone": _parts("s1", 4, b"big")[0],
@@ -126,6 +150,10 @@ FOLLOW: Step = ("follow", "")
 
 SEQUENCES: list[dict[str, Any]] = [
     {"name": "gaps from a jump", "steps": [TUNE_IN, _data("s1", 1), _data("s1", 4)]},
+    {
+        "name": "an AUDIENCE frame (for observers) changes nothing",
+        "steps": [TUNE_IN, _data("s1", 1), _audience(AUDIENCE), _data("s1", 2)],
+    },
     {"name": "tail lost with END", "steps": [TUNE_IN, _data("s1", 1), _end("s1", 5)]},
     {"name": "END after nothing heard", "steps": [TUNE_IN, _end("s1", 5)]},
     {
@@ -389,6 +417,15 @@ def describe_frame(frame: bytes, part: bytes | None = None) -> dict[str, Any]:
             "ended": [list(entry) for entry in beacon.ended],
             "signing_off": beacon.signing_off,
             "wall": beacon.wall,
+        }
+    if decoded.audience is not None:
+        audience = decoded.audience
+        fields["audience"] = {
+            "channel": audience.channel,
+            "sessions": [list(entry) for entry in audience.sessions],
+            "unlisted": audience.unlisted,
+            "private_sessions": audience.private_sessions,
+            "private_listeners": audience.private_listeners,
         }
     return fields
 

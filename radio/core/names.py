@@ -22,6 +22,11 @@ CONTROL_MARK: Final[bytes] = b"!"
 """Stands where a session name would in the channel's control topic; it cannot
 occur inside a name, so the control topic never collides with a session's."""
 
+AUDIENCE_MARK: Final[bytes] = b"?"
+"""Stands where a session name would in the channel's audience topic (``channel/?/``),
+which carries the publisher's AUDIENCE frames: no name holds it, so no session's topic
+and no radio subscriber's subscription matches it (only an observer subscribes)."""
+
 MARKER: Final[bytes] = b"\x00"
 """Separates a topic from a subscriber's ID in its presence subscription.
 
@@ -76,6 +81,11 @@ def session_topic(channel: str, session: str) -> bytes:
 def control_topic(channel: str) -> bytes:
     """Return the channel's control topic (session openings, closings, beacons)."""
     return channel_prefix(channel) + CONTROL_MARK + TOPIC_DELIMITER
+
+
+def audience_topic(channel: str) -> bytes:
+    """Return the channel's audience topic: the publisher's listener counts, for observers."""
+    return channel_prefix(channel) + AUDIENCE_MARK + TOPIC_DELIMITER
 
 
 def new_session_id() -> str:

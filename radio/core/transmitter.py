@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Final
 
 from radio.core.announcer import Announcer
+from radio.core.audience import count_audience
 from radio.core.batch import BATCH_DELAY_S, Batch, Batcher
 from radio.core.desk import (
     MAX_DESK_CLIENTS,
@@ -19,6 +20,7 @@ from radio.core.desk import (
     parse_request,
 )
 from radio.core.names import (
+    audience_topic,
     channel_prefix,
     control_topic,
     inbox_topic,
@@ -31,8 +33,10 @@ from radio.core.presence import Change, ListenerEvent, Presence
 from radio.core.session import SessionState
 from radio.core.wire import (
     MAX_BATCH_MESSAGES,
+    Audience,
     Beacon,
     Kind,
+    encode_audience,
     encode_inbox,
 )
 from radio.errors import (
@@ -91,6 +95,7 @@ class Transmitter:
         publisher_id: bytes | None = None,
         max_desk_clients: int = MAX_DESK_CLIENTS,
         max_desk_clients_per_key: int = MAX_DESK_CLIENTS_PER_KEY,
+        audience: bool = True,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH_MESSAGES:
             raise ValueError(f"batch size {batch_size} is not 1 to {MAX_BATCH_MESSAGES}")
@@ -121,6 +126,11 @@ class Transmitter:
         self.sent_closed = 0  # messages numbered on the sessions closed so far
         self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic, clock)
         self.publisher_id = self.announcer.publisher_id  # in every header we send
+        # An AUDIENCE frame with each scheduled beacon (for observers), unless turned off.
+        self.audience_on = audience
+        self._audience_topic = audience_topic(channel)
+        self._audience_seq = 0
+        self._audience_due = False  # a scheduled beacon went: `take_audience` has one
         self.desk = DeskClients(max_desk_clients, max_desk_clients_per_key)
         self._log = log.bind(channel=channel)
         self._limited = RateLimitedLog(self._log)
@@ -356,8 +366,44 @@ class Transmitter:
         self._relabel()
         live = self.live
         live_seq = self.sessions[live].seq if live is not None else 0
+        if scheduled:
+            self._audience_due = self.audience_on
         return frames + self.announcer.frames(
             now, live, live_seq, self.sessions, scheduled=scheduled, signing_off=signing_off
+        )
+
+    def take_audience(self, now: float | None = None) -> list[bytes]:
+        """The AUDIENCE frame due after a scheduled beacon (none when turned off, or not due).
+
+        The driver sends it after what `tick` returned: one a beacon interval at most.
+        """
+        if not self._audience_due:
+            return []
+        self._audience_due = False
+        self._audience_seq += 1
+        return [
+            encode_audience(
+                self._audience_topic,
+                self._audience_seq,
+                self._stamp() if now is None else now,
+                self.announcer.interval,
+                self.audience(),
+                self.publisher_id,
+            )
+        ]
+
+    def audience(self) -> Audience:
+        """The listeners counted now, as an AUDIENCE frame says them (`count_audience`).
+
+        O(n) in the open sessions, once a beacon interval.
+        """
+        count = self.presence.count
+        sessions = self.sessions
+        return count_audience(
+            count(self.control),
+            [(name, count(sessions[name].topic), sessions[name].seq) for name in self._public],
+            self.live,
+            [count(state.topic) for state in sessions.values() if state.private],
         )
 
     def beacon(self, now: float | None = None) -> Beacon:

@@ -8,7 +8,13 @@ from enum import IntEnum
 from typing import Final, NamedTuple
 from zlib import crc32
 
-from radio.core.names import CONTROL_MARK, MAX_NAME_LENGTH, TOPIC_DELIMITER, validate_name
+from radio.core.names import (
+    AUDIENCE_MARK,
+    CONTROL_MARK,
+    MAX_NAME_LENGTH,
+    TOPIC_DELIMITER,
+    validate_name,
+)
 from radio.errors import InvalidNameError, MalformedMessageError
 
 VERSION: Final[int] = 4
@@ -65,6 +71,10 @@ class Kind(IntEnum):
     """Only in a subscriber's inbox, when the publisher saw it tune in to a session:
     seq is the session's last seq sent before; everything of the session that comes
     after it on that connection was sent after the tune-in was seen."""
+    AUDIENCE = 6
+    """Only on the channel's audience topic (``channel/?/``), beside each scheduled
+    beacon: the listeners the publisher counts (`Audience`); ttl holds the beacon
+    interval, seq the frame's own counter. No radio subscriber subscribes to it."""
 
 
 RECORD: Final = struct.Struct("!dI")
@@ -83,7 +93,7 @@ PARTED: Final[int] = 0x40
 """Flag in the kind byte of a DATA message sent as two ZeroMQ frames: this *head*
 (topic, header, then `PART_TRAILER`) and the payload as the next part, untouched, so
 that neither side copies a large payload into or out of a frame. No kind reaches
-this bit (kinds are 1-5)."""
+this bit (kinds are 1-6)."""
 
 PART_THRESHOLD: Final[int] = 65536
 """Smallest payload a publisher sends as a part of its own (`PARTED`), in bytes.
@@ -225,12 +235,12 @@ def _read_name_and_seq(payload: bytes, offset: int, *, allow_empty: bool) -> tup
     (seq,) = _SEQ.unpack_from(payload, start + length)
     if not length:
         if not allow_empty or seq:
-            raise MalformedMessageError("empty session name in a beacon")
+            raise MalformedMessageError("empty session name in a beacon or an audience")
         return "", 0, start + _SEQ.size
     try:
         name = validate_name(raw.decode("ascii"), "session")
     except (UnicodeDecodeError, InvalidNameError) as exc:
-        raise MalformedMessageError(f"bad name in beacon: {exc}") from None
+        raise MalformedMessageError(f"bad name in a beacon or an audience: {exc}") from None
     return name, seq, start + length + _SEQ.size
 
 
@@ -242,12 +252,92 @@ def encode_beacon(
     return encode(control, Kind.BEACON, seq, sent_at, payload, interval, publisher=beacon.publisher)
 
 
+MAX_AUDIENCE_SESSIONS: Final[int] = 32
+"""Most sessions one AUDIENCE frame lists with their listeners (the others are counted)."""
+
+MAX_AUDIENCE_COUNT: Final[int] = 2**32 - 1
+"""Largest count an AUDIENCE frame carries (u32): larger ones are sent as this."""
+
+_AUDIENCE_FIXED: Final = struct.Struct("!IIIIB")
+_U32: Final = struct.Struct("!I")
+
+
+class Audience(NamedTuple):
+    """What an AUDIENCE frame says: the listeners its publisher counts now.
+
+    ``channel``: radio subscribers on the channel (presence on its control topic);
+    ``sessions``: up to `MAX_AUDIENCE_SESSIONS` open sessions that are not a desk
+    client's, live first, each ``(name, listeners, last seq sent)``; ``unlisted``:
+    such sessions open and not listed; ``private_sessions`` and
+    ``private_listeners``: the desk clients' sessions open and their listeners,
+    counted, never named (their IDs are their clients' alone). Listeners behind a
+    relay are counted: the relay forwards their presence. Counts are capped at
+    `MAX_AUDIENCE_COUNT`.
+    """
+
+    channel: int = 0
+    sessions: tuple[tuple[str, int, int], ...] = ()
+    unlisted: int = 0
+    private_sessions: int = 0
+    private_listeners: int = 0
+
+
+def encode_audience_payload(audience: Audience) -> bytes:
+    """The payload of an AUDIENCE frame.
+
+    Layout::
+
+        | channel u32 | unlisted u32 | private sessions u32 | private listeners u32 |
+        | count u8 (0-32) | count x (name len u8, name, last seq u64, listeners u32) |
+
+    Names follow the name rule; counts above `MAX_AUDIENCE_COUNT` are sent capped.
+    """
+    counts = (audience.channel, audience.unlisted, audience.private_sessions)
+    capped = [min(count, MAX_AUDIENCE_COUNT) for count in (*counts, audience.private_listeners)]
+    fixed = _AUDIENCE_FIXED.pack(*capped, len(audience.sessions))
+    entries = [
+        _name_and_seq(name, seq) + _U32.pack(min(listeners, MAX_AUDIENCE_COUNT))
+        for name, listeners, seq in audience.sessions
+    ]
+    return fixed + b"".join(entries)
+
+
+def decode_audience_payload(payload: bytes) -> Audience:
+    """The `Audience` in an AUDIENCE frame's payload; raises `MalformedMessageError` if none."""
+    try:
+        fixed = _AUDIENCE_FIXED.unpack_from(payload, 0)
+        if fixed[4] > MAX_AUDIENCE_SESSIONS:
+            raise MalformedMessageError(f"audience lists {fixed[4]} sessions")
+        offset = _AUDIENCE_FIXED.size
+        sessions: list[tuple[str, int, int]] = []
+        for _ in range(fixed[4]):
+            name, seq, offset = _read_name_and_seq(payload, offset, allow_empty=False)
+            sessions.append((name, _U32.unpack_from(payload, offset)[0], seq))
+            offset += _U32.size
+    except (struct.error, IndexError):
+        raise MalformedMessageError(f"audience payload cut short ({len(payload)} bytes)") from None
+    if offset != len(payload):
+        raise MalformedMessageError(f"{len(payload) - offset} stray bytes after an audience")
+    if len({entry[0] for entry in sessions}) != len(sessions):
+        raise MalformedMessageError("audience lists a session twice")
+    return Audience(fixed[0], tuple(sessions), *fixed[1:4])
+
+
+def encode_audience(
+    topic: bytes, seq: int, sent_at: float, interval: float, audience: Audience, publisher: bytes
+) -> bytes:
+    """A whole AUDIENCE frame on the *topic* `radio.core.names.audience_topic` names."""
+    payload = encode_audience_payload(audience)
+    return encode(topic, Kind.AUDIENCE, seq, sent_at, payload, interval, publisher=publisher)
+
+
 class Frame(NamedTuple):
     """One decoded frame.
 
     ``session`` is the session the frame is about: the topic's session for DATA
     and END, the live session named by a BEACON (``""`` when none is live), whose
-    whole content is in ``beacon``; ``publisher`` the instance that sent it.
+    whole content is in ``beacon``; ``publisher`` the instance that sent it. An
+    AUDIENCE frame's session is ``""``, its content in ``audience``.
     """
 
     channel: str
@@ -260,6 +350,7 @@ class Frame(NamedTuple):
     live: bool = False
     beacon: Beacon | None = None
     publisher: bytes = NO_PUBLISHER
+    audience: Audience | None = None
 
 
 def frame_prefix(
@@ -575,15 +666,19 @@ def decode(frame: object) -> Frame:
     payload = frame[offset + HEADER.size :]
     beacon = None
     if raw_session == CONTROL_MARK:
-        if kind in _SESSION_KINDS:
+        if kind in _SESSION_KINDS or kind is Kind.AUDIENCE:
             raise MalformedMessageError(f"{kind.name} frame on the control topic")
-        if not MIN_BEACON_INTERVAL_S <= ttl <= MAX_BEACON_INTERVAL_S:
-            raise MalformedMessageError(
-                f"beacon interval {ttl!r} s is not from {MIN_BEACON_INTERVAL_S:g} "
-                f"to {MAX_BEACON_INTERVAL_S:g} s"
-            )
+        _check_interval(ttl, "beacon")
         beacon = decode_beacon_payload(payload, publisher)
         session = beacon.live
+    elif raw_session == AUDIENCE_MARK:
+        if kind is not Kind.AUDIENCE:
+            raise MalformedMessageError(f"{kind.name} frame on the audience topic")
+        _check_interval(ttl, "audience")
+        audience = decode_audience_payload(payload)
+        return Frame(
+            channel, "", kind, seq, sent_at, ttl, payload, False, None, publisher, audience
+        )
     else:
         if kind not in _SESSION_KINDS:
             raise MalformedMessageError(f"{kind.name} frame on a session topic")
@@ -591,6 +686,15 @@ def decode(frame: object) -> Frame:
         if kind is Kind.BATCH:
             decode_records(frame, offset + HEADER.size)
     return Frame(channel, session, kind, seq, sent_at, ttl, payload, live, beacon, publisher)
+
+
+def _check_interval(ttl: float, what: str) -> None:
+    """Refuse a beacon interval (a BEACON's or an AUDIENCE's ttl) out of its bounds."""
+    if not MIN_BEACON_INTERVAL_S <= ttl <= MAX_BEACON_INTERVAL_S:
+        raise MalformedMessageError(
+            f"{what} interval {ttl!r} s is not from {MIN_BEACON_INTERVAL_S:g} "
+            f"to {MAX_BEACON_INTERVAL_S:g} s"
+        )
 
 
 def decode_parts(head: object, part: object) -> Frame:
@@ -615,6 +719,8 @@ def decode_parts(head: object, part: object) -> Frame:
     channel, raw_session = _topic_names(head, offset)
     if raw_session == CONTROL_MARK:
         raise MalformedMessageError("DATA frame on the control topic")
+    if raw_session == AUDIENCE_MARK:
+        raise MalformedMessageError("DATA frame on the audience topic")
     session = _session_name(raw_session)
     return Frame(channel, session, Kind.DATA, seq, sent_at, ttl, payload, live, None, publisher)
 

@@ -10,10 +10,13 @@
 //   in decimal from 1, which the publisher echoes as the HELLO's payload;
 // - after a re-tune every DATA is fenced until the HELLO with the new TAG, whose seq is a
 //   fresh baseline; a decoded BEACON's `session` is its live session's name.
+// - kind 6 is AUDIENCE, valid only on the audience topic `ch/?/` (which a subscriber never
+//   subscribes to): the listeners the publisher counts, for observers; a subscriber that
+//   gets one anyway ignores it. Its `session` is ''.
 
 const VERSION = 4;
 const HEADER = 34; // !BB8sQdd
-const KINDS = { 1: 'DATA', 2: 'END', 3: 'BEACON', 4: 'BATCH', 5: 'HELLO' };
+const KINDS = { 1: 'DATA', 2: 'END', 3: 'BEACON', 4: 'BATCH', 5: 'HELLO', 6: 'AUDIENCE' };
 const LIVE = 0x80;
 const PARTED = 0x40;
 const NAME = /^[A-Za-z0-9\-_.:]{1,128}$/;
@@ -21,6 +24,7 @@ const MIN_BEACON_INTERVAL_S = 0.001;
 const MAX_BEACON_INTERVAL_S = 3600;
 const MAX_RECORDS = 256;
 const MAX_ENDED = 8;
+const MAX_AUDIENCE_SESSIONS = 32;
 const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 class MalformedError extends Error {}
@@ -69,8 +73,10 @@ function parseTopic(buf) {
   const session = readName(buf, at) || noTopic();
   checkName(channel[0], 'channel');
   const control = !inbox && session[0] === '!';
-  if (!control) checkName(session[0], 'session');
-  return { channel: channel[0], session: control ? '' : session[0], inbox, id, control, end: session[1] };
+  const audience = !inbox && session[0] === '?';
+  if (!control && !audience) checkName(session[0], 'session');
+  const name = control || audience ? '' : session[0];
+  return { channel: channel[0], session: name, inbox, id, control, audience, end: session[1] };
 }
 
 function parseBeacon(p) {
@@ -102,6 +108,36 @@ function parseBeacon(p) {
   for (let i = 0; i < count; i++) ended.push([name(false), u64()]);
   if (at !== p.length) fail(`beacon payload has ${p.length - at} bytes too many`);
   return { live, liveSeq, previous, previousSeq, ended, signingOff: (flags & 1) === 1, wall };
+}
+
+// | channel u32 | unlisted u32 | private sessions u32 | private listeners u32 |
+// | count u8 (0-32) | count x (name len u8, name, last seq u64, listeners u32) |
+function parseAudience(p) {
+  let at = 0;
+  const need = (n) => { if (at + n > p.length) fail(`audience payload cut short (${p.length} bytes)`); };
+  const u32 = () => { need(4); const v = p.readUInt32BE(at); at += 4; return v; };
+  const channel = u32();
+  const unlisted = u32();
+  const privateSessions = u32();
+  const privateListeners = u32();
+  need(1);
+  const count = p[at++];
+  if (count > MAX_AUDIENCE_SESSIONS) fail(`audience lists ${count} sessions`);
+  const sessions = [];
+  for (let i = 0; i < count; i++) {
+    need(1);
+    const n = p[at++];
+    need(n);
+    const name = checkName(p.toString('latin1', at, at + n), 'audience session');
+    at += n;
+    if (sessions.some((entry) => entry[0] === name)) fail(`audience lists session ${name} twice`);
+    need(8);
+    const seq = p.readBigUInt64BE(at);
+    at += 8;
+    sessions.push([name, u32(), seq]);
+  }
+  if (at !== p.length) fail(`audience payload has ${p.length - at} bytes too many`);
+  return { channel, sessions, unlisted, privateSessions, privateListeners };
 }
 
 function parseBatch(p, seq, ttl) {
@@ -140,6 +176,7 @@ function decodeHead(buf) {
   if (t.inbox && parted) fail('parted head in an inbox');
   if (!t.inbox && kind === 'HELLO') fail('HELLO frame outside an inbox');
   if (t.control !== (kind === 'BEACON')) fail(`${kind} frame on the ${t.control ? 'control' : 'session'} topic`);
+  if (t.audience !== (kind === 'AUDIENCE')) fail(`${kind} frame on the ${t.audience ? 'audience' : 'session'} topic`);
   const frame = {
     channel: t.channel,
     session: t.session,
@@ -163,6 +200,11 @@ function decodeHead(buf) {
     }
     frame.beacon = parseBeacon(frame.payload);
     frame.session = frame.beacon.live; // what radio's vectors record as a beacon's session
+  } else if (kind === 'AUDIENCE') {
+    if (!(frame.ttl >= MIN_BEACON_INTERVAL_S && frame.ttl <= MAX_BEACON_INTERVAL_S)) {
+      fail(`audience interval ${frame.ttl} s is not from 0.001 to 3600 s`);
+    }
+    frame.audience = parseAudience(frame.payload);
   } else if (kind === 'BATCH') {
     frame.records = parseBatch(frame.payload, frame.seq, frame.ttl);
   } else if (parted) {
@@ -399,6 +441,7 @@ class Tuner {
     // Another listener's (or channel's) inbox is no frame of ours: malformed.
     if (f.inbox && (f.channel !== this.channel || f.id !== this.id)) { this.stats.malformed += 1; return; }
     if (f.channel !== this.channel) return;
+    if (f.kind === 'AUDIENCE') return; // for observers: it changes nothing here, not even a sample
     const pid = hex(f.publisher);
     this.sample(pid, f.sentAt);
     if (f.kind === 'BEACON') return this.onBeacon(f, pid);

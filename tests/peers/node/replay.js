@@ -30,6 +30,13 @@ function describe(buffers) {
       ended: b.ended.map(([n, s]) => [n, Number(s)]), signing_off: b.signingOff, wall: b.wall,
     };
   }
+  if (f.audience) {
+    const a = f.audience;
+    out.audience = {
+      channel: a.channel, sessions: a.sessions.map(([n, l, s]) => [n, l, Number(s)]), unlisted: a.unlisted,
+      private_sessions: a.privateSessions, private_listeners: a.privateListeners,
+    };
+  }
   return out;
 }
 
