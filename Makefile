@@ -36,7 +36,12 @@ radio/_build.txt: $(CORES) radio/_hot.pyx | $(STAMP)
 
 LIBFAKETIME := $(wildcard /usr/lib/*-linux-gnu/faketime/libfaketime.so.1)
 
+TMUX := $(shell command -v tmux 2>/dev/null)
+
 test: $(STAMP) radio/_build.txt ## Run the test suite on the compiled cores, then the pure-core tests on pure Python.
+ifeq ($(TMUX),)
+	-@test "$$(id -u)" != 0 || { echo "make test: installing tmux with apt-get: radio-top's tests drive it in a real terminal (without it they skip)"; $(MAKE) --no-print-directory test-deps; }
+endif
 	$(BIN)/python -m pytest -m "not wallclock"
 	RADIO_PURE=1 $(BIN)/python -m pytest -q $(PURE_TESTS)
 
@@ -138,7 +143,11 @@ format: $(STAMP) ## Reformat the code with ruff.
 	$(BIN)/ruff format radio cli tools tests
 	$(BIN)/ruff check --fix radio cli tools tests
 
-.PHONY: faults faults-deps
+.PHONY: faults faults-deps test-deps
+
+test-deps: ## Install tmux, in which radio-top's tests drive a real terminal (needs root, apt-get).
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux
 
 faults-deps: ## Install libfaketime, which the clock-skew scenarios preload (needs root, apt-get).
 	apt-get update -qq
