@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 
@@ -16,11 +16,12 @@ from radio import (
     serve_metrics,
     validate_metrics_address,
 )
-from radio.metrics import INSTALL_HINT
 
 from .errors import USAGE_ERRORS
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+INSTALL_HINT: Final[str] = "pip install 'radio-zmq[metrics]'"
 
 
 def _check_metrics(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
