@@ -126,6 +126,41 @@ def check_seconds(
     return _checked(lambda value: validate_in_range(value, what, unit, minimum, maximum))
 
 
+def seconds_option(
+    *decls: str,
+    what: str,
+    help: str,
+    default: float | None = None,
+    minimum: float = 0.0,
+    maximum: float = MAX_OPTION_SECONDS,
+    unit: str = "seconds",
+    metavar: str = "SECONDS",
+) -> Callable[[F], F]:
+    """A float option of *unit* checked by `check_seconds` (*what* names it in errors)."""
+    return click.option(
+        *decls,
+        type=float,
+        default=default,
+        show_default=default is not None,
+        callback=check_seconds(what, unit, minimum=minimum, maximum=maximum),
+        metavar=metavar,
+        help=help,
+    )
+
+
+def count_option(*decls: str, help: str, default: int | None = None) -> Callable[[F], F]:
+    """A whole-number option from 1 to `MAX_OPTION_COUNT`, checked by `check_positive_count`."""
+    return click.option(
+        *decls,
+        type=int,
+        default=default,
+        show_default=default is not None,
+        callback=check_positive_count,
+        metavar="N",
+        help=help,
+    )
+
+
 def _host_and_port(endpoint: str) -> tuple[str, str] | None:
     """The host and port of a (valid) tcp, ws or wss endpoint; None for other transports."""
     for prefix in ("tcp://", "ws://", "wss://"):
@@ -212,22 +247,18 @@ def socket_options() -> Callable[[F], F]:
                 metavar="N",
                 help="High-water mark in messages per peer; 0 means no limit.",
             ),
-            click.option(
+            seconds_option(
                 "--heartbeat",
-                type=float,
+                what="heartbeat interval",
                 default=HEARTBEAT_INTERVAL_S,
-                show_default=True,
-                callback=check_seconds("heartbeat interval", minimum=MIN_TICK_S),
-                metavar="SECONDS",
+                minimum=MIN_TICK_S,
                 help="Interval of ZMTP heartbeats, which detect dead and frozen peers.",
             ),
-            click.option(
+            seconds_option(
                 "--heartbeat-timeout",
-                type=float,
+                what="heartbeat timeout",
                 default=HEARTBEAT_TIMEOUT_S,
-                show_default=True,
-                callback=check_seconds("heartbeat timeout", minimum=MIN_TICK_S),
-                metavar="SECONDS",
+                minimum=MIN_TICK_S,
                 help="Silence after which a peer is declared gone.",
             ),
             click.option(
@@ -239,21 +270,18 @@ def socket_options() -> Callable[[F], F]:
                 metavar="BYTES",
                 help="Largest message: a larger one is not sent, or is dropped and counted.",
             ),
-            click.option(
+            seconds_option(
                 "--connect-timeout",
-                type=float,
-                callback=check_seconds("connect timeout", minimum=MIN_TICK_S),
-                metavar="SECONDS",
+                what="connect timeout",
+                minimum=MIN_TICK_S,
                 help="When connecting: give up an attempt after this long "
                 "(default: the heartbeat timeout) and try again.",
             ),
-            click.option(
+            seconds_option(
                 "--reconnect-interval",
-                type=float,
+                what="reconnect interval",
                 default=RECONNECT_INTERVAL_S,
-                show_default=True,
-                callback=check_seconds("reconnect interval", minimum=MIN_TICK_S),
-                metavar="SECONDS",
+                minimum=MIN_TICK_S,
                 help="When connecting: wait this long before trying again (backing off to 1 s).",
             ),
             click.option("--ipv6", is_flag=True, help=IPV6_HELP),
@@ -351,10 +379,12 @@ def curve_client_options() -> Callable[[F], F]:
     )
 
 
-def curve_client(secret: str | None, server: str | None) -> CurveClient | None:
-    """The `CurveClient` of --curve-secret and --curve-server (None: neither given)."""
+def curve_client(
+    secret: str | None, server: str | None, flags: str = "--curve"
+) -> CurveClient | None:
+    """The `CurveClient` of ``{flags}-secret`` and ``{flags}-server`` (None: neither given)."""
     if (secret is None) != (server is None):
-        raise UsageError("--curve-secret and --curve-server go together")
+        raise UsageError(f"{flags}-secret and {flags}-server go together")
     if secret is None or server is None:
         return None
     return CurveClient.from_files(secret, server)

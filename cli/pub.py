@@ -30,11 +30,11 @@ from .options import (
     MAX_RATE,
     MIN_RATE,
     check_endpoint,
-    check_positive_count,
     check_reachable,
-    check_seconds,
     check_session,
     common_options,
+    count_option,
+    seconds_option,
     verbosity,
 )
 
@@ -113,83 +113,60 @@ class _Pacer:
     metavar="ID",
     help="Session to publish on. Default: a new unique ID, logged at start.",
 )
-@click.option(
+@seconds_option(
     "--ttl",
-    type=float,
-    callback=check_seconds("ttl"),
-    metavar="SECONDS",
+    what="ttl",
     help="Subscribers drop a message older than this. Default: no expiry.",
 )
-@click.option(
+@seconds_option(
     "--wait-for-listener",
     "wait_for",
-    type=float,
-    callback=check_seconds("wait"),
-    metavar="SECONDS",
+    what="wait",
     help="Hold the first message until --listeners subscribers have tuned in; fail after SECONDS.",
 )
-@click.option(
+@count_option(
     "--listeners",
     "listeners",
-    type=int,
     default=1,
-    show_default=True,
-    callback=check_positive_count,
-    metavar="N",
     help="With --wait-for-listener: how many subscribers to wait for.",
 )
-@click.option(
+@seconds_option(
     "--rate",
-    type=float,
-    callback=check_seconds("rate", "messages per second", minimum=MIN_RATE, maximum=MAX_RATE),
+    what="rate",
+    unit="messages per second",
+    minimum=MIN_RATE,
+    maximum=MAX_RATE,
     metavar="MSGS_PER_S",
     help="Send at most this many messages per second. Default: as fast as possible.",
 )
-@click.option(
+@count_option(
     "--count",
-    type=int,
     default=1,
-    show_default=True,
-    callback=check_positive_count,
-    metavar="N",
     help="Send the MESSAGEs N times over (each stdin line N times).",
 )
-@click.option(
+@seconds_option(
     "--linger",
-    type=float,
+    what="linger",
     default=DEFAULT_LINGER_S,
-    show_default=True,
-    callback=check_seconds("linger"),
-    metavar="SECONDS",
     help="At exit, wait at most this long for sent messages to be flushed.",
 )
-@click.option(
+@seconds_option(
     "--beacon-interval",
-    type=float,
+    what="beacon interval",
     default=BEACON_INTERVAL_S,
-    show_default=True,
-    callback=check_seconds(
-        "beacon interval", minimum=MIN_BEACON_INTERVAL_S, maximum=MAX_BEACON_INTERVAL_S
-    ),
-    metavar="SECONDS",
+    minimum=MIN_BEACON_INTERVAL_S,
+    maximum=MAX_BEACON_INTERVAL_S,
     help="How often subscribers are told which session is live (at most an hour).",
 )
-@click.option(
+@count_option(
     "--batch-size",
-    type=int,
     default=1,
-    show_default=True,
-    callback=check_positive_count,
-    metavar="N",
     help="Send up to N messages per frame (1: batching off) for more throughput.",
 )
-@click.option(
+@seconds_option(
     "--batch-delay",
-    type=float,
+    what="batch delay",
     default=BATCH_DELAY_S,
-    show_default=True,
-    callback=check_seconds("batch delay"),
-    metavar="SECONDS",
     help="Longest a message waits in a batch.",
 )
 @click.option(

@@ -6,7 +6,7 @@ import signal
 
 import click
 
-from radio import REPORT_INTERVAL_S, CurveClient, CurveServer, Relay, SocketOptions
+from radio import REPORT_INTERVAL_S, CurveServer, Relay, SocketOptions
 
 from .errors import UsageError, cli_errors
 from .logs import configure_logging
@@ -15,8 +15,9 @@ from .options import (
     MIN_TICK_S,
     check_endpoint,
     check_reachable,
-    check_seconds,
+    curve_client,
     log_options,
+    seconds_option,
     socket_options,
     verbosity,
 )
@@ -49,13 +50,11 @@ from .options import (
     show_default=True,
     help="Bind the backend (the default), or connect it downstream.",
 )
-@click.option(
+@seconds_option(
     "--report-interval",
-    type=float,
+    what="report interval",
     default=REPORT_INTERVAL_S,
-    show_default=True,
-    callback=check_seconds("report interval", minimum=MIN_TICK_S),
-    metavar="SECONDS",
+    minimum=MIN_TICK_S,
     help="How often throughput and subscriber count are logged.",
 )
 @click.option(
@@ -107,17 +106,11 @@ def command(
     """
     configure_logging(log_format, verbosity(quiet, verbose))
     with cli_errors():
-        if (frontend_curve_secret is None) != (frontend_curve_server is None):
-            raise UsageError("--frontend-curve-secret and --frontend-curve-server go together")
+        upstream = curve_client(frontend_curve_secret, frontend_curve_server, "--frontend-curve")
         if (backend_curve_secret is None) != (backend_curve_allow is None):
             raise UsageError("--backend-curve-secret and --backend-curve-allow go together")
         check_reachable(frontend, bind=frontend_bind, option="--frontend")
         check_reachable(backend, bind=backend_bind, option="--backend")
-        upstream = (
-            CurveClient.from_files(frontend_curve_secret, frontend_curve_server)
-            if frontend_curve_secret is not None and frontend_curve_server is not None
-            else None
-        )
         downstream = (
             CurveServer.from_files(backend_curve_secret, backend_curve_allow)
             if backend_curve_secret is not None and backend_curve_allow is not None

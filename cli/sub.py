@@ -29,13 +29,13 @@ from .metrics import metrics_option, serving
 from .options import (
     check_client,
     check_endpoint,
-    check_positive_count,
     check_reachable,
-    check_seconds,
     check_sessions,
     common_options,
+    count_option,
     curve_client,
     curve_client_options,
+    seconds_option,
     verbosity,
 )
 
@@ -115,19 +115,14 @@ class _StatusLine:
     is_flag=True,
     help="Follow the channel's live session, moving to each new one (the default).",
 )
-@click.option(
+@count_option(
     "-n",
     "--count",
-    type=int,
-    callback=check_positive_count,
-    metavar="N",
     help="Exit after N messages.",
 )
-@click.option(
+@seconds_option(
     "--timeout",
-    type=float,
-    callback=check_seconds("timeout"),
-    metavar="SECONDS",
+    what="timeout",
     help="Exit (status 0) after SECONDS without a message.",
 )
 @click.option(
@@ -141,13 +136,9 @@ class _StatusLine:
 )
 @click.option("--conflate", is_flag=True, help="Keep only the latest message (for live values).")
 @click.option("--stats", "show_stats", is_flag=True, help="Show a live status line on stderr.")
-@click.option(
+@count_option(
     "--off-air-after",
-    type=int,
     default=OFF_AIR_AFTER_BEACONS,
-    show_default=True,
-    callback=check_positive_count,
-    metavar="N",
     help="Report the publisher off air after N missed beacons.",
 )
 @click.option(

@@ -19,12 +19,12 @@ from .errors import RuntimeFailure, UsageError, cli_errors
 from .logs import configure_logging
 from .options import (
     MIN_TICK_S,
-    check_positive_count,
     check_reachable,
-    check_seconds,
     common_options,
+    count_option,
     curve_client,
     curve_client_options,
+    seconds_option,
     verbosity,
 )
 from .top_text import render
@@ -40,31 +40,22 @@ QUIT_KEYS: Final = frozenset({ord("q"), ord("Q")})
 @common_options(bind_default=False)
 @click.option("--once", is_flag=True, help="Print one snapshot as plain text and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --once: print it as JSON.")
-@click.option(
+@seconds_option(
     "--wait",
-    type=float,
+    what="wait",
     default=5.0,
-    show_default=True,
-    callback=check_seconds("wait"),
-    metavar="SECONDS",
     help="With --once: longest wait for every publisher's beacon and audience.",
 )
-@click.option(
+@seconds_option(
     "--refresh",
-    type=float,
+    what="refresh",
     default=MAX_REFRESH_S,
-    show_default=True,
-    callback=check_seconds("refresh", minimum=MIN_TICK_S),
-    metavar="SECONDS",
+    minimum=MIN_TICK_S,
     help=f"Time between two redraws of the live view (at most {MAX_REFRESH_S:g}).",
 )
-@click.option(
+@count_option(
     "--off-air-after",
-    type=int,
     default=OFF_AIR_AFTER_BEACONS,
-    show_default=True,
-    callback=check_positive_count,
-    metavar="N",
     help="Show a publisher off air after N missed beacons.",
 )
 @curve_client_options()

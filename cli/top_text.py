@@ -10,7 +10,7 @@ from radio import PublisherRow, SessionRow, Snapshot
 MIN_NAME_WIDTH: Final[int] = 8
 MAX_NAME_WIDTH: Final[int] = 40
 _NUMBERS: Final[str] = "{state:<6} {listeners:>9} {rate:>9} {seq:>12} {heard:>10}"
-_NUMBERS_WIDTH: Final[int] = 6 + 1 + 9 + 1 + 9 + 1 + 12 + 1 + 10
+_NUMBERS_WIDTH: Final[int] = len(_NUMBERS.format(state="", listeners="", rate="", seq="", heard=""))
 _INDENT: Final[str] = "  "
 
 

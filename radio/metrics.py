@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from radio.core.tally import Tally
 from radio.errors import EndpointError, InvalidSettingError, MetricsUnavailableError
 from radio.logs import get_logger
 from radio.message import Loss, Stats
+from radio.owner import Closable
 from radio.publisher import Publisher
 from radio.relay import Relay, RelayCounters
 from radio.subscriber import Subscriber
@@ -266,7 +266,7 @@ def validate_metrics_address(value: object) -> str:
     return value
 
 
-class MetricsServer:
+class MetricsServer(Closable):
     """Serves Prometheus text at ``http://HOST:PORT/metrics`` from its own thread.
 
     It has a registry of its own (radio's metrics only, not the process's default
@@ -295,7 +295,6 @@ class MetricsServer:
         self.port = port
         self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.url = f"http://{self.address}/metrics"
-        self._closed = False
         log.info("metrics_serving", address=self.address, url=self.url)
 
     def add(self, source: Source) -> None:
@@ -311,17 +310,6 @@ class MetricsServer:
         self._server.server_close()
         self._thread.join()
         log.info("metrics_closed", address=self.address)
-
-    def __enter__(self) -> MetricsServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "serving"

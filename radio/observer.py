@@ -11,27 +11,9 @@ from radio.core.names import channel_prefix, validate_name
 from radio.core.tuner import OFF_AIR_AFTER_BEACONS
 from radio.core.watch import Snapshot, Watch
 from radio.owner import SocketOwner
-from radio.security import CurveClient, apply_client
-from radio.settings import (
-    MAX_COUNT,
-    SocketOptions,
-    check_options,
-    message_limit,
-    socket_context,
-    socket_settings,
-    to_ms,
-    validate_count,
-    validate_endpoint,
-)
-from radio.sockets import (
-    SUBSCRIPTION_HWM,
-    attach,
-    configure,
-    open_socket,
-    read_messages,
-    setup_error,
-)
-from radio.subscriber import CLOSE_LINGER_S, OVERSIZE_FACTOR
+from radio.security import CurveClient
+from radio.settings import SocketOptions, check_options, to_ms, validate_count, validate_endpoint
+from radio.sockets import attach, open_sub, read_messages, setting_up, sub_settings
 
 
 class Observer(SocketOwner):
@@ -60,28 +42,14 @@ class Observer(SocketOwner):
         self.channel = validate_name(channel, "channel")
         off_air_after = validate_count(off_air_after, "off-air beacons") or 1
         self.watch = Watch(self.channel, off_air_after=off_air_after)
-        limit = message_limit(options)
+        limit, settings = sub_settings(options)
         self.watch.tuner.max_message_size = limit  # as a subscriber: counted, dropped
-        settings = socket_settings(
-            options,
-            linger=CLOSE_LINGER_S,
-            max_message_size=None if limit is None else min(limit * OVERSIZE_FACTOR, MAX_COUNT),
-        )
         validate_endpoint(endpoint)
-        self._socket: zmq.Socket[bytes] = open_socket(socket_context(options), zmq.SUB, endpoint)
-        try:
-            sock = self._socket
-            configure(sock, settings, connecting=not bind)
-            sock.setsockopt(zmq.SNDHWM, SUBSCRIPTION_HWM)
-            if security is not None:
-                apply_client(sock, security)  # before bind/connect
+        sock = open_sub(options, endpoint, settings, bind=bind, security=security)
+        self._socket: zmq.Socket[bytes] = sock
+        with setting_up(sock, endpoint):
             sock.setsockopt(zmq.SUBSCRIBE, channel_prefix(self.channel))  # no marker: nobody
             self.endpoint = attach(sock, endpoint, bind=bool(bind))
-        except BaseException as exc:
-            self._socket.close(linger=0)
-            if isinstance(exc, zmq.ZMQError):
-                raise setup_error(exc, endpoint) from None
-            raise
 
     def _describe(self) -> str:
         return f"{self.endpoint} channel={self.channel!r}"

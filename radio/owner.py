@@ -1,4 +1,4 @@
-"""The base of every class that owns sockets: context manager, repr, closed check, ZAP release."""
+"""The base of every class that owns sockets or a server: context manager, repr, ZAP release."""
 
 from __future__ import annotations
 
@@ -11,20 +11,17 @@ from radio.errors import ClosedError
 from radio.security import authenticators
 
 
-class SocketOwner:
-    """What `Publisher`, `Subscriber` and `Relay` share about owning sockets.
+class Closable:
+    """A context manager that closes its object: repr, closed check, ``with``.
 
-    A subclass sets ``_closed`` once closed, ``_context`` and ``_zap_domain`` when
-    it registers a CURVE allow-list, implements `close` and `_describe` (the middle
-    of its repr).
+    A subclass sets ``_closed`` once closed and implements `close` and `_describe`
+    (the middle of its repr).
     """
 
     _closed: bool = False
-    _context: zmq.Context[zmq.Socket[bytes]] | None = None
-    _zap_domain: str | None = None
 
     def close(self) -> None:
-        """Close every socket (idempotent)."""
+        """Close it (idempotent)."""
         raise NotImplementedError
 
     def _describe(self) -> str:
@@ -50,6 +47,18 @@ class SocketOwner:
         """Raise `ClosedError` naming this object if it was closed."""
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
+
+
+class SocketOwner(Closable):
+    """What `Publisher`, `Subscriber` and `Relay` share about owning sockets.
+
+    A subclass sets ``_closed`` once closed, ``_context`` and ``_zap_domain`` when
+    it registers a CURVE allow-list, implements `close` and `_describe` (the middle
+    of its repr).
+    """
+
+    _context: zmq.Context[zmq.Socket[bytes]] | None = None
+    _zap_domain: str | None = None
 
     def _release_zap(self) -> None:
         """Give back the authenticator domain registered for a CURVE server (once)."""

@@ -26,7 +26,7 @@ from radio.hot import MODULE as HOT
 from radio.logs import get_logger
 from radio.outbox import Item, Outbox
 from radio.owner import SocketOwner
-from radio.security import AllowList, CurveServer, apply_server, authenticators
+from radio.security import AllowList, CurveServer, apply_server, authenticators, handshakes
 from radio.service import (
     BUSY_PAUSE_S,
     SERVICE_INTERVAL_S,
@@ -439,8 +439,7 @@ class Publisher(Servicing, SocketOwner):
 
         Listeners as the service thread last heard them (it does not service the socket).
         """
-        allow = self._allow
-        curve = None if allow is None else (allow.admitted, allow.refused)
+        curve = handshakes(self._allow)
         with self._lock:
             return tally(self._core, self._outbox.dropped, curve)
 

@@ -22,6 +22,7 @@ from radio.security import (
     apply_client,
     apply_server,
     authenticators,
+    handshakes,
     user_id,
 )
 from radio.settings import (
@@ -207,13 +208,12 @@ class Relay(SocketOwner):
 
     def counters(self) -> RelayCounters:
         """What this relay counted so far, as one snapshot (`radio.serve_metrics`)."""
-        allow = self._allow
         return RelayCounters(
             self.messages,
             self.bytes,
             session_listeners(self._presence.topics()),  # a copy, safe from any thread
             self._presence.refused,
-            None if allow is None else (allow.admitted, allow.refused),
+            handshakes(self._allow),
         )
 
     def _run_proxy(self, capture: zmq.Socket[bytes], control: zmq.Socket[bytes]) -> None:

@@ -447,6 +447,11 @@ class AllowList:
         return public
 
 
+def handshakes(allow: AllowList | None) -> tuple[int, int] | None:
+    """The CURVE handshakes *allow* admitted and refused so far (None: no allow-list)."""
+    return None if allow is None else (allow.admitted, allow.refused)
+
+
 def user_id(frame: zmq.Frame) -> bytes:
     """The authenticated key (ZAP ``User-Id``) a received frame carries, or b"" if none."""
     try:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Final
 
 import zmq
 
 from radio.errors import EndpointError
-from radio.settings import Heartbeat, SocketSettings, is_ipv6_endpoint, to_ms
+from radio.security import CurveClient, apply_client
+from radio.settings import (
+    MAX_COUNT,
+    Heartbeat,
+    SocketOptions,
+    SocketSettings,
+    is_ipv6_endpoint,
+    message_limit,
+    socket_context,
+    socket_settings,
+    to_ms,
+)
 
 MAX_SUBSCRIPTION_BYTES: Final[int] = 4096
 """Largest message an XPUB accepts (ZMQ_MAXMSGSIZE): only subscriptions come its way,
@@ -21,6 +33,13 @@ SUBSCRIPTION_HWM: Final[int] = 1000
 
 libzmq drops a subscription that does not fit (``xsub_t::send_subscription``), so
 a SUB's send side must not take a small data ``hwm``."""
+
+OVERSIZE_FACTOR: Final[int] = 4
+"""A frame over ``max_message_size`` is counted and dropped; over this many times it,
+libzmq drops the connection instead (bounding what a hostile peer makes us allocate)."""
+
+CLOSE_LINGER_S: Final[float] = 0.1
+"""How long closing a SUB waits to flush the last unsubscriptions."""
 
 READ_FRAMES: Final[int] = 256
 """Most frames read off a socket at a time (the hot path decodes them in one loop)."""
@@ -107,6 +126,57 @@ def open_socket(
 def setup_error(exc: zmq.ZMQError, endpoint: str) -> EndpointError:
     """The `EndpointError` to raise for a ZeroMQ error while setting up a socket for *endpoint*."""
     return EndpointError(exc.errno, f"cannot set up a socket for {endpoint!r}: {exc.strerror}")
+
+
+@contextlib.contextmanager
+def setting_up(socket: zmq.Socket[bytes], endpoint: str) -> Iterator[None]:
+    """Close *socket* if the block setting it up fails; a ZeroMQ error becomes `setup_error`."""
+    try:
+        yield
+    except BaseException as exc:
+        socket.close(linger=0)
+        if isinstance(exc, zmq.ZMQError):
+            raise setup_error(exc, endpoint) from None
+        raise
+
+
+def sub_settings(options: SocketOptions) -> tuple[int | None, SocketSettings]:
+    """A SUB's ``max_message_size`` (None: no limit) and its socket settings.
+
+    Frames over that size are counted and dropped by the tuner, one by one; only a
+    frame over `OVERSIZE_FACTOR` times it makes libzmq drop the connection (and with
+    it whatever follows), which bounds what a hostile publisher makes us allocate.
+    """
+    limit = message_limit(options)
+    settings = socket_settings(
+        options,
+        linger=CLOSE_LINGER_S,
+        max_message_size=None if limit is None else min(limit * OVERSIZE_FACTOR, MAX_COUNT),
+    )
+    return limit, settings
+
+
+def open_sub(
+    options: SocketOptions,
+    endpoint: str,
+    settings: SocketSettings,
+    *,
+    bind: bool,
+    security: CurveClient | None,
+) -> zmq.Socket[bytes]:
+    """A SUB socket for *endpoint*: configured, secured, neither bound nor connected yet.
+
+    A `Subscriber`'s and an `Observer`'s: a SUB sends only subscriptions, and libzmq
+    drops one that does not fit, so its send side keeps ZeroMQ's default HWM
+    (`SUBSCRIPTION_HWM`), whatever the data hwm.
+    """
+    socket = open_socket(socket_context(options), zmq.SUB, endpoint)
+    with setting_up(socket, endpoint):
+        configure(socket, settings, connecting=not bind)
+        socket.setsockopt(zmq.SNDHWM, SUBSCRIPTION_HWM)
+        if security is not None:
+            apply_client(socket, security)  # before bind/connect
+    return socket
 
 
 def attach(socket: zmq.Socket[bytes], endpoint: str, *, bind: bool) -> str:

@@ -22,16 +22,12 @@ from radio.hot import MODULE as HOT
 from radio.logs import get_logger
 from radio.message import Loss, Message, Stats
 from radio.owner import SocketOwner
-from radio.security import CurveClient, apply_client
+from radio.security import CurveClient
 from radio.service import BUSY_PAUSE_S, SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
-    MAX_COUNT,
     JoinSettings,
     SocketOptions,
     check_options,
-    message_limit,
-    socket_context,
-    socket_settings,
     to_ms,
     validate_count,
     validate_endpoint,
@@ -40,12 +36,12 @@ from radio.settings import (
     validate_timeout,
 )
 from radio.sockets import (
-    SUBSCRIPTION_HWM,
+    CLOSE_LINGER_S,
     attach,
-    configure,
-    open_socket,
+    open_sub,
     read_messages,
-    setup_error,
+    setting_up,
+    sub_settings,
 )
 
 log = get_logger()
@@ -53,13 +49,6 @@ log = get_logger()
 
 POLL_SLICE_S: Final[float] = 0.05
 """Longest a waiting `recv` holds the lock at a time (other threads may retune between)."""
-
-OVERSIZE_FACTOR: Final[int] = 4
-"""A frame over ``max_message_size`` is counted and dropped; over this many times it,
-libzmq drops the connection instead (bounding what a hostile peer makes us allocate)."""
-
-CLOSE_LINGER_S: Final[float] = 0.1
-"""How long closing waits to flush the last unsubscriptions."""
 
 SERVICE_READS: Final[int] = 16
 """Reads (of up to `READ_FRAMES` frames) one turn of the service thread makes at most."""
@@ -105,19 +94,7 @@ class Subscriber(SocketOwner):
         self.off_air_after = validate_count(off_air_after, "off-air beacons") or 1
         self.bind = bool(bind)
         self.conflate = bool(conflate)
-        max_message_size = message_limit(options)
-        # Frames over max_message_size are counted and dropped by the tuner, one by one; only
-        # a frame over OVERSIZE_FACTOR times it makes libzmq drop the connection (and with it
-        # whatever follows), which bounds what a hostile publisher makes us allocate.
-        settings = socket_settings(
-            options,
-            linger=CLOSE_LINGER_S,
-            max_message_size=(
-                None
-                if max_message_size is None
-                else min(max_message_size * OVERSIZE_FACTOR, MAX_COUNT)
-            ),
-        )
+        max_message_size, settings = sub_settings(options)
         self.hwm = settings.hwm
         validate_endpoint(endpoint)
         self._id = secrets.token_hex(8).encode("ascii")  # names this subscriber to presence
@@ -141,13 +118,9 @@ class Subscriber(SocketOwner):
         self._fd: int | None = None  # the socket's FD, read once: see fileno
         self._log = log.bind(channel=self.channel)
 
-        self._socket: zmq.Socket[bytes] = open_socket(socket_context(options), zmq.SUB, endpoint)
-        try:
-            sock = self._socket
-            configure(sock, settings, connecting=not self.bind)
-            # A SUB sends only subscriptions, and libzmq drops one that does not fit:
-            # its send side keeps ZeroMQ's default HWM, whatever the data hwm.
-            sock.setsockopt(zmq.SNDHWM, SUBSCRIPTION_HWM)
+        sock = open_sub(options, endpoint, settings, bind=self.bind, security=security)
+        self._socket: zmq.Socket[bytes] = sock
+        with setting_up(sock, endpoint):
             # libzmq never stops reading a connection for us (a full SUB queue whose
             # connection ends aborts libzmq 4.3.5, upstream #4364, #3937, #4767): the
             # service thread drains it and applies hwm itself (`_fill`). The publisher's
@@ -157,8 +130,6 @@ class Subscriber(SocketOwner):
             # again on reconnect: without IMMEDIATE the I/O thread hands them to a new
             # publisher at once, without waiting for this socket's owner to touch it.
             sock.setsockopt(zmq.IMMEDIATE, 0)
-            if security is not None:
-                apply_client(sock, security)  # before bind/connect
             self._sync()
             self.endpoint = attach(sock, endpoint, bind=self.bind)
             # Whole messages off the socket: in C when the hot loops are built.
@@ -172,11 +143,6 @@ class Subscriber(SocketOwner):
                 partial(read_messages, sock) if self._hot is None else self._hot.read
             )
             self._poll: Callable[[int], object] = sock.poll if self._hot is None else self._hot.wait
-        except BaseException as exc:
-            self._socket.close(linger=0)
-            if isinstance(exc, zmq.ZMQError):
-                raise setup_error(exc, endpoint) from None
-            raise
         self._service = ServiceThread(
             self._lock,
             self._service_locked,

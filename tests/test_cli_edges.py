@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from radio.cli import pub as pub_cli
 from radio.cli import relay as relay_cli
 from radio.cli import sub as sub_cli
+from radio.cli import top as top_cli
 from radio.cli.errors import ExitStatus
 from radio.cli.logs import configure_logging
 
@@ -49,6 +50,8 @@ PUB_COUNTS = ["--count", "--listeners", "--batch-size"]
 SUB_SECONDS = ["--timeout", "--heartbeat", "--heartbeat-timeout"]
 SUB_COUNTS = ["--count", "--off-air-after"]
 RELAY_SECONDS = ["--report-interval", "--heartbeat", "--heartbeat-timeout"]
+TOP_SECONDS = ["--wait", "--refresh", "--heartbeat"]
+TOP_COUNTS = ["--off-air-after"]
 RELAY_ARGS = ["--frontend", "tcp://127.0.0.1:5556", "--backend", "tcp://127.0.0.1:*"]
 
 ABSURD = (
@@ -68,11 +71,15 @@ ABSURD = (
     + [("radio-relay", [*RELAY_ARGS, o, v]) for o in RELAY_SECONDS for v in ABSURD_SECONDS]
     + [("radio-relay", [*RELAY_ARGS, "--report-interval", "1e-9"])]
     + [("radio-relay", [*RELAY_ARGS, "--hwm", v]) for v in ("-1", "99999999999")]
+    + [("radio-top", [o, v, "--once"]) for o in TOP_SECONDS for v in ABSURD_SECONDS]
+    + [("radio-top", [o, v, "--once"]) for o in TOP_COUNTS for v in ABSURD_COUNTS]
+    + [("radio-top", ["--refresh", "1e-9", "--once"])]
 )
 COMMANDS = {
     "radio-pub": pub_cli.command,
     "radio-sub": sub_cli.command,
     "radio-relay": relay_cli.command,
+    "radio-top": top_cli.command,
 }
 
 

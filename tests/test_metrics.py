@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import zmq
@@ -191,24 +192,33 @@ def test_presence_refusals_are_counted() -> None:
         assert listeners <= 1
 
 
+class Curve(NamedTuple):
+    """A CURVE server allowing one client, that client, and a stranger it refuses."""
+
+    server: CurveServer
+    client: CurveClient
+    stranger: CurveClient
+
+
 @pytest.fixture
-def keys(tmp_path: Path) -> dict[str, Path]:
-    """Key pairs for a server, an allowed client and a stranger; the allow-list folder."""
+def curve(tmp_path: Path) -> Curve:
+    """Key pairs for a server, an allowed client and a stranger, as radio's CURVE settings."""
     made: dict[str, Path] = {}
     for name in ("server", "client", "stranger"):
         made[name], made[f"{name}.secret"] = create_keys(tmp_path / name, name)
     allowed = tmp_path / "allowed"
     allowed.mkdir()
     (allowed / "client.key").write_bytes(made["client"].read_bytes())
-    made["allowed"] = allowed
-    return made
+    return Curve(
+        CurveServer.from_files(made["server.secret"], str(allowed)),
+        CurveClient.from_files(made["client.secret"], made["server"]),
+        CurveClient.from_files(made["stranger.secret"], made["server"]),
+    )
 
 
-def test_curve_admissions_and_refusals_are_counted(keys: dict[str, Path]) -> None:
+def test_curve_admissions_and_refusals_are_counted(curve: Curve) -> None:
     """An allowed key's handshake counts one admission, a stranger's one refusal."""
-    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
-    client = CurveClient.from_files(keys["client.secret"], keys["server"])
-    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    server, client, stranger = curve
     with (
         Publisher("tcp://127.0.0.1:*", channel="c", security=server) as pub,
         serve_metrics("127.0.0.1:0", pub) as metrics,
@@ -259,12 +269,10 @@ def test_a_relay_serves_its_listeners_and_what_it_forwarded(tmp_path: Path) -> N
         scraped(relay_metrics.url, "radio_relay_channel_listeners", None, channel="c")
 
 
-def test_a_relay_counts_its_curve_handshakes(keys: dict[str, Path]) -> None:
+def test_a_relay_counts_its_curve_handshakes(curve: Curve) -> None:
     """With a backend allow-list, the relay counts the keys it admits and refuses, and
     the subscribers behind it by session (its own loop, keys told apart)."""
-    server = CurveServer.from_files(keys["server.secret"], str(keys["allowed"]))
-    client = CurveClient.from_files(keys["client.secret"], keys["server"])
-    stranger = CurveClient.from_files(keys["stranger.secret"], keys["server"])
+    server, client, stranger = curve
     with (
         Publisher("tcp://127.0.0.1:*", channel="c") as pub,
         Relay(pub.endpoint, "tcp://127.0.0.1:*", backend_security=server) as relay,

@@ -256,6 +256,17 @@ def test_curve_on_each_hop(tmp_path: Path) -> None:
             ],
             "go together",
         ),
+        (
+            [
+                "--frontend",
+                "tcp://127.0.0.1:1",
+                "--backend",
+                "tcp://127.0.0.1:2",
+                "--frontend-curve-server",
+                "x",
+            ],
+            "--frontend-curve-secret and --frontend-curve-server go together",
+        ),
         (["--backend", "tcp://127.0.0.1:2"], "Missing option '--frontend'"),
     ],
 )

@@ -122,7 +122,6 @@ class Transmitter:
         self._public: dict[str, None] = {}  # open sessions that may be live, oldest first
         self._final_ends: list[bytes] = []  # close_all's END frames, for last_words
         self.opened = 0  # sessions opened, desk clients' too
-        self.closed = 0  # sessions closed (ended), desk clients' too
         self.sent_closed = 0  # messages numbered on the sessions closed so far
         self.announcer = Announcer(self.control, beacon_interval, publisher_id, monotonic, clock)
         self.publisher_id = self.announcer.publisher_id  # in every header we send
@@ -136,6 +135,11 @@ class Transmitter:
         self._limited = RateLimitedLog(self._log)
 
     # -- sessions ------------------------------------------------------------------
+
+    @property
+    def closed(self) -> int:
+        """Sessions closed (ended) so far, desk clients' too: every one opened and gone."""
+        return self.opened - len(self.sessions)
 
     def session(self, session: str) -> SessionState:
         """The open *session*; raises `SessionClosedError` or `UnknownSessionError`."""
@@ -220,7 +224,6 @@ class Transmitter:
         del self.sessions[session]
         self._public.pop(session, None)
         self.desk.forget(session)
-        self.closed += 1
         self.sent_closed += state.seq
         ended, cap = (
             (self._ended, MAX_REMEMBERED_ENDED)
