@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from radio import ClosedError, Publisher, Relay, SocketOptions, Subscriber
+from radio import ClosedError, Publisher, SocketOptions, Subscriber
 from radio.aio import (
     AsyncPublisher,
     AsyncSubscriber,
@@ -260,14 +260,6 @@ def test_settings_typeddicts_list_every_constructor_keyword(
     assert [p.name for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD] == ["options"]
     keywords |= SocketOptions.__optional_keys__
     assert settings.__optional_keys__ | settings.__required_keys__ == keywords - dropped
-
-
-@pytest.mark.parametrize("cls", [Publisher, Subscriber, Relay])
-def test_an_unknown_keyword_is_refused_as_python_would(cls: type) -> None:
-    """**options takes the socket keywords only: a misspelt one is a TypeError naming it."""
-    endpoints = ["tcp://127.0.0.1:*"] * (2 if cls is Relay else 1)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'hmw'"):
-        cls(*endpoints, hmw=10)
 
 
 _TYPED_CALLS = """

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from radio import InvalidSettingError, Publisher, Subscriber
+from radio import InvalidSettingError, Publisher, Relay, Subscriber
 from tests.helpers import tuned
 
 
@@ -53,3 +53,11 @@ def test_recv_many_refuses_a_count_below_one(count: object) -> None:
         pytest.raises(InvalidSettingError, match=rf"invalid max count {count!r}"),
     ):
         sub.recv_many(count, timeout=0.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cls", [Publisher, Subscriber, Relay])
+def test_an_unknown_keyword_is_refused_as_python_would(cls: type) -> None:
+    """**options takes the socket keywords only: a misspelt one is a TypeError naming it."""
+    endpoints = ["tcp://127.0.0.1:*"] * (2 if cls is Relay else 1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'hmw'"):
+        cls(*endpoints, hmw=10)
