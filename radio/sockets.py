@@ -168,12 +168,17 @@ def open_sub(
 
     A `Subscriber`'s and an `Observer`'s: a SUB sends only subscriptions, and libzmq
     drops one that does not fit, so its send side keeps ZeroMQ's default HWM
-    (`SUBSCRIPTION_HWM`), whatever the data hwm.
+    (`SUBSCRIPTION_HWM`), whatever the data hwm; its receive side has none.
     """
     socket = open_socket(socket_context(options), zmq.SUB, endpoint)
     with setting_up(socket, endpoint):
         configure(socket, settings, connecting=not bind)
         socket.setsockopt(zmq.SNDHWM, SUBSCRIPTION_HWM)
+        # libzmq never stops reading a connection for us: a full SUB queue whose
+        # connection ends aborts libzmq 4.3.5 (upstream #4364, #3937, #4767). The
+        # owner drains the queue (a subscriber's service thread, an observer's poll);
+        # the publisher's send queue and TCP bound what waits while it does not.
+        socket.setsockopt(zmq.RCVHWM, 0)
         if security is not None:
             apply_client(socket, security)  # before bind/connect
     return socket

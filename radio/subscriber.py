@@ -121,11 +121,8 @@ class Subscriber(SocketOwner):
         sock = open_sub(options, endpoint, settings, bind=self.bind, security=security)
         self._socket: zmq.Socket[bytes] = sock
         with setting_up(sock, endpoint):
-            # libzmq never stops reading a connection for us (a full SUB queue whose
-            # connection ends aborts libzmq 4.3.5, upstream #4364, #3937, #4767): the
-            # service thread drains it and applies hwm itself (`_fill`). The publisher's
-            # send queue and TCP bound what can wait here while this process is stopped.
-            sock.setsockopt(zmq.RCVHWM, 0)
+            # open_sub left libzmq's receive queue unbounded (see there): the service
+            # thread drains it and applies hwm itself (`_fill`).
             # A SUB's pipe carries no stale data out, and libzmq sends its subscriptions
             # again on reconnect: without IMMEDIATE the I/O thread hands them to a new
             # publisher at once, without waiting for this socket's owner to touch it.

@@ -16,6 +16,7 @@ from radio import (
     ClosedError,
     EndpointError,
     InvalidSettingError,
+    Observer,
     Publisher,
     RadioError,
     Relay,
@@ -174,6 +175,17 @@ def test_a_connecting_publisher_and_subscriber_get_the_connect_options() -> None
         assert sub_socket.getsockopt(zmq.RCVHWM) == 0  # unbounded: the subscriber applies hwm
         assert sub_socket.getsockopt(zmq.SNDHWM) == SUBSCRIPTION_HWM
         assert sub_socket.getsockopt(zmq.IMMEDIATE) == 0
+
+
+def test_an_observer_never_bounds_libzmqs_receive_queue_either() -> None:
+    """radio-top's Observer is a SUB as a subscriber is: a full SUB queue whose connection
+    ends aborts libzmq 4.3.5, so its receive queue has no hwm (its poll drains it)."""
+    with (
+        Publisher("tcp://127.0.0.1:*", channel="c") as pub,
+        Observer(pub.endpoint, channel="c", hwm=7) as observer,
+    ):
+        assert observer._socket.getsockopt(zmq.RCVHWM) == 0
+        assert observer._socket.getsockopt(zmq.SNDHWM) == SUBSCRIPTION_HWM
 
 
 def test_a_subscriber_with_a_tiny_hwm_still_sends_every_subscription() -> None:
