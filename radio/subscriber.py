@@ -363,6 +363,8 @@ class Subscriber(SocketOwner):
                 generation = queue.generation
                 messages = queue.pop_many(count)
                 if messages:
+                    if count == 1:  # recv: the rest is for its next calls, taken now
+                        queue.take_chunk()
                     return generation, messages
                 self._tuner.check_air()  # nothing unread: silence is real
                 now = _monotonic()
