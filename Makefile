@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat setup.cfg setup.py pyproject.toml tools/requirements.txt | cksum | cut -d' ' -f1)
 # The pure cores, compiled by setup.py with mypyc, or Cython when RADIO_CORES_COMPILER=cython
-# (in place: the .so files sit beside them): every module of radio/core/.
-CORES  := $(filter-out radio/core/__init__.py,$(wildcard radio/core/*.py))
+# (in place: the .so files sit beside them): every module of radio/core/ and its packages.
+CORES  := $(filter-out %/__init__.py,$(wildcard radio/core/*.py radio/core/*/*.py))
 # Run again on the pure-Python twin (RADIO_PURE=1: the cores from source, and the drivers on
 # pyzmq's paths instead of the C hot loops) by `make test`: the cores' own tests, the
 # drivers' send, read and receive paths, which the C loops replace in the first pass, and
@@ -57,7 +57,7 @@ ASAN_DIR   := build/asan
 asan: $(STAMP) ## The C hot loops under AddressSanitizer, fed junk by the hostile-input tests.
 	rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	cp -r radio tests docs setup.cfg setup.py pyproject.toml README.md $(ASAN_DIR)/
-	rm -f $(ASAN_DIR)/radio/*.so $(ASAN_DIR)/radio/core/*.so $(ASAN_DIR)/radio/_hot.c
+	rm -f $(ASAN_DIR)/radio/*.so $(ASAN_DIR)/radio/core/*.so $(ASAN_DIR)/radio/core/*/*.so $(ASAN_DIR)/radio/_hot.c
 	cd $(ASAN_DIR) && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -O1 -g" \
 		LDFLAGS="-fsanitize=address" $(CURDIR)/$(BIN)/cythonize -q -i -3 radio/_hot.pyx
 	printf 'pure: the AddressSanitizer build of the hot loops alone\n_hot.pyx %s\n' \
@@ -83,7 +83,7 @@ endif
 # tools setuptools and wheel). Reinstalled whenever the package's sources change.
 DEMO_VENV  := .venv-demo
 DEMO_STAMP := $(DEMO_VENV)/.installed
-DEMO_SRC   := setup.cfg setup.py pyproject.toml $(wildcard radio/*.py radio/core/*.py cli/*.py)
+DEMO_SRC   := setup.cfg setup.py pyproject.toml $(wildcard radio/*.py radio/core/*.py radio/core/*/*.py cli/*.py)
 
 $(DEMO_STAMP): $(DEMO_SRC)
 	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
@@ -158,4 +158,5 @@ faults: $(STAMP) ## Multi-host fault harness as root (about 4 minutes); writes d
 
 clean: ## Remove the virtual environment and caches.
 	rm -rf $(VENV) $(DEMO_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis site
-	rm -f radio/*.so radio/core/*.so radio/_build.txt radio/_hot.c radio/core/*.c
+	rm -f radio/*.so radio/core/*.so radio/core/*/*.so radio/_build.txt radio/_hot.c
+	rm -f radio/core/*.c radio/core/*/*.c

@@ -33,10 +33,11 @@ ROOT = Path(__file__).resolve().parent
 
 CORES = sorted(
     path.relative_to(ROOT).as_posix()
-    for path in (ROOT / "radio" / "core").glob("*.py")
+    for path in (ROOT / "radio" / "core").rglob("*.py")
     if path.name != "__init__.py"
 )
-"""The socket-free modules compiled: every module of radio/core/ (`radio.compiled.CORES`)."""
+"""The socket-free modules compiled: every module of radio/core/ and of its packages, whose
+``__init__`` only re-exports (`radio.compiled.CORES`)."""
 
 GROUP = "radio._cores"
 """The shared library's module: inside the package, so it lands wherever radio does."""

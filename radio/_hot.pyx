@@ -2,7 +2,7 @@
 """radio's hot loops in C, calling libzmq itself: framing, sending and reading frames."""
 
 # This is the C twin of the paths radio/publisher.py and radio/sockets.py take with
-# pyzmq: it writes a DATA frame exactly as radio/core/wire.py's `frame_prefix` +
+# pyzmq: it writes a DATA frame exactly as radio.core.wire's `frame_prefix` +
 # `pack_tail` + payload does (tests/test_hot.py checks it against the protocol
 # vectors) and reads whole messages as `sockets.read_messages` does. Decisions stay
 # in the cores: a send this code cannot make the cheap way (a batching or a

@@ -34,14 +34,20 @@ _NOTE: Final = _PACKAGE / "_build.txt"
 CORES: Final = tuple(
     sorted(
         {
-            f"radio.core.{path.name.partition('.')[0]}"
-            for path in _CORE_DIR.iterdir()
+            ".".join(("radio.core", *path.relative_to(_CORE_DIR).parent.parts, leaf))
+            for path in _CORE_DIR.rglob("*")
             if path.name.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES))
-            and not path.name.startswith("__init__.")
+            and (leaf := path.name.partition(".")[0]) != "__init__"
         }
     )
 )
-"""The modules the build compiles when it can: every module of ``radio/core/``."""
+"""The modules the build compiles when it can: every module of ``radio/core/`` and of its
+packages (whose ``__init__`` only re-exports)."""
+
+
+def _source(name: str) -> Path:
+    """The ``.py`` source of core *name*."""
+    return _CORE_DIR.joinpath(*name.split(".")[2:]).with_suffix(".py")
 
 
 def _build_note() -> tuple[bool, str, str]:
@@ -58,13 +64,14 @@ def _build_note() -> tuple[bool, str, str]:
     hashes = dict(line.split(" ", 1) for line in lines[1:])
     compiler = hashes.get("compiler", "mypyc")  # a note without the line is mypyc's
     for name in CORES:
-        source = _CORE_DIR / f"{name.rpartition('.')[2]}.py"
+        source = _source(name)
         try:
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
         except OSError:
             continue  # no source beside the compiled module: nothing to prefer
-        if hashes.get(f"core/{source.name}") != digest:
-            why = f"core/{source.name} changed since it was compiled (run make install)"
+        key = source.relative_to(_PACKAGE).as_posix()
+        if hashes.get(key) != digest:
+            why = f"{key} changed since it was compiled (run make install)"
             return False, why, compiler
     return True, "", compiler
 

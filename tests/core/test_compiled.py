@@ -94,11 +94,13 @@ def test_this_run_uses_the_twin_it_asked_for() -> None:
 
 def test_the_cores_are_the_core_folder(monkeypatch: pytest.MonkeyPatch) -> None:
     """setup.py compiles, and radio.compiled knows as cores, every module of radio/core/."""
+    core = ROOT / "radio" / "core"
     folder = sorted(
-        f"radio.core.{path.stem}"
-        for path in (ROOT / "radio" / "core").glob("*.py")
+        ".".join(("radio", *path.relative_to(core.parent).with_suffix("").parts))
+        for path in core.rglob("*.py")
         if path.stem != "__init__"
     )
+    assert "radio.core.wire.layout" in folder  # a package's modules are cores too
     assert list(CORES) == folder
     spec = importlib.util.spec_from_file_location("radio_setup", ROOT / "setup.py")
     assert spec is not None
@@ -119,11 +121,14 @@ def test_a_changed_source_is_never_shadowed(tmp_path: Path) -> None:
     (package / "compiled.py").write_text((ROOT / "radio" / "compiled.py").read_text())
     note = ["compiled"]
     for name in CORES:  # radio.compiled imports every core: empty stand-ins, as compiled
-        leaf = f"{name.rpartition('.')[2]}.py"
-        (package / "core" / leaf).write_text("")
-        note.append(f"core/{leaf} {hashlib.sha256(b'').hexdigest()}")
+        source = Path(*name.split(".")[1:]).with_suffix(".py")
+        (package / source).parent.mkdir(parents=True, exist_ok=True)
+        (package / source.parent / "__init__.py").write_text("")
+        (package / source).write_text("")
+        note.append(f"{source.as_posix()} {hashlib.sha256(b'').hexdigest()}")
     (package / "_build.txt").write_text("\n".join(note) + "\n")
-    (package / "core" / "wire.py").write_text("CHANGED = True\n")  # edited since the build
+    edited = package / "core" / "wire" / "layout.py"  # in a package of radio/core/
+    edited.write_text("CHANGED = True\n")  # edited since the build
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import radio.compiled as c;"
         "print(c.ACTIVE, c.REASON)"
@@ -137,7 +142,8 @@ def test_a_changed_source_is_never_shadowed(tmp_path: Path) -> None:
         check=True,
         cwd=tmp_path,
     ).stdout
-    assert out.strip() == "False core/wire.py changed since it was compiled (run make install)"
+    changed = "core/wire/layout.py changed since it was compiled (run make install)"
+    assert out.strip() == f"False {changed}"
 
 
 def test_the_package_still_imports() -> None:
@@ -177,9 +183,9 @@ def test_the_note_names_the_compiler(
     """The build note's ``compiler`` line says which compiled the cores; none: mypyc's."""
     note = ["compiled", *([line] if line else [])]
     for name in CORES:
-        leaf = f"{name.rpartition('.')[2]}.py"
-        digest = hashlib.sha256((ROOT / "radio" / "core" / leaf).read_bytes()).hexdigest()
-        note.append(f"core/{leaf} {digest}")
+        source = Path(*name.split(".")[1:]).with_suffix(".py")
+        digest = hashlib.sha256((ROOT / "radio" / source).read_bytes()).hexdigest()
+        note.append(f"{source.as_posix()} {digest}")
     (tmp_path / "_build.txt").write_text("\n".join(note) + "\n", encoding="ascii")
     monkeypatch.setenv("RADIO_PURE", "0")
     monkeypatch.setattr(radio.compiled, "_NOTE", tmp_path / "_build.txt")
