@@ -269,6 +269,8 @@ cdef class Field:
 
 cdef Field _SEQ = Field(SessionState, "seq", True)
 cdef Field _PREFIX = Field(SessionState, "prefix")
+cdef Field _BATCH_PREFIX = Field(SessionState, "batch_prefix")
+cdef Field _MAX_PAYLOAD = Field(SessionState, "max_payload")
 cdef Field _SMALL_BELOW = Field(SessionState, "small_below")
 cdef Field _BATCHED_BELOW = Field(SessionState, "batched_below")
 cdef Field _BATCH = Field(SessionState, "batch")
@@ -369,6 +371,32 @@ cdef class Socket:
         cdef radio_msg_t msg
         cdef char *data = self._new_msg(&msg, PyBytes_GET_SIZE(prefix) + TAIL + size)
         _write(data, prefix, seq, now, ttl, payload, size)
+        return self._send(&msg, flags)
+
+    cdef int _send_batch(self, bytes prefix, uint64_t seq, double now, double ttl, list items,
+                         Py_ssize_t start, Py_ssize_t stop, Py_ssize_t size,
+                         int flags) except -1:
+        """Send items[start:stop] as one BATCH frame (`SessionState.frames`'s bytes).
+
+        *size* is what its records take: RECORD and the payload, each.
+        """
+        cdef radio_msg_t msg
+        cdef Py_ssize_t head = PyBytes_GET_SIZE(prefix), i, length
+        cdef char *out = self._new_msg(&msg, head + TAIL + size)
+        cdef object payload
+        memcpy(out, PyBytes_AS_STRING(prefix), head)
+        radio_put_u64(out + head, seq)
+        radio_put_f64(out + head + 8, now)
+        radio_put_f64(out + head + 16, ttl)
+        out += head + TAIL
+        for i in range(start, stop):
+            payload = <object>PyList_GET_ITEM(items, i)
+            length = PyBytes_GET_SIZE(payload)
+            radio_put_f64(out, now)
+            radio_put_u32(out + 8, <unsigned long>length)
+            if length:
+                memcpy(out + RECORD, PyBytes_AS_STRING(payload), length)
+            out += RECORD + length
         return self._send(&msg, flags)
 
     def send_bytes(self, bytes frame, int flags=0):
@@ -682,10 +710,10 @@ cdef class Sender:
         cdef PyObject *found
         cdef object state, payload
         cdef list items = payloads if type(payloads) is list else list(payloads)
-        cdef Py_ssize_t count = PyList_GET_SIZE(items), i, small
+        cdef Py_ssize_t count = PyList_GET_SIZE(items), i, small, stop, size, need, room
         cdef uint64_t seq
         cdef double now
-        cdef bytes prefix
+        cdef bytes prefix, batch_prefix
         cdef Socket socket = self.socket
         if ttl is not None:
             if type(ttl) is not float:
@@ -713,13 +741,32 @@ cdef class Sender:
                     seq = <uint64_t>_SEQ.get(state)
                     _SEQ.set(state, seq + <uint64_t>count)  # all numbered first, as `frames`
                     prefix = _PREFIX.get(state)
-                    for i in range(count):
-                        payload = <object>PyList_GET_ITEM(items, i)
+                    batch_prefix = _BATCH_PREFIX.get(state)
+                    room = _MAX_PAYLOAD.get(state)
+                    i = 0
+                    while i < count:  # `frames`' runs: as many records as a frame holds
+                        stop, size = i, 0
+                        while stop < count and stop - i < MAX_BATCH:
+                            need = RECORD + PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(items, stop))
+                            if size + need > room:
+                                break
+                            size += need
+                            stop += 1
+                        if stop - i > 1:
+                            socket._send_batch(
+                                batch_prefix, seq + 1, now, ttl_value, items, i, stop, size,
+                                _DONTWAIT,
+                            )
+                            seq += <uint64_t>(stop - i)
+                            i = stop
+                            continue
+                        payload = <object>PyList_GET_ITEM(items, i)  # one, or too large for a record
                         seq += 1
                         socket._send_frame(
                             prefix, seq, now, ttl_value, PyBytes_AS_STRING(payload),
                             PyBytes_GET_SIZE(payload), _DONTWAIT,
                         )
+                        i += 1
                     return seq
                 finally:
                     self._unwire()
@@ -733,12 +780,16 @@ cdef inline void _set(object message, Py_ssize_t index, object item) noexcept:
     PyTuple_SET_ITEM(message, index, item)
 
 
-cdef object _message(PyTypeObject *kind, str channel, str session, uint64_t seq,
-                     double sent_at, double ttl, const char *payload, Py_ssize_t size):
+cdef inline object _message(PyTypeObject *kind, str channel, str session, uint64_t seq,
+                            double sent_at, double ttl, const char *payload, Py_ssize_t size):
     """A `Message` (a tuple subclass) made as ``tuple.__new__(Message, (...))`` makes it."""
+    return _message_at(kind, channel, session, seq, sent_at, ttl if ttl else None, payload, size)
+
+
+cdef object _message_at(PyTypeObject *kind, str channel, str session, uint64_t seq,
+                        object stamp, object expiry, const char *payload, Py_ssize_t size):
+    """`_message` with its send time and TTL made already (shared by a batch's messages)."""
     cdef object number = seq
-    cdef object stamp = sent_at
-    cdef object expiry = ttl if ttl else None
     cdef object data = PyBytes_FromStringAndSize(payload, size)
     cdef PyObject *made = radio_alloc_tuple(kind, 6)  # its items set before any other call
     if made == NULL:
@@ -828,13 +879,17 @@ def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, do
         raise MalformedMessageError("empty batch")
     first = seq
     at = offset
+    cdef double stamped = -1.0  # no send time is negative: the first record makes one
+    cdef object stamp = None
     for i in range(count):
         sent_at = radio_get_f64(data + at)
         length = radio_get_u32(data + at + 8)
         start = at + RECORD
         at = start + <Py_ssize_t>length
-        out(_message(kind, channel, session, first + i, sent_at + base, 0.0, data + start,
-                     <Py_ssize_t>length))
+        if sent_at != stamped:  # records sent together (send_many's) share one float
+            stamp, stamped = sent_at + base, sent_at
+        out(_message_at(kind, channel, session, first + i, stamp, None, data + start,
+                        <Py_ssize_t>length))
     return count, sent_at
 
 

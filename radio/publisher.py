@@ -357,7 +357,9 @@ class Publisher(Servicing, SocketOwner):
         """Broadcast each of *payloads* on *session*, in order: the throughput call.
 
         It takes the lock and reads the clock once for them all, so they share one
-        send time, and frames them in one loop. Returns the sequence number of the
+        send time, and frames them in one loop: on a session that neither batches nor
+        keeps its last value, as BATCH frames of up to 256 (a run of them waits for
+        nothing, and a subscriber takes each frame whole). Returns the sequence number of the
         last one (`last_seq` when *payloads* is empty). Every payload is checked
         before any is sent: one that is not bytes-like or too large raises and
         nothing is sent. Never blocks, as `send`; a list of a few hundred at a time
@@ -368,13 +370,7 @@ class Publisher(Servicing, SocketOwner):
         with self._lock:
             state = self._open_state(session)
             now = _now()
-            out: list[Item] | None = state.frames(items, ttl, now)  # type: ignore[assignment]
-            if out is None:  # one goes in two parts: each goes its own way
-                out = []
-                for payload in items:
-                    if (frame := state.frame(payload, ttl, now)) is None:
-                        continue  # batching sends no two-part message: unreachable
-                    out.append((frame, payload) if state.parted(payload) else frame)
+            out: list[Item] = state.messages(items, ttl, now)
             due = now >= self._next_service
             self._outbox.put(out, data=True, then=self._send_service if due else None)
             return state.seq

@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import os
+import random
 import signal
 import struct
 import threading
@@ -25,6 +26,7 @@ from radio import ClosedError, Message, Publisher, Subscriber
 from radio.core.batch import Batch
 from radio.core.names import session_topic
 from radio.core.runs import take_batch, take_run
+from radio.core.transmitter import Transmitter
 from radio.core.wire import Kind, decode, encode, frame_prefix
 from radio.errors import MalformedMessageError
 from radio.hot import MODULE
@@ -231,6 +233,54 @@ def test_the_publisher_sends_through_c_the_frame_wire_would(
         assert math.isfinite(fields.sent_at)
         prefix = frame[: len(frame) - 24 - len(b"payload")]
         assert hot.encode(prefix, fields.seq, fields.sent_at, 2.5, b"payload") == frame
+
+
+def test_send_many_in_c_packs_the_batches_the_core_packs(
+    hot: ModuleType, raw_subs: list[zmq.Socket[bytes]]
+) -> None:
+    """`Publisher.send_many`'s C path sends, byte for byte, the frames of
+    `SessionState.frames` (BATCH runs bounded by count and frame size, DATA for a run
+    of one or a payload too large for a record), for random lists of payloads."""
+    rng = random.Random(20)
+    limit = 2000
+    with Publisher("tcp://127.0.0.1:*", channel="ch", max_message_size=limit) as pub:
+        session = pub.open_session("s1")
+        sub = zmq.Context.instance().socket(zmq.SUB)
+        raw_subs.append(sub)
+        sub.subscribe(session_topic("ch", "s1"))
+        sub.connect(pub.endpoint)
+        assert pub.send_many.__self__.__class__.__name__ == "Sender"  # type: ignore[attr-defined]
+
+        def heard() -> bytes | None:
+            pub.send(session, b"hello")
+            return sub.recv(zmq.NOBLOCK) if sub.poll(50) else None
+
+        frame = wait_until(heard, what="a frame of the session")
+        mirror = Transmitter("ch", max_frame=limit, publisher_id=decode(frame).publisher)
+        mirror.open("s1")
+        state = mirror.session("s1")
+        while sub.poll(0):
+            sub.recv()
+        for case in range(40):
+            room = state.max_payload
+            sizes = [
+                rng.choice([0, 1, 100, room // 3, room - 12, room - 11, room])
+                for _ in range(rng.choice([1, 2, 5, 255, 256, 257, 600]))
+            ]
+            payloads = [bytes([case % 256]) * size for size in sizes]
+            ttl = rng.choice([None, 2.5])
+            before = pub.send_many(session, [], ttl)  # the seq before them
+            assert pub.send_many(session, payloads, ttl) == before + len(payloads)
+            state.seq = before
+            count = len(state.frames(payloads, ttl or 0.0, 0.0))
+            got = []
+            for _ in range(count):
+                assert sub.poll(DEADLINE_S * 1000), f"case {case}: {len(got)} of {count} frames"
+                got.append(sub.recv())
+            state.seq = before
+            expected = state.frames(payloads, ttl or 0.0, decode(got[0]).sent_at)
+            assert got == expected, f"case {case}: sizes {sizes}"
+            assert not sub.poll(0)
 
 
 def test_what_the_c_path_does_not_take_goes_the_python_way(hot: ModuleType) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from radio.core.batch import Batcher
 from radio.core.wire import (
     HEADER,
+    MAX_BATCH_MESSAGES,
     NO_PUBLISHER,
     PART_THRESHOLD,
     RECORD,
@@ -15,9 +16,12 @@ from radio.core.wire import (
     frame_prefix,
     kind_byte,
     pack_part,
+    pack_record,
     pack_tail,
 )
 from radio.errors import MessageTooLargeError
+
+_RECORD_SIZE: Final[int] = RECORD.size
 
 
 class LastValue(NamedTuple):
@@ -41,6 +45,7 @@ class SessionState:
 
     __slots__ = (
         "batch",
+        "batch_prefix",
         "batched_below",
         "channel",
         "keep_last",
@@ -76,6 +81,7 @@ class SessionState:
         self.remembered = remembered  # its name may come back: refuse to reopen it once closed
         self.prefix = frame_prefix(topic, Kind.DATA, publisher=publisher)  # not live (yet)
         self.parted_prefix = frame_prefix(topic, Kind.DATA, parted=True, publisher=publisher)
+        self.batch_prefix = frame_prefix(topic, Kind.BATCH, publisher=publisher)  # `frames`'
         self.seq = 0
         self.batch = batch
         self.keep_last = keep_last
@@ -129,6 +135,11 @@ class SessionState:
     def frames(self, payloads: list[bytes], ttl: float, now: float) -> list[bytes] | None:
         """`frame` each of *payloads* in order (all sent at *now*); return the frames due.
 
+        A session that neither batches nor keeps its last value packs them into
+        BATCH frames, as many records a frame as `MAX_BATCH_MESSAGES` and its size
+        allow: they share one send time, so a batch makes none of them wait, and a
+        reader takes a frame of them at once (a run of one is a DATA frame).
+
         Raises `MessageTooLargeError` before numbering any when one cannot fit a frame.
         Returns None, numbering none, when one goes in two parts (`parted`): the
         caller then frames them one by one.
@@ -145,13 +156,50 @@ class SessionState:
             return None
         if not self.small_below:  # batching or keeping the last value
             return [f for p in payloads if (f := self.frame(p, ttl, now)) is not None]
-        prefix, seq = self.prefix, self.seq
-        frames = []
+        frames: list[bytes] = []
+        run: list[bytes] = []  # the next BATCH frame's payloads
+        room = self.max_payload  # what a frame holds after its header: the records
+        size = 0
         for payload in payloads:
-            seq += 1
-            frames.append(prefix + pack_tail(seq, now, ttl) + payload)
-        self.seq = seq
+            need = _RECORD_SIZE + len(payload)
+            if run and (size + need > room or len(run) == MAX_BATCH_MESSAGES):
+                frames.append(self._packed(run, ttl, now))
+                run, size = [], 0
+            if need > room:  # too large for a record: a DATA frame of its own
+                self.seq += 1
+                frames.append(self.prefix + pack_tail(self.seq, now, ttl) + payload)
+                continue
+            run.append(payload)
+            size += need
+        if run:
+            frames.append(self._packed(run, ttl, now))
         return frames
+
+    def messages(
+        self, payloads: list[bytes], ttl: float, now: float
+    ) -> list[bytes | tuple[bytes, bytes]]:
+        """`frames`, or when one goes in two parts, each framed on its own (`frame`).
+
+        A two-part message is its head and payload part, to send as one ZeroMQ
+        message; anything else is one frame. Raises as `frames` does.
+        """
+        frames = self.frames(payloads, ttl, now)
+        if frames is not None:
+            return list(frames)
+        out: list[bytes | tuple[bytes, bytes]] = []
+        for payload in payloads:
+            if (frame := self.frame(payload, ttl, now)) is not None:
+                out.append((frame, payload) if self.parted(payload) else frame)
+        return out
+
+    def _packed(self, payloads: list[bytes], ttl: float, now: float) -> bytes:
+        """Number *payloads* (sent at *now*): one BATCH frame, or a DATA frame for one."""
+        first = self.seq + 1
+        self.seq += len(payloads)
+        if len(payloads) == 1:
+            return self.prefix + pack_tail(first, now, ttl) + payloads[0]
+        records = [pack_record(now, len(payload)) + payload for payload in payloads]
+        return self.batch_prefix + pack_tail(first, now, ttl) + b"".join(records)
 
     def welcome(self, inbox: bytes, tag: bytes, now: float) -> list[bytes]:
         """What a listener that just tuned in gets in *inbox* (its inbox + our name + /).
@@ -182,6 +230,7 @@ class SessionState:
         topic, me = self.topic, self.publisher
         self.prefix = frame_prefix(topic, Kind.DATA, live=live, publisher=me)
         self.parted_prefix = frame_prefix(topic, Kind.DATA, live=live, parted=True, publisher=me)
+        self.batch_prefix = frame_prefix(topic, Kind.BATCH, live=live, publisher=me)
         if self.batch is not None:
             self.batch.set_live(live)
 

@@ -257,6 +257,18 @@ class Transmitter:
             return []
         return [frame, payload] if state.parted(payload) else [frame]
 
+    def send_many(
+        self, session: str, payloads: list[bytes], ttl: float, now: float | None = None
+    ) -> list[bytes | tuple[bytes, bytes]]:
+        """Number *payloads* of *session*, all sent at *now*; return the messages to send now.
+
+        Each is a frame (a BATCH of several, on a session that sends plain frames)
+        or a two-part message's head and payload part (`SessionState.messages`,
+        which `Publisher.send_many` calls itself, as this does).
+        """
+        stamp = self._stamp() if now is None else now
+        return self.session(session).messages(payloads, ttl, stamp)
+
     def _relabel(self) -> None:
         """Move the LIVE flag to the newest open session that is not private."""
         sessions = self.sessions

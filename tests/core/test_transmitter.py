@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from radio import MessageTooLargeError, SessionClosedError, SessionError, UnknownSessionError
@@ -12,6 +14,7 @@ from radio.core.tuner import Tuner
 from radio.core.wire import (
     HEADER,
     LIVE,
+    MAX_BATCH_MESSAGES,
     PART_THRESHOLD,
     Frame,
     Kind,
@@ -159,31 +162,90 @@ class TestSessions:
             tx.send("s1", b"x" * 100, 0.0)
         assert decode(tx.send("s1", b"ok", 0.0)[0]).seq == 1
 
-    def test_frames_number_many_in_order_with_one_send_time(self) -> None:
-        """SessionState.frames is frame for each payload: consecutive seqs, one send time."""
+    def test_frames_pack_many_into_one_batch_frame_with_one_send_time(self) -> None:
+        """SessionState.frames numbers each payload after the last (one send time) and packs
+        them into a BATCH frame, LIVE as the session is: what wire.encode_batch writes."""
         tx = core()
         tx.open("s1")
         tx.send("s1", b"first", 0.0)
         frames = tx.session("s1").frames([b"a", b"bb", b""], 2.5, 1234.5)
-        decoded = [decode(f) for f in frames]
-        assert [(f.seq, f.payload, f.ttl, f.sent_at) for f in decoded] == [
-            (2, b"a", 2.5, 1234.5),
-            (3, b"bb", 2.5, 1234.5),
-            (4, b"", 2.5, 1234.5),
-        ]
         assert frames == [
-            encode(
+            encode_batch(
                 session_topic("ch", "s1"),
-                Kind.DATA,
-                f.seq,
-                1234.5,
-                f.payload,
+                2,
                 2.5,
+                [(1234.5, b"a"), (1234.5, b"bb"), (1234.5, b"")],
                 live=True,
                 publisher=tx.publisher_id,
             )
-            for f in decoded
         ]
+        assert tx.session("s1").seq == 4
+        (alone,) = tx.session("s1").frames([b"one"], 0.0, 1235.0)  # a run of one: DATA
+        assert (decode(alone).kind, decode(alone).seq, decode(alone).payload) == (
+            Kind.DATA,
+            5,
+            b"one",
+        )
+
+    def test_frames_fill_batches_up_to_their_count_and_size(self) -> None:
+        """At most MAX_BATCH_MESSAGES records a frame and no frame over max_frame; a payload
+        too large for a record goes alone as DATA; the seqs run on, in order, across them."""
+        tx = core(max_frame=1000)
+        tx.open("s1")
+        state = tx.session("s1")
+        many = [b"%d" % i for i in range(600)]
+        frames = state.frames(many, 0.0, 1000.0)
+        offset = len(session_topic("ch", "s1")) + HEADER.size
+        assert all(len(f) <= 1000 for f in frames)
+        assert all(decode(f).kind is Kind.BATCH for f in frames)
+        records = [decode_records(f, offset) for f in frames]
+        assert [p for run in records for _, p in run] == many
+        assert max(len(run) for run in records) <= MAX_BATCH_MESSAGES
+        assert [decode(f).seq for f in frames] == list(
+            itertools.accumulate([1] + [len(run) for run in records[:-1]])
+        )
+        state = core(max_frame=1000)
+        state.open("s1")
+        big = b"x" * state.session("s1").max_payload  # fits a frame, not a record
+        mixed = [b"a" * 400, b"b" * 400, b"c" * 400, big, b"d"]
+        frames = state.session("s1").frames(mixed, 0.0, 1000.0)
+        shapes = [(decode(f).kind, decode(f).seq) for f in frames]
+        assert shapes == [(Kind.BATCH, 1), (Kind.DATA, 3), (Kind.DATA, 4), (Kind.DATA, 5)]
+        assert [p for _, p in decode_records(frames[0], offset)] == mixed[:2]
+        assert [decode(f).payload for f in frames[1:]] == mixed[2:]
+
+    def test_a_superseded_session_sends_its_batches_without_the_live_flag(self) -> None:
+        """send_many's BATCH frames carry LIVE while the session is live, and only then."""
+        tx = core()
+        tx.open("s1")
+        assert decode(tx.send_many("s1", [b"a", b"b"], 0.0)[0]).live
+        tx.open("s2")
+        (frame,) = tx.send_many("s1", [b"c", b"d"], 0.0)
+        assert (decode(frame).kind, decode(frame).live) == (Kind.BATCH, False)
+        tx.close("s2")
+        assert decode(tx.send_many("s1", [b"e", b"f"], 0.0)[0]).live
+
+    def test_messages_frame_two_part_ones_on_their_own(self) -> None:
+        """SessionState.messages: frames, or with a two-part message each on its own."""
+        tx = core()
+        tx.open("s1")
+        large = b"x" * PART_THRESHOLD
+        out = tx.send_many("s1", [b"a", large, b"b"], 0.0)
+        assert isinstance(out[1], tuple)
+        head, part = out[1]
+        assert part is large
+        assert decode_parts(head, part).seq == 2
+        assert [decode(f).payload for f in (out[0], out[2]) if isinstance(f, bytes)] == [
+            b"a",
+            b"b",
+        ]
+        (batch,) = tx.send_many("s1", [b"c", b"d"], 0.0, 5.0)
+        assert isinstance(batch, bytes)
+        assert (decode(batch).kind, decode(batch).seq, decode(batch).sent_at) == (
+            Kind.BATCH,
+            4,
+            5.0,
+        )
 
     def test_frames_refuse_them_all_when_one_is_too_large(self) -> None:
         """One payload too large for a frame: nothing is numbered, the next seq is 1."""

@@ -138,6 +138,19 @@ def _hello_zero_for_everyone() -> list[tuple[Any, str, Any]]:
     return [(Heard, "last_for", last_for)]
 
 
+def _batch_stays_live() -> list[tuple[Any, str, Any]]:
+    """send_many's BATCH frames keep their LIVE flag after the session is superseded."""
+    original = SessionState.label
+
+    def label(self: SessionState, live: bool) -> None:
+        kept = self.batch_prefix
+        original(self, live)
+        if not live:
+            self.batch_prefix = kept
+
+    return [(SessionState, "label", label)]
+
+
 MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "no_fence_after_retune": _no_fence_after_retune,
     "gap_not_counted": _gap_not_counted,
@@ -150,6 +163,7 @@ MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "ended_in_beacon_ignored": _ended_in_beacon_ignored,
     "return_counted_from_start": _return_counted_from_start,
     "hello_zero_for_everyone": _hello_zero_for_everyone,
+    "batch_stays_live": _batch_stays_live,
 }
 """Every mutation by name."""
 
@@ -180,6 +194,7 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "ended_in_beacon_ignored": (Profile(), (12, 15, 16)),
     "return_counted_from_start": (Profile(switch_back=True), (3, 7, 10)),
     "hello_zero_for_everyone": (Profile(two_publishers=True), (6, 17, 23)),
+    "batch_stays_live": (Profile(send_many=True), (33, 91, 127)),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
 
@@ -195,6 +210,7 @@ BREAKS: Final[dict[str, str]] = {
     "ended_in_beacon_ignored": "end",
     "return_counted_from_start": "accounting",
     "hello_zero_for_everyone": "accounting",
+    "batch_stays_live": "stale",
 }
 """The invariant each mutation must be caught by (a mutation that makes the core raise is
 caught as ``crash``: a slip of the mutation, not the bug it plants)."""

@@ -52,6 +52,8 @@ class Profile:
     reaching every subscriber through a relay's fan-in. *switch_back* makes half
     the switches an interlude: a new session goes live and closes again while the
     one before stays open, which is live again (s1, s2, s1: a follower comes back).
+    *send_many* makes a third of the sends a run of 2 to 300 messages in one
+    `Transmitter.send_many` call: one send time, BATCH frames on a plain session.
     """
 
     clock_steps: bool = False
@@ -64,6 +66,7 @@ class Profile:
     hostile: bool = False
     two_publishers: bool = False
     switch_back: bool = False
+    send_many: bool = False
 
     @classmethod
     def parse(cls, names: str) -> Profile:

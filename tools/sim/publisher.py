@@ -117,6 +117,18 @@ class SimPublisher:
         else:
             self.emit(frames)
 
+    def send_many(self, session: str, ttl: float, sizes: list[int]) -> None:
+        """Send messages of *sizes* bytes on open *session* in one call, as send_many does."""
+        state = self.core.sessions[session]
+        now, live = self.timeline.now, self.core.live == session
+        payloads = []
+        for number, size in enumerate(sizes, start=state.seq + 1):
+            ident, payload = self.truth.new_payload(size)
+            self.truth.sent[ident] = Sent(ident, self.incarnation, session, number, now, ttl, live)
+            payloads.append(payload)
+        for item in self.core.send_many(session, payloads, ttl):
+            self._send(item if isinstance(item, tuple) else (item,))  # a two-part one: one fate
+
     def crash(self) -> None:
         """The process dies: no ENDs, no last words; every connection ends."""
         self.alive = False

@@ -283,10 +283,19 @@ class World:
             live = pub.core.live
             session = live if live is not None and self.rng.random() < 0.85 else None
             session = session or self.rng.choice(open_sessions)
-            big = self.rng.random() < self.plan.big_share
-            size = self.rng.randint(*(BIG_PAYLOAD if big else SMALL_PAYLOAD))
-            pub.send(session, self._ttl(session), size)
+            if self.plan.profile.send_many and self.rng.random() < 1 / 3:
+                pub.send_many(session, self._ttl(session), self._sizes(self.rng.randint(2, 300)))
+            else:
+                pub.send(session, self._ttl(session), self._sizes(1)[0])
         self.timeline.after(self.rng.expovariate(self.plan.rate), self._next_send)
+
+    def _sizes(self, count: int) -> list[int]:
+        """Sizes of *count* payloads: small, and now and then one of two parts."""
+        sizes = []
+        for _ in range(count):
+            big = self.rng.random() < self.plan.big_share
+            sizes.append(self.rng.randint(*(BIG_PAYLOAD if big else SMALL_PAYLOAD)))
+        return sizes
 
     def _ttl(self, session: str) -> float:
         """Each session's TTL, fixed by its name: none for a third, else 50 ms to 1 s."""
