@@ -607,6 +607,8 @@ cdef class Sender:
     cdef dict sessions
     cdef object slow, slow_many
     cdef public double next_service
+    cdef object state, batch  # the session sent on last, and its batch when it is ours
+    cdef Py_ssize_t small_below, batched_below  # its limits (`_limits`)
 
     def __cinit__(self, Socket socket, lock, wire, pending, dict sessions, slow, slow_many):
         self.socket = socket
@@ -621,6 +623,8 @@ cdef class Sender:
         self.slow = slow
         self.slow_many = slow_many
         self.next_service = 0.0
+        self.state = self.batch = None
+        self.small_below = self.batched_below = 0
 
     cdef inline bint _wired(self) except -1:
         """Take the socket's lock if it is free and nothing waits in the outbox."""
@@ -657,9 +661,9 @@ cdef class Sender:
         """`Publisher.send`: number and broadcast *payload* on *session*; its seq."""
         cdef double ttl_value = 0.0
         cdef PyObject *found
-        cdef object state, frame, batch
+        cdef object frame, number
+        cdef Batch batch
         cdef Py_ssize_t size
-        cdef uint64_t seq
         cdef double now
         if type(payload) is not bytes:
             return self.slow(session, payload, ttl)
@@ -674,35 +678,62 @@ cdef class Sender:
         try:
             found = PyDict_GetItem(self.sessions, session)
             now = radio_monotonic()
-            if found != NULL and now < self.next_service and self._wired():
-                try:
-                    state = <object>found
-                    if size < <Py_ssize_t>_SMALL_BELOW.get(state):
-                        seq = <uint64_t>_SEQ.get(state) + 1
-                        _SEQ.set(state, seq)
+            if found == NULL or now >= self.next_service:
+                pass
+            elif size < self._limits(<object>found):
+                if self._wired():
+                    try:
+                        number = self._next_seq(<object>found)
                         self.socket._send_frame(
-                            _PREFIX.get(state), seq, now, ttl_value, PyBytes_AS_STRING(payload),
-                            size, _DONTWAIT,
+                            self.prefix_of(<object>found), <uint64_t>number, now, ttl_value,
+                            PyBytes_AS_STRING(payload), size, _DONTWAIT,
                         )
-                        return seq
-                    if size < <Py_ssize_t>_BATCHED_BELOW.get(state):  # `SessionState.frame`'s
-                        seq = <uint64_t>_SEQ.get(state) + 1
-                        _SEQ.set(state, seq)
-                        batch = _BATCH.get(state)
-                        if type(batch) is Batch:  # ours: no Python call
-                            frame = (<Batch>batch)._add(
-                                seq, now, ttl_value, PyBytes_AS_STRING(payload), size
-                            )
-                        else:
-                            frame = batch.add(seq, now, ttl_value, payload)
+                        return number
+                    finally:
+                        self._unwire()
+            elif size < self.batched_below and self.batch is not None:  # `frame`'s
+                batch = <Batch>self.batch
+                if not batch._completes(now, ttl_value, size):  # nothing to send: no socket
+                    number = self._next_seq(<object>found)
+                    batch._add(<uint64_t>number, now, ttl_value, PyBytes_AS_STRING(payload), size)
+                    return number
+                if self._wired():
+                    try:
+                        number = self._next_seq(<object>found)
+                        frame = batch._add(
+                            <uint64_t>number, now, ttl_value, PyBytes_AS_STRING(payload), size
+                        )
                         if frame is not None:
                             self.socket.send_bytes(frame, _DONTWAIT)
-                        return seq
-                finally:
-                    self._unwire()
+                        return number
+                    finally:
+                        self._unwire()
         finally:
             self._give()
         return self.slow(session, payload, ttl)
+
+    cdef inline Py_ssize_t _limits(self, object state) except -1:
+        """*state*'s ``small_below``, read once per session: a session's limits never change.
+
+        ``batched_below`` and its batch (ours, or None: the Python path) are kept with it.
+        """
+        cdef object batch
+        if state is not self.state:
+            batch = _BATCH.get(state)
+            self.batch = batch if type(batch) is Batch else None
+            self.small_below = _SMALL_BELOW.get(state)
+            self.batched_below = _BATCHED_BELOW.get(state)
+            self.state = state
+        return self.small_below
+
+    cdef inline object _next_seq(self, object state):
+        """Number the next message of *state*: its seq, as the one int object it is stored as."""
+        cdef object number = <uint64_t>_SEQ.get(state) + 1
+        _SEQ.set(state, number)
+        return number
+
+    cdef inline object prefix_of(self, object state):
+        return _PREFIX.get(state)
 
     def send_many(self, session, payloads, ttl=None):
         """`Publisher.send_many`'s common case (every payload small bytes); else *slow_many*."""
@@ -1102,6 +1133,14 @@ cdef class Batch:
         if self._count >= self._max_messages or sent_at - self._since >= self.delay:
             return self.flush()
         return None
+
+    cdef inline bint _completes(self, double now, double ttl, Py_ssize_t length) noexcept:
+        """Whether `_add` of such a message may hand back a frame (if not, it never does)."""
+        if not self._count:
+            return self._max_messages <= 1 or self.delay <= 0.0
+        if ttl != self._ttl or self._size + RECORD + length > self.max_bytes:
+            return True
+        return self._count + 1 >= self._max_messages or now - self._since >= self.delay
 
     def due(self, double now):
         """Whether the oldest message has waited ``delay`` seconds."""
