@@ -209,23 +209,33 @@ def test_a_detached_socket_raises_instead_of_touching_libzmq(
     assert sent.value.errno == zmq.ENOTSOCK
 
 
+def _listening(
+    pub: Publisher, raw_subs: list[zmq.Socket[bytes]], payload: bytes, ttl: float | None
+) -> tuple[zmq.Socket[bytes], bytes]:
+    """A raw SUB on *pub*'s new session s1, and the first frame it heard of *payload*.
+
+    *pub* sends through C (its `Sender`); it sends *payload* until the SUB hears it.
+    """
+    session = pub.open_session("s1")
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    raw_subs.append(sub)
+    sub.subscribe(session_topic("ch", "s1"))
+    sub.connect(pub.endpoint)
+    assert pub.send.__self__.__class__.__name__ == "Sender"  # type: ignore[attr-defined]
+
+    def heard() -> bytes | None:
+        pub.send(session, payload, ttl=ttl)
+        return sub.recv(zmq.NOBLOCK) if sub.poll(50) else None
+
+    return sub, wait_until(heard, what="a frame of the session")
+
+
 def test_the_publisher_sends_through_c_the_frame_wire_would(
     hot: ModuleType, raw_subs: list[zmq.Socket[bytes]]
 ) -> None:
     """A raw SUB receives from `Publisher.send`'s C path the frame `wire.encode` makes."""
     with Publisher("tcp://127.0.0.1:*", channel="ch") as pub:
-        session = pub.open_session("s1")
-        sub = zmq.Context.instance().socket(zmq.SUB)
-        raw_subs.append(sub)
-        sub.subscribe(session_topic("ch", "s1"))
-        sub.connect(pub.endpoint)
-        assert pub.send.__self__.__class__.__name__ == "Sender"  # type: ignore[attr-defined]
-
-        def heard() -> bytes | None:
-            pub.send(session, b"payload", ttl=2.5)
-            return sub.recv(zmq.NOBLOCK) if sub.poll(50) else None
-
-        frame = wait_until(heard, what="a frame of the session")
+        _, frame = _listening(pub, raw_subs, b"payload", 2.5)
         fields = decode(frame)
         assert fields.kind == Kind.DATA
         assert fields.payload == b"payload"
@@ -244,18 +254,9 @@ def test_send_many_in_c_packs_the_batches_the_core_packs(
     rng = random.Random(20)
     limit = 2000
     with Publisher("tcp://127.0.0.1:*", channel="ch", max_message_size=limit) as pub:
-        session = pub.open_session("s1")
-        sub = zmq.Context.instance().socket(zmq.SUB)
-        raw_subs.append(sub)
-        sub.subscribe(session_topic("ch", "s1"))
-        sub.connect(pub.endpoint)
+        sub, frame = _listening(pub, raw_subs, b"hello", None)
+        session = "s1"
         assert pub.send_many.__self__.__class__.__name__ == "Sender"  # type: ignore[attr-defined]
-
-        def heard() -> bytes | None:
-            pub.send(session, b"hello")
-            return sub.recv(zmq.NOBLOCK) if sub.poll(50) else None
-
-        frame = wait_until(heard, what="a frame of the session")
         mirror = Transmitter("ch", max_frame=limit, publisher_id=decode(frame).publisher)
         mirror.open("s1")
         state = mirror.session("s1")
