@@ -685,7 +685,7 @@ cdef class Sender:
                     try:
                         number = self._next_seq(<object>found)
                         self.socket._send_frame(
-                            self.prefix_of(<object>found), <uint64_t>number, now, ttl_value,
+                            _PREFIX.get(<object>found), <uint64_t>number, now, ttl_value,
                             PyBytes_AS_STRING(payload), size, _DONTWAIT,
                         )
                         return number
@@ -732,9 +732,6 @@ cdef class Sender:
         _SEQ.set(state, number)
         return number
 
-    cdef inline object prefix_of(self, object state):
-        return _PREFIX.get(state)
-
     def send_many(self, session, payloads, ttl=None):
         """`Publisher.send_many`'s common case (every payload small bytes); else *slow_many*."""
         cdef double ttl_value = 0.0
@@ -762,7 +759,7 @@ cdef class Sender:
             state = None
             if found != NULL and now < self.next_service:
                 state = <object>found
-                small = _SMALL_BELOW.get(state)
+                small = self._limits(state)
                 for i in range(count):
                     if PyBytes_GET_SIZE(<bytes>PyList_GET_ITEM(items, i)) >= small:
                         state = None

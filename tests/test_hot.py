@@ -27,7 +27,7 @@ from radio.core.batch import Batch
 from radio.core.names import session_topic
 from radio.core.runs import take_batch, take_run
 from radio.core.transmitter import Transmitter
-from radio.core.wire import Kind, decode, encode, frame_prefix
+from radio.core.wire import HEADER, Kind, decode, decode_records, encode, frame_prefix
 from radio.errors import MalformedMessageError
 from radio.hot import MODULE
 from tests.helpers import DEADLINE_S, wait_until
@@ -217,7 +217,7 @@ def _listening(
     *pub* sends through C (its `Sender`); it sends *payload* until the SUB hears it.
     """
     session = pub.open_session("s1")
-    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
     raw_subs.append(sub)
     sub.subscribe(session_topic("ch", "s1"))
     sub.connect(pub.endpoint)
@@ -227,7 +227,9 @@ def _listening(
         pub.send(session, payload, ttl=ttl)
         return sub.recv(zmq.NOBLOCK) if sub.poll(50) else None
 
-    return sub, wait_until(heard, what="a frame of the session")
+    frame = wait_until(heard, what="a frame of the session")
+    assert frame is not None
+    return sub, frame
 
 
 def test_the_publisher_sends_through_c_the_frame_wire_would(
@@ -243,6 +245,41 @@ def test_the_publisher_sends_through_c_the_frame_wire_would(
         assert math.isfinite(fields.sent_at)
         prefix = frame[: len(frame) - 24 - len(b"payload")]
         assert hot.encode(prefix, fields.seq, fields.sent_at, 2.5, b"payload") == frame
+
+
+def test_a_batched_send_takes_the_socket_only_for_a_frame(
+    hot: ModuleType, raw_subs: list[zmq.Socket[bytes]]
+) -> None:
+    """With the socket's lock held elsewhere, sends that complete no batch still return at
+    once (they never touch the socket); the one that completes it leaves the frame to be
+    sent, and it arrives whole once the lock is let go."""
+    with Publisher("tcp://127.0.0.1:*", channel="ch", batch_size=4, batch_delay=60.0) as pub:
+        sub, _ = _listening(pub, raw_subs, b"hello", None)
+        pub.flush()
+        while sub.poll(200):
+            sub.recv()
+        first = pub.send("s1", b"probe") + 1  # the batch holds one now
+        wire = pub._wire  # the socket's lock, as the service thread would hold it
+        sent: list[int] = []
+        with wire:
+            worker = threading.Thread(
+                target=lambda: sent.extend(pub.send("s1", b"m%d" % i) for i in range(3))
+            )
+            worker.start()
+            worker.join(DEADLINE_S)
+            assert not worker.is_alive(), "a batched send waited for the socket"
+        assert sent == [first, first + 1, first + 2]
+
+        def batch() -> bytes | None:
+            return sub.recv() if sub.poll(50) else None
+
+        frame = wait_until(batch, what="the completed batch")
+        assert frame is not None
+        fields = decode(frame)
+        assert (fields.kind, fields.seq) == (Kind.BATCH, first - 1)
+        offset = len(session_topic("ch", "s1")) + HEADER.size
+        payloads = [p for _, p in decode_records(frame, offset)]
+        assert payloads == [b"probe", b"m0", b"m1", b"m2"]
 
 
 def test_send_many_in_c_packs_the_batches_the_core_packs(
@@ -273,10 +310,11 @@ def test_send_many_in_c_packs_the_batches_the_core_packs(
             before = pub.send_many(session, [], ttl)  # the seq before them
             assert pub.send_many(session, payloads, ttl) == before + len(payloads)
             state.seq = before
-            count = len(state.frames(payloads, ttl or 0.0, 0.0))
-            got = []
-            for _ in range(count):
-                assert sub.poll(DEADLINE_S * 1000), f"case {case}: {len(got)} of {count} frames"
+            planned = state.frames(payloads, ttl or 0.0, 0.0)
+            assert planned is not None
+            got: list[bytes] = []
+            for _ in range(len(planned)):
+                assert sub.poll(int(DEADLINE_S * 1000)), f"case {case}: {len(got)} frames"
                 got.append(sub.recv())
             state.seq = before
             expected = state.frames(payloads, ttl or 0.0, decode(got[0]).sent_at)
