@@ -133,7 +133,7 @@ class ReadyQueue:
         meanwhile: an empty deque ends the loop whenever it is found so.
         """
         for queue in (self.taken, self.queue):
-            while True:
+            while queue:  # no exception to make for an empty deque, the common case
                 try:
                     message = queue.popleft()
                 except IndexError:
@@ -149,7 +149,7 @@ class ReadyQueue:
         out: list[Message] = []
         now = self._monotonic() + self._tuner.air.conversion  # as sent_at reads
         for queue in (self.taken, self.queue):
-            while len(out) < count:
+            while queue and len(out) < count:
                 try:  # a lock-free reader may take the last one first: see pop
                     message = queue.popleft()
                 except IndexError:
