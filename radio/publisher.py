@@ -357,10 +357,10 @@ class Publisher(Servicing, SocketOwner):
         """Broadcast each of *payloads* on *session*, in order: the throughput call.
 
         It takes the lock and reads the clock once for them all, so they share one
-        send time, and frames them in one loop: on a session that neither batches nor
-        keeps its last value, as BATCH frames of up to 256 (a run of them waits for
-        nothing, and a subscriber takes each frame whole). Returns the sequence number of the
-        last one (`last_seq` when *payloads* is empty). Every payload is checked
+        send time, and frames them in one loop: on a session that neither batches
+        nor keeps its last value, as BATCH frames of up to 256 (they wait for
+        nothing, and a subscriber takes each frame whole). Returns the sequence
+        number of the last one (`last_seq` when *payloads* is empty). Every payload is checked
         before any is sent: one that is not bytes-like or too large raises and
         nothing is sent. Never blocks, as `send`; a list of a few hundred at a time
         keeps the latency of the first one low.
