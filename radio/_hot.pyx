@@ -184,13 +184,16 @@ cdef extern from *:
 import zmq
 
 from radio.core.wire import HEADER as _HEADER, MAX_BATCH_MESSAGES, NO_PUBLISHER, Kind
+from radio.core.wire import LEAD as _LEAD, LIVE as _LIVE
 from radio.core.wire import RECORD as _RECORD, TAIL as _TAIL, frame_prefix
 from radio.core.ready import ReadyQueue
 from radio.core.session import SessionState
 from radio.errors import ClosedError, MalformedMessageError
 from radio.message import Message
 
-if (_TAIL.size, _RECORD.size, _HEADER.size, MAX_BATCH_MESSAGES) != (TAIL, RECORD, HEADER, MAX_BATCH):
+if (_TAIL.size, _RECORD.size, _HEADER.size, MAX_BATCH_MESSAGES, _LEAD.size, _LIVE, Kind.BATCH) != (
+    TAIL, RECORD, HEADER, MAX_BATCH, LEAD, LIVE, BATCH
+):
     raise ImportError("radio._hot was built for another wire format: rebuild it")
 
 cdef enum:
@@ -199,6 +202,9 @@ cdef enum:
     RECORD = 12  # a batch record's header: wire.RECORD, "!dI"
     HEADER = 34  # wire.HEADER: version, kind, instance, then the tail
     MAX_BATCH = 256  # wire.MAX_BATCH_MESSAGES
+    LEAD = 10  # wire.LEAD: version, kind, instance
+    LIVE = 0x80  # wire.LIVE
+    BATCH = 4  # wire.Kind.BATCH
 
 cdef int _DONTWAIT = zmq.DONTWAIT
 cdef int _SNDMORE = zmq.SNDMORE
@@ -310,6 +316,40 @@ def encode(bytes prefix, uint64_t seq, double sent_at, double ttl, bytes payload
     return frame
 
 
+cdef struct _Run:
+    # Where a run of frames goes on from: `take_run`'s arguments (its objects
+    # borrowed from the caller, which holds them for the call), and how far it went.
+    bint on
+    const char *lead
+    Py_ssize_t offset, body, kind_at, taken
+    Py_ssize_t limit  # frames over it stop the run (-1: none)
+    unsigned char batch_kind  # the kind byte of the lead's BATCH frames
+    uint64_t last
+    double last_sent, skew, watch, due, base
+    PyObject *channel
+    PyObject *session
+    PyObject *clock
+    PyObject *out
+
+
+cdef void _start(_Run *run, bytes lead, str channel, str session, last, double last_sent,
+                 double skew, double watch, double due, double base, clock, out,
+                 Py_ssize_t limit):
+    """Set *run* to go on from *lead*'s seq *last* (no next seq, or no lead: it is off)."""
+    run.offset = PyBytes_GET_SIZE(lead)
+    run.on = run.offset >= LEAD and 0 <= last < 0xFFFFFFFFFFFFFFFF
+    run.last = last if run.on else 0
+    run.lead = PyBytes_AS_STRING(lead)
+    run.body = run.offset + TAIL
+    run.kind_at = run.offset - LEAD + 1
+    run.batch_kind = (<unsigned char>run.lead[run.kind_at] & LIVE) | BATCH if run.on else 0
+    run.last_sent, run.skew, run.watch, run.due, run.base = last_sent, skew, watch, due, base
+    run.limit = limit
+    run.taken = 0
+    run.channel, run.session = <PyObject *>channel, <PyObject *>session
+    run.clock, run.out = <PyObject *>clock, <PyObject *>out
+
+
 cdef class Socket:
     """A libzmq socket's handle, usable while its owner keeps it open (see `detach`).
 
@@ -320,6 +360,7 @@ cdef class Socket:
     cdef void *handle
     cdef object socket  # the pyzmq socket: kept alive while attached
     cdef public Py_ssize_t largest  # the largest frame of the last `read`
+    cdef public Py_ssize_t went_on  # the messages the last `read_on` took on
 
     def __cinit__(self, socket):
         if not _bound:
@@ -438,11 +479,40 @@ cdef class Socket:
         message of more parts than `MAX_READ` is read in several rounds). It never
         blocks, and lets go of the interpreter while libzmq reads each round.
         """
+        return self._read(max_frames, max_bytes, NULL)
+
+    def read_on(self, tuple state, out, continued, Py_ssize_t limit=-1,
+                Py_ssize_t max_frames=MAX_READ, Py_ssize_t max_bytes=256 * 1024):
+        """`read`, taking the messages that go on from *state* before they are frames.
+
+        *state*: `Tuner.continuation`'s (`take_run`'s arguments from its lead to its
+        clock). The messages read that `take_run` would take from the frames, none
+        over *limit* bytes (-1: no limit), go to *out* straight from libzmq's
+        buffers; *continued* (`Tuner.continued`) is told how far they went, even
+        when *out* raises. Returns the frames from the first one not taken on:
+        the tuner takes those as ever.
+        """
+        cdef _Run run
+        if PyTuple_GET_SIZE(state) != 10:
+            raise ValueError(f"a continuation has 10 items, not {PyTuple_GET_SIZE(state)}")
+        _start(&run, state[0], state[1], state[2], state[3], state[4], state[5], state[6],
+               state[7], state[8], state[9], out, limit)
+        try:
+            return self._read(max_frames, max_bytes, &run)
+        finally:
+            self.went_on = run.taken
+            if run.taken:
+                continued(run.last, run.last_sent, run.taken)
+
+    cdef list _read(self, Py_ssize_t max_frames, Py_ssize_t max_bytes, _Run *run):
+        """`read` and `read_on` (*run*: NULL, or where the messages may go on from)."""
         cdef radio_msg_t msgs[MAX_READ]
-        cdef Py_ssize_t count, total = 0, taken = 0, i, largest = 0
+        cdef char parts[MAX_READ]  # whether a frame has parts after it
+        cdef Py_ssize_t count, total = 0, taken = 0, i, largest = 0, size
         cdef int rc = 0, errno = 0, more = 0
         cdef void *handle = self.handle
         cdef list frames = []
+        cdef const char *data
         if handle == NULL:
             raise zmq.ZMQError(zmq.ENOTSOCK)
         if max_frames > MAX_READ:
@@ -458,17 +528,22 @@ cdef class Socket:
                         radio_msg_close(&msgs[count])
                         break
                     more = radio_msg_more(&msgs[count])
+                    parts[count] = more != 0
                     total += rc
-                    if rc > largest:
-                        largest = rc
                     count += 1
                     if not more and (taken + count >= max_frames or total >= max_bytes):
                         break
             try:
                 for i in range(count):
-                    frames.append(PyBytes_FromStringAndSize(
-                        <char *>radio_msg_data(&msgs[i]), <Py_ssize_t>radio_msg_size(&msgs[i])
-                    ))
+                    data = <const char *>radio_msg_data(&msgs[i])
+                    size = <Py_ssize_t>radio_msg_size(&msgs[i])
+                    if run != NULL and run.on:
+                        if not parts[i] and _go_on(run, data, size):
+                            continue
+                        run.on = False  # the rest are frames: the tuner's
+                    frames.append(PyBytes_FromStringAndSize(data, size))
+                    if size > largest:
+                        largest = size
             finally:  # a MemoryError above leaks none of libzmq's messages
                 for i in range(count):
                     radio_msg_close(&msgs[i])
@@ -477,7 +552,8 @@ cdef class Socket:
                 break  # nothing more waits, or a bound was reached between two messages
         self.largest = largest
         if rc < 0 and errno != _EAGAIN and errno != _EINTR and not frames:
-            raise _error(errno)
+            if run == NULL or not run.taken:
+                raise _error(errno)
         return frames
 
 
@@ -837,56 +913,78 @@ cdef object _message_at(PyTypeObject *kind, str channel, str session, uint64_t s
     return message
 
 
+cdef int _go_on(_Run *run, const char *data, Py_ssize_t size) except -1:
+    """Take a single-frame message as `take_run` takes a frame: 1, or 0 where it stops."""
+    cdef uint64_t seq
+    cdef double sent_at, ttl, arrived, age
+    cdef Py_ssize_t count, at = run.kind_at
+    cdef bint batch
+    if size < run.body or (run.limit >= 0 and size > run.limit):
+        return 0  # too short (the tuner says so), or oversize (it drops and counts it)
+    if memcmp(data, run.lead, at) != 0 or memcmp(data + at + 1, run.lead + at + 1,
+                                                 run.offset - at - 1) != 0:
+        return 0
+    batch = data[at] != run.lead[at]
+    if batch and <unsigned char>data[at] != run.batch_kind:
+        return 0
+    seq = radio_get_u64(data + run.offset)
+    sent_at = radio_get_f64(data + run.offset + 8)
+    ttl = radio_get_f64(data + run.offset + 16)
+    if not (0.0 <= sent_at < _INF) or not (0.0 <= ttl < _INF) or seq != run.last + 1:
+        return 0
+    if batch:
+        if ttl or run.watch == _INF or seq >= <uint64_t>(0 - MAX_BATCH):
+            return 0  # the tuner's: its records one by one (`Tuner._careful`)
+        try:
+            count = _check_records(data, run.body, size)
+        except MalformedMessageError:
+            return 0  # the tuner counts it
+        run.last_sent = _pass_records(data, run.body, count, seq, <str>run.channel,
+                                      <str>run.session, run.base, <object>run.out)
+        run.last = seq + <uint64_t>count - 1
+        run.taken += count
+        return 1
+    if ttl or run.watch == _INF:
+        arrived = <double>(<object>run.clock)()
+        age = arrived - sent_at
+        if age < run.watch or arrived >= run.due or (ttl and age - run.skew > ttl):
+            return 0  # a sample to take (`ClockOffset.wants`), or expired: the tuner's
+    (<object>run.out)(_message(
+        <PyTypeObject *>Message, <str>run.channel, <str>run.session, seq,
+        sent_at + run.base, ttl, data + run.body, size - run.body,
+    ))
+    run.last = seq
+    run.last_sent = sent_at
+    run.taken += 1
+    return 1
+
+
 def take_run(list frames, Py_ssize_t index, bytes lead, str channel, str session, last,
              double last_sent, double skew, double watch, double due, double base, clock,
              out):
     """`radio.core.runs.take_run` in C: the same frames taken, the same results."""
-    cdef Py_ssize_t count = PyList_GET_SIZE(frames), offset = PyBytes_GET_SIZE(lead)
-    cdef Py_ssize_t body = offset + TAIL, size, taken = 0
-    cdef const char *data
-    cdef const char *want = PyBytes_AS_STRING(lead)
+    cdef Py_ssize_t count = PyList_GET_SIZE(frames)
     cdef object frame
-    cdef uint64_t seq, previous
-    cdef double sent_at, ttl, age, arrived
-    cdef PyTypeObject *kind = <PyTypeObject *>Message
-    if last < 0 or last >= 0xFFFFFFFFFFFFFFFF:
-        return index, last, last_sent, 0  # no baseline, or no next seq: the tuner decides
-    previous = last
-    while index < count:
+    cdef _Run run
+    _start(&run, lead, channel, session, last, last_sent, skew, watch, due, base, clock, out,
+           -1)
+    while run.on and index < count:
         frame = <object>PyList_GET_ITEM(frames, index)
-        if type(frame) is not bytes:
+        if type(frame) is not bytes or not _go_on(
+            &run, PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame)
+        ):
             break
-        size = PyBytes_GET_SIZE(frame)
-        data = PyBytes_AS_STRING(frame)
-        if size < body or memcmp(data, want, offset) != 0:
-            break
-        seq = radio_get_u64(data + offset)
-        sent_at = radio_get_f64(data + offset + 8)
-        ttl = radio_get_f64(data + offset + 16)
-        if not (0.0 <= sent_at < _INF) or not (0.0 <= ttl < _INF) or seq != previous + 1:
-            break
-        if ttl or watch == _INF:
-            arrived = <double>clock()
-            age = arrived - sent_at
-            if age < watch or arrived >= due or (ttl and age - skew > ttl):
-                break  # a sample to take (`ClockOffset.wants`), or expired: the tuner's
-        out(_message(kind, channel, session, seq, sent_at + base, ttl, data + body, size - body))
         index += 1
-        previous = seq
-        last_sent = sent_at
-        taken += 1
-    return index, (previous if taken else last), last_sent, taken
+    if not run.taken:
+        return index, last, last_sent, 0
+    return index, run.last, run.last_sent, run.taken
 
 
-def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, double base,
-               out):
-    """`radio.core.runs.take_batch` in C: every record checked first, then passed on."""
-    cdef Py_ssize_t end = PyBytes_GET_SIZE(frame), at = offset, start, count = 0, i
-    cdef const char *data = PyBytes_AS_STRING(frame)
+cdef Py_ssize_t _check_records(const char *data, Py_ssize_t at, Py_ssize_t end) except -1:
+    """How many records a BATCH's payload (``data[at:end]``) holds: `decode_records`' checks."""
+    cdef Py_ssize_t start, count = 0
     cdef unsigned long long length
-    cdef double sent_at = 0.0
-    cdef uint64_t first
-    cdef PyTypeObject *kind = <PyTypeObject *>Message
+    cdef double sent_at
     while at < end:  # decode_records' checks, in its order, with its words
         if count == MAX_BATCH:
             raise MalformedMessageError(f"batch of more than {MAX_BATCH} messages")
@@ -905,10 +1003,17 @@ def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, do
         count += 1
     if not count:
         raise MalformedMessageError("empty batch")
-    first = seq
-    at = offset
-    cdef double stamped = -1.0  # no send time is negative: the first record makes one
+    return count
+
+
+cdef double _pass_records(const char *data, Py_ssize_t at, Py_ssize_t count, uint64_t first,
+                          str channel, str session, double base, out) except? -1.0:
+    """Pass on *count* checked records from ``data[at:]``; the last one's send time."""
+    cdef Py_ssize_t i, start
+    cdef unsigned long long length
+    cdef double sent_at = 0.0, stamped = -1.0  # no send time is negative: the first makes one
     cdef object stamp = None
+    cdef PyTypeObject *kind = <PyTypeObject *>Message
     for i in range(count):
         sent_at = radio_get_f64(data + at)
         length = radio_get_u32(data + at + 8)
@@ -918,7 +1023,15 @@ def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, do
             stamp, stamped = sent_at + base, sent_at
         out(_message_at(kind, channel, session, first + i, stamp, None, data + start,
                         <Py_ssize_t>length))
-    return count, sent_at
+    return sent_at
+
+
+def take_batch(bytes frame, Py_ssize_t offset, seq, str channel, str session, double base,
+               out):
+    """`radio.core.runs.take_batch` in C: every record checked first, then passed on."""
+    cdef const char *data = PyBytes_AS_STRING(frame)
+    cdef Py_ssize_t count = _check_records(data, offset, PyBytes_GET_SIZE(frame))
+    return count, _pass_records(data, offset, count, seq, channel, session, base, out)
 
 
 cdef class Receiver:

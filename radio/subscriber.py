@@ -413,9 +413,6 @@ class Subscriber(SocketOwner):
         messages waiting, what it reads is dropped and counted as gaps; it returns
         whether it did (the reader then drains on: libzmq must hold nothing).
         """
-        frames = self._read()
-        if not frames:
-            return False
         queue = self._queue
         out: Callable[[Message], object]
         dropping = not self.conflate and len(queue) >= self._ready_limit
@@ -425,7 +422,23 @@ class Subscriber(SocketOwner):
             out = queue.queue.append  # at most one read over the limit: `READ_FRAMES`
         else:
             out = self._drop  # the application is behind: hwm applies here, not in libzmq
-        self._tuner.take(frames, out, -1 if self._hot is None else self._hot.largest)
+        tuner = self._tuner
+        hot = self._hot
+        if hot is None:
+            frames = self._read()
+        else:  # the messages that go on from the last run are taken before they are frames
+            state = tuner.continuation()
+            if state is None:
+                frames = hot.read()
+            else:
+                limit = tuner.max_message_size
+                frames = hot.read_on(state, out, tuner.continued, -1 if limit is None else limit)
+                if not frames and hot.went_on:
+                    queue.refresh()
+                    return dropping
+        if not frames:
+            return False
+        tuner.take(frames, out, -1 if hot is None else hot.largest)
         queue.refresh()
         if self._tuner.changed:
             self._sync()

@@ -343,6 +343,18 @@ def test_what_the_c_path_does_not_take_goes_the_python_way(hot: ModuleType) -> N
 
 
 _LEAD = frame_prefix(session_topic("ch", "s1"), Kind.DATA, live=True, publisher=b"pub-0001")
+_BATCH_LEAD = frame_prefix(session_topic("ch", "s1"), Kind.BATCH, live=True, publisher=b"pub-0001")
+_PLAIN_BATCH_LEAD = frame_prefix(session_topic("ch", "s1"), Kind.BATCH, publisher=b"pub-0001")
+
+
+def _records(draw: st.DrawFn) -> tuple[int, bytes]:
+    """A BATCH payload's records (1 to 300: past 256 is malformed), maybe cut short."""
+    count = draw(st.sampled_from([1, 2, 3, 256, 257]) | st.integers(1, 8))
+    stamp = draw(st.sampled_from([100.0, 0.0, -1.0, math.nan]) | st.floats(0.0, 200.0))
+    records = b"".join(struct.pack("!dI", stamp, 2) + b"r%d" % (n % 10) for n in range(count))
+    if draw(st.integers(0, 9)) == 0:
+        records = records[: draw(st.integers(0, len(records)))]
+    return count, records
 
 
 @st.composite
@@ -351,17 +363,22 @@ def _runs(draw: st.DrawFn) -> tuple[list[bytes], int, float, float]:
     last = draw(st.sampled_from([-1, 0, 5, 2**64 - 2, 2**64 - 1]) | st.integers(0, 1000))
     frames: list[bytes] = []
     seq = max(last, 0)
+    shapes = ["next", "next", "next", "skip", "repeat", "junk", "other", "batch", "batch"]
     for _ in range(draw(st.integers(0, 12))):
-        shape = draw(st.sampled_from(["next", "next", "next", "skip", "repeat", "junk", "other"]))
+        shape = draw(st.sampled_from([*shapes, "plain batch"]))
         seq = min(seq + 1, 2**64 - 1) if shape != "skip" else min(seq + 3, 2**64 - 1)
         number = seq - 1 if shape == "repeat" else seq
         sent_at = draw(
             st.sampled_from([100.0, 99.0, 0.0, -1.0, math.inf, math.nan, 1e300])
             | st.floats(0.0, 200.0)
         )
-        ttl = draw(st.sampled_from([0.0, 0.5, 5.0, -1.0, math.nan, math.inf]))
+        ttl = draw(st.sampled_from([0.0, 0.0, 0.5, 5.0, -1.0, math.nan, math.inf]))
         payload = draw(st.binary(max_size=20))
         lead = _LEAD if shape != "other" else _LEAD[:-1] + b"X"
+        if shape.endswith("batch"):  # records of the run's lead (or of its unflagged kin)
+            count, payload = _records(draw)
+            lead = _BATCH_LEAD if shape == "batch" else _PLAIN_BATCH_LEAD
+            seq = min(seq + count - 1, 2**64 - 1)
         frame = lead + struct.pack("!Qdd", number, sent_at, ttl) + payload
         frames.append(frame[: draw(st.integers(0, len(frame)))] if shape == "junk" else frame)
     watch = draw(st.sampled_from([-math.inf, 0.0, 1.0, 50.0, math.inf]))
@@ -381,7 +398,8 @@ def test_the_c_run_takes_what_take_run_takes(
 ) -> None:
     """Differential fuzz: the C twin takes the same frames, makes the same messages and
     returns the same state as the pure `take_run`, whatever the frames (gaps, repeats,
-    junk, another lead, NaN and infinite stamps and TTLs, seqs at 2^64)."""
+    junk, another lead, NaN and infinite stamps and TTLs, seqs at 2^64, BATCH frames
+    of the lead whole, damaged, with a TTL or without the LIVE flag)."""
     if MODULE is None:
         pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
     frames, last, watch, skew = run
@@ -399,6 +417,45 @@ def test_the_c_run_takes_what_take_run_takes(
     assert all(type(message) is Message for message in c_out)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    run=_runs(),
+    parted=st.sets(st.integers(0, 12), max_size=2),
+    limit=st.sampled_from([-1, -1, 40, 120]),
+    now=st.floats(90.0, 110.0),
+)
+def test_read_on_takes_off_the_socket_what_take_run_takes_from_frames(
+    run: tuple[list[bytes], int, float, float], parted: set[int], limit: int, now: float
+) -> None:
+    """Differential fuzz of the fused read: `Socket.read_on` passes on the messages that
+    `take_run` takes from the same frames read (stopping at a message of two parts or
+    one over *limit*), tells `continued` how far it went, and returns the frames after."""
+    if MODULE is None:
+        pytest.skip("the hot loops are not built (see radio.compiled.HOT_REASON)")
+    frames, last, watch, skew = run
+    messages = [[frame, b"part"] if i in parted else [frame] for i, frame in enumerate(frames)]
+    read = [frame for parts in messages for frame in parts]
+    stop = next(
+        (i for i, parts in enumerate(messages) if len(parts) > 1 or 0 <= limit < len(parts[0])),
+        len(messages),
+    )
+    state = (_LEAD, "ch", "s1", last, 7.0, skew, watch, math.inf, 1000.0, lambda: now)
+    expected: list[Message] = []
+    index, *went = take_run(frames[:stop], 0, *state, expected.append)
+    with _pair() as (push, pull):
+        _sent(push, messages)
+        socket = MODULE.Socket(pull)
+        if messages:
+            wait_until(lambda: pull.poll(0) != 0, what="the frames")
+        out: list[Message] = []
+        told: list[tuple[int, float, int]] = []
+        rest = socket.read_on(state, out.append, lambda *how: told.append(how), limit)
+        assert out == expected
+        assert told == ([tuple(went)] if went[2] else [])
+        assert socket.went_on == went[2]
+        assert rest == read[index:]  # none before *stop* has a part: an index of both
+
+
 def test_an_honest_run_goes_through_c_whole(hot: ModuleType) -> None:
     """1,000 in-order frames, TTLs and all: the C run takes every one, as `take_run` does."""
     frames = [
@@ -412,6 +469,26 @@ def test_an_honest_run_goes_through_c_whole(hot: ModuleType) -> None:
     assert state == (1000, 1000, 101.0, 1000)
     assert out[0] == Message("ch", "s1", 1, 110.001, 5.0, b"p1")
     assert out[1] == Message("ch", "s1", 2, 110.002, None, b"p2")
+
+
+def test_batches_of_the_lead_go_on_in_the_run(hot: ModuleType) -> None:
+    """BATCH frames of the run's lead (as `batch_size` and `send_many` send them) between
+    DATA frames: the C run takes them whole, as `take_run` does, and stops at a damaged one."""
+    records = b"".join(struct.pack("!dI", 100.5, 2) + b"r%d" % n for n in range(3))
+    frames = [
+        _LEAD + struct.pack("!Qdd", 1, 100.0, 0.0) + b"d1",
+        _BATCH_LEAD + struct.pack("!Qdd", 2, 100.5, 0.0) + records,  # seqs 2, 3, 4
+        _LEAD + struct.pack("!Qdd", 5, 101.0, 0.0) + b"d5",
+        _BATCH_LEAD + struct.pack("!Qdd", 6, 101.5, 0.0) + records[:-1],  # cut short
+    ]
+    for take in (take_run, hot.take_run):
+        out: list[Message] = []
+        state = take(
+            frames, 0, _LEAD, "ch", "s1", 0, 0.0, 0.0, 0.0, math.inf, 10.0, lambda: 0.0, out.append
+        )
+        assert state == (3, 5, 101.0, 5)
+        assert [m.seq for m in out] == [1, 2, 3, 4, 5]
+        assert out[3] == Message("ch", "s1", 4, 110.5, None, b"r2")
 
 
 @st.composite

@@ -53,11 +53,15 @@ class Heard:
         """
         if not ready:
             return b""
-        lead = self.topic + _LIVE_LEAD + self.instance
+        lead = self.lead_of(True)
         if frame.startswith(lead):
             return lead
-        lead = self.topic + _PLAIN_LEAD + self.instance
+        lead = self.lead_of(False)
         return lead if self.explicit and frame.startswith(lead) else b""
+
+    def lead_of(self, live: bool) -> bytes:
+        """The lead of this session's DATA frames from the instance heard (`lead`'s)."""
+        return self.topic + (_LIVE_LEAD if live else _PLAIN_LEAD) + self.instance
 
     def last_for(self, instance: bytes) -> int:
         """The last seq that *instance*'s frames count from.

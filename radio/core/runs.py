@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from radio.core.wire import HEADER, LEAD, TAIL, decode_records, is_head_of, parts_size
+from radio.core.wire import (
+    HEADER,
+    LEAD,
+    LIVE,
+    MAX_BATCH_MESSAGES,
+    TAIL,
+    Kind,
+    decode_records,
+    is_head_of,
+    parts_size,
+)
+from radio.errors import MalformedMessageError
 from radio.message import Message
 
 _HEADER_SIZE: Final[int] = HEADER.size
 _LEAD_SIZE: Final[int] = LEAD.size
 _INF: Final[float] = float("inf")
+_LAST_FIRST_SEQ: Final[int] = 2**64 - MAX_BATCH_MESSAGES  # a batch may start below it
 _unpack_tail = TAIL.unpack_from
 _new_tuple = tuple.__new__
 
@@ -72,6 +84,11 @@ Run = Callable[
 ]  # fmt: skip
 """`take_run`'s signature, which its C twin in ``radio._hot`` shares."""
 
+Continuation = tuple[
+    bytes, str, str, int, float, float, float, float, float, Callable[[], float]
+]  # fmt: skip
+"""`take_run`'s arguments from *lead* to *clock*: where a run may go on (`Tuner.continuation`)."""
+
 
 def take_run(
     frames: list[bytes],
@@ -95,21 +112,42 @@ def take_run(
     that starts with *lead*, has a valid tail, needs no clock sample (its age is not
     under *watch* and it arrives before *due*: `radio.core.air.ClockOffset.wants`
     says no), is the next seq after *last* and has not expired goes to *out*
-    as a `Message`, exactly as `Tuner._take` would make it. Returns the index of
-    the first frame not taken (the tuner handles it the way it handles any), the
-    last seq and send time taken, and how many were taken.
+    as a `Message`, exactly as `Tuner._take` would make it; and so does each
+    record of a plain BATCH frame of the same lead (its kind BATCH, the same LIVE
+    flag: the next seq, no TTL, no sample in doubt, every record well formed),
+    as `Tuner._careful` would pass them on. Returns the index of the first frame
+    not taken (the tuner handles it the way it handles any), the last seq and
+    send time taken, and how many messages were taken.
     """
     count = len(frames)
     offset = len(lead)
     body = offset - _LEAD_SIZE + _HEADER_SIZE
+    kind_at = offset - _LEAD_SIZE + 1
+    batch_lead = (
+        lead[:kind_at] + bytes(((lead[kind_at] & LIVE) | Kind.BATCH,)) + lead[kind_at + 1 :]
+    )
     taken = 0
     while index < count:
         frame = frames[index]
-        if last < 0 or not frame.startswith(lead) or len(frame) < body:
+        if last < 0 or len(frame) < body:
+            break
+        batch = not frame.startswith(lead)
+        if batch and not frame.startswith(batch_lead):
             break
         seq, sent_at, ttl = _unpack_tail(frame, offset)
         if not 0.0 <= sent_at < _INF or not 0.0 <= ttl < _INF or seq != last + 1:
             break
+        if batch:
+            if ttl or watch == _INF or seq >= _LAST_FIRST_SEQ:
+                break  # the tuner's: its records one by one (`Tuner._careful`)
+            try:
+                number, last_sent = take_batch(frame, body, seq, channel, session, base, out)
+            except MalformedMessageError:
+                break  # the tuner counts it
+            index += 1
+            last = seq + number - 1
+            taken += number
+            continue
         age = 0.0
         if ttl or watch == _INF:
             arrived = clock()

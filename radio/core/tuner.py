@@ -17,7 +17,15 @@ from radio.core.names import (
     inbox_topic,
     leading_topic,
 )
-from radio.core.runs import Batch, Cursor, Run, split_oversize, take_batch, take_run
+from radio.core.runs import (
+    Batch,
+    Continuation,
+    Cursor,
+    Run,
+    split_oversize,
+    take_batch,
+    take_run,
+)
 from radio.core.wire import (
     HEADER,
     LEAD,
@@ -107,6 +115,8 @@ class Tuner:
         self.batch: Batch = take_batch
         """What takes a plain BATCH frame whole: `take_batch`, or its C twin."""
         self._prefix_len = len(self._prefix)
+        self._went_on: tuple[Heard, bytes] | None = None  # see `continuation`
+        self._continued_at = 0.0
         self.control_topic = control_topic(channel)
         self._log = log.bind(channel=channel)
 
@@ -186,8 +196,10 @@ class Tuner:
         as oversize in its turn: the size rule lives here alone. *largest*: the
         size of the largest of *frames*, when the reader knows it (-1: measured here).
         """
+        if not frames:
+            return
         limit = self.max_message_size
-        if largest < 0 and frames:
+        if largest < 0:
             largest = max(map(len, frames))
         if limit is None or not frames or largest <= limit:
             self._take(frames, out)
@@ -196,6 +208,23 @@ class Tuner:
             self._take(run, out)  # what came before it, in order
             if dropped is not None:
                 self._oversize(self._lookup(dropped), dropped, limit)
+
+    def take_on(self, frames: list[bytes], out: Callable[[Message], object]) -> None:
+        """`take` as the C reader does it (``radio._hot.Socket.read_on``).
+
+        The frames that go on from `continuation` first (none over
+        ``max_message_size``), then the rest.
+        """
+        state = self.continuation() if frames else None
+        if state is not None:
+            limit = self.max_message_size
+            stop = len(frames)
+            if limit is not None:
+                stop = next((i for i, frame in enumerate(frames) if len(frame) > limit), stop)
+            index, last, last_sent, taken = self.run(frames[:stop], 0, *state, out)
+            self.continued(last, last_sent, taken)
+            frames = frames[index:]
+        self.take(frames, out)
 
     def _oversize(self, heard: Heard | None, frame: bytes, limit: int) -> None:
         """Count *frame* (a two-part message's head) dropped for its size: see `Ledger.oversize`."""
@@ -289,7 +318,48 @@ class Tuner:
         finally:
             if heard is not None:
                 heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, now
+            if heard is not None:  # else `_slow` said where the next frames may go on from
+                self._went_on = (heard, lead)
             self.ledger.received(received)
+
+    def continuation(self) -> Continuation | None:
+        """Where the next frames may go on from: the plain run `take` left off at, if any.
+
+        When the last frame `take` handled was a plain DATA frame of a heard
+        session's instance, frames read next that carry on that run (each the next
+        seq, needing nothing more: `take_run`'s rule) may be taken straight off the
+        socket, before they are frames at all: this gives `take_run`'s arguments
+        after *frames* and *index*, as `take` would set them for a frame starting
+        with the lead (the session still heard as it was, its instance's clock
+        estimated, nothing awaited). None: read, then `take`. Report what was taken
+        with `continued`; then `take` the rest, as ever.
+        """
+        went_on = self._went_on
+        if went_on is None:
+            return None
+        heard, lead = went_on
+        if (
+            self.dial.heard.get(heard.topic) is not heard
+            or not self._ready(heard)
+            or heard.lead(lead, True) != lead
+            or not 0 <= heard.last_seq < _SEQ_LIMIT - 1  # no next seq: `take` decides
+        ):
+            self._went_on = None
+            return None
+        self._continued_at = self._monotonic()
+        estimate = self.air.clock(heard.instance)
+        return (
+            lead, self.channel, heard.session, heard.last_seq, heard.last_sent,
+            estimate.value or 0.0, estimate.watch, estimate.due,
+            self.air.display_base(estimate), self._monotonic,
+        )  # fmt: skip
+
+    def continued(self, last: int, last_sent: float, taken: int) -> None:
+        """Account for *taken* messages that went on from `continuation` (last: *last*)."""
+        if taken and self._went_on is not None:
+            heard = self._went_on[0]
+            heard.last_seq, heard.last_sent, heard.heard_at = last, last_sent, self._continued_at
+            self.ledger.received(taken)
 
     def _ready(self, heard: Heard) -> bool:
         """Whether *heard*'s plain DATA frames may take the fast path (see `Heard.lead`)."""
@@ -319,6 +389,7 @@ class Tuner:
         A two-part message takes its payload from *rest*; a frame that came after
         a head and is not that head's part is a frame of its own, handled next.
         """
+        self._went_on = None  # unless a plain batch goes on (`_careful`)
         while True:
             if heard is not None:
                 unclaimed = self._careful(heard, frame, rest, out)
@@ -358,6 +429,7 @@ class Tuner:
                     heard.last_seq, heard.last_sent = seq + count - 1, sent_at
                     heard.heard_at = self._monotonic()
                     self.ledger.received(count)
+                    self._went_on = (heard, heard.lead_of(live))
                     return None
                 records = (
                     decode_records(frame, offset + _HEADER_SIZE)

@@ -151,6 +151,30 @@ def _batch_stays_live() -> list[tuple[Any, str, Any]]:
     return [(SessionState, "label", label)]
 
 
+def _run_outlives_the_dial() -> list[tuple[Any, str, Any]]:
+    """A read goes on with the last run of a session tuned out of or re-tuned since."""
+    original = Tuner.continuation
+
+    def continuation(self: Tuner) -> Any:
+        went_on = self._went_on
+        if went_on is not None:
+            heard, _ = went_on
+            awaiting, heard.awaiting = heard.awaiting, False
+            saved = self.dial.heard.get(heard.topic)
+            self.dial.heard[heard.topic] = heard
+            try:
+                return original(self)
+            finally:
+                heard.awaiting = awaiting
+                if saved is None:
+                    del self.dial.heard[heard.topic]
+                else:
+                    self.dial.heard[heard.topic] = saved
+        return original(self)
+
+    return [(Tuner, "continuation", continuation)]
+
+
 MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "no_fence_after_retune": _no_fence_after_retune,
     "gap_not_counted": _gap_not_counted,
@@ -164,6 +188,7 @@ MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "return_counted_from_start": _return_counted_from_start,
     "hello_zero_for_everyone": _hello_zero_for_everyone,
     "batch_stays_live": _batch_stays_live,
+    "run_outlives_the_dial": _run_outlives_the_dial,
 }
 """Every mutation by name."""
 
@@ -195,6 +220,7 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "return_counted_from_start": (Profile(switch_back=True), (3, 7, 10)),
     "hello_zero_for_everyone": (Profile(two_publishers=True), (6, 17, 23)),
     "batch_stays_live": (Profile(send_many=True), (33, 91, 127)),
+    "run_outlives_the_dial": (Profile(quick_retune=True), (27, 120, 153)),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
 
@@ -211,6 +237,7 @@ BREAKS: Final[dict[str, str]] = {
     "return_counted_from_start": "accounting",
     "hello_zero_for_everyone": "accounting",
     "batch_stays_live": "stale",
+    "run_outlives_the_dial": "stale",
 }
 """The invariant each mutation must be caught by (a mutation that makes the core raise is
 caught as ``crash``: a slip of the mutation, not the bug it plants)."""

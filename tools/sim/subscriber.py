@@ -21,7 +21,8 @@ class SimSubscriber:
     """One subscriber incarnation on one slot: its core, its reads, its subscriptions.
 
     It reads up to *batch* messages at a time every *read_interval* seconds (with
-    jitter) and hands them to `Tuner.take` in order; after a take that moved its
+    jitter) and hands them to `Tuner.take` in order (every other call to
+    `Tuner.take_on`, as the C reader takes them); after a take that moved its
     topics it syncs the socket's subscriptions (markers subscribed last,
     unsubscribed first) and calls `Tuner.synced`, as the driver's ``_sync`` does;
     with nothing left unread it calls `Tuner.check_air`. A frame over
@@ -55,6 +56,7 @@ class SimSubscriber:
         self.timeline = timeline
         self.network = network
         self.rng = rng
+        self.takes = 0  # `_take` calls: odd ones use `Tuner.take_on`
         self.read_interval = read_interval
         self.batch = batch
         self.max_message_size = max_message_size
@@ -131,8 +133,12 @@ class SimSubscriber:
         before = observer.view()
         yielded: list[Message] = []
         # The core applies the size limit itself (max_message_size), as in the driver.
+        # Every other take goes on from where the last run left off first, as the C
+        # reader does (`Tuner.take_on`: `Socket.read_on`); the others as a pure reader.
+        self.takes += 1
+        take = self.tuner.take_on if self.takes % 2 else self.tuner.take
         try:
-            self.tuner.take([frame for packet in run for frame in packet.frames], yielded.append)
+            take([frame for packet in run for frame in packet.frames], yielded.append)
         except Exception as exc:  # noqa: BLE001 - any exception is a finding (guarantee 6)
             kinds = ",".join(p.meta.attack or p.meta.kind.name for p in run)
             observer.fail("crash", f"Tuner.take raised {exc!r} on {kinds}")
