@@ -919,6 +919,8 @@ cdef int _go_on(_Run *run, const char *data, Py_ssize_t size) except -1:
     cdef double sent_at, ttl, arrived, age
     cdef Py_ssize_t count, at = run.kind_at
     cdef bint batch
+    if run.last == 0xFFFFFFFFFFFFFFFF:
+        return 0  # no next seq (`last + 1` would wrap to 0): the tuner decides
     if size < run.body or (run.limit >= 0 and size > run.limit):
         return 0  # too short (the tuner says so), or oversize (it drops and counts it)
     if memcmp(data, run.lead, at) != 0 or memcmp(data + at + 1, run.lead + at + 1,

@@ -365,9 +365,9 @@ def _runs(draw: st.DrawFn) -> tuple[list[bytes], int, float, float]:
     seq = max(last, 0)
     shapes = ["next", "next", "next", "skip", "repeat", "junk", "other", "batch", "batch"]
     for _ in range(draw(st.integers(0, 12))):
-        shape = draw(st.sampled_from([*shapes, "plain batch"]))
+        shape = draw(st.sampled_from([*shapes, "plain batch", "zero"]))
         seq = min(seq + 1, 2**64 - 1) if shape != "skip" else min(seq + 3, 2**64 - 1)
-        number = seq - 1 if shape == "repeat" else seq
+        number = {"repeat": seq - 1, "zero": 0}.get(shape, seq)  # zero: 2^64 - 1 wrapped
         sent_at = draw(
             st.sampled_from([100.0, 99.0, 0.0, -1.0, math.inf, math.nan, 1e300])
             | st.floats(0.0, 200.0)
@@ -469,6 +469,23 @@ def test_an_honest_run_goes_through_c_whole(hot: ModuleType) -> None:
     assert state == (1000, 1000, 101.0, 1000)
     assert out[0] == Message("ch", "s1", 1, 110.001, 5.0, b"p1")
     assert out[1] == Message("ch", "s1", 2, 110.002, None, b"p2")
+
+
+def test_a_run_ends_at_the_last_seq_there_is(hot: ModuleType) -> None:
+    """After seq 2^64 - 1 no frame is the next one: a seq 0 after it (``last + 1`` wrapped
+    in 64 bits) stops the run in C as in Python, read off a socket or from frames."""
+    frames = [_LEAD + struct.pack("!Qdd", seq, 100.0, 0.0) + b"p" for seq in (2**64 - 1, 0)]
+    state = (_LEAD, "ch", "s1", 2**64 - 2, 7.0, 0.0, 0.0, math.inf, 0.0, lambda: 100.0)
+    for take in (take_run, hot.take_run):
+        out: list[Message] = []
+        assert take(frames, 0, *state, out.append) == (1, 2**64 - 1, 100.0, 1)
+        assert [m.seq for m in out] == [2**64 - 1]
+    with _pair() as (push, pull):
+        _sent(push, [[frame] for frame in frames])
+        wait_until(lambda: pull.poll(0) != 0, what="the frames")
+        out = []
+        assert hot.Socket(pull).read_on(state, out.append, lambda *_: None) == frames[1:]
+        assert [m.seq for m in out] == [2**64 - 1]
 
 
 def test_batches_of_the_lead_go_on_in_the_run(hot: ModuleType) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from tools.cli import configure_logging
 from . import phases
 from .phases import Plan, Results
 from .report import load, write
-from .systems import SYSTEMS
+from .systems import BUILD_ENV, SYSTEMS
 
 QUICK = Plan(
     systems=(),
@@ -73,6 +74,9 @@ def command(
     unknown = [name for name in names if name not in SYSTEMS]
     if unknown:
         raise click.BadParameter(f"unknown system(s) {', '.join(unknown)}", param_hint="--systems")
+    import radio.compiled  # the build every radio system must still run (`_check_build`)
+
+    os.environ[BUILD_ENV] = radio.compiled.describe()
     results = Results()
     available = []
     for name in names:

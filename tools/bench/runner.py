@@ -75,6 +75,21 @@ class Run:
         return sum(s.received for s in heard) / span if span > 0 else 0.0
 
 
+@dataclass
+class Failed:
+    """What a measuring process that raised sends back instead of its result."""
+
+    why: str
+
+
+def _result(out: Any) -> Any:
+    """The next result on *out*; a `Failed` one raises here, in the parent."""
+    result = out.get(timeout=RUN_TIMEOUT_S)
+    if isinstance(result, Failed):
+        raise RuntimeError(result.why)
+    return result
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of process *pid* (0 if it is gone)."""
     try:
@@ -99,7 +114,10 @@ def _subscriber(
             with ready.get_lock():
                 ready.value += 1
 
-    out.put(system.receive(address, count, QUIET_S, on_ready, latency))
+    try:
+        out.put(system.receive(address, count, QUIET_S, on_ready, latency))
+    except Exception as exc:  # noqa: BLE001 - the parent raises it: no wait for a timeout
+        out.put(Failed(f"{system.name} subscriber: {exc!r}"))
 
 
 def _paced(wrap: Any, size: int, count: int, rate: float) -> Iterator[Any]:
@@ -113,7 +131,15 @@ def _paced(wrap: Any, size: int, count: int, rate: float) -> Iterator[Any]:
         yield wrap(make(DATA, size))
 
 
-def _publisher(
+def _publisher(system: System, *args: Any) -> None:
+    out = args[-2]  # `_publish`'s *out*
+    try:
+        _publish(system, *args)
+    except Exception as exc:  # noqa: BLE001 - the parent raises it: no wait for a timeout
+        out.put(Failed(f"{system.name} publisher: {exc!r}"))
+
+
+def _publish(
     system: System,
     address: Address,
     size: int,
@@ -230,12 +256,12 @@ def measure(
                 for process in subs:
                     os.kill(process.pid, signal.SIGSTOP)
             go.set()
-            run: Run = pub_out.get(timeout=RUN_TIMEOUT_S)
+            run: Run = _result(pub_out)
             if freeze:
                 for process in subs:
                     os.kill(process.pid, signal.SIGKILL)
             else:
-                run.subscribers = [sub_out.get(timeout=RUN_TIMEOUT_S) for _ in subs]
+                run.subscribers = [_result(sub_out) for _ in subs]
             return run
         finally:
             done.set()

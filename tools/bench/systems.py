@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -179,6 +180,10 @@ class RawAsync(RawSingle):
         return asyncio.run(run())
 
 
+BUILD_ENV: Final[str] = "RADIO_BENCH_BUILD"
+"""What `radio.compiled.describe` said when the run began (set by `tools.bench.main`)."""
+
+
 def _check_build(system: System) -> None:
     """Refuse to measure radio's compiled cores as pure ones.
 
@@ -190,6 +195,12 @@ def _check_build(system: System) -> None:
     if system.pure and radio.compiled.ACTIVE:
         raise RuntimeError(
             f"{system.name} measures the pure cores, but this process has the compiled ones"
+        )
+    began = os.environ.get(BUILD_ENV)
+    if not system.pure and began and radio.compiled.describe() != began:
+        raise RuntimeError(  # a source edited mid-run: the build falls back on import
+            f"{system.name}: radio's build is now {radio.compiled.describe()!r}, not the"
+            f" {began!r} the run began with"
         )
 
 
