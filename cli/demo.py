@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -132,6 +133,7 @@ class Listener:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT: every thread's stack
         )
 
     def read(self, count: int) -> list[dict[str, object]]:
@@ -141,7 +143,15 @@ class Listener:
     def counters(self) -> dict[str, int]:
         """Stop with Ctrl-C and return the counters it logged as it tuned out."""
         self.proc.send_signal(signal.SIGINT)
-        _, err = self.proc.communicate(timeout=DEADLINE_S)
+        try:
+            _, err = self.proc.communicate(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:  # a bug: say where it stood, every thread
+            self.proc.send_signal(signal.SIGABRT)
+            _, err = self.proc.communicate(timeout=DEADLINE_S)
+            raise RuntimeFailure(
+                f"radio-sub did not stop within {DEADLINE_S:g} s of Ctrl-C; its stderr:\n"
+                + err[-6000:]
+            ) from None
         for line in err.splitlines():
             if '"subscriber_stats"' in line:
                 record = json.loads(line)
