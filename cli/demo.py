@@ -141,15 +141,19 @@ class Listener:
         return [json.loads(self.proc.stdout.readline()) for _ in range(count)]
 
     def counters(self) -> dict[str, int]:
-        """Stop with Ctrl-C and return the counters it logged as it tuned out."""
-        self.proc.send_signal(signal.SIGINT)
+        """Stop it with SIGTERM and return the counters it logged as it tuned out.
+
+        Not Ctrl-C: a process started with SIGINT ignored (a background job of a
+        script, as CI may run us) passes that on, and radio-sub rightly keeps it.
+        """
+        self.proc.send_signal(signal.SIGTERM)
         try:
             _, err = self.proc.communicate(timeout=DEADLINE_S)
         except subprocess.TimeoutExpired:  # a bug: say where it stood, every thread
             self.proc.send_signal(signal.SIGABRT)
             _, err = self.proc.communicate(timeout=DEADLINE_S)
             raise RuntimeFailure(
-                f"radio-sub did not stop within {DEADLINE_S:g} s of Ctrl-C; its stderr:\n"
+                f"radio-sub did not stop within {DEADLINE_S:g} s of SIGTERM; its stderr:\n"
                 + err[-6000:]
             ) from None
         for line in err.splitlines():

@@ -510,6 +510,21 @@ def test_demo_shows_the_naive_backlog_and_radios_zero() -> None:
     assert "radio delivered no stale message and every new one." in result.stdout
 
 
+def test_demo_runs_as_a_background_job_with_ctrl_c_ignored() -> None:
+    """Started with SIGINT ignored (a script's background job, as CI may run it), the demo
+    still stops its radio-sub and finishes: it stops it with SIGTERM, which radio-sub handles."""
+    result = subprocess.run(
+        [str(BIN / "radio-demo")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "radio delivered no stale message and every new one." in result.stdout
+
+
 @pytest.mark.slow
 def test_benchmark_harness_runs_on_tiny_sizes(tmp_path: Path) -> None:
     """`python -m tools.bench.main --quick`: every phase, the page, plots and raw figures.
