@@ -157,8 +157,12 @@ class CliSubscriber:
             return {name: tally.last for name, tally in self.record.sessions.items()}
 
     def stop(self) -> Heard:
-        """Interrupt it (it tunes out and logs its stats); return what it heard."""
-        self.proc.signal(signal.SIGINT)
+        """Stop it (it tunes out and logs its stats); return what it heard.
+
+        SIGTERM, which radio-sub handles as it does Ctrl-C: a harness started with
+        SIGINT ignored (a script's background job) passes that on to its children.
+        """
+        self.proc.signal(signal.SIGTERM)
         self.proc.finish()
         stats: dict[str, int] = {}
         for line in self.proc.log.read_text().splitlines():

@@ -260,7 +260,7 @@ def run(topology: Topology, scenario: Scenario) -> Outcome:
         heard = _collect(on, sent)
         pub.tell("exit")
         pub.finish()
-        on.relay.signal(signal.SIGINT)
+        on.relay.signal(signal.SIGTERM)  # not SIGINT: see `CliSubscriber.stop`
         on.relay.finish()
         return Outcome(
             scenario=scenario,
