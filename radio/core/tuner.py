@@ -9,7 +9,6 @@ from typing import Final
 
 from radio.core.air import Air
 from radio.core.dial import Dial, Heard
-from radio.core.inbox import read_inbox
 from radio.core.ledger import Ledger
 from radio.core.names import (
     channel_prefix,
@@ -26,17 +25,14 @@ from radio.core.runs import (
     take_batch,
     take_run,
 )
+from radio.core.switchboard import Switchboard
 from radio.core.wire import (
     HEADER,
     LEAD,
     MAX_BATCH_MESSAGES,
     TAIL,
-    Beacon,
     Kind,
-    decode,
-    decode_parts,
     decode_records,
-    header_offset,
     is_parted,
     parts_size,
     span,
@@ -119,6 +115,10 @@ class Tuner:
         self._continued_at = 0.0
         self.control_topic = control_topic(channel)
         self._log = log.bind(channel=channel)
+        self._switchboard = Switchboard(
+            channel, self._prefix, self.inbox, self.air, self.dial, self.ledger, self._careful,
+            self._log,
+        )  # fmt: skip
 
     def _publisher_now(self, instance: bytes) -> float:
         """*instance*'s monotonic clock now, as estimated (ours before any estimate)."""
@@ -394,7 +394,7 @@ class Tuner:
             if heard is not None:
                 unclaimed = self._careful(heard, frame, rest, out)
             else:
-                unclaimed = self._handle_other(frame, rest, out)
+                unclaimed = self._switchboard.handle(frame, rest, out)
             if unclaimed is None:
                 return
             frame = unclaimed
@@ -452,7 +452,7 @@ class Tuner:
                 self.ledger.fence_other(heard.session, seq, len(records))
             return None
         if kind is Kind.END:
-            self._end(heard, seq, sent_at)
+            self._switchboard.end(heard, seq, sent_at)
             return None
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even
@@ -505,95 +505,6 @@ class Tuner:
             and self.air.clock(instance).watch != _INF
         )
 
-    def _handle_other(
-        self, frame: bytes, rest: Iterator[bytes], out: Callable[[Message], object]
-    ) -> bytes | None:
-        """A frame off every heard session's topic: a beacon, a last value, fenced, junk.
-
-        Returns the frame it took from *rest* and did not use (see `_slow`).
-        """
-        if self.inbox and frame.startswith(self.inbox):
-            self._inbox(frame, out)
-            return None
-        part: bytes | None = None
-        try:
-            if is_parted(frame, header_offset(frame)):
-                part = next(rest, None)
-                decoded = decode_parts(frame, part)
-            else:
-                decoded = decode(frame)
-        except MalformedMessageError as exc:
-            self.ledger.malformed(frame, exc)
-            return part
-        if decoded.beacon is not None and decoded.channel == self.channel:
-            # The one before (publisher clock): a session live now went live after it.
-            since = self.air.announced_at
-            resets, offset = self.air.resets, self.air.offset.value
-            if self.air.hear(decoded.beacon, decoded.sent_at, decoded.ttl):
-                self.air.rebase(resets, offset)
-                self._beacon(decoded.beacon, decoded.sent_at, since)
-        elif decoded.kind in (Kind.DATA, Kind.BATCH):
-            # Queued or prefetched before a tune-out, or from another session: never yielded.
-            self.ledger.fence_other(decoded.session, decoded.seq)
-        return None
-
-    def _beacon(self, beacon: Beacon, sent_at: float, since: float | None) -> None:
-        """Act on a beacon of the publisher gone by, in order with its data.
-
-        Sessions it says ended end here (their END may have been lost); the live
-        session's last seq counts what was lost of it so far; a follower moves to
-        a new live session, counting its head from the start when it was already
-        following one.
-        """
-        # It was following a session (now, or one that ended since): a move counts the head.
-        moved = self.following and (self.live is not None or self.dial.between_sessions)
-        heard_by_name = {entry.session: entry for entry in self.dial.heard.values()}
-        me = beacon.publisher  # its seqs are of its own sessions
-        for name, last_seq in beacon.ended:
-            if name in heard_by_name and self.ledger.hears_from(heard_by_name[name], me):
-                self._end(heard_by_name.pop(name), last_seq, sent_at)
-        live = beacon.live or None
-        entry = heard_by_name.get(live) if live else None
-        if (
-            entry is not None
-            and self.ledger.hears_from(entry, me)
-            and beacon.live_seq > entry.last_seq >= 0
-        ):
-            self.ledger.lost(entry, beacon.live_seq, sent_at)
-        if self.following and live != self.live:
-            self._log.info("session_followed", session=live, previous=self.live)
-            left = heard_by_name.get(self.live) if self.live else None
-            if (
-                left is not None
-                and beacon.previous == left.session
-                and self.ledger.hears_from(left, me)
-                and left.last_seq >= 0
-            ):
-                self.ledger.lost(left, beacon.previous_seq, sent_at)  # its tail while live
-            followed = self.dial.move_to(live, from_start=moved)
-            if (
-                moved
-                and followed is not None
-                and self.ledger.hears_from(followed, me)
-                and beacon.live_seq > followed.last_seq >= 0
-            ):
-                # Its head was sent since the beacon before this one (or one interval ago).
-                followed.last_sent = sent_at - self.air.interval if since is None else since
-                followed.heard_at -= self.air.interval  # by our clock: an interval at least
-                self.ledger.lost(followed, beacon.live_seq, sent_at)  # the head it missed
-
     def check_air(self) -> bool:
         """See `Air.check`: call it only when nothing is waiting unread."""
         return self.air.check()
-
-    def _inbox(self, frame: bytes, out: Callable[[Message], object]) -> None:
-        """A frame for us alone: a HELLO, or a last value to take (see `read_inbox`)."""
-        last_value = read_inbox(frame, self.inbox, self._prefix, self.dial, self.ledger)
-        if last_value is not None:
-            self._careful(*last_value, iter(()), out)  # one DATA frame
-
-    def _end(self, heard: Heard, last_seq: int, sent_at: float) -> None:
-        if heard.last_seq >= 0:  # the tail lost before the END (none after nothing)
-            self.ledger.lost(heard, last_seq, sent_at)
-        self.dial.end(heard.session)
-        self._log.info("session_ended", session=heard.session, last_seq=last_seq)

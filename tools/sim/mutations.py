@@ -18,6 +18,7 @@ from radio.core.air import ClockOffset
 from radio.core.dial import Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.session import SessionState
+from radio.core.switchboard import Switchboard
 from radio.core.tuner import Tuner
 from radio.core.wire import Beacon
 from tools.sim.profile import Profile
@@ -108,12 +109,12 @@ def _one_sample_moves_the_estimate() -> list[tuple[Any, str, Any]]:
 
 def _ended_in_beacon_ignored() -> list[tuple[Any, str, Any]]:
     """The tuner skips a beacon's list of ended sessions (guarantee: END learned)."""
-    original = Tuner._beacon
+    original = Switchboard._beacon
 
-    def _beacon(self: Tuner, beacon: Beacon, sent_at: float, since: float | None) -> None:
+    def _beacon(self: Switchboard, beacon: Beacon, sent_at: float, since: float | None) -> None:
         original(self, beacon._replace(ended=()), sent_at, since)
 
-    return [(Tuner, "_beacon", _beacon)]
+    return [(Switchboard, "_beacon", _beacon)]
 
 
 def _return_counted_from_start() -> list[tuple[Any, str, Any]]:
