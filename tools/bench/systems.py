@@ -16,7 +16,14 @@ from typing import Any, Final
 import structlog
 import zmq
 
-from .record import CallbackRecorder, Received, async_receive_loop, receive_loop
+from .record import (
+    HEAR_FIRST_TIMEOUT_S,
+    CallbackRecorder,
+    Received,
+    async_receive_loop,
+    receive_loop,
+)
+from .silence import iterating
 
 TOPIC: Final[bytes] = b"bench/s1/"
 """Topic of the raw ZeroMQ systems (the same length radio's topic has)."""
@@ -205,7 +212,7 @@ def _check_build(system: System) -> None:
 
 
 class Radio(System):
-    """radio's sync API: Publisher.send and Subscriber.recv."""
+    """radio's sync API: Publisher.send and ``for message in subscriber``."""
 
     name, label = "radio", "radio (sync)"
 
@@ -233,17 +240,33 @@ class Radio(System):
         _quiet_library_logs()
         with Subscriber(address.endpoint, channel=CHANNEL, hwm=0) as sub:
             sub.tune_in(SESSION)
-            return receive_loop(self._receiver(sub), 0, count, quiet_s, ready, latency)
+            with self._receiver(sub) as recv:
+                return receive_loop(recv, 0, count, quiet_s, ready, latency)
 
-    @staticmethod
-    def _receiver(sub: Any) -> Callable[[float], bytes | None]:
+    @contextmanager
+    def _receiver(self, sub: Any) -> Iterator[Callable[[float], bytes | None]]:
+        """``recv(timeout_s)``: the next payload of ``for message in sub`` (see `Silence`)."""
+        recv, silence = iterating(sub, HEAR_FIRST_TIMEOUT_S)
+        try:
+            yield recv
+        finally:
+            silence.stop()
+
+
+class RadioRecv(Radio):
+    """radio's sync API with a `Subscriber.recv` call per message."""
+
+    name, label = "radio-recv", "radio (sync), recv()"
+
+    @contextmanager
+    def _receiver(self, sub: Any) -> Iterator[Callable[[float], bytes | None]]:
         """``recv(timeout_s)``: the next payload, one `Subscriber.recv` each."""
 
         def recv(timeout_s: float) -> bytes | None:
             message = sub.recv(timeout_s)
             return None if message is None else message.payload
 
-        return recv
+        yield recv
 
 
 class RadioPure(Radio):
@@ -270,8 +293,8 @@ class RadioBulk(Radio):
         while chunk := list(itertools.islice(frames, self.CHUNK)):
             send_many(chunk)
 
-    @staticmethod
-    def _receiver(sub: Any) -> Callable[[float], bytes | None]:
+    @contextmanager
+    def _receiver(self, sub: Any) -> Iterator[Callable[[float], bytes | None]]:
         """``recv(timeout_s)``: the next payload, taken `CHUNK` at a time with recv_many."""
         taken: Iterator[Any] = iter(())
 
@@ -283,7 +306,7 @@ class RadioBulk(Radio):
                 message = next(taken, None)
             return None if message is None else message.payload
 
-        return recv
+        yield recv
 
 
 class RadioBulkPure(RadioBulk):
@@ -519,6 +542,7 @@ SYSTEMS: Final[dict[str, System]] = {
         RawTwoFrames(),
         RawAsync(),
         Radio(),
+        RadioRecv(),
         RadioPure(),
         RadioBulk(),
         RadioBulkPure(),
