@@ -122,11 +122,11 @@ def _shown(item: str | None) -> str | None:
 
 
 def _steps(plan: Plan, phase: str) -> int:
-    systems = len(plan.systems)
+    systems = len(phases.measured_in(plan, phase))
     return {
         "throughput": systems * len(plan.sizes) * plan.repeat,
         "latency": systems * plan.repeat,
-        "fanout": systems * len(plan.fanout),
+        "fanout": systems * len(plan.fanout) * min(plan.repeat, plan.fanout_repeat),
         "memory": systems,
         "profile": 1,
     }[phase]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .runner import Run, measure
+from .systems import SYSTEMS
 
 KIB: Final[int] = 1024
 
@@ -82,13 +83,21 @@ def _percentile(sorted_values: Sequence[int], fraction: float) -> float:
     return sorted_values[index] / 1000.0
 
 
-def _rounds(plan: Plan) -> list[tuple[int, str]]:
+def measured_in(plan: Plan, phase: str) -> list[str]:
+    """The plan's systems measured in *phase*, in the plan's order (see `System.phases`)."""
+    return [
+        name for name in plan.systems if (phases := SYSTEMS[name].phases) is None or phase in phases
+    ]
+
+
+def _rounds(plan: Plan, phase: str) -> list[tuple[int, str]]:
     """(repeat, system) in the order runs are made: every system once per round.
 
     Runs of one system are spread over the whole phase, not made back to back, so
     that a noisy spell of the machine does not fall on one system's runs only.
     """
-    return [(index, system) for index in range(plan.repeat) for system in plan.systems]
+    systems = measured_in(plan, phase)
+    return [(index, system) for index in range(plan.repeat) for system in systems]
 
 
 def throughput(plan: Plan, results: Results, step: Step) -> None:
@@ -97,14 +106,14 @@ def throughput(plan: Plan, results: Results, step: Step) -> None:
     delivered: dict[tuple[str, int], list[float]] = {}
     cpu: dict[tuple[str, int], list[list[float]]] = {}
     for size in plan.sizes:
-        for _, system in _rounds(plan):
+        for _, system in _rounds(plan, "throughput"):
             step(f"throughput {system} {size} B")
             count = plan.count(system, size)
             run = measure(system, size, count)
             rates.setdefault((system, size), []).append(run.rate)
             delivered.setdefault((system, size), []).append(run.delivered / count)
             cpu.setdefault((system, size), []).append(_cpu_per_message(run))
-    for system in plan.systems:  # in the plan's order
+    for system in measured_in(plan, "throughput"):  # in the plan's order
         for size in plan.sizes:
             results.throughput.setdefault(system, {})[size] = Spread.of(rates[system, size])
             results.delivered.setdefault(system, {})[size] = min(delivered[system, size])
@@ -129,7 +138,7 @@ def latency(plan: Plan, results: Results, step: Step) -> None:
     """One-way latency percentiles at a fixed offered rate, 100-byte payloads."""
     percentiles: dict[str, dict[str, list[float]]] = {}
     achieved: dict[str, list[float]] = {}
-    for _, system in _rounds(plan):
+    for _, system in _rounds(plan, "latency"):
         step(f"latency {system}")
         run = measure(system, 100, plan.latency_count, rate=plan.latency_rate, latency=True)
         samples = sorted(run.subscribers[0].latencies_ns) if run.subscribers else []
@@ -141,7 +150,7 @@ def latency(plan: Plan, results: Results, step: Step) -> None:
         achieved.setdefault(system, []).append(
             run.sent / run.send_seconds if run.send_seconds else 0.0
         )
-    for system in plan.systems:
+    for system in measured_in(plan, "latency"):
         if system in achieved:
             results.latency_us[system] = {k: Spread.of(v) for k, v in percentiles[system].items()}
             results.latency_rate[system] = statistics.median(achieved[system])
@@ -152,13 +161,13 @@ def fanout(plan: Plan, results: Results, step: Step) -> None:
     rates: dict[tuple[str, int], list[float]] = {}
     for subscribers in plan.fanout:
         for _ in range(min(plan.repeat, plan.fanout_repeat)):
-            for system in plan.systems:
+            for system in measured_in(plan, "fanout"):
                 step(f"fan-out {system} x{subscribers}")
                 zmq = system.startswith(("zmq", "radio"))
                 count = plan.fanout_zmq_count if zmq else plan.fanout_count
                 run: Run = measure(system, 100, count, subscribers=subscribers)
                 rates.setdefault((system, subscribers), []).append(run.rate)
-    for system in plan.systems:
+    for system in measured_in(plan, "fanout"):
         for subscribers in plan.fanout:
             results.fanout.setdefault(system, {})[subscribers] = Spread.of(
                 rates[system, subscribers]
@@ -167,7 +176,7 @@ def fanout(plan: Plan, results: Results, step: Step) -> None:
 
 def memory(plan: Plan, results: Results, step: Step) -> None:
     """Publisher (and broker) memory while broadcasting to one frozen subscriber."""
-    for system in plan.systems:
+    for system in measured_in(plan, "memory"):
         step(f"memory {system}")
         run = measure(system, 100, plan.memory_count, freeze=True)
         results.memory[system] = run.rss_samples

@@ -29,6 +29,8 @@ TOPIC: Final[bytes] = b"bench/s1/"
 """Topic of the raw ZeroMQ systems (the same length radio's topic has)."""
 CHANNEL: Final[str] = "bench"
 SESSION: Final[str] = "s1"
+HEADER_BYTES: Final[int] = 34
+"""Bytes of radio's frame header after the topic (``radio.core.wire.HEADER``; a test checks)."""
 
 Send = Callable[[bytes], Any]
 
@@ -54,6 +56,7 @@ class System:
     server: str | None = None  # the broker it needs, if any
     pure: bool = False  # radio's pure-Python cores (RADIO_PURE=1) rather than the compiled ones
     hwm_note: str = ""
+    phases: frozenset[str] | None = None  # the phases it is measured in (None: every one)
 
     @contextmanager
     def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
@@ -127,6 +130,24 @@ class RawSingle(System):
             return receive_loop(recv, self.offset, count, quiet_s, ready, latency)
         finally:
             sock.close(linger=0)
+
+
+class RawPadded(RawSingle):
+    """pyzmq PUB/SUB, one frame as long as radio's: the payload, then radio's header's length.
+
+    A reference, not a competitor: radio's frames carry a header (`HEADER_BYTES`)
+    that ZeroMQ's I/O threads move too; this row says what raw pyzmq does with as
+    many bytes a frame, so that the cost of those bytes is seen apart from radio's.
+    """
+
+    name, label = "zmq-1frame-padded", "raw pyzmq, 1 frame + 34 B (radio's header)"
+    phases = frozenset({"throughput", "fanout"})
+
+    @contextmanager
+    def publisher(self, address: Address) -> Iterator[tuple[Send, Callable[[bytes], Any]]]:
+        padding = bytes(HEADER_BYTES)
+        with super().publisher(address) as (send, _):
+            yield send, lambda payload: TOPIC + payload + padding
 
 
 class RawTwoFrames(RawSingle):
@@ -257,6 +278,7 @@ class RadioRecv(Radio):
     """radio's sync API with a `Subscriber.recv` call per message."""
 
     name, label = "radio-recv", "radio (sync), recv()"
+    phases = frozenset({"throughput", "latency"})
 
     @contextmanager
     def _receiver(self, sub: Any) -> Iterator[Callable[[float], bytes | None]]:
@@ -539,6 +561,7 @@ SYSTEMS: Final[dict[str, System]] = {
     system.name: system
     for system in (
         RawSingle(),
+        RawPadded(),
         RawTwoFrames(),
         RawAsync(),
         Radio(),

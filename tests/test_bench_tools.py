@@ -1,4 +1,4 @@
-"""The benchmark's iteration loop: messages come through, a silence ends it."""
+"""The benchmark's own pieces: the iteration loop and its silence, the padded reference."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import time
 import pytest
 
 from radio import ClosedError
+from radio.core.wire import HEADER
 from tests.helpers import tuned
+from tools.bench.phases import Plan, measured_in
 from tools.bench.silence import iterating
+from tools.bench.systems import HEADER_BYTES
 
 
 def test_iteration_hands_out_the_payloads_in_order() -> None:
@@ -51,3 +54,16 @@ def test_a_loop_that_ended_on_its_count_leaves_the_subscriber_open() -> None:
         assert recv(5.0) == b"only"
         silence.stop()
         assert sub.recv(0.0) is None  # open: nothing more, and no ClosedError
+
+
+def test_the_padded_reference_is_as_long_as_radios_header() -> None:
+    """Raw pyzmq's padded frames carry exactly the bytes radio's header adds after the topic."""
+    assert HEADER.size == HEADER_BYTES
+
+
+def test_a_system_is_measured_only_in_its_phases() -> None:
+    """A reference row runs where it is compared (see `System.phases`), in the plan's order."""
+    plan = Plan(systems=("zmq-1frame", "zmq-1frame-padded", "radio", "radio-recv"))
+    assert measured_in(plan, "fanout") == ["zmq-1frame", "zmq-1frame-padded", "radio"]
+    assert measured_in(plan, "latency") == ["zmq-1frame", "radio", "radio-recv"]
+    assert measured_in(plan, "memory") == ["zmq-1frame", "radio"]
