@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from radio.core.air import Air
+from radio.core.air import SUSPECT_DROP_S, Air
 from radio.core.dial import Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.names import (
@@ -54,7 +54,8 @@ OFF_AIR_AFTER_BEACONS: Final[int] = 3
 HELLO_GRACE_S: Final[float] = 1.0
 """A re-tuned session whose HELLO was lost is heard again from the first message sent
 this long after the re-tune (its send time turned into our monotonic clock by the
-estimated offset)."""
+estimated offset), and not stamped after it arrived: a forged or flipped send time
+ends no wait."""
 _unpack_tail = TAIL.unpack_from
 _new_tuple = tuple.__new__
 
@@ -470,8 +471,10 @@ class Tuner:
             if heard.awaiting:
                 if instance == heard.hello_from:
                     heard.awaiting = False  # its HELLO said it had sent nothing before
-                elif sent_at + estimate <= heard.floor + HELLO_GRACE_S:
-                    self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
+                elif not heard.floor + HELLO_GRACE_S < sent_at + estimate <= now + SUSPECT_DROP_S:
+                    # Before the HELLO: sent before the re-tune, or stamped after it arrived
+                    # (a send time in doubt: `ClockOffset`), which proves nothing.
+                    self.ledger.fence(heard, seq, 1, sent_at)
                     continue
                 heard.awaiting = False  # no HELLO, but clearly sent after the re-tune
             if seq != heard.last_seq + 1 and not self.ledger.jump(heard, seq, sent_at):

@@ -266,6 +266,23 @@ def _hello(tuner: Tuner, seq: int, sent_at: float, publisher: bytes) -> bytes:
     return _inbox("s", encode(b"", Kind.HELLO, seq, sent_at, tag, publisher=publisher))
 
 
+def test_a_send_time_stamped_ahead_does_not_end_the_wait_of_a_re_tune() -> None:
+    """hostile seed 700695 (``--faults oversize,hostile``): a follower, frozen, read a
+    forged END and a forged beacon (it left the live session and came back: a re-tune,
+    awaiting the HELLO), then a forged DATA frame with a bit of its send time flipped,
+    far ahead. "Clearly sent after the re-tune" ended the wait, and the honest backlog
+    sent before the re-tune was yielded: stale. A send time later than the frame's
+    arrival proves nothing now; the wait goes on until one that is plausible."""
+    clock = Clock()
+    tuner = _retuned(clock, PUBLISHER)
+    stale = _data("s", 3, clock.now - 0.005)  # sent before the re-tune, read late
+    assert _take(tuner, _data("s", 2, clock.now + 1e6)) == []  # stamped 10^6 s ahead
+    assert _take(tuner, stale) == []
+    assert tuner.stats.fenced == 2
+    clock.advance(1.5)  # the HELLO was lost: a message sent well after the re-tune
+    assert [m.seq for m in _take(tuner, _data("s", 4, clock.now))] == [4]
+
+
 def test_a_hello_saying_0_ends_the_wait_for_its_own_publishers_frames_only() -> None:
     """Seeds 899838211148, ... (clock_steps,clean_switch,same_name_restart,quick_retune,
     two_publishers): two publishers answer a re-tune; the one that lacks the session says
