@@ -23,7 +23,7 @@ from radio.logs import get_logger
 from radio.message import Loss, Message, Stats
 from radio.owner import SocketOwner
 from radio.security import CurveClient
-from radio.service import BUSY_PAUSE_S, SERVICE_INTERVAL_S, ServiceThread
+from radio.service import BUSY_PAUSE_S, IDLE_INTERVAL_S, SERVICE_INTERVAL_S, ServiceThread
 from radio.settings import (
     JoinSettings,
     SocketOptions,
@@ -146,6 +146,7 @@ class Subscriber(SocketOwner):
             f"radio-sub-{self.channel}",
             after=self._wake,
             busy_pause=BUSY_PAUSE_S,  # slices of a backlog, the reader gets the lock between
+            idle_interval=IDLE_INTERVAL_S,  # while the application reads the socket itself
         )
         self._service.start()
         self._log.info("subscriber_started", endpoint=self.endpoint, bind=self.bind)
@@ -507,7 +508,7 @@ class Subscriber(SocketOwner):
 
     # -- servicing and closing -----------------------------------------------------------
 
-    def _service_locked(self) -> bool:
+    def _service_locked(self) -> bool | None:
         """Attach new connections (sending them our subscriptions) and read everything.
 
         Reading decodes frames in order, so a beacon naming a new live session
@@ -518,10 +519,14 @@ class Subscriber(SocketOwner):
         past ``hwm`` messages not yet read, `_fill` drops and counts (memory stays
         bounded); in conflate mode it keeps only the newest. It skips its turn
         when the application read the socket itself within the service interval
-        (handing the socket's lock and the interpreter back and forth costs both).
+        (handing the socket's lock and the interpreter back and forth costs both),
+        and returns None: the thread then backs off while the application reads
+        (`IDLE_INTERVAL_S`), and is back at its interval once a turn finds work.
         """
-        if self._closed or _monotonic() - self._read_at < SERVICE_INTERVAL_S:
-            return False  # the application read the socket within the interval: serviced
+        if self._closed:
+            return False
+        if _monotonic() - self._read_at < SERVICE_INTERVAL_S:
+            return None  # the application read the socket within the interval: serviced
         self._socket.getsockopt(zmq.EVENTS)  # processes pending commands: attaches peers
         for _ in range(SERVICE_READS):
             if not self._socket.poll(0):
