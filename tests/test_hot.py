@@ -10,6 +10,7 @@ import random
 import signal
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -623,8 +624,24 @@ def test_a_condition_waits_and_wakes_on_the_c_lock(hot: ModuleType) -> None:
         assert condition.wait_for(lambda: ready, timeout=DEADLINE_S)
 
 
-def test_ctrl_c_interrupts_a_blocked_acquire_of_the_c_lock(hot: ModuleType) -> None:
-    """A SIGINT while the main thread waits for the C lock raises KeyboardInterrupt there."""
+def test_a_release_from_another_thread_wakes_a_waiter_on_the_c_lock(hot: ModuleType) -> None:
+    """A waiter sleeps in the semaphore and wakes when another thread lets the lock go."""
+    lock = hot.Lock()
+    lock.acquire()
+    timer = threading.Timer(0.05, lock.release)
+    timer.start()
+    started = time.monotonic()
+    assert lock.acquire(timeout=DEADLINE_S) is True
+    assert time.monotonic() - started < DEADLINE_S
+    assert lock.locked()
+    lock.release()
+    timer.join()
+
+
+@pytest.mark.parametrize("timeout", [DEADLINE_S, -1])
+def test_ctrl_c_interrupts_a_blocked_acquire_of_the_c_lock(hot: ModuleType, timeout: float) -> None:
+    """A SIGINT while the main thread waits for the C lock raises KeyboardInterrupt there,
+    whether the wait has a deadline or none."""
     lock = hot.Lock()
     lock.acquire()
     handler = signal.signal(
@@ -634,7 +651,7 @@ def test_ctrl_c_interrupts_a_blocked_acquire_of_the_c_lock(hot: ModuleType) -> N
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
-            lock.acquire(timeout=DEADLINE_S)
+            lock.acquire(timeout=timeout)
     finally:
         timer.cancel()
         signal.signal(signal.SIGINT, handler)
