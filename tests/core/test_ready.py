@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
+
 from radio.core.ready import CHUNK, ReadyQueue
 from radio.core.tuner import Tuner
 from radio.message import Message
@@ -112,6 +114,22 @@ def test_still_heard_checks_a_message_taken_before_a_retune() -> None:
     assert not queue.still_heard(message("s1", 1, ttl=1.0))
     assert queue.still_heard(message("s1", 2))
     assert (tuner.stats.fenced, tuner.stats.expired) == (1, 1)
+
+
+@pytest.mark.parametrize("count", [3, 4, 10])
+def test_pop_many_drops_and_counts_the_expired_whether_it_takes_the_queue_whole_or_not(
+    count: int,
+) -> None:
+    """A queue no longer than *count* is taken whole (4, 10), else popped one by one (3):
+    either way the expired ones are left out, counted, and the rest keep their order."""
+    tuner, queue, clock = setup("s1")
+    for seq, ttl in ((1, None), (2, 0.5), (3, 5.0), (4, None)):
+        queue.put(message("s1", seq, ttl=ttl))
+    clock.now = NOW + 1.0  # #2 is 1 s old with a TTL of 0.5 s
+    taken = [m.seq for m in queue.pop_many(count)] + [m.seq for m in queue.pop_many(count)]
+    assert taken == [1, 3, 4]
+    assert tuner.stats.expired == 1
+    assert not queue
 
 
 def test_given_back_messages_go_in_front_unless_fenced() -> None:
