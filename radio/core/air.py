@@ -292,6 +292,11 @@ with it within this much, and then by the less extreme of the two."""
 _INF: Final[float] = float("inf")
 
 
+def _in_doubt(sample: float, value: float) -> bool:
+    """Whether *sample* is too far below the estimate *value* to be taken alone."""
+    return sample < value - SUSPECT_DROP_S
+
+
 class ClockOffset:
     """Estimates ``our clock - the publisher's clock`` from (send time, arrival time) pairs.
 
@@ -341,6 +346,16 @@ class ClockOffset:
         """
         return sample < self.watch or arrived >= self.due
 
+    def doubts(self, sent_at: float, arrived: float) -> bool:
+        """Whether a frame's send time is in doubt: stamped after it arrived.
+
+        Its sample is more than `SUSPECT_DROP_S` below the estimate (forged, or a bit
+        flipped). `observe` moves nothing on such a sample alone, and it proves nothing: a re-tune
+        waiting for a frame sent after it does not take it for one (`Tuner`).
+        """
+        value = self.value
+        return value is not None and _in_doubt(arrived - sent_at, value)
+
     def observe(self, sent_at: float, arrived: float) -> float:
         """Take one frame's send time (publisher's clock) and arrival (ours); return value."""
         sample = arrived - sent_at
@@ -354,7 +369,7 @@ class ClockOffset:
                 self.merge(hint)
                 self.inherited = True
         value, suspect = self.value, self._suspect
-        if value is not None and sample < value - SUSPECT_DROP_S:
+        if value is not None and _in_doubt(sample, value):
             if suspect is None or abs(sample - suspect) > SUSPECT_DROP_S:
                 self._suspect = sample  # alone, it moves nothing; the next sample decides
                 self.watch = _INF

@@ -25,6 +25,12 @@ def _shifted(message: Message, shift: float) -> Message:
     return _new_tuple(Message, (*message[:3], message[3] + shift, *message[4:]))
 
 
+def _expired_at(message: Message, now: float) -> bool:
+    """Whether *message* is past its TTL at *now* (ours plus the conversion: as sent_at reads)."""
+    ttl = message[4]
+    return ttl is not None and now > message[3] + ttl
+
+
 class ReadyQueue:
     """A subscriber's decoded messages that the application has not had yet, in order.
 
@@ -84,10 +90,9 @@ class ReadyQueue:
 
         Without the lock, pass ``conversion`` as read before the generation check.
         """
-        ttl = message[4]
         if conversion is None:
             conversion = self._tuner.air.conversion
-        return ttl is not None and self._monotonic() + conversion > message[3] + ttl
+        return _expired_at(message, self._monotonic() + conversion)
 
     def refresh(self) -> None:
         """Copy the tuner's conversion for the lock-free checks (after each read)."""
@@ -163,8 +168,7 @@ class ReadyQueue:
                     message = queue.popleft()
                 except IndexError:
                     break
-                ttl = message[4]
-                if ttl and now > message[3] + ttl:
+                if _expired_at(message, now):
                     self._tuner.ledger.retract(message, Loss.EXPIRED)
                     continue
                 out.append(message)
@@ -173,15 +177,13 @@ class ReadyQueue:
     def _unexpired(self, messages: list[Message], now: float) -> list[Message]:
         """*messages* less the ones expired at *now* (each retracted, counted), in order."""
         for message in messages:
-            ttl = message[4]
-            if ttl and now > message[3] + ttl:
+            if _expired_at(message, now):
                 break
         else:
             return messages  # the common case: none expired, the list as it is
         kept: list[Message] = []
         for message in messages:
-            ttl = message[4]
-            if ttl and now > message[3] + ttl:
+            if _expired_at(message, now):
                 self._tuner.ledger.retract(message, Loss.EXPIRED)
             else:
                 kept.append(message)

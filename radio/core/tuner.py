@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Final
 
-from radio.core.air import SUSPECT_DROP_S, Air
+from radio.core.air import Air
 from radio.core.dial import Dial, Heard
 from radio.core.ledger import Ledger
 from radio.core.names import (
@@ -471,10 +471,11 @@ class Tuner:
             if heard.awaiting:
                 if instance == heard.hello_from:
                     heard.awaiting = False  # its HELLO said it had sent nothing before
-                elif not heard.floor + HELLO_GRACE_S < sent_at + estimate <= now + SUSPECT_DROP_S:
-                    # Before the HELLO: sent before the re-tune, or stamped after it arrived
-                    # (a send time in doubt: `ClockOffset`), which proves nothing.
-                    self.ledger.fence(heard, seq, 1, sent_at)
+                elif (
+                    sent_at + estimate <= heard.floor + HELLO_GRACE_S
+                    or clock.doubts(sent_at, now)  # stamped after it arrived: proves nothing
+                ):
+                    self.ledger.fence(heard, seq, 1, sent_at)  # before the HELLO: before a re-tune
                     continue
                 heard.awaiting = False  # no HELLO, but clearly sent after the re-tune
             if seq != heard.last_seq + 1 and not self.ledger.jump(heard, seq, sent_at):
