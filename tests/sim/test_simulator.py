@@ -200,3 +200,22 @@ def test_seeds_the_simulator_found_hold_every_invariant(kinds: str, seed: int) -
     result = run_seed(seed, Profile.parse(kinds))
     assert not result.violations, result.violations[0]
     assert result.yielded > 0
+
+
+MISJUDGED: dict[str, tuple[int, ...]] = {"hostile,oversize,strict": (1301409, 1301818)}
+"""Fresh seeds the oracle failed wrongly (docs/simulation.md, "The oracle corrected")."""
+
+
+@pytest.mark.parametrize(
+    ("kinds", "seed"), [(k, s) for k, seeds in MISJUDGED.items() for s in seeds]
+)
+def test_a_forgery_in_a_restarted_publishers_name_is_judged_as_its_own_frames(
+    kinds: str, seed: int
+) -> None:
+    """A forged frame naming the restarted publisher's instance, on a session name an
+    earlier instance ended, is a frame of that instance's session of the same name (which
+    the subscriber, re-tuned to it, hears): not stale. Both seeds yield one; the oracle
+    called it stale before it judged forged frames by the instance they claim."""
+    result = run_seed(seed, Profile.parse(kinds))
+    assert not result.violations, result.violations[0]
+    assert result.yielded > 0

@@ -308,12 +308,22 @@ class Observer:
         self.last_seq[key] = message.seq
 
     def _check_forged_yield(self, message: Message, sent: Sent, before: View) -> None:
-        """A hostile peer's message: of a session heard now, never of one learned ended."""
-        if message.session not in before.sessions:
-            self.fail(
-                "stale", f"yielded forged {message.session} #{message.seq} while not hearing it"
-            )
-        elif any(session == message.session for _, session in self.ended):
+        """A hostile peer's message: of a session heard now, never of one learned ended.
+
+        A forged frame that names a publisher instance is judged as that instance's
+        own would be: the session learned ended *of that instance* (a restarted
+        publisher's session of the same name is another stream, which the
+        subscriber hears, and nothing tells a forgery in its name from it without
+        CURVE). One that names no known instance: of no session learned ended.
+        """
+        session = message.session
+        if session not in before.sessions:
+            self.fail("stale", f"yielded forged {session} #{message.seq} while not hearing it")
+        elif (
+            (sent.claims, session) in self.ended
+            if sent.claims != ROGUE
+            else any(name == session for _, name in self.ended)
+        ):
             self.fail(
                 "stale",
                 f"yielded forged {message.session} #{message.seq} after learning "

@@ -42,6 +42,7 @@ class SimPublisher:
         self.truth = truth
         self.alive = True
         self.publisher_id = publisher_id
+        truth.instances[publisher_id] = incarnation
         self.fan_in = fan_in  # another publisher, reaching subscribers through a relay
         self.core = Transmitter(
             channel,

@@ -128,10 +128,18 @@ class Rogue:
     def _now(self) -> float:
         return self.clock.monotonic()  # send times are monotonic clocks (version 3)
 
-    def _payload(self, session: str, seq: int, ttl: float, live: bool) -> bytes:
-        """A data payload with a fresh message ID, recorded as the rogue's (sent now)."""
+    def _payload(
+        self, session: str, seq: int, ttl: float, live: bool, claims: bytes | int
+    ) -> bytes:
+        """A data payload with a fresh message ID, recorded as the rogue's (sent now).
+
+        *claims*: the publisher ID its header names, or that publisher's instance.
+        """
         ident, payload = self.truth.new_payload(self.rng.randint(16, 48))
-        self.truth.sent[ident] = Sent(ident, ROGUE, session, seq, self.timeline.now, ttl, live)
+        if isinstance(claims, bytes):
+            claims = self.truth.instances.get(claims, ROGUE)
+        sent = Sent(ident, ROGUE, session, seq, self.timeline.now, ttl, live, claims)
+        self.truth.sent[ident] = sent
         return payload
 
     def _meta(self, frames: tuple[bytes, ...]) -> Meta:
@@ -203,7 +211,7 @@ class Rogue:
         ttl = self.rng.choice([0.0, 1.0, 60.0])
         sent_at = max(0.0, self._now() + shift)
         is_live = session == live
-        payload = self._payload(session, seq, ttl, is_live)
+        payload = self._payload(session, seq, ttl, is_live, publisher)
         topic = session_topic(self.channel, session)
         frames = (
             encode(topic, Kind.DATA, seq, sent_at, payload, ttl, live=is_live, publisher=publisher),
@@ -251,7 +259,9 @@ class Rogue:
         except struct.error:
             return None
         # Its own message ID: a copy that is not the original message.
-        payload = self._payload(packet.meta.session, seq, ttl, packet.meta.live)
+        payload = self._payload(
+            packet.meta.session, seq, ttl, packet.meta.live, packet.meta.instance
+        )
         frame[body : body + 8] = payload[:8]
         frames = (bytes(frame),)
         return frames, self._meta(frames)
@@ -274,7 +284,7 @@ class Rogue:
         if session is None:
             return None
         seq = sessions.get(session, 0) + 1
-        payload = self._payload(session, seq, 0.0, session == live)
+        payload = self._payload(session, seq, 0.0, session == live, publisher)
         topic = session_topic(self.channel, session)
         is_live = session == live
         head, part = encode_parts(
@@ -305,7 +315,10 @@ class Rogue:
             return None
         first = sessions.get(session, 0) + 1
         now = self._now()
-        records = [(now, self._payload(session, first + n, 0.0, session == live)) for n in range(3)]
+        records = [
+            (now, self._payload(session, first + n, 0.0, session == live, publisher))
+            for n in range(3)
+        ]
         batch = encode_batch(b"", first, 0.0, records, live=session == live, publisher=publisher)
         frame = inbox_topic(self.channel, listener) + session.encode("ascii") + b"/" + batch
         return (frame,), self._inbox_meta(frame, Kind.BATCH, session, first, listener)
@@ -322,7 +335,7 @@ class Rogue:
             return None
         seq = sessions.get(session, 0) + self.rng.randint(20, 60)
         now = self._now()
-        payload = self._payload(session, seq, 0.0, session == live)
+        payload = self._payload(session, seq, 0.0, session == live, publisher)
         kind = Kind.DATA | (0x80 if session == live else 0)
         header = LEAD.pack(VERSION, kind, publisher) + pack_tail(seq, now, 0.0)
         frame = inbox_topic(self.channel, listener) + session.encode("ascii") + b"/" + header

@@ -27,6 +27,7 @@ class Sent:
     true_at: float
     ttl: float  # 0.0: no expiry
     live: bool  # the LIVE flag it went with
+    claims: int = ROGUE  # a forged one's: the instance its header names (ROGUE: none known)
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ class Truth:
 
     sent: dict[int, Sent] = field(default_factory=dict)
     ended: dict[tuple[int, str], int] = field(default_factory=dict)
+    instances: dict[bytes, int] = field(default_factory=dict)  # publisher ID: its instance
     _next_id: int = 1
 
     def new_payload(self, size: int) -> tuple[int, bytes]:
