@@ -19,7 +19,7 @@ from radio.core.presence import ListenerEvent
 from radio.core.session import SessionState
 from radio.core.tally import Tally, tally
 from radio.core.transmitter import BEACON_INTERVAL_S, Transmitter
-from radio.core.wire import NO_TTL, PART_THRESHOLD
+from radio.core.wire import NO_TTL, PART_THRESHOLD, pack_tail
 from radio.desk import DeskServer, check_advertised
 from radio.errors import SessionError
 from radio.hot import MODULE as HOT
@@ -75,6 +75,7 @@ MAX_WARNED_SESSIONS: Final[int] = 16
 _INF: Final[float] = float("inf")
 _now = time.monotonic  # every stamp and schedule: the wall clock only for beacons (core)
 _PART_THRESHOLD: Final[int] = PART_THRESHOLD
+_pack_tail = pack_tail
 _NOBLOCK: Final[int] = zmq.NOBLOCK
 
 
@@ -328,22 +329,23 @@ class Publisher(Servicing, SocketOwner):
             if state is None:
                 state = self._open_state(session)
             now = _now()
-            frame = state.frame(payload, ttl, now)  # None: it waits in a batch
-            item: Item = frame  # type: ignore[assignment]  # None: nothing
-            if frame is not None and len(payload) >= _PART_THRESHOLD and state.parted(payload):
-                item = (frame, payload)
-            elif (  # a pure build's common case: `Outbox.put`'s, inlined (built: C's)
-                self._hot is None
-                and frame is not None
+            if (  # a pure build's common case: `SessionState.frame`'s first branch, then
+                self._hot is None  # `Outbox.put`'s, inlined (built: C's, `Sender`)
+                and len(payload) < state.small_below
                 and now < self._next_service
                 and not self._outbox.pending
                 and self._wire.acquire(False)
             ):
+                seq = state.seq = state.seq + 1
                 try:
-                    self._send(frame, _NOBLOCK)
+                    self._send(state.prefix + _pack_tail(seq, now, ttl) + payload, _NOBLOCK)
                 finally:
                     self._wire.release()
-                return state.seq
+                return seq
+            frame = state.frame(payload, ttl, now)  # None: it waits in a batch
+            item: Item = frame  # type: ignore[assignment]  # None: nothing
+            if frame is not None and len(payload) >= _PART_THRESHOLD and state.parted(payload):
+                item = (frame, payload)
             # The socket's lock, tried for, never waited for (`radio.outbox`): the frame is
             # sent now, or left to the thread in the socket to send before it lets go.
             self._outbox.put(
