@@ -87,6 +87,7 @@ class Ledger:
             self._limited.warning(
                 "sequence_repeated", session=heard.session, seq=seq, last_seq=last
             )
+            self._behind(heard, sent_at)
         self.fence_other(heard.session, seq)
         return False
 
@@ -219,7 +220,20 @@ class Ledger:
             heard.last_seq = max(heard.last_seq, seq + count - 1)
         if later:  # stale or not, the session carried it: a later gap is bounded from here
             heard.last_sent = max(heard.last_sent, sent_at)
+        else:
+            self._behind(heard, sent_at)
         self._limited.warning("message_fenced", session=heard.session, seq=seq)
+
+    def _behind(self, heard: Heard, sent_at: float) -> None:
+        """A frame at or before *heard*'s last seq, sent at *sent_at*: dropped, yet evidence.
+
+        The message after the last seq was sent after it, so a gap shown later is
+        bounded from its send time too (a forged seq far ahead, then the honest frames
+        behind it: a second forgery may not count what they show was never sent). Not
+        from a send time past the publisher's clock (`FUTURE_S`): forged.
+        """
+        if sent_at <= self._publisher_now(heard.instance) + FUTURE_S:
+            heard.last_sent = max(heard.last_sent, sent_at)
 
     def fence_other(self, session: str, seq: int, count: int = 1) -> None:
         """A frame of a session not heard, or of an instance a heard session moved on from.

@@ -304,6 +304,7 @@ class Tuner:
                 if seq != last + 1:
                     heard.last_seq, heard.last_sent = last, last_sent
                     if not self.ledger.jump(heard, seq, sent_at):
+                        last_sent = heard.last_sent  # a frame behind bounds gaps from its time
                         continue  # not after the last one, or implausibly far: dropped
                 last, last_sent = seq, sent_at
                 if ttl and age - skew > ttl:

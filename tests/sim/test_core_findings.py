@@ -250,6 +250,31 @@ def test_a_far_past_stamp_opens_no_long_span_for_gaps() -> None:
     assert tuner.stats.gaps <= 4e6 * 1.0
 
 
+def test_honest_frames_behind_a_forged_seq_bound_the_next_gap_from_their_send_time() -> None:
+    """hostile seeds 1301615, 1301843 (``--faults hostile,oversize,strict``), 1300484, ...:
+    a real frame copied with its seq bit-flipped far ahead is taken (a plausible gap),
+    and the honest frames after it are fenced, being behind. A second flipped copy, of
+    a frame sent seconds after the first copy's, counted seconds' worth of gaps (at
+    10^7 a second), though the honest frames had just shown the session at seq 6: the
+    bound ran from the first copy's send time. A frame behind is evidence now: the
+    gap is bounded from its send time, and the second copy counts nothing."""
+    clock = Clock()
+    tuner = _tuner(clock)
+    tuner.tune_in("s")
+    first = clock.now
+    assert len(_take(tuner, _data("s", 1, first))) == 1
+    clock.advance(0.01)
+    assert len(_take(tuner, _data("s", 50, first))) == 1  # #1 copied, its seq flipped
+    for seq in range(2, 7):
+        clock.advance(0.5)
+        assert _take(tuner, _data("s", seq, clock.now)) == []  # honest, behind 50: fenced
+    clock.advance(0.01)
+    gaps = tuner.stats.gaps
+    flipped = _data("s", 50 + 15_000_000, clock.now - 0.005)  # a recent one, flipped
+    assert _take(tuner, flipped) == []
+    assert tuner.stats.gaps == gaps  # implausible: 15 million in 15 ms
+
+
 def _retuned(clock: Clock, publisher: bytes) -> Tuner:
     """A tuner that heard seq 1 of "s" from *publisher*, then re-tuned to "s"."""
     tuner = _tuner(clock)

@@ -188,7 +188,11 @@ def test_the_publisher_core_hears_the_subscription_events() -> None:
     assert session_topic("c", "s") == b"c/s/"
 
 
-FOUND: dict[str, tuple[int, ...]] = {"oversize,hostile": (700695, 700964)}
+FOUND: dict[str, tuple[int, ...]] = {
+    "oversize,hostile": (700695, 700964),
+    "hostile,oversize,strict": (1301615, 1301843),
+    "hostile": (1300484, 1300746),
+}
 """Fresh seeds that failed on the cores of their day and hold since the fix
 (docs/simulation.md, "Found by the simulator and fixed"): each replays its schedule."""
 
@@ -196,7 +200,10 @@ FOUND: dict[str, tuple[int, ...]] = {"oversize,hostile": (700695, 700964)}
 @pytest.mark.parametrize(("kinds", "seed"), [(k, s) for k, seeds in FOUND.items() for s in seeds])
 def test_seeds_the_simulator_found_hold_every_invariant(kinds: str, seed: int) -> None:
     """700695 and 700964: a forged send time far ahead ended a re-tune's wait for the
-    HELLO, and the honest backlog sent before the re-tune was yielded (stale)."""
+    HELLO, and the honest backlog sent before the re-tune was yielded (stale). 1301615,
+    1301843, 1300484, 1300746: a second bit-flipped seq counted more gaps than the
+    session could have carried since the honest frames fenced behind the first one
+    (bounded)."""
     result = run_seed(seed, Profile.parse(kinds))
     assert not result.violations, result.violations[0]
     assert result.yielded > 0
