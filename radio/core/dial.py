@@ -38,7 +38,9 @@ class Heard:
     hello_from: bytes = b""  # awaiting: an instance whose HELLO said 0: its frames are after
     floor: float = 0.0  # when it was re-tuned (our monotonic clock)
     tag: bytes = b""  # names this tune-in in the presence marker; the HELLO echoes it
-    last_sent: float = -1.0  # publisher-clock send time at last_seq (-1: unknown): bounds a gap
+    # Publisher-clock send time of the latest frame heard at or before last_seq (taken,
+    # fenced or dropped as behind; -1: unknown): a later gap is bounded from it.
+    last_sent: float = -1.0
     heard_at: float = 0.0  # our monotonic clock when last heard of: bounds a gap too
     since: float = 0.0  # our monotonic clock when tuned in: nothing heard was sent before
     instance: bytes = b""  # the publisher instance its seqs are of (b"": none heard yet)
