@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Final
 
 import pytest
 
@@ -224,5 +225,25 @@ def test_a_forgery_in_a_restarted_publishers_name_is_judged_as_its_own_frames(
     the subscriber, re-tuned to it, hears): not stale. Both seeds yield one; the oracle
     called it stale before it judged forged frames by the instance they claim."""
     result = run_seed(seed, Profile.parse(kinds))
+    assert not result.violations, result.violations[0]
+    assert result.yielded > 0
+
+
+FOLLOWED_FORGERY: Final = (1600487, 1600691)
+"""Fresh seeds of `FOLLOWED_FORGERY_KINDS` the oracle failed wrongly ("The oracle corrected")."""
+FOLLOWED_FORGERY_KINDS: Final = "hostile,same_name_restart,two_publishers,quick_retune"
+
+
+@pytest.mark.parametrize("seed", FOLLOWED_FORGERY)
+def test_a_forged_beacon_taken_after_a_silence_is_judged_as_the_publisher_it_names(
+    seed: int,
+) -> None:
+    """A follower frozen past its publisher's off-air time takes the next beacon it reads:
+    in both seeds a forged copy naming the channel's other, real publisher, whose session
+    it then follows and yields. The oracle learned nothing from forged frames and kept
+    holding it to the publisher it went by before (a `conflict`); it now judges a forged
+    beacon as a beacon of the publisher it names (and still fails one taken while the
+    publisher gone by is on air)."""
+    result = run_seed(seed, Profile.parse(FOLLOWED_FORGERY_KINDS))
     assert not result.violations, result.violations[0]
     assert result.yielded > 0

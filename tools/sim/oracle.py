@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from radio.core.names import MARKER, TAG_SEPARATOR
 from radio.core.tuner import Tuner
@@ -236,10 +236,18 @@ class Observer:
         self.fail("inbox", invariants.inbox_rule(meta.kind.name, heard_before, yielded, gaps))
 
     def _forged(self, meta: Meta, before: View, after: View) -> None:
-        """A hostile peer's frame: what it may not do; the oracle learns nothing from it."""
+        """A hostile peer's frame: what it may not do; the oracle learns nothing from it.
+
+        Save whom a follower goes by: a forged beacon naming a real publisher moves the
+        core as that publisher's own would (without CURVE nothing tells them apart), so
+        it is judged as that publisher's; one naming no publisher, as an unknown one's.
+        """
         if meta.attack == "beacon_interval":
             what = "a beacon with an interval of 0 or 1e9 s"
             self.fail("malformed", invariants.malformed_counted(what, before.stats, after.stats))
+        if meta.kind is Kind.BEACON and meta.beacon is not None:
+            claimed = self.truth.instances.get(meta.beacon.publisher, ROGUE)
+            self._goes_by(replace(meta, instance=claimed), before, after)
 
     def _bounded(self, before: View, after: View) -> None:
         """(3b, hostile) Gaps added by one step: no more than the sessions could have carried."""
@@ -262,8 +270,8 @@ class Observer:
             "conflict",
             invariants.goes_by_one(accepted, meta.instance, self.goes_by, on_air, before, after),
         )
-        if accepted:
-            self.goes_by = None if beacon.signing_off else meta.instance
+        if accepted:  # one of no known publisher: nothing to hold its follower's yields to
+            self.goes_by = None if beacon.signing_off or meta.instance == ROGUE else meta.instance
             self.goes_by_until = self.now + OFF_AIR_BEACONS * BEACON_INTERVAL_S
 
     # -- checks -------------------------------------------------------------------------
