@@ -122,6 +122,10 @@ class Dial:
         # ... and, of those that did not end, how far and from which instance they were heard:
         # a follower moved back to one counts on from there (`_new`), never from 0 again.
         self.away: OrderedDict[str, Heard] = OrderedDict()
+        # Sessions that ended while heard: the instance that ended them and their last seq.
+        # A publisher instance never reopens a name it closed, so when one is heard again,
+        # that instance's frames of it are stale (`_new`), unless its HELLO refutes the END.
+        self.ended: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
         self._explicit: set[str] = set()
         self._monotonic = monotonic
         self._tags = itertools.count(1)
@@ -185,14 +189,44 @@ class Dial:
         self._rebuild(from_start=live if from_start else None)
         return self.heard.get(session_topic(self.channel, live)) if live else None
 
-    def end(self, session: str) -> None:
-        """*session* is over: hear it no more, by name or by following."""
+    def end(self, session: str, instance: bytes = b"", last_seq: int = 0) -> None:
+        """*session* is over (ended by *instance* at *last_seq*): hear it no more.
+
+        Neither by name nor by following; *instance* (when known) is remembered as
+        the one that ended it: heard again, the session is another one's (`_new`).
+        """
         self._explicit.discard(session)
         if self.live == session:
             self.live = None
             self.between_sessions = self.following
         self._rebuild()
         self.away.pop(session, None)  # over: a session of that name again is another one
+        if instance:
+            self.ended[session] = (instance, last_seq)
+            self.ended.move_to_end(session)
+            while len(self.ended) > MAX_REMEMBERED:
+                self.ended.popitem(last=False)
+
+    def ended_by(self, heard: Heard, instance: bytes) -> bool:
+        """Whether *instance* ended *heard*'s session, and no other was heard of it since.
+
+        Such an instance's END (or beacon naming the session ended), read again after
+        a re-tune, ends it again.
+        """
+        over = self.ended.get(heard.session)
+        return over is not None and over[0] == instance and not heard.instance
+
+    def refuted(self, heard: Heard, instance: bytes, seq: int) -> None:
+        """Hear *instance* on *heard*'s session again if its HELLO (saying *seq*) refutes its END.
+
+        The instance remembered as having ended the session says, when asked, the seq
+        it ended at; a HELLO of it saying another seq shows the END was not its own
+        (forged): its frames are heard again.
+        """
+        over = self.ended.get(heard.session)
+        if over is not None and over[0] == instance and seq != over[1]:
+            del self.ended[heard.session]
+            heard.retired = tuple(other for other in heard.retired if other != instance)
 
     def _rebuild(self, *, from_start: str | None = None) -> None:
         """Hear exactly the explicit sessions and the followed one.
@@ -247,4 +281,7 @@ class Dial:
             entry.last_seq = 0
         if session in self.left:
             entry.awaiting, entry.floor = True, entry.heard_at
+        over = self.ended.get(session)
+        if over is not None and over[0] not in entry.retired:
+            entry.retired = (*entry.retired[-(MAX_RETIRED - 1) :], over[0])  # its frames: stale
         return entry

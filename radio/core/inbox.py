@@ -40,8 +40,11 @@ def read_inbox(
             ledger.fence_other(session.decode("ascii", "replace"), seq)
         return None
     if kind is Kind.HELLO:
-        if body[HEADER.size :] != heard.tag or not ledger.welcomed(heard, instance, seq):
-            return None  # the HELLO of an earlier tune-in, read late, or of another instance
+        if body[HEADER.size :] != heard.tag:
+            return None  # the HELLO of an earlier tune-in, read late
+        dial.refuted(heard, instance, seq)
+        if not ledger.welcomed(heard, instance, seq):
+            return None  # of another instance, or of the one that ended the session
         if seq or heard.instance:
             heard.awaiting = False
         else:  # it sent nothing on the session: its own frames come after the fence, and

@@ -176,11 +176,13 @@ class Ledger:
         it, behind a relay, or from one that dies before it opens it); from another
         one only when nothing was heard of the session yet and it says it sent some.
         """
+        if instance in heard.retired:
+            return False  # an instance it moved on from (or that ended it): not its word
         if not heard.instance or instance == heard.instance:
             if seq:
                 heard.instance = instance
             return True
-        if heard.last_seq > 0 or seq == 0 or instance in heard.retired:
+        if heard.last_seq > 0 or seq == 0:
             return False
         self.succeeded(heard, instance)
         return True

@@ -98,7 +98,10 @@ class Switchboard:
         heard_by_name = {entry.session: entry for entry in dial.heard.values()}
         me = beacon.publisher  # its seqs are of its own sessions
         for name, last_seq in beacon.ended:
-            if name in heard_by_name and ledger.hears_from(heard_by_name[name], me):
+            # Heard from it, or heard again after it ended it (it says so again): over.
+            if name in heard_by_name and (
+                ledger.hears_from(heard_by_name[name], me) or dial.ended_by(heard_by_name[name], me)
+            ):
                 self.end(heard_by_name.pop(name), last_seq, sent_at)
         live = beacon.live or None
         entry = heard_by_name.get(live) if live else None
@@ -135,5 +138,5 @@ class Switchboard:
         """*heard*'s session is over at *last_seq*: count its lost tail, stop hearing it."""
         if heard.last_seq >= 0:  # the tail lost before the END (none after nothing)
             self._ledger.lost(heard, last_seq, sent_at)
-        self._dial.end(heard.session)
+        self._dial.end(heard.session, heard.instance, last_seq)
         self._log.info("session_ended", session=heard.session, last_seq=last_seq)

@@ -452,6 +452,8 @@ class Tuner:
         if instance != heard.instance and not self.ledger.hears_from(heard, instance):
             if kind is not Kind.END:  # of an instance this session moved on from: stale
                 self.ledger.fence_other(heard.session, seq, len(records))
+            elif self.dial.ended_by(heard, instance):  # it ended it, and says so again
+                self._switchboard.end(heard, seq, sent_at)
             return None
         if kind is Kind.END:
             self._switchboard.end(heard, seq, sent_at)

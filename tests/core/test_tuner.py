@@ -499,9 +499,9 @@ def test_a_new_follower_does_not_count_what_was_sent_before_it_came() -> None:
     assert tuner.stats.gaps == 0
 
 
-def hello(session: str, seq: int, tag: bytes) -> bytes:
+def hello(session: str, seq: int, tag: bytes, publisher: bytes = PUB) -> bytes:
     """The publisher's HELLO to our inbox (listener ID "me") for the tune-in *tag*."""
-    body = encode(session_topic("ch", session), Kind.HELLO, seq, 1000.0, tag, publisher=PUB)
+    body = encode(session_topic("ch", session), Kind.HELLO, seq, 1000.0, tag, publisher=publisher)
     return inbox_topic("ch", b"me") + body[len("ch/") :]
 
 
@@ -582,6 +582,44 @@ def test_an_end_after_nothing_heard_counts_nothing() -> None:
     tuner.handle(end("s1", 30))
     assert tuner.stats.gaps == 0
     assert tuner.sessions == frozenset()
+
+
+def tag_of(tuner: Tuner, session: str) -> bytes:
+    """The tag of *session*'s current tune-in (its HELLO echoes it)."""
+    return tuner.dial.heard[session_topic("ch", session)].tag
+
+
+def test_a_session_its_publisher_ended_is_over_when_tuned_in_again() -> None:
+    """END of s1 at 59, then tune_in(s1) again: the instance that ended s1 never reopens
+    it, so nothing of it on s1 is yielded any more (a last value after its HELLO, a DATA
+    frame: hostile seeds 1702731, 1701798), while a restarted publisher reopening s1 is."""
+    tuner = new_tuner("ch", Clock(), listener_id=b"me")
+    tuner.tune_in("s1")
+    assert [m.seq for m in tuner.handle(data("s1", 59))] == [59]
+    tuner.handle(end("s1", 59))
+    tuner.tune_in("s1")
+    assert tuner.handle(hello("s1", 59, tag_of(tuner, "s1"))) == []  # where it ended
+    assert tuner.handle(in_inbox(data("s1", 60))) == []  # no last value of an ended one
+    assert tuner.handle(data("s1", 61, sent_at=1002.0)) == []
+    assert tuner.handle(data("s1", 1, sent_at=1002.0)) == []
+    assert tuner.stats.fenced == 3
+    restarted = b"restart1"  # a new instance of the publisher, which opened s1 again
+    assert tuner.handle(hello("s1", 2, tag_of(tuner, "s1"), restarted)) == []
+    assert [m.seq for m in tuner.handle(data("s1", 3, publisher=restarted))] == [3]
+    assert (tuner.stats.gaps, tuner.stats.unknown_tails) == (0, 0)
+
+
+def test_a_hello_saying_another_seq_refutes_a_forged_end() -> None:
+    """A forged END of s1 (at 500) stops it as any END; tuned in again, the HELLO of the
+    instance it named says 12, not 500: that instance did not end s1, and is heard."""
+    tuner = new_tuner("ch", Clock(), listener_id=b"me")
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 10))
+    tuner.handle(end("s1", 500))
+    assert tuner.sessions == frozenset()
+    tuner.tune_in("s1")
+    assert tuner.handle(hello("s1", 12, tag_of(tuner, "s1"))) == []
+    assert [m.seq for m in tuner.handle(data("s1", 13))] == [13]
 
 
 # -- two-part DATA messages -------------------------------------------------------------

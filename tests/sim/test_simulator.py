@@ -193,6 +193,8 @@ FOUND: dict[str, tuple[int, ...]] = {
     "oversize,hostile": (700695, 700964),
     "hostile,oversize,strict": (1301615, 1301843),
     "hostile": (1300484, 1300746),
+    "hostile,two_publishers": (1702731,),
+    "clean_switch,hostile,two_publishers,switch_back": (1701798, 1702432, 1704726),
 }
 """Fresh seeds that failed on the cores of their day and hold since the fix
 (docs/simulation.md, "Found by the simulator and fixed"): each replays its schedule."""
@@ -204,7 +206,9 @@ def test_seeds_the_simulator_found_hold_every_invariant(kinds: str, seed: int) -
     HELLO, and the honest backlog sent before the re-tune was yielded (stale). 1301615,
     1301843, 1300484, 1300746: a second bit-flipped seq counted more gaps than the
     session could have carried since the honest frames fenced behind the first one
-    (bounded)."""
+    (bounded). 1702731, 1701798, 1702432, 1704726: tuned in again to a session its
+    publisher had ended, a subscriber yielded a forged frame in that publisher's name
+    (a last value, a DATA frame), which it cannot send any more (stale)."""
     result = run_seed(seed, Profile.parse(kinds))
     assert not result.violations, result.violations[0]
     assert result.yielded > 0
