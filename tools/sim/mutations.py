@@ -176,6 +176,20 @@ def _run_outlives_the_dial() -> list[tuple[Any, str, Any]]:
     return [(Tuner, "continuation", continuation)]
 
 
+def _ended_instance_heard_again() -> list[tuple[Any, str, Any]]:
+    """A session tuned in to again after its END hears the instance that ended it (1)."""
+    original = Dial._new
+
+    def _new(self: Dial, session: str, *, from_start: bool) -> Heard:
+        entry = original(self, session, from_start=from_start)
+        over = self.ended.get(session)
+        if over is not None:
+            entry.retired = tuple(other for other in entry.retired if other != over[0])
+        return entry
+
+    return [(Dial, "_new", _new)]
+
+
 MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "no_fence_after_retune": _no_fence_after_retune,
     "gap_not_counted": _gap_not_counted,
@@ -190,6 +204,7 @@ MUTATIONS: Final[dict[str, Callable[[], list[tuple[Any, str, Any]]]]] = {
     "hello_zero_for_everyone": _hello_zero_for_everyone,
     "batch_stays_live": _batch_stays_live,
     "run_outlives_the_dial": _run_outlives_the_dial,
+    "ended_instance_heard_again": _ended_instance_heard_again,
 }
 """Every mutation by name."""
 
@@ -222,6 +237,10 @@ CATCHING: Final[dict[str, tuple[Profile, tuple[int, ...]]]] = {
     "hello_zero_for_everyone": (Profile(two_publishers=True), (6, 17, 23)),
     "batch_stays_live": (Profile(send_many=True), (33, 91, 127)),
     "run_outlives_the_dial": (Profile(quick_retune=True), (27, 120, 153)),
+    "ended_instance_heard_again": (
+        Profile(hostile=True, two_publishers=True, clean_switch=True, switch_back=True),
+        (1701798, 1702432, 1704726),
+    ),
 }
 """For each mutation, a profile and seeds that pass unmutated and catch it."""
 
@@ -239,6 +258,7 @@ BREAKS: Final[dict[str, str]] = {
     "hello_zero_for_everyone": "accounting",
     "batch_stays_live": "stale",
     "run_outlives_the_dial": "stale",
+    "ended_instance_heard_again": "stale",
 }
 """The invariant each mutation must be caught by (a mutation that makes the core raise is
 caught as ``crash``: a slip of the mutation, not the bug it plants)."""
