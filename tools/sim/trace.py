@@ -63,7 +63,15 @@ def step(
     old, new = before.stats, after.stats
     moved = [
         f"{counter} {getattr(old, counter)}->{getattr(new, counter)}"
-        for counter in ("gaps", "expired", "fenced", "oversize", "malformed", "conflicts")
+        for counter in (
+            "gaps",
+            "expired",
+            "fenced",
+            "oversize",
+            "malformed",
+            "conflicts",
+            "unknown_tails",
+        )
         if getattr(old, counter) != getattr(new, counter)
     ]
     if moved:
