@@ -117,8 +117,9 @@ class Dial:
         # (its head was sent while we listened), even though nothing is followed meanwhile.
         self.between_sessions = False
         self.changed = True  # the heard topics moved since the socket was last synced
-        # Sessions tuned out of: the last seq heard (an OrderedDict: oldest dropped first).
-        self.left: OrderedDict[str, int] = OrderedDict()
+        # Sessions tuned out of: the last seq heard and the instance it is of (b"": none),
+        # an OrderedDict: oldest dropped first.
+        self.left: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         # ... and, of those that did not end, how far and from which instance they were heard:
         # a follower moved back to one counts on from there (`_new`), never from 0 again.
         self.away: OrderedDict[str, Heard] = OrderedDict()
@@ -255,7 +256,7 @@ class Dial:
 
     def _remember(self, entry: Heard) -> None:
         """*entry* is tuned out of: keep its last seq (and how it was heard), oldest dropped."""
-        self.left[entry.session] = max(entry.last_seq, 0)
+        self.left[entry.session] = (max(entry.last_seq, 0), entry.instance)
         self.away[entry.session] = entry
         self.left.move_to_end(entry.session)
         self.away.move_to_end(entry.session)

@@ -53,9 +53,10 @@ def read_inbox(
         if heard.last_seq == NO_BASELINE:  # from here on, every message is ours to hear
             heard.last_seq, heard.last_sent = seq, sent_at
         return None
+    left, left_of = dial.left.get(heard.session, (0, b""))  # seqs of that instance's
     if (
         heard.last_for(instance) not in (NO_BASELINE, seq - 1)
-        or seq <= dial.left.get(heard.session, 0)
+        or (seq <= left and left_of in (b"", instance))
         or heard.instance not in (b"", instance)
     ):
         return None  # heard already (now or before a re-tune), or out of place: not a last value

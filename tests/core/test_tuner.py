@@ -609,6 +609,26 @@ def test_a_session_its_publisher_ended_is_over_when_tuned_in_again() -> None:
     assert (tuner.stats.gaps, tuner.stats.unknown_tails) == (0, 0)
 
 
+@pytest.mark.parametrize("ended", [True, False])
+def test_a_restarted_publishers_last_value_is_taken_after_a_retune(ended: bool) -> None:
+    """Heard up to 59 from one instance, then ended or tuned out of; tuned in again, a
+    restarted instance's HELLO (2) and last value (3) come: its seqs are its own, so the
+    3 is not one heard before the re-tune (the review of the ended-session fix)."""
+    tuner = new_tuner("ch", Clock(), listener_id=b"me")
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 59))
+    if ended:
+        tuner.handle(end("s1", 59))
+    else:
+        tuner.tune_out("s1")
+    tuner.tune_in("s1")
+    restarted = b"restart1"
+    assert tuner.handle(hello("s1", 2, tag_of(tuner, "s1"), restarted)) == []
+    last = tuner.handle(in_inbox(data("s1", 3, publisher=restarted)))
+    assert [m.seq for m in last] == [3]
+    assert tuner.stats.gaps == 0
+
+
 def test_a_hello_saying_another_seq_refutes_a_forged_end() -> None:
     """A forged END of s1 (at 500) stops it as any END; tuned in again, the HELLO of the
     instance it named says 12, not 500: that instance did not end s1, and is heard."""
