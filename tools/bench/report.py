@@ -109,8 +109,23 @@ def _cpu(results: Results, system: str, size: int) -> str:
     return f"{system} " + " / ".join(f"{value:.2f}" for value in sides)
 
 
+def rounds_met(target: Target, results: Results) -> str:
+    """How many of the run's rounds met *target* on their own: " (met in K of N rounds)"."""
+    rounds = target.rounds(results)
+    if not rounds:
+        return ""
+    met = sum(target.met(ratio) for ratio in rounds)
+    return f" (met in {met} of {len(rounds)} rounds)"
+
+
 def why_missed(target: Target, results: Results) -> str:
-    """Why *target* was missed, from what the run measured (the CPU per message table)."""
+    """Why *target* was missed, from what the run measured; how many rounds met it alone."""
+    why, label = _why(target, results), target.label
+    return label + rounds_met(target, results) + why.removeprefix(label)
+
+
+def _why(target: Target, results: Results) -> str:
+    """`why_missed`'s explanation, from the CPU per message table and the reference rows."""
     cpu = "; ".join(
         _cpu(results, name, target.at if target.phase == "throughput" else 100)
         for name in (target.mine, target.other)
@@ -133,12 +148,16 @@ def why_missed(target: Target, results: Results) -> str:
         )
     if target.phase == "fanout":
         padded = Target("", target.mine, PADDED, None, "fanout", target.at).ratio(results)
+        raw_cost = Target("", PADDED, BASELINE, None, "fanout", target.at).ratio(results)
         bytes_cost = (
             ""
-            if padded is None
+            if padded is None or raw_cost is None
             else f" Against raw pyzmq sending frames as long as radio's (+34 B), radio measured"
             f" {padded:.2f}x in this run: the difference between that and the ratio above is"
-            " what the header's bytes cost."
+            " what the header's bytes cost; raw pyzmq itself, sending those 34 B more a"
+            f" frame, measured {raw_cost:.2f}x its own rate. libzmq moves a connection's bytes"
+            " in batches of 8 KiB, whose size only its draft API sets (pyzmq's wheel is built"
+            " without it)."
         )
         return (
             f"{target.label}: with {target.at} subscriber processes on two cores, the aggregate"
