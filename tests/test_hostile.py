@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 
 import zmq
 
@@ -248,3 +249,58 @@ def test_a_subscription_flood_does_not_block_sending() -> None:
         finally:
             stop.set()
             flooder.join()
+
+
+def test_a_forgery_in_the_name_of_the_publisher_that_ended_a_session_is_never_heard() -> None:
+    """The publisher ends s1 after 3 messages; the subscriber tunes in to s1 again (the
+    publisher's HELLO says 3). A raw peer sends s1 #4, #5, ... under the publisher's
+    instance ID (read off any clear-text header), stamped now, for longer than the 1 s a
+    re-tune waits for a lost HELLO: the publisher can never send on s1 again, so none is
+    yielded; those that arrive are fenced, until the publisher's beacon, which still lists
+    s1 as ended, ends it again (the compiled path; before the fix, #4 was yielded)."""
+    endpoint = free_tcp_endpoint()
+    ctx = zmq.Context.instance()
+    with Subscriber(endpoint, channel="c", bind=True) as sub:
+        sub.tune_in("s1")
+        rogue = ctx.socket(zmq.PUB)
+        rogue.connect(endpoint)
+        with Publisher(endpoint, channel="c", bind=False) as pub:
+            pub.open_session("s1")
+            assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
+            wait_until(  # the rogue is heard once its connection is attached
+                lambda: (
+                    rogue.send(TOPIC + b"junk") is None
+                    and sub.recv(0.01) is None
+                    and sub.stats.malformed > 0
+                ),
+                what="the rogue to be heard",
+            )
+            for i in range(3):
+                pub.send("s1", b"honest %d" % i)
+            assert [m.seq for m in recv_all(sub, 3)] == [1, 2, 3]
+            pub.close_session("s1")
+            wait_until(lambda: sub.recv(0.01) is None and not sub.sessions, what="the END")
+            instance = pub._core.publisher_id
+            sub.tune_in("s1")
+            past_grace = time.monotonic() + 1.5  # HELLO_GRACE_S, and a margin
+            seq = 3
+
+            def forge() -> bool:
+                nonlocal seq
+                seq += 1
+                frame = encode(TOPIC, Kind.DATA, seq, time.monotonic(), b"forged", 0.0, live=True,
+                               publisher=instance)  # fmt: skip
+                rogue.send(frame)
+                assert sub.recv(0.005) is None
+                return False
+
+            before = sub.stats.fenced
+            wait_until(  # the rogue has the new subscription: its frames arrive
+                lambda: forge() or sub.stats.fenced > before, what="a forged frame fenced"
+            )
+            wait_until(lambda: forge() or time.monotonic() > past_grace, what="the grace past")
+            wait_until(lambda: not sub.sessions, what="the beacon ending s1 again")
+            assert drain(sub) == []
+        rogue.close(linger=0)
+    assert sub.stats.fenced > before
+    assert sub.stats.received == 3
