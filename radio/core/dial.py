@@ -13,10 +13,10 @@ from radio.core.names import TAG_SEPARATOR, marker_topic, session_topic
 from radio.core.wire import LIVE, VERSION, Kind
 
 MAX_REMEMBERED: Final[int] = 1024
-"""Sessions tuned out of whose last heard seq and leaving time are remembered."""
+"""Sessions remembered: tuned out of (their last seq heard), and ended (who ended them)."""
 
 MAX_RETIRED: Final[int] = 4
-"""Publisher instances a session remembers having moved on from (a restart each)."""
+"""Publisher instances a session remembers having moved on from (a restart each), or ending it."""
 
 _LIVE_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA | LIVE))
 _PLAIN_LEAD: Final[bytes] = bytes((VERSION, Kind.DATA))
@@ -123,10 +123,11 @@ class Dial:
         # ... and, of those that did not end, how far and from which instance they were heard:
         # a follower moved back to one counts on from there (`_new`), never from 0 again.
         self.away: OrderedDict[str, Heard] = OrderedDict()
-        # Sessions that ended while heard: the instance that ended them and their last seq.
-        # A publisher instance never reopens a name it closed, so when one is heard again,
-        # that instance's frames of it are stale (`_new`), unless its HELLO refutes the END.
-        self.ended: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+        # Sessions that ended while heard: the instances that ended them (a name reopened by
+        # a restarted publisher may end again), each with its last seq, the latest
+        # `MAX_RETIRED`. A publisher instance never reopens a name it closed, so when one is
+        # heard again, their frames of it are stale (`_new`), unless a HELLO refutes an END.
+        self.ended: OrderedDict[str, tuple[tuple[bytes, int], ...]] = OrderedDict()
         self._explicit: set[str] = set()
         self._monotonic = monotonic
         self._tags = itertools.count(1)
@@ -194,7 +195,7 @@ class Dial:
         """*session* is over (ended by *instance* at *last_seq*): hear it no more.
 
         Neither by name nor by following; *instance* (when known) is remembered as
-        the one that ended it: heard again, the session is another one's (`_new`).
+        one that ended it: heard again, the session is another one's (`_new`).
         """
         self._explicit.discard(session)
         if self.live == session:
@@ -203,7 +204,8 @@ class Dial:
         self._rebuild()
         self.away.pop(session, None)  # over: a session of that name again is another one
         if instance:
-            self.ended[session] = (instance, last_seq)
+            others = [over for over in self.ended.get(session, ()) if over[0] != instance]
+            self.ended[session] = (*others[-(MAX_RETIRED - 1) :], (instance, last_seq))
             self.ended.move_to_end(session)
             while len(self.ended) > MAX_REMEMBERED:
                 self.ended.popitem(last=False)
@@ -214,19 +216,23 @@ class Dial:
         Such an instance's END (or beacon naming the session ended), read again after
         a re-tune, ends it again.
         """
-        over = self.ended.get(heard.session)
-        return over is not None and over[0] == instance and not heard.instance
+        enders = self.ended.get(heard.session, ())
+        return not heard.instance and any(over[0] == instance for over in enders)
 
     def refuted(self, heard: Heard, instance: bytes, seq: int) -> None:
         """Hear *instance* on *heard*'s session again if its HELLO (saying *seq*) refutes its END.
 
-        The instance remembered as having ended the session says, when asked, the seq
-        it ended at; a HELLO of it saying another seq shows the END was not its own
-        (forged): its frames are heard again.
+        An instance remembered as having ended the session says, when asked, the seq
+        it ended at (while it remembers the name); a HELLO of it saying another seq
+        shows the END was not its own (forged): its frames are heard again.
         """
-        over = self.ended.get(heard.session)
-        if over is not None and over[0] == instance and seq != over[1]:
-            del self.ended[heard.session]
+        enders = self.ended.get(heard.session, ())
+        if any(over[0] == instance and seq != over[1] for over in enders):
+            kept = tuple(over for over in enders if over[0] != instance)
+            if kept:
+                self.ended[heard.session] = kept
+            else:
+                del self.ended[heard.session]
             heard.retired = tuple(other for other in heard.retired if other != instance)
 
     def _rebuild(self, *, from_start: str | None = None) -> None:
@@ -282,7 +288,7 @@ class Dial:
             entry.last_seq = 0
         if session in self.left:
             entry.awaiting, entry.floor = True, entry.heard_at
-        over = self.ended.get(session)
-        if over is not None and over[0] not in entry.retired:
-            entry.retired = (*entry.retired[-(MAX_RETIRED - 1) :], over[0])  # its frames: stale
+        for ender, _ in self.ended.get(session, ()):  # their frames: stale
+            if ender not in entry.retired:
+                entry.retired = (*entry.retired[-(MAX_RETIRED - 1) :], ender)
         return entry

@@ -609,6 +609,27 @@ def test_a_session_its_publisher_ended_is_over_when_tuned_in_again() -> None:
     assert (tuner.stats.gaps, tuner.stats.unknown_tails) == (0, 0)
 
 
+def test_every_instance_that_ended_a_session_stays_over_for_it() -> None:
+    """PUB ends s1; its restart reopens s1 and ends it too; tuned in to s1 a third time,
+    neither is heard on it (a frame stamped past the re-tune's grace, in either name),
+    the first no more than the second (the review of the ended-session fix)."""
+    clock = Clock(1000.0)
+    tuner = new_tuner("ch", clock, listener_id=b"me")
+    restarted = b"restart1"
+    tuner.tune_in("s1")
+    tuner.handle(data("s1", 3))
+    tuner.handle(end("s1", 3))
+    tuner.tune_in("s1")
+    assert tuner.handle(hello("s1", 2, tag_of(tuner, "s1"), restarted)) == []
+    assert [m.seq for m in tuner.handle(data("s1", 3, publisher=restarted))] == [3]
+    tuner.handle(end("s1", 3, publisher=restarted))
+    tuner.tune_in("s1")
+    clock.now = 1005.0
+    for publisher in (PUB, restarted):
+        assert tuner.handle(data("s1", 4, sent_at=1005.0, publisher=publisher)) == []
+    assert tuner.stats.fenced == 2
+
+
 @pytest.mark.parametrize("ended", [True, False])
 def test_a_restarted_publishers_last_value_is_taken_after_a_retune(ended: bool) -> None:
     """Heard up to 59 from one instance, then ended or tuned out of; tuned in again, a

@@ -182,9 +182,8 @@ def _ended_instance_heard_again() -> list[tuple[Any, str, Any]]:
 
     def _new(self: Dial, session: str, *, from_start: bool) -> Heard:
         entry = original(self, session, from_start=from_start)
-        over = self.ended.get(session)
-        if over is not None:
-            entry.retired = tuple(other for other in entry.retired if other != over[0])
+        enders = {ender for ender, _ in self.ended.get(session, ())}
+        entry.retired = tuple(other for other in entry.retired if other not in enders)
         return entry
 
     return [(Dial, "_new", _new)]
