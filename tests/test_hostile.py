@@ -40,6 +40,14 @@ def _junk(count: int) -> list[bytes]:
     return frames
 
 
+def _wait_heard(rogue: zmq.Socket[bytes], sub: Subscriber, probe: bytes) -> None:
+    """Send *probe* (malformed) until *sub* counts it: the rogue's connection is attached."""
+    wait_until(
+        lambda: rogue.send(probe) is None and sub.recv(0.01) is None and sub.stats.malformed > 0,
+        what="the rogue to be heard",
+    )
+
+
 def test_rogue_publisher_junk_is_counted_and_valid_messages_still_arrive() -> None:
     """A raw ZeroMQ peer sprays junk on the session's topic; the subscriber counts it,
     logs it at a bounded rate, and delivers every valid message."""
@@ -53,15 +61,7 @@ def test_rogue_publisher_junk_is_counted_and_valid_messages_still_arrive() -> No
             pub.open_session("s1")
             assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
             junk = _junk(600)
-            # the rogue is heard once its connection is attached: probe until junk counts
-            wait_until(
-                lambda: (
-                    rogue.send(junk[0]) is None
-                    and sub.recv(0.01) is None
-                    and sub.stats.malformed > 0
-                ),
-                what="the rogue to be heard",
-            )
+            _wait_heard(rogue, sub, junk[0])
             for i, frame in enumerate(junk):
                 rogue.send(frame)
                 pub.send("s1", b"valid %d" % i)
@@ -88,14 +88,7 @@ def test_broken_two_part_messages_are_counted_and_never_crash_or_mislead() -> No
         sub.tune_in("s1")
         rogue = ctx.socket(zmq.PUB)
         rogue.connect(endpoint)
-        wait_until(
-            lambda: (
-                rogue.send(b"c/s1/junk") is None
-                and sub.recv(0.01) is None
-                and sub.stats.malformed > 0
-            ),
-            what="the rogue to be heard",
-        )
+        _wait_heard(rogue, sub, b"c/s1/junk")
         malformed = sub.stats.malformed
         head, _ = encode_parts(TOPIC, 1, 1.0, big)
         lone_head = encode_parts(TOPIC, 2, 1.0, b"x" * 10)[0]
@@ -138,10 +131,7 @@ def test_lying_heads_sent_alone_swallow_no_honest_message() -> None:
         sub.tune_in("s1")
         rogue = ctx.socket(zmq.PUB)
         rogue.connect(endpoint)
-        wait_until(
-            lambda: rogue.send(liar) is None and sub.recv(0.01) is None and sub.stats.malformed,
-            what="the rogue to be heard",
-        )
+        _wait_heard(rogue, sub, liar)
         rogue.setsockopt(zmq.SNDHWM, 0)
         with Publisher(endpoint, channel="c", bind=False, hwm=0) as pub:
             pub.open_session("s1")
@@ -257,7 +247,7 @@ def test_a_forgery_in_the_name_of_the_publisher_that_ended_a_session_is_never_he
     instance ID (read off any clear-text header), stamped now, for longer than the 1 s a
     re-tune waits for a lost HELLO: the publisher can never send on s1 again, so none is
     yielded; those that arrive are fenced, until the publisher's beacon, which still lists
-    s1 as ended, ends it again (the compiled path; before the fix, #4 was yielded)."""
+    s1 as ended, ends it again (the compiled path; before the fix, one was yielded)."""
     endpoint = free_tcp_endpoint()
     ctx = zmq.Context.instance()
     with Subscriber(endpoint, channel="c", bind=True) as sub:
@@ -267,14 +257,7 @@ def test_a_forgery_in_the_name_of_the_publisher_that_ended_a_session_is_never_he
         with Publisher(endpoint, channel="c", bind=False) as pub:
             pub.open_session("s1")
             assert pub.wait_for_listener("s1", timeout=DEADLINE_S)
-            wait_until(  # the rogue is heard once its connection is attached
-                lambda: (
-                    rogue.send(TOPIC + b"junk") is None
-                    and sub.recv(0.01) is None
-                    and sub.stats.malformed > 0
-                ),
-                what="the rogue to be heard",
-            )
+            _wait_heard(rogue, sub, TOPIC + b"junk")
             for i in range(3):
                 pub.send("s1", b"honest %d" % i)
             assert [m.seq for m in recv_all(sub, 3)] == [1, 2, 3]

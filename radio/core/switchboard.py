@@ -98,10 +98,7 @@ class Switchboard:
         heard_by_name = {entry.session: entry for entry in dial.heard.values()}
         me = beacon.publisher  # its seqs are of its own sessions
         for name, last_seq in beacon.ended:
-            # Heard from it, or heard again after it ended it (it says so again): over.
-            if name in heard_by_name and (
-                ledger.hears_from(heard_by_name[name], me) or dial.ended_by(heard_by_name[name], me)
-            ):
+            if name in heard_by_name and self.hears_end(heard_by_name[name], me):
                 self.end(heard_by_name.pop(name), last_seq, sent_at)
         live = beacon.live or None
         entry = heard_by_name.get(live) if live else None
@@ -133,6 +130,14 @@ class Switchboard:
                 followed.last_sent = sent_at - interval if since is None else since
                 followed.heard_at -= interval  # by our clock: an interval at least
                 ledger.lost(followed, beacon.live_seq, sent_at)  # the head it missed
+
+    def hears_end(self, heard: Heard, instance: bytes) -> bool:
+        """Whether an END of *instance* (or its beacon saying so) ends *heard*'s session.
+
+        Yes when the session is heard from it (`Ledger.hears_from`), or is heard again
+        after it ended it, no other instance heard since (`Dial.ended_by`).
+        """
+        return self._ledger.hears_from(heard, instance) or self._dial.ended_by(heard, instance)
 
     def end(self, heard: Heard, last_seq: int, sent_at: float) -> None:
         """*heard*'s session is over at *last_seq*: count its lost tail, stop hearing it."""

@@ -449,14 +449,12 @@ class Tuner:
             reason = f"{kind.name} frame on a session topic"
             self.ledger.malformed(frame, MalformedMessageError(reason))
             return None
-        if instance != heard.instance and not self.ledger.hears_from(heard, instance):
-            if kind is not Kind.END:  # of an instance this session moved on from: stale
-                self.ledger.fence_other(heard.session, seq, len(records))
-            elif self.dial.ended_by(heard, instance):  # it ended it, and says so again
+        if kind is Kind.END:
+            if self._switchboard.hears_end(heard, instance):
                 self._switchboard.end(heard, seq, sent_at)
             return None
-        if kind is Kind.END:
-            self._switchboard.end(heard, seq, sent_at)
+        if instance != heard.instance and not self.ledger.hears_from(heard, instance):
+            self.ledger.fence_other(heard.session, seq, len(records))  # an instance moved on from
             return None
         if not live and not heard.explicit:
             # Sent after a newer session went live: a follower must not hear it, even

@@ -1037,3 +1037,19 @@ def test_the_first_beacon_keeps_the_estimate_the_data_built() -> None:
     assert link.tuner.air.offset.value == pytest.approx(
         link.sub.mono.now - link.pub.mono.now + DELAY
     )
+
+
+def test_the_end_of_the_instance_that_ended_a_session_ends_it_again() -> None:
+    """Tuned in again to s1, which PUB ended: PUB's END read again (or a beacon of it
+    still listing s1 ended) ends the new tune-in too, counting nothing; another
+    instance's frames would have kept it."""
+    for again in (end("s1", 7), beacon("", ended=(("s1", 7),))):
+        tuner = new_tuner("ch", Clock(), listener_id=b"me")
+        tuner.tune_in("s1")
+        tuner.handle(data("s1", 7))
+        tuner.handle(end("s1", 7))
+        tuner.tune_in("s1")
+        assert tuner.sessions == frozenset({"s1"})
+        tuner.handle(again)
+        assert tuner.sessions == frozenset()
+        assert (tuner.stats.gaps, tuner.stats.fenced) == (0, 0)
